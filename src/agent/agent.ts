@@ -1,0 +1,284 @@
+/**
+ * The agent: config -> sources -> RIB -> FIB sync -> kernel, plus the control
+ * API. `fabric join` runs one in the foreground. Order matters: the config is
+ * loaded and validated, and this host identified, before anything on the
+ * host is changed.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { type ConfigOverrides, type FabricConfig, type HostEntry, loadConfig } from '../config/fabric-config.js'
+import { ConfigError, ConfigErrors } from '../config/errors.js'
+import { FibSync } from '../kernel/fib-sync.js'
+import { registerRouteProtocol } from '../kernel/rt-protos.js'
+import { Rtnl } from '../kernel/rtnl.js'
+import type { KernelAddress, KernelLink } from '../kernel/rtnl-codec.js'
+import { effectiveRpFilter, enableIpForwarding } from '../kernel/sysctl.js'
+import { MAIN_TABLE } from '../kernel/types.js'
+import { containsAddress, formatAddress, formatPrefix, overlaps, parseAddress } from '../net/ipv4.js'
+import { StaticSource } from '../protocols/static/static-source.js'
+import { Rib } from '../rib/rib.js'
+import type { RouteSource } from '../rib/source.js'
+import { ControlServer, type Handler } from './control-server.js'
+import type { Logger } from './log.js'
+import { buildRouteRows } from './routes-view.js'
+import { VERSION } from './version.js'
+
+export interface AgentOptions {
+  configFile?: string
+  overrides: ConfigOverrides
+  /** this host's underlay address; found from interfaces when absent */
+  address?: string
+  stateDir: string
+  socket: string
+  log: Logger
+  rtProtosDir?: string
+}
+
+/** A start failure with the exit code the CLI should use (2: usage/config). */
+export class AgentStartError extends Error {
+  constructor(message: string, readonly exitCode: 1 | 2) {
+    super(message)
+    this.name = 'AgentStartError'
+  }
+}
+
+export interface SelfInfo {
+  name: string
+  address: number
+  subnet: HostEntry['subnet']
+  interface: string
+  underlay: { addr: number; len: number }
+}
+
+export class Agent {
+  private config!: FabricConfig
+  private self!: SelfInfo
+  private rtnl: Rtnl | undefined
+  private fib!: FibSync
+  private rib!: Rib
+  private sources: RouteSource[] = []
+  private staticSource: StaticSource | undefined
+  private server: ControlServer | undefined
+  private readonly since = new Map<string, number>()
+  private readonly warnings: string[] = []
+  private readonly startedAt = Date.now()
+  private stopping = false
+
+  constructor(private readonly opts: AgentOptions) {}
+
+  get log(): Logger {
+    return this.opts.log
+  }
+
+  /** Validates everything, then changes the host and starts routing. */
+  async start(): Promise<void> {
+    const { log } = this.opts
+    this.config = this.loadConfig()
+    const rtnl = new Rtnl()
+    this.rtnl = rtnl
+    try {
+      const [addrs, links] = await Promise.all([rtnl.dumpAddresses(), rtnl.dumpLinks()])
+      this.self = this.identify(this.config, addrs, links)
+    } catch (e) {
+      rtnl.close()
+      this.rtnl = undefined
+      throw e
+    }
+    // --- from here on the host is changed ---
+    const reg = registerRouteProtocol(this.config.routeProtocol, this.opts.rtProtosDir)
+    if (reg.result === 'taken') this.warn('route-protocol-name-taken', reg.detail ?? '')
+    if (enableIpForwarding()) log.info('sysctl-set', { key: 'net.ipv4.ip_forward', value: 1 })
+    const rp = effectiveRpFilter(this.self.interface)
+    if (rp === 1) this.warn('rp-filter-strict', `rp_filter is strict (1) on ${this.self.interface}; routed container traffic from other hosts may be dropped. Set net.ipv4.conf.all.rp_filter=2 (loose)`)
+    mkdirSync(this.opts.stateDir, { recursive: true })
+
+    this.rib = new Rib()
+    this.fib = new FibSync({ rtnl, protocol: this.config.routeProtocol, table: MAIN_TABLE, log: (l, e, f) => log.log(l, e, f) })
+    this.rib.onBestChange((c) => {
+      if (c.best) this.since.set(c.key, Date.now())
+      else this.since.delete(c.key)
+      this.fib.setDesired(c.key, c.best ? { prefix: c.prefix, nextHop: c.best.nextHop, metric: 0, peer: c.best.peer } : undefined)
+    })
+    this.sources = this.createSources()
+    for (const s of this.sources) await s.start(this.rib)
+    this.fib.allowDeletes = this.sources.every((s) => s.ready())
+    const first = await this.fib.flush()
+    log.info('kernel-synced', { added: first.applied, unchanged: first.unchanged, conflicts: first.conflicts, keptStale: first.keptStale, ms: Math.round(first.durationMs) })
+    this.fib.start(this.config.reconcileInterval)
+
+    this.server = new ControlServer(this.opts.socket, this.handlers())
+    await this.server.listen()
+    this.writeState()
+    log.info('agent-started', {
+      version: VERSION, host: this.self.name, address: formatAddress(this.self.address), subnet: formatPrefix(this.self.subnet),
+      interface: this.self.interface, mode: this.config.mode, routeProtocol: this.config.routeProtocol, socket: this.opts.socket,
+    })
+  }
+
+  private loadConfig(): FabricConfig {
+    const config = loadConfig({ file: this.opts.configFile, overrides: this.opts.overrides })
+    if (config.mode !== 'static') {
+      throw new AgentStartError(`mode "${config.mode}" is not available in this build; use mode = static`, 2)
+    }
+    if (config.hosts.length === 0) {
+      throw new ConfigErrors([new ConfigError({ where: config.file ?? '(flags)', expected: 'mode static needs [host.NAME] sections (address, subnet) for every host of the fabric' })])
+    }
+    return config
+  }
+
+  /** Finds this host among the [host.*] entries by its interface addresses. */
+  private identify(config: FabricConfig, addrs: KernelAddress[], links: KernelLink[]): SelfInfo {
+    const where = config.file ?? '(flags)'
+    const up = new Map(links.map((l) => [l.index, l]))
+    const local = addrs.filter((a) => a.scope !== 254)
+    let entry: HostEntry | undefined
+    let addr: KernelAddress | undefined
+    if (this.opts.address !== undefined) {
+      const a = parseAddress(this.opts.address)
+      if (!a.ok) throw new AgentStartError(`--address "${this.opts.address}": ${a.error}`, 2)
+      addr = local.find((x) => x.address === a.value)
+      if (!addr) throw new AgentStartError(`--address ${this.opts.address} is not assigned to any interface of this host (local: ${local.map((x) => formatAddress(x.address)).join(', ') || 'none'})`, 2)
+      entry = config.hosts.find((h) => h.address === a.value)
+      if (!entry) throw new AgentStartError(`--address ${this.opts.address} matches no [host.*] address in ${where}`, 2)
+    } else {
+      const matches = config.hosts.filter((h) => local.some((x) => x.address === h.address))
+      if (matches.length === 0) {
+        throw new AgentStartError(`none of this host's addresses (${local.map((x) => formatAddress(x.address)).join(', ') || 'none'}) is the address of a [host.*] in ${where}; add this host or pass --address`, 2)
+      }
+      if (matches.length > 1) throw new AgentStartError(`this host has the addresses of several hosts in ${where} (${matches.map((m) => m.name).join(', ')}); pass --address`, 2)
+      entry = matches[0]!
+      addr = local.find((x) => x.address === entry!.address)!
+    }
+    const link = up.get(addr.index)
+    const underlay = { addr: (addr.address & (addr.prefixLen === 0 ? 0 : (0xffffffff << (32 - addr.prefixLen)) >>> 0)) >>> 0, len: addr.prefixLen }
+    if (overlaps(underlay, config.pool)) {
+      throw new AgentStartError(`${where}: pool ${formatPrefix(config.pool)} overlaps the underlay network ${formatPrefix(underlay)} of ${link?.name ?? 'the underlay interface'}; pick a pool outside it`, 2)
+    }
+    for (const h of config.hosts) {
+      if (h.name !== entry.name && !containsAddress(underlay, h.address) && !(config.underlay && containsAddress(config.underlay, h.address))) {
+        // not fatal: reported per route as not-on-link with the interface named
+        this.warn('host-not-on-link', `host ${h.name} (${formatAddress(h.address)}) is not on ${link?.name ?? 'the underlay'} ${formatPrefix(underlay)}; its route will not be installed`)
+      }
+    }
+    return { name: entry.name, address: entry.address, subnet: entry.subnet, interface: link?.name ?? `if${addr.index}`, underlay }
+  }
+
+  private createSources(): RouteSource[] {
+    this.staticSource = new StaticSource(this.config.hosts, this.self.name)
+    return [this.staticSource]
+  }
+
+  private warn(event: string, message: string): void {
+    if (!this.warnings.includes(message)) this.warnings.push(message)
+    this.opts.log.warn(event, { message })
+  }
+
+  /** SIGHUP: re-read fabric.ini and apply the difference. A bad file changes nothing. */
+  async reload(): Promise<boolean> {
+    const { log } = this.opts
+    let next: FabricConfig
+    try {
+      next = this.loadConfig()
+    } catch (e) {
+      log.error('config-reload-refused', { error: (e as Error).message })
+      return false
+    }
+    const fixed: [string, unknown, unknown][] = [
+      ['pool', formatPrefix(next.pool), formatPrefix(this.config.pool)],
+      ['route-protocol', next.routeProtocol, this.config.routeProtocol],
+      ['mode', next.mode, this.config.mode],
+    ]
+    for (const [key, now, was] of fixed) {
+      if (now !== was) {
+        log.error('config-reload-refused', { error: `${key} changed from ${was} to ${now}; restart the agent to change it` })
+        return false
+      }
+    }
+    const me = next.hosts.find((h) => h.name === this.self.name)
+    if (!me || me.address !== this.self.address || formatPrefix(me.subnet) !== formatPrefix(this.self.subnet)) {
+      log.error('config-reload-refused', { error: `this host (${this.self.name}) was removed or changed in ${next.file}; restart the agent to apply` })
+      return false
+    }
+    this.config = next
+    const change = this.staticSource?.update(next.hosts)
+    log.info('config-reloaded', { file: next.file, added: change?.added ?? [], removed: change?.removed ?? [], moved: change?.moved ?? [] })
+    await this.fib.flush()
+    return true
+  }
+
+  /** SIGTERM/SIGINT: stop, leaving fabric's routes in the kernel. */
+  async stop(): Promise<void> {
+    if (this.stopping) return
+    this.stopping = true
+    this.fib?.stop()
+    for (const s of this.sources) await s.stop().catch(() => undefined)
+    await this.server?.close()
+    this.rtnl?.close()
+    this.opts.log.info('agent-stopped', { routesLeft: this.fib?.desiredRoutes().size ?? 0, note: 'routes left in the kernel; a restart adopts them' })
+  }
+
+  private writeState(): void {
+    const state = {
+      host: this.self.name, address: formatAddress(this.self.address), subnet: formatPrefix(this.self.subnet),
+      mode: this.config.mode, routeProtocol: this.config.routeProtocol, pid: process.pid, started: new Date(this.startedAt).toISOString(),
+    }
+    writeFileSync(join(this.opts.stateDir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`)
+  }
+
+  status(): Record<string, unknown> {
+    const conflicts = this.fib.conflicts()
+    const states = [...this.fib.desiredRoutes().keys()].map((k) => this.fib.stateOf(k)?.state ?? 'pending')
+    const count = (s: string): number => states.filter((x) => x === s).length
+    const healthy = this.fib.inSync() && conflicts.length === 0 && count('not-on-link') === 0
+    return {
+      version: VERSION,
+      healthy,
+      host: { name: this.self.name, address: formatAddress(this.self.address), subnet: formatPrefix(this.self.subnet), interface: this.self.interface, underlay: formatPrefix(this.self.underlay) },
+      mode: this.config.mode,
+      config: this.config.file ?? null,
+      pool: formatPrefix(this.config.pool),
+      routeProtocol: this.config.routeProtocol,
+      pid: process.pid,
+      uptime: Math.round((Date.now() - this.startedAt) / 1000),
+      kernel: {
+        inSync: this.fib.inSync(),
+        routes: { wanted: states.length, installed: count('installed'), pending: count('pending'), conflict: count('conflict'), notOnLink: count('not-on-link'), error: count('error') },
+        reconciles: this.fib.stats.reconciles,
+        opsApplied: this.fib.stats.opsApplied,
+        opsFailed: this.fib.stats.opsFailed,
+        lastReconcileMs: this.fib.stats.lastReconcile ? Math.round(this.fib.stats.lastReconcile.durationMs) : null,
+        lastError: this.fib.stats.lastError ?? null,
+      },
+      conflicts,
+      warnings: [...this.warnings],
+    }
+  }
+
+  private handlers(): Map<string, Handler> {
+    return new Map<string, Handler>([
+      ['/v1/status', () => this.status()],
+      ['/v1/routes', async () => {
+        const rtnl = this.rtnl!
+        const [kernel, links] = await Promise.all([rtnl.dumpRoutes(), rtnl.dumpLinks()])
+        return {
+          host: this.self.name,
+          routes: buildRouteRows({
+            best: this.rib.bestRoutes(), candidates: (r) => this.rib.candidates(r.prefix).length,
+            stateOf: (k) => this.fib.stateOf(k), since: (k) => this.since.get(k),
+            kernel, links, protocol: this.config.routeProtocol, table: MAIN_TABLE, now: Date.now(),
+          }),
+        }
+      }],
+      ['/v1/peers', () => ({ host: this.self.name, peers: this.sources.flatMap((s) => s.peers().map((p) => ({ source: s.kind, ...p }))) })],
+    ])
+  }
+}
+
+/** Reads state.json of a state dir (for commands run while the agent is down). */
+export function readState(stateDir: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+}

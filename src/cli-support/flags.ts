@@ -1,0 +1,13 @@
+/** Flags shared by several commands, each with its FABRIC_* environment variable. */
+import { Flags } from '@oclif/core'
+import { LEVELS } from '../agent/log.js'
+
+export const DEFAULT_STATE_DIR = '/var/lib/fabric'
+export const DEFAULT_SOCKET = '/run/fabric/fabric.sock'
+export const DEFAULT_CONFIG = '/etc/fabric/fabric.ini'
+
+export const configFlag = Flags.string({ char: 'c', description: `fabric.ini path [default: ${DEFAULT_CONFIG} when it exists]`, env: 'FABRIC_CONFIG' })
+export const socketFlag = Flags.string({ description: 'control socket path', env: 'FABRIC_SOCKET', default: DEFAULT_SOCKET })
+export const stateDirFlag = Flags.string({ description: 'state directory', env: 'FABRIC_STATE_DIR', default: DEFAULT_STATE_DIR })
+export const logLevelFlag = Flags.string({ description: 'log level', env: 'FABRIC_LOG_LEVEL', options: [...LEVELS], default: 'info' })
+export const jsonFlag = Flags.boolean({ description: 'print JSON instead of a table' })

@@ -1,0 +1,37 @@
+/** Reading fabric's routes straight from the kernel (when the agent is down). */
+import { existsSync } from 'node:fs'
+import { kernelRouteRows, type RouteRow } from '../agent/routes-view.js'
+import { readState } from '../agent/agent.js'
+import { loadConfig } from '../config/fabric-config.js'
+import { DEFAULT_ROUTE_PROTOCOL, parseRouteProtocol } from '../config/route-protocol.js'
+import { Rtnl } from '../kernel/rtnl.js'
+import { MAIN_TABLE } from '../kernel/types.js'
+
+/** Route protocol from the flag, else fabric.ini, else the agent's last state, else the default. */
+export function resolveRouteProtocol(flag: string | undefined, config: string | undefined, stateDir: string): number {
+  if (flag !== undefined) {
+    const r = parseRouteProtocol(flag)
+    if (r.ok) return r.value
+    throw new Error(`--route-protocol "${flag}": ${r.error}`)
+  }
+  if (config !== undefined && existsSync(config)) {
+    try {
+      return loadConfig({ file: config }).routeProtocol
+    } catch {
+      /* fall through */
+    }
+  }
+  const state = readState(stateDir)
+  if (typeof state?.routeProtocol === 'number') return state.routeProtocol
+  return DEFAULT_ROUTE_PROTOCOL
+}
+
+export async function kernelRows(protocol: number): Promise<RouteRow[]> {
+  const rtnl = new Rtnl()
+  try {
+    const [routes, links] = await Promise.all([rtnl.dumpRoutes(), rtnl.dumpLinks()])
+    return kernelRouteRows(routes, links, protocol, MAIN_TABLE)
+  } finally {
+    rtnl.close()
+  }
+}

@@ -1,0 +1,77 @@
+import { existsSync } from 'node:fs'
+import { Command, Flags } from '@oclif/core'
+import { Agent, AgentStartError } from '../agent/agent.js'
+import { type Level, createLogger } from '../agent/log.js'
+import { ConfigErrors } from '../config/errors.js'
+import { MODES } from '../config/fabric-config.js'
+import { EXIT } from '../cli-support/exit.js'
+import { DEFAULT_CONFIG, configFlag, logLevelFlag, socketFlag, stateDirFlag } from '../cli-support/flags.js'
+
+export default class Join extends Command {
+  static override description = `Join this host to the fabric: run the agent in the foreground.
+
+Reads fabric.ini (every key can be given as a flag or FABRIC_* env var; flags win), finds this host by its interface addresses (or --address), enables IPv4 forwarding and installs a route to every other host's container subnet via its underlay address. SIGHUP re-reads fabric.ini; SIGTERM/SIGINT stop the agent and leave its routes in place, and a restart adopts them.`
+
+  static override examples = [
+    '<%= config.bin %> join --config /etc/fabric/fabric.ini',
+    '<%= config.bin %> join --config fabric.ini --address 192.168.18.128 --log-level debug',
+  ]
+
+  static override flags = {
+    config: configFlag,
+    address: Flags.string({ description: "this host's underlay address (default: found by matching interface addresses to [host.*])", env: 'FABRIC_ADDRESS' }),
+    pool: Flags.string({ description: '[fabric] pool: CIDR all container subnets are cut from', env: 'FABRIC_POOL' }),
+    'host-prefix': Flags.string({ description: '[fabric] host-prefix: length of each host subnet (8-30)', env: 'FABRIC_HOST_PREFIX' }),
+    mode: Flags.string({ description: '[fabric] mode', options: [...MODES], env: 'FABRIC_MODE' }),
+    'route-protocol': Flags.string({ description: '[fabric] route-protocol: kernel protocol name/number for fabric routes', env: 'FABRIC_ROUTE_PROTOCOL' }),
+    underlay: Flags.string({ description: '[fabric] underlay: CIDR of the underlay network (optional check)', env: 'FABRIC_UNDERLAY' }),
+    'reconcile-interval': Flags.string({ description: '[fabric] reconcile-interval: seconds between full kernel reconciles', env: 'FABRIC_RECONCILE_INTERVAL' }),
+    'state-dir': stateDirFlag,
+    socket: socketFlag,
+    'log-level': logLevelFlag,
+    'log-format': Flags.string({ description: 'log format [default: human on a terminal, else json]', options: ['json', 'human'], env: 'FABRIC_LOG_FORMAT' }),
+  }
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Join)
+    const log = createLogger({ level: flags['log-level'] as Level, format: flags['log-format'] as 'json' | 'human' | undefined })
+    const configFile = flags.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined)
+    const agent = new Agent({
+      configFile,
+      address: flags.address,
+      overrides: {
+        pool: flags.pool, hostPrefix: flags['host-prefix'], mode: flags.mode, routeProtocol: flags['route-protocol'],
+        underlay: flags.underlay, reconcileInterval: flags['reconcile-interval'],
+      },
+      stateDir: flags['state-dir'],
+      socket: flags.socket,
+      log,
+      rtProtosDir: process.env.FABRIC_RT_PROTOS_DIR,
+    })
+    try {
+      await agent.start()
+    } catch (e) {
+      await agent.stop().catch(() => undefined)
+      if (e instanceof ConfigErrors) this.fail(`invalid configuration, nothing was changed:\n${e.message}`, EXIT.USAGE)
+      if (e instanceof AgentStartError) this.fail(e.message, e.exitCode)
+      this.fail(`cannot start: ${(e as Error).message}`, EXIT.RUNTIME)
+    }
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string): void => {
+        log.info('signal', { signal })
+        void agent.stop().then(resolve)
+      }
+      process.on('SIGTERM', () => stop('SIGTERM'))
+      process.on('SIGINT', () => stop('SIGINT'))
+      process.on('SIGHUP', () => {
+        log.info('signal', { signal: 'SIGHUP' })
+        void agent.reload()
+      })
+    })
+  }
+
+  private fail(message: string, code: number): never {
+    process.stderr.write(`fabric join: ${message}\n`)
+    this.exit(code)
+  }
+}

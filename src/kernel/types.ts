@@ -1,0 +1,31 @@
+import type { Prefix } from '../net/ipv4.js'
+
+export const MAIN_TABLE = 254
+
+/** A route as the kernel reports it (IPv4, one next hop). */
+export interface KernelRoute {
+  prefix: Prefix
+  table: number
+  protocol: number
+  /** kernel route priority ("metric") */
+  metric: number
+  /** RTN_* route type: 1 unicast, 6 blackhole, 7 unreachable, ... */
+  type: number
+  scope: number
+  gateway?: number
+  oif?: number
+}
+
+/** A route fabric wants in the kernel. */
+export interface DesiredRoute {
+  prefix: Prefix
+  nextHop: number
+  metric: number
+  /** for messages: which peer/host this route comes from */
+  peer: string
+}
+
+export type KernelOp =
+  | { op: 'add'; route: DesiredRoute }
+  | { op: 'replace'; route: DesiredRoute; old: KernelRoute }
+  | { op: 'delete'; route: KernelRoute }

@@ -1,0 +1,26 @@
+/** Text reports of a lab: every host's fabric routes and the container reachability matrix. */
+import { AgentUnreachable, getJson } from '../agent/control-client.js'
+import { type RouteRow, renderRouteTable } from '../agent/routes-view.js'
+import { type LabSpec, reachability, renderMatrix } from './lab.js'
+
+export async function hostRoutes(socket: string): Promise<RouteRow[] | string> {
+  try {
+    return (await getJson<{ routes: RouteRow[] }>(socket, '/v1/routes')).routes
+  } catch (e) {
+    return e instanceof AgentUnreachable ? 'agent not running' : (e as Error).message
+  }
+}
+
+export async function labReport(spec: LabSpec): Promise<{ text: string; allReachable: boolean }> {
+  const parts: string[] = [`lab ${spec.name}: ${spec.hosts.length} hosts, mode ${spec.mode}, underlay ${spec.underlay}, pool ${spec.pool}`]
+  for (const h of spec.hosts) {
+    const routes = await hostRoutes(h.socket)
+    parts.push('', `== ${h.name} (${h.address}, subnet ${h.subnet}, namespace ${h.ns}) — fabric routes`)
+    parts.push(typeof routes === 'string' ? `  (${routes})` : routes.length ? renderRouteTable(routes).replace(/^/gm, '  ') : '  (none)')
+  }
+  const results = await reachability(spec)
+  const ok = results.filter((r) => r.ok).length
+  parts.push('', `== container reachability (ping from each host's container to every other): ${ok}/${results.length} ok`)
+  parts.push(renderMatrix(spec, results).replace(/^/gm, '  '))
+  return { text: parts.join('\n'), allReachable: ok === results.length }
+}
