@@ -38,8 +38,12 @@ async function outer(): Promise<void> {
     sh('ip', ['-n', ns, 'link', 'set', 'up0', 'up'])
     sh('ip', ['-n', ns, 'link', 'set', 'up1', 'up'])
     sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
-    const self = fileURLToPath(import.meta.url)
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--expose-gc', '--import', 'tsx', self, '--inner', ...args], { stdio: 'inherit' })
+    // Measure compiled JavaScript, as the agent image runs it (no tsx loader
+    // in the process): compile src/ and bench/ into dist-check/ first.
+    const root = fileURLToPath(new URL('../', import.meta.url))
+    execFileSync(process.execPath, [`${root}/node_modules/typescript/bin/tsc`, '-p', `${root}/tsconfig.json`, '--noCheck'], { stdio: 'inherit' })
+    const self = `${root}/dist-check/bench/kernel.js`
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--expose-gc', self, '--inner', ...args], { stdio: 'inherit' })
     const code = await new Promise<number>((r) => child.on('exit', (c) => r(c ?? 1)))
     process.exitCode = code
   } finally {
@@ -61,11 +65,18 @@ async function inner(): Promise<void> {
   const { FibSync } = await import('../src/kernel/fib-sync.js')
   const { Rib } = await import('../src/rib/rib.js')
   const { MAIN_TABLE } = await import('../src/kernel/types.js')
-  const rtnl = new Rtnl()
-  const spec = (i: number, gw = 0x0a000002) => ({ prefix: { addr: (0x0b000000 + i * 256) >>> 0, len: 24 }, table: MAIN_TABLE, protocol: PROTO, gateway: gw, metric: 0 })
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
+  const spec = (i: number, gw = 0x0a000002) => ({ prefix: { addr: (0x0b000000 + i * 256) >>> 0, len: 24 }, table: MAIN_TABLE, protocol: PROTO, gateway: gw, metric: 0 })
+  const gcRss = async (): Promise<number> => {
+    for (let i = 0; i < 3; i++) {
+      global.gc?.()
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    return process.memoryUsage().rss / 1048576
+  }
+  const baseRss = await gcRss()
 
-  // 1. ip -batch baseline
+  // 1. ip -batch baseline (a child process, as fabric would use it)
   let t = performance.now()
   sh('ip', ['-batch', '-'], routeLines('add', N))
   const ipAdd = (performance.now() - t) / 1000
@@ -73,51 +84,50 @@ async function inner(): Promise<void> {
   sh('ip', ['-batch', '-'], routeLines('del', N))
   const ipDel = (performance.now() - t) / 1000
 
-  // 2. fabric Rtnl
-  const addOps = Array.from({ length: N }, (_, i) => ({ kind: 'add' as const, spec: spec(i) }))
+  // 2. the full agent path: RIB -> FibSync -> Rtnl
+  const rtnl = new Rtnl()
+  const rib = new Rib()
+  const fib = new FibSync({ rtnl, protocol: PROTO, table: MAIN_TABLE, log: () => {} })
+  fib.allowDeletes = true
+  rib.onBestChange((c) => fib.setDesired(c.key, c.best ? { prefix: c.prefix, nextHop: c.best.nextHop, metric: 0, peer: c.best.peer } : undefined))
   t = performance.now()
-  const res = await rtnl.applyRoutes(addOps)
-  const nlAdd = (performance.now() - t) / 1000
-  const failed = res.filter((r) => r.errno !== 0).length
+  for (let i = 0; i < N; i++) rib.add({ prefix: spec(i).prefix, nextHop: 0x0a000002, source: 'static', peer: `h${i}`, metric: 0 })
+  const ribS = (performance.now() - t) / 1000
   t = performance.now()
-  const dumped = (await rtnl.dumpRoutes()).filter((r) => r.protocol === PROTO).length
-  const dumpS = (performance.now() - t) / 1000
+  const installed = await fib.flush()
+  const fibAdd = (performance.now() - t) / 1000
 
-  // 3. FibSync reconcile with drift: delete 1/3 of D by hand, change next hop of 1/3, add 1/3 stale
+  // 3. drift made behind fabric's back (another socket): 1/3 deleted, 1/3 wrong next hop, 1/3 stale extra
   const D = Math.round(N * DRIFT)
   const third = Math.floor(D / 3)
-  sh('ip', ['addr', 'add', '10.0.0.3/32', 'dev', 'up0'])
-  const drift = [
+  const other = new Rtnl()
+  await other.applyRoutes([
     ...Array.from({ length: third }, (_, i) => ({ kind: 'delete' as const, spec: spec(i) })),
     ...Array.from({ length: third }, (_, i) => ({ kind: 'replace' as const, spec: spec(third + i, 0x0a000004) })),
     ...Array.from({ length: D - 2 * third }, (_, i) => ({ kind: 'add' as const, spec: spec(N + i) })),
-  ]
-  await rtnl.applyRoutes(drift)
-  const rib = new Rib()
-  const fib = new FibSync({ rtnl, protocol: PROTO, table: MAIN_TABLE, log: () => {} })
-  rib.onBestChange((c) => fib.setDesired(c.key, c.best ? { prefix: c.prefix, nextHop: c.best.nextHop, metric: 0, peer: c.best.peer } : undefined))
-  for (let i = 0; i < N; i++) rib.add({ prefix: spec(i).prefix, nextHop: 0x0a000002, source: 'static', peer: `h${i}`, metric: 0 })
-  fib.allowDeletes = true
+  ])
+  other.close()
   t = performance.now()
-  const rec = await fib.reconcile()
+  const rec = await fib.flush()
   const recS = (performance.now() - t) / 1000
-  global.gc?.()
-  const rss = process.memoryUsage().rss / 1048576
+  const idle = await fib.flush()
+  const rss = await gcRss()
   const heap = process.memoryUsage().heapUsed / 1048576
 
-  // 4. removal through Rtnl
-  const delOps = Array.from({ length: N }, (_, i) => ({ kind: 'delete' as const, spec: spec(i) }))
+  // 4. removal through FibSync (every route withdrawn)
+  for (let i = 0; i < N; i++) rib.withdraw(spec(i).prefix, 'static', `h${i}`)
   t = performance.now()
-  await rtnl.applyRoutes(delOps)
-  const nlDel = (performance.now() - t) / 1000
+  const removed = await fib.flush()
+  const fibDel = (performance.now() - t) / 1000
   rtnl.close()
 
-  console.log(`bench/kernel: ${fmt(N)} IPv4 /24 routes, proto ${PROTO}, in a private network namespace`)
-  console.log(`  ip -batch -    install ${ipAdd.toFixed(2)} s (${fmt(N / ipAdd)} routes/s), remove ${ipDel.toFixed(2)} s (${fmt(N / ipDel)} routes/s)`)
-  console.log(`  fabric Rtnl    install ${nlAdd.toFixed(2)} s (${fmt(N / nlAdd)} routes/s, ${failed} failed), remove ${nlDel.toFixed(2)} s (${fmt(N / nlDel)} routes/s)`)
-  console.log(`  dump           ${dumped === N ? fmt(dumped) : `${fmt(dumped)} (expected ${fmt(N)})`} routes read in ${dumpS.toFixed(2)} s`)
-  console.log(`  reconcile      ${(DRIFT * 100).toFixed(1)}% drift (${fmt(D)} routes: missing/wrong next hop/stale): ${recS.toFixed(3)} s, ${rec.applied} ops, ${rec.failed} failed`)
-  console.log(`  memory         RSS ${rss.toFixed(0)} MB, heap ${heap.toFixed(0)} MB with ${fmt(N)} routes in RIB + desired table`)
+  console.log(`bench/kernel: ${fmt(N)} IPv4 /24 routes, proto ${PROTO}, in a private network namespace (node ${process.version})`)
+  console.log(`  ip -batch -        install ${ipAdd.toFixed(2)} s (${fmt(N / ipAdd)} routes/s), remove ${ipDel.toFixed(2)} s (${fmt(N / ipDel)} routes/s)`)
+  console.log(`  fabric install     RIB ${ribS.toFixed(2)} s + kernel ${fibAdd.toFixed(2)} s (${fmt(N / fibAdd)} routes/s to the kernel, ${installed.applied} ops, ${installed.failed} failed)`)
+  console.log(`  fabric reconcile   ${(DRIFT * 100).toFixed(1)}% drift (${fmt(D)} routes missing / wrong next hop / stale): ${recS.toFixed(3)} s, ${rec.applied} ops, ${rec.failed} failed`)
+  console.log(`  fabric no-op sync  ${(idle.durationMs / 1000).toFixed(3)} s (dump + diff of ${fmt(N)} routes, ${idle.applied} ops)`)
+  console.log(`  fabric remove      ${fibDel.toFixed(2)} s (${fmt(N / fibDel)} routes/s, ${removed.applied} ops, ${removed.failed} failed)`)
+  console.log(`  memory             RSS ${rss.toFixed(0)} MB with ${fmt(N)} routes (process baseline ${baseRss.toFixed(0)} MB), V8 heap ${heap.toFixed(0)} MB`)
 }
 
 if (args.includes('--inner')) await inner()

@@ -59,7 +59,7 @@ export class Agent {
   private sources: RouteSource[] = []
   private staticSource: StaticSource | undefined
   private server: ControlServer | undefined
-  private readonly since = new Map<string, number>()
+  private readonly since = new Map<number, number>()
   private readonly warnings: string[] = []
   private readonly startedAt = Date.now()
   private stopping = false
@@ -214,7 +214,7 @@ export class Agent {
     for (const s of this.sources) await s.stop().catch(() => undefined)
     await this.server?.close()
     this.rtnl?.close()
-    this.opts.log.info('agent-stopped', { routesLeft: this.fib?.desiredRoutes().size ?? 0, note: 'routes left in the kernel; a restart adopts them' })
+    this.opts.log.info('agent-stopped', { routesLeft: this.fib?.size ?? 0, note: 'routes left in the kernel; a restart adopts them' })
   }
 
   private writeState(): void {
@@ -227,9 +227,8 @@ export class Agent {
 
   status(): Record<string, unknown> {
     const conflicts = this.fib.conflicts()
-    const states = [...this.fib.desiredRoutes().keys()].map((k) => this.fib.stateOf(k)?.state ?? 'pending')
-    const count = (s: string): number => states.filter((x) => x === s).length
-    const healthy = this.fib.inSync() && conflicts.length === 0 && count('not-on-link') === 0
+    const c = this.fib.stateCounts()
+    const healthy = this.fib.inSync() && conflicts.length === 0 && c['not-on-link'] === 0
     return {
       version: VERSION,
       healthy,
@@ -242,7 +241,7 @@ export class Agent {
       uptime: Math.round((Date.now() - this.startedAt) / 1000),
       kernel: {
         inSync: this.fib.inSync(),
-        routes: { wanted: states.length, installed: count('installed'), pending: count('pending'), conflict: count('conflict'), notOnLink: count('not-on-link'), error: count('error') },
+        routes: { wanted: this.fib.size, installed: c.installed, pending: c.pending, conflict: c.conflict, notOnLink: c['not-on-link'], error: c.error },
         reconciles: this.fib.stats.reconciles,
         opsApplied: this.fib.stats.opsApplied,
         opsFailed: this.fib.stats.opsFailed,
@@ -263,7 +262,7 @@ export class Agent {
         return {
           host: this.self.name,
           routes: buildRouteRows({
-            best: this.rib.bestRoutes(), candidates: (r) => this.rib.candidates(r.prefix).length,
+            best: this.rib.bestRoutes(), candidates: (r) => this.rib.candidateCount(r.prefix),
             stateOf: (k) => this.fib.stateOf(k), since: (k) => this.since.get(k),
             kernel, links, protocol: this.config.routeProtocol, table: MAIN_TABLE, now: Date.now(),
           }),

@@ -14,7 +14,7 @@ interface Status {
   pid: number
   uptime: number
   kernel: { inSync: boolean; routes: Record<string, number>; reconciles: number; opsApplied: number; opsFailed: number; lastError: string | null }
-  conflicts: { key: string; reason: string }[]
+  conflicts: { prefix: string; reason: string }[]
   warnings: string[]
 }
 
@@ -43,7 +43,7 @@ export default class StatusCmd extends Command {
         `agent     fabric ${s.version}, pid ${s.pid}, up ${s.uptime}s`,
         `kernel    ${s.kernel.inSync ? 'in sync' : 'NOT in sync'}: ${r.installed}/${r.wanted} routes installed` +
           `${r.conflict ? `, ${r.conflict} conflict` : ''}${r.notOnLink ? `, ${r.notOnLink} not on-link` : ''}${r.error ? `, ${r.error} error` : ''}${r.pending ? `, ${r.pending} pending` : ''}`,
-        ...s.conflicts.map((c) => `conflict  ${c.key}: ${c.reason}`),
+        ...s.conflicts.map((c) => `conflict  ${c.prefix}: ${c.reason}`),
         ...s.warnings.map((w) => `warning   ${w}`),
         `health    ${s.healthy ? 'healthy' : 'UNHEALTHY'}`,
       ].join('\n'))

@@ -5,7 +5,7 @@
  * Reconciles run debounced after changes, when a watched route event shows
  * drift (a route deleted or changed by hand), and periodically.
  */
-import { containsAddress, formatAddress, formatPrefix } from '../net/ipv4.js'
+import { containsAddress, formatAddress, formatPrefix, prefixId } from '../net/ipv4.js'
 import { type Conflict, planReconcile } from './reconcile.js'
 import { type RouteOp, type Rtnl, RouteMonitor, errnoName } from './rtnl.js'
 import type { KernelAddress, KernelLink } from './rtnl-codec.js'
@@ -17,6 +17,15 @@ export type RouteState =
   | { state: 'conflict'; reason: string }
   | { state: 'not-on-link'; reason: string }
   | { state: 'error'; reason: string }
+
+const INSTALLED: RouteState = Object.freeze({ state: 'installed' })
+const PENDING: RouteState = Object.freeze({ state: 'pending' })
+
+/** A desired route and what became of it; one per prefix. */
+interface Slot {
+  route: DesiredRoute
+  state: RouteState
+}
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>) => void
 
@@ -50,9 +59,8 @@ export class FibSync {
   /** false during startup grace: stale routes are adopted, not deleted */
   allowDeletes = false
   readonly stats: FibStats = { reconciles: 0, opsApplied: 0, opsFailed: 0 }
-  private readonly desired = new Map<string, DesiredRoute>()
-  private readonly states = new Map<string, RouteState>()
-  private conflictKeys = new Set<string>()
+  private readonly desired = new Map<number, Slot>()
+  private conflictKeys = new Set<number>()
   private timer: NodeJS.Timeout | undefined
   private interval: NodeJS.Timeout | undefined
   private monitor: RouteMonitor | undefined
@@ -64,34 +72,40 @@ export class FibSync {
     this.debounceMs = opts.debounceMs ?? 50
   }
 
-  setDesired(key: string, route: DesiredRoute | undefined): void {
+  /** Sets (or, with undefined, removes) the route wanted for a prefix id. */
+  setDesired(key: number, route: DesiredRoute | undefined): void {
     if (route === undefined) {
       if (!this.desired.delete(key)) return
-      this.states.delete(key)
     } else {
-      this.desired.set(key, route)
-      this.states.set(key, { state: 'pending' })
+      this.desired.set(key, { route, state: PENDING })
     }
     this.schedule()
   }
 
-  stateOf(key: string): RouteState | undefined {
-    return this.states.get(key)
+  stateOf(key: number): RouteState | undefined {
+    return this.desired.get(key)?.state
   }
 
-  desiredRoutes(): ReadonlyMap<string, DesiredRoute> {
-    return this.desired
+  get size(): number {
+    return this.desired.size
   }
 
-  conflicts(): { key: string; reason: string }[] {
-    const out: { key: string; reason: string }[] = []
-    for (const [key, s] of this.states) if (s.state === 'conflict') out.push({ key, reason: s.reason })
+  /** Counts of desired routes by state. */
+  stateCounts(): Record<RouteState['state'], number> {
+    const c = { installed: 0, pending: 0, conflict: 0, 'not-on-link': 0, error: 0 }
+    for (const s of this.desired.values()) c[s.state.state]++
+    return c
+  }
+
+  conflicts(): { prefix: string; reason: string }[] {
+    const out: { prefix: string; reason: string }[] = []
+    for (const s of this.desired.values()) if (s.state.state === 'conflict') out.push({ prefix: formatPrefix(s.route.prefix), reason: s.state.reason })
     return out
   }
 
   /** in sync: every desired route installed or explained (conflict, not on-link) */
   inSync(): boolean {
-    for (const s of this.states.values()) if (s.state === 'pending' || s.state === 'error') return false
+    for (const s of this.desired.values()) if (s.state.state === 'pending' || s.state.state === 'error') return false
     return true
   }
 
@@ -137,13 +151,13 @@ export class FibSync {
 
   private onRouteEvent(kind: 'new' | 'del', r: KernelRoute): void {
     if (r.table !== this.opts.table) return
-    const key = formatPrefix(r.prefix)
-    const want = this.desired.get(key)
+    const key = prefixId(r.prefix)
+    const want = this.desired.get(key)?.route
     if (r.protocol === this.opts.protocol) {
       if (want === undefined) return // our stale route coming or going: nothing to restore
       const matches = r.gateway === want.nextHop && r.metric === want.metric
       if ((kind === 'del' && matches) || (kind === 'new' && !matches)) {
-        this.opts.log('warn', 'kernel-route-drift', { prefix: key, change: kind === 'del' ? 'deleted' : 'changed', gateway: r.gateway !== undefined ? formatAddress(r.gateway) : null })
+        this.opts.log('warn', 'kernel-route-drift', { prefix: formatPrefix(r.prefix), change: kind === 'del' ? 'deleted' : 'changed', gateway: r.gateway !== undefined ? formatAddress(r.gateway) : null })
         this.schedule()
       }
     } else if (want !== undefined || this.conflictKeys.has(key)) {
@@ -175,61 +189,67 @@ export class FibSync {
     const [kernel, addrs, links] = await Promise.all([rtnl.dumpRoutes(), rtnl.dumpAddresses(), rtnl.dumpLinks()])
     // next hops must be on a directly connected network of an up interface
     const connected = connectedNetworks(addrs, links)
-    const installable = new Map<string, DesiredRoute>()
-    for (const [key, want] of this.desired) {
+    const installable = new Map<number, DesiredRoute>()
+    for (const [key, slot] of this.desired) {
+      const want = slot.route
       const on = connected.find((c) => containsAddress({ addr: c.network, len: c.len }, want.nextHop))
       if (on === undefined || on.local === want.nextHop) {
         const reason = on === undefined
           ? `next hop ${formatAddress(want.nextHop)} of peer ${want.peer} is not on a directly connected network (connected: ${connected.map((c) => `${c.name} ${formatAddress(c.network)}/${c.len}`).join(', ') || 'none'})`
           : `next hop ${formatAddress(want.nextHop)} of peer ${want.peer} is this host's own address on ${on.name}`
-        const prev = this.states.get(key)
-        if (prev?.state !== 'not-on-link' || prev.reason !== reason) log('warn', 'route-refused', { prefix: key, peer: want.peer, nextHop: formatAddress(want.nextHop), interface: on?.name ?? null, reason })
-        this.states.set(key, { state: 'not-on-link', reason })
+        const prev = slot.state
+        if (prev.state !== 'not-on-link' || prev.reason !== reason) log('warn', 'route-refused', { prefix: formatPrefix(want.prefix), peer: want.peer, nextHop: formatAddress(want.nextHop), interface: on?.name ?? null, reason })
+        slot.state = { state: 'not-on-link', reason }
         continue
       }
       installable.set(key, want)
     }
-    // Routes of ours whose next hop is no longer on-link are stale too; the
-    // kernel usually removes them itself when the link goes.
     const plan = planReconcile(installable, kernel, { protocol, table, allowDeletes: this.allowDeletes })
-    const newConflicts = new Set<string>()
+    const newConflicts = new Set<number>()
     for (const c of plan.conflicts) {
-      const key = formatPrefix(c.desired.prefix)
+      const key = prefixId(c.desired.prefix)
       newConflicts.add(key)
       const reason = conflictReason(c)
-      const prev = this.states.get(key)
-      if (prev?.state !== 'conflict' || prev.reason !== reason) log('warn', 'route-conflict', { prefix: key, peer: c.desired.peer, reason })
-      this.states.set(key, { state: 'conflict', reason })
+      const slot = this.desired.get(key)!
+      const prev = slot.state
+      if (prev.state !== 'conflict' || prev.reason !== reason) log('warn', 'route-conflict', { prefix: formatPrefix(c.desired.prefix), peer: c.desired.peer, reason })
+      slot.state = { state: 'conflict', reason }
     }
     for (const key of this.conflictKeys) {
-      if (!newConflicts.has(key) && this.desired.has(key)) log('info', 'route-conflict-cleared', { prefix: key })
+      const slot = this.desired.get(key)
+      if (!newConflicts.has(key) && slot) log('info', 'route-conflict-cleared', { prefix: formatPrefix(slot.route.prefix) })
     }
     this.conflictKeys = newConflicts
     const ops = plan.ops.map(toRouteOp(protocol, table))
     const results = ops.length > 0 ? await rtnl.applyRoutes(ops) : []
     let failed = 0
-    const failedKeys = new Set<string>()
+    const failedKeys = new Set<number>()
     for (let i = 0; i < results.length; i++) {
       const planned = plan.ops[i]!
       const r = results[i]!
-      const key = formatPrefix(planned.route.prefix)
+      const key = prefixId(planned.route.prefix)
+      const text = formatPrefix(planned.route.prefix)
       if (r.errno === 0 || (planned.op === 'delete' && r.errno === 3 /* ESRCH: already gone */)) {
         if (planned.op === 'delete') {
-          if (!installable.has(key)) log('info', 'route-removed', { prefix: key, gateway: planned.route.gateway !== undefined ? formatAddress(planned.route.gateway) : null })
+          if (!installable.has(key)) log('info', 'route-removed', { prefix: text, gateway: planned.route.gateway !== undefined ? formatAddress(planned.route.gateway) : null })
         } else {
           const want = planned.route as DesiredRoute
-          log('info', planned.op === 'add' ? 'route-added' : 'route-replaced', { prefix: key, nextHop: formatAddress(want.nextHop), peer: want.peer })
+          log('info', planned.op === 'add' ? 'route-added' : 'route-replaced', { prefix: text, nextHop: formatAddress(want.nextHop), peer: want.peer })
         }
         continue
       }
       failed++
       failedKeys.add(key)
       const reason = `${planned.op} failed: ${errnoName(r.errno)}`
-      log('error', 'route-op-failed', { prefix: key, op: planned.op, errno: r.errno, reason })
-      if (planned.op !== 'delete') this.states.set(key, { state: 'error', reason })
+      log('error', 'route-op-failed', { prefix: text, op: planned.op, errno: r.errno, reason })
+      const slot = this.desired.get(key)
+      if (planned.op !== 'delete' && slot) slot.state = { state: 'error', reason }
     }
     for (const key of installable.keys()) {
-      if (!newConflicts.has(key) && !failedKeys.has(key)) this.states.set(key, { state: 'installed' })
+      if (newConflicts.has(key) || failedKeys.has(key)) continue
+      const slot = this.desired.get(key)
+      // the desired route may have changed while the ops were in flight
+      if (slot && slot.route === installable.get(key)) slot.state = INSTALLED
     }
     const result: ReconcileResult = {
       applied: results.length - failed,

@@ -3,7 +3,7 @@
  * minimal list of operations. Routes of other protocols are never touched;
  * a prefix another protocol already holds is reported as a conflict instead.
  */
-import { formatPrefix } from '../net/ipv4.js'
+import { prefixId } from '../net/ipv4.js'
 import type { DesiredRoute, KernelOp, KernelRoute } from './types.js'
 
 export interface Conflict {
@@ -28,15 +28,15 @@ export interface PlanOptions {
 }
 
 /**
- * @param desired one route per prefix key
+ * @param desired one route per prefix, keyed by prefixId
  * @param kernel every IPv4 route of `table` (any protocol)
  */
-export function planReconcile(desired: ReadonlyMap<string, DesiredRoute>, kernel: readonly KernelRoute[], opts: PlanOptions): Plan {
-  const ours = new Map<string, KernelRoute[]>()
-  const foreign = new Map<string, KernelRoute>()
+export function planReconcile(desired: ReadonlyMap<number, DesiredRoute>, kernel: readonly KernelRoute[], opts: PlanOptions): Plan {
+  const ours = new Map<number, KernelRoute[]>()
+  const foreign = new Map<number, KernelRoute>()
   for (const r of kernel) {
     if (r.table !== opts.table) continue
-    const key = formatPrefix(r.prefix)
+    const key = prefixId(r.prefix)
     if (r.protocol === opts.protocol) {
       const list = ours.get(key)
       if (list) list.push(r)

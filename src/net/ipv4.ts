@@ -66,9 +66,21 @@ export function formatPrefix(p: Prefix): string {
   return `${formatAddress(p.addr)}/${p.len}`
 }
 
-/** A stable string key for maps. */
+/** A stable string key for maps (the CIDR text). */
 export function prefixKey(p: Prefix): string {
   return formatPrefix(p)
+}
+
+/**
+ * A compact numeric id for hot maps (addr * 64 + len): exact, allocation-free,
+ * and much lighter than a string key when tables hold a million prefixes.
+ */
+export function prefixId(p: Prefix): number {
+  return p.addr * 64 + p.len
+}
+
+export function prefixFromId(key: number): Prefix {
+  return { addr: Math.floor(key / 64) >>> 0, len: key % 64 }
 }
 
 export function containsAddress(p: Prefix, addr: number): boolean {

@@ -1,0 +1,11 @@
+/** BGP-4 codec: bytes <-> typed messages. No sockets. */
+export * from './constants.js'
+export * from './errors.js'
+export * from './types.js'
+export { decodeMessage, encodeMessage, checkHeader, maxMessageLength } from './message.js'
+export { createFramer, type BgpFramer, type FramerResult } from './framer.js'
+export { makeOpen, openAsn, findCapability, type OpenOptions } from './open.js'
+export { packUpdates, packWithdrawals, endOfRib, makeEndOfRib, isTreatAsWithdraw } from './update.js'
+export { makeNotification, makeCease, decodeShutdownMessage, encodeShutdownMessage, MAX_SHUTDOWN_MESSAGE } from './notification.js'
+export { asPathLength, mergeAs4Path, normalizeAs4, as2Attributes, decodeAsPath, encodeAsPath } from './attributes.js'
+export { formatIpv6, parseIpv6 } from './nlri.js'
