@@ -1,0 +1,303 @@
+/**
+ * RIPv2 authentication: simple password (RFC 2453 5.2), keyed MD5
+ * (RFC 2082) and HMAC-SHA-256 (RFC 4822), with a key chain for rotation and
+ * sequence-number replay protection. Pure: time is passed in, state lives in
+ * a caller-owned ReplayGuard.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { type Result, err, ok } from '../../util/result.js'
+import {
+  AUTH_TRAILER_HEADER_SIZE,
+  PASSWORD_SIZE,
+  RIP_MAX_ENTRIES,
+  type RipAuth,
+  type RipPacket,
+  encodePacket,
+  trailerOffset,
+} from './codec.js'
+
+export type RipAuthAlgorithm = 'password' | 'md5' | 'hmac-sha256'
+
+export interface RipKey {
+  /** key id 0..255 (ignored for passwords) */
+  readonly id: number
+  /** the shared secret; passwords and MD5 keys are at most 16 bytes */
+  readonly secret: string | Buffer
+  readonly algorithm: RipAuthAlgorithm
+  /** validity windows in ms since the epoch (inclusive start, exclusive end); absent = unbounded */
+  readonly sendFrom?: number
+  readonly sendUntil?: number
+  readonly acceptFrom?: number
+  readonly acceptUntil?: number
+}
+
+export interface RipAuthConfig {
+  readonly keys: readonly RipKey[]
+  /**
+   * "Auth Data Len" written for keyed MD5: 16 (RFC 2082/4822) or 20 (counts
+   * the 4-byte trailer header; what FRR ripd and BIRD write by default).
+   * Both are accepted on receive. Default 20, which FRR and BIRD accept.
+   */
+  readonly md5AuthDataLength?: 16 | 20
+}
+
+export type RipAuthErrorKind =
+  | 'auth-missing'
+  | 'auth-unexpected'
+  | 'auth-bad-type'
+  | 'auth-unknown-key'
+  | 'auth-bad-length'
+  | 'auth-bad-password'
+  | 'auth-bad-digest'
+  | 'auth-replay'
+  | 'auth-no-send-key'
+
+export interface RipAuthError {
+  readonly kind: RipAuthErrorKind
+  readonly reason: string
+}
+
+/** RFC 4822 2.5: Apad is 0x878FE1F3 repeated L/4 times. */
+const APAD_WORD = 0x878fe1f3
+const MD5_SIZE = 16
+const SHA256_SIZE = 32
+
+function fail(kind: RipAuthErrorKind, reason: string): { ok: false; error: RipAuthError } {
+  return err({ kind, reason })
+}
+
+function secretBytes(key: RipKey): Buffer {
+  return Buffer.isBuffer(key.secret) ? key.secret : Buffer.from(key.secret, 'utf8')
+}
+
+/** Digest size of an algorithm (0 for password). */
+export function digestSize(alg: RipAuthAlgorithm): number {
+  return alg === 'md5' ? MD5_SIZE : alg === 'hmac-sha256' ? SHA256_SIZE : 0
+}
+
+/** Route entries that fit in one packet with this auth config (25, or 24 with auth). */
+export function maxRouteEntries(cfg: RipAuthConfig | undefined): number {
+  return cfg && cfg.keys.length > 0 ? RIP_MAX_ENTRIES - 1 : RIP_MAX_ENTRIES
+}
+
+/** Checks a key chain for configuration errors (for the config layer). */
+export function validateKeyChain(cfg: RipAuthConfig): Result<void, string> {
+  const ids = new Set<number>()
+  for (const k of cfg.keys) {
+    if (!Number.isInteger(k.id) || k.id < 0 || k.id > 255) return err(`RIP key id ${k.id} is not an integer 0..255`)
+    if (k.algorithm !== 'password' && ids.has(k.id)) return err(`RIP key id ${k.id} is used twice`)
+    ids.add(k.id)
+    const len = secretBytes(k).length
+    if (len === 0) return err(`RIP key ${k.id} has an empty secret`)
+    if ((k.algorithm === 'password' || k.algorithm === 'md5') && len > 16) {
+      return err(`RIP key ${k.id}: a ${k.algorithm} secret is at most 16 bytes (got ${len})`)
+    }
+  }
+  if (cfg.md5AuthDataLength !== undefined && cfg.md5AuthDataLength !== 16 && cfg.md5AuthDataLength !== 20) {
+    return err(`md5AuthDataLength ${String(cfg.md5AuthDataLength)} is not 16 or 20`)
+  }
+  return ok(undefined)
+}
+
+function within(t: number, from: number | undefined, until: number | undefined): boolean {
+  return (from === undefined || t >= from) && (until === undefined || t < until)
+}
+
+/** The newest key valid for sending at `now` (latest sendFrom, then highest id). */
+export function selectSendKey(cfg: RipAuthConfig, now: number): RipKey | undefined {
+  let best: RipKey | undefined
+  for (const k of cfg.keys) {
+    if (!within(now, k.sendFrom, k.sendUntil)) continue
+    if (!best) {
+      best = k
+      continue
+    }
+    const a = k.sendFrom ?? -Infinity
+    const b = best.sendFrom ?? -Infinity
+    if (a > b || (a === b && k.id > best.id)) best = k
+  }
+  return best
+}
+
+/** Keyed MD5 (RFC 2082 3.2.1): MD5(packet through trailer header || key zero-padded to 16). */
+export function md5Digest(covered: Uint8Array, secret: Buffer): Buffer {
+  const key = Buffer.alloc(MD5_SIZE)
+  secret.copy(key, 0, 0, Math.min(MD5_SIZE, secret.length))
+  return createHash('md5').update(covered).update(key).digest()
+}
+
+/**
+ * HMAC-SHA-256 per RFC 4822 2.5: key Ko = Ks zero-padded to L (or H(Ks) when
+ * longer than L); HMAC over the packet through the trailer header followed by
+ * Apad (0x878FE1F3 repeated to L bytes) in place of the digest.
+ */
+export function hmacSha256Digest(covered: Uint8Array, secret: Buffer): Buffer {
+  const ko = secret.length > SHA256_SIZE ? createHash('sha256').update(secret).digest() : secret
+  const apad = Buffer.alloc(SHA256_SIZE)
+  for (let i = 0; i < SHA256_SIZE; i += 4) apad.writeUInt32BE(APAD_WORD, i)
+  return createHmac('sha256', ko).update(covered).update(apad).digest()
+}
+
+/**
+ * Encodes `pkt` (its own auth field is ignored) signed with the newest valid
+ * send key of `cfg`; without keys it is encoded unauthenticated.
+ * `sequence` is the sender's non-decreasing crypto sequence number.
+ */
+export function signPacket(pkt: RipPacket, cfg: RipAuthConfig | undefined, now: number, sequence: number): Result<Buffer, RipAuthError> {
+  const bare: RipPacket = { command: pkt.command, entries: pkt.entries }
+  if (!cfg || cfg.keys.length === 0) return ok(encodePacket(bare))
+  const key = selectSendKey(cfg, now)
+  if (!key) return fail('auth-no-send-key', 'no key of the key chain is valid for sending now')
+  const secret = secretBytes(key)
+  if (key.algorithm === 'password') {
+    const password = Buffer.alloc(PASSWORD_SIZE)
+    secret.copy(password, 0, 0, Math.min(PASSWORD_SIZE, secret.length))
+    return ok(encodePacket({ ...bare, auth: { type: 'password', password } }))
+  }
+  const size = digestSize(key.algorithm)
+  const authDataLength = key.algorithm === 'md5' ? (cfg.md5AuthDataLength ?? 20) : size
+  const auth: RipAuth = { type: 'crypto', keyId: key.id, authDataLength, sequence: sequence >>> 0, digest: Buffer.alloc(size) }
+  const withAuth: RipPacket = { ...bare, auth }
+  const buf = encodePacket(withAuth)
+  const covered = buf.subarray(0, trailerOffset(withAuth) + AUTH_TRAILER_HEADER_SIZE)
+  const digest = key.algorithm === 'md5' ? md5Digest(covered, secret) : hmacSha256Digest(covered, secret)
+  digest.copy(buf, covered.length)
+  return ok(buf)
+}
+
+export interface ReplayGuardOptions {
+  /** senders remembered at most (oldest forgotten first); default 1024 */
+  readonly maxSenders?: number
+  /**
+   * A sender silent for this long may restart its sequence numbers (a reboot);
+   * default 180 000 ms, the RIP route timeout (its routes are gone by then).
+   */
+  readonly restartAfterMs?: number
+}
+
+interface SeqState {
+  seq: number
+  at: number
+}
+
+/** Sequence numbers are within this distance of 2^32 before a wrap is allowed. */
+const WRAP_WINDOW = 0x10000000
+
+/**
+ * Per-sender sequence tracking (RFC 2082 3.2.2 / RFC 4822 3.2.2): a packet's
+ * sequence must be >= the last accepted one from that sender. Allowed
+ * exceptions: the counter wrapping (last near 2^32, new near 0) and a sender
+ * silent for restartAfterMs starting over. Bounded in memory.
+ */
+export class ReplayGuard {
+  readonly #last = new Map<string, SeqState>()
+  readonly #max: number
+  readonly #restartAfter: number
+
+  constructor(opts: ReplayGuardOptions = {}) {
+    this.#max = Math.max(1, opts.maxSenders ?? 1024)
+    this.#restartAfter = opts.restartAfterMs ?? 180_000
+  }
+
+  /** True when `seq` from `sender` is acceptable at `now` (does not record it). */
+  acceptable(sender: string, seq: number, now: number): boolean {
+    const last = this.#last.get(sender)
+    if (!last) return true
+    if (seq >= last.seq) return true
+    if (last.seq >= 0x100000000 - WRAP_WINDOW && seq < WRAP_WINDOW) return true
+    return now - last.at >= this.#restartAfter
+  }
+
+  /** Records an accepted packet's sequence. */
+  record(sender: string, seq: number, now: number): void {
+    this.#last.delete(sender)
+    if (this.#last.size >= this.#max) {
+      const oldest = this.#last.keys().next()
+      if (!oldest.done) this.#last.delete(oldest.value)
+    }
+    this.#last.set(sender, { seq, at: now })
+  }
+
+  forget(sender: string): void {
+    this.#last.delete(sender)
+  }
+
+  get size(): number {
+    return this.#last.size
+  }
+}
+
+export interface VerifiedAuth {
+  readonly algorithm: RipAuthAlgorithm | 'none'
+  readonly keyId?: number
+  readonly sequence?: number
+}
+
+function safeEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/**
+ * Verifies a decoded packet against the key chain. `bytes` are the exact
+ * bytes `pkt` was decoded from. On success the sequence is recorded in
+ * `replay` (when given) for `sender`.
+ */
+export function verifyPacket(
+  bytes: Uint8Array,
+  pkt: RipPacket,
+  cfg: RipAuthConfig | undefined,
+  now: number,
+  replay?: ReplayGuard,
+  sender = '',
+): Result<VerifiedAuth, RipAuthError> {
+  const keys = cfg?.keys ?? []
+  const auth = pkt.auth
+  if (keys.length === 0) {
+    if (auth) return fail('auth-unexpected', `${auth.type} authenticated packet but no authentication is configured`)
+    return ok({ algorithm: 'none' })
+  }
+  if (!auth) return fail('auth-missing', 'packet is not authenticated but authentication is required')
+  const valid = keys.filter((k) => within(now, k.acceptFrom, k.acceptUntil))
+  if (auth.type === 'password') {
+    const passwords = valid.filter((k) => k.algorithm === 'password')
+    if (passwords.length === 0) return fail('auth-bad-type', 'simple password authentication is not accepted (no valid password key)')
+    for (const k of passwords) {
+      const expect = Buffer.alloc(PASSWORD_SIZE)
+      secretBytes(k).copy(expect, 0, 0, PASSWORD_SIZE)
+      if (safeEqual(expect, auth.password)) return ok({ algorithm: 'password' })
+    }
+    return fail('auth-bad-password', 'simple password does not match')
+  }
+  const key = valid.find((k) => k.algorithm !== 'password' && k.id === auth.keyId)
+  if (!key) {
+    const known = keys.some((k) => k.algorithm !== 'password' && k.id === auth.keyId)
+    return fail('auth-unknown-key', known ? `key id ${auth.keyId} is not valid for accepting now` : `key id ${auth.keyId} is not in the key chain`)
+  }
+  const size = digestSize(key.algorithm)
+  if (key.algorithm === 'md5') {
+    if (auth.authDataLength !== 16 && auth.authDataLength !== 20) {
+      return fail('auth-bad-length', `MD5 auth data length ${auth.authDataLength} is not 16 or 20`)
+    }
+  } else if (auth.authDataLength !== size) {
+    return fail('auth-bad-length', `${key.algorithm} auth data length ${auth.authDataLength} is not ${size}`)
+  }
+  if (auth.digest.length !== size) {
+    return fail('auth-bad-length', `trailer carries ${auth.digest.length} bytes, ${key.algorithm} needs ${size}`)
+  }
+  const off = trailerOffset(pkt)
+  const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (off < 0 || off + AUTH_TRAILER_HEADER_SIZE + size !== b.length) {
+    return fail('auth-bad-length', 'packet bytes do not match the decoded packet')
+  }
+  const covered = b.subarray(0, off + AUTH_TRAILER_HEADER_SIZE)
+  const secret = secretBytes(key)
+  const expect = key.algorithm === 'md5' ? md5Digest(covered, secret) : hmacSha256Digest(covered, secret)
+  if (!safeEqual(expect, auth.digest)) return fail('auth-bad-digest', `${key.algorithm} digest with key id ${key.id} does not match`)
+  if (replay) {
+    if (!replay.acceptable(sender, auth.sequence, now)) {
+      return fail('auth-replay', `sequence ${auth.sequence} from ${sender || 'sender'} is lower than the last accepted`)
+    }
+    replay.record(sender, auth.sequence, now)
+  }
+  return ok({ algorithm: key.algorithm, keyId: key.id, sequence: auth.sequence })
+}

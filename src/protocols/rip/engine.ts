@@ -1,0 +1,705 @@
+/**
+ * A RIPv2 routing engine (RFC 2453) with no sockets and no real timers.
+ *
+ * The caller (transport) feeds events: start(), receive() for each datagram,
+ * tick() when the requested timer fires, setLocalRoutes() and shutdown().
+ * Each returns actions: datagrams to send, route add/withdraw events in the
+ * RIB's Route shape, and timer requests. Clock and RNG are injected, so
+ * tests drive the RFC timers (30/180/120 s) without waiting.
+ */
+import {
+  type Prefix,
+  containsAddress,
+  containsPrefix,
+  formatAddress,
+  isMartian,
+  prefixKey,
+} from '../../net/ipv4.js'
+import type { Route } from '../../rib/route.js'
+import { ReplayGuard, type RipAuthConfig, maxRouteEntries, signPacket, verifyPacket } from './auth.js'
+import {
+  type DecodeOptions,
+  RIP_INFINITY,
+  RIP_PORT,
+  type RipEntry,
+  type RipPacket,
+  type RipRouteEntry,
+  decodePacket,
+} from './codec.js'
+
+export type SplitHorizonMode = 'poisoned-reverse' | 'simple' | 'off'
+
+export interface RipInterfaceConfig {
+  /** interface name, as the transport reports it in received events */
+  readonly name: string
+  /** our address on this interface (uint32) */
+  readonly address: number
+  /** the interface's directly connected subnet */
+  readonly subnet: Prefix
+  /** added to received metrics (default 1) */
+  readonly cost?: number
+  /** default 'poisoned-reverse' */
+  readonly splitHorizon?: SplitHorizonMode
+  /** authentication and key chain (absent = none) */
+  readonly auth?: RipAuthConfig
+  /** send updates unicast to these neighbors instead of multicast 224.0.0.9 */
+  readonly neighbors?: readonly number[]
+  /** listen and answer requests only; never send updates or requests */
+  readonly passive?: boolean
+}
+
+export interface RipTimers {
+  /** regular update interval, ms (30 000) */
+  readonly update: number
+  /** +- fraction of the update interval drawn at random each time (0.15) */
+  readonly updateJitter: number
+  /** route timeout, ms (180 000) */
+  readonly timeout: number
+  /** garbage-collection time after timeout/withdrawal, ms (120 000) */
+  readonly garbage: number
+  /** a triggered update goes out this long after the first change: random in [min, max] ms (1 000..5 000) */
+  readonly triggeredMin: number
+  readonly triggeredMax: number
+}
+
+export const DEFAULT_RIP_TIMERS: RipTimers = {
+  update: 30_000,
+  updateJitter: 0.15,
+  timeout: 180_000,
+  garbage: 120_000,
+  triggeredMin: 1_000,
+  triggeredMax: 5_000,
+}
+
+export interface RipEngineOptions {
+  readonly interfaces: readonly RipInterfaceConfig[]
+  /** ms clock */
+  readonly now: () => number
+  /** uniform random in [0, 1) */
+  readonly random: () => number
+  readonly timers?: Partial<RipTimers>
+  /** destinations we may learn: the fabric pool plus allow list, as prefixes or a predicate */
+  readonly allowed: readonly Prefix[] | ((p: Prefix) => boolean)
+  /** our addresses besides the interfaces' own (packets from them are ignored) */
+  readonly ownAddresses?: readonly number[]
+  /** learned routes kept at most (default 10 000); more are dropped and counted */
+  readonly maxRoutes?: number
+  /** neighbors tracked at most (default 256) */
+  readonly maxNeighbors?: number
+  readonly decode?: DecodeOptions
+}
+
+/** A route we originate (our own subnet). */
+export interface RipLocalRoute {
+  readonly prefix: Prefix
+  /** metric announced, default 1 */
+  readonly metric?: number
+  readonly tag?: number
+}
+
+export type RipDestination = { readonly kind: 'multicast' } | { readonly kind: 'unicast'; readonly address: number; readonly port: number }
+
+export type RipAction =
+  | { readonly type: 'send'; readonly interface: string; readonly to: RipDestination; readonly packet: RipPacket; readonly bytes: Buffer }
+  | { readonly type: 'route-add'; readonly route: Route }
+  | { readonly type: 'route-withdraw'; readonly route: Route }
+  /** call tick() at this time (replaces any earlier request) */
+  | { readonly type: 'timer'; readonly at: number }
+
+export interface RipReceived {
+  /** sender address (uint32) and UDP port */
+  readonly from: number
+  readonly port: number
+  readonly interface: string
+  /** the UDP payload */
+  readonly bytes: Uint8Array
+}
+
+export interface RipNeighborView {
+  readonly address: string
+  readonly interface: string
+  readonly firstHeard: number
+  readonly lastHeard: number
+  readonly packets: number
+  readonly badPackets: number
+  readonly badRoutes: number
+  /** learned routes currently via this neighbor (metric < 16) */
+  readonly routes: number
+  readonly lastError?: string
+}
+
+export interface RipRouteView {
+  readonly prefix: Prefix
+  readonly metric: number
+  readonly nextHop: number
+  readonly tag: number
+  readonly from: string
+  readonly interface: string
+  readonly state: 'active' | 'garbage'
+  /** when the route times out (active) or is removed (garbage), ms */
+  readonly deadline: number
+}
+
+interface Learned {
+  prefix: Prefix
+  metric: number
+  nextHop: number
+  tag: number
+  from: number
+  iface: string
+  expiresAt: number
+  gcAt: number | undefined
+  changed: boolean
+  installed: Route | undefined
+}
+
+interface Local {
+  prefix: Prefix
+  metric: number
+  tag: number
+  changed: boolean
+  /** set when the route was removed: announced at 16 until then */
+  gcAt: number | undefined
+}
+
+interface Neighbor {
+  address: number
+  iface: string
+  firstHeard: number
+  lastHeard: number
+  packets: number
+  badPackets: number
+  badRoutes: number
+  lastError: string | undefined
+}
+
+const COUNTER_NAMES = [
+  'rx-packets',
+  'rx-requests',
+  'rx-responses',
+  'rx-routes',
+  'tx-packets',
+  'tx-regular-updates',
+  'tx-triggered-updates',
+  'tx-request-replies',
+  'routes-added',
+  'routes-withdrawn',
+  'routes-timed-out',
+] as const
+
+export class RipEngine {
+  readonly #opts: RipEngineOptions
+  readonly #timers: RipTimers
+  readonly #ifaces = new Map<string, RipInterfaceConfig>()
+  readonly #own = new Set<number>()
+  readonly #allowed: (p: Prefix) => boolean
+  readonly #maxRoutes: number
+  readonly #maxNeighbors: number
+  readonly #learned = new Map<string, Learned>()
+  readonly #local = new Map<string, Local>()
+  readonly #neighbors = new Map<number, Neighbor>()
+  readonly #replay: ReplayGuard
+  readonly #seq = new Map<string, number>()
+  readonly #counters = new Map<string, number>()
+  #nextUpdateAt: number | undefined
+  #triggerAt: number | undefined
+  /** lower bound of the earliest route/neighbor deadline (exact after tick) */
+  #sweepAt = Infinity
+  #lastTimer: number | undefined
+  #started = false
+  #stopped = false
+
+  constructor(opts: RipEngineOptions) {
+    this.#opts = opts
+    this.#timers = { ...DEFAULT_RIP_TIMERS, ...opts.timers }
+    for (const i of opts.interfaces) {
+      this.#ifaces.set(i.name, i)
+      this.#own.add(i.address >>> 0)
+    }
+    for (const a of opts.ownAddresses ?? []) this.#own.add(a >>> 0)
+    const allowed = opts.allowed
+    this.#allowed = typeof allowed === 'function' ? allowed : (p) => allowed.some((a) => containsPrefix(a, p))
+    this.#maxRoutes = opts.maxRoutes ?? 10_000
+    this.#maxNeighbors = opts.maxNeighbors ?? 256
+    this.#replay = new ReplayGuard({ maxSenders: this.#maxNeighbors, restartAfterMs: this.#timers.timeout })
+    for (const c of COUNTER_NAMES) this.#counters.set(c, 0)
+  }
+
+  // ---- events ---------------------------------------------------------------
+
+  /** Startup: ask every neighbor for its whole table, announce ours, arm the update timer. */
+  start(): RipAction[] {
+    const out: RipAction[] = []
+    if (this.#stopped) return out
+    const now = this.#opts.now()
+    for (const i of this.#ifaces.values()) {
+      if (i.passive) continue
+      this.#emit(out, i, this.#destinations(i), 'request', [{ kind: 'whole-table' }])
+      this.#sendUpdate(out, i, false)
+    }
+    this.#clearChanges()
+    this.#started = true
+    this.#triggerAt = undefined
+    this.#nextUpdateAt = now + this.#jitteredInterval()
+    this.#finish(out)
+    return out
+  }
+
+  /** Sets the routes we originate (our own subnet); changes go out as a triggered update. */
+  setLocalRoutes(routes: readonly RipLocalRoute[]): RipAction[] {
+    const out: RipAction[] = []
+    if (this.#stopped) return out
+    const now = this.#opts.now()
+    const seen = new Set<string>()
+    let changed = false
+    for (const r of routes) {
+      const key = prefixKey(r.prefix)
+      seen.add(key)
+      const metric = Math.min(Math.max(r.metric ?? 1, 1), RIP_INFINITY)
+      const tag = (r.tag ?? 0) & 0xffff
+      const cur = this.#local.get(key)
+      if (!cur || cur.metric !== metric || cur.tag !== tag || cur.gcAt !== undefined) {
+        this.#local.set(key, { prefix: r.prefix, metric, tag, changed: true, gcAt: undefined })
+        changed = true
+      }
+    }
+    for (const [key, l] of this.#local) {
+      if (seen.has(key) || l.gcAt !== undefined) continue
+      l.metric = RIP_INFINITY
+      l.changed = true
+      l.gcAt = now + this.#timers.garbage
+      this.#sweepAt = Math.min(this.#sweepAt, l.gcAt)
+      changed = true
+    }
+    // learned routes that are now our own subnet (or inside it) must go
+    for (const [key, l] of this.#learned) {
+      if (this.#isOwnSubnet(l.prefix)) {
+        this.#uninstall(out, l)
+        this.#learned.delete(key)
+      }
+    }
+    if (changed) this.#scheduleTriggered(now)
+    this.#finish(out)
+    return out
+  }
+
+  /** A datagram arrived on UDP port 520 of `ev.interface`. */
+  receive(ev: RipReceived): RipAction[] {
+    const out: RipAction[] = []
+    if (this.#stopped) return out
+    const now = this.#opts.now()
+    this.#count('rx-packets')
+    const from = ev.from >>> 0
+    if (this.#own.has(from)) return this.#dropPacket(out, 'own-address')
+    const iface = this.#ifaces.get(ev.interface)
+    if (!iface) return this.#dropPacket(out, 'unknown-interface')
+    if (!containsAddress(iface.subnet, from)) return this.#dropPacket(out, 'off-link')
+    const nb = this.#neighbor(from, iface, now)
+    const decoded = decodePacket(ev.bytes, this.#opts.decode)
+    if (!decoded.ok) return this.#dropPacket(out, decoded.error.kind, nb, decoded.error.reason)
+    const pkt = decoded.value
+    const verified = verifyPacket(ev.bytes, pkt, iface.auth, now, this.#replay, formatAddress(from))
+    if (!verified.ok) return this.#dropPacket(out, verified.error.kind, nb, verified.error.reason)
+    if (pkt.command === 'request') {
+      this.#count('rx-requests')
+      if (nb) this.#heard(nb, now)
+      this.#answerRequest(out, iface, ev, pkt)
+    } else {
+      if (ev.port !== RIP_PORT) return this.#dropPacket(out, 'bad-port', nb, `response from port ${ev.port}`)
+      this.#count('rx-responses')
+      if (nb) this.#heard(nb, now)
+      this.#processResponse(out, iface, from, pkt, nb, now)
+    }
+    this.#finish(out)
+    return out
+  }
+
+  /** The timer requested earlier fired (or any time: processes everything due at now()). */
+  tick(): RipAction[] {
+    const out: RipAction[] = []
+    if (this.#stopped) return out
+    const now = this.#opts.now()
+    // the caller's timer has fired: always hand out the next one, even if unchanged
+    this.#lastTimer = undefined
+    if (this.#sweepAt <= now) this.#sweep(out, now)
+    if (this.#nextUpdateAt !== undefined && now >= this.#nextUpdateAt) {
+      for (const i of this.#ifaces.values()) {
+        if (!i.passive && this.#sendUpdate(out, i, false)) this.#count('tx-regular-updates')
+      }
+      this.#clearChanges()
+      // a regular update carries every change: a pending triggered update is moot
+      this.#triggerAt = undefined
+      this.#nextUpdateAt = now + this.#jitteredInterval()
+    } else if (this.#triggerAt !== undefined && now >= this.#triggerAt) {
+      for (const i of this.#ifaces.values()) {
+        if (!i.passive && this.#sendUpdate(out, i, true)) this.#count('tx-triggered-updates')
+      }
+      this.#clearChanges()
+      this.#triggerAt = undefined
+    }
+    this.#finish(out)
+    return out
+  }
+
+  /**
+   * Graceful exit: announce our own routes at metric 16 on every interface and
+   * withdraw every learned route from the RIB. The engine is inert afterwards.
+   */
+  shutdown(): RipAction[] {
+    const out: RipAction[] = []
+    if (this.#stopped) return out
+    for (const i of this.#ifaces.values()) {
+      if (i.passive) continue
+      const entries: RipRouteEntry[] = [...this.#local.values()].map((l) => ({ kind: 'route', tag: l.tag, prefix: l.prefix, nextHop: 0, metric: RIP_INFINITY }))
+      if (entries.length > 0) this.#emit(out, i, this.#destinations(i), 'response', entries)
+    }
+    for (const l of this.#learned.values()) this.#uninstall(out, l)
+    this.#learned.clear()
+    this.#stopped = true
+    return out
+  }
+
+  // ---- views ----------------------------------------------------------------
+
+  /** Packet and entry counters, including every drop reason seen ('drop-packet:<reason>', 'drop-entry:<reason>'). */
+  counters(): Readonly<Record<string, number>> {
+    return Object.fromEntries([...this.#counters].sort(([a], [b]) => a.localeCompare(b)))
+  }
+
+  neighbors(): RipNeighborView[] {
+    const routes = new Map<number, number>()
+    for (const l of this.#learned.values()) if (l.gcAt === undefined) routes.set(l.from, (routes.get(l.from) ?? 0) + 1)
+    return [...this.#neighbors.values()].map((n) => ({
+      address: formatAddress(n.address),
+      interface: n.iface,
+      firstHeard: n.firstHeard,
+      lastHeard: n.lastHeard,
+      packets: n.packets,
+      badPackets: n.badPackets,
+      badRoutes: n.badRoutes,
+      routes: routes.get(n.address) ?? 0,
+      ...(n.lastError !== undefined ? { lastError: n.lastError } : {}),
+    }))
+  }
+
+  /** The learned table, including routes being garbage-collected. */
+  routes(): RipRouteView[] {
+    return [...this.#learned.values()].map((l) => ({
+      prefix: l.prefix,
+      metric: l.metric,
+      nextHop: l.nextHop,
+      tag: l.tag,
+      from: formatAddress(l.from),
+      interface: l.iface,
+      state: l.gcAt === undefined ? 'active' : 'garbage',
+      deadline: l.gcAt ?? l.expiresAt,
+    }))
+  }
+
+  /** Next time tick() has work, if any. */
+  nextTimer(): number | undefined {
+    const t = Math.min(this.#nextUpdateAt ?? Infinity, this.#triggerAt ?? Infinity, this.#sweepAt)
+    return Number.isFinite(t) ? t : undefined
+  }
+
+  // ---- input processing -----------------------------------------------------
+
+  #processResponse(out: RipAction[], iface: RipInterfaceConfig, from: number, pkt: RipPacket, nb: Neighbor | undefined, now: number): void {
+    const cost = iface.cost ?? 1
+    let changed = false
+    for (const e of pkt.entries) {
+      if (e.kind !== 'route') continue
+      this.#count('rx-routes')
+      // our own subnet poisoned back to us (split horizon with poisoned reverse) is normal, not bad
+      if (e.metric >= RIP_INFINITY && this.#isOwnSubnet(e.prefix)) continue
+      const reason = this.#checkEntry(e)
+      if (reason) {
+        this.#count(`drop-entry:${reason}`)
+        if (nb) nb.badRoutes++
+        continue
+      }
+      const metric = Math.min(e.metric + cost, RIP_INFINITY)
+      const nh = e.nextHop >>> 0
+      const nextHop = nh !== 0 && containsAddress(iface.subnet, nh) && !this.#own.has(nh) ? nh : from
+      const key = prefixKey(e.prefix)
+      const cur = this.#learned.get(key)
+      if (!cur) {
+        if (metric >= RIP_INFINITY) continue
+        if (this.#learned.size >= this.#maxRoutes) {
+          this.#count('drop-entry:route-cap')
+          continue
+        }
+        const l: Learned = { prefix: e.prefix, metric, nextHop, tag: e.tag, from, iface: iface.name, expiresAt: now + this.#timers.timeout, gcAt: undefined, changed: true, installed: undefined }
+        this.#learned.set(key, l)
+        this.#sweepAt = Math.min(this.#sweepAt, l.expiresAt)
+        this.#install(out, l)
+        changed = true
+        continue
+      }
+      if (cur.from === from && cur.iface === iface.name) {
+        if (metric >= RIP_INFINITY) {
+          if (cur.gcAt === undefined) {
+            this.#startDeletion(out, cur, now)
+            changed = true
+          }
+          continue
+        }
+        cur.expiresAt = now + this.#timers.timeout
+        this.#sweepAt = Math.min(this.#sweepAt, cur.expiresAt)
+        if (cur.gcAt !== undefined || metric !== cur.metric || nextHop !== cur.nextHop || e.tag !== cur.tag) {
+          this.#replace(out, cur, metric, nextHop, e.tag, from, iface.name)
+          changed = true
+        }
+        continue
+      }
+      // another router: take it if strictly better, or equal while ours is halfway to timing out
+      const better = metric < cur.metric
+      const equalStale = metric === cur.metric && metric < RIP_INFINITY && cur.gcAt === undefined && now >= cur.expiresAt - this.#timers.timeout / 2
+      if (better || equalStale) {
+        cur.expiresAt = now + this.#timers.timeout
+        this.#sweepAt = Math.min(this.#sweepAt, cur.expiresAt)
+        this.#replace(out, cur, metric, nextHop, e.tag, from, iface.name)
+        changed = true
+      }
+    }
+    if (changed) this.#scheduleTriggered(now)
+  }
+
+  #checkEntry(e: RipRouteEntry): string | undefined {
+    if (isMartian(e.prefix)) return 'martian'
+    if (this.#isOwnSubnet(e.prefix)) return 'own-subnet'
+    for (const i of this.#ifaces.values()) if (containsPrefix(i.subnet, e.prefix)) return 'connected'
+    if (!this.#allowed(e.prefix)) return 'not-allowed'
+    return undefined
+  }
+
+  #isOwnSubnet(p: Prefix): boolean {
+    for (const l of this.#local.values()) if (l.gcAt === undefined && containsPrefix(l.prefix, p)) return true
+    return false
+  }
+
+  #answerRequest(out: RipAction[], iface: RipInterfaceConfig, ev: RipReceived, pkt: RipPacket): void {
+    const to: RipDestination = { kind: 'unicast', address: ev.from >>> 0, port: ev.port }
+    const first = pkt.entries[0]
+    if (pkt.entries.length === 1 && first?.kind === 'whole-table') {
+      // RFC 2453 3.9.1: a router's (port 520) request gets a normal update, split horizon included;
+      // a query from elsewhere (diagnostics) gets the unfiltered table
+      const entries = this.#tableEntries(iface, false, ev.port === RIP_PORT)
+      if (entries.length > 0) this.#emit(out, iface, [to], 'response', entries)
+      this.#count('tx-request-replies')
+      return
+    }
+    const entries: RipRouteEntry[] = []
+    for (const e of pkt.entries) {
+      if (e.kind !== 'route') continue
+      const key = prefixKey(e.prefix)
+      const local = this.#local.get(key)
+      const learned = this.#learned.get(key)
+      const metric = local ? local.metric : learned ? learned.metric : RIP_INFINITY
+      const tag = local ? local.tag : learned ? learned.tag : e.tag
+      entries.push({ kind: 'route', tag, prefix: e.prefix, nextHop: 0, metric })
+    }
+    if (entries.length > 0) this.#emit(out, iface, [to], 'response', entries)
+    this.#count('tx-request-replies')
+  }
+
+  // ---- route state ----------------------------------------------------------
+
+  #routeOf(l: Learned): Route {
+    return { prefix: l.prefix, nextHop: l.nextHop, source: 'rip', peer: formatAddress(l.from), metric: l.metric, attrs: { tag: l.tag } }
+  }
+
+  #install(out: RipAction[], l: Learned): void {
+    const route = this.#routeOf(l)
+    l.installed = route
+    out.push({ type: 'route-add', route })
+    this.#count('routes-added')
+  }
+
+  #uninstall(out: RipAction[], l: Learned): void {
+    if (!l.installed) return
+    out.push({ type: 'route-withdraw', route: l.installed })
+    l.installed = undefined
+    this.#count('routes-withdrawn')
+  }
+
+  #replace(out: RipAction[], l: Learned, metric: number, nextHop: number, tag: number, from: number, iface: string): void {
+    // the RIB keys candidates by (prefix, source, peer): a new peer means withdraw the old candidate
+    if (l.installed && l.from !== from) this.#uninstall(out, l)
+    l.metric = metric
+    l.nextHop = nextHop
+    l.tag = tag
+    l.from = from
+    l.iface = iface
+    l.gcAt = undefined
+    l.changed = true
+    this.#install(out, l)
+  }
+
+  #startDeletion(out: RipAction[], l: Learned, now: number): void {
+    l.metric = RIP_INFINITY
+    l.gcAt = now + this.#timers.garbage
+    l.changed = true
+    this.#sweepAt = Math.min(this.#sweepAt, l.gcAt)
+    this.#uninstall(out, l)
+  }
+
+  #sweep(out: RipAction[], now: number): void {
+    let next = Infinity
+    let changed = false
+    for (const [key, l] of this.#learned) {
+      if (l.gcAt === undefined && now >= l.expiresAt) {
+        this.#startDeletion(out, l, now)
+        this.#count('routes-timed-out')
+        changed = true
+      }
+      if (l.gcAt !== undefined && now >= l.gcAt) {
+        this.#learned.delete(key)
+        continue
+      }
+      next = Math.min(next, l.gcAt ?? l.expiresAt)
+    }
+    for (const [key, l] of this.#local) {
+      if (l.gcAt === undefined) continue
+      if (now >= l.gcAt) this.#local.delete(key)
+      else next = Math.min(next, l.gcAt)
+    }
+    const forgetAfter = this.#timers.timeout + this.#timers.garbage
+    const busy = new Set<number>()
+    for (const l of this.#learned.values()) busy.add(l.from)
+    for (const [addr, n] of this.#neighbors) {
+      if (busy.has(addr)) continue
+      if (now >= n.lastHeard + forgetAfter) {
+        this.#neighbors.delete(addr)
+        this.#replay.forget(formatAddress(addr))
+      } else {
+        next = Math.min(next, n.lastHeard + forgetAfter)
+      }
+    }
+    this.#sweepAt = next
+    if (changed) this.#scheduleTriggered(now)
+  }
+
+  #scheduleTriggered(now: number): void {
+    // before start() nothing is sent: start() announces the whole table
+    if (!this.#started || this.#triggerAt !== undefined) return
+    const { triggeredMin: lo, triggeredMax: hi } = this.#timers
+    this.#triggerAt = now + Math.round(lo + this.#opts.random() * Math.max(0, hi - lo))
+  }
+
+  #clearChanges(): void {
+    for (const l of this.#learned.values()) l.changed = false
+    for (const l of this.#local.values()) l.changed = false
+  }
+
+  #jitteredInterval(): number {
+    const { update, updateJitter } = this.#timers
+    return Math.max(1, Math.round(update * (1 - updateJitter + 2 * updateJitter * this.#opts.random())))
+  }
+
+  // ---- neighbors and counters ---------------------------------------------
+
+  #neighbor(addr: number, iface: RipInterfaceConfig, now: number): Neighbor | undefined {
+    let n = this.#neighbors.get(addr)
+    if (!n) {
+      if (this.#neighbors.size >= this.#maxNeighbors) {
+        this.#count('neighbor-cap')
+        return undefined
+      }
+      n = { address: addr, iface: iface.name, firstHeard: now, lastHeard: now, packets: 0, badPackets: 0, badRoutes: 0, lastError: undefined }
+      this.#neighbors.set(addr, n)
+      this.#sweepAt = Math.min(this.#sweepAt, now + this.#timers.timeout + this.#timers.garbage)
+    }
+    return n
+  }
+
+  #heard(n: Neighbor, now: number): void {
+    n.packets++
+    n.lastHeard = now
+  }
+
+  #count(name: string, by = 1): void {
+    this.#counters.set(name, (this.#counters.get(name) ?? 0) + by)
+  }
+
+  #dropPacket(out: RipAction[], reason: string, nb?: Neighbor, detail?: string): RipAction[] {
+    this.#count(`drop-packet:${reason}`)
+    if (nb) {
+      nb.badPackets++
+      nb.lastError = detail ? `${reason}: ${detail}` : reason
+    }
+    this.#finish(out)
+    return out
+  }
+
+  // ---- output ---------------------------------------------------------------
+
+  #destinations(i: RipInterfaceConfig): RipDestination[] {
+    if (i.neighbors && i.neighbors.length > 0) return i.neighbors.map((address) => ({ kind: 'unicast', address: address >>> 0, port: RIP_PORT }))
+    return [{ kind: 'multicast' }]
+  }
+
+  /** Entries for an update on `iface`: local and learned routes, split horizon applied when asked. */
+  #tableEntries(iface: RipInterfaceConfig, onlyChanged: boolean, splitHorizon: boolean): RipRouteEntry[] {
+    const entries: RipRouteEntry[] = []
+    for (const l of this.#local.values()) {
+      if (onlyChanged && !l.changed) continue
+      entries.push({ kind: 'route', tag: l.tag, prefix: l.prefix, nextHop: 0, metric: l.metric })
+    }
+    const mode = iface.splitHorizon ?? 'poisoned-reverse'
+    for (const l of this.#learned.values()) {
+      if (onlyChanged && !l.changed) continue
+      let metric = l.metric
+      if (splitHorizon && l.iface === iface.name && mode !== 'off') {
+        if (mode === 'simple') continue
+        metric = RIP_INFINITY
+      }
+      // a next hop on the outgoing subnet lets receivers skip us (RFC 2453 4.4)
+      const nextHop = metric < RIP_INFINITY && l.nextHop !== l.from && containsAddress(iface.subnet, l.nextHop) ? l.nextHop : 0
+      entries.push({ kind: 'route', tag: l.tag, prefix: l.prefix, nextHop, metric })
+    }
+    return entries
+  }
+
+  /** Sends a regular (all routes) or triggered (changed routes) update; false when there was nothing to send. */
+  #sendUpdate(out: RipAction[], iface: RipInterfaceConfig, onlyChanged: boolean): boolean {
+    const entries = this.#tableEntries(iface, onlyChanged, true)
+    if (entries.length === 0) return false
+    this.#emit(out, iface, this.#destinations(iface), 'response', entries)
+    return true
+  }
+
+  /** Splits entries into packets (25 per packet, 24 with auth), signs and queues them for each destination. */
+  #emit(out: RipAction[], iface: RipInterfaceConfig, to: readonly RipDestination[], command: 'request' | 'response', entries: readonly RipEntry[]): void {
+    const now = this.#opts.now()
+    const per = maxRouteEntries(iface.auth)
+    for (let i = 0; i < entries.length; i += per) {
+      const packet: RipPacket = { command, entries: entries.slice(i, i + per) }
+      for (const dest of to) {
+        const signed = signPacket(packet, iface.auth, now, this.#nextSeq(iface.name, now))
+        if (!signed.ok) {
+          this.#count(`drop-tx:${signed.error.kind}`)
+          continue
+        }
+        out.push({ type: 'send', interface: iface.name, to: dest, packet, bytes: signed.value })
+        this.#count('tx-packets')
+      }
+    }
+  }
+
+  /** Crypto sequence: seconds since the epoch or more, strictly increasing, so it survives restarts. */
+  #nextSeq(iface: string, now: number): number {
+    const prev = this.#seq.get(iface)
+    const next = Math.max(prev === undefined ? 0 : prev + 1, Math.floor(now / 1000)) % 0x100000000
+    this.#seq.set(iface, next)
+    return next
+  }
+
+  #finish(out: RipAction[]): void {
+    const at = this.nextTimer()
+    if (at !== undefined && at !== this.#lastTimer) {
+      this.#lastTimer = at
+      out.push({ type: 'timer', at })
+    }
+  }
+}

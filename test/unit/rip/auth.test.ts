@@ -1,0 +1,178 @@
+import test from 'ava'
+import { ReplayGuard, type RipAuthConfig, maxRouteEntries, selectSendKey, signPacket, validateKeyChain, verifyPacket } from '../../../src/protocols/rip/auth.js'
+import { type RipPacket, decodePacket } from '../../../src/protocols/rip/codec.js'
+
+const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
+const ip = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Number(o), 0)
+
+const pkt: RipPacket = {
+  command: 'response',
+  entries: [{ kind: 'route', tag: 0, prefix: { addr: ip('10.244.1.0'), len: 24 }, nextHop: 0, metric: 1 }],
+}
+
+// Known vectors computed independently (Python hashlib/hmac) over the same packet.
+const MD5_16 = '02020000ffff0003002c0110000003e80000000000000000000200000af40100ffffff000000000000000001ffff0001' + '09cd097a1f350f1a3cb880a70cc2df17'
+const MD5_20 = '02020000ffff0003002c0114000003e80000000000000000000200000af40100ffffff000000000000000001ffff0001' + '69bc2fe924cb54d233693ac88c6f31a6'
+const SHA256 = '02020000ffff0003002c07200000002a0000000000000000000200000af40100ffffff000000000000000001ffff0001' + '8faff40d4d50d5ade15bdf74f467a52188803f4503567f1abd0b5db39f934980'
+
+const md5cfg = (len: 16 | 20): RipAuthConfig => ({ keys: [{ id: 1, secret: 'fabric-md5', algorithm: 'md5' }], md5AuthDataLength: len })
+const shacfg: RipAuthConfig = { keys: [{ id: 7, secret: 'fabric-sha', algorithm: 'hmac-sha256' }] }
+
+function verifyHex(h: string | Buffer, cfg: RipAuthConfig | undefined, now = 0, guard?: ReplayGuard, sender = '10.0.0.2') {
+  const bytes = typeof h === 'string' ? hex(h) : h
+  const d = decodePacket(bytes)
+  if (!d.ok) throw new Error(d.error.reason)
+  return verifyPacket(bytes, d.value, cfg, now, guard, sender)
+}
+
+test('keyed MD5 with auth data length 16 matches the known vector', (t) => {
+  const s = signPacket(pkt, md5cfg(16), 0, 1000)
+  t.true(s.ok)
+  if (s.ok) t.is(s.value.toString('hex'), MD5_16)
+  t.true(verifyHex(MD5_16, md5cfg(16)).ok)
+})
+
+test('keyed MD5 with auth data length 20 (FRR/BIRD style) matches the known vector', (t) => {
+  const s = signPacket(pkt, md5cfg(20), 0, 1000)
+  if (s.ok) t.is(s.value.toString('hex'), MD5_20)
+  else t.fail(s.error.reason)
+  // both lengths are accepted whatever we send
+  t.true(verifyHex(MD5_20, md5cfg(16)).ok)
+  t.true(verifyHex(MD5_16, md5cfg(20)).ok)
+})
+
+test('default MD5 auth data length is 20', (t) => {
+  const s = signPacket(pkt, { keys: md5cfg(16).keys }, 0, 1000)
+  if (s.ok) t.is(s.value.toString('hex'), MD5_20)
+  else t.fail()
+})
+
+test('HMAC-SHA-256 (RFC 4822, Apad) matches the known vector', (t) => {
+  const s = signPacket(pkt, shacfg, 0, 42)
+  if (s.ok) t.is(s.value.toString('hex'), SHA256)
+  else t.fail(s.error.reason)
+  const v = verifyHex(SHA256, shacfg)
+  t.deepEqual(v, { ok: true, value: { algorithm: 'hmac-sha256', keyId: 7, sequence: 42 } })
+})
+
+test('HMAC-SHA-256 with a key longer than 32 bytes signs and verifies', (t) => {
+  const cfg: RipAuthConfig = { keys: [{ id: 1, secret: 'x'.repeat(50), algorithm: 'hmac-sha256' }] }
+  const s = signPacket(pkt, cfg, 0, 1)
+  t.true(s.ok && verifyHex(s.value, cfg).ok)
+})
+
+test('simple password', (t) => {
+  const cfg: RipAuthConfig = { keys: [{ id: 0, secret: 'hunter2', algorithm: 'password' }] }
+  const s = signPacket(pkt, cfg, 0, 0)
+  t.true(s.ok)
+  if (!s.ok) return
+  t.is(s.value.subarray(4, 24).toString('hex'), 'ffff0002' + Buffer.from('hunter2').toString('hex') + '00'.repeat(9))
+  t.true(verifyHex(s.value, cfg).ok)
+  const wrong = verifyHex(s.value, { keys: [{ id: 0, secret: 'hunter3', algorithm: 'password' }] })
+  t.is(wrong.ok ? '' : wrong.error.kind, 'auth-bad-password')
+  const noPw = verifyHex(s.value, md5cfg(16))
+  t.is(noPw.ok ? '' : noPw.error.kind, 'auth-bad-type')
+})
+
+test('wrong key: bad digest and unknown key id', (t) => {
+  const bad = verifyHex(MD5_16, { keys: [{ id: 1, secret: 'other', algorithm: 'md5' }] })
+  t.is(bad.ok ? '' : bad.error.kind, 'auth-bad-digest')
+  const unknown = verifyHex(MD5_16, { keys: [{ id: 2, secret: 'fabric-md5', algorithm: 'md5' }] })
+  t.is(unknown.ok ? '' : unknown.error.kind, 'auth-unknown-key')
+  // a key id configured for SHA-256 but packet is MD5-sized
+  const alg = verifyHex(MD5_16, { keys: [{ id: 1, secret: 'fabric-md5', algorithm: 'hmac-sha256' }] })
+  t.is(alg.ok ? '' : alg.error.kind, 'auth-bad-length')
+  // tampered route
+  const tampered = hex(MD5_16)
+  tampered[43] = 2
+  const tv = verifyHex(tampered, md5cfg(16))
+  t.is(tv.ok ? '' : tv.error.kind, 'auth-bad-digest')
+})
+
+test('missing and unexpected authentication', (t) => {
+  const plain = signPacket(pkt, undefined, 0, 0)
+  t.true(plain.ok)
+  if (!plain.ok) return
+  const m = verifyHex(plain.value, md5cfg(16))
+  t.is(m.ok ? '' : m.error.kind, 'auth-missing')
+  const u = verifyHex(MD5_16, undefined)
+  t.is(u.ok ? '' : u.error.kind, 'auth-unexpected')
+  t.true(verifyHex(plain.value, { keys: [] }).ok)
+})
+
+test('replay: non-decreasing sequence per sender, wrap and restart allowance', (t) => {
+  const cfg = md5cfg(16)
+  const g = new ReplayGuard({ restartAfterMs: 180_000 })
+  const at = (seq: number, now: number, sender = '10.0.0.2') => {
+    const s = signPacket(pkt, cfg, now, seq)
+    if (!s.ok) throw new Error('sign')
+    const v = verifyHex(s.value, cfg, now, g, sender)
+    return v.ok ? 'ok' : v.error.kind
+  }
+  t.is(at(100, 0), 'ok')
+  t.is(at(100, 1000), 'ok', 'equal sequence is accepted (FRR uses seconds)')
+  t.is(at(101, 2000), 'ok')
+  t.is(at(99, 3000), 'auth-replay')
+  t.is(at(5, 3000, '10.0.0.3'), 'ok', 'sequence is per sender')
+  t.is(at(50, 3000 + 180_000), 'ok', 'restart after a silence of the route timeout')
+  t.is(at(0xfffffff0, 200_000), 'ok')
+  t.is(at(3, 201_000), 'ok', 'wrap')
+  t.is(at(2, 202_000), 'auth-replay')
+})
+
+test('replay guard is bounded', (t) => {
+  const g = new ReplayGuard({ maxSenders: 3 })
+  for (let i = 0; i < 10; i++) g.record(`s${i}`, 5, 0)
+  t.is(g.size, 3)
+  t.true(g.acceptable('s0', 1, 0), 'forgotten sender starts over')
+  t.false(g.acceptable('s9', 1, 0))
+})
+
+test('key rotation: sign with the newest valid send key, accept by key id within its window', (t) => {
+  const cfg: RipAuthConfig = {
+    keys: [
+      { id: 1, secret: 'old', algorithm: 'md5', sendUntil: 2000, acceptUntil: 3000 },
+      { id: 2, secret: 'new', algorithm: 'md5', sendFrom: 1000, acceptFrom: 500 },
+    ],
+  }
+  t.is(selectSendKey(cfg, 0)?.id, 1)
+  t.is(selectSendKey(cfg, 1500)?.id, 2, 'newest (latest sendFrom) wins while both are valid')
+  t.is(selectSendKey(cfg, 2500)?.id, 2)
+  const sign = (now: number) => {
+    const s = signPacket(pkt, cfg, now, now)
+    if (!s.ok) throw new Error(s.error.reason)
+    return s.value
+  }
+  const byOld = sign(0)
+  t.is(byOld[10], 1)
+  t.true(verifyHex(byOld, cfg, 2999).ok)
+  const late = verifyHex(byOld, cfg, 3000)
+  t.is(late.ok ? '' : late.error.kind, 'auth-unknown-key')
+  const byNew = sign(1500)
+  t.is(byNew[10], 2)
+  const early = verifyHex(byNew, cfg, 400)
+  t.is(early.ok ? '' : early.error.kind, 'auth-unknown-key')
+  t.true(verifyHex(byNew, cfg, 600).ok)
+  const none = signPacket(pkt, { keys: [{ id: 1, secret: 'x', algorithm: 'md5', sendUntil: 10 }] }, 20, 1)
+  t.is(none.ok ? '' : none.error.kind, 'auth-no-send-key')
+})
+
+test('entry limit is 24 routes with authentication', (t) => {
+  t.is(maxRouteEntries(undefined), 25)
+  t.is(maxRouteEntries({ keys: [] }), 25)
+  t.is(maxRouteEntries(md5cfg(16)), 24)
+  const full: RipPacket = { command: 'response', entries: Array.from({ length: 24 }, () => pkt.entries[0]!) }
+  for (const cfg of [md5cfg(20), shacfg, { keys: [{ id: 0, secret: 'pw', algorithm: 'password' as const }] }]) {
+    const s = signPacket(full, cfg, 0, 1)
+    t.true(s.ok && decodePacket(s.value).ok)
+  }
+})
+
+test('validateKeyChain', (t) => {
+  t.true(validateKeyChain(md5cfg(16)).ok)
+  t.false(validateKeyChain({ keys: [{ id: 300, secret: 'x', algorithm: 'md5' }] }).ok)
+  t.false(validateKeyChain({ keys: [{ id: 1, secret: 'x'.repeat(17), algorithm: 'md5' }] }).ok)
+  t.false(validateKeyChain({ keys: [{ id: 1, secret: '', algorithm: 'hmac-sha256' }] }).ok)
+  t.false(validateKeyChain({ keys: [{ id: 1, secret: 'a', algorithm: 'md5' }, { id: 1, secret: 'b', algorithm: 'md5' }] }).ok)
+  t.true(validateKeyChain({ keys: [{ id: 1, secret: 'x'.repeat(40), algorithm: 'hmac-sha256' }] }).ok)
+})
