@@ -5,6 +5,7 @@
  * host is changed.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { type ConfigOverrides, type FabricConfig, type HostEntry, loadConfig } from '../config/fabric-config.js'
 import { ConfigError, ConfigErrors } from '../config/errors.js'
@@ -17,7 +18,9 @@ import { MAIN_TABLE } from '../kernel/types.js'
 import { containsAddress, formatAddress, formatPrefix, overlaps, parseAddress } from '../net/ipv4.js'
 import { StaticSource } from '../protocols/static/static-source.js'
 import { Rib } from '../rib/rib.js'
-import type { RouteSource } from '../rib/source.js'
+import type { Route } from '../rib/route.js'
+import type { CreateSource, RouteSource } from '../rib/source.js'
+import type { SelfInfo } from './self.js'
 import { ControlServer, type Handler } from './control-server.js'
 import type { Logger } from './log.js'
 import { buildRouteRows } from './routes-view.js'
@@ -42,13 +45,10 @@ export class AgentStartError extends Error {
   }
 }
 
-export interface SelfInfo {
-  name: string
-  address: number
-  subnet: HostEntry['subnet']
-  interface: string
-  underlay: { addr: number; len: number }
-}
+export type { SelfInfo }
+
+/** Longest time stale routes are kept at start while sources gather their tables. */
+const STARTUP_GRACE_S = 120
 
 export class Agent {
   private config!: FabricConfig
@@ -63,6 +63,7 @@ export class Agent {
   private readonly warnings: string[] = []
   private readonly startedAt = Date.now()
   private stopping = false
+  private graceTimer: NodeJS.Timeout | undefined
 
   constructor(private readonly opts: AgentOptions) {}
 
@@ -97,11 +98,21 @@ export class Agent {
     this.rib.onBestChange((c) => {
       if (c.best) this.since.set(c.key, Date.now())
       else this.since.delete(c.key)
-      this.fib.setDesired(c.key, c.best ? { prefix: c.prefix, nextHop: c.best.nextHop, metric: 0, peer: c.best.peer } : undefined)
+      this.fib.setDesired(c.key, c.best ? { prefix: c.prefix, nextHop: c.best.nextHop, metric: kernelMetric(c.best), peer: c.best.peer } : undefined)
     })
-    this.sources = this.createSources()
+    this.sources = await this.createSources()
     for (const s of this.sources) await s.start(this.rib)
     this.fib.allowDeletes = this.sources.every((s) => s.ready())
+    if (!this.fib.allowDeletes) {
+      // never keep stale routes forever when a peer does not come back
+      this.graceTimer = setTimeout(() => {
+        if (this.fib.allowDeletes) return
+        this.fib.allowDeletes = true
+        log.warn('startup-grace-ended', { seconds: STARTUP_GRACE_S, note: 'not every source reported its full table; stale routes may now be removed' })
+        void this.fib.flush().catch(() => undefined)
+      }, STARTUP_GRACE_S * 1000)
+      this.graceTimer.unref()
+    }
     const first = await this.fib.flush()
     log.info('kernel-synced', { added: first.applied, unchanged: first.unchanged, conflicts: first.conflicts, keptStale: first.keptStale, ms: Math.round(first.durationMs) })
     this.fib.start(this.config.reconcileInterval)
@@ -117,10 +128,7 @@ export class Agent {
 
   private loadConfig(): FabricConfig {
     const config = loadConfig({ file: this.opts.configFile, overrides: this.opts.overrides })
-    if (config.mode !== 'static') {
-      throw new AgentStartError(`mode "${config.mode}" is not available in this build; use mode = static`, 2)
-    }
-    if (config.hosts.length === 0) {
+    if (config.mode === 'static' && config.hosts.length === 0) {
       throw new ConfigErrors([new ConfigError({ where: config.file ?? '(flags)', expected: 'mode static needs [host.NAME] sections (address, subnet) for every host of the fabric' })])
     }
     return config
@@ -139,9 +147,22 @@ export class Agent {
       addr = local.find((x) => x.address === a.value)
       if (!addr) throw new AgentStartError(`--address ${this.opts.address} is not assigned to any interface of this host (local: ${local.map((x) => formatAddress(x.address)).join(', ') || 'none'})`, 2)
       entry = config.hosts.find((h) => h.address === a.value)
-      if (!entry) throw new AgentStartError(`--address ${this.opts.address} matches no [host.*] address in ${where}`, 2)
+      if (!entry && config.mode === 'static') throw new AgentStartError(`--address ${this.opts.address} matches no [host.*] address in ${where}`, 2)
+      if (!entry) {
+        // rip/bgp joined by flags: the subnet comes from --subnet
+        if (config.subnet === undefined) throw new AgentStartError(`mode ${config.mode} needs this host's container subnet: pass --subnet CIDR (inside ${formatPrefix(config.pool)}) or add a [host.*] entry for ${this.opts.address}`, 2)
+        const clash = config.hosts.find((h) => overlaps(h.subnet, config.subnet!))
+        if (clash) throw new AgentStartError(`--subnet ${formatPrefix(config.subnet)} overlaps host ${clash.name}'s ${formatPrefix(clash.subnet)} in ${where}`, 2)
+        entry = { name: hostname(), address: a.value, subnet: config.subnet }
+      }
+      if (config.subnet !== undefined && formatPrefix(config.subnet) !== formatPrefix(entry.subnet)) {
+        throw new AgentStartError(`--subnet ${formatPrefix(config.subnet)} differs from ${formatPrefix(entry.subnet)} of [host.${entry.name}] in ${where}`, 2)
+      }
     } else {
       const matches = config.hosts.filter((h) => local.some((x) => x.address === h.address))
+      if (matches.length === 0 && config.mode !== 'static') {
+        throw new AgentStartError(`mode ${config.mode}: pass --address (this host's underlay address) and --subnet, or list this host as a [host.*] in ${where}`, 2)
+      }
       if (matches.length === 0) {
         throw new AgentStartError(`none of this host's addresses (${local.map((x) => formatAddress(x.address)).join(', ') || 'none'}) is the address of a [host.*] in ${where}; add this host or pass --address`, 2)
       }
@@ -163,9 +184,29 @@ export class Agent {
     return { name: entry.name, address: entry.address, subnet: entry.subnet, interface: link?.name ?? `if${addr.index}`, underlay }
   }
 
-  private createSources(): RouteSource[] {
-    this.staticSource = new StaticSource(this.config.hosts, this.self.name)
-    return [this.staticSource]
+  private async createSources(): Promise<RouteSource[]> {
+    if (this.config.mode === 'static') {
+      this.staticSource = new StaticSource(this.config.hosts, this.self.name)
+      return [this.staticSource]
+    }
+    // each protocol lives in src/protocols/<mode>/source.ts and exports createSource
+    const mod = (await import(`../protocols/${this.config.mode}/source.js`)) as { createSource: CreateSource }
+    const source = await mod.createSource({
+      config: this.config,
+      self: this.self,
+      log: this.opts.log.child({ source: this.config.mode }),
+      stateDir: this.opts.stateDir,
+      onReady: () => this.onSourceReady(),
+    })
+    return [source]
+  }
+
+  /** Deletes of stale routes wait until every source has its full table (or the grace time ends). */
+  private onSourceReady(): void {
+    if (this.fib.allowDeletes || !this.sources.every((s) => s.ready())) return
+    this.fib.allowDeletes = true
+    this.opts.log.info('sources-ready', { note: 'stale routes of fabric may now be removed' })
+    void this.fib.flush().catch(() => undefined)
   }
 
   private warn(event: string, message: string): void {
@@ -194,6 +235,13 @@ export class Agent {
         return false
       }
     }
+    if (next.mode !== 'static') {
+      this.config = next
+      const summaries: string[] = []
+      for (const s of this.sources) if (s.reload) summaries.push(await s.reload(next))
+      log.info('config-reloaded', { file: next.file, changes: summaries.join('; ') || 'none applied by the source' })
+      return true
+    }
     const me = next.hosts.find((h) => h.name === this.self.name)
     if (!me || me.address !== this.self.address || formatPrefix(me.subnet) !== formatPrefix(this.self.subnet)) {
       log.error('config-reload-refused', { error: `this host (${this.self.name}) was removed or changed in ${next.file}; restart the agent to apply` })
@@ -210,6 +258,7 @@ export class Agent {
   async stop(): Promise<void> {
     if (this.stopping) return
     this.stopping = true
+    if (this.graceTimer) clearTimeout(this.graceTimer)
     this.fib?.stop()
     for (const s of this.sources) await s.stop().catch(() => undefined)
     await this.server?.close()
@@ -248,6 +297,7 @@ export class Agent {
         lastReconcileMs: this.fib.stats.lastReconcile ? Math.round(this.fib.stats.lastReconcile.durationMs) : null,
         lastError: this.fib.stats.lastError ?? null,
       },
+      sources: this.sources.map((s) => ({ kind: s.kind, ready: s.ready(), peers: s.peers().length, stats: s.stats?.() ?? {} })),
       conflicts,
       warnings: [...this.warnings],
     }
@@ -271,6 +321,11 @@ export class Agent {
       ['/v1/peers', () => ({ host: this.self.name, peers: this.sources.flatMap((s) => s.peers().map((p) => ({ source: s.kind, ...p }))) })],
     ])
   }
+}
+
+/** The kernel route metric: the RIP hop count for RIP routes (like ripd), else 0. */
+export function kernelMetric(r: Route): number {
+  return r.source === 'rip' ? r.metric : 0
 }
 
 /** Reads state.json of a state dir (for commands run while the agent is down). */

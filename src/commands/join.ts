@@ -3,9 +3,41 @@ import { Command, Flags } from '@oclif/core'
 import { Agent, AgentStartError } from '../agent/agent.js'
 import { type Level, createLogger } from '../agent/log.js'
 import { ConfigErrors } from '../config/errors.js'
+import { BGP_KEYS } from '../config/bgp-config.js'
 import { MODES } from '../config/fabric-config.js'
+import { RIP_KEYS } from '../config/rip-config.js'
+import { type KeySpec, envOf } from '../config/section.js'
 import { EXIT } from '../cli-support/exit.js'
 import { DEFAULT_CONFIG, configFlag, logLevelFlag, socketFlag, stateDirFlag } from '../cli-support/flags.js'
+
+/** Keys that may be given several times on the command line (joined with commas). */
+const REPEATABLE = new Set(['listen-range', 'neighbor', 'allow', 'rip-allow'])
+
+/** One flag per [bgp]/[rip] key, generated from the config schema so flags and keys never drift apart. */
+function sectionFlags(section: string, keys: Record<string, KeySpec>) {
+  const out: Record<string, ReturnType<typeof Flags.string>> = {}
+  for (const [key, spec] of Object.entries(keys)) {
+    if (!spec.flag) continue
+    out[spec.flag] = Flags.string({
+      description: `[${section}] ${key}: ${spec.description}${spec.default ? ` [default: ${spec.default}]` : ''}`,
+      env: envOf(spec.flag),
+      ...(REPEATABLE.has(spec.flag) ? { multiple: true as const } : {}),
+      helpGroup: section.toUpperCase(),
+    }) as ReturnType<typeof Flags.string>
+  }
+  return out
+}
+
+function collect(flags: Record<string, unknown>, keys: Record<string, KeySpec>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {}
+  for (const spec of Object.values(keys)) {
+    if (!spec.flag) continue
+    const v = flags[spec.flag]
+    if (v === undefined) continue
+    out[spec.flag] = Array.isArray(v) ? v.join(',') : String(v)
+  }
+  return out
+}
 
 export default class Join extends Command {
   static override description = `Join this host to the fabric: run the agent in the foreground.
@@ -26,6 +58,10 @@ Reads fabric.ini (every key can be given as a flag or FABRIC_* env var; flags wi
     'route-protocol': Flags.string({ description: '[fabric] route-protocol: kernel protocol name/number for fabric routes', env: 'FABRIC_ROUTE_PROTOCOL' }),
     underlay: Flags.string({ description: '[fabric] underlay: CIDR of the underlay network (optional check)', env: 'FABRIC_UNDERLAY' }),
     'reconcile-interval': Flags.string({ description: '[fabric] reconcile-interval: seconds between full kernel reconciles', env: 'FABRIC_RECONCILE_INTERVAL' }),
+    subnet: Flags.string({ description: "this host's container subnet (modes rip/bgp without a [host.*] entry)", env: 'FABRIC_SUBNET' }),
+    peer: Flags.string({ description: 'BGP peer ADDRESS[@ASN] (repeatable; iBGP when no ASN)', env: 'FABRIC_PEER', multiple: true, helpGroup: 'BGP' }),
+    ...sectionFlags('bgp', BGP_KEYS),
+    ...sectionFlags('rip', RIP_KEYS),
     'state-dir': stateDirFlag,
     socket: socketFlag,
     'log-level': logLevelFlag,
@@ -41,7 +77,8 @@ Reads fabric.ini (every key can be given as a flag or FABRIC_* env var; flags wi
       address: flags.address,
       overrides: {
         pool: flags.pool, hostPrefix: flags['host-prefix'], mode: flags.mode, routeProtocol: flags['route-protocol'],
-        underlay: flags.underlay, reconcileInterval: flags['reconcile-interval'],
+        underlay: flags.underlay, reconcileInterval: flags['reconcile-interval'], subnet: flags.subnet,
+        peers: flags.peer, bgp: collect(flags, BGP_KEYS), rip: collect(flags, RIP_KEYS),
       },
       stateDir: flags['state-dir'],
       socket: flags.socket,

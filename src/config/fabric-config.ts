@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs'
 import {
   type Prefix, containsAddress, containsPrefix, formatAddress, formatPrefix, overlaps, parseAddress, parsePrefix,
 } from '../net/ipv4.js'
+import { type BgpConfig, parseBgp } from './bgp-config.js'
 import { ConfigError, ConfigErrors } from './errors.js'
+import { type RipConfig, parseRip } from './rip-config.js'
 import { type IniDocument, type IniSection, parseIni } from './ini.js'
 import { DEFAULT_ROUTE_PROTOCOL, parseRouteProtocol } from './route-protocol.js'
 
@@ -31,6 +33,10 @@ export interface FabricConfig {
   /** seconds between full kernel reconciles */
   reconcileInterval: number
   hosts: HostEntry[]
+  /** this host's subnet given by --subnet (modes rip/bgp without a [host.*] entry) */
+  subnet?: Prefix
+  bgp: BgpConfig
+  rip: RipConfig
 }
 
 /** Values given as flags (or their FABRIC_* env vars); they win over the file. */
@@ -41,6 +47,14 @@ export interface ConfigOverrides {
   routeProtocol?: string
   underlay?: string
   reconcileInterval?: string | number
+  /** --subnet: this host's subnet */
+  subnet?: string
+  /** BGP flags by flag name (asn, router-id, hold-time, ...) */
+  bgp?: Record<string, string | undefined>
+  /** repeatable --peer ADDRESS[@ASN] */
+  peers?: string[]
+  /** RIP flags by flag name (interface, neighbor, auth, key-file, ...) */
+  rip?: Record<string, string | undefined>
 }
 
 export const DEFAULTS = {
@@ -111,6 +125,9 @@ export function loadConfigText(text: string, file = 'fabric.ini', overrides: Con
 function validate(doc: IniDocument, overrides: ConfigOverrides, errors: ConfigError[], requireHosts: boolean): FabricConfig | undefined {
   const fabricValues = new Map<FabricKey, Located>()
   const hostSections: IniSection[] = []
+  const peerSections: IniSection[] = []
+  let bgpSection: IniSection | undefined
+  let ripSection: IniSection | undefined
   for (const section of doc.sections) {
     const where = `${doc.file}:${section.line}`
     if (section.name === 'fabric') {
@@ -123,8 +140,14 @@ function validate(doc: IniDocument, overrides: ConfigOverrides, errors: ConfigEr
       }
     } else if (section.name.startsWith('host.')) {
       hostSections.push(section)
+    } else if (section.name.startsWith('peer.')) {
+      peerSections.push(section)
+    } else if (section.name === 'bgp') {
+      bgpSection = section
+    } else if (section.name === 'rip') {
+      ripSection = section
     } else {
-      errors.push(new ConfigError({ where, section: section.name, expected: 'unknown section; expected [fabric] or [host.NAME]' }))
+      errors.push(new ConfigError({ where, section: section.name, expected: 'unknown section; expected [fabric], [host.NAME], [bgp], [peer.NAME] or [rip]' }))
     }
   }
   const o = overrides
@@ -251,9 +274,20 @@ function validate(doc: IniDocument, overrides: ConfigOverrides, errors: ConfigEr
       }
     }
   }
+  let subnet: Prefix | undefined
+  if (o.subnet !== undefined) {
+    const loc: Located = { value: o.subnet, where: '--subnet (or FABRIC_SUBNET)', key: 'subnet' }
+    const s = parsePrefix(o.subnet)
+    if (!s.ok) fail(loc, s.error)
+    else if (pool !== undefined && !containsPrefix(pool, s.value)) fail(loc, `a subnet inside the pool ${formatPrefix(pool)}`)
+    else if (s.value.len !== hostPrefix) fail(loc, `a /${hostPrefix} (host-prefix), not a /${s.value.len}`)
+    else subnet = s.value
+  }
+  const bgp = parseBgp({ file: doc.file, bgpSection, peerSections, overrides: o.bgp ?? {}, peerFlags: o.peers ?? [], errors })
+  const rip = parseRip({ file: doc.file, section: ripSection, overrides: o.rip ?? {}, errors })
   if (requireHosts && hostSections.length === 0) {
     errors.push(new ConfigError({ where: doc.file, expected: 'mode static needs at least one [host.NAME] section with address and subnet' }))
   }
   if (pool === undefined) return undefined
-  return { pool, hostPrefix, mode, routeProtocol, underlay, reconcileInterval, hosts }
+  return { pool, hostPrefix, mode, routeProtocol, underlay, reconcileInterval, hosts, subnet, bgp, rip }
 }

@@ -46,6 +46,7 @@ export function planReconcile(desired: ReadonlyMap<number, DesiredRoute>, kernel
     }
   }
   const ops: KernelOp[] = []
+  const late: KernelOp[] = []
   const conflicts: Conflict[] = []
   let unchanged = 0
   let keptStale = 0
@@ -75,8 +76,10 @@ export function planReconcile(desired: ReadonlyMap<number, DesiredRoute>, kernel
       ops.push({ op: 'replace', route: want, old: sameMetric })
       for (const r of mine) if (r !== sameMetric) ops.push({ op: 'delete', route: r })
     } else {
-      for (const r of mine) ops.push({ op: 'delete', route: r })
+      // only the metric differs: add the new route first (a different kernel
+      // key), then remove the old one, so traffic never lacks a route
       ops.push({ op: 'add', route: want })
+      for (const r of mine) late.push({ op: 'delete', route: r })
     }
   }
   for (const stale of ours.values()) {
@@ -88,5 +91,6 @@ export function planReconcile(desired: ReadonlyMap<number, DesiredRoute>, kernel
   }
   // deletes first so an add at the same key never collides
   ops.sort((a, b) => (a.op === 'delete' ? 0 : 1) - (b.op === 'delete' ? 0 : 1))
+  ops.push(...late)
   return { ops, conflicts, unchanged, keptStale }
 }

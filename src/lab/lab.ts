@@ -46,6 +46,8 @@ export interface LabSpec {
   created: string
   /** extra `fabric join` arguments every agent gets */
   joinArgs: string[]
+  /** extra fabric.ini lines (e.g. a [bgp] or [rip] section) */
+  iniExtra: string[]
 }
 
 export interface LabUpOptions {
@@ -53,6 +55,8 @@ export interface LabUpOptions {
   hosts: number
   mode?: Mode
   joinArgs?: string[]
+  /** extra fabric.ini lines appended after [fabric] (e.g. a [bgp] or [rip] section) */
+  iniExtra?: string[]
   /** start the agents (default true) */
   start?: boolean
   logLevel?: string
@@ -84,6 +88,13 @@ function hostSpec(name: string, dir: string, i: number): LabHost {
     socket: join(dir, h, 'fabric.sock'),
     log: join(dir, h, 'agent.log'),
   }
+}
+
+/** Lab defaults per mode: short timers so tests and the demo converge in seconds. */
+export function modeDefaults(mode: Mode): string[] {
+  if (mode === 'rip') return ['', '[rip]', 'update-interval = 5', 'timeout = 15', 'garbage-collection = 10', 'triggered-min = 0.2', 'triggered-max = 1']
+  if (mode === 'bgp') return ['', '[bgp]', 'asn = 64512', 'hold-time = 9', 'connect-retry-time = 1']
+  return []
 }
 
 export function renderLabIni(spec: Pick<LabSpec, 'pool' | 'mode' | 'hosts'>, extra: string[] = []): string {
@@ -125,6 +136,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
   const spec: LabSpec = {
     name: opts.name, mode: opts.mode ?? 'static', hosts, pool: '10.244.0.0/16', underlay: '10.99.0.0/24',
     config: join(dir, 'fabric.ini'), created: new Date().toISOString(), joinArgs: opts.joinArgs ?? [],
+    iniExtra: opts.iniExtra ?? modeDefaults(opts.mode ?? 'static'),
   }
   writeFileSync(join(dir, 'lab.json'), `${JSON.stringify(spec, null, 2)}\n`)
   try {
@@ -161,7 +173,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
     }
     await must('ip', ['-batch', '-'], `${create.join('\n')}\n`)
     for (const [ns, lines] of perNs) await must('ip', ['-n', ns, '-batch', '-'], `${lines.join('\n')}\n`)
-    writeFileSync(spec.config, renderLabIni(spec))
+    writeFileSync(spec.config, renderLabIni(spec, spec.iniExtra))
     if (opts.start !== false) {
       for (const h of hosts) startAgent(spec, h, { logLevel: opts.logLevel })
       await waitAgents(spec)

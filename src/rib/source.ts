@@ -1,3 +1,6 @@
+import type { Logger } from '../agent/log.js'
+import type { SelfInfo } from '../agent/self.js'
+import type { FabricConfig } from '../config/fabric-config.js'
 import type { Prefix } from '../net/ipv4.js'
 import type { Route, SourceKind } from './route.js'
 
@@ -12,24 +15,54 @@ export interface RouteSink {
 export interface PeerStatus {
   peer: string
   address: string
+  /** BGP: peer AS; RIP: undefined */
+  asn?: number
+  /** Idle/Connect/Active/OpenSent/OpenConfirm/Established (BGP), up/down (RIP), configured (static) */
   state: string
+  /** ms since epoch of the last state change */
   since?: number
   received?: number
   accepted?: number
   sent?: number
   lastError?: string
+  /** source-specific extras (negotiated hold time, capabilities, drop counters...) */
+  details?: Record<string, unknown>
 }
 
 /** A way of learning routes. Sources never touch the kernel. */
 export interface RouteSource {
   readonly kind: SourceKind
   start(sink: RouteSink): Promise<void>
+  /** stop, leaving learned routes in place (agent restart must not black-hole) */
   stop(): Promise<void>
   /**
    * True once the source has its initial table (static: at once; BGP: after
-   * End-of-RIB; RIP: after the first update interval). Until every source is
-   * ready, FIB sync adopts the kernel's routes and deletes none.
+   * End-of-RIB from every established peer or a grace time; RIP: after the
+   * first update interval). Until every source is ready, FIB sync adopts the
+   * kernel's routes and deletes none.
    */
   ready(): boolean
   peers(): PeerStatus[]
+  /** counters for status/metrics: packets received/dropped by reason, ... */
+  stats?(): Record<string, unknown>
+  /** `fabric leave`: withdraw this host's subnet from peers (RIP: metric 16; BGP: withdraw + Cease) */
+  leave?(): Promise<void>
+  /** SIGHUP with a valid new config; return a one-line summary of what changed */
+  reload?(config: FabricConfig): Promise<string>
 }
+
+/** What a source factory gets from the agent. */
+export interface SourceContext {
+  config: FabricConfig
+  self: SelfInfo
+  log: Logger
+  stateDir: string
+  /** call when ready() turns true, so FIB sync may delete stale routes */
+  onReady: () => void
+}
+
+/**
+ * Each mode's module `src/protocols/<mode>/source.ts` exports
+ * `createSource: CreateSource`; the agent imports it by mode.
+ */
+export type CreateSource = (ctx: SourceContext) => RouteSource | Promise<RouteSource>

@@ -57,9 +57,10 @@ test('adopting an identical table plans nothing (restart does not flap)', (t) =>
   t.is(plan.unchanged, 2)
 })
 
-test('a metric change deletes the old route first, then adds', (t) => {
+test('a metric change adds the new route before deleting the old one', (t) => {
   const plan = planReconcile(new Map([want('10.244.1.0/24', '10.0.0.1', 5)]), [kr('10.244.1.0/24', '10.0.0.1', PROTO, 0)], opts)
-  t.deepEqual(summary(plan.ops), ['delete 10.244.1.0/24', 'add 10.244.1.0/24'])
+  t.deepEqual(summary(plan.ops), ['add 10.244.1.0/24', 'delete 10.244.1.0/24'])
+  t.is(plan.ops[1]!.op === 'delete' && plan.ops[1]!.route.metric, 0)
 })
 
 test('duplicate routes of ours on one prefix are reduced to one', (t) => {

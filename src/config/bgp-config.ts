@@ -1,0 +1,167 @@
+/**
+ * [bgp] and [peer.NAME] sections, and the BGP flags of `fabric join`.
+ * In mode bgp every [host.*] other than this host is also an iBGP peer
+ * (full mesh); the agent adds those once it knows which host it is.
+ */
+import { type Prefix, formatAddress } from '../net/ipv4.js'
+import { ConfigError } from './errors.js'
+import type { IniSection } from './ini.js'
+import { type KeySpec, get, readSection } from './section.js'
+import * as v from './values.js'
+
+export const DEFAULT_ASN = 64512
+
+export interface BgpPeerConfig {
+  /** [peer.NAME] name, the host name for mesh peers, or the address for --peer */
+  name: string
+  address: number
+  /** the peer's AS; the fabric ASN (iBGP) when absent */
+  asn: number
+  /** wait for the peer to connect, never connect out */
+  passive: boolean
+  /** per-peer limit; overrides [bgp] max-prefixes */
+  maxPrefixes?: number
+  /** this peer is a route-reflector client (we are its reflector) */
+  rrClient: boolean
+  /** where it was configured, for messages */
+  where: string
+}
+
+export interface BgpConfig {
+  asn: number
+  /** router id; this host's underlay address when absent */
+  routerId?: number
+  holdTime: number
+  keepaliveTime: number
+  connectRetryTime: number
+  /** accept sessions from any address in these ranges (dynamic neighbours) */
+  listenRanges: Prefix[]
+  /** AS expected from dynamic neighbours (default: the fabric ASN) */
+  listenRangeAsn?: number
+  /** reflect routes between iBGP peers (RFC 4456); every iBGP peer is a client */
+  routeReflector: boolean
+  clusterId?: number
+  /** prefixes accepted besides the pool */
+  allow: Prefix[]
+  /** longest prefix accepted */
+  maxPrefixLength: number
+  /** per-peer limit of accepted prefixes; over it the session is closed (Cease 1) */
+  maxPrefixes: number
+  /** TCP port to listen on and connect to */
+  port: number
+  /** listen for incoming sessions */
+  listen: boolean
+  /** graceful restart time advertised (RFC 4724), 0 = not advertised */
+  gracefulRestartTime: number
+  peers: BgpPeerConfig[]
+}
+
+export const BGP_KEYS: Record<string, KeySpec> = {
+  asn: { parse: v.asn, flag: 'asn', description: "the fabric's AS number (iBGP among fabric hosts)", default: String(DEFAULT_ASN) },
+  'router-id': { parse: v.routerId, flag: 'router-id', description: 'BGP identifier', default: "this host's underlay address" },
+  'hold-time': { parse: (s) => holdTime(s), flag: 'hold-time', description: 'hold time offered, seconds (0 or 3-65535)', default: '9' },
+  'keepalive-time': { parse: (s) => v.seconds(s, 1, 21845), flag: 'keepalive-time', description: 'keepalive interval, seconds (hold/3 when hold is negotiated lower)', default: '3' },
+  'connect-retry-time': { parse: (s) => v.seconds(s, 1, 65535), flag: 'connect-retry-time', description: 'seconds between connection attempts', default: '5' },
+  'listen-range': { parse: (s) => v.list(s, v.prefix), flag: 'listen-range', description: 'accept sessions from any address in these CIDRs (comma-separated)', default: 'none' },
+  'listen-range-asn': { parse: v.asn, flag: 'listen-range-asn', description: 'AS expected from dynamic neighbours', default: 'the fabric asn' },
+  'route-reflector': { parse: v.bool, flag: 'route-reflector', description: 'act as route reflector for every iBGP peer (RFC 4456)', default: 'no' },
+  'cluster-id': { parse: v.routerId, flag: 'cluster-id', description: 'route-reflector cluster id', default: 'the router id' },
+  allow: { parse: (s) => v.list(s, v.prefix), flag: 'allow', description: 'prefixes accepted besides the pool (comma-separated CIDRs)', default: 'none' },
+  'max-prefix-length': { parse: (s) => v.intIn(s, 1, 32, 'prefix length'), flag: 'max-prefix-length', description: 'longest prefix accepted', default: '32' },
+  'max-prefixes': { parse: (s) => v.intIn(s, 1, 100_000_000, 'count'), flag: 'max-prefixes', description: 'per-peer limit of accepted prefixes (Cease/Maximum Number of Prefixes Reached over it)', default: '100000' },
+  port: { parse: (s) => v.intIn(s, 1, 65535, 'port'), flag: 'bgp-port', description: 'TCP port', default: '179' },
+  listen: { parse: v.bool, flag: 'bgp-listen', description: 'accept incoming sessions', default: 'yes' },
+  'graceful-restart-time': { parse: (s) => v.intIn(s, 0, 4095, 'seconds'), flag: 'graceful-restart-time', description: 'graceful restart time advertised (RFC 4724), 0 to not advertise', default: '120' },
+}
+
+export const PEER_KEYS: Record<string, KeySpec> = {
+  address: { parse: v.address, description: "the peer's address" },
+  asn: { parse: v.asn, description: "the peer's AS (eBGP when it differs from the fabric asn)", default: 'the fabric asn' },
+  passive: { parse: v.bool, description: 'only accept the session, never connect', default: 'no' },
+  'max-prefixes': { parse: (s) => v.intIn(s, 1, 100_000_000, 'count'), description: 'limit for this peer', default: '[bgp] max-prefixes' },
+  'rr-client': { parse: v.bool, description: 'this peer is a route-reflector client (when route-reflector = yes every iBGP peer is)', default: 'no' },
+}
+
+function holdTime(s: string): v.Parsed<number> {
+  const r = v.intIn(s, 0, 65535, 'seconds')
+  if (!r.ok) return { ok: false, error: '0 or 3 to 65535 seconds' }
+  if (r.value === 1 || r.value === 2) return { ok: false, error: '0 or 3 to 65535 seconds (RFC 4271: 1 and 2 are not allowed)' }
+  return r
+}
+
+export interface BgpOverrides {
+  [flag: string]: string | undefined
+}
+
+export function parseBgp(opts: {
+  file: string
+  bgpSection: IniSection | undefined
+  peerSections: IniSection[]
+  overrides: BgpOverrides
+  /** repeatable --peer ADDRESS[@ASN] flags */
+  peerFlags: string[]
+  errors: ConfigError[]
+}): BgpConfig {
+  const { file, errors } = opts
+  const values = readSection({ file, sectionName: 'bgp', section: opts.bgpSection, keys: BGP_KEYS, overrides: opts.overrides, errors })
+  const fabricAsn = get(values, 'asn', DEFAULT_ASN)
+  const hold = get<number>(values, 'hold-time', 9)
+  const config: BgpConfig = {
+    asn: fabricAsn,
+    routerId: get<number | undefined>(values, 'router-id', undefined),
+    holdTime: hold,
+    keepaliveTime: get(values, 'keepalive-time', hold === 0 ? 0 : Math.min(3, Math.floor(hold / 3))),
+    connectRetryTime: get(values, 'connect-retry-time', 5),
+    listenRanges: get(values, 'listen-range', []),
+    listenRangeAsn: get<number | undefined>(values, 'listen-range-asn', undefined),
+    routeReflector: get(values, 'route-reflector', false),
+    clusterId: get<number | undefined>(values, 'cluster-id', undefined),
+    allow: get(values, 'allow', []),
+    maxPrefixLength: get(values, 'max-prefix-length', 32),
+    maxPrefixes: get(values, 'max-prefixes', 100_000),
+    port: get(values, 'port', 179),
+    listen: get(values, 'listen', true),
+    gracefulRestartTime: get(values, 'graceful-restart-time', 120),
+    peers: [],
+  }
+  if (config.holdTime > 0 && config.keepaliveTime * 3 > config.holdTime) {
+    const w = values.get('keepalive-time')?.where ?? values.get('hold-time')?.where ?? file
+    errors.push(new ConfigError({ where: w, section: 'bgp', key: 'keepalive-time', value: String(config.keepaliveTime), expected: `at most a third of hold-time (${config.holdTime} s)` }))
+  }
+  const byAddress = new Map<number, string>()
+  for (const section of opts.peerSections) {
+    const name = section.name.slice('peer.'.length)
+    const where = `${file}:${section.line}`
+    const pv = readSection({ file, sectionName: section.name, section, keys: PEER_KEYS, overrides: {}, errors })
+    const address = pv.get('address')
+    if (address === undefined) {
+      if (!section.entries.has('address')) errors.push(new ConfigError({ where, section: section.name, key: 'address', expected: "required: the peer's address" }))
+      continue
+    }
+    const a = address.value as number
+    if (byAddress.has(a)) {
+      errors.push(new ConfigError({ where: address.where, section: section.name, key: 'address', value: formatAddress(a), expected: `a unique peer address; ${byAddress.get(a)} already uses it` }))
+      continue
+    }
+    byAddress.set(a, `[peer.${name}]`)
+    config.peers.push({
+      name, address: a, asn: get(pv, 'asn', fabricAsn), passive: get(pv, 'passive', false),
+      maxPrefixes: get<number | undefined>(pv, 'max-prefixes', undefined), rrClient: get(pv, 'rr-client', false), where: address.where,
+    })
+  }
+  for (const text of opts.peerFlags) {
+    const r = v.peerSpec(text)
+    if (!r.ok) {
+      errors.push(new ConfigError({ where: '--peer (or FABRIC_PEER)', key: 'peer', value: text, expected: r.error }))
+      continue
+    }
+    const prev = byAddress.get(r.value.address)
+    if (prev !== undefined) {
+      errors.push(new ConfigError({ where: '--peer (or FABRIC_PEER)', key: 'peer', value: text, expected: `a peer not already configured (${prev})` }))
+      continue
+    }
+    byAddress.set(r.value.address, `--peer ${text}`)
+    config.peers.push({ name: formatAddress(r.value.address), address: r.value.address, asn: r.value.asn ?? fabricAsn, passive: false, rrClient: false, where: '--peer' })
+  }
+  return config
+}
