@@ -18,12 +18,12 @@ function sectionFlags(section: string, keys: Record<string, KeySpec>) {
   const out: Record<string, ReturnType<typeof Flags.string>> = {}
   for (const [key, spec] of Object.entries(keys)) {
     if (!spec.flag) continue
-    out[spec.flag] = Flags.string({
+    const base = {
       description: `[${section}] ${key}: ${spec.description}${spec.default ? ` [default: ${spec.default}]` : ''}`,
       env: envOf(spec.flag),
-      ...(REPEATABLE.has(spec.flag) ? { multiple: true as const } : {}),
       helpGroup: section.toUpperCase(),
-    }) as ReturnType<typeof Flags.string>
+    }
+    out[spec.flag] = (REPEATABLE.has(spec.flag) ? Flags.string({ ...base, multiple: true }) : Flags.string(base)) as ReturnType<typeof Flags.string>
   }
   return out
 }
