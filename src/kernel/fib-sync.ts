@@ -1,13 +1,19 @@
 /**
  * FIB sync: the only writer of kernel routes. Keeps the desired table (one
- * route per prefix, from the RIB), reconciles it with the kernel's routes of
- * fabric's protocol number, and records a state per prefix for `fabric routes`.
- * Reconciles run debounced after changes, when a watched route event shows
- * drift (a route deleted or changed by hand), and periodically.
+ * route per prefix, from the RIB) and makes the kernel's routes of fabric's
+ * protocol number match it, recording a state per prefix for `fabric routes`.
+ *
+ * Two kinds of run, serialised by one worker:
+ * - incremental: only the prefixes that changed since the last run, using
+ *   what fabric itself installed (no kernel dump), so a million-route table
+ *   takes changes at kernel speed;
+ * - full reconcile: dump the kernel's routes and diff everything (at start,
+ *   periodically, and when a route event or an error shows drift: a route
+ *   deleted or changed by hand, a foreign route appearing, lost events).
  */
 import { containsAddress, formatAddress, formatPrefix, prefixId } from '../net/ipv4.js'
 import { type Conflict, planReconcile } from './reconcile.js'
-import { type RouteOp, type Rtnl, RouteMonitor, errnoName } from './rtnl.js'
+import { type RouteOp, type RouteOpKind, type Rtnl, RouteMonitor, errnoName } from './rtnl.js'
 import type { KernelAddress, KernelLink } from './rtnl-codec.js'
 import type { DesiredRoute, KernelOp, KernelRoute } from './types.js'
 
@@ -21,10 +27,12 @@ export type RouteState =
 const INSTALLED: RouteState = Object.freeze({ state: 'installed' })
 const PENDING: RouteState = Object.freeze({ state: 'pending' })
 
-/** A desired route and what became of it; one per prefix. */
+/** A desired route, what became of it, and what fabric has in the kernel for it. */
 interface Slot {
   route: DesiredRoute
   state: RouteState
+  /** the route fabric installed for this prefix (undefined: none known) */
+  inst: DesiredRoute | undefined
 }
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>) => void
@@ -34,11 +42,12 @@ export interface FibSyncOptions {
   protocol: number
   table: number
   log: LogFn
-  /** debounce of change-triggered reconciles, ms */
+  /** debounce of change-triggered runs, ms */
   debounceMs?: number
 }
 
 export interface ReconcileResult {
+  kind: 'full' | 'incremental'
   applied: number
   failed: number
   conflicts: number
@@ -49,23 +58,38 @@ export interface ReconcileResult {
 
 export interface FibStats {
   reconciles: number
+  incrementals: number
   opsApplied: number
   opsFailed: number
   lastReconcile?: ReconcileResult
   lastError?: string
 }
 
+interface Connected { name: string; network: number; len: number; local: number }
+
+/** Batches larger than this pause the route monitor (our own events would flood it). */
+const QUIET_BATCH = 512
+/** Per-route log lines above this many operations go to debug; info gets a summary. */
+const LOG_EACH_MAX = 64
+
 export class FibSync {
   /** false during startup grace: stale routes are adopted, not deleted */
   allowDeletes = false
-  readonly stats: FibStats = { reconciles: 0, opsApplied: 0, opsFailed: 0 }
+  readonly stats: FibStats = { reconciles: 0, incrementals: 0, opsApplied: 0, opsFailed: 0 }
   private readonly desired = new Map<number, Slot>()
+  private dirty = new Set<number>()
+  /** installed routes whose prefix is no longer desired: to delete */
+  private removals = new Map<number, DesiredRoute>()
   private conflictKeys = new Set<number>()
+  private connected: Connected[] | undefined
+  private fullRequested = false
+  private lastFullEnd = 0
+  private lastFullMs = 0
   private timer: NodeJS.Timeout | undefined
   private interval: NodeJS.Timeout | undefined
+  private intervalMs = 5000
   private monitor: RouteMonitor | undefined
-  private running: Promise<ReconcileResult> | undefined
-  private again = false
+  private worker: Promise<void> | undefined
   private readonly debounceMs: number
 
   constructor(private readonly opts: FibSyncOptions) {
@@ -74,12 +98,20 @@ export class FibSync {
 
   /** Sets (or, with undefined, removes) the route wanted for a prefix id. */
   setDesired(key: number, route: DesiredRoute | undefined): void {
+    const slot = this.desired.get(key)
     if (route === undefined) {
-      if (!this.desired.delete(key)) return
+      if (!slot) return
+      if (slot.inst) this.removals.set(key, slot.inst)
+      this.desired.delete(key)
+    } else if (slot) {
+      slot.route = route
+      slot.state = PENDING
     } else {
-      this.desired.set(key, { route, state: PENDING })
+      this.desired.set(key, { route, state: PENDING, inst: undefined })
+      this.removals.delete(key)
     }
-    this.schedule()
+    this.dirty.add(key)
+    this.kick(this.debounceMs)
   }
 
   stateOf(key: number): RouteState | undefined {
@@ -105,14 +137,19 @@ export class FibSync {
 
   /** in sync: every desired route installed or explained (conflict, not on-link) */
   inSync(): boolean {
+    if (this.dirty.size > 0 || this.removals.size > 0) return false
     for (const s of this.desired.values()) if (s.state.state === 'pending' || s.state.state === 'error') return false
     return true
   }
 
-  /** Starts the periodic reconcile and the route monitor. */
+  /** Starts the periodic full reconcile and the route monitor. */
   start(intervalSeconds: number): void {
-    this.interval = setInterval(() => this.schedule(0), intervalSeconds * 1000)
-    this.monitor = new RouteMonitor((e) => this.onRouteEvent(e.kind, e.route), () => this.schedule())
+    this.intervalMs = intervalSeconds * 1000
+    this.interval = setInterval(() => {
+      // with huge tables a full dump costs; never spend more than ~5% of the time on it
+      if (Date.now() - this.lastFullEnd >= Math.max(this.intervalMs, this.lastFullMs * 20)) this.requestFull(0)
+    }, Math.min(this.intervalMs, 1000))
+    this.monitor = new RouteMonitor((e) => this.onRouteEvent(e.kind, e.route), () => this.onOverrun())
   }
 
   stop(): void {
@@ -124,85 +161,247 @@ export class FibSync {
     this.monitor = undefined
   }
 
-  /** Waits for any running or scheduled reconcile, then runs one. */
+  /** Runs a full reconcile now (after any run in progress) and returns its result. */
   async flush(): Promise<ReconcileResult> {
+    this.fullRequested = true
+    await this.drain()
+    return this.stats.lastReconcile!
+  }
+
+  /** Waits until no work is pending. */
+  async drain(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer)
       this.timer = undefined
     }
-    if (this.running) await this.running.catch(() => undefined)
-    return this.reconcile()
+    for (;;) {
+      if (this.worker) await this.worker
+      else if (this.fullRequested || this.dirty.size > 0 || this.removals.size > 0) {
+        this.worker = this.work()
+      } else return
+    }
   }
 
-  private schedule(delay = this.debounceMs): void {
-    if (this.running) {
-      this.again = true
-      return
-    }
-    if (this.timer) return
+  /** Full reconcile (kept for callers and tests). */
+  reconcile(): Promise<ReconcileResult> {
+    return this.flush()
+  }
+
+  private requestFull(delay = this.debounceMs): void {
+    this.fullRequested = true
+    this.kick(delay)
+  }
+
+  private kick(delay: number): void {
+    if (this.worker || this.timer) return
     this.timer = setTimeout(() => {
       this.timer = undefined
-      this.reconcile().catch((e: Error) => {
-        this.stats.lastError = e.message
-        this.opts.log('error', 'kernel-reconcile-failed', { error: e.message })
-      })
+      if (!this.worker) this.worker = this.work()
     }, delay)
+  }
+
+  private async work(): Promise<void> {
+    try {
+      while (this.fullRequested || this.dirty.size > 0 || this.removals.size > 0) {
+        try {
+          if (this.fullRequested) {
+            this.fullRequested = false
+            await this.full()
+          } else {
+            await this.incremental()
+          }
+        } catch (e) {
+          this.stats.lastError = (e as Error).message
+          this.opts.log('error', 'kernel-sync-failed', { error: (e as Error).message })
+          // back off, then try a full reconcile
+          this.worker = undefined
+          this.requestFull(1000)
+          return
+        }
+      }
+    } finally {
+      this.worker = undefined
+    }
   }
 
   private onRouteEvent(kind: 'new' | 'del', r: KernelRoute): void {
     if (r.table !== this.opts.table) return
     const key = prefixId(r.prefix)
-    const want = this.desired.get(key)?.route
+    const slot = this.desired.get(key)
     if (r.protocol === this.opts.protocol) {
-      if (want === undefined) return // our stale route coming or going: nothing to restore
+      const want = slot?.inst
+      if (want === undefined) return // not something we installed
       const matches = r.gateway === want.nextHop && r.metric === want.metric
       if ((kind === 'del' && matches) || (kind === 'new' && !matches)) {
         this.opts.log('warn', 'kernel-route-drift', { prefix: formatPrefix(r.prefix), change: kind === 'del' ? 'deleted' : 'changed', gateway: r.gateway !== undefined ? formatAddress(r.gateway) : null })
-        this.schedule()
+        this.requestFull()
       }
-    } else if (want !== undefined || this.conflictKeys.has(key)) {
-      this.schedule()
+    } else if (slot !== undefined || this.conflictKeys.has(key)) {
+      this.requestFull()
     }
   }
 
-  /** One full reconcile: dump, plan, apply. Serialised. */
-  async reconcile(): Promise<ReconcileResult> {
-    if (this.running) {
-      this.again = true
-      await this.running.catch(() => undefined)
-    }
-    this.running = this.doReconcile()
-    try {
-      return await this.running
-    } finally {
-      this.running = undefined
-      if (this.again) {
-        this.again = false
-        this.schedule(0)
-      }
+  private onOverrun(): void {
+    // events were lost: only a dump tells the truth, but not more often than it is worth
+    const wait = Math.max(0, Math.max(1000, this.lastFullMs * 5) - (Date.now() - this.lastFullEnd))
+    this.requestFull(wait)
+  }
+
+  private async refreshConnected(): Promise<Connected[]> {
+    const [addrs, links] = await Promise.all([this.opts.rtnl.dumpAddresses(), this.opts.rtnl.dumpLinks()])
+    this.connected = connectedNetworks(addrs, links)
+    return this.connected
+  }
+
+  /** undefined when on-link; else the reason it is refused */
+  private offLink(want: DesiredRoute, connected: Connected[]): { reason: string; iface: string | null } | undefined {
+    const on = connected.find((c) => containsAddress({ addr: c.network, len: c.len }, want.nextHop))
+    if (on !== undefined && on.local !== want.nextHop) return undefined
+    return {
+      iface: on?.name ?? null,
+      reason: on === undefined
+        ? `next hop ${formatAddress(want.nextHop)} of peer ${want.peer} is not on a directly connected network (connected: ${connected.map((c) => `${c.name} ${formatAddress(c.network)}/${c.len}`).join(', ') || 'none'})`
+        : `next hop ${formatAddress(want.nextHop)} of peer ${want.peer} is this host's own address on ${on.name}`,
     }
   }
 
-  private async doReconcile(): Promise<ReconcileResult> {
+  private refuse(slot: Slot, off: { reason: string; iface: string | null }): void {
+    const prev = slot.state
+    if (prev.state !== 'not-on-link' || prev.reason !== off.reason) {
+      this.opts.log('warn', 'route-refused', { prefix: formatPrefix(slot.route.prefix), peer: slot.route.peer, nextHop: formatAddress(slot.route.nextHop), interface: off.iface, reason: off.reason })
+    }
+    slot.state = { state: 'not-on-link', reason: off.reason }
+  }
+
+  /** Applies only what changed since the last run, from what fabric installed. */
+  private async incremental(): Promise<void> {
     const t0 = performance.now()
-    const { rtnl, protocol, table, log } = this.opts
-    const [kernel, addrs, links] = await Promise.all([rtnl.dumpRoutes(), rtnl.dumpAddresses(), rtnl.dumpLinks()])
-    // next hops must be on a directly connected network of an up interface
-    const connected = connectedNetworks(addrs, links)
-    const installable = new Map<number, DesiredRoute>()
-    for (const [key, slot] of this.desired) {
-      const want = slot.route
-      const on = connected.find((c) => containsAddress({ addr: c.network, len: c.len }, want.nextHop))
-      if (on === undefined || on.local === want.nextHop) {
-        const reason = on === undefined
-          ? `next hop ${formatAddress(want.nextHop)} of peer ${want.peer} is not on a directly connected network (connected: ${connected.map((c) => `${c.name} ${formatAddress(c.network)}/${c.len}`).join(', ') || 'none'})`
-          : `next hop ${formatAddress(want.nextHop)} of peer ${want.peer} is this host's own address on ${on.name}`
-        const prev = slot.state
-        if (prev.state !== 'not-on-link' || prev.reason !== reason) log('warn', 'route-refused', { prefix: formatPrefix(want.prefix), peer: want.peer, nextHop: formatAddress(want.nextHop), interface: on?.name ?? null, reason })
-        slot.state = { state: 'not-on-link', reason }
+    const dirty = this.dirty
+    const removals = this.removals
+    this.dirty = new Set()
+    this.removals = new Map()
+    const connected = await this.refreshConnected()
+    const { protocol, table } = this.opts
+    const ops: RouteOp[] = []
+    const late: RouteOp[] = []
+    const meta: { key: number; kind: RouteOpKind; route: DesiredRoute }[] = []
+    const lateMeta: typeof meta = []
+    let unchanged = 0
+    const spec = (r: DesiredRoute) => ({ prefix: r.prefix, table, protocol, metric: r.metric, gateway: r.nextHop })
+    for (const key of dirty) {
+      const slot = this.desired.get(key)
+      if (slot === undefined) {
+        const gone = removals.get(key)
+        if (gone) {
+          ops.push({ kind: 'delete', spec: spec(gone) })
+          meta.push({ key, kind: 'delete', route: gone })
+        }
         continue
       }
-      installable.set(key, want)
+      if (this.conflictKeys.has(key)) continue // a full reconcile decides
+      const want = slot.route
+      const off = this.offLink(want, connected)
+      if (off) {
+        this.refuse(slot, off)
+        if (slot.inst) {
+          ops.push({ kind: 'delete', spec: spec(slot.inst) })
+          meta.push({ key, kind: 'delete', route: slot.inst })
+          slot.inst = undefined
+        }
+        continue
+      }
+      const inst = slot.inst
+      if (inst === undefined) {
+        ops.push({ kind: 'add', spec: spec(want) })
+        meta.push({ key, kind: 'add', route: want })
+      } else if (inst.nextHop === want.nextHop && inst.metric === want.metric) {
+        slot.inst = want
+        slot.state = INSTALLED
+        unchanged++
+      } else if (inst.metric === want.metric) {
+        ops.push({ kind: 'replace', spec: spec(want) })
+        meta.push({ key, kind: 'replace', route: want })
+      } else {
+        ops.push({ kind: 'add', spec: spec(want) })
+        meta.push({ key, kind: 'add', route: want })
+        late.push({ kind: 'delete', spec: spec(inst) })
+        lateMeta.push({ key, kind: 'delete', route: inst })
+      }
+    }
+    ops.push(...late)
+    meta.push(...lateMeta)
+    const results = await this.apply(ops)
+    let failed = 0
+    let needFull = false
+    const logEach = ops.length <= LOG_EACH_MAX
+    for (let i = 0; i < results.length; i++) {
+      const m = meta[i]!
+      const errno = results[i]!.errno
+      const slot = this.desired.get(m.key)
+      if (errno === 0 || (m.kind === 'delete' && errno === 3 /* ESRCH: already gone */)) {
+        if (m.kind !== 'delete' && slot) {
+          slot.inst = m.route
+          if (slot.route === m.route) slot.state = INSTALLED
+        }
+        this.logOp(m.kind, m.route, logEach)
+        continue
+      }
+      failed++
+      if (m.kind === 'add' && errno === 17 /* EEXIST */) {
+        // something already holds this prefix: ours from before, or another protocol's
+        needFull = true
+        continue
+      }
+      const reason = `${m.kind} failed: ${errnoName(errno)}`
+      this.opts.log('error', 'route-op-failed', { prefix: formatPrefix(m.route.prefix), op: m.kind, errno, reason })
+      if (m.kind !== 'delete' && slot && slot.route === m.route) slot.state = { state: 'error', reason }
+      needFull = true
+    }
+    if (!logEach && ops.length > 0) this.opts.log('info', 'routes-changed', { operations: ops.length, failed })
+    const result: ReconcileResult = { kind: 'incremental', applied: results.length - failed, failed, conflicts: 0, unchanged, keptStale: 0, durationMs: performance.now() - t0 }
+    this.stats.incrementals++
+    this.stats.opsApplied += result.applied
+    this.stats.opsFailed += failed
+    if (needFull) this.requestFull(needFull && failed > 0 ? 200 : 0)
+  }
+
+  private logOp(kind: RouteOpKind, r: DesiredRoute, each: boolean): void {
+    const fields = kind === 'delete'
+      ? { prefix: formatPrefix(r.prefix), gateway: formatAddress(r.nextHop) }
+      : { prefix: formatPrefix(r.prefix), nextHop: formatAddress(r.nextHop), peer: r.peer }
+    const event = kind === 'add' ? 'route-added' : kind === 'replace' ? 'route-replaced' : 'route-removed'
+    this.opts.log(each ? 'info' : 'debug', event, fields)
+  }
+
+  /** Applies ops; big batches pause the route monitor, which would only see our own changes. */
+  private async apply(ops: RouteOp[]) {
+    if (ops.length === 0) return []
+    const quiet = ops.length > QUIET_BATCH && this.monitor !== undefined
+    if (quiet) this.monitor!.pause()
+    try {
+      return await this.opts.rtnl.applyRoutes(ops)
+    } finally {
+      if (quiet) this.monitor?.resume()
+    }
+  }
+
+  /** Dump, diff everything, apply. */
+  private async full(): Promise<void> {
+    const t0 = performance.now()
+    const { rtnl, protocol, table, log } = this.opts
+    // everything pending is covered by this run; changes during it are queued anew
+    this.dirty = new Set()
+    this.removals = new Map()
+    const connected = await this.refreshConnected()
+    const kernel = await rtnl.dumpRoutes()
+    const installable = new Map<number, DesiredRoute>()
+    for (const [key, slot] of this.desired) {
+      const off = this.offLink(slot.route, connected)
+      if (off) {
+        this.refuse(slot, off)
+        continue
+      }
+      installable.set(key, slot.route)
     }
     const plan = planReconcile(installable, kernel, { protocol, table, allowDeletes: this.allowDeletes })
     const newConflicts = new Set<number>()
@@ -214,6 +413,7 @@ export class FibSync {
       const prev = slot.state
       if (prev.state !== 'conflict' || prev.reason !== reason) log('warn', 'route-conflict', { prefix: formatPrefix(c.desired.prefix), peer: c.desired.peer, reason })
       slot.state = { state: 'conflict', reason }
+      slot.inst = undefined
     }
     for (const key of this.conflictKeys) {
       const slot = this.desired.get(key)
@@ -221,54 +421,51 @@ export class FibSync {
     }
     this.conflictKeys = newConflicts
     const ops = plan.ops.map(toRouteOp(protocol, table))
-    const results = ops.length > 0 ? await rtnl.applyRoutes(ops) : []
+    const results = await this.apply(ops)
     let failed = 0
     const failedKeys = new Set<number>()
+    const logEach = ops.length <= LOG_EACH_MAX
     for (let i = 0; i < results.length; i++) {
       const planned = plan.ops[i]!
-      const r = results[i]!
+      const errno = results[i]!.errno
       const key = prefixId(planned.route.prefix)
-      const text = formatPrefix(planned.route.prefix)
-      if (r.errno === 0 || (planned.op === 'delete' && r.errno === 3 /* ESRCH: already gone */)) {
+      if (errno === 0 || (planned.op === 'delete' && errno === 3)) {
         if (planned.op === 'delete') {
-          if (!installable.has(key)) log('info', 'route-removed', { prefix: text, gateway: planned.route.gateway !== undefined ? formatAddress(planned.route.gateway) : null })
-        } else {
-          const want = planned.route as DesiredRoute
-          log('info', planned.op === 'add' ? 'route-added' : 'route-replaced', { prefix: text, nextHop: formatAddress(want.nextHop), peer: want.peer })
-        }
+          if (!installable.has(key)) this.logOp('delete', { prefix: planned.route.prefix, nextHop: planned.route.gateway ?? 0, metric: planned.route.metric, peer: '' }, logEach)
+        } else this.logOp(planned.op, planned.route, logEach)
         continue
       }
       failed++
       failedKeys.add(key)
-      const reason = `${planned.op} failed: ${errnoName(r.errno)}`
-      log('error', 'route-op-failed', { prefix: text, op: planned.op, errno: r.errno, reason })
+      const reason = `${planned.op} failed: ${errnoName(errno)}`
+      log('error', 'route-op-failed', { prefix: formatPrefix(planned.route.prefix), op: planned.op, errno, reason })
       const slot = this.desired.get(key)
-      if (planned.op !== 'delete' && slot) slot.state = { state: 'error', reason }
+      if (planned.op !== 'delete' && slot) {
+        slot.state = { state: 'error', reason }
+        slot.inst = undefined
+      }
     }
-    for (const key of installable.keys()) {
+    if (!logEach && ops.length > 0) log('info', 'routes-changed', { operations: ops.length, failed })
+    for (const [key, route] of installable) {
       if (newConflicts.has(key) || failedKeys.has(key)) continue
       const slot = this.desired.get(key)
-      // the desired route may have changed while the ops were in flight
-      if (slot && slot.route === installable.get(key)) slot.state = INSTALLED
+      if (!slot) continue
+      slot.inst = route
+      // the desired route may have changed while the ops were in flight (it is dirty again then)
+      if (slot.route === route) slot.state = INSTALLED
     }
-    const result: ReconcileResult = {
-      applied: results.length - failed,
-      failed,
-      conflicts: plan.conflicts.length,
-      unchanged: plan.unchanged,
-      keptStale: plan.keptStale,
-      durationMs: performance.now() - t0,
-    }
+    const durationMs = performance.now() - t0
+    const result: ReconcileResult = { kind: 'full', applied: results.length - failed, failed, conflicts: plan.conflicts.length, unchanged: plan.unchanged, keptStale: plan.keptStale, durationMs }
     this.stats.reconciles++
     this.stats.opsApplied += result.applied
     this.stats.opsFailed += failed
     this.stats.lastReconcile = result
+    this.lastFullEnd = Date.now()
+    this.lastFullMs = durationMs
     if (results.length > 0 || failed > 0) log('debug', 'kernel-reconciled', { ...result })
-    return result
+    if (failed > 0) this.requestFull(Math.max(1000, durationMs * 5))
   }
 }
-
-interface Connected { name: string; network: number; len: number; local: number }
 
 export function connectedNetworks(addrs: KernelAddress[], links: KernelLink[]): Connected[] {
   const byIndex = new Map(links.map((l) => [l.index, l]))

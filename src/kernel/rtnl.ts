@@ -260,22 +260,56 @@ export interface RouteEvent {
  */
 export class RouteMonitor {
   private readonly sock: RawNetlinkSocket
+  private paused = false
 
   constructor(onEvent: (e: RouteEvent) => void, onOverrun: () => void) {
     this.sock = new RawNetlinkSocket(NETLINK_ROUTE, { recvBufferSize: 4 << 20 } as never)
     this.sock.addMembership(RTNLGRP.IPV4_ROUTE)
+    // nothing may throw back into the native binding
     this.sock.on('message', (buf: Buffer) => {
-      const split = splitMessages(buf)
-      if (!split.ok) return onOverrun()
-      for (const m of split.value) {
-        if (m.type !== RTM.NEWROUTE && m.type !== RTM.DELROUTE) continue
-        const r = decodeRoute(m.payload)
-        if (r.ok && r.value) onEvent({ kind: m.type === RTM.NEWROUTE ? 'new' : 'del', route: r.value })
+      try {
+        if (this.paused) return
+        const split = splitMessages(buf)
+        if (!split.ok) return onOverrun()
+        for (const m of split.value) {
+          if (m.type !== RTM.NEWROUTE && m.type !== RTM.DELROUTE) continue
+          const r = decodeRoute(m.payload)
+          if (r.ok && r.value) onEvent({ kind: m.type === RTM.NEWROUTE ? 'new' : 'del', route: r.value })
+        }
+      } catch {
+        onOverrun()
       }
     })
     // ENOBUFS: events were lost; the caller does a full reconcile
-    this.sock.on('error', () => onOverrun())
+    this.sock.on('error', () => {
+      try {
+        onOverrun()
+      } catch {
+        /* ignore */
+      }
+    })
     this.sock.unref()
+  }
+
+  /** Stops receiving events (during fabric's own large batches); resume() rejoins. */
+  pause(): void {
+    if (this.paused) return
+    this.paused = true
+    try {
+      this.sock.dropMembership(RTNLGRP.IPV4_ROUTE)
+    } catch {
+      /* closed */
+    }
+  }
+
+  resume(): void {
+    if (!this.paused) return
+    this.paused = false
+    try {
+      this.sock.addMembership(RTNLGRP.IPV4_ROUTE)
+    } catch {
+      /* closed */
+    }
   }
 
   close(): void {
