@@ -4,16 +4,17 @@
  * loaded and validated, and this host identified, before anything on the
  * host is changed.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { type ConfigOverrides, type FabricConfig, type HostEntry, loadConfig } from '../config/fabric-config.js'
 import { ConfigError, ConfigErrors } from '../config/errors.js'
 import { FibSync } from '../kernel/fib-sync.js'
+import { removeProtocolRoutes } from '../kernel/remove-all.js'
 import { registerRouteProtocol } from '../kernel/rt-protos.js'
 import { Rtnl } from '../kernel/rtnl.js'
 import type { KernelAddress, KernelLink } from '../kernel/rtnl-codec.js'
-import { effectiveRpFilter, enableIpForwarding } from '../kernel/sysctl.js'
+import { type HostHooks, createHostHooks, resolveSubnet } from '../host/hooks.js'
 import { MAIN_TABLE } from '../kernel/types.js'
 import { containsAddress, formatAddress, formatPrefix, overlaps, parseAddress } from '../net/ipv4.js'
 import { StaticSource } from '../protocols/static/static-source.js'
@@ -35,6 +36,10 @@ export interface AgentOptions {
   socket: string
   log: Logger
   rtProtosDir?: string
+  /** host-integration flags (src/host/flags.ts) */
+  hostOptions?: Record<string, unknown>
+  /** called after `fabric leave` has been carried out: the process should exit */
+  onLeft?: () => void
 }
 
 /** A start failure with the exit code the CLI should use (2: usage/config). */
@@ -64,6 +69,7 @@ export class Agent {
   private readonly startedAt = Date.now()
   private stopping = false
   private graceTimer: NodeJS.Timeout | undefined
+  private host: HostHooks | undefined
 
   constructor(private readonly opts: AgentOptions) {}
 
@@ -79,7 +85,19 @@ export class Agent {
     this.rtnl = rtnl
     try {
       const [addrs, links] = await Promise.all([rtnl.dumpAddresses(), rtnl.dumpLinks()])
+      if (this.config.subnet === undefined && this.config.mode !== 'static' && this.opts.address !== undefined && !this.config.hosts.some((h) => formatAddress(h.address) === this.opts.address)) {
+        const a = parseAddress(this.opts.address)
+        if (a.ok) {
+          const auto = await resolveSubnet({ config: this.config, address: a.value, stateDir: this.opts.stateDir, log, options: this.opts.hostOptions ?? {} })
+          if (auto) this.config.subnet = auto
+        }
+      }
       this.self = this.identify(this.config, addrs, links)
+      this.host = await createHostHooks({
+        config: this.config, self: this.self, log: log.child({ part: 'host' }), stateDir: this.opts.stateDir,
+        options: this.opts.hostOptions ?? {}, warn: (e, m) => this.warn(e, m),
+      })
+      await this.host.preflight()
     } catch (e) {
       rtnl.close()
       this.rtnl = undefined
@@ -88,10 +106,8 @@ export class Agent {
     // --- from here on the host is changed ---
     const reg = registerRouteProtocol(this.config.routeProtocol, this.opts.rtProtosDir)
     if (reg.result === 'taken') this.warn('route-protocol-name-taken', reg.detail ?? '')
-    if (enableIpForwarding()) log.info('sysctl-set', { key: 'net.ipv4.ip_forward', value: 1 })
-    const rp = effectiveRpFilter(this.self.interface)
-    if (rp === 1) this.warn('rp-filter-strict', `rp_filter is strict (1) on ${this.self.interface}; routed container traffic from other hosts may be dropped. Set net.ipv4.conf.all.rp_filter=2 (loose)`)
     mkdirSync(this.opts.stateDir, { recursive: true })
+    await this.host.start()
 
     this.rib = new Rib()
     this.fib = new FibSync({ rtnl, protocol: this.config.routeProtocol, table: MAIN_TABLE, log: (l, e, f) => log.log(l, e, f) })
@@ -262,8 +278,34 @@ export class Agent {
     this.fib?.stop()
     for (const s of this.sources) await s.stop().catch(() => undefined)
     await this.server?.close()
+    await this.host?.stop().catch(() => undefined)
     this.rtnl?.close()
     this.opts.log.info('agent-stopped', { routesLeft: this.fib?.size ?? 0, note: 'routes left in the kernel; a restart adopts them' })
+  }
+
+  /**
+   * `fabric leave`: tell peers this host's subnet is gone (RIP metric 16, BGP
+   * withdraw + Cease), remove fabric's routes and undo the host integration.
+   */
+  async leave(): Promise<Record<string, unknown>> {
+    const { log } = this.opts
+    log.info('leaving', { host: this.self.name })
+    for (const s of this.sources) {
+      if (!s.leave) continue
+      try {
+        await s.leave()
+      } catch (e) {
+        log.warn('leave-source-failed', { source: s.kind, error: (e as Error).message })
+      }
+    }
+    this.fib.stop()
+    for (const s of this.sources) await s.stop().catch(() => undefined)
+    this.sources = []
+    const routes = await removeProtocolRoutes(this.rtnl!, this.config.routeProtocol)
+    await this.host?.leave()
+    rmSync(join(this.opts.stateDir, 'state.json'), { force: true })
+    log.info('left', { routesRemoved: routes.removed, routesFailed: routes.failed })
+    return { left: true, host: this.self.name, routesRemoved: routes.removed, routesFailed: routes.failed }
   }
 
   private writeState(): void {
@@ -277,7 +319,8 @@ export class Agent {
   status(): Record<string, unknown> {
     const conflicts = this.fib.conflicts()
     const c = this.fib.stateCounts()
-    const healthy = this.fib.inSync() && conflicts.length === 0 && c['not-on-link'] === 0
+    const hostStatus = this.host?.status() ?? { inSync: true }
+    const healthy = this.fib.inSync() && conflicts.length === 0 && c['not-on-link'] === 0 && hostStatus.inSync
     return {
       version: VERSION,
       healthy,
@@ -297,6 +340,7 @@ export class Agent {
         lastReconcileMs: this.fib.stats.lastReconcile ? Math.round(this.fib.stats.lastReconcile.durationMs) : null,
         lastError: this.fib.stats.lastError ?? null,
       },
+      hostIntegration: hostStatus,
       sources: this.sources.map((s) => ({ kind: s.kind, ready: s.ready(), peers: s.peers().length, stats: s.stats?.() ?? {} })),
       conflicts,
       warnings: [...this.warnings],
@@ -317,6 +361,11 @@ export class Agent {
             kernel, links, protocol: this.config.routeProtocol, table: MAIN_TABLE, now: Date.now(),
           }),
         }
+      }],
+      ['POST /v1/leave', async (_req, _url, res) => {
+        const result = await this.leave()
+        res.once('finish', () => setImmediate(() => this.opts.onLeft?.()))
+        return result
       }],
       ['/v1/peers', () => ({ host: this.self.name, peers: this.sources.flatMap((s) => s.peers().map((p) => ({ source: s.kind, ...p }))) })],
     ])

@@ -9,8 +9,16 @@ export class AgentUnreachable extends Error {
 }
 
 export function getJson<T>(socket: string, path: string, timeoutMs = 5000): Promise<T> {
+  return requestJson<T>(socket, 'GET', path, timeoutMs)
+}
+
+export function postJson<T>(socket: string, path: string, timeoutMs = 30_000): Promise<T> {
+  return requestJson<T>(socket, 'POST', path, timeoutMs)
+}
+
+function requestJson<T>(socket: string, method: 'GET' | 'POST', path: string, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path, method: 'GET', timeout: timeoutMs }, (res) => {
+    const req = request({ socketPath: socket, path, method, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => {

@@ -7,7 +7,9 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { connect } from 'node:net'
 import { dirname } from 'node:path'
 
-export type Handler = (req: IncomingMessage, url: URL) => Promise<unknown> | unknown
+export type Handler = (req: IncomingMessage, url: URL, res: ServerResponse) => Promise<unknown> | unknown
+
+/** Endpoints that change something are POST-only; keys of the map are "POST /path". */
 
 export class HttpError extends Error {
   constructor(readonly status: number, message: string) {
@@ -67,16 +69,19 @@ export class ControlServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fabric')
-    const handler = this.routes.get(url.pathname)
+    const handler = this.routes.get(req.method === 'POST' ? `POST ${url.pathname}` : url.pathname)
     const send = (status: number, body: unknown): void => {
       const text = JSON.stringify(body, null, 1)
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
       res.end(text)
     }
-    if (!handler) return send(404, { error: `no such endpoint ${url.pathname}`, endpoints: [...this.routes.keys()] })
-    if (req.method !== 'GET') return send(405, { error: 'only GET is supported' })
+    if (!handler) {
+      const other = this.routes.has(url.pathname) || this.routes.has(`POST ${url.pathname}`)
+      return send(other ? 405 : 404, { error: other ? `method ${req.method} not allowed on ${url.pathname}` : `no such endpoint ${url.pathname}`, endpoints: [...this.routes.keys()] })
+    }
+    if (req.method !== 'GET' && req.method !== 'POST') return send(405, { error: 'only GET and POST are supported' })
     try {
-      const body = await handler(req, url)
+      const body = await handler(req, url, res)
       if (body === undefined) return // handler streams itself
       send(200, body)
     } catch (e) {

@@ -3,6 +3,7 @@ import LabDemo from './lab/demo.js'
 import LabDown from './lab/down.js'
 import LabStatus from './lab/status.js'
 import LabUp from './lab/up.js'
+import Leave from './leave.js'
 import Peers from './peers.js'
 import Routes from './routes.js'
 import Status from './status.js'
@@ -13,6 +14,7 @@ export const COMMANDS = {
   routes: Routes,
   peers: Peers,
   status: Status,
+  leave: Leave,
   'lab:up': LabUp,
   'lab:down': LabDown,
   'lab:status': LabStatus,

@@ -8,6 +8,7 @@ import { MODES } from '../config/fabric-config.js'
 import { RIP_KEYS } from '../config/rip-config.js'
 import { type KeySpec, envOf } from '../config/section.js'
 import { EXIT } from '../cli-support/exit.js'
+import { HOST_FLAGS, hostOptions } from '../host/flags.js'
 import { DEFAULT_CONFIG, configFlag, logLevelFlag, socketFlag, stateDirFlag } from '../cli-support/flags.js'
 
 /** Keys that may be given several times on the command line (joined with commas). */
@@ -62,6 +63,7 @@ Reads fabric.ini (every key can be given as a flag or FABRIC_* env var; flags wi
     peer: Flags.string({ description: 'BGP peer ADDRESS[@ASN] (repeatable; iBGP when no ASN)', env: 'FABRIC_PEER', multiple: true, helpGroup: 'BGP' }),
     ...sectionFlags('bgp', BGP_KEYS),
     ...sectionFlags('rip', RIP_KEYS),
+    ...HOST_FLAGS,
     'state-dir': stateDirFlag,
     socket: socketFlag,
     'log-level': logLevelFlag,
@@ -84,7 +86,10 @@ Reads fabric.ini (every key can be given as a flag or FABRIC_* env var; flags wi
       socket: flags.socket,
       log,
       rtProtosDir: process.env.FABRIC_RT_PROTOS_DIR,
+      hostOptions: hostOptions(flags as Record<string, unknown>),
+      onLeft: () => left?.(),
     })
+    let left: (() => void) | undefined
     try {
       await agent.start()
     } catch (e) {
@@ -94,6 +99,7 @@ Reads fabric.ini (every key can be given as a flag or FABRIC_* env var; flags wi
       this.fail(`cannot start: ${(e as Error).message}`, EXIT.RUNTIME)
     }
     await new Promise<void>((resolve) => {
+      left = () => void agent.stop().then(resolve)
       const stop = (signal: string): void => {
         log.info('signal', { signal })
         void agent.stop().then(resolve)

@@ -172,3 +172,38 @@ async function run_(cmd: string, args: string[], ns: string): Promise<string> {
   if (r.code !== 0) throw new Error(r.stderr)
   return r.stdout
 }
+
+test.serial('fabric leave: removes fabric routes and stops the agent; offline it removes the kernel routes', async (t) => {
+  const lab = await withLab(t, { tag: 'lv', hosts: 3 })
+  const [h1, h2] = lab.hosts as [typeof lab.hosts[0], typeof lab.hosts[0]]
+  await waitRoutes(h1.ns, ['10.244.2.0/24 via 10.99.0.12', '10.244.3.0/24 via 10.99.0.13'])
+  const noTty = await fabric(['leave', '--socket', h1.socket])
+  t.is(noTty.code, 2, 'without a terminal, --yes is required')
+  t.deepEqual((await fabricRoutes(h1.ns)).length, 2, 'nothing changed')
+  const r = await fabric(['leave', '--yes', '--socket', h1.socket])
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stdout, /node1 left the fabric: 2 routes removed/)
+  t.deepEqual(await fabricRoutes(h1.ns), [])
+  t.truthy(await waitFor(async () => ((await (await import('../../src/lab/lab.js')).agentPids(h1)).length === 0 ? true : undefined), 10_000), 'agent exited')
+  // agent down on node2: leave removes the kernel routes of protocol 233
+  await signalAgent(h2, 'SIGTERM')
+  const off = await fabric(['leave', '--yes', '--socket', h2.socket, '--state-dir', h2.dir, '--config', lab.config], h2.ns)
+  t.is(off.code, 0, off.stderr)
+  t.regex(off.stdout, /agent not running: removed 2 routes of protocol 233/)
+  t.deepEqual(await fabricRoutes(h2.ns), [])
+})
+
+test.serial('flags come from FABRIC_* environment variables too; a flag wins over its variable', async (t) => {
+  const lab = await withLab(t, { tag: 'ev', hosts: 2, start: false })
+  const h1 = lab.hosts[0]!
+  const bad = await fabric(['join', '--config', lab.config, '--state-dir', h1.dir, '--socket', h1.socket], h1.ns, { FABRIC_POOL: '10.244.0.0/33' })
+  t.is(bad.code, 2)
+  t.regex(bad.stderr, /--pool \(or FABRIC_POOL\) pool = "10\.244\.0\.0\/33"/)
+  // flags win: the env says pool banana and protocol 12 (BIRD's), the flags fix both
+  startAgent(lab, h1, { extraArgs: ['--pool', '10.244.0.0/16', '--route-protocol', '150'], env: { FABRIC_POOL: 'banana', FABRIC_ROUTE_PROTOCOL: '12' } })
+  await waitAgents(lab, [h1])
+  t.deepEqual(await waitFor(async () => {
+    const r = await fabricRoutes(h1.ns, '150')
+    return r.length === 1 ? r : undefined
+  }, 10_000), ['10.244.2.0/24 via 10.99.0.12'])
+})

@@ -1,0 +1,58 @@
+import { createInterface } from 'node:readline/promises'
+import { Command, Flags } from '@oclif/core'
+import { AgentUnreachable, postJson } from '../agent/control-client.js'
+import { EXIT } from '../cli-support/exit.js'
+import { DEFAULT_CONFIG, configFlag, socketFlag, stateDirFlag } from '../cli-support/flags.js'
+import { resolveRouteProtocol } from '../cli-support/kernel-view.js'
+import { removeProtocolRoutes } from '../kernel/remove-all.js'
+import { Rtnl } from '../kernel/rtnl.js'
+
+export default class Leave extends Command {
+  static override description = `Take this host out of the fabric.
+
+With the agent running: it withdraws this host's subnet from its peers (RIP: metric 16; BGP: withdraw and Cease), removes fabric's routes and undoes the host integration, then exits. With the agent stopped: removes the kernel routes of fabric's protocol. Asks for confirmation unless --yes.`
+
+  static override flags = {
+    yes: Flags.boolean({ char: 'y', description: 'do not ask for confirmation' }),
+    socket: socketFlag,
+    config: configFlag,
+    'state-dir': stateDirFlag,
+    'route-protocol': Flags.string({ description: 'protocol whose routes to remove when the agent is down [default: from fabric.ini, else fabric]', env: 'FABRIC_ROUTE_PROTOCOL' }),
+  }
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Leave)
+    if (!flags.yes) {
+      if (!process.stdin.isTTY) {
+        process.stderr.write('fabric leave: confirmation needed; pass --yes to run without a terminal\n')
+        this.exit(EXIT.USAGE)
+      }
+      const rl = createInterface({ input: process.stdin, output: process.stdout })
+      const answer = await rl.question("This withdraws this host's subnet from the fabric and removes fabric's routes and firewall rules. Continue? [y/N] ")
+      rl.close()
+      if (!/^y(es)?$/i.test(answer.trim())) {
+        this.log('nothing changed')
+        return
+      }
+    }
+    try {
+      const r = await postJson<{ host: string; routesRemoved: number; routesFailed: number }>(flags.socket, '/v1/leave')
+      this.log(`${r.host} left the fabric: ${r.routesRemoved} routes removed${r.routesFailed ? `, ${r.routesFailed} could not be removed` : ''}; the agent has stopped`)
+      if (r.routesFailed) this.exit(EXIT.RUNTIME)
+    } catch (e) {
+      if (!(e instanceof AgentUnreachable)) {
+        process.stderr.write(`fabric leave: ${(e as Error).message}\n`)
+        this.exit(EXIT.RUNTIME)
+      }
+      const protocol = resolveRouteProtocol(flags['route-protocol'], flags.config ?? DEFAULT_CONFIG, flags['state-dir'])
+      const rtnl = new Rtnl()
+      try {
+        const r = await removeProtocolRoutes(rtnl, protocol)
+        this.log(`agent not running: removed ${r.removed} routes of protocol ${protocol} from the kernel`)
+        if (r.failed) this.exit(EXIT.RUNTIME)
+      } finally {
+        rtnl.close()
+      }
+    }
+  }
+}

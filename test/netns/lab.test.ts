@@ -1,0 +1,49 @@
+/** The lab itself: coexisting labs, `lab status`, and `lab down` after a crash. */
+import { existsSync, rmSync } from 'node:fs'
+import test from 'ava'
+import { agentPids, labDir, labDown, labNamespaces, labUp, reachability } from '../../src/lab/lab.js'
+import { fabric, run, uniqueName } from './helpers.js'
+
+test.serial('two labs with different names coexist; lab status shows routes and the matrix', async (t) => {
+  const a = uniqueName('la')
+  const b = uniqueName('lb')
+  t.teardown(async () => {
+    await labDown(a)
+    await labDown(b)
+  })
+  const labA = await labUp({ name: a, hosts: 2 })
+  const labB = await labUp({ name: b, hosts: 3 })
+  t.deepEqual((await reachability(labA)).filter((r) => !r.ok), [])
+  t.deepEqual((await reachability(labB)).filter((r) => !r.ok), [])
+  const st = await fabric(['lab', 'status', '--name', b])
+  t.is(st.code, 0, st.stderr)
+  t.regex(st.stdout, /== node3 \(10\.99\.0\.13, subnet 10\.244\.3\.0\/24, namespace [a-z0-9]+-h3\) — fabric routes/)
+  t.regex(st.stdout, /10\.244\.1\.0\/24\s+10\.99\.0\.11\s+eth0\s+static\/node1\s+0\s+\d+s\s+installed/)
+  t.regex(st.stdout, /6\/6 ok/)
+  // removing one leaves the other intact
+  await labDown(a)
+  t.deepEqual(await labNamespaces(a), [])
+  t.is((await labNamespaces(b)).length, 7)
+  t.deepEqual((await reachability(labB)).filter((r) => !r.ok), [])
+})
+
+test.serial('lab down removes everything after a crash (no lab.json, agents still running)', async (t) => {
+  const name = uniqueName('lc')
+  t.teardown(() => labDown(name).then(() => undefined))
+  const lab = await labUp({ name, hosts: 2 })
+  const pids = (await agentPids(lab.hosts[0]!)).concat(await agentPids(lab.hosts[1]!))
+  t.is(pids.length, 2)
+  // the lab's own records are gone, as after a crash of whatever ran it
+  rmSync(labDir(name), { recursive: true, force: true })
+  const st = await fabric(['lab', 'status', '--name', name])
+  t.is(st.code, 1)
+  t.regex(st.stderr, new RegExp(`no lab "${name}" \\(labs here: .*${name}`))
+  const down = await fabric(['lab', 'down', '--name', name])
+  t.is(down.code, 0, down.stderr)
+  t.regex(down.stdout, new RegExp(`lab ${name}: removed 5 namespaces, stopped 2 processes`))
+  t.deepEqual(await labNamespaces(name), [])
+  for (const pid of pids) t.false(existsSync(`/proc/${pid}`), `agent ${pid} gone`)
+  t.false(existsSync(labDir(name)))
+  const again = await run(process.execPath, ['bin/fabric.js', 'lab', 'down', '--name', name])
+  t.is(again.code, 0, 'idempotent')
+})
