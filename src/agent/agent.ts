@@ -85,14 +85,7 @@ export class Agent {
     this.rtnl = rtnl
     try {
       const [addrs, links] = await Promise.all([rtnl.dumpAddresses(), rtnl.dumpLinks()])
-      if (this.config.subnet === undefined && this.config.mode !== 'static' && this.opts.address !== undefined && !this.config.hosts.some((h) => formatAddress(h.address) === this.opts.address)) {
-        const a = parseAddress(this.opts.address)
-        if (a.ok) {
-          const auto = await resolveSubnet({ config: this.config, address: a.value, stateDir: this.opts.stateDir, log, options: this.opts.hostOptions ?? {} })
-          if (auto) this.config.subnet = auto
-        }
-      }
-      this.self = this.identify(this.config, addrs, links)
+      this.self = await this.identify(this.config, addrs, links)
       this.host = await createHostHooks({
         config: this.config, self: this.self, log: log.child({ part: 'host' }), stateDir: this.opts.stateDir,
         options: this.opts.hostOptions ?? {}, warn: (e, m) => this.warn(e, m),
@@ -151,7 +144,7 @@ export class Agent {
   }
 
   /** Finds this host among the [host.*] entries by its interface addresses. */
-  private identify(config: FabricConfig, addrs: KernelAddress[], links: KernelLink[]): SelfInfo {
+  private async identify(config: FabricConfig, addrs: KernelAddress[], links: KernelLink[]): Promise<SelfInfo> {
     const where = config.file ?? '(flags)'
     const up = new Map(links.map((l) => [l.index, l]))
     const local = addrs.filter((a) => a.scope !== 254)
@@ -165,7 +158,10 @@ export class Agent {
       entry = config.hosts.find((h) => h.address === a.value)
       if (!entry && config.mode === 'static') throw new AgentStartError(`--address ${this.opts.address} matches no [host.*] address in ${where}`, 2)
       if (!entry) {
-        // rip/bgp joined by flags: the subnet comes from --subnet
+        // rip/bgp joined by flags: the subnet comes from --subnet, else automatic allocation (ipam)
+        if (config.subnet === undefined) {
+          config.subnet = await resolveSubnet({ config, address: a.value, stateDir: this.opts.stateDir, log: this.opts.log, options: this.opts.hostOptions ?? {} })
+        }
         if (config.subnet === undefined) throw new AgentStartError(`mode ${config.mode} needs this host's container subnet: pass --subnet CIDR (inside ${formatPrefix(config.pool)}) or add a [host.*] entry for ${this.opts.address}`, 2)
         const clash = config.hosts.find((h) => overlaps(h.subnet, config.subnet!))
         if (clash) throw new AgentStartError(`--subnet ${formatPrefix(config.subnet)} overlaps host ${clash.name}'s ${formatPrefix(clash.subnet)} in ${where}`, 2)

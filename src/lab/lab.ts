@@ -331,3 +331,51 @@ export function renderMatrix(spec: LabSpec, results: PingResult[]): string {
 }
 
 export { sleep }
+
+/**
+ * Adds host I to a running lab without listing it in fabric.ini (a host that
+ * joins by flags only): namespaces NAME-hI and NAME-cI wired like the others.
+ * The returned host is not added to lab.json; `labDown` still removes it (by name).
+ */
+export async function addLabHost(spec: LabSpec, index: number): Promise<LabHost> {
+  const dir = labDir(spec.name)
+  const h = hostSpec(spec.name, dir, index)
+  mkdirSync(h.dir, { recursive: true })
+  await must('ip', ['netns', 'add', h.ns])
+  await must('ip', ['netns', 'add', h.containerNs])
+  await must('ip', ['-batch', '-'], [
+    `link add eth0 netns ${h.ns} type veth peer name h${h.index} netns ${spec.name}-sw`,
+    `link add veth0 netns ${h.ns} type veth peer name eth0 netns ${h.containerNs}`,
+  ].join('\n') + '\n')
+  await must('ip', ['-n', `${spec.name}-sw`, 'link', 'set', `h${h.index}`, 'master', 'br0', 'up'])
+  await must('ip', ['-n', h.ns, '-batch', '-'], [
+    'link set lo up', `addr add ${h.address}/24 dev eth0`, 'link set eth0 up', 'link add docker0 type bridge',
+    `addr add ${h.gateway}/24 dev docker0`, 'link set docker0 up', 'link set veth0 master docker0 up',
+  ].join('\n') + '\n')
+  await must('ip', ['-n', h.containerNs, '-batch', '-'], [
+    'link set lo up', `addr add ${h.containerIp}/24 dev eth0`, 'link set eth0 up', `route add default via ${h.gateway}`,
+  ].join('\n') + '\n')
+  return h
+}
+
+/**
+ * Starts `fabric join` in a lab host's namespace with exactly these
+ * arguments (no --config, no lab join args): a host joining by flags only.
+ * State dir, socket and JSON logging are added.
+ */
+export function startAgentArgs(h: LabHost, args: string[], opts: { logLevel?: string; env?: Record<string, string> } = {}): ChildProcess {
+  mkdirSync(h.dir, { recursive: true })
+  const out = openSync(h.log, 'a')
+  const argv = [
+    'netns', 'exec', h.ns, process.execPath, fabricBin, 'join', '--state-dir', h.dir, '--socket', h.socket,
+    '--log-level', opts.logLevel ?? 'debug', '--log-format', 'json', ...args,
+  ]
+  const child = spawn('ip', argv, {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: { ...process.env, FABRIC_RT_PROTOS_DIR: join(dirname(h.dir), 'rt_protos.d'), ...opts.env },
+  })
+  child.unref()
+  writeFileSync(join(h.dir, 'agent.pid'), `${child.pid}\n`)
+  return child
+}

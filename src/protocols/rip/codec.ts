@@ -57,6 +57,18 @@ export interface RipWholeTableEntry {
 
 export type RipEntry = RipRouteEntry | RipWholeTableEntry
 
+/**
+ * An entry the decoder set aside without refusing the packet. RFC 2453 3.9.2:
+ * a response entry with a metric outside 1..16 is ignored, the rest of the
+ * packet is still processed. The receiver counts these per entry.
+ */
+export interface RipRejectedEntry {
+  /** 1-based position among the packet's entries (auth entry not counted) */
+  readonly index: number
+  readonly kind: 'bad-metric'
+  readonly reason: string
+}
+
 export interface RipPasswordAuth {
   readonly type: 'password'
   /** the 16 password bytes as on the wire (zero padded) */
@@ -81,6 +93,11 @@ export interface RipPacket {
   /** route entries, without the authentication entry */
   readonly entries: readonly RipEntry[]
   readonly auth?: RipAuth
+  /**
+   * Decoded packets only: entries left out of `entries` (bad metric). They
+   * still occupy 20 bytes on the wire; never set when encoding.
+   */
+  readonly rejected?: readonly RipRejectedEntry[]
 }
 
 export type RipDecodeErrorKind =
@@ -95,7 +112,6 @@ export type RipDecodeErrorKind =
   | 'bad-afi'
   | 'bad-mask'
   | 'bad-prefix'
-  | 'bad-metric'
   | 'auth-bad-type'
   | 'auth-bad-length'
   | 'bad-trailer'
@@ -138,16 +154,18 @@ export function encodingLength(pkt: RipPacket): number {
 }
 
 /**
- * Offset of the crypto trailer in an encoded packet (= the auth entry's
- * "packet length" field), or -1 without crypto auth.
+ * Offset of the crypto trailer in an encoded packet, or in the bytes a
+ * packet was decoded from (= the auth entry's "packet length" field; counts
+ * rejected entries too), or -1 without crypto auth.
  */
 export function trailerOffset(pkt: RipPacket): number {
   if (pkt.auth?.type !== 'crypto') return -1
-  return RIP_HEADER_SIZE + (pkt.entries.length + 1) * RIP_ENTRY_SIZE
+  return RIP_HEADER_SIZE + (pkt.entries.length + (pkt.rejected?.length ?? 0) + 1) * RIP_ENTRY_SIZE
 }
 
-/** Encodes a packet. The caller supplies valid field values (see RipPacket). */
-export function encodePacket(pkt: RipPacket): Buffer {
+/** Encodes a packet. The caller supplies valid field values (see RipPacket); `rejected` is ignored. */
+export function encodePacket(input: RipPacket): Buffer {
+  const pkt: RipPacket = input.rejected ? { command: input.command, entries: input.entries, ...(input.auth ? { auth: input.auth } : {}) } : input
   const buf = Buffer.alloc(encodingLength(pkt))
   buf[0] = pkt.command === 'request' ? 1 : 2
   buf[1] = 2
@@ -244,6 +262,7 @@ export function decodePacket(buf: Uint8Array, opts: DecodeOptions = {}): Result<
   if (count === 0) return fail('no-entries', 'packet carries no route entries')
 
   const entries: RipEntry[] = []
+  const rejected: RipRejectedEntry[] = []
   for (let i = 0, off = start; i < count; i++, off += RIP_ENTRY_SIZE) {
     const afi = b.readUInt16BE(off)
     const metric = b.readUInt32BE(off + 16)
@@ -265,10 +284,12 @@ export function decodePacket(buf: Uint8Array, opts: DecodeOptions = {}): Result<
     if (((addr & ~mask) >>> 0) !== 0) return fail('bad-prefix', `entry ${i + 1}: address 0x${addr.toString(16).padStart(8, '0')} has bits outside its /${len} mask`)
     const minMetric = command === 'request' ? 0 : 1
     if (metric < minMetric || metric > RIP_INFINITY) {
-      return fail('bad-metric', `entry ${i + 1}: metric ${metric} is outside ${minMetric}..16`)
+      // RFC 2453 3.9.2: ignore this entry, keep processing the others
+      rejected.push({ index: i + 1, kind: 'bad-metric', reason: `entry ${i + 1}: metric ${metric} is outside ${minMetric}..16` })
+      continue
     }
     entries.push({ kind: 'route', tag, prefix: { addr, len }, nextHop, metric })
   }
-  const pkt: RipPacket = auth ? { command, entries, auth } : { command, entries }
+  const pkt: RipPacket = { command, entries, ...(auth ? { auth } : {}), ...(rejected.length > 0 ? { rejected } : {}) }
   return ok(pkt)
 }

@@ -87,6 +87,8 @@ export interface RipEngineOptions {
   /** neighbors tracked at most (default 256) */
   readonly maxNeighbors?: number
   readonly decode?: DecodeOptions
+  /** the RIP UDP port: responses must come from it, updates go to it (default 520) */
+  readonly port?: number
 }
 
 /** A route we originate (our own subnet). */
@@ -195,6 +197,7 @@ export class RipEngine {
   readonly #allowed: (p: Prefix) => boolean
   readonly #maxRoutes: number
   readonly #maxNeighbors: number
+  readonly #port: number
   readonly #learned = new Map<string, Learned>()
   readonly #local = new Map<string, Local>()
   readonly #neighbors = new Map<number, Neighbor>()
@@ -221,6 +224,7 @@ export class RipEngine {
     this.#allowed = typeof allowed === 'function' ? allowed : (p) => allowed.some((a) => containsPrefix(a, p))
     this.#maxRoutes = opts.maxRoutes ?? 10_000
     this.#maxNeighbors = opts.maxNeighbors ?? 256
+    this.#port = opts.port ?? RIP_PORT
     this.#replay = new ReplayGuard({ maxSenders: this.#maxNeighbors, restartAfterMs: this.#timers.timeout })
     for (const c of COUNTER_NAMES) this.#counters.set(c, 0)
   }
@@ -303,11 +307,13 @@ export class RipEngine {
     if (pkt.command === 'request') {
       this.#count('rx-requests')
       if (nb) this.#heard(nb, now)
+      this.#countRejected(pkt, nb)
       this.#answerRequest(out, iface, ev, pkt)
     } else {
-      if (ev.port !== RIP_PORT) return this.#dropPacket(out, 'bad-port', nb, `response from port ${ev.port}`)
+      if (ev.port !== this.#port) return this.#dropPacket(out, 'bad-port', nb, `response from port ${ev.port}`)
       this.#count('rx-responses')
       if (nb) this.#heard(nb, now)
+      this.#countRejected(pkt, nb)
       this.#processResponse(out, iface, from, pkt, nb, now)
     }
     this.#finish(out)
@@ -357,6 +363,18 @@ export class RipEngine {
     this.#learned.clear()
     this.#stopped = true
     return out
+  }
+
+  /**
+   * Replaces an interface's key chain (key rotation on reload). Sequence
+   * numbers and replay state are kept. False for an unknown interface.
+   */
+  setAuth(name: string, auth: RipAuthConfig | undefined): boolean {
+    const i = this.#ifaces.get(name)
+    if (!i) return false
+    const { auth: _old, ...rest } = i
+    this.#ifaces.set(name, auth ? { ...rest, auth } : rest)
+    return true
   }
 
   // ---- views ----------------------------------------------------------------
@@ -484,7 +502,7 @@ export class RipEngine {
     if (pkt.entries.length === 1 && first?.kind === 'whole-table') {
       // RFC 2453 3.9.1: a router's (port 520) request gets a normal update, split horizon included;
       // a query from elsewhere (diagnostics) gets the unfiltered table
-      const entries = this.#tableEntries(iface, false, ev.port === RIP_PORT)
+      const entries = this.#tableEntries(iface, false, ev.port === this.#port)
       if (entries.length > 0) this.#emit(out, iface, [to], 'response', entries)
       this.#count('tx-request-replies')
       return
@@ -622,6 +640,18 @@ export class RipEngine {
     this.#counters.set(name, (this.#counters.get(name) ?? 0) + by)
   }
 
+  /** Entries the decoder set aside (RFC 2453 3.9.2: bad metric) are dropped one by one. */
+  #countRejected(pkt: RipPacket, nb: Neighbor | undefined): void {
+    for (const r of pkt.rejected ?? []) {
+      this.#count('rx-routes')
+      this.#count(`drop-entry:${r.kind}`)
+      if (nb) {
+        nb.badRoutes++
+        nb.lastError = `${r.kind}: ${r.reason}`
+      }
+    }
+  }
+
   #dropPacket(out: RipAction[], reason: string, nb?: Neighbor, detail?: string): RipAction[] {
     this.#count(`drop-packet:${reason}`)
     if (nb) {
@@ -635,7 +665,7 @@ export class RipEngine {
   // ---- output ---------------------------------------------------------------
 
   #destinations(i: RipInterfaceConfig): RipDestination[] {
-    if (i.neighbors && i.neighbors.length > 0) return i.neighbors.map((address) => ({ kind: 'unicast', address: address >>> 0, port: RIP_PORT }))
+    if (i.neighbors && i.neighbors.length > 0) return i.neighbors.map((address) => ({ kind: 'unicast', address: address >>> 0, port: this.#port }))
     return [{ kind: 'multicast' }]
   }
 

@@ -94,9 +94,6 @@ const errors: Array<{ name: string; bytes: Buffer; kind: RipDecodeErrorKind }> =
   { name: 'huge datagram', bytes: Buffer.alloc(65000, 2), kind: 'too-long' },
   { name: 'non-contiguous mask', bytes: hex('02020000' + entry('0002', '0000', '0a000000', 'ff00ff00', '00000000', '00000001')), kind: 'bad-mask' },
   { name: 'host bits set', bytes: hex('02020000' + entry('0002', '0000', '0a000001', 'ffffff00', '00000000', '00000001')), kind: 'bad-prefix' },
-  { name: 'metric 0 in response', bytes: hex('02020000' + entry('0002', '0000', '0a000000', 'ffffff00', '00000000', '00000000')), kind: 'bad-metric' },
-  { name: 'metric 17', bytes: hex('02020000' + entry('0002', '0000', '0a000000', 'ffffff00', '00000000', '00000011')), kind: 'bad-metric' },
-  { name: 'metric 2^32-1', bytes: hex('02020000' + entry('0002', '0000', '0a000000', 'ffffff00', '00000000', 'ffffffff')), kind: 'bad-metric' },
   { name: 'AFI 10 (IPv6)', bytes: hex('02020000' + entry('000a', '0000', '0a000000', 'ffffff00', '00000000', '00000001')), kind: 'bad-afi' },
   { name: 'AFI 0 in a response', bytes: hex('02020000' + entry('0000', '0000', '00000000', '00000000', '00000000', '00000010')), kind: 'bad-afi' },
   { name: 'AFI 0 with metric 1', bytes: hex('01020000' + entry('0000', '0000', '00000000', '00000000', '00000000', '00000001')), kind: 'bad-afi' },
@@ -161,4 +158,39 @@ test('decodes a Uint8Array view', (t) => {
   const b = hex('ff' + '02020000' + route1)
   const r = decodePacket(new Uint8Array(b.buffer, b.byteOffset + 1, b.length - 1))
   t.true(r.ok)
+})
+
+// RFC 2453 3.9.2: an entry with a bad metric is ignored, not the whole packet
+const badMetrics = [
+  { name: 'metric 0 in response', metric: '00000000', reason: 'metric 0 is outside 1..16' },
+  { name: 'metric 17', metric: '00000011', reason: 'metric 17 is outside 1..16' },
+  { name: 'metric 2^32-1', metric: 'ffffffff', reason: 'metric 4294967295 is outside 1..16' },
+]
+for (const c of badMetrics) {
+  test(`bad metric is a per-entry drop: ${c.name}`, (t) => {
+    const bad = entry('0002', '0000', '0a000000', 'ffffff00', '00000000', c.metric)
+    const r = decodePacket(hex('02020000' + route1 + bad + route1))
+    t.true(r.ok)
+    if (!r.ok) return
+    t.is(r.value.entries.length, 2)
+    t.deepEqual(r.value.rejected, [{ index: 2, kind: 'bad-metric', reason: `entry 2: ${c.reason}` }])
+  })
+}
+
+test('a response whose only entry has a bad metric decodes with nothing to learn', (t) => {
+  const r = decodePacket(hex('02020000' + entry('0002', '0000', '0a000000', 'ffffff00', '00000000', '00000000')))
+  t.true(r.ok)
+  if (r.ok) {
+    t.deepEqual(r.value.entries, [])
+    t.is(r.value.rejected?.length, 1)
+  }
+})
+
+test('request metric 17 is rejected per entry, metric 0 accepted', (t) => {
+  const r = decodePacket(hex('01020000' + entry('0002', '0000', '0a000000', 'ffffff00', '00000000', '00000000') + entry('0002', '0000', '0a010000', 'ffff0000', '00000000', '00000011')))
+  t.true(r.ok)
+  if (r.ok) {
+    t.is(r.value.entries.length, 1)
+    t.is(r.value.rejected?.[0]?.index, 2)
+  }
 })

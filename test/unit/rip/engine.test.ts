@@ -214,15 +214,15 @@ test('every validation drop is counted by reason', (t) => {
   t.is(c['drop-packet:off-link'], 1)
   t.is(c['drop-packet:own-address'], 2)
   t.is(c['drop-packet:unknown-interface'], 1)
-  t.is(c['drop-packet:bad-metric'], 2)
+  t.is(c['drop-entry:bad-metric'], 2)
   t.is(c['drop-packet:version1'], 1)
   t.is(c['drop-entry:martian'], 3)
   t.is(c['drop-entry:not-allowed'], 1)
   t.is(c['drop-entry:own-subnet'], 2)
   t.is(c['drop-entry:connected'], 1)
   const nb = engine.neighbors().find((n) => n.address === '10.255.0.2')!
-  t.is(nb.badPackets, 4) // bad port, metric 0, metric 17, version 1
-  t.is(nb.badRoutes, 7)
+  t.is(nb.badPackets, 2) // bad port, version 1 (metric 0 and 17 are per-entry drops)
+  t.is(nb.badRoutes, 9)
   t.is(nb.routes, 1)
 })
 
@@ -396,4 +396,21 @@ test('our own subnet poisoned back by a neighbor is not a bad route', (t) => {
   rx(engine, response(route('10.244.1.0/24', 16), route('10.244.2.0/24', 1)))
   t.false('drop-entry:own-subnet' in engine.counters())
   t.is(engine.neighbors()[0]!.badRoutes, 0)
+})
+
+test('RFC 2453 3.9.2: a bad-metric entry is dropped alone, also in an MD5-signed packet', (t) => {
+  const auth: RipAuthConfig = { keys: [{ id: 1, secret: 'k', algorithm: 'md5' }] }
+  const { engine } = setup({ interfaces: [{ ...ETH0, auth }] })
+  const signed = signPacket({ command: 'response', entries: [route('10.244.7.0/24', 1), route('10.244.8.0/24', 17), route('10.244.9.0/24', 0), route('10.244.10.0/24', 2)] }, auth, T0, 5)
+  t.true(signed.ok)
+  if (!signed.ok) return
+  const out = rx(engine, signed.value)
+  t.deepEqual(adds(out).map((r) => `${formatPrefix(r.prefix)} ${r.metric}`), ['10.244.7.0/24 2', '10.244.10.0/24 3'])
+  const c = engine.counters()
+  t.is(c['drop-entry:bad-metric'], 2)
+  t.is(Object.keys(c).filter((k) => k.startsWith('drop-packet:')).length, 0)
+  const nb = engine.neighbors()[0]!
+  t.is(nb.badPackets, 0)
+  t.is(nb.badRoutes, 2)
+  t.regex(nb.lastError ?? '', /bad-metric: entry 3: metric 0/)
 })
