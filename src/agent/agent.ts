@@ -16,13 +16,15 @@ import { Rtnl } from '../kernel/rtnl.js'
 import type { KernelAddress, KernelLink } from '../kernel/rtnl-codec.js'
 import { type HostHooks, createHostHooks, resolveSubnet } from '../host/hooks.js'
 import { MAIN_TABLE } from '../kernel/types.js'
-import { containsAddress, formatAddress, formatPrefix, overlaps, parseAddress } from '../net/ipv4.js'
+import { containsAddress, formatAddress, formatPrefix, overlaps, parseAddress, prefixId } from '../net/ipv4.js'
 import { StaticSource } from '../protocols/static/static-source.js'
 import { Rib } from '../rib/rib.js'
 import type { Route } from '../rib/route.js'
 import type { CreateSource, RouteSource } from '../rib/source.js'
 import type { SelfInfo } from './self.js'
 import { ControlServer, type Handler } from './control-server.js'
+import type { EventHub } from './events.js'
+import { type Metrics, createMetrics } from './metrics.js'
 import type { Logger } from './log.js'
 import { buildRouteRows } from './routes-view.js'
 import { VERSION } from './version.js'
@@ -40,6 +42,10 @@ export interface AgentOptions {
   hostOptions?: Record<string, unknown>
   /** called after `fabric leave` has been carried out: the process should exit */
   onLeft?: () => void
+  /** log events for /v1/events (the logger publishes into it) */
+  events?: EventHub
+  /** --metrics-listen ADDR:PORT */
+  metricsListen?: string
 }
 
 /** A start failure with the exit code the CLI should use (2: usage/config). */
@@ -70,6 +76,7 @@ export class Agent {
   private stopping = false
   private graceTimer: NodeJS.Timeout | undefined
   private host: HostHooks | undefined
+  private metrics: Metrics | undefined
 
   constructor(private readonly opts: AgentOptions) {}
 
@@ -103,7 +110,26 @@ export class Agent {
     await this.host.start()
 
     this.rib = new Rib()
-    this.fib = new FibSync({ rtnl, protocol: this.config.routeProtocol, table: MAIN_TABLE, log: (l, e, f) => log.log(l, e, f) })
+    this.metrics = createMetrics({
+      routes: () => this.routeCountsBySource(),
+      sessions: () => {
+        const m = new Map<string, { source: string; state: string; count: number }>()
+        for (const s of this.sources) for (const p of s.peers()) {
+          const k = `${s.kind}/${p.state}`
+          const e = m.get(k) ?? { source: s.kind, state: p.state, count: 0 }
+          e.count++
+          m.set(k, e)
+        }
+        return [...m.values()]
+      },
+      kernel: () => ({ opsApplied: this.fib.stats.opsApplied, opsFailed: this.fib.stats.opsFailed, fullReconciles: this.fib.stats.reconciles, incrementalRuns: this.fib.stats.incrementals }),
+      sourceCounters: () => this.sources.map((s) => ({ source: s.kind, counters: flatCounters(s.stats?.() ?? {}) })),
+      info: () => ({ version: VERSION, host: this.self.name, mode: this.config.mode }),
+    })
+    this.fib = new FibSync({
+      rtnl, protocol: this.config.routeProtocol, table: MAIN_TABLE, log: (l, e, f) => log.log(l, e, f),
+      onRun: (r) => this.metrics?.observeReconcile(r.kind, r.durationMs / 1000),
+    })
     this.rib.onBestChange((c) => {
       if (c.best) this.since.set(c.key, Date.now())
       else this.since.delete(c.key)
@@ -128,6 +154,10 @@ export class Agent {
 
     this.server = new ControlServer(this.opts.socket, this.handlers())
     await this.server.listen()
+    if (this.opts.metricsListen) {
+      const where = await this.metrics.listen(this.opts.metricsListen)
+      log.info('metrics-listening', { address: where, path: '/metrics' })
+    }
     this.writeState()
     log.info('agent-started', {
       version: VERSION, host: this.self.name, address: formatAddress(this.self.address), subnet: formatPrefix(this.self.subnet),
@@ -274,6 +304,7 @@ export class Agent {
     this.fib?.stop()
     for (const s of this.sources) await s.stop().catch(() => undefined)
     await this.server?.close()
+    await this.metrics?.close()
     await this.host?.stop().catch(() => undefined)
     this.rtnl?.close()
     this.opts.log.info('agent-stopped', { routesLeft: this.fib?.size ?? 0, note: 'routes left in the kernel; a restart adopts them' })
@@ -302,6 +333,19 @@ export class Agent {
     rmSync(join(this.opts.stateDir, 'state.json'), { force: true })
     log.info('left', { routesRemoved: routes.removed, routesFailed: routes.failed })
     return { left: true, host: this.self.name, routesRemoved: routes.removed, routesFailed: routes.failed }
+  }
+
+  /** desired routes by (source of the best route, kernel state) */
+  private routeCountsBySource(): { source: string; state: string; count: number }[] {
+    const m = new Map<string, { source: string; state: string; count: number }>()
+    for (const r of this.rib.bestRoutes()) {
+      const state = this.fib.stateOf(prefixId(r.prefix))?.state ?? 'pending'
+      const k = `${r.source}/${state}`
+      const e = m.get(k) ?? { source: r.source, state, count: 0 }
+      e.count++
+      m.set(k, e)
+    }
+    return [...m.values()]
   }
 
   private writeState(): void {
@@ -363,9 +407,32 @@ export class Agent {
         res.once('finish', () => setImmediate(() => this.opts.onLeft?.()))
         return result
       }],
+      ['/v1/events', (req, _url, res) => {
+        const hub = this.opts.events
+        if (!hub) throw new Error('events are not available')
+        res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+        const send = (e: unknown): void => {
+          res.write(`${JSON.stringify(e)}\n`)
+        }
+        send({ time: new Date().toISOString(), level: 'info', event: 'stream-start', host: this.self.name })
+        const off = hub.subscribe(send)
+        req.on('close', off)
+        res.on('close', off)
+        return undefined
+      }],
       ['/v1/peers', () => ({ host: this.self.name, peers: this.sources.flatMap((s) => s.peers().map((p) => ({ source: s.kind, ...p }))) })],
     ])
   }
+}
+
+/** Source stats flattened to one level of numeric counters (`a.b` for nested keys). */
+export function flatCounters(stats: Record<string, unknown>, prefix = ''): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [k, v] of Object.entries(stats)) {
+    if (typeof v === 'number') out[prefix + k] = v
+    else if (v && typeof v === 'object' && !Array.isArray(v)) Object.assign(out, flatCounters(v as Record<string, unknown>, k === 'counters' ? prefix : `${prefix}${k}.`))
+  }
+  return out
 }
 
 /** The kernel route metric: the RIP hop count for RIP routes (like ripd), else 0. */

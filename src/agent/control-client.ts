@@ -3,7 +3,9 @@ import { request } from 'node:http'
 
 export class AgentUnreachable extends Error {
   constructor(readonly socket: string, readonly reason: string) {
-    super(`the fabric agent is not running or not reachable at ${socket} (${reason})`)
+    super(reason === 'EACCES'
+      ? `permission denied on ${socket}: the control socket is root-only (mode 0600); run this as root`
+      : `the fabric agent is not running or not reachable at ${socket} (${reason})`)
     this.name = 'AgentUnreachable'
   }
 }
@@ -35,6 +37,38 @@ function requestJson<T>(socket: string, method: 'GET' | 'POST', path: string, ti
     })
     req.on('timeout', () => req.destroy(new Error('timeout')))
     req.on('error', (e: NodeJS.ErrnoException) => reject(new AgentUnreachable(socket, e.code ?? e.message)))
+    req.end()
+  })
+}
+
+/** Follows an NDJSON stream (/v1/events); resolves when it ends. */
+export function streamJson(socket: string, path: string, onItem: (item: Record<string, unknown>) => void, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, path, method: 'GET', signal }, (res) => {
+      if ((res.statusCode ?? 500) >= 400) return reject(new Error(`agent answered ${res.statusCode} on ${path}`))
+      let buf = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => {
+        buf += chunk
+        let nl: number
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl)
+          buf = buf.slice(nl + 1)
+          if (!line.trim()) continue
+          try {
+            onItem(JSON.parse(line) as Record<string, unknown>)
+          } catch {
+            /* a partial or bad line: skip */
+          }
+        }
+      })
+      res.on('end', () => resolve())
+      res.on('error', (e) => reject(e))
+    })
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.name === 'AbortError') resolve()
+      else reject(new AgentUnreachable(socket, e.code ?? e.message))
+    })
     req.end()
   })
 }

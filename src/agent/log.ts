@@ -24,7 +24,7 @@ export interface LoggerOptions {
   format?: 'json' | 'human'
   /** write to this stream instead of stdout */
   stream?: NodeJS.WritableStream
-  /** called for every event at or above the level (for the control API's event stream) */
+  /** called for every event at info or above, whatever the level (for the control API's event stream), and for debug ones when logged */
   tap?: (level: Level, event: string, fields: Record<string, unknown>) => void
 }
 
@@ -35,9 +35,11 @@ export function createLogger(opts: LoggerOptions): Logger {
   const base = human ? undefined : pino({ level: opts.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'event' }, stream as never)
   const make = (bound: Record<string, unknown>): Logger => {
     const log = (level: Level, event: string, fields: Record<string, unknown> = {}): void => {
-      if (LEVELS.indexOf(level) < min) return
+      const rank = LEVELS.indexOf(level)
+      if (rank < min && (rank < 1 || !opts.tap)) return
       const all = { ...bound, ...fields }
       opts.tap?.(level, event, all)
+      if (rank < min) return
       if (base) base[level](all, event)
       else stream.write(humanLine(level, event, all))
     }

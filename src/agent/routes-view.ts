@@ -3,7 +3,7 @@
  * states and the kernel) or, when the agent is down, from the kernel alone.
  * The JSON schema is documented in docs/cli.md; keep it stable.
  */
-import { formatAddress, formatPrefix, prefixId } from '../net/ipv4.js'
+import { containsPrefix, formatAddress, formatPrefix, parsePrefix, prefixId } from '../net/ipv4.js'
 import type { RouteState } from '../kernel/fib-sync.js'
 import type { KernelLink } from '../kernel/rtnl-codec.js'
 import type { KernelRoute } from '../kernel/types.js'
@@ -115,11 +115,49 @@ export function renderTable(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n')
 }
 
+/**
+ * The `fabric routes` table: one row per prefix, readable at 80 columns; the
+ * reason of every state other than installed follows the table, one line
+ * per prefix, so long explanations never widen the columns.
+ */
 export function renderRouteTable(rows: RouteRow[]): string {
   const body = rows.map((r) => [
     r.prefix, r.nextHop ?? '-', r.device ?? '-', r.peer ? `${r.source}/${r.peer}` : r.source,
-    r.asPath ? r.asPath.join(' ') || 'i' : r.metric === null ? '-' : String(r.metric),
-    formatAge(r.age), r.state === 'installed' || r.state === 'kernel-only' ? r.state : `${r.state}${r.reason ? ` (${r.reason})` : ''}`,
+    r.asPath ? (r.asPath.join(' ') || 'i') : r.metric === null ? '-' : String(r.metric),
+    formatAge(r.age), r.state,
   ])
-  return renderTable(['PREFIX', 'NEXT HOP', 'DEV', 'SOURCE', 'METRIC', 'AGE', 'STATE'], body)
+  const table = renderTable(['PREFIX', 'NEXT HOP', 'DEV', 'SOURCE', 'METRIC', 'AGE', 'STATE'], body)
+  const notes = rows.filter((r) => r.reason && r.state !== 'installed' && r.state !== 'kernel-only').map((r) => `  ${r.prefix} ${r.state}: ${r.reason}`)
+  return notes.length ? `${table}\n\n${notes.join('\n')}` : table
+}
+
+export interface RouteFilter {
+  source?: string
+  peer?: string
+  /** an address or prefix: the longest matching route (like `ip route get`) */
+  match?: string
+}
+
+/** Applies `fabric routes` filters; match picks the longest prefix containing the address/prefix. */
+export function filterRows(rows: RouteRow[], f: RouteFilter): RouteRow[] | { error: string } {
+  let out = rows
+  if (f.source) out = out.filter((r) => r.source === f.source)
+  if (f.peer) out = out.filter((r) => r.peer === f.peer || r.nextHop === f.peer)
+  if (f.match) {
+    const text = f.match.includes('/') ? f.match : `${f.match}/32`
+    const p = parsePrefix(text, false)
+    if (!p.ok) return { error: `"${f.match}": expected an address or a prefix (${p.error})` }
+    let best: RouteRow | undefined
+    let bestLen = -1
+    for (const r of out) {
+      const rp = parsePrefix(r.prefix)
+      if (!rp.ok) continue
+      if (containsPrefix(rp.value, p.value) && rp.value.len > bestLen) {
+        best = r
+        bestLen = rp.value.len
+      }
+    }
+    out = best ? [best] : []
+  }
+  return out
 }

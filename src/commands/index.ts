@@ -1,3 +1,4 @@
+import Doctor from './doctor.js'
 import Join from './join.js'
 import LabDemo from './lab/demo.js'
 import LabDown from './lab/down.js'
@@ -15,6 +16,7 @@ export const COMMANDS = {
   peers: Peers,
   status: Status,
   leave: Leave,
+  doctor: Doctor,
   'lab:up': LabUp,
   'lab:down': LabDown,
   'lab:status': LabStatus,

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { Command, Flags } from '@oclif/core'
 import { Agent, AgentStartError } from '../agent/agent.js'
+import { EventHub } from '../agent/events.js'
 import { type Level, createLogger } from '../agent/log.js'
 import { ConfigErrors } from '../config/errors.js'
 import { BGP_KEYS } from '../config/bgp-config.js'
@@ -67,12 +68,14 @@ Reads fabric.ini (every key can be given as a flag or FABRIC_* env var; flags wi
     'state-dir': stateDirFlag,
     socket: socketFlag,
     'log-level': logLevelFlag,
+    'metrics-listen': Flags.string({ description: 'serve Prometheus metrics at http://ADDR:PORT/metrics (off by default)', env: 'FABRIC_METRICS_LISTEN' }),
     'log-format': Flags.string({ description: 'log format [default: human on a terminal, else json]', options: ['json', 'human'], env: 'FABRIC_LOG_FORMAT' }),
   }
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Join)
-    const log = createLogger({ level: flags['log-level'] as Level, format: flags['log-format'] as 'json' | 'human' | undefined })
+    const events = new EventHub()
+    const log = createLogger({ level: flags['log-level'] as Level, format: flags['log-format'] as 'json' | 'human' | undefined, tap: (l, e, f) => events.publish(l, e, f) })
     const configFile = flags.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined)
     const agent = new Agent({
       configFile,
@@ -88,6 +91,8 @@ Reads fabric.ini (every key can be given as a flag or FABRIC_* env var; flags wi
       rtProtosDir: process.env.FABRIC_RT_PROTOS_DIR,
       hostOptions: hostOptions(flags as Record<string, unknown>),
       onLeft: () => left?.(),
+      events,
+      metricsListen: flags['metrics-listen'],
     })
     let left: (() => void) | undefined
     try {

@@ -1,17 +1,34 @@
-import { Command, Flags } from '@oclif/core'
-import { AgentUnreachable, getJson } from '../agent/control-client.js'
-import { type RouteRow, renderRouteTable } from '../agent/routes-view.js'
+import { Args, Command, Flags } from '@oclif/core'
+import { AgentUnreachable, getJson, streamJson } from '../agent/control-client.js'
+import { type RouteRow, filterRows, renderRouteTable } from '../agent/routes-view.js'
 import { EXIT } from '../cli-support/exit.js'
 import { DEFAULT_CONFIG, configFlag, jsonFlag, socketFlag, stateDirFlag } from '../cli-support/flags.js'
 import { kernelRows, resolveRouteProtocol } from '../cli-support/kernel-view.js'
 
+/** Events that change what `fabric routes` shows. */
+const ROUTE_EVENTS = new Set(['route-added', 'route-removed', 'route-replaced', 'route-conflict', 'route-conflict-cleared', 'route-refused', 'route-op-failed', 'routes-changed', 'kernel-route-drift'])
+
 export default class Routes extends Command {
   static override description = `Show the routes fabric learned and their kernel state.
 
-One row per prefix: next hop, device, source and peer, metric, age and state (installed, pending, conflict, not-on-link, error, stale). When the agent is not running, shows fabric's routes read from the kernel and exits 1.`
+One row per prefix: next hop, device, source and peer, metric (RIP hops, BGP MED) or AS path, age and state: installed, pending, conflict (another protocol's route holds the prefix), not-on-link, error, stale. The reason for any state but installed follows the table. When the agent is not running, shows fabric's routes read from the kernel and exits 1.`
+
+  static override examples = [
+    '<%= config.bin %> routes',
+    '<%= config.bin %> routes 10.244.3.17            # the route used for this address (longest match)',
+    '<%= config.bin %> routes --source bgp --peer 192.168.18.130 --json',
+    '<%= config.bin %> routes --watch',
+  ]
+
+  static override args = {
+    match: Args.string({ description: 'an address or prefix: show only the longest matching route', required: false }),
+  }
 
   static override flags = {
     json: jsonFlag,
+    source: Flags.string({ description: 'only routes from this source', options: ['static', 'rip', 'bgp', 'kernel'] }),
+    peer: Flags.string({ description: 'only routes from this peer (host name or address)' }),
+    watch: Flags.boolean({ char: 'w', description: 'print the table, then every route change as it happens (Ctrl-C to stop)' }),
     socket: socketFlag,
     config: configFlag,
     'state-dir': stateDirFlag,
@@ -19,19 +36,26 @@ One row per prefix: next hop, device, source and peer, metric, age and state (in
   }
 
   async run(): Promise<void> {
-    const { flags } = await this.parse(Routes)
+    const { args, flags } = await this.parse(Routes)
+    const filter = { source: flags.source, peer: flags.peer, match: args.match }
+    const show = (rows: RouteRow[]): RouteRow[] => {
+      const f = filterRows(rows, filter)
+      if ('error' in f) {
+        process.stderr.write(`fabric routes: ${f.error}\n`)
+        this.exit(EXIT.USAGE)
+      }
+      return f
+    }
+    let body: { host: string; routes: RouteRow[] }
     try {
-      const body = await getJson<{ host: string; routes: RouteRow[] }>(flags.socket, '/v1/routes')
-      if (flags.json) this.log(JSON.stringify({ agent: 'running', host: body.host, routes: body.routes }, null, 2))
-      else this.log(body.routes.length ? renderRouteTable(body.routes) : 'no routes')
-      return
+      body = await getJson<{ host: string; routes: RouteRow[] }>(flags.socket, '/v1/routes')
     } catch (e) {
-      if (!(e instanceof AgentUnreachable)) {
+      if (!(e instanceof AgentUnreachable) || e.reason === 'EACCES') {
         process.stderr.write(`fabric routes: ${(e as Error).message}\n`)
         this.exit(EXIT.RUNTIME)
       }
       const protocol = resolveRouteProtocol(flags['route-protocol'], flags.config ?? DEFAULT_CONFIG, flags['state-dir'])
-      const rows = await kernelRows(protocol)
+      const rows = show(await kernelRows(protocol))
       if (flags.json) this.log(JSON.stringify({ agent: 'down', error: e.message, routes: rows }, null, 2))
       else {
         process.stderr.write(`fabric routes: ${e.message}\nshowing routes of protocol ${protocol} from the kernel:\n`)
@@ -39,5 +63,26 @@ One row per prefix: next hop, device, source and peer, metric, age and state (in
       }
       this.exit(EXIT.RUNTIME)
     }
+    const rows = show(body.routes)
+    if (flags.json && !flags.watch) return this.log(JSON.stringify({ agent: 'running', host: body.host, routes: rows }, null, 2))
+    if (!flags.json) this.log(rows.length ? renderRouteTable(rows) : 'no routes')
+    if (!flags.watch) return
+    // --watch: one line (or, with --json, one JSON object) per route change
+    const ac = new AbortController()
+    process.once('SIGINT', () => ac.abort())
+    process.once('SIGTERM', () => ac.abort())
+    await streamJson(flags.socket, '/v1/events', (e) => {
+      if (!ROUTE_EVENTS.has(String(e.event))) return
+      if (filter.peer && e.peer !== undefined && e.peer !== filter.peer) return
+      if (flags.json) return this.log(JSON.stringify(e))
+      const { time, event, level, ...rest } = e
+      void level
+      const what = [rest.prefix, rest.nextHop ? `via ${rest.nextHop}` : rest.gateway ? `via ${rest.gateway}` : undefined, rest.peer ? `(${rest.peer})` : undefined, rest.reason ?? (rest.operations !== undefined ? `${rest.operations} operations` : undefined)]
+        .filter((x) => x !== undefined && x !== null && x !== '').join(' ')
+      this.log(`${String(time).slice(11, 19)} ${String(event).padEnd(22)} ${what}`)
+    }, ac.signal).catch((err: Error) => {
+      process.stderr.write(`fabric routes --watch: ${err.message}\n`)
+      this.exit(EXIT.RUNTIME)
+    })
   }
 }

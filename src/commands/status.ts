@@ -1,7 +1,9 @@
-import { Command } from '@oclif/core'
+import { Command, Flags } from '@oclif/core'
 import { AgentUnreachable, getJson } from '../agent/control-client.js'
+import { renderRouteTable } from '../agent/routes-view.js'
 import { EXIT } from '../cli-support/exit.js'
-import { jsonFlag, socketFlag } from '../cli-support/flags.js'
+import { DEFAULT_CONFIG, configFlag, jsonFlag, socketFlag, stateDirFlag } from '../cli-support/flags.js'
+import { kernelRows, resolveRouteProtocol } from '../cli-support/kernel-view.js'
 
 interface Status {
   version: string
@@ -14,6 +16,8 @@ interface Status {
   pid: number
   uptime: number
   kernel: { inSync: boolean; routes: Record<string, number>; reconciles: number; opsApplied: number; opsFailed: number; lastError: string | null }
+  hostIntegration?: Record<string, unknown> & { inSync: boolean }
+  sources?: { kind: string; ready: boolean; peers: number; stats: Record<string, unknown> }[]
   conflicts: { prefix: string; reason: string }[]
   warnings: string[]
 }
@@ -21,7 +25,13 @@ interface Status {
 export default class StatusCmd extends Command {
   static override description = 'Show this host, its mode, whether the kernel is in sync, conflicts and warnings. Exits 1 when unhealthy or the agent is down (usable as a health check).'
 
-  static override flags = { json: jsonFlag, socket: socketFlag }
+  static override flags = {
+    json: jsonFlag,
+    socket: socketFlag,
+    config: configFlag,
+    'state-dir': stateDirFlag,
+    'route-protocol': Flags.string({ description: 'protocol to read from the kernel when the agent is down', env: 'FABRIC_ROUTE_PROTOCOL' }),
+  }
 
   async run(): Promise<void> {
     const { flags } = await this.parse(StatusCmd)
@@ -30,8 +40,15 @@ export default class StatusCmd extends Command {
       s = await getJson<Status>(flags.socket, '/v1/status')
     } catch (e) {
       const msg = e instanceof AgentUnreachable ? e.message : `agent error: ${(e as Error).message}`
-      if (flags.json) this.log(JSON.stringify({ healthy: false, agent: 'down', error: msg }, null, 2))
-      else process.stderr.write(`fabric status: ${msg}\n`)
+      const down = e instanceof AgentUnreachable && e.reason !== 'EACCES'
+      // the agent is down: what is still routing is what fabric left in the kernel
+      const protocol = resolveRouteProtocol(flags['route-protocol'], flags.config ?? DEFAULT_CONFIG, flags['state-dir'])
+      const rows = down ? await kernelRows(protocol).catch(() => []) : []
+      if (flags.json) this.log(JSON.stringify({ healthy: false, agent: 'down', error: msg, kernelRoutes: rows }, null, 2))
+      else {
+        process.stderr.write(`fabric status: ${msg}\n`)
+        if (down) this.log(`agent     DOWN\nkernel    ${rows.length} routes of protocol ${protocol} left in place${rows.length ? `:\n${renderRouteTable(rows)}` : ''}\nhealth    UNHEALTHY`)
+      }
       this.exit(EXIT.RUNTIME)
     }
     if (flags.json) this.log(JSON.stringify(s, null, 2))
@@ -43,6 +60,8 @@ export default class StatusCmd extends Command {
         `agent     fabric ${s.version}, pid ${s.pid}, up ${s.uptime}s`,
         `kernel    ${s.kernel.inSync ? 'in sync' : 'NOT in sync'}: ${r.installed}/${r.wanted} routes installed` +
           `${r.conflict ? `, ${r.conflict} conflict` : ''}${r.notOnLink ? `, ${r.notOnLink} not on-link` : ''}${r.error ? `, ${r.error} error` : ''}${r.pending ? `, ${r.pending} pending` : ''}`,
+        ...(s.sources ?? []).map((src) => `source    ${src.kind}: ${src.ready ? 'ready' : 'gathering its initial table'}, ${src.peers} peers${dropSummary(src.stats)}`),
+        ...(s.hostIntegration ? [`host      ${s.hostIntegration.inSync ? 'integration in sync' : 'integration NOT in sync'}${Object.entries(s.hostIntegration).filter(([k]) => k !== 'inSync').map(([k, v]) => `, ${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('')}`] : []),
         ...s.conflicts.map((c) => `conflict  ${c.prefix}: ${c.reason}`),
         ...s.warnings.map((w) => `warning   ${w}`),
         `health    ${s.healthy ? 'healthy' : 'UNHEALTHY'}`,
@@ -50,4 +69,19 @@ export default class StatusCmd extends Command {
     }
     if (!s.healthy) this.exit(EXIT.RUNTIME)
   }
+}
+
+/** ", 12 dropped (auth-bad-digest 10, bad-port 2)" from a source's counters */
+function dropSummary(stats: Record<string, unknown>): string {
+  const flat: [string, number][] = []
+  const walk = (o: Record<string, unknown>): void => {
+    for (const [k, v] of Object.entries(o)) {
+      if (typeof v === 'number' && /^drop-(packet|message):/.test(k) && v > 0) flat.push([k.replace(/^drop-(packet|message):/, ''), v])
+      else if (v && typeof v === 'object' && !Array.isArray(v)) walk(v as Record<string, unknown>)
+    }
+  }
+  walk(stats)
+  if (flat.length === 0) return ''
+  const total = flat.reduce((a, [, v]) => a + v, 0)
+  return `, ${total} packets dropped (${flat.map(([k, v]) => `${k} ${v}`).join(', ')})`
 }

@@ -44,6 +44,8 @@ export interface FibSyncOptions {
   log: LogFn
   /** debounce of change-triggered runs, ms */
   debounceMs?: number
+  /** called after every run (metrics) */
+  onRun?: (r: ReconcileResult) => void
 }
 
 export interface ReconcileResult {
@@ -362,6 +364,7 @@ export class FibSync {
     this.stats.incrementals++
     this.stats.opsApplied += result.applied
     this.stats.opsFailed += failed
+    this.opts.onRun?.(result)
     if (needFull) this.requestFull(needFull && failed > 0 ? 200 : 0)
   }
 
@@ -462,6 +465,7 @@ export class FibSync {
     this.stats.lastReconcile = result
     this.lastFullEnd = Date.now()
     this.lastFullMs = durationMs
+    this.opts.onRun?.(result)
     if (results.length > 0 || failed > 0) log('debug', 'kernel-reconciled', { ...result })
     if (failed > 0) this.requestFull(Math.max(1000, durationMs * 5))
   }

@@ -1,5 +1,6 @@
 /** Helpers for lab tests: unique names, `ip` in a namespace, polling, the CLI. */
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { ExecutionContext } from 'ava'
 import { type LabSpec, type LabUpOptions, labDown, labUp } from '../../src/lab/lab.js'
@@ -78,17 +79,11 @@ export type LogLine = Record<string, unknown> & { event: string; level: number }
 
 /** The agent's JSON log lines with the given event name. */
 export function logEvents(file: string, event: string): LogLine[] {
-  const { readFileSync } = require_fs()
-  return (readFileSync(file, 'utf8') as string).split('\n').filter((l) => l.startsWith('{')).map((l) => {
+  return readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => {
     try {
       return JSON.parse(l) as LogLine
     } catch {
       return undefined
     }
   }).filter((l): l is LogLine => l !== undefined && l.event === event)
-}
-
-import * as fs from 'node:fs'
-function require_fs(): typeof fs {
-  return fs
 }

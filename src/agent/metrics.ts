@@ -1,0 +1,109 @@
+/**
+ * Prometheus exposition (prom-client) on --metrics-listen ADDR:PORT, off by
+ * default. Gauges are computed at scrape time from the agent's state; the
+ * reconcile duration is a histogram observed by FIB sync.
+ */
+import { type Server, createServer } from 'node:http'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+
+export interface MetricsView {
+  /** desired routes by source and kernel state */
+  routes(): { source: string; state: string; count: number }[]
+  /** peers/sessions by source and state */
+  sessions(): { source: string; state: string; count: number }[]
+  kernel(): { opsApplied: number; opsFailed: number; fullReconciles: number; incrementalRuns: number }
+  /** each source's flat counters (rx-packets, tx-packets, drop-packet:<reason>, drop-entry:<reason>, ...) */
+  sourceCounters(): { source: string; counters: Record<string, unknown> }[]
+  info(): Record<string, string>
+}
+
+export interface Metrics {
+  registry: Registry
+  observeReconcile(kind: 'full' | 'incremental', seconds: number): void
+  listen(spec: string): Promise<string>
+  close(): Promise<void>
+}
+
+/** Parses ADDR:PORT (IPv4 or [IPv6]); the port must be given. */
+export function parseListen(spec: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(spec.trim())
+  if (!m) return undefined
+  const port = Number(m[3])
+  if (port < 1 || port > 65535) return undefined
+  return { host: (m[1] ?? m[2])!, port }
+}
+
+export function createMetrics(view: MetricsView): Metrics {
+  const registry = new Registry()
+  const g = <T extends string>(name: string, help: string, labelNames: T[], collect: (gauge: Gauge<T>) => void): Gauge<T> =>
+    new Gauge<T>({ name, help, labelNames, registers: [registry], collect(this: Gauge<T>) { this.reset(); collect(this) } })
+  g('fabric_info', 'fabric agent information (value 1)', ['version', 'host', 'mode'], (gauge) => {
+    const i = view.info()
+    gauge.set({ version: i.version ?? '', host: i.host ?? '', mode: i.mode ?? '' }, 1)
+  })
+  g('fabric_routes', 'routes wanted by fabric, by source and kernel state', ['source', 'state'], (gauge) => {
+    for (const r of view.routes()) gauge.set({ source: r.source, state: r.state }, r.count)
+  })
+  g('fabric_sessions', 'peers/sessions by source and state', ['source', 'state'], (gauge) => {
+    for (const s of view.sessions()) gauge.set({ source: s.source, state: s.state }, s.count)
+  })
+  const kernelOps = new Counter({ name: 'fabric_kernel_operations_total', help: 'kernel route operations applied', registers: [registry], collect(this: Counter) { this.reset(); this.inc(view.kernel().opsApplied) } })
+  const kernelErrors = new Counter({ name: 'fabric_kernel_errors_total', help: 'kernel route operations that failed', registers: [registry], collect(this: Counter) { this.reset(); this.inc(view.kernel().opsFailed) } })
+  new Counter({ name: 'fabric_kernel_syncs_total', help: 'kernel sync runs by kind', labelNames: ['kind'], registers: [registry], collect(this: Counter<'kind'>) {
+    this.reset()
+    const k = view.kernel()
+    this.inc({ kind: 'full' }, k.fullReconciles)
+    this.inc({ kind: 'incremental' }, k.incrementalRuns)
+  } })
+  const counterFrom = (name: string, help: string, match: (key: string) => string | undefined | null, labels: ('source' | 'reason')[]) =>
+    new Counter({ name, help, labelNames: labels, registers: [registry], collect(this: Counter<'source' | 'reason'>) {
+      this.reset()
+      for (const { source, counters } of view.sourceCounters()) {
+        for (const [key, value] of Object.entries(counters)) {
+          if (typeof value !== 'number') continue
+          const reason = match(key)
+          if (reason === undefined) continue
+          this.inc(reason === null ? { source } : { source, reason }, value)
+        }
+      }
+    } })
+  counterFrom('fabric_packets_received_total', 'protocol packets/messages received', (k) => (k === 'rx-packets' || k === 'rx-messages' ? null : undefined), ['source'])
+  counterFrom('fabric_packets_sent_total', 'protocol packets/messages sent', (k) => (k === 'tx-packets' || k === 'tx-messages' ? null : undefined), ['source'])
+  counterFrom('fabric_packets_dropped_total', 'protocol packets/messages dropped, by reason', (k) => (k.startsWith('drop-packet:') ? k.slice(12) : k.startsWith('drop-message:') ? k.slice(13) : undefined), ['source', 'reason'])
+  counterFrom('fabric_routes_rejected_total', 'received routes rejected (policy, validation), by reason', (k) => (k.startsWith('drop-entry:') ? k.slice(11) : k.startsWith('drop-route:') ? k.slice(11) : undefined), ['source', 'reason'])
+  const reconcile = new Histogram({
+    name: 'fabric_kernel_sync_duration_seconds', help: 'duration of kernel sync runs', labelNames: ['kind'], registers: [registry],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  })
+  void kernelOps
+  void kernelErrors
+  let server: Server | undefined
+  return {
+    registry,
+    observeReconcile: (kind, seconds) => reconcile.observe({ kind }, seconds),
+    async listen(spec) {
+      const l = parseListen(spec)
+      if (!l) throw new Error(`--metrics-listen "${spec}": expected ADDR:PORT, e.g. 127.0.0.1:9477`)
+      server = createServer((req, res) => {
+        if (req.url !== '/metrics') {
+          res.writeHead(404).end('fabric metrics are at /metrics\n')
+          return
+        }
+        registry.metrics().then((text) => {
+          res.writeHead(200, { 'content-type': registry.contentType })
+          res.end(text)
+        }, (e: Error) => res.writeHead(500).end(e.message))
+      })
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject)
+        server!.listen(l.port, l.host, () => resolve())
+      })
+      return `${l.host}:${l.port}`
+    },
+    async close() {
+      const s = server
+      server = undefined
+      if (s) await new Promise<void>((r) => s.close(() => r()))
+    },
+  }
+}
