@@ -414,3 +414,33 @@ test('RFC 2453 3.9.2: a bad-metric entry is dropped alone, also in an MD5-signed
   t.is(nb.badRoutes, 2)
   t.regex(nb.lastError ?? '', /bad-metric: entry 3: metric 0/)
 })
+
+test('a configured port replaces 520: responses must come from it, neighbours are sent to it', (t) => {
+  const { engine, advance } = setup({ port: 5520, interfaces: [{ ...ETH0, neighbors: [PEER] }] })
+  t.deepEqual(adds(rx(engine, response(route('10.244.7.0/24', 1)), PEER, 520)), [])
+  t.is(engine.counters()['drop-packet:bad-port'], 1)
+  t.is(adds(rx(engine, response(route('10.244.7.0/24', 1)), PEER, 5520)).length, 1)
+  const out = advance(30_000)
+  t.deepEqual(sends(out).map((s) => s.to), [{ kind: 'unicast', address: PEER, port: 5520 }])
+})
+
+test('setAuth swaps the key chain (reload): old key refused, new key accepted and used', (t) => {
+  const k1: RipAuthConfig = { keys: [{ id: 1, secret: 'one', algorithm: 'md5' }] }
+  const k2: RipAuthConfig = { keys: [{ id: 2, secret: 'two', algorithm: 'md5' }] }
+  const { engine, advance } = setup({ interfaces: [{ ...ETH0, auth: k1 }] })
+  const signed = (auth: RipAuthConfig, seq: number, p: string) => {
+    const r = signPacket({ command: 'response', entries: [route(p, 1)] }, auth, T0, seq)
+    if (!r.ok) throw new Error(r.error.reason)
+    return r.value
+  }
+  t.is(adds(rx(engine, signed(k1, 10, '10.244.7.0/24'))).length, 1)
+  t.true(engine.setAuth('eth0', k2))
+  t.false(engine.setAuth('eth9', k2))
+  t.deepEqual(adds(rx(engine, signed(k1, 11, '10.244.8.0/24'))), [])
+  t.is(engine.counters()['drop-packet:auth-unknown-key'], 1)
+  t.is(adds(rx(engine, signed(k2, 12, '10.244.9.0/24'))).length, 1)
+  const sent = sends(advance(30_000))[0]!
+  const dec = decodePacket(sent.bytes)
+  t.true(dec.ok && dec.value.auth?.type === 'crypto' && dec.value.auth.keyId === 2)
+  t.true(dec.ok && verifyPacket(sent.bytes, dec.value, k2, T0).ok)
+})
