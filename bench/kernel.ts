@@ -89,7 +89,7 @@ async function inner(): Promise<void> {
   const rib = new Rib()
   const fib = new FibSync({ rtnl, protocol: PROTO, table: MAIN_TABLE, log: () => {} })
   fib.allowDeletes = true
-  rib.onBestChange((c) => fib.setDesired(c.key, c.best ? { prefix: c.prefix, nextHop: c.best.nextHop, metric: 0, peer: c.best.peer } : undefined))
+  rib.onBestChange((c) => fib.setDesired(c.prefix, c.best))
   t = performance.now()
   for (let i = 0; i < N; i++) rib.add({ prefix: spec(i).prefix, nextHop: 0x0a000002, source: 'static', peer: `h${i}`, metric: 0 })
   const ribS = (performance.now() - t) / 1000

@@ -16,7 +16,7 @@ import { Rtnl } from '../kernel/rtnl.js'
 import type { KernelAddress, KernelLink } from '../kernel/rtnl-codec.js'
 import { type HostHooks, createHostHooks, resolveSubnet } from '../host/hooks.js'
 import { MAIN_TABLE } from '../kernel/types.js'
-import { containsAddress, formatAddress, formatPrefix, overlaps, parseAddress, prefixId } from '../net/ipv4.js'
+import { containsAddress, formatAddress, formatPrefix, overlaps, parseAddress } from '../net/ipv4.js'
 import { StaticSource } from '../protocols/static/static-source.js'
 import { Rib } from '../rib/rib.js'
 import type { Route } from '../rib/route.js'
@@ -70,7 +70,6 @@ export class Agent {
   private sources: RouteSource[] = []
   private staticSource: StaticSource | undefined
   private server: ControlServer | undefined
-  private readonly since = new Map<number, number>()
   private readonly warnings: string[] = []
   private readonly startedAt = Date.now()
   private stopping = false
@@ -129,12 +128,10 @@ export class Agent {
     this.fib = new FibSync({
       rtnl, protocol: this.config.routeProtocol, table: MAIN_TABLE, log: (l, e, f) => log.log(l, e, f),
       onRun: (r) => this.metrics?.observeReconcile(r.kind, r.durationMs / 1000),
+      metricOf: (r) => kernelMetric(r as Route),
     })
-    this.rib.onBestChange((c) => {
-      if (c.best) this.since.set(c.key, Date.now())
-      else this.since.delete(c.key)
-      this.fib.setDesired(c.key, c.best ? { prefix: c.prefix, nextHop: c.best.nextHop, metric: kernelMetric(c.best), peer: c.best.peer } : undefined)
-    })
+    // the RIB's best Route is the desired kernel route itself (no copy per prefix)
+    this.rib.onBestChange((c) => this.fib.setDesired(c.prefix, c.best))
     this.sources = await this.createSources()
     for (const s of this.sources) await s.start(this.rib)
     this.fib.allowDeletes = this.sources.every((s) => s.ready())
@@ -339,7 +336,7 @@ export class Agent {
   private routeCountsBySource(): { source: string; state: string; count: number }[] {
     const m = new Map<string, { source: string; state: string; count: number }>()
     for (const r of this.rib.bestRoutes()) {
-      const state = this.fib.stateOf(prefixId(r.prefix))?.state ?? 'pending'
+      const state = this.fib.stateOf(r.prefix)?.state ?? 'pending'
       const k = `${r.source}/${state}`
       const e = m.get(k) ?? { source: r.source, state, count: 0 }
       e.count++
@@ -397,7 +394,7 @@ export class Agent {
           host: this.self.name,
           routes: buildRouteRows({
             best: this.rib.bestRoutes(), candidates: (r) => this.rib.candidateCount(r.prefix),
-            stateOf: (k) => this.fib.stateOf(k), since: (k) => this.since.get(k),
+            stateOf: (p) => this.fib.stateOf(p), since: (p) => this.fib.sinceOf(p),
             kernel, links, protocol: this.config.routeProtocol, table: MAIN_TABLE, now: Date.now(),
           }),
         }

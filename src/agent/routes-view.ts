@@ -3,7 +3,7 @@
  * states and the kernel) or, when the agent is down, from the kernel alone.
  * The JSON schema is documented in docs/cli.md; keep it stable.
  */
-import { containsPrefix, formatAddress, formatPrefix, parsePrefix, prefixId } from '../net/ipv4.js'
+import { type Prefix, containsPrefix, formatAddress, formatPrefix, parsePrefix } from '../net/ipv4.js'
 import type { RouteState } from '../kernel/fib-sync.js'
 import type { KernelLink } from '../kernel/rtnl-codec.js'
 import type { KernelRoute } from '../kernel/types.js'
@@ -33,8 +33,8 @@ export function deviceOf(route: KernelRoute | undefined, links: Map<number, Kern
 export function buildRouteRows(opts: {
   best: Route[]
   candidates: (r: Route) => number
-  stateOf: (id: number) => RouteState | undefined
-  since: (id: number) => number | undefined
+  stateOf: (p: Prefix) => RouteState | undefined
+  since: (p: Prefix) => number | undefined
   kernel: KernelRoute[]
   links: KernelLink[]
   protocol: number
@@ -49,8 +49,8 @@ export function buildRouteRows(opts: {
   for (const r of opts.best) {
     const key = formatPrefix(r.prefix)
     seen.add(key)
-    const st = opts.stateOf(prefixId(r.prefix)) ?? { state: 'pending' as const }
-    const since = opts.since(prefixId(r.prefix))
+    const st = opts.stateOf(r.prefix) ?? { state: 'pending' as const }
+    const since = opts.since(r.prefix)
     rows.push({
       prefix: key,
       nextHop: formatAddress(r.nextHop),

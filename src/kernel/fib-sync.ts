@@ -11,7 +11,8 @@
  *   periodically, and when a route event or an error shows drift: a route
  *   deleted or changed by hand, a foreign route appearing, lost events).
  */
-import { containsAddress, formatAddress, formatPrefix, prefixId } from '../net/ipv4.js'
+import { type Prefix, containsAddress, formatAddress, formatPrefix, prefixId } from '../net/ipv4.js'
+import { PrefixMap, PrefixSet } from '../net/prefix-map.js'
 import { type Conflict, planReconcile } from './reconcile.js'
 import { type RouteOp, type RouteOpKind, type Rtnl, RouteMonitor, errnoName } from './rtnl.js'
 import type { KernelAddress, KernelLink } from './rtnl-codec.js'
@@ -27,12 +28,17 @@ export type RouteState =
 const INSTALLED: RouteState = Object.freeze({ state: 'installed' })
 const PENDING: RouteState = Object.freeze({ state: 'pending' })
 
-/** A desired route, what became of it, and what fabric has in the kernel for it. */
+/**
+ * A desired route, what became of it, and what fabric has in the kernel for
+ * it. `route` is the caller's object itself (the RIB's best Route): no copy.
+ */
 interface Slot {
   route: DesiredRoute
   state: RouteState
   /** the route fabric installed for this prefix (undefined: none known) */
   inst: DesiredRoute | undefined
+  /** seconds (since this FibSync was made) when `route` was set */
+  since: number
 }
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>) => void
@@ -46,6 +52,8 @@ export interface FibSyncOptions {
   debounceMs?: number
   /** called after every run (metrics) */
   onRun?: (r: ReconcileResult) => void
+  /** the kernel metric of a route (default: its metric) */
+  metricOf?: (r: DesiredRoute) => number
 }
 
 export interface ReconcileResult {
@@ -78,11 +86,13 @@ export class FibSync {
   /** false during startup grace: stale routes are adopted, not deleted */
   allowDeletes = false
   readonly stats: FibStats = { reconciles: 0, incrementals: 0, opsApplied: 0, opsFailed: 0 }
-  private readonly desired = new Map<number, Slot>()
-  private dirty = new Set<number>()
+  private readonly desired = new PrefixMap<Slot>()
+  private dirty = new PrefixSet()
   /** installed routes whose prefix is no longer desired: to delete */
-  private removals = new Map<number, DesiredRoute>()
-  private conflictKeys = new Set<number>()
+  private removals = new PrefixMap<DesiredRoute>()
+  private conflictKeys = new PrefixSet()
+  private readonly epoch = Date.now()
+  private readonly metricOf: (r: DesiredRoute) => number
   private connected: Connected[] | undefined
   private fullRequested = false
   private lastFullEnd = 0
@@ -96,28 +106,40 @@ export class FibSync {
 
   constructor(private readonly opts: FibSyncOptions) {
     this.debounceMs = opts.debounceMs ?? 50
+    this.metricOf = opts.metricOf ?? ((r) => r.metric)
   }
 
-  /** Sets (or, with undefined, removes) the route wanted for a prefix id. */
-  setDesired(key: number, route: DesiredRoute | undefined): void {
-    const slot = this.desired.get(key)
+  /** Sets (or, with undefined, removes) the route wanted for a prefix. */
+  setDesired(prefix: Prefix, route: DesiredRoute | undefined): void {
+    const slot = this.desired.get(prefix)
     if (route === undefined) {
       if (!slot) return
-      if (slot.inst) this.removals.set(key, slot.inst)
-      this.desired.delete(key)
+      if (slot.inst) this.removals.set(prefix, slot.inst)
+      this.desired.delete(prefix)
     } else if (slot) {
       slot.route = route
       slot.state = PENDING
+      slot.since = this.now()
     } else {
-      this.desired.set(key, { route, state: PENDING, inst: undefined })
-      this.removals.delete(key)
+      this.desired.set(prefix, { route, state: PENDING, inst: undefined, since: this.now() })
+      this.removals.delete(prefix)
     }
-    this.dirty.add(key)
+    this.dirty.add(prefix)
     this.kick(this.debounceMs)
   }
 
-  stateOf(key: number): RouteState | undefined {
-    return this.desired.get(key)?.state
+  private now(): number {
+    return Math.round((Date.now() - this.epoch) / 1000)
+  }
+
+  stateOf(prefix: Prefix): RouteState | undefined {
+    return this.desired.get(prefix)?.state
+  }
+
+  /** ms since epoch when the current route of a prefix was set */
+  sinceOf(prefix: Prefix): number | undefined {
+    const s = this.desired.get(prefix)?.since
+    return s === undefined ? undefined : this.epoch + s * 1000
   }
 
   get size(): number {
@@ -228,17 +250,16 @@ export class FibSync {
 
   private onRouteEvent(kind: 'new' | 'del', r: KernelRoute): void {
     if (r.table !== this.opts.table) return
-    const key = prefixId(r.prefix)
-    const slot = this.desired.get(key)
+    const slot = this.desired.get(r.prefix)
     if (r.protocol === this.opts.protocol) {
       const want = slot?.inst
       if (want === undefined) return // not something we installed
-      const matches = r.gateway === want.nextHop && r.metric === want.metric
+      const matches = r.gateway === want.nextHop && r.metric === this.metricOf(want)
       if ((kind === 'del' && matches) || (kind === 'new' && !matches)) {
         this.opts.log('warn', 'kernel-route-drift', { prefix: formatPrefix(r.prefix), change: kind === 'del' ? 'deleted' : 'changed', gateway: r.gateway !== undefined ? formatAddress(r.gateway) : null })
         this.requestFull()
       }
-    } else if (slot !== undefined || this.conflictKeys.has(key)) {
+    } else if (slot !== undefined || this.conflictKeys.has(r.prefix)) {
       this.requestFull()
     }
   }
@@ -280,16 +301,17 @@ export class FibSync {
     const t0 = performance.now()
     const dirty = this.dirty
     const removals = this.removals
-    this.dirty = new Set()
-    this.removals = new Map()
+    this.dirty = new PrefixSet()
+    this.removals = new PrefixMap()
     const connected = await this.refreshConnected()
     const { protocol, table } = this.opts
+    const metricOf = this.metricOf
     const ops: RouteOp[] = []
     const late: RouteOp[] = []
-    const meta: { key: number; kind: RouteOpKind; route: DesiredRoute }[] = []
+    const meta: { key: Prefix; kind: RouteOpKind; route: DesiredRoute }[] = []
     const lateMeta: typeof meta = []
     let unchanged = 0
-    const spec = (r: DesiredRoute) => ({ prefix: r.prefix, table, protocol, metric: r.metric, gateway: r.nextHop })
+    const spec = (r: DesiredRoute) => ({ prefix: r.prefix, table, protocol, metric: metricOf(r), gateway: r.nextHop })
     for (const key of dirty) {
       const slot = this.desired.get(key)
       if (slot === undefined) {
@@ -316,11 +338,11 @@ export class FibSync {
       if (inst === undefined) {
         ops.push({ kind: 'add', spec: spec(want) })
         meta.push({ key, kind: 'add', route: want })
-      } else if (inst.nextHop === want.nextHop && inst.metric === want.metric) {
+      } else if (inst.nextHop === want.nextHop && metricOf(inst) === metricOf(want)) {
         slot.inst = want
         slot.state = INSTALLED
         unchanged++
-      } else if (inst.metric === want.metric) {
+      } else if (metricOf(inst) === metricOf(want)) {
         ops.push({ kind: 'replace', spec: spec(want) })
         meta.push({ key, kind: 'replace', route: want })
       } else {
@@ -393,26 +415,25 @@ export class FibSync {
     const t0 = performance.now()
     const { rtnl, protocol, table, log } = this.opts
     // everything pending is covered by this run; changes during it are queued anew
-    this.dirty = new Set()
-    this.removals = new Map()
+    this.dirty = new PrefixSet()
+    this.removals = new PrefixMap()
     const connected = await this.refreshConnected()
     const kernel = await rtnl.dumpRoutes()
     const installable = new Map<number, DesiredRoute>()
-    for (const [key, slot] of this.desired) {
+    for (const slot of this.desired.values()) {
       const off = this.offLink(slot.route, connected)
       if (off) {
         this.refuse(slot, off)
         continue
       }
-      installable.set(key, slot.route)
+      installable.set(prefixId(slot.route.prefix), slot.route)
     }
-    const plan = planReconcile(installable, kernel, { protocol, table, allowDeletes: this.allowDeletes })
-    const newConflicts = new Set<number>()
+    const plan = planReconcile(installable, kernel, { protocol, table, allowDeletes: this.allowDeletes, metricOf: this.metricOf })
+    const newConflicts = new PrefixSet()
     for (const c of plan.conflicts) {
-      const key = prefixId(c.desired.prefix)
-      newConflicts.add(key)
+      newConflicts.add(c.desired.prefix)
       const reason = conflictReason(c)
-      const slot = this.desired.get(key)!
+      const slot = this.desired.get(c.desired.prefix)!
       const prev = slot.state
       if (prev.state !== 'conflict' || prev.reason !== reason) log('warn', 'route-conflict', { prefix: formatPrefix(c.desired.prefix), peer: c.desired.peer, reason })
       slot.state = { state: 'conflict', reason }
@@ -423,18 +444,18 @@ export class FibSync {
       if (!newConflicts.has(key) && slot) log('info', 'route-conflict-cleared', { prefix: formatPrefix(slot.route.prefix) })
     }
     this.conflictKeys = newConflicts
-    const ops = plan.ops.map(toRouteOp(protocol, table))
+    const ops = plan.ops.map(toRouteOp(protocol, table, this.metricOf))
     const results = await this.apply(ops)
     let failed = 0
-    const failedKeys = new Set<number>()
+    const failedKeys = new PrefixSet()
     const logEach = ops.length <= LOG_EACH_MAX
     for (let i = 0; i < results.length; i++) {
       const planned = plan.ops[i]!
       const errno = results[i]!.errno
-      const key = prefixId(planned.route.prefix)
+      const key = planned.route.prefix
       if (errno === 0 || (planned.op === 'delete' && errno === 3)) {
         if (planned.op === 'delete') {
-          if (!installable.has(key)) this.logOp('delete', { prefix: planned.route.prefix, nextHop: planned.route.gateway ?? 0, metric: planned.route.metric, peer: '' }, logEach)
+          if (!installable.has(prefixId(key))) this.logOp('delete', { prefix: planned.route.prefix, nextHop: planned.route.gateway ?? 0, metric: planned.route.metric, peer: '' }, logEach)
         } else this.logOp(planned.op, planned.route, logEach)
         continue
       }
@@ -449,7 +470,8 @@ export class FibSync {
       }
     }
     if (!logEach && ops.length > 0) log('info', 'routes-changed', { operations: ops.length, failed })
-    for (const [key, route] of installable) {
+    for (const route of installable.values()) {
+      const key = route.prefix
       if (newConflicts.has(key) || failedKeys.has(key)) continue
       const slot = this.desired.get(key)
       if (!slot) continue
@@ -490,11 +512,11 @@ function conflictReason(c: Conflict): string {
   return `prefix held by a route of protocol ${f.protocol}${via} (metric ${f.metric}); fabric does not override it`
 }
 
-function toRouteOp(protocol: number, table: number) {
+function toRouteOp(protocol: number, table: number, metricOf: (r: DesiredRoute) => number) {
   return (op: KernelOp): RouteOp => {
     if (op.op === 'delete') {
       return { kind: 'delete', spec: { prefix: op.route.prefix, table, protocol, metric: op.route.metric, gateway: op.route.gateway } }
     }
-    return { kind: op.op, spec: { prefix: op.route.prefix, table, protocol, metric: op.route.metric, gateway: op.route.nextHop } }
+    return { kind: op.op, spec: { prefix: op.route.prefix, table, protocol, metric: metricOf(op.route), gateway: op.route.nextHop } }
   }
 }

@@ -25,6 +25,8 @@ export interface PlanOptions {
   table: number
   /** false during startup grace: adopt, add and fix, but delete nothing yet */
   allowDeletes: boolean
+  /** the kernel metric of a desired route (default: its metric) */
+  metricOf?: (r: DesiredRoute) => number
 }
 
 /**
@@ -45,6 +47,7 @@ export function planReconcile(desired: ReadonlyMap<number, DesiredRoute>, kernel
       foreign.set(key, r)
     }
   }
+  const metricOf = opts.metricOf ?? ((r: DesiredRoute) => r.metric)
   const ops: KernelOp[] = []
   const late: KernelOp[] = []
   const conflicts: Conflict[] = []
@@ -65,13 +68,14 @@ export function planReconcile(desired: ReadonlyMap<number, DesiredRoute>, kernel
       continue
     }
     ours.delete(key)
-    const exact = mine.find((r) => r.gateway === want.nextHop && r.metric === want.metric && r.type === 1)
+    const metric = metricOf(want)
+    const exact = mine.find((r) => r.gateway === want.nextHop && r.metric === metric && r.type === 1)
     if (exact !== undefined) {
       unchanged++
       for (const r of mine) if (r !== exact) ops.push({ op: 'delete', route: r })
       continue
     }
-    const sameMetric = mine.find((r) => r.metric === want.metric)
+    const sameMetric = mine.find((r) => r.metric === metric)
     if (sameMetric !== undefined) {
       ops.push({ op: 'replace', route: want, old: sameMetric })
       for (const r of mine) if (r !== sameMetric) ops.push({ op: 'delete', route: r })

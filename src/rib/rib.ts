@@ -3,14 +3,16 @@
  * administrative distance, then the source's own preference, then metric,
  * then peer name (deterministic). It tells its listener about best-route
  * changes only; it never touches the kernel.
+ *
+ * Memory: most prefixes have one candidate, stored as the Route itself; a
+ * Multi holder is made only when a second source or peer offers the prefix.
  */
-import { type Prefix, prefixId } from '../net/ipv4.js'
+import type { Prefix } from '../net/ipv4.js'
+import { PrefixMap } from '../net/prefix-map.js'
 import { ADMIN_DISTANCE, type Route } from './route.js'
 
 export interface BestChange {
   prefix: Prefix
-  /** prefixId(prefix) */
-  key: number
   /** the new best route, or undefined when the prefix has no candidate left */
   best: Route | undefined
   previous: Route | undefined
@@ -18,52 +20,14 @@ export interface BestChange {
 
 export type BestListener = (change: BestChange) => void
 
-/**
- * One prefix. Most prefixes have a single candidate, kept inline; a Map is
- * made only when a second source or peer offers the same prefix.
- */
-interface Entry {
-  prefix: Prefix
-  one: Route | undefined
-  many: Map<string, Route> | undefined
-  best: Route | undefined
+class Multi {
+  constructor(
+    readonly many: Map<string, Route>,
+    public best: Route | undefined,
+  ) {}
 }
 
-function entrySize(e: Entry): number {
-  return e.many ? e.many.size : e.one ? 1 : 0
-}
-
-function* entryRoutes(e: Entry): Generator<Route> {
-  if (e.many) yield* e.many.values()
-  else if (e.one) yield e.one
-}
-
-/** Removes the candidate with this key; true when it was there. */
-function entryDelete(e: Entry, ck: string): boolean {
-  if (e.many) {
-    const had = e.many.delete(ck)
-    if (e.many.size === 1) {
-      e.one = e.many.values().next().value
-      e.many = undefined
-    } else if (e.many.size === 0) e.many = undefined
-    return had
-  }
-  if (e.one && candidateKey(e.one) === ck) {
-    e.one = undefined
-    return true
-  }
-  return false
-}
-
-function entrySet(e: Entry, r: Route): void {
-  const ck = candidateKey(r)
-  if (e.many) e.many.set(ck, r)
-  else if (e.one === undefined || candidateKey(e.one) === ck) e.one = r
-  else {
-    e.many = new Map([[candidateKey(e.one), e.one], [ck, r]])
-    e.one = undefined
-  }
-}
+type Slot = Route | Multi
 
 export function distanceOf(r: Route): number {
   if (r.source === 'bgp' && r.attrs?.ibgp) return 200
@@ -85,11 +49,21 @@ function sameRoute(a: Route | undefined, b: Route | undefined): boolean {
   if (a === b) return true
   if (a === undefined || b === undefined) return false
   return a.nextHop === b.nextHop && a.source === b.source && a.peer === b.peer && a.metric === b.metric &&
-    a.preference === b.preference && JSON.stringify(a.attrs ?? {}) === JSON.stringify(b.attrs ?? {})
+    a.preference === b.preference && (a.attrs === b.attrs || JSON.stringify(a.attrs ?? {}) === JSON.stringify(b.attrs ?? {}))
+}
+
+function candidateKey(source: Route['source'], peer: string): string {
+  return `${source}\u0000${peer}`
+}
+
+function bestOf(many: Map<string, Route>): Route | undefined {
+  let best: Route | undefined
+  for (const r of many.values()) if (best === undefined || compareRoutes(r, best) < 0) best = r
+  return best
 }
 
 export class Rib {
-  private readonly entries = new Map<number, Entry>()
+  private readonly entries = new PrefixMap<Slot>()
   private readonly listeners: BestListener[] = []
 
   onBestChange(listener: BestListener): void {
@@ -98,65 +72,96 @@ export class Rib {
 
   /** Adds or replaces the candidate of (source, peer) for the route's prefix. */
   add(route: Route): void {
-    const key = prefixId(route.prefix)
-    let entry = this.entries.get(key)
-    if (entry === undefined) {
-      entry = { prefix: route.prefix, one: undefined, many: undefined, best: undefined }
-      this.entries.set(key, entry)
+    const slot = this.entries.get(route.prefix)
+    if (slot === undefined) {
+      this.entries.set(route.prefix, route)
+      return this.announce(route.prefix, route, undefined)
     }
-    entrySet(entry, route)
-    this.elect(key, entry)
+    if (!(slot instanceof Multi)) {
+      if (slot.source === route.source && slot.peer === route.peer) {
+        this.entries.set(route.prefix, route)
+        return this.announce(route.prefix, route, slot)
+      }
+      const many = new Map([[candidateKey(slot.source, slot.peer), slot], [candidateKey(route.source, route.peer), route]])
+      const best = compareRoutes(route, slot) < 0 ? route : slot
+      this.entries.set(route.prefix, new Multi(many, best))
+      return this.announce(route.prefix, best, slot)
+    }
+    slot.many.set(candidateKey(route.source, route.peer), route)
+    const previous = slot.best
+    slot.best = bestOf(slot.many)
+    this.announce(route.prefix, slot.best, previous)
   }
 
   /** Removes the candidate of (source, peer) for a prefix. */
   withdraw(prefix: Prefix, source: Route['source'], peer: string): void {
-    const key = prefixId(prefix)
-    const entry = this.entries.get(key)
-    if (entry === undefined) return
-    if (!entryDelete(entry, `${source}\u0000${peer}`)) return
-    this.elect(key, entry)
+    const slot = this.entries.get(prefix)
+    if (slot === undefined) return
+    if (!(slot instanceof Multi)) {
+      if (slot.source !== source || slot.peer !== peer) return
+      this.entries.delete(prefix)
+      return this.announce(slot.prefix, undefined, slot)
+    }
+    if (!slot.many.delete(candidateKey(source, peer))) return
+    const previous = slot.best
+    if (slot.many.size === 1) {
+      const only = slot.many.values().next().value as Route
+      this.entries.set(prefix, only)
+      return this.announce(prefix, only, previous)
+    }
+    slot.best = bestOf(slot.many)
+    this.announce(prefix, slot.best, previous)
   }
 
   /** Removes every candidate a (source, peer) offered, e.g. when a session goes down. */
   withdrawPeer(source: Route['source'], peer: string): number {
-    let n = 0
-    const ck = `${source}\u0000${peer}`
-    for (const [key, entry] of this.entries) {
-      if (entryDelete(entry, ck)) {
-        n++
-        this.elect(key, entry)
-      }
+    const gone: Prefix[] = []
+    for (const slot of this.entries.values()) {
+      if (slot instanceof Multi) {
+        const r = slot.many.get(candidateKey(source, peer))
+        if (r) gone.push(r.prefix)
+      } else if (slot.source === source && slot.peer === peer) gone.push(slot.prefix)
     }
-    return n
+    for (const p of gone) this.withdraw(p, source, peer)
+    return gone.length
   }
 
-  /** Every candidate of a source, e.g. to diff a reloaded static config. */
+  /** Every candidate of a source. */
   candidatesOf(source: Route['source']): Route[] {
     const out: Route[] = []
-    for (const entry of this.entries.values()) for (const r of entryRoutes(entry)) if (r.source === source) out.push(r)
+    for (const slot of this.entries.values()) {
+      if (slot instanceof Multi) {
+        for (const r of slot.many.values()) if (r.source === source) out.push(r)
+      } else if (slot.source === source) out.push(slot)
+    }
     return out
   }
 
   best(prefix: Prefix): Route | undefined {
-    return this.entries.get(prefixId(prefix))?.best
+    const slot = this.entries.get(prefix)
+    return slot instanceof Multi ? slot.best : slot
   }
 
   /** All candidates for a prefix, best first. */
   candidates(prefix: Prefix): Route[] {
-    const entry = this.entries.get(prefixId(prefix))
-    return entry ? [...entryRoutes(entry)].sort(compareRoutes) : []
+    const slot = this.entries.get(prefix)
+    if (slot === undefined) return []
+    return slot instanceof Multi ? [...slot.many.values()].sort(compareRoutes) : [slot]
   }
 
   /** Number of candidates for a prefix. */
   candidateCount(prefix: Prefix): number {
-    const entry = this.entries.get(prefixId(prefix))
-    return entry ? entrySize(entry) : 0
+    const slot = this.entries.get(prefix)
+    return slot === undefined ? 0 : slot instanceof Multi ? slot.many.size : 1
   }
 
   /** Every prefix's best route. */
   bestRoutes(): Route[] {
     const out: Route[] = []
-    for (const e of this.entries.values()) if (e.best) out.push(e.best)
+    for (const slot of this.entries.values()) {
+      const b = slot instanceof Multi ? slot.best : slot
+      if (b) out.push(b)
+    }
     return out
   }
 
@@ -164,19 +169,8 @@ export class Rib {
     return this.entries.size
   }
 
-  private elect(key: number, entry: Entry): void {
-    let best: Route | undefined
-    if (entry.many) {
-      for (const r of entry.many.values()) if (best === undefined || compareRoutes(r, best) < 0) best = r
-    } else best = entry.one
-    const previous = entry.best
-    entry.best = best
-    if (best === undefined) this.entries.delete(key)
+  private announce(prefix: Prefix, best: Route | undefined, previous: Route | undefined): void {
     if (sameRoute(previous, best)) return
-    for (const l of this.listeners) l({ prefix: entry.prefix, key, best, previous })
+    for (const l of this.listeners) l({ prefix, best, previous })
   }
-}
-
-function candidateKey(r: Route): string {
-  return `${r.source}\u0000${r.peer}`
 }
