@@ -97,6 +97,8 @@ export class Agent {
         options: this.opts.hostOptions ?? {}, warn: (e, m) => this.warn(e, m),
       })
       await this.host.preflight()
+      // sources validate their settings (keys, interfaces, peers) here and open nothing yet
+      this.sources = await this.createSources()
     } catch (e) {
       rtnl.close()
       this.rtnl = undefined
@@ -132,7 +134,6 @@ export class Agent {
     })
     // the RIB's best Route is the desired kernel route itself (no copy per prefix)
     this.rib.onBestChange((c) => this.fib.setDesired(c.prefix, c.best))
-    this.sources = await this.createSources()
     for (const s of this.sources) await s.start(this.rib)
     this.fib.allowDeletes = this.sources.every((s) => s.ready())
     if (!this.fib.allowDeletes) {
@@ -242,7 +243,7 @@ export class Agent {
 
   /** Deletes of stale routes wait until every source has its full table (or the grace time ends). */
   private onSourceReady(): void {
-    if (this.fib.allowDeletes || !this.sources.every((s) => s.ready())) return
+    if (!this.fib || this.fib.allowDeletes || !this.sources.every((s) => s.ready())) return
     this.fib.allowDeletes = true
     this.opts.log.info('sources-ready', { note: 'stale routes of fabric may now be removed' })
     void this.fib.flush().catch(() => undefined)

@@ -1,0 +1,471 @@
+/**
+ * RIP mode's route source: the pure RipEngine driven by real time and the
+ * UDP transport, emitting learned routes into the RIB.
+ *
+ *   createSource  validates [rip] against this host (interface, neighbours,
+ *                 key file) and throws a located error before anything runs
+ *   start         binds UDP 520 on the underlay address (+ 224.0.0.9),
+ *                 announces this host's subnet at metric 1 and asks the
+ *                 neighbours for their tables
+ *   ready         after the first full update interval (every neighbour has
+ *                 sent its table by then), or once every configured unicast
+ *                 neighbour has answered
+ *   leave         `fabric leave`: this host's subnet at metric 16 (engine
+ *                 shutdown), learned routes withdrawn
+ *   stop          SIGTERM: sockets closed, nothing announced, routes kept
+ */
+import { networkInterfaces } from 'node:os'
+import { AgentStartError } from '../../agent/agent.js'
+import type { Logger } from '../../agent/log.js'
+import type { SelfInfo } from '../../agent/self.js'
+import type { FabricConfig } from '../../config/fabric-config.js'
+import type { RipConfig } from '../../config/rip-config.js'
+import { type Prefix, containsAddress, formatAddress, formatPrefix, overlaps, parseAddress } from '../../net/ipv4.js'
+import type { CreateSource, PeerStatus, RouteSink, RouteSource } from '../../rib/source.js'
+import type { RipAuthConfig, RipKey } from './auth.js'
+import { type RipAction, RipEngine, type RipInterfaceConfig } from './engine.js'
+import { describeKeys, loadKeyFile } from './keys.js'
+import { type RipDatagram, RipTransport } from './transport.js'
+
+/** The engine's regular-update jitter (+-15 %): ready waits for the longest interval. */
+const UPDATE_JITTER = 0.15
+
+export interface RipSourceDeps {
+  /** ms clock (default Date.now) */
+  now?: () => number
+  random?: () => number
+}
+
+interface ResolvedInterface {
+  name: string
+  address: number
+  subnet: Prefix
+}
+
+interface PeerState {
+  state: 'up' | 'down'
+  since: number
+}
+
+function errorOf(message: string): AgentStartError {
+  return new AgentStartError(message, 2)
+}
+
+/** The IPv4 address and network of an interface, from the OS. */
+function interfaceAddress(name: string): ResolvedInterface | undefined {
+  const list = networkInterfaces()[name] ?? []
+  for (const a of list) {
+    if (a.family !== 'IPv4' || a.internal) continue
+    const addr = parseAddress(a.address)
+    const len = Number(a.cidr?.split('/')[1])
+    if (!addr.ok || !Number.isInteger(len)) continue
+    const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0
+    return { name, address: addr.value, subnet: { addr: (addr.value & mask) >>> 0, len } }
+  }
+  return undefined
+}
+
+function localAddresses(): number[] {
+  const out: number[] = []
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.family !== 'IPv4') continue
+      const p = parseAddress(a.address)
+      if (p.ok) out.push(p.value)
+    }
+  }
+  return out
+}
+
+/** Resolves the interface RIP speaks on and checks it is not container-facing. */
+export function resolveRipInterface(config: FabricConfig, self: SelfInfo): ResolvedInterface {
+  const rip = config.rip
+  let iface: ResolvedInterface = { name: self.interface, address: self.address, subnet: self.underlay }
+  if (rip.interface !== undefined && rip.interface !== self.interface) {
+    const found = interfaceAddress(rip.interface)
+    if (!found) {
+      const names = Object.keys(networkInterfaces()).filter((n) => n !== 'lo').join(', ') || 'none'
+      throw errorOf(`[rip] interface = "${rip.interface}": no such interface with an IPv4 address on this host (interfaces: ${names}); expected the underlay interface, e.g. ${self.interface}`)
+    }
+    iface = found
+  }
+  if (overlaps(iface.subnet, config.pool) || containsAddress(self.subnet, iface.address)) {
+    throw errorOf(`[rip] interface = "${iface.name}": its network ${formatPrefix(iface.subnet)} is container-facing (inside pool ${formatPrefix(config.pool)}); RIP must only run on the underlay interface (${self.interface})`)
+  }
+  for (const n of rip.neighbors) {
+    if (!containsAddress(iface.subnet, n) || n === iface.address) {
+      throw errorOf(`[rip] neighbor = ${formatAddress(n)}: expected another address on ${iface.name}'s network ${formatPrefix(iface.subnet)} (RIP neighbours are on-link)`)
+    }
+  }
+  return iface
+}
+
+/** Loads the key chain [rip] auth asks for (undefined for auth none). */
+export function loadRipAuth(rip: RipConfig): { auth: RipAuthConfig | undefined; keys: RipKey[]; warnings: string[] } {
+  if (rip.auth === 'none') return { auth: undefined, keys: [], warnings: [] }
+  if (rip.keyFile === undefined) throw errorOf(`[rip] auth = ${rip.auth}: expected key-file (--key-file) with the keys`)
+  let loaded
+  try {
+    loaded = loadKeyFile(rip.keyFile, rip.auth)
+  } catch (e) {
+    throw errorOf((e as Error).message)
+  }
+  return { auth: { keys: loaded.keys }, keys: loaded.keys, warnings: loaded.warnings }
+}
+
+export class RipSource implements RouteSource {
+  readonly kind = 'rip' as const
+  readonly #config: FabricConfig
+  readonly #self: SelfInfo
+  readonly #log: Logger
+  readonly #onReady: () => void
+  readonly #now: () => number
+  readonly #iface: ResolvedInterface
+  readonly #engine: RipEngine
+  readonly #transport: RipTransport
+  #keys: RipKey[]
+  #sink: RouteSink | undefined
+  #timer: NodeJS.Timeout | undefined
+  #timerAt: number | undefined
+  #readyTimer: NodeJS.Timeout | undefined
+  #watch: NodeJS.Timeout | undefined
+  #ready = false
+  #running = false
+  #left = false
+  #startedAt = 0
+  readonly #peerState = new Map<string, PeerState>()
+  readonly #lastWarn = new Map<string, number>()
+  readonly #pending = new Set<Promise<unknown>>()
+
+  constructor(ctx: { config: FabricConfig; self: SelfInfo; log: Logger; onReady: () => void }, deps: RipSourceDeps = {}) {
+    this.#config = ctx.config
+    this.#self = ctx.self
+    this.#log = ctx.log
+    this.#onReady = ctx.onReady
+    this.#now = deps.now ?? Date.now
+    const rip = ctx.config.rip
+    this.#iface = resolveRipInterface(ctx.config, ctx.self)
+    const { auth, keys, warnings } = loadRipAuth(rip)
+    this.#keys = keys
+    for (const w of warnings) this.#log.warn('rip-key-file-permissions', { message: w })
+    const ms = (s: number) => Math.round(s * 1000)
+    const iface: RipInterfaceConfig = {
+      name: this.#iface.name,
+      address: this.#iface.address,
+      subnet: this.#iface.subnet,
+      cost: rip.cost,
+      splitHorizon: rip.splitHorizon,
+      ...(auth ? { auth } : {}),
+      ...(rip.neighbors.length > 0 ? { neighbors: rip.neighbors } : {}),
+    }
+    const allowed = [ctx.config.pool, ...rip.allow]
+    this.#engine = new RipEngine({
+      interfaces: [iface],
+      now: this.#now,
+      random: deps.random ?? Math.random,
+      allowed,
+      ownAddresses: localAddresses(),
+      maxRoutes: rip.maxRoutes,
+      port: rip.port,
+      timers: {
+        update: ms(rip.updateInterval),
+        updateJitter: UPDATE_JITTER,
+        timeout: ms(rip.timeout),
+        garbage: ms(rip.garbageCollection),
+        triggeredMin: ms(rip.triggeredMin),
+        triggeredMax: ms(rip.triggeredMax),
+      },
+    })
+    this.#transport = new RipTransport({
+      address: formatAddress(this.#iface.address),
+      port: rip.port,
+      multicast: true,
+      multicastOptional: rip.neighbors.length > 0,
+      onDatagram: (d) => this.#onDatagram(d),
+      onError: (where, e) => this.#log.warn('rip-socket-error', { where, error: e.message }),
+    })
+  }
+
+  async start(sink: RouteSink): Promise<void> {
+    this.#sink = sink
+    await this.#transport.open()
+    this.#running = true
+    this.#startedAt = this.#now()
+    const rip = this.#config.rip
+    this.#log.info('rip-started', {
+      interface: this.#iface.name,
+      address: formatAddress(this.#iface.address),
+      network: formatPrefix(this.#iface.subnet),
+      port: rip.port,
+      sendTo: rip.neighbors.length > 0 ? rip.neighbors.map(formatAddress) : ['224.0.0.9'],
+      auth: rip.auth,
+      keys: this.#keys.map((k) => k.id),
+      announce: formatPrefix(this.#self.subnet),
+      timers: { update: rip.updateInterval, timeout: rip.timeout, garbageCollection: rip.garbageCollection },
+    })
+    this.#apply(this.#engine.setLocalRoutes([{ prefix: this.#self.subnet, metric: 1 }]))
+    this.#apply(this.#engine.start())
+    // every neighbour sends its whole table at least once per (jittered) update interval
+    const readyAfter = Math.round(rip.updateInterval * (1 + UPDATE_JITTER) * 1000 + rip.triggeredMax * 1000)
+    this.#readyTimer = setTimeout(() => this.#markReady('update-interval'), readyAfter)
+    this.#readyTimer.unref()
+    const every = Math.max(500, Math.min(5000, Math.round((rip.timeout * 1000) / 6)))
+    this.#watch = setInterval(() => this.#refreshPeers(), every)
+    this.#watch.unref()
+  }
+
+  ready(): boolean {
+    return this.#ready
+  }
+
+  #markReady(why: string): void {
+    if (this.#ready) return
+    this.#ready = true
+    if (this.#readyTimer) clearTimeout(this.#readyTimer)
+    this.#log.info('rip-ready', { reason: why, routes: this.#engine.routes().filter((r) => r.state === 'active').length, neighbors: this.#engine.neighbors().length })
+    this.#onReady()
+  }
+
+  #onDatagram(d: RipDatagram): void {
+    if (!this.#running) return
+    const counters = this.#dropCounters()
+    this.#apply(this.#engine.receive({ from: d.from, port: d.port, interface: this.#iface.name, bytes: d.bytes }))
+    this.#logDrops(d, counters)
+    this.#refreshPeers()
+    const neighbors = this.#config.rip.neighbors
+    if (!this.#ready && neighbors.length > 0) {
+      const heard = new Set(this.#engine.neighbors().filter((n) => n.packets > 0).map((n) => n.address))
+      if (neighbors.every((n) => heard.has(formatAddress(n)))) this.#markReady('all-neighbors-heard')
+    }
+  }
+
+  #dropCounters(): Record<string, number> {
+    const c = this.#engine.counters()
+    const out: Record<string, number> = {}
+    for (const [k, v] of Object.entries(c)) if (k.startsWith('drop-')) out[k] = v
+    return out
+  }
+
+  /** One log line per dropped packet/entry at debug; a warning at most once a minute per sender and reason. */
+  #logDrops(d: RipDatagram, before: Record<string, number>): void {
+    const after = this.#dropCounters()
+    for (const [k, v] of Object.entries(after)) {
+      const n = v - (before[k] ?? 0)
+      if (n <= 0) continue
+      const from = formatAddress(d.from)
+      const nb = this.#engine.neighbors().find((x) => x.address === from)
+      const fields = { reason: k, from, port: d.port, via: d.via, count: n, ...(nb?.lastError ? { detail: nb.lastError } : {}) }
+      const key = `${from} ${k}`
+      const now = this.#now()
+      const last = this.#lastWarn.get(key)
+      // packets from our own address only happen if multicast loopback is forced on: not worth a warning
+      if (k !== 'drop-packet:own-address' && (last === undefined || now - last >= 60_000)) {
+        if (this.#lastWarn.size > 1024) this.#lastWarn.clear()
+        this.#lastWarn.set(key, now)
+        this.#log.warn('rip-dropped', fields)
+      } else {
+        this.#log.debug('rip-dropped', fields)
+      }
+    }
+  }
+
+  /** Carries out the engine's actions: datagrams, RIB events, the timer. */
+  #apply(actions: RipAction[]): void {
+    for (const a of actions) {
+      switch (a.type) {
+        case 'send': {
+          const dest = a.to.kind === 'multicast' ? ('multicast' as const) : a.to.address
+          const port = a.to.kind === 'multicast' ? this.#config.rip.port : a.to.port
+          const p = this.#transport.send(a.bytes, dest, port).then((ok) => {
+            if (!ok) this.#warnOnce('send', 'rip-send-failed', { error: this.#transport.lastSendError })
+          })
+          this.#pending.add(p)
+          void p.finally(() => this.#pending.delete(p))
+          break
+        }
+        case 'route-add':
+          this.#sink?.add(a.route)
+          this.#log.debug('rip-route-learned', { prefix: formatPrefix(a.route.prefix), via: formatAddress(a.route.nextHop), from: a.route.peer, metric: a.route.metric, tag: a.route.attrs?.tag ?? 0 })
+          break
+        case 'route-withdraw':
+          this.#sink?.withdraw(a.route.prefix, 'rip', a.route.peer)
+          this.#log.debug('rip-route-lost', { prefix: formatPrefix(a.route.prefix), from: a.route.peer })
+          break
+        case 'timer':
+          this.#arm(a.at)
+          break
+      }
+    }
+  }
+
+  #warnOnce(key: string, event: string, fields: Record<string, unknown>): void {
+    const now = this.#now()
+    const last = this.#lastWarn.get(key)
+    if (last !== undefined && now - last < 60_000) return
+    this.#lastWarn.set(key, now)
+    this.#log.warn(event, fields)
+  }
+
+  #arm(at: number): void {
+    if (!this.#running) return
+    if (this.#timer && this.#timerAt === at) return
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timerAt = at
+    // setTimeout's limit is 2^31-1 ms; a timer this far away is simply re-armed
+    const delay = Math.min(Math.max(0, at - this.#now()), 0x7fffffff)
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      this.#timerAt = undefined
+      if (!this.#running) return
+      this.#apply(this.#engine.tick())
+      // the engine hands out a timer after every tick; re-arm from its view if it did not change
+      const next = this.#engine.nextTimer()
+      if (next !== undefined && this.#timer === undefined) this.#arm(next)
+      this.#refreshPeers()
+    }, delay)
+  }
+
+  /** Up/down per neighbour (heard within the route timeout), with events on change. */
+  #refreshPeers(): void {
+    const now = this.#now()
+    const timeout = this.#config.rip.timeout * 1000
+    const seen = new Set<string>()
+    for (const n of this.#engine.neighbors()) {
+      if (n.packets === 0) continue
+      seen.add(n.address)
+      const state: PeerState['state'] = now - n.lastHeard < timeout ? 'up' : 'down'
+      const cur = this.#peerState.get(n.address)
+      if (!cur || cur.state !== state) {
+        const since = state === 'up' ? (cur ? n.lastHeard : n.firstHeard) : n.lastHeard + timeout
+        this.#peerState.set(n.address, { state, since })
+        if (state === 'up') this.#log.info('rip-neighbor-up', { neighbor: n.address, interface: n.interface })
+        else if (cur) this.#log.warn('rip-neighbor-down', { neighbor: n.address, silentFor: Math.round((now - n.lastHeard) / 1000) })
+      }
+    }
+    for (const [addr, st] of this.#peerState) {
+      // forgotten by the engine (silent for timeout + garbage collection)
+      if (!seen.has(addr) && st.state === 'up') {
+        this.#peerState.set(addr, { state: 'down', since: now })
+        this.#log.warn('rip-neighbor-down', { neighbor: addr, note: 'forgotten' })
+      }
+    }
+  }
+
+  peers(): PeerStatus[] {
+    this.#refreshPeers()
+    const out: PeerStatus[] = []
+    const byAddr = new Map(this.#engine.neighbors().map((n) => [n.address, n]))
+    const addresses = new Set<string>([...this.#config.rip.neighbors.map(formatAddress), ...byAddr.keys()])
+    for (const address of addresses) {
+      const n = byAddr.get(address)
+      const st = this.#peerState.get(address)
+      const state = n && n.packets > 0 ? (st?.state ?? 'up') : 'down'
+      out.push({
+        peer: address,
+        address,
+        state,
+        since: st?.since ?? (n ? n.firstHeard : this.#startedAt),
+        received: n ? n.packets + n.badPackets : 0,
+        accepted: n ? n.routes : 0,
+        ...(n?.lastError !== undefined ? { lastError: n.lastError } : {}),
+        details: {
+          interface: this.#iface.name,
+          configured: this.#config.rip.neighbors.some((x) => formatAddress(x) === address),
+          packets: n?.packets ?? 0,
+          badPackets: n?.badPackets ?? 0,
+          badRoutes: n?.badRoutes ?? 0,
+          ...(n ? { lastHeard: new Date(n.lastHeard).toISOString() } : {}),
+        },
+      })
+    }
+    const num = (s: string) => {
+      const p = parseAddress(s)
+      return p.ok ? p.value : 0
+    }
+    return out.sort((a, b) => num(a.address) - num(b.address))
+  }
+
+  stats(): Record<string, unknown> {
+    const counters = this.#engine.counters()
+    let dropped = 0
+    const drops: Record<string, number> = {}
+    for (const [k, v] of Object.entries(counters)) {
+      if (k.startsWith('drop-packet:') || k === 'neighbor-cap') dropped += v
+      if (k.startsWith('drop-')) drops[k] = v
+    }
+    const routes = this.#engine.routes()
+    return {
+      interface: this.#iface.name,
+      address: formatAddress(this.#iface.address),
+      auth: this.#config.rip.auth,
+      ...(this.#keys.length > 0 ? { keys: describeKeys(this.#keys, this.#now()) } : {}),
+      routes: routes.filter((r) => r.state === 'active').length,
+      garbage: routes.filter((r) => r.state === 'garbage').length,
+      neighbors: this.#engine.neighbors().length,
+      'packets-received': counters['rx-packets'] ?? 0,
+      'packets-dropped': dropped,
+      drops,
+      counters: { ...counters, ...this.#transport.counters },
+      ...(this.#transport.lastSendError ? { lastSendError: this.#transport.lastSendError } : {}),
+    }
+  }
+
+  /**
+   * `fabric leave`: announce this host's subnet at metric 16 so neighbours
+   * drop it now instead of after their timeout, withdraw the learned routes,
+   * and close the sockets once the datagrams are out.
+   */
+  async leave(): Promise<void> {
+    if (this.#left || !this.#running) return
+    this.#left = true
+    const actions = this.#engine.shutdown()
+    this.#log.info('rip-leave', { poisoned: formatPrefix(this.#self.subnet), datagrams: actions.filter((a) => a.type === 'send').length })
+    this.#apply(actions)
+    await Promise.all([...this.#pending])
+    await this.stop()
+  }
+
+  /** SIGTERM: close everything, announce nothing (routes stay for a restart). */
+  async stop(): Promise<void> {
+    this.#running = false
+    for (const t of [this.#timer, this.#readyTimer]) if (t) clearTimeout(t)
+    if (this.#watch) clearInterval(this.#watch)
+    this.#timer = undefined
+    this.#readyTimer = undefined
+    this.#watch = undefined
+    await Promise.all([...this.#pending])
+    await this.#transport.close()
+  }
+
+  /** SIGHUP: a changed key file is applied (key rotation); other [rip] changes need a restart. */
+  async reload(config: FabricConfig): Promise<string> {
+    const was = this.#config.rip
+    const now = config.rip
+    const changes: string[] = []
+    if (now.auth === was.auth && now.auth !== 'none') {
+      try {
+        const { auth, keys, warnings } = loadRipAuth(now)
+        for (const w of warnings) this.#log.warn('rip-key-file-permissions', { message: w })
+        const before = JSON.stringify(describeKeys(this.#keys, 0))
+        this.#keys = keys
+        this.#engine.setAuth(this.#iface.name, auth)
+        if (JSON.stringify(describeKeys(keys, 0)) !== before) changes.push(`rip keys reloaded (ids ${keys.map((k) => k.id).join(', ')})`)
+      } catch (e) {
+        this.#log.error('rip-key-file-refused', { error: (e as Error).message, note: 'the previous keys stay in use' })
+        changes.push('rip key file refused, previous keys kept')
+      }
+    }
+    const fixed: (keyof RipConfig)[] = ['interface', 'neighbors', 'auth', 'updateInterval', 'timeout', 'garbageCollection', 'triggeredMin', 'triggeredMax', 'splitHorizon', 'cost', 'maxRoutes', 'allow', 'port']
+    const differ = fixed.filter((k) => JSON.stringify(was[k]) !== JSON.stringify(now[k]))
+    if (differ.length > 0) {
+      this.#log.warn('rip-reload-needs-restart', { keys: differ })
+      changes.push(`[rip] ${differ.join(', ')} changed: restart the agent to apply`)
+    }
+    return changes.join('; ') || 'rip: no change'
+  }
+}
+
+export const createSource: CreateSource = (ctx) => new RipSource(ctx)
+
+// re-exported for tests and for validating a key file before the host is changed
+export { loadKeyFile, parseKeyFile } from './keys.js'
