@@ -11,6 +11,25 @@ export async function hostRoutes(socket: string): Promise<RouteRow[] | string> {
   }
 }
 
+/** Waits until every host has an installed route to every other host's subnet (or the timeout). */
+export async function waitConverged(spec: LabSpec, timeoutMs = 30_000): Promise<boolean> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    let done = true
+    for (const h of spec.hosts) {
+      const rows = await hostRoutes(h.socket)
+      const installed = typeof rows === 'string' ? new Set<string>() : new Set(rows.filter((r) => r.state === 'installed').map((r) => r.prefix))
+      if (spec.hosts.some((o) => o !== h && !installed.has(o.subnet))) {
+        done = false
+        break
+      }
+    }
+    if (done) return true
+    if (Date.now() > end) return false
+    await new Promise((r) => setTimeout(r, 250))
+  }
+}
+
 export async function labReport(spec: LabSpec): Promise<{ text: string; allReachable: boolean }> {
   const parts: string[] = [`lab ${spec.name}: ${spec.hosts.length} hosts, mode ${spec.mode}, underlay ${spec.underlay}, pool ${spec.pool}`]
   for (const h of spec.hosts) {

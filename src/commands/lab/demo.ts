@@ -1,7 +1,7 @@
 import { Command, Flags } from '@oclif/core'
 import { MODES, type Mode } from '../../config/fabric-config.js'
 import { labDown, labUp, sleep } from '../../lab/lab.js'
-import { labReport } from '../../lab/report.js'
+import { labReport, waitConverged } from '../../lab/report.js'
 
 export default class LabDemo extends Command {
   static override description = 'The demo: bring up a lab of simulated hosts, print every host\'s fabric routes and the container reachability matrix, then remove it (unless --keep).'
@@ -24,7 +24,8 @@ export default class LabDemo extends Command {
     try {
       this.log(`bringing up ${flags.hosts} hosts in mode ${flags.mode} (lab "${flags.name}")...`)
       const spec = await labUp({ name: flags.name, hosts: flags.hosts, mode: flags.mode as Mode, logLevel: 'info' })
-      await sleep(500)
+      if (!(await waitConverged(spec, 60_000))) this.log('(not every host has every route after 60 s; showing what there is)')
+      await sleep(200)
       const report = await labReport(spec)
       this.log(report.text)
       ok = report.allReachable
