@@ -11,3 +11,4 @@ export const socketFlag = Flags.string({ description: 'control socket path', env
 export const stateDirFlag = Flags.string({ description: 'state directory', env: 'FABRIC_STATE_DIR', default: DEFAULT_STATE_DIR })
 export const logLevelFlag = Flags.string({ description: 'log level', env: 'FABRIC_LOG_LEVEL', options: [...LEVELS], default: 'info' })
 export const jsonFlag = Flags.boolean({ description: 'print JSON instead of a table' })
+export const routeProtocolFlag = Flags.string({ description: 'protocol to read from the kernel when the agent is down [default: from fabric.ini, else the last state.json, else fabric]', env: 'FABRIC_ROUTE_PROTOCOL' })

@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline/promises'
 import { Command, Flags } from '@oclif/core'
 import { AgentUnreachable, postJson } from '../agent/control-client.js'
 import { EXIT } from '../cli-support/exit.js'
-import { DEFAULT_CONFIG, configFlag, socketFlag, stateDirFlag } from '../cli-support/flags.js'
+import { DEFAULT_CONFIG, configFlag, routeProtocolFlag, socketFlag, stateDirFlag } from '../cli-support/flags.js'
 import { resolveRouteProtocol } from '../cli-support/kernel-view.js'
 import { removeProtocolRoutes } from '../kernel/remove-all.js'
 import { Rtnl } from '../kernel/rtnl.js'
@@ -17,7 +17,7 @@ With the agent running: it withdraws this host's subnet from its peers (RIP: met
     socket: socketFlag,
     config: configFlag,
     'state-dir': stateDirFlag,
-    'route-protocol': Flags.string({ description: 'protocol whose routes to remove when the agent is down [default: from fabric.ini, else fabric]', env: 'FABRIC_ROUTE_PROTOCOL' }),
+    'route-protocol': routeProtocolFlag,
   }
 
   async run(): Promise<void> {

@@ -2,7 +2,7 @@ import { Args, Command, Flags } from '@oclif/core'
 import { AgentUnreachable, getJson, streamJson } from '../agent/control-client.js'
 import { type RouteRow, filterRows, renderRouteTable } from '../agent/routes-view.js'
 import { EXIT } from '../cli-support/exit.js'
-import { DEFAULT_CONFIG, configFlag, jsonFlag, socketFlag, stateDirFlag } from '../cli-support/flags.js'
+import { DEFAULT_CONFIG, configFlag, routeProtocolFlag, jsonFlag, socketFlag, stateDirFlag } from '../cli-support/flags.js'
 import { kernelRows, resolveRouteProtocol } from '../cli-support/kernel-view.js'
 
 /** Events that change what `fabric routes` shows. */
@@ -32,7 +32,7 @@ One row per prefix: next hop, device, source and peer, metric (RIP hops, BGP MED
     socket: socketFlag,
     config: configFlag,
     'state-dir': stateDirFlag,
-    'route-protocol': Flags.string({ description: 'protocol to read from the kernel when the agent is down [default: from fabric.ini, else fabric]', env: 'FABRIC_ROUTE_PROTOCOL' }),
+    'route-protocol': routeProtocolFlag,
   }
 
   async run(): Promise<void> {

@@ -1,8 +1,8 @@
-import { Command, Flags } from '@oclif/core'
+import { Command } from '@oclif/core'
 import { AgentUnreachable, getJson } from '../agent/control-client.js'
 import { renderRouteTable } from '../agent/routes-view.js'
 import { EXIT } from '../cli-support/exit.js'
-import { DEFAULT_CONFIG, configFlag, jsonFlag, socketFlag, stateDirFlag } from '../cli-support/flags.js'
+import { DEFAULT_CONFIG, configFlag, routeProtocolFlag, jsonFlag, socketFlag, stateDirFlag } from '../cli-support/flags.js'
 import { kernelRows, resolveRouteProtocol } from '../cli-support/kernel-view.js'
 
 interface Status {
@@ -30,7 +30,7 @@ export default class StatusCmd extends Command {
     socket: socketFlag,
     config: configFlag,
     'state-dir': stateDirFlag,
-    'route-protocol': Flags.string({ description: 'protocol to read from the kernel when the agent is down', env: 'FABRIC_ROUTE_PROTOCOL' }),
+    'route-protocol': routeProtocolFlag,
   }
 
   async run(): Promise<void> {

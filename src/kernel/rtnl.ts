@@ -11,6 +11,7 @@ import {
   decodeAddress, decodeError, decodeLink, decodeRoute, encodeDump, encodeRouteInto, routeMessageSize, splitMessages,
 } from './rtnl-codec.js'
 import type { KernelRoute } from './types.js'
+import type { Result } from '../util/result.js'
 
 const NETLINK_ROUTE = 0
 
@@ -158,37 +159,27 @@ export class Rtnl {
     }) as Promise<NlMessage[]>
   }
 
-  async dumpRoutes(): Promise<KernelRoute[]> {
-    const msgs = await this.dump(RTM.GETROUTE)
-    const out: KernelRoute[] = []
-    for (const m of msgs) {
-      if (m.type !== RTM.NEWROUTE) continue
-      const r = decodeRoute(m.payload)
-      if (r.ok && r.value) out.push(r.value)
+  /** Dumps one kind of object and decodes the replies of type `reply`; undecodable ones are skipped. */
+  private async dumpDecoded<T>(request: number, reply: number, decode: (payload: Buffer) => Result<T | undefined, unknown>): Promise<T[]> {
+    const out: T[] = []
+    for (const m of await this.dump(request)) {
+      if (m.type !== reply) continue
+      const r = decode(m.payload)
+      if (r.ok && r.value !== undefined) out.push(r.value)
     }
     return out
   }
 
-  async dumpAddresses(): Promise<KernelAddress[]> {
-    const msgs = await this.dump(RTM.GETADDR)
-    const out: KernelAddress[] = []
-    for (const m of msgs) {
-      if (m.type !== RTM.NEWADDR) continue
-      const a = decodeAddress(m.payload)
-      if (a.ok && a.value) out.push(a.value)
-    }
-    return out
+  dumpRoutes(): Promise<KernelRoute[]> {
+    return this.dumpDecoded(RTM.GETROUTE, RTM.NEWROUTE, decodeRoute)
   }
 
-  async dumpLinks(): Promise<KernelLink[]> {
-    const msgs = await this.dump(RTM.GETLINK)
-    const out: KernelLink[] = []
-    for (const m of msgs) {
-      if (m.type !== RTM.NEWLINK) continue
-      const l = decodeLink(m.payload)
-      if (l.ok) out.push(l.value)
-    }
-    return out
+  dumpAddresses(): Promise<KernelAddress[]> {
+    return this.dumpDecoded(RTM.GETADDR, RTM.NEWADDR, decodeAddress)
+  }
+
+  dumpLinks(): Promise<KernelLink[]> {
+    return this.dumpDecoded(RTM.GETLINK, RTM.NEWLINK, decodeLink)
   }
 
   /**
