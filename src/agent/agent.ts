@@ -364,6 +364,8 @@ export class Agent {
       healthy,
       host: { name: this.self.name, address: formatAddress(this.self.address), subnet: formatPrefix(this.self.subnet), interface: this.self.interface, underlay: formatPrefix(this.self.underlay) },
       mode: this.config.mode,
+      routerId: this.config.mode === 'bgp' ? formatAddress(this.config.bgp.routerId ?? this.self.address) : null,
+      asn: this.config.mode === 'bgp' ? this.config.bgp.asn : null,
       config: this.config.file ?? null,
       pool: formatPrefix(this.config.pool),
       routeProtocol: this.config.routeProtocol,

@@ -10,6 +10,8 @@ interface Status {
   healthy: boolean
   host: { name: string; address: string; subnet: string; interface: string; underlay: string }
   mode: string
+  routerId: string | null
+  asn: number | null
   config: string | null
   pool: string
   routeProtocol: number
@@ -56,7 +58,7 @@ export default class StatusCmd extends Command {
       const r = s.kernel.routes
       this.log([
         `host      ${s.host.name} ${s.host.address} on ${s.host.interface} (${s.host.underlay}), subnet ${s.host.subnet}`,
-        `fabric    mode ${s.mode}, pool ${s.pool}, route protocol ${s.routeProtocol}, config ${s.config ?? '-'}`,
+        `fabric    mode ${s.mode}${s.routerId ? ` (AS ${s.asn}, router id ${s.routerId})` : ''}, pool ${s.pool}, route protocol ${s.routeProtocol}, config ${s.config ?? '-'}`,
         `agent     fabric ${s.version}, pid ${s.pid}, up ${s.uptime}s`,
         `kernel    ${s.kernel.inSync ? 'in sync' : 'NOT in sync'}: ${r.installed}/${r.wanted} routes installed` +
           `${r.conflict ? `, ${r.conflict} conflict` : ''}${r.notOnLink ? `, ${r.notOnLink} not on-link` : ''}${r.error ? `, ${r.error} error` : ''}${r.pending ? `, ${r.pending} pending` : ''}`,
