@@ -1,0 +1,111 @@
+/**
+ * Mode bgp end to end: real `fabric join` agents in network namespaces
+ * (src/lab): an iBGP full mesh from fabric.ini, and a route reflector with a
+ * listen range that hosts join by flags only. Every lab has a per-run name
+ * and is removed in teardown.
+ */
+import test from 'ava'
+import { getJson } from '../../src/agent/control-client.js'
+import { type LabHost, type LabSpec, addLabHost, reachability, signalAgent, startAgent, startAgentArgs, waitAgents } from '../../src/lab/lab.js'
+import { fabric, logEvents, waitFor, waitRoutes, withLab } from './helpers.js'
+
+interface PeerRow { peer: string; address: string; state: string; asn?: number; accepted?: number; details?: Record<string, unknown> }
+
+async function peersOf(h: LabHost): Promise<PeerRow[]> {
+  const body = await getJson<{ peers: PeerRow[] }>(h.socket, '/v1/peers', 3000)
+  return body.peers
+}
+
+async function waitEstablished(h: LabHost, n: number, timeoutMs = 30_000): Promise<PeerRow[] | undefined> {
+  return waitFor(async () => {
+    const p = (await peersOf(h).catch(() => [])).filter((x) => x.state === 'Established')
+    return p.length >= n ? p : undefined
+  }, timeoutMs, 200)
+}
+
+test.serial('3 hosts, iBGP full mesh: routes, reachability, SIGKILL withdraws within the hold time', async (t) => {
+  const lab = await withLab(t, { tag: 'bm', hosts: 3, mode: 'bgp' })
+  const [h1, h2, h3] = lab.hosts as [LabHost, LabHost, LabHost]
+  t.deepEqual(await waitRoutes(h1.ns, ['10.244.2.0/24 via 10.99.0.12', '10.244.3.0/24 via 10.99.0.13'], 30_000), ['10.244.2.0/24 via 10.99.0.12', '10.244.3.0/24 via 10.99.0.13'])
+  t.deepEqual(await waitRoutes(h2.ns, ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13'], 30_000), ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13'])
+  t.deepEqual(await waitRoutes(h3.ns, ['10.244.1.0/24 via 10.99.0.11', '10.244.2.0/24 via 10.99.0.12'], 30_000), ['10.244.1.0/24 via 10.99.0.11', '10.244.2.0/24 via 10.99.0.12'])
+  const results = await reachability(lab)
+  t.deepEqual(results.filter((r) => !r.ok), [])
+
+  // fabric peers: both sessions Established, iBGP, negotiated hold time, one prefix each
+  const peers = await waitEstablished(h1, 2)
+  t.truthy(peers)
+  t.deepEqual(peers!.map((p) => [p.peer, p.address, p.asn, p.accepted]).sort(), [['node2', '10.99.0.12', 64512, 1], ['node3', '10.99.0.13', 64512, 1]])
+  t.is(peers![0]!.details!.holdTime, 9)
+  t.is(peers![0]!.details!.type, 'ibgp')
+  const cli = await fabric(['peers', '--socket', h1.socket])
+  t.is(cli.code, 0, cli.stderr)
+  t.regex(cli.stdout, /^node2\s+10\.99\.0\.12\s+64512\s+Established/m)
+  const routes = JSON.parse((await fabric(['routes', '--json', '--socket', h1.socket])).stdout)
+  t.deepEqual(routes.routes.map((r: Record<string, unknown>) => [r.prefix, r.source, r.peer, r.state]), [
+    ['10.244.2.0/24', 'bgp', '10.99.0.12', 'installed'],
+    ['10.244.3.0/24', 'bgp', '10.99.0.13', 'installed'],
+  ])
+  const status = await getJson<{ sources: { kind: string; ready: boolean; stats: Record<string, unknown> }[] }>(h1.socket, '/v1/status')
+  t.true(status.sources[0]!.ready)
+  t.is(status.sources[0]!.stats.established, 2)
+
+  // SIGKILL node3: its subnet leaves node1 and node2 within the hold time (9 s)
+  const t0 = Date.now()
+  await signalAgent(h3, 'SIGKILL')
+  t.deepEqual(await waitRoutes(h1.ns, ['10.244.2.0/24 via 10.99.0.12'], 9_000), ['10.244.2.0/24 via 10.99.0.12'])
+  t.deepEqual(await waitRoutes(h2.ns, ['10.244.1.0/24 via 10.99.0.11'], 9_000), ['10.244.1.0/24 via 10.99.0.11'])
+  t.true(Date.now() - t0 < 9_000 + 1_500, `withdrawn after ${Date.now() - t0} ms`)
+  t.true(logEvents(h1.log, 'session-down').some((e) => e.peer === '10.99.0.13'))
+
+  // node3 comes back: sessions and routes return
+  startAgent(lab, h3)
+  await waitAgents(lab, [h3])
+  t.deepEqual(await waitRoutes(h1.ns, ['10.244.2.0/24 via 10.99.0.12', '10.244.3.0/24 via 10.99.0.13'], 30_000), ['10.244.2.0/24 via 10.99.0.12', '10.244.3.0/24 via 10.99.0.13'])
+
+  // SIGTERM node2: Cease with a shutdown message, the peers drop its route at once, its own kernel keeps its routes
+  await signalAgent(h2, 'SIGTERM')
+  t.deepEqual(await waitRoutes(h1.ns, ['10.244.3.0/24 via 10.99.0.13'], 5_000), ['10.244.3.0/24 via 10.99.0.13'])
+  t.deepEqual(await waitRoutes(h2.ns, ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13'], 1_000), ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13'])
+  const received = logEvents(h1.log, 'notification-received').filter((e) => e.peer === '10.99.0.12')
+  t.true(received.some((e) => /Administrative Shutdown \(6\/2\) "fabric agent stopping"/.test(String(e.notification))), JSON.stringify(received))
+})
+
+test.serial('route reflector with a listen range: hosts join by flags only, a fourth host knows only the reflector', async (t) => {
+  const lab: LabSpec = await withLab(t, { tag: 'br', hosts: 3, mode: 'bgp', start: false })
+  const [h1, h2, h3] = lab.hosts as [LabHost, LabHost, LabHost]
+  // node1: fabric.ini (lists node1..3), reflector for every iBGP peer, accepts anyone from the underlay
+  startAgent(lab, h1, { extraArgs: ['--route-reflector', 'yes', '--listen-range', '10.99.0.0/24'] })
+  const flagsOnly = (h: LabHost) => ['--mode', 'bgp', '--pool', lab.pool, '--address', h.address, '--subnet', h.subnet,
+    '--peer', '10.99.0.11', '--hold-time', '9', '--connect-retry-time', '1']
+  startAgentArgs(h2, flagsOnly(h2))
+  startAgentArgs(h3, flagsOnly(h3))
+  await waitAgents(lab)
+  t.deepEqual(await waitRoutes(h2.ns, ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13'], 30_000), ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13'])
+  t.deepEqual(await waitRoutes(h3.ns, ['10.244.1.0/24 via 10.99.0.11', '10.244.2.0/24 via 10.99.0.12'], 30_000), ['10.244.1.0/24 via 10.99.0.11', '10.244.2.0/24 via 10.99.0.12'])
+  // node2 has a single session: the reflector; the reflected route carries ORIGINATOR_ID / CLUSTER_LIST semantics (next hop unchanged)
+  const p2 = await waitEstablished(h2, 1)
+  t.deepEqual(p2!.map((p) => p.address), ['10.99.0.11'])
+
+  // a fourth host, not in any file, knowing only the reflector
+  const h4 = await addLabHost(lab, 4)
+  startAgentArgs(h4, flagsOnly(h4))
+  const all = { ...lab, hosts: [h1, h2, h3, h4] }
+  await waitAgents(all, [h4])
+  const expect4 = ['10.244.1.0/24 via 10.99.0.11', '10.244.2.0/24 via 10.99.0.12', '10.244.3.0/24 via 10.99.0.13']
+  t.deepEqual(await waitRoutes(h4.ns, expect4, 30_000), expect4)
+  t.deepEqual(await waitRoutes(h2.ns, ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13', '10.244.4.0/24 via 10.99.0.14'], 30_000), ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13', '10.244.4.0/24 via 10.99.0.14'])
+  t.deepEqual(await waitRoutes(h1.ns, ['10.244.2.0/24 via 10.99.0.12', '10.244.3.0/24 via 10.99.0.13', '10.244.4.0/24 via 10.99.0.14'], 30_000), ['10.244.2.0/24 via 10.99.0.12', '10.244.3.0/24 via 10.99.0.13', '10.244.4.0/24 via 10.99.0.14'])
+  const results = await reachability(all)
+  t.is(results.length, 12)
+  t.deepEqual(results.filter((r) => !r.ok), [])
+  const p1 = await waitEstablished(h1, 3)
+  const dyn = p1!.find((p) => p.address === '10.99.0.14')
+  t.truthy(dyn)
+  t.is(dyn!.details!.dynamic, true)
+  t.is(dyn!.details!.rrClient, true)
+
+  // node4 leaves (SIGKILL): the reflector withdraws its subnet from the other clients
+  await signalAgent(h4, 'SIGKILL')
+  t.deepEqual(await waitRoutes(h2.ns, ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13'], 9_000), ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13'])
+})
