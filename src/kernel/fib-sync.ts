@@ -11,9 +11,9 @@
  *   periodically, and when a route event or an error shows drift: a route
  *   deleted or changed by hand, a foreign route appearing, lost events).
  */
-import { type Prefix, containsAddress, formatAddress, formatPrefix, prefixId } from '../net/ipv4.js'
+import { type Prefix, containsAddress, formatAddress, formatPrefix } from '../net/ipv4.js'
 import { PrefixMap, PrefixSet } from '../net/prefix-map.js'
-import { type Conflict, planReconcile } from './reconcile.js'
+import { type Conflict, type DesiredView, ReconcilePlanner } from './reconcile.js'
 import { type RouteOp, type RouteOpKind, type Rtnl, RouteMonitor, errnoName } from './rtnl.js'
 import type { KernelAddress, KernelLink } from './rtnl-codec.js'
 import type { DesiredRoute, KernelOp, KernelRoute } from './types.js'
@@ -39,6 +39,8 @@ interface Slot {
   inst: DesiredRoute | undefined
   /** seconds (since this FibSync was made) when `route` was set */
   since: number
+  /** id of the full reconcile that found `inst` in the kernel */
+  mark: number
 }
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>) => void
@@ -79,6 +81,10 @@ interface Connected { name: string; network: number; len: number; local: number 
 
 /** Batches larger than this pause the route monitor (our own events would flood it). */
 const QUIET_BATCH = 512
+/** Operations per kernel batch: bounds the memory of a run whatever the table size. */
+const CHUNK = 8192
+/** Prefixes one incremental run takes before yielding to a requested full reconcile. */
+const RUN_MAX = 65536
 /** Per-route log lines above this many operations go to debug; info gets a summary. */
 const LOG_EACH_MAX = 64
 
@@ -93,6 +99,7 @@ export class FibSync {
   private conflictKeys = new PrefixSet()
   private readonly epoch = Date.now()
   private readonly metricOf: (r: DesiredRoute) => number
+  private runId = 0
   private connected: Connected[] | undefined
   private fullRequested = false
   private lastFullEnd = 0
@@ -121,7 +128,7 @@ export class FibSync {
       slot.state = PENDING
       slot.since = this.now()
     } else {
-      this.desired.set(prefix, { route, state: PENDING, inst: undefined, since: this.now() })
+      this.desired.set(prefix, { route, state: PENDING, inst: undefined, since: this.now(), mark: 0 })
       this.removals.delete(prefix)
     }
     this.dirty.add(prefix)
@@ -266,7 +273,7 @@ export class FibSync {
 
   private onOverrun(): void {
     // events were lost: only a dump tells the truth, but not more often than it is worth
-    const wait = Math.max(0, Math.max(1000, this.lastFullMs * 5) - (Date.now() - this.lastFullEnd))
+    const wait = Math.max(0, Math.max(1000, this.lastFullMs * 20) - (Date.now() - this.lastFullEnd))
     this.requestFull(wait)
   }
 
@@ -296,98 +303,127 @@ export class FibSync {
     slot.state = { state: 'not-on-link', reason: off.reason }
   }
 
-  /** Applies only what changed since the last run, from what fabric installed. */
+  /** Applies only what changed since the last run, from what fabric installed, in bounded chunks. */
   private async incremental(): Promise<void> {
     const t0 = performance.now()
-    const dirty = this.dirty
-    const removals = this.removals
-    this.dirty = new PrefixSet()
-    this.removals = new PrefixMap()
     const connected = await this.refreshConnected()
     const { protocol, table } = this.opts
     const metricOf = this.metricOf
-    const ops: RouteOp[] = []
-    const late: RouteOp[] = []
-    const meta: { key: Prefix; kind: RouteOpKind; route: DesiredRoute }[] = []
-    const lateMeta: typeof meta = []
-    let unchanged = 0
     const spec = (r: DesiredRoute) => ({ prefix: r.prefix, table, protocol, metric: metricOf(r), gateway: r.nextHop })
-    for (const key of dirty) {
-      const slot = this.desired.get(key)
-      if (slot === undefined) {
-        const gone = removals.get(key)
-        if (gone) {
-          ops.push({ kind: 'delete', spec: spec(gone) })
-          meta.push({ key, kind: 'delete', route: gone })
-        }
-        continue
-      }
-      if (this.conflictKeys.has(key)) continue // a full reconcile decides
-      const want = slot.route
-      const off = this.offLink(want, connected)
-      if (off) {
-        this.refuse(slot, off)
-        if (slot.inst) {
-          ops.push({ kind: 'delete', spec: spec(slot.inst) })
-          meta.push({ key, kind: 'delete', route: slot.inst })
-          slot.inst = undefined
-        }
-        continue
-      }
-      const inst = slot.inst
-      if (inst === undefined) {
-        ops.push({ kind: 'add', spec: spec(want) })
-        meta.push({ key, kind: 'add', route: want })
-      } else if (inst.nextHop === want.nextHop && metricOf(inst) === metricOf(want)) {
-        slot.inst = want
-        slot.state = INSTALLED
-        unchanged++
-      } else if (metricOf(inst) === metricOf(want)) {
-        ops.push({ kind: 'replace', spec: spec(want) })
-        meta.push({ key, kind: 'replace', route: want })
-      } else {
-        ops.push({ kind: 'add', spec: spec(want) })
-        meta.push({ key, kind: 'add', route: want })
-        late.push({ kind: 'delete', spec: spec(inst) })
-        lateMeta.push({ key, kind: 'delete', route: inst })
-      }
-    }
-    ops.push(...late)
-    meta.push(...lateMeta)
-    const results = await this.apply(ops)
+    let applied = 0
     let failed = 0
+    let unchanged = 0
+    let taken = 0
     let needFull = false
-    const logEach = ops.length <= LOG_EACH_MAX
-    for (let i = 0; i < results.length; i++) {
-      const m = meta[i]!
-      const errno = results[i]!.errno
-      const slot = this.desired.get(m.key)
-      if (errno === 0 || (m.kind === 'delete' && errno === 3 /* ESRCH: already gone */)) {
-        if (m.kind !== 'delete' && slot) {
-          slot.inst = m.route
-          if (slot.route === m.route) slot.state = INSTALLED
+    let total = 0
+    while (taken < RUN_MAX && !this.fullRequested) {
+      const keys = this.takeDirty(CHUNK)
+      if (keys.length === 0) break
+      taken += keys.length
+      const ops: RouteOp[] = []
+      const opKeys: Prefix[] = []
+      const opRoutes: DesiredRoute[] = []
+      const late: RouteOp[] = []
+      const lateKeys: Prefix[] = []
+      const lateRoutes: DesiredRoute[] = []
+      for (const key of keys) {
+        const slot = this.desired.get(key)
+        if (slot === undefined) {
+          const gone = this.removals.get(key)
+          if (gone) {
+            this.removals.delete(key)
+            ops.push({ kind: 'delete', spec: spec(gone) })
+            opKeys.push(key)
+            opRoutes.push(gone)
+          }
+          continue
         }
-        this.logOp(m.kind, m.route, logEach)
-        continue
+        if (this.conflictKeys.has(key)) continue // a full reconcile decides
+        const want = slot.route
+        const off = this.offLink(want, connected)
+        if (off) {
+          this.refuse(slot, off)
+          if (slot.inst) {
+            ops.push({ kind: 'delete', spec: spec(slot.inst) })
+            opKeys.push(key)
+            opRoutes.push(slot.inst)
+            slot.inst = undefined
+          }
+          continue
+        }
+        const inst = slot.inst
+        if (inst === undefined) {
+          ops.push({ kind: 'add', spec: spec(want) })
+          opKeys.push(key)
+          opRoutes.push(want)
+        } else if (inst.nextHop === want.nextHop && metricOf(inst) === metricOf(want)) {
+          slot.inst = want
+          slot.state = INSTALLED
+          unchanged++
+        } else if (metricOf(inst) === metricOf(want)) {
+          ops.push({ kind: 'replace', spec: spec(want) })
+          opKeys.push(key)
+          opRoutes.push(want)
+        } else {
+          ops.push({ kind: 'add', spec: spec(want) })
+          opKeys.push(key)
+          opRoutes.push(want)
+          late.push({ kind: 'delete', spec: spec(inst) })
+          lateKeys.push(key)
+          lateRoutes.push(inst)
+        }
       }
-      failed++
-      if (m.kind === 'add' && errno === 17 /* EEXIST */) {
-        // something already holds this prefix: ours from before, or another protocol's
+      ops.push(...late)
+      opKeys.push(...lateKeys)
+      opRoutes.push(...lateRoutes)
+      const results = await this.apply(ops)
+      total += ops.length
+      const logEach = ops.length <= LOG_EACH_MAX && taken <= LOG_EACH_MAX
+      for (let i = 0; i < results.length; i++) {
+        const kind = ops[i]!.kind
+        const route = opRoutes[i]!
+        const errno = results[i]!.errno
+        const slot = this.desired.get(opKeys[i]!)
+        if (errno === 0 || (kind === 'delete' && errno === 3 /* ESRCH: already gone */)) {
+          applied++
+          if (kind !== 'delete' && slot) {
+            slot.inst = route
+            if (slot.route === route) slot.state = INSTALLED
+          }
+          this.logOp(kind, route, logEach)
+          continue
+        }
+        failed++
+        if (kind === 'add' && errno === 17 /* EEXIST */) {
+          // something already holds this prefix: ours from before, or another protocol's
+          needFull = true
+          continue
+        }
+        const reason = `${kind} failed: ${errnoName(errno)}`
+        this.opts.log('error', 'route-op-failed', { prefix: formatPrefix(route.prefix), op: kind, errno, reason })
+        if (kind !== 'delete' && slot && slot.route === route) slot.state = { state: 'error', reason }
+        if (kind === 'replace' && slot) slot.inst = undefined
         needFull = true
-        continue
       }
-      const reason = `${m.kind} failed: ${errnoName(errno)}`
-      this.opts.log('error', 'route-op-failed', { prefix: formatPrefix(m.route.prefix), op: m.kind, errno, reason })
-      if (m.kind !== 'delete' && slot && slot.route === m.route) slot.state = { state: 'error', reason }
-      needFull = true
     }
-    if (!logEach && ops.length > 0) this.opts.log('info', 'routes-changed', { operations: ops.length, failed })
-    const result: ReconcileResult = { kind: 'incremental', applied: results.length - failed, failed, conflicts: 0, unchanged, keptStale: 0, durationMs: performance.now() - t0 }
+    if (total > LOG_EACH_MAX) this.opts.log('info', 'routes-changed', { operations: total, failed })
+    const result: ReconcileResult = { kind: 'incremental', applied, failed, conflicts: 0, unchanged, keptStale: 0, durationMs: performance.now() - t0 }
     this.stats.incrementals++
-    this.stats.opsApplied += result.applied
+    this.stats.opsApplied += applied
     this.stats.opsFailed += failed
     this.opts.onRun?.(result)
-    if (needFull) this.requestFull(needFull && failed > 0 ? 200 : 0)
+    if (needFull) this.requestFull(failed > 0 ? 200 : 0)
+  }
+
+  /** Removes and returns up to n dirty prefixes. */
+  private takeDirty(n: number): Prefix[] {
+    const out: Prefix[] = []
+    for (const p of this.dirty) {
+      out.push(p)
+      if (out.length >= n) break
+    }
+    for (const p of out) this.dirty.delete(p)
+    return out
   }
 
   private logOp(kind: RouteOpKind, r: DesiredRoute, each: boolean): void {
@@ -410,25 +446,43 @@ export class FibSync {
     }
   }
 
-  /** Dump, diff everything, apply. */
+  /** Dump (streamed into the planner), diff everything, apply in chunks. */
   private async full(): Promise<void> {
     const t0 = performance.now()
     const { rtnl, protocol, table, log } = this.opts
-    // everything pending is covered by this run; changes during it are queued anew
+    // everything dirty is covered by this run; changes during it are queued anew.
+    // Removals stay queued: they are deleted even during the startup grace.
     this.dirty = new PrefixSet()
-    this.removals = new PrefixMap()
+    for (const [p] of this.removals.entries()) this.dirty.add(p)
     const connected = await this.refreshConnected()
-    const kernel = await rtnl.dumpRoutes()
-    const installable = new Map<number, DesiredRoute>()
+    const offLink = new PrefixSet()
     for (const slot of this.desired.values()) {
       const off = this.offLink(slot.route, connected)
       if (off) {
         this.refuse(slot, off)
-        continue
+        offLink.add(slot.route.prefix)
       }
-      installable.set(prefixId(slot.route.prefix), slot.route)
     }
-    const plan = planReconcile(installable, kernel, { protocol, table, allowDeletes: this.allowDeletes, metricOf: this.metricOf })
+    const run = ++this.runId
+    const desired = this.desired
+    const view: DesiredView = {
+      get: (p) => (offLink.size > 0 && offLink.has(p) ? undefined : desired.get(p)?.route),
+      *values() {
+        for (const slot of desired.values()) if (offLink.size === 0 || !offLink.has(slot.route.prefix)) yield slot.route
+      },
+      markInKernel: (want) => {
+        const slot = desired.get(want.prefix)
+        if (!slot || slot.mark === run) return false
+        slot.mark = run
+        slot.inst = want
+        if (slot.route === want) slot.state = INSTALLED
+        return true
+      },
+      inKernel: (want) => desired.get(want.prefix)?.mark === run,
+    }
+    const planner = new ReconcilePlanner(view, { protocol, table, allowDeletes: this.allowDeletes, metricOf: this.metricOf })
+    await rtnl.streamRoutes((r) => planner.observe(r))
+    const plan = planner.finish()
     const newConflicts = new PrefixSet()
     for (const c of plan.conflicts) {
       newConflicts.add(c.desired.prefix)
@@ -444,51 +498,51 @@ export class FibSync {
       if (!newConflicts.has(key) && slot) log('info', 'route-conflict-cleared', { prefix: formatPrefix(slot.route.prefix) })
     }
     this.conflictKeys = newConflicts
-    const ops = plan.ops.map(toRouteOp(protocol, table, this.metricOf))
-    const results = await this.apply(ops)
+    const toOp = toRouteOp(protocol, table, this.metricOf)
+    const logEach = plan.ops.length <= LOG_EACH_MAX
+    let applied = 0
     let failed = 0
-    const failedKeys = new PrefixSet()
-    const logEach = ops.length <= LOG_EACH_MAX
-    for (let i = 0; i < results.length; i++) {
-      const planned = plan.ops[i]!
-      const errno = results[i]!.errno
-      const key = planned.route.prefix
-      if (errno === 0 || (planned.op === 'delete' && errno === 3)) {
-        if (planned.op === 'delete') {
-          if (!installable.has(prefixId(key))) this.logOp('delete', { prefix: planned.route.prefix, nextHop: planned.route.gateway ?? 0, metric: planned.route.metric, peer: '' }, logEach)
-        } else this.logOp(planned.op, planned.route, logEach)
-        continue
-      }
-      failed++
-      failedKeys.add(key)
-      const reason = `${planned.op} failed: ${errnoName(errno)}`
-      log('error', 'route-op-failed', { prefix: formatPrefix(planned.route.prefix), op: planned.op, errno, reason })
-      const slot = this.desired.get(key)
-      if (planned.op !== 'delete' && slot) {
-        slot.state = { state: 'error', reason }
-        slot.inst = undefined
+    for (let from = 0; from < plan.ops.length; from += CHUNK) {
+      const chunk = plan.ops.slice(from, from + CHUNK)
+      const results = await this.apply(chunk.map(toOp))
+      for (let i = 0; i < results.length; i++) {
+        const planned = chunk[i]!
+        const errno = results[i]!.errno
+        const slot = this.desired.get(planned.route.prefix)
+        if (errno === 0 || (planned.op === 'delete' && errno === 3)) {
+          applied++
+          if (planned.op === 'delete') {
+            this.removals.delete(planned.route.prefix)
+            if (!view.get(planned.route.prefix)) this.logOp('delete', { prefix: planned.route.prefix, nextHop: planned.route.gateway ?? 0, metric: planned.route.metric, peer: '' }, logEach)
+          } else {
+            this.logOp(planned.op, planned.route, logEach)
+            if (slot) {
+              slot.inst = planned.route
+              if (slot.route === planned.route) slot.state = INSTALLED
+            }
+          }
+          continue
+        }
+        failed++
+        const reason = `${planned.op} failed: ${errnoName(errno)}`
+        log('error', 'route-op-failed', { prefix: formatPrefix(planned.route.prefix), op: planned.op, errno, reason })
+        if (planned.op !== 'delete' && slot) {
+          if (slot.route === planned.route) slot.state = { state: 'error', reason }
+          slot.inst = undefined
+        }
       }
     }
-    if (!logEach && ops.length > 0) log('info', 'routes-changed', { operations: ops.length, failed })
-    for (const route of installable.values()) {
-      const key = route.prefix
-      if (newConflicts.has(key) || failedKeys.has(key)) continue
-      const slot = this.desired.get(key)
-      if (!slot) continue
-      slot.inst = route
-      // the desired route may have changed while the ops were in flight (it is dirty again then)
-      if (slot.route === route) slot.state = INSTALLED
-    }
+    if (!logEach && plan.ops.length > 0) log('info', 'routes-changed', { operations: plan.ops.length, failed })
     const durationMs = performance.now() - t0
-    const result: ReconcileResult = { kind: 'full', applied: results.length - failed, failed, conflicts: plan.conflicts.length, unchanged: plan.unchanged, keptStale: plan.keptStale, durationMs }
+    const result: ReconcileResult = { kind: 'full', applied, failed, conflicts: plan.conflicts.length, unchanged: plan.unchanged, keptStale: plan.keptStale, durationMs }
     this.stats.reconciles++
-    this.stats.opsApplied += result.applied
+    this.stats.opsApplied += applied
     this.stats.opsFailed += failed
     this.stats.lastReconcile = result
     this.lastFullEnd = Date.now()
     this.lastFullMs = durationMs
     this.opts.onRun?.(result)
-    if (results.length > 0 || failed > 0) log('debug', 'kernel-reconciled', { ...result })
+    if (applied > 0 || failed > 0) log('debug', 'kernel-reconciled', { ...result })
     if (failed > 0) this.requestFull(Math.max(1000, durationMs * 5))
   }
 }

@@ -39,6 +39,8 @@ interface Pending {
   resolve: (msgs: NlMessage[]) => void
   reject: (e: Error) => void
   parts: NlMessage[]
+  /** streaming dumps: each part is handed over as it arrives, none kept */
+  onPart?: (m: NlMessage) => void
 }
 
 const ERRNO_NAMES: Record<number, string> = {
@@ -124,7 +126,8 @@ export class Rtnl {
         if (errno === 0) p.resolve(p.parts)
         else p.reject(new RtnlError(`rtnetlink: ${errnoName(errno)}`, errno))
       } else {
-        p.parts.push(m)
+        if (p.onPart) p.onPart(m)
+        else p.parts.push(m)
         if ((m.flags & NLM_F.MULTI) === 0) {
           this.pending.delete(m.seq)
           p.resolve(p.parts)
@@ -133,20 +136,20 @@ export class Rtnl {
     }
   }
 
-  private dump(type: number): Promise<NlMessage[]> {
+  private dump(type: number, onPart?: (m: NlMessage) => void): Promise<NlMessage[]> {
     const run = (): Promise<NlMessage[]> => {
       const seq = this.nextSeq()
-      return this.request(encodeDump(type, seq), seq)
+      return this.request(encodeDump(type, seq), seq, onPart)
     }
     const p = this.dumpChain.then(run, run)
     this.dumpChain = p.catch(() => undefined)
     return p
   }
 
-  private request(msg: Buffer, seq: number): Promise<NlMessage[]> {
+  private request(msg: Buffer, seq: number, onPart?: (m: NlMessage) => void): Promise<NlMessage[]> {
     if (this.closed) return Promise.reject(new Error('rtnetlink socket closed'))
     return new Promise((resolve, reject) => {
-      this.pending.set(seq, { resolve, reject, parts: [] })
+      this.pending.set(seq, { resolve, reject, parts: [], onPart })
       this.sock.ref()
       this.sock.send(msg, {}, (e?: Error) => {
         if (e) {
@@ -172,6 +175,15 @@ export class Rtnl {
 
   dumpRoutes(): Promise<KernelRoute[]> {
     return this.dumpDecoded(RTM.GETROUTE, RTM.NEWROUTE, decodeRoute)
+  }
+
+  /** Streams the IPv4 routes to `onRoute` as the dump arrives; nothing is kept. */
+  async streamRoutes(onRoute: (r: KernelRoute) => void): Promise<void> {
+    await this.dump(RTM.GETROUTE, (m) => {
+      if (m.type !== RTM.NEWROUTE) return
+      const r = decodeRoute(m.payload)
+      if (r.ok && r.value) onRoute(r.value)
+    })
   }
 
   dumpAddresses(): Promise<KernelAddress[]> {
