@@ -90,8 +90,9 @@ async function inner(): Promise<void> {
   const fib = new FibSync({ rtnl, protocol: PROTO, table: MAIN_TABLE, log: () => {} })
   fib.allowDeletes = true
   rib.onBestChange((c) => fib.setDesired(c.prefix, c.best))
+  const since = Math.floor(Date.now() / 1000)
   t = performance.now()
-  for (let i = 0; i < N; i++) rib.add({ prefix: spec(i).prefix, nextHop: 0x0a000002, source: 'static', peer: `h${i}`, metric: 0 })
+  for (let i = 0; i < N; i++) rib.add({ prefix: spec(i).prefix, nextHop: 0x0a000002, source: 'static', peer: `h${i}`, metric: 0, since })
   const ribS = (performance.now() - t) / 1000
   t = performance.now()
   await fib.drain() // incremental: what a protocol feeding the RIB gets
@@ -114,7 +115,7 @@ async function inner(): Promise<void> {
   const idle = await fib.flush()
   // churn through the RIB: 1% of the prefixes move to another next hop
   t = performance.now()
-  for (let i = 0; i < D; i++) rib.add({ prefix: spec(i * 7 % N).prefix, nextHop: 0x0a000005, source: 'static', peer: `h${i * 7 % N}`, metric: 0 })
+  for (let i = 0; i < D; i++) rib.add({ prefix: spec(i * 7 % N).prefix, nextHop: 0x0a000005, source: 'static', peer: `h${i * 7 % N}`, metric: 0, since })
   await fib.drain()
   const churnS = (performance.now() - t) / 1000
   const rss = await gcRss()

@@ -29,19 +29,27 @@ const INSTALLED: RouteState = Object.freeze({ state: 'installed' })
 const PENDING: RouteState = Object.freeze({ state: 'pending' })
 
 /**
- * A desired route, what became of it, and what fabric has in the kernel for
- * it. `route` is the caller's object itself (the RIB's best Route): no copy.
+ * A prefix whose route is pending, refused, in conflict or changing: the
+ * desired route, what became of it, and what fabric has in the kernel.
+ * Once installed as wanted, the entry is compacted back to the route itself.
  */
-interface Slot {
-  route: DesiredRoute
-  state: RouteState
-  /** the route fabric installed for this prefix (undefined: none known) */
-  inst: DesiredRoute | undefined
-  /** seconds (since this FibSync was made) when `route` was set */
-  since: number
-  /** id of the full reconcile that found `inst` in the kernel */
-  mark: number
+class Slot {
+  constructor(
+    public route: DesiredRoute,
+    public state: RouteState,
+    /** the route fabric installed for this prefix (undefined: none known) */
+    public inst: DesiredRoute | undefined,
+    /** seconds since the FibSync was made, when `route` was set (for routes without their own `since`) */
+    public since: number,
+  ) {}
 }
+
+/**
+ * One entry per desired prefix. The common case, a route installed exactly as
+ * wanted, is stored as the caller's route object itself (the RIB's best
+ * Route): no per-prefix allocation at all for a settled table.
+ */
+type Entry = DesiredRoute | Slot
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>) => void
 
@@ -92,19 +100,19 @@ export class FibSync {
   /** false during startup grace: stale routes are adopted, not deleted */
   allowDeletes = false
   readonly stats: FibStats = { reconciles: 0, incrementals: 0, opsApplied: 0, opsFailed: 0 }
-  private readonly desired = new PrefixMap<Slot>()
+  private readonly desired = new PrefixMap<Entry>()
   private dirty = new PrefixSet()
   /** installed routes whose prefix is no longer desired: to delete */
   private removals = new PrefixMap<DesiredRoute>()
   private conflictKeys = new PrefixSet()
   private readonly epoch = Date.now()
   private readonly metricOf: (r: DesiredRoute) => number
-  private runId = 0
   private connected: Connected[] | undefined
   private fullRequested = false
   private lastFullEnd = 0
   private lastFullMs = 0
   private timer: NodeJS.Timeout | undefined
+  private fullTimer: NodeJS.Timeout | undefined
   private interval: NodeJS.Timeout | undefined
   private intervalMs = 5000
   private monitor: RouteMonitor | undefined
@@ -118,17 +126,21 @@ export class FibSync {
 
   /** Sets (or, with undefined, removes) the route wanted for a prefix. */
   setDesired(prefix: Prefix, route: DesiredRoute | undefined): void {
-    const slot = this.desired.get(prefix)
+    const e = this.desired.get(prefix)
     if (route === undefined) {
-      if (!slot) return
-      if (slot.inst) this.removals.set(prefix, slot.inst)
+      if (e === undefined) return
+      const inst = e instanceof Slot ? e.inst : e
+      if (inst) this.removals.set(prefix, inst)
       this.desired.delete(prefix)
-    } else if (slot) {
-      slot.route = route
-      slot.state = PENDING
-      slot.since = this.now()
+    } else if (e instanceof Slot) {
+      e.route = route
+      e.state = PENDING
+      e.since = this.now()
+    } else if (e !== undefined) {
+      if (e === route) return
+      this.desired.set(prefix, new Slot(route, PENDING, e, this.now()))
     } else {
-      this.desired.set(prefix, { route, state: PENDING, inst: undefined, since: this.now(), mark: 0 })
+      this.desired.set(prefix, new Slot(route, PENDING, undefined, this.now()))
       this.removals.delete(prefix)
     }
     this.dirty.add(prefix)
@@ -139,14 +151,36 @@ export class FibSync {
     return Math.round((Date.now() - this.epoch) / 1000)
   }
 
+  /** The entry of a prefix as a Slot (a compact entry is expanded into one). */
+  private slot(prefix: Prefix): Slot | undefined {
+    const e = this.desired.get(prefix)
+    if (e === undefined || e instanceof Slot) return e
+    const s = new Slot(e, INSTALLED, e, this.now())
+    this.desired.set(prefix, s)
+    return s
+  }
+
+  /** Marks a slot installed with `route`; compacts it when that is all there is to know. */
+  private installed(slot: Slot, route: DesiredRoute): void {
+    slot.inst = route
+    if (slot.route !== route) return
+    slot.state = INSTALLED
+    if ((route as { since?: number }).since !== undefined) this.desired.set(route.prefix, route)
+  }
+
   stateOf(prefix: Prefix): RouteState | undefined {
-    return this.desired.get(prefix)?.state
+    const e = this.desired.get(prefix)
+    return e instanceof Slot ? e.state : e ? INSTALLED : undefined
   }
 
   /** ms since epoch when the current route of a prefix was set */
   sinceOf(prefix: Prefix): number | undefined {
-    const s = this.desired.get(prefix)?.since
-    return s === undefined ? undefined : this.epoch + s * 1000
+    const e = this.desired.get(prefix)
+    if (e === undefined) return undefined
+    const route = e instanceof Slot ? e.route : e
+    const own = (route as { since?: number }).since
+    if (own !== undefined) return own * 1000
+    return e instanceof Slot ? this.epoch + e.since * 1000 : undefined
   }
 
   get size(): number {
@@ -156,20 +190,20 @@ export class FibSync {
   /** Counts of desired routes by state. */
   stateCounts(): Record<RouteState['state'], number> {
     const c = { installed: 0, pending: 0, conflict: 0, 'not-on-link': 0, error: 0 }
-    for (const s of this.desired.values()) c[s.state.state]++
+    for (const e of this.desired.values()) c[e instanceof Slot ? e.state.state : 'installed']++
     return c
   }
 
   conflicts(): { prefix: string; reason: string }[] {
     const out: { prefix: string; reason: string }[] = []
-    for (const s of this.desired.values()) if (s.state.state === 'conflict') out.push({ prefix: formatPrefix(s.route.prefix), reason: s.state.reason })
+    for (const e of this.desired.values()) if (e instanceof Slot && e.state.state === 'conflict') out.push({ prefix: formatPrefix(e.route.prefix), reason: e.state.reason })
     return out
   }
 
   /** in sync: every desired route installed or explained (conflict, not on-link) */
   inSync(): boolean {
     if (this.dirty.size > 0 || this.removals.size > 0) return false
-    for (const s of this.desired.values()) if (s.state.state === 'pending' || s.state.state === 'error') return false
+    for (const e of this.desired.values()) if (e instanceof Slot && (e.state.state === 'pending' || e.state.state === 'error')) return false
     return true
   }
 
@@ -186,6 +220,8 @@ export class FibSync {
   stop(): void {
     if (this.interval) clearInterval(this.interval)
     if (this.timer) clearTimeout(this.timer)
+    if (this.fullTimer) clearTimeout(this.fullTimer)
+    this.fullTimer = undefined
     this.interval = undefined
     this.timer = undefined
     this.monitor?.close()
@@ -219,6 +255,16 @@ export class FibSync {
   }
 
   private requestFull(delay = this.debounceMs): void {
+    if (delay > this.debounceMs) {
+      // a later full reconcile (after errors, overruns): not before its time
+      if (this.fullTimer) return
+      this.fullTimer = setTimeout(() => {
+        this.fullTimer = undefined
+        this.requestFull(0)
+      }, delay)
+      this.fullTimer.unref?.()
+      return
+    }
     this.fullRequested = true
     this.kick(delay)
   }
@@ -257,16 +303,16 @@ export class FibSync {
 
   private onRouteEvent(kind: 'new' | 'del', r: KernelRoute): void {
     if (r.table !== this.opts.table) return
-    const slot = this.desired.get(r.prefix)
+    const entry = this.desired.get(r.prefix)
     if (r.protocol === this.opts.protocol) {
-      const want = slot?.inst
+      const want = entry instanceof Slot ? entry.inst : entry
       if (want === undefined) return // not something we installed
       const matches = r.gateway === want.nextHop && r.metric === this.metricOf(want)
       if ((kind === 'del' && matches) || (kind === 'new' && !matches)) {
         this.opts.log('warn', 'kernel-route-drift', { prefix: formatPrefix(r.prefix), change: kind === 'del' ? 'deleted' : 'changed', gateway: r.gateway !== undefined ? formatAddress(r.gateway) : null })
         this.requestFull()
       }
-    } else if (slot !== undefined || this.conflictKeys.has(r.prefix)) {
+    } else if (entry !== undefined || this.conflictKeys.has(r.prefix)) {
       this.requestFull()
     }
   }
@@ -327,7 +373,7 @@ export class FibSync {
       const lateKeys: Prefix[] = []
       const lateRoutes: DesiredRoute[] = []
       for (const key of keys) {
-        const slot = this.desired.get(key)
+        const slot = this.slot(key)
         if (slot === undefined) {
           const gone = this.removals.get(key)
           if (gone) {
@@ -357,8 +403,7 @@ export class FibSync {
           opKeys.push(key)
           opRoutes.push(want)
         } else if (inst.nextHop === want.nextHop && metricOf(inst) === metricOf(want)) {
-          slot.inst = want
-          slot.state = INSTALLED
+          this.installed(slot, want)
           unchanged++
         } else if (metricOf(inst) === metricOf(want)) {
           ops.push({ kind: 'replace', spec: spec(want) })
@@ -386,10 +431,7 @@ export class FibSync {
         const slot = this.desired.get(opKeys[i]!)
         if (errno === 0 || (kind === 'delete' && errno === 3 /* ESRCH: already gone */)) {
           applied++
-          if (kind !== 'delete' && slot) {
-            slot.inst = route
-            if (slot.route === route) slot.state = INSTALLED
-          }
+          if (kind !== 'delete' && slot instanceof Slot) this.installed(slot, route)
           this.logOp(kind, route, logEach)
           continue
         }
@@ -401,8 +443,10 @@ export class FibSync {
         }
         const reason = `${kind} failed: ${errnoName(errno)}`
         this.opts.log('error', 'route-op-failed', { prefix: formatPrefix(route.prefix), op: kind, errno, reason })
-        if (kind !== 'delete' && slot && slot.route === route) slot.state = { state: 'error', reason }
-        if (kind === 'replace' && slot) slot.inst = undefined
+        if (slot instanceof Slot) {
+          if (kind !== 'delete' && slot.route === route) slot.state = { state: 'error', reason }
+          if (kind === 'replace') slot.inst = undefined
+        }
         needFull = true
       }
     }
@@ -456,29 +500,34 @@ export class FibSync {
     for (const [p] of this.removals.entries()) this.dirty.add(p)
     const connected = await this.refreshConnected()
     const offLink = new PrefixSet()
-    for (const slot of this.desired.values()) {
-      const off = this.offLink(slot.route, connected)
+    for (const e of this.desired.values()) {
+      const route = e instanceof Slot ? e.route : e
+      const off = this.offLink(route, connected)
       if (off) {
-        this.refuse(slot, off)
-        offLink.add(slot.route.prefix)
+        this.refuse(this.slot(route.prefix)!, off)
+        offLink.add(route.prefix)
       }
     }
-    const run = ++this.runId
     const desired = this.desired
+    // routes found exactly right in the kernel during this run
+    const found = new PrefixSet()
+    const routeOf = (e: Entry | undefined): DesiredRoute | undefined => (e instanceof Slot ? e.route : e)
     const view: DesiredView = {
-      get: (p) => (offLink.size > 0 && offLink.has(p) ? undefined : desired.get(p)?.route),
+      get: (p) => (offLink.size > 0 && offLink.has(p) ? undefined : routeOf(desired.get(p))),
       *values() {
-        for (const slot of desired.values()) if (offLink.size === 0 || !offLink.has(slot.route.prefix)) yield slot.route
+        for (const e of desired.values()) {
+          const r = routeOf(e)!
+          if (offLink.size === 0 || !offLink.has(r.prefix)) yield r
+        }
       },
       markInKernel: (want) => {
-        const slot = desired.get(want.prefix)
-        if (!slot || slot.mark === run) return false
-        slot.mark = run
-        slot.inst = want
-        if (slot.route === want) slot.state = INSTALLED
+        const e = desired.get(want.prefix)
+        if (e === undefined || found.has(want.prefix)) return false
+        found.add(want.prefix)
+        if (e instanceof Slot) this.installed(e, want)
         return true
       },
-      inKernel: (want) => desired.get(want.prefix)?.mark === run,
+      inKernel: (want) => found.has(want.prefix),
     }
     const planner = new ReconcilePlanner(view, { protocol, table, allowDeletes: this.allowDeletes, metricOf: this.metricOf })
     await rtnl.streamRoutes((r) => planner.observe(r))
@@ -487,7 +536,7 @@ export class FibSync {
     for (const c of plan.conflicts) {
       newConflicts.add(c.desired.prefix)
       const reason = conflictReason(c)
-      const slot = this.desired.get(c.desired.prefix)!
+      const slot = this.slot(c.desired.prefix)!
       const prev = slot.state
       if (prev.state !== 'conflict' || prev.reason !== reason) log('warn', 'route-conflict', { prefix: formatPrefix(c.desired.prefix), peer: c.desired.peer, reason })
       slot.state = { state: 'conflict', reason }
@@ -495,7 +544,7 @@ export class FibSync {
     }
     for (const key of this.conflictKeys) {
       const slot = this.desired.get(key)
-      if (!newConflicts.has(key) && slot) log('info', 'route-conflict-cleared', { prefix: formatPrefix(slot.route.prefix) })
+      if (!newConflicts.has(key) && slot) log('info', 'route-conflict-cleared', { prefix: formatPrefix(key) })
     }
     this.conflictKeys = newConflicts
     const toOp = toRouteOp(protocol, table, this.metricOf)
@@ -508,7 +557,6 @@ export class FibSync {
       for (let i = 0; i < results.length; i++) {
         const planned = chunk[i]!
         const errno = results[i]!.errno
-        const slot = this.desired.get(planned.route.prefix)
         if (errno === 0 || (planned.op === 'delete' && errno === 3)) {
           applied++
           if (planned.op === 'delete') {
@@ -516,19 +564,19 @@ export class FibSync {
             if (!view.get(planned.route.prefix)) this.logOp('delete', { prefix: planned.route.prefix, nextHop: planned.route.gateway ?? 0, metric: planned.route.metric, peer: '' }, logEach)
           } else {
             this.logOp(planned.op, planned.route, logEach)
-            if (slot) {
-              slot.inst = planned.route
-              if (slot.route === planned.route) slot.state = INSTALLED
-            }
+            const slot = this.slot(planned.route.prefix)
+            if (slot) this.installed(slot, planned.route)
           }
           continue
         }
+        const slot = this.desired.get(planned.route.prefix)
         failed++
         const reason = `${planned.op} failed: ${errnoName(errno)}`
         log('error', 'route-op-failed', { prefix: formatPrefix(planned.route.prefix), op: planned.op, errno, reason })
-        if (planned.op !== 'delete' && slot) {
-          if (slot.route === planned.route) slot.state = { state: 'error', reason }
-          slot.inst = undefined
+        if (planned.op !== 'delete' && slot !== undefined) {
+          const sl = this.slot(planned.route.prefix)!
+          if (sl.route === planned.route) sl.state = { state: 'error', reason }
+          sl.inst = undefined
         }
       }
     }

@@ -40,4 +40,6 @@ export interface Route {
   /** lower wins among candidates of the same source (source's own preference order) */
   readonly preference?: number
   readonly attrs?: RouteAttrs
+  /** when the source learned this route (or it last changed), seconds since the Unix epoch; `fabric routes` shows it as AGE */
+  readonly since?: number
 }

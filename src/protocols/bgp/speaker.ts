@@ -118,6 +118,8 @@ export class Path {
  * else is read from the shared Path. It is its own `prefix`.
  */
 export class BgpRoute implements Route {
+  /** seconds since the epoch (a small integer to V8: no boxed number) */
+  readonly since = Math.floor(Date.now() / 1000)
   constructor(readonly addr: number, readonly len: number, readonly attrs: DisplayAttrs) {}
   get prefix(): Prefix {
     return this

@@ -9,9 +9,10 @@ import type { Route } from '../../rib/route.js'
 import type { PeerStatus, RouteSink, RouteSource } from '../../rib/source.js'
 
 export function staticRoutes(hosts: readonly HostEntry[], selfName: string): Route[] {
+  const since = Math.floor(Date.now() / 1000)
   return hosts
     .filter((h) => h.name !== selfName)
-    .map((h) => ({ prefix: h.subnet, nextHop: h.address, source: 'static' as const, peer: h.name, metric: 0, attrs: { hostName: h.name } }))
+    .map((h) => ({ prefix: h.subnet, nextHop: h.address, source: 'static' as const, peer: h.name, metric: 0, attrs: { hostName: h.name }, since }))
 }
 
 export interface StaticChange {
