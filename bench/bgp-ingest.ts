@@ -38,11 +38,6 @@ function vmHwm(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0
 }
 
-async function countKernel(ns: string, proto: string): Promise<number> {
-  // ip -batch output counted without holding a million lines in a JS string
-  const r = await run('sh', ['-c', `ip -n ${ns} route show proto ${proto} | wc -l`], { timeoutMs: 120_000 })
-  return Number(r.stdout.trim()) || 0
-}
 
 async function birdCount(ns: string, sock: string): Promise<number> {
   const r = await run('ip', ['netns', 'exec', ns, 'birdc', '-s', sock, 'show', 'route', 'count'])
@@ -73,6 +68,8 @@ interface Result {
   n: number; fabricRib: number; fabricKernel: number; fabricRss: number; birdRib: number; birdKernel: number; birdRss: number
   /** RSS just before the sessions were enabled */
   fabricBase: number; birdBase: number
+  /** the agent's RSS and V8 heap once everything is installed (what it keeps, vs the peak) */
+  fabricLiveRss: number; fabricHeap: number
 }
 
 function vmRss(pid: number): number {
@@ -111,7 +108,7 @@ async function once(n: number): Promise<Result> {
         bgp: { allow: '11.0.0.0/8,12.0.0.0/6,16.0.0.0/4', 'max-prefixes': String(n + 10), 'hold-time': '30', 'keepalive-time': '10', 'connect-retry-time': '1' },
       },
     }
-    const agent = spawn('ip', ['netns', 'exec', fab.ns, process.execPath, compiledSelf, '--agent', JSON.stringify(agentArgs)], {
+    const agent = spawn('ip', ['netns', 'exec', fab.ns, process.execPath, '--expose-gc', compiledSelf, '--agent', JSON.stringify(agentArgs)], {
       stdio: ['ignore', openSync(fab.log, 'a'), openSync(fab.log, 'a')],
     })
     await waitAgents(lab, [fab])
@@ -119,10 +116,26 @@ async function once(n: number): Promise<Result> {
     while ((await birdCount(tx.ns, sender.sock)) < n) await sleep(500)
     const fabBase = vmRss(fabPid)
     const birdBase = vmRss(receiver.pid)
+    // kernel counts: a netlink counter in each namespace (no text output to format)
+    const counter = (ns: string, proto: number): Promise<number> => new Promise((resolve) => {
+      const c = spawn('ip', ['netns', 'exec', ns, process.execPath, `${root}/dist-check/bench/route-counter.js`, String(proto), String(n), '250'], { stdio: ['ignore', 'pipe', 'inherit'] })
+      let out = ''
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()))
+      c.on('exit', () => {
+        try {
+          resolve(JSON.parse(out).reached as number)
+        } catch {
+          resolve(NaN)
+        }
+      })
+    })
+    const epoch0 = Date.now() / 1000
     const t0 = performance.now()
+    const fabKernelAt = counter(fab.ns, 233)
+    const birdKernelAt = counter(rx.ns, 12)
     await run('ip', ['netns', 'exec', tx.ns, 'birdc', '-s', sender.sock, 'enable', 'tofabric'])
     await run('ip', ['netns', 'exec', tx.ns, 'birdc', '-s', sender.sock, 'enable', 'tobird'])
-    const r: Result = { n, fabricRib: 0, fabricKernel: 0, fabricRss: 0, birdRib: 0, birdKernel: 0, birdRss: 0, fabricBase: fabBase, birdBase }
+    const r: Result = { n, fabricRib: 0, fabricKernel: 0, fabricRss: 0, birdRib: 0, birdKernel: 0, birdRss: 0, fabricBase: fabBase, birdBase, fabricLiveRss: 0, fabricHeap: 0 }
     const deadline = t0 + 900_000
     const now = () => (performance.now() - t0) / 1000
     // four independent pollers, so a busy receiver never delays the other's figure
@@ -139,9 +152,15 @@ async function once(n: number): Promise<Result> {
         return (st?.sources[0]?.stats.prefixes ?? 0) >= n
       }),
       poll(async () => (await birdCount(rx.ns, receiver.sock)) >= n),
-      poll(async () => (await countKernel(fab.ns, '233')) >= n),
-      poll(async () => (await countKernel(rx.ns, 'bird')) >= n),
+      fabKernelAt.then((at) => at - epoch0),
+      birdKernelAt.then((at) => at - epoch0),
     ])
+    // what the agent keeps: after a forced GC (bench agents run with --expose-gc; SIGUSR2 asks)
+    process.kill(fabPid, 'SIGUSR2')
+    await sleep(1500)
+    const live = await getJson<{ memory: { rss: number; heapUsed: number } }>(fab.socket, '/v1/status', 60_000).catch(() => undefined)
+    r.fabricLiveRss = live?.memory.rss ?? NaN
+    r.fabricHeap = live?.memory.heapUsed ?? NaN
     r.fabricRss = vmHwm(fabPid)
     r.birdRss = vmHwm(receiver.pid)
     agent.kill('SIGTERM')
@@ -159,6 +178,7 @@ async function agentMain(json: string): Promise<void> {
   const agent = new Agent({ ...a, log: createLogger({ level: 'warn', format: 'json' }) })
   await agent.start()
   process.on('SIGTERM', () => { void agent.stop().then(() => process.exit(0)) })
+  process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.())
 }
 
 async function main(): Promise<void> {
@@ -173,6 +193,7 @@ async function main(): Promise<void> {
   const mb = (b: number) => `${(b / 1048576).toFixed(0)} MB`
   console.log(`N=${n}`)
   console.log(`  fabric : RIB ${r.fabricRib.toFixed(1)} s, kernel ${r.fabricKernel.toFixed(1)} s, peak RSS ${mb(r.fabricRss)} (before ${mb(r.fabricBase)}; growth ${Math.round((r.fabricRss - r.fabricBase) / n)} B/prefix, total ${Math.round(r.fabricRss / n)} B/prefix)`)
+  console.log(`           after convergence and a forced GC: RSS ${mb(r.fabricLiveRss)} (${Math.round(r.fabricLiveRss / n)} B/prefix), V8 heap used ${mb(r.fabricHeap)} (${Math.round(r.fabricHeap / n)} B/prefix)`)
   console.log(`  BIRD 2 : RIB ${r.birdRib.toFixed(1)} s, kernel ${r.birdKernel.toFixed(1)} s, peak RSS ${mb(r.birdRss)} (before ${mb(r.birdBase)}; growth ${Math.round((r.birdRss - r.birdBase) / n)} B/prefix)`)
   console.log(`  ratios : RIB ${(r.fabricRib / r.birdRib).toFixed(2)}x (target <= 1.5), kernel ${(r.fabricKernel / r.birdKernel).toFixed(2)}x (target <= 1)`)
   }

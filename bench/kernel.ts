@@ -87,9 +87,9 @@ async function inner(): Promise<void> {
   // 2. the full agent path: RIB -> FibSync -> Rtnl
   const rtnl = new Rtnl()
   const rib = new Rib()
-  const fib = new FibSync({ rtnl, protocol: PROTO, table: MAIN_TABLE, log: () => {} })
+  const fib = new FibSync({ rtnl, protocol: PROTO, table: MAIN_TABLE, log: () => {}, desired: rib.desiredTable() })
   fib.allowDeletes = true
-  rib.onBestChange((c) => fib.setDesired(c.prefix, c.best))
+  rib.onBestChange((c) => fib.setDesired(c.prefix, c.best, c.previous))
   const since = Math.floor(Date.now() / 1000)
   t = performance.now()
   for (let i = 0; i < N; i++) rib.add({ prefix: spec(i).prefix, nextHop: 0x0a000002, source: 'static', peer: `h${i}`, metric: 0, since })

@@ -131,9 +131,10 @@ export class Agent {
       rtnl, protocol: this.config.routeProtocol, table: MAIN_TABLE, log: (l, e, f) => log.log(l, e, f),
       onRun: (r) => this.metrics?.observeReconcile(r.kind, r.durationMs / 1000),
       metricOf: (r) => kernelMetric(r as Route),
+      desired: this.rib.desiredTable(),
     })
     // the RIB's best Route is the desired kernel route itself (no copy per prefix)
-    this.rib.onBestChange((c) => this.fib.setDesired(c.prefix, c.best))
+    this.rib.onBestChange((c) => this.fib.setDesired(c.prefix, c.best, c.previous))
     for (const s of this.sources) await s.start(this.rib)
     this.fib.allowDeletes = this.sources.every((s) => s.ready())
     if (!this.fib.allowDeletes) {
@@ -371,6 +372,7 @@ export class Agent {
       routeProtocol: this.config.routeProtocol,
       pid: process.pid,
       uptime: Math.round((Date.now() - this.startedAt) / 1000),
+      memory: memoryOf(),
       kernel: {
         inSync: this.fib.inSync(),
         routes: { wanted: this.fib.size, installed: c.installed, pending: c.pending, conflict: c.conflict, notOnLink: c['not-on-link'], error: c.error },
@@ -423,6 +425,12 @@ export class Agent {
       ['/v1/peers', () => ({ host: this.self.name, peers: this.sources.flatMap((s) => s.peers().map((p) => ({ source: s.kind, ...p }))) })],
     ])
   }
+}
+
+/** The agent process's memory, bytes. */
+function memoryOf(): { rss: number; heapUsed: number; heapTotal: number; external: number } {
+  const m = process.memoryUsage()
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external + m.arrayBuffers }
 }
 
 /** Source stats flattened to one level of numeric counters (`a.b` for nested keys). */

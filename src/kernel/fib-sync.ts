@@ -3,6 +3,11 @@
  * route per prefix, from the RIB) and makes the kernel's routes of fabric's
  * protocol number match it, recording a state per prefix for `fabric routes`.
  *
+ * The desired table is read from its owner (the RIB's best routes, through
+ * `DesiredTable`); FIB sync keeps only the exceptions: prefixes pending,
+ * refused, in conflict or changing. A settled prefix costs it nothing, so
+ * a million-route table is held once, by the RIB.
+ *
  * Two kinds of run, serialised by one worker:
  * - incremental: only the prefixes that changed since the last run, using
  *   what fabric itself installed (no kernel dump), so a million-route table
@@ -30,8 +35,9 @@ const PENDING: RouteState = Object.freeze({ state: 'pending' })
 
 /**
  * A prefix whose route is pending, refused, in conflict or changing: the
- * desired route, what became of it, and what fabric has in the kernel.
- * Once installed as wanted, the entry is compacted back to the route itself.
+ * desired route as last notified, what became of it, and what fabric has in
+ * the kernel for it. A prefix without a Slot is settled: the kernel holds
+ * exactly its desired route.
  */
 class Slot {
   constructor(
@@ -44,12 +50,33 @@ class Slot {
   ) {}
 }
 
-/**
- * One entry per desired prefix. The common case, a route installed exactly as
- * wanted, is stored as the caller's route object itself (the RIB's best
- * Route): no per-prefix allocation at all for a settled table.
- */
-type Entry = DesiredRoute | Slot
+/** The desired routes, one per prefix (the RIB's best routes). */
+export interface DesiredTable {
+  get(prefix: Prefix): DesiredRoute | undefined
+  values(): Iterable<DesiredRoute>
+  readonly size: number
+}
+
+/** A stand-alone desired table (for callers without a RIB). */
+export class SimpleDesiredTable implements DesiredTable {
+  private readonly map = new PrefixMap<DesiredRoute>()
+  get size(): number {
+    return this.map.size
+  }
+  get(p: Prefix): DesiredRoute | undefined {
+    return this.map.get(p)
+  }
+  values(): Iterable<DesiredRoute> {
+    return this.map.values()
+  }
+  /** Sets a route and tells the FIB sync, as the RIB's listener would. */
+  set(fib: FibSync, p: Prefix, r: DesiredRoute | undefined): void {
+    const previous = this.map.get(p)
+    if (r) this.map.set(p, r)
+    else this.map.delete(p)
+    fib.setDesired(p, r, previous)
+  }
+}
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>) => void
 
@@ -58,6 +85,8 @@ export interface FibSyncOptions {
   protocol: number
   table: number
   log: LogFn
+  /** the desired routes (the RIB's best routes) */
+  desired: DesiredTable
   /** debounce of change-triggered runs, ms */
   debounceMs?: number
   /** called after every run (metrics) */
@@ -100,7 +129,9 @@ export class FibSync {
   /** false during startup grace: stale routes are adopted, not deleted */
   allowDeletes = false
   readonly stats: FibStats = { reconciles: 0, incrementals: 0, opsApplied: 0, opsFailed: 0 }
-  private readonly desired = new PrefixMap<Entry>()
+  private readonly desired: DesiredTable
+  /** the exceptions: prefixes not settled */
+  private readonly slots = new PrefixMap<Slot>()
   private dirty = new PrefixSet()
   /** installed routes whose prefix is no longer desired: to delete */
   private removals = new PrefixMap<DesiredRoute>()
@@ -122,25 +153,27 @@ export class FibSync {
   constructor(private readonly opts: FibSyncOptions) {
     this.debounceMs = opts.debounceMs ?? 50
     this.metricOf = opts.metricOf ?? ((r) => r.metric)
+    this.desired = opts.desired
   }
 
-  /** Sets (or, with undefined, removes) the route wanted for a prefix. */
-  setDesired(prefix: Prefix, route: DesiredRoute | undefined): void {
-    const e = this.desired.get(prefix)
+  /**
+   * The desired route of a prefix changed (the RIB's listener calls this).
+   * `previous` is the route desired before: for a settled prefix, it is what
+   * the kernel holds.
+   */
+  setDesired(prefix: Prefix, route: DesiredRoute | undefined, previous: DesiredRoute | undefined): void {
+    const slot = this.slots.get(prefix)
+    const inst = slot ? slot.inst : previous
     if (route === undefined) {
-      if (e === undefined) return
-      const inst = e instanceof Slot ? e.inst : e
+      if (slot) this.slots.delete(prefix)
       if (inst) this.removals.set(prefix, inst)
-      this.desired.delete(prefix)
-    } else if (e instanceof Slot) {
-      e.route = route
-      e.state = PENDING
-      e.since = this.now()
-    } else if (e !== undefined) {
-      if (e === route) return
-      this.desired.set(prefix, new Slot(route, PENDING, e, this.now()))
+      else if (!slot) return
+    } else if (slot) {
+      slot.route = route
+      slot.state = PENDING
+      slot.since = this.now()
     } else {
-      this.desired.set(prefix, new Slot(route, PENDING, undefined, this.now()))
+      this.slots.set(prefix, new Slot(route, PENDING, inst, this.now()))
       this.removals.delete(prefix)
     }
     this.dirty.add(prefix)
@@ -151,36 +184,40 @@ export class FibSync {
     return Math.round((Date.now() - this.epoch) / 1000)
   }
 
-  /** The entry of a prefix as a Slot (a compact entry is expanded into one). */
+  /** The Slot of a desired prefix (a settled one gets a Slot describing it). */
   private slot(prefix: Prefix): Slot | undefined {
-    const e = this.desired.get(prefix)
-    if (e === undefined || e instanceof Slot) return e
-    const s = new Slot(e, INSTALLED, e, this.now())
-    this.desired.set(prefix, s)
-    return s
+    const s = this.slots.get(prefix)
+    if (s) return s
+    const route = this.desired.get(prefix)
+    if (route === undefined) return undefined
+    const made = new Slot(route, INSTALLED, route, this.now())
+    this.slots.set(prefix, made)
+    return made
   }
 
-  /** Marks a slot installed with `route`; compacts it when that is all there is to know. */
+  /** Records that the kernel holds `route`; the prefix settles when that is what is desired. */
   private installed(slot: Slot, route: DesiredRoute): void {
     slot.inst = route
     if (slot.route !== route) return
     slot.state = INSTALLED
-    if ((route as { since?: number }).since !== undefined) this.desired.set(route.prefix, route)
+    // without its own `since`, the Slot keeps the route's age
+    if ((route as { since?: number }).since !== undefined && this.desired.get(route.prefix) === route) this.slots.delete(route.prefix)
   }
 
   stateOf(prefix: Prefix): RouteState | undefined {
-    const e = this.desired.get(prefix)
-    return e instanceof Slot ? e.state : e ? INSTALLED : undefined
+    const s = this.slots.get(prefix)
+    if (s) return s.state
+    return this.desired.get(prefix) ? INSTALLED : undefined
   }
 
   /** ms since epoch when the current route of a prefix was set */
   sinceOf(prefix: Prefix): number | undefined {
-    const e = this.desired.get(prefix)
-    if (e === undefined) return undefined
-    const route = e instanceof Slot ? e.route : e
+    const s = this.slots.get(prefix)
+    const route = s ? s.route : this.desired.get(prefix)
+    if (route === undefined) return undefined
     const own = (route as { since?: number }).since
     if (own !== undefined) return own * 1000
-    return e instanceof Slot ? this.epoch + e.since * 1000 : undefined
+    return s ? this.epoch + s.since * 1000 : undefined
   }
 
   get size(): number {
@@ -190,20 +227,26 @@ export class FibSync {
   /** Counts of desired routes by state. */
   stateCounts(): Record<RouteState['state'], number> {
     const c = { installed: 0, pending: 0, conflict: 0, 'not-on-link': 0, error: 0 }
-    for (const e of this.desired.values()) c[e instanceof Slot ? e.state.state : 'installed']++
+    let unsettled = 0
+    for (const s of this.slots.values()) {
+      if (s.state.state === 'installed') continue
+      c[s.state.state]++
+      unsettled++
+    }
+    c.installed = Math.max(0, this.desired.size - unsettled)
     return c
   }
 
   conflicts(): { prefix: string; reason: string }[] {
     const out: { prefix: string; reason: string }[] = []
-    for (const e of this.desired.values()) if (e instanceof Slot && e.state.state === 'conflict') out.push({ prefix: formatPrefix(e.route.prefix), reason: e.state.reason })
+    for (const s of this.slots.values()) if (s.state.state === 'conflict') out.push({ prefix: formatPrefix(s.route.prefix), reason: s.state.reason })
     return out
   }
 
   /** in sync: every desired route installed or explained (conflict, not on-link) */
   inSync(): boolean {
     if (this.dirty.size > 0 || this.removals.size > 0) return false
-    for (const e of this.desired.values()) if (e instanceof Slot && (e.state.state === 'pending' || e.state.state === 'error')) return false
+    for (const s of this.slots.values()) if (s.state.state === 'pending' || s.state.state === 'error') return false
     return true
   }
 
@@ -303,9 +346,10 @@ export class FibSync {
 
   private onRouteEvent(kind: 'new' | 'del', r: KernelRoute): void {
     if (r.table !== this.opts.table) return
-    const entry = this.desired.get(r.prefix)
+    const slot = this.slots.get(r.prefix)
+    const entry = slot ?? this.desired.get(r.prefix)
     if (r.protocol === this.opts.protocol) {
-      const want = entry instanceof Slot ? entry.inst : entry
+      const want = slot ? slot.inst : (entry as DesiredRoute | undefined)
       if (want === undefined) return // not something we installed
       const matches = r.gateway === want.nextHop && r.metric === this.metricOf(want)
       if ((kind === 'del' && matches) || (kind === 'new' && !matches)) {
@@ -428,10 +472,10 @@ export class FibSync {
         const kind = ops[i]!.kind
         const route = opRoutes[i]!
         const errno = results[i]!.errno
-        const slot = this.desired.get(opKeys[i]!)
+        const slot = this.slots.get(opKeys[i]!)
         if (errno === 0 || (kind === 'delete' && errno === 3 /* ESRCH: already gone */)) {
           applied++
-          if (kind !== 'delete' && slot instanceof Slot) this.installed(slot, route)
+          if (kind !== 'delete' && slot) this.installed(slot, route)
           this.logOp(kind, route, logEach)
           continue
         }
@@ -443,7 +487,7 @@ export class FibSync {
         }
         const reason = `${kind} failed: ${errnoName(errno)}`
         this.opts.log('error', 'route-op-failed', { prefix: formatPrefix(route.prefix), op: kind, errno, reason })
-        if (slot instanceof Slot) {
+        if (slot) {
           if (kind !== 'delete' && slot.route === route) slot.state = { state: 'error', reason }
           if (kind === 'replace') slot.inst = undefined
         }
@@ -500,8 +544,7 @@ export class FibSync {
     for (const [p] of this.removals.entries()) this.dirty.add(p)
     const connected = await this.refreshConnected()
     const offLink = new PrefixSet()
-    for (const e of this.desired.values()) {
-      const route = e instanceof Slot ? e.route : e
+    for (const route of this.desired.values()) {
       const off = this.offLink(route, connected)
       if (off) {
         this.refuse(this.slot(route.prefix)!, off)
@@ -511,20 +554,16 @@ export class FibSync {
     const desired = this.desired
     // routes found exactly right in the kernel during this run
     const found = new PrefixSet()
-    const routeOf = (e: Entry | undefined): DesiredRoute | undefined => (e instanceof Slot ? e.route : e)
     const view: DesiredView = {
-      get: (p) => (offLink.size > 0 && offLink.has(p) ? undefined : routeOf(desired.get(p))),
+      get: (p) => (offLink.size > 0 && offLink.has(p) ? undefined : desired.get(p)),
       *values() {
-        for (const e of desired.values()) {
-          const r = routeOf(e)!
-          if (offLink.size === 0 || !offLink.has(r.prefix)) yield r
-        }
+        for (const r of desired.values()) if (offLink.size === 0 || !offLink.has(r.prefix)) yield r
       },
       markInKernel: (want) => {
-        const e = desired.get(want.prefix)
-        if (e === undefined || found.has(want.prefix)) return false
+        if (found.has(want.prefix)) return false
         found.add(want.prefix)
-        if (e instanceof Slot) this.installed(e, want)
+        const slot = this.slots.get(want.prefix)
+        if (slot) this.installed(slot, want)
         return true
       },
       inKernel: (want) => found.has(want.prefix),
@@ -543,8 +582,7 @@ export class FibSync {
       slot.inst = undefined
     }
     for (const key of this.conflictKeys) {
-      const slot = this.desired.get(key)
-      if (!newConflicts.has(key) && slot) log('info', 'route-conflict-cleared', { prefix: formatPrefix(key) })
+      if (!newConflicts.has(key) && desired.get(key)) log('info', 'route-conflict-cleared', { prefix: formatPrefix(key) })
     }
     this.conflictKeys = newConflicts
     const toOp = toRouteOp(protocol, table, this.metricOf)
@@ -569,7 +607,7 @@ export class FibSync {
           }
           continue
         }
-        const slot = this.desired.get(planned.route.prefix)
+        const slot = desired.get(planned.route.prefix)
         failed++
         const reason = `${planned.op} failed: ${errnoName(errno)}`
         log('error', 'route-op-failed', { prefix: formatPrefix(planned.route.prefix), op: planned.op, errno, reason })

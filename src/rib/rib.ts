@@ -169,6 +169,26 @@ export class Rib {
     return this.entries.size
   }
 
+  /** Every prefix's best route, lazily. */
+  *bestValues(): Generator<Route> {
+    for (const slot of this.entries.values()) {
+      const b = slot instanceof Multi ? slot.best : slot
+      if (b) yield b
+    }
+  }
+
+  /** The best routes as FIB sync's desired table (read-only view, nothing copied). */
+  desiredTable(): { get(p: Prefix): Route | undefined; values(): Iterable<Route>; readonly size: number } {
+    const rib = this
+    return {
+      get: (p) => rib.best(p),
+      values: () => rib.bestValues(),
+      get size() {
+        return rib.size
+      },
+    }
+  }
+
   private announce(prefix: Prefix, best: Route | undefined, previous: Route | undefined): void {
     if (sameRoute(previous, best)) return
     for (const l of this.listeners) l({ prefix, best, previous })
