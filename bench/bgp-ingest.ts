@@ -108,7 +108,7 @@ async function once(n: number): Promise<Result> {
         bgp: { allow: '11.0.0.0/8,12.0.0.0/6,16.0.0.0/4', 'max-prefixes': String(n + 10), 'hold-time': '30', 'keepalive-time': '10', 'connect-retry-time': '1' },
       },
     }
-    const agent = spawn('ip', ['netns', 'exec', fab.ns, process.execPath, '--expose-gc', compiledSelf, '--agent', JSON.stringify(agentArgs)], {
+    const agent = spawn('ip', ['netns', 'exec', fab.ns, process.execPath, '--expose-gc', ...(process.env.AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean), compiledSelf, '--agent', JSON.stringify(agentArgs)], {
       stdio: ['ignore', openSync(fab.log, 'a'), openSync(fab.log, 'a')],
     })
     await waitAgents(lab, [fab])

@@ -18,10 +18,11 @@
  */
 import { type Prefix, containsAddress, formatAddress, formatPrefix } from '../net/ipv4.js'
 import { PrefixMap, PrefixSet } from '../net/prefix-map.js'
+import { PrefixQueue } from '../net/prefix-queue.js'
 import { type Conflict, type DesiredView, ReconcilePlanner } from './reconcile.js'
-import { type RouteOp, type RouteOpKind, type Rtnl, RouteMonitor, errnoName } from './rtnl.js'
+import { OP, RouteBatch, type RouteOpKind, Rtnl, RouteMonitor, errnoName } from './rtnl.js'
 import type { KernelAddress, KernelLink } from './rtnl-codec.js'
-import type { DesiredRoute, KernelOp, KernelRoute } from './types.js'
+import type { DesiredRoute, KernelRoute } from './types.js'
 
 export type RouteState =
   | { state: 'installed' }
@@ -132,10 +133,12 @@ export class FibSync {
   private readonly desired: DesiredTable
   /** the exceptions: prefixes not settled */
   private readonly slots = new PrefixMap<Slot>()
-  private dirty = new PrefixSet()
+  private dirty = new PrefixQueue()
   /** installed routes whose prefix is no longer desired: to delete */
   private removals = new PrefixMap<DesiredRoute>()
   private conflictKeys = new PrefixSet()
+  /** the dirty prefixes a running full reconcile took over */
+  private inFlight: PrefixQueue | undefined
   private readonly epoch = Date.now()
   private readonly metricOf: (r: DesiredRoute) => number
   private connected: Connected[] | undefined
@@ -163,21 +166,28 @@ export class FibSync {
    */
   setDesired(prefix: Prefix, route: DesiredRoute | undefined, previous: DesiredRoute | undefined): void {
     const slot = this.slots.get(prefix)
-    const inst = slot ? slot.inst : previous
+    // a prefix with no Slot is settled (the kernel holds `previous`) or new and not yet applied
+    const inst = slot ? slot.inst : this.isUnapplied(prefix) ? undefined : previous
     if (route === undefined) {
       if (slot) this.slots.delete(prefix)
       if (inst) this.removals.set(prefix, inst)
-      else if (!slot) return
     } else if (slot) {
       slot.route = route
       slot.state = PENDING
       slot.since = this.now()
-    } else {
+    } else if (inst) {
       this.slots.set(prefix, new Slot(route, PENDING, inst, this.now()))
+    } else {
+      // new: the dirty set alone says it is pending, no Slot needed
       this.removals.delete(prefix)
     }
     this.dirty.add(prefix)
     this.kick(this.debounceMs)
+  }
+
+  /** Dirty without a Slot, or covered by a full reconcile in progress: added to the desired table, not yet applied. */
+  private isUnapplied(prefix: Prefix): boolean {
+    return !this.slots.has(prefix) && (this.dirty.has(prefix) || (this.inFlight?.has(prefix) ?? false))
   }
 
   private now(): number {
@@ -190,7 +200,7 @@ export class FibSync {
     if (s) return s
     const route = this.desired.get(prefix)
     if (route === undefined) return undefined
-    const made = new Slot(route, INSTALLED, route, this.now())
+    const made = this.isUnapplied(prefix) ? new Slot(route, PENDING, undefined, this.now()) : new Slot(route, INSTALLED, route, this.now())
     this.slots.set(prefix, made)
     return made
   }
@@ -207,7 +217,8 @@ export class FibSync {
   stateOf(prefix: Prefix): RouteState | undefined {
     const s = this.slots.get(prefix)
     if (s) return s.state
-    return this.desired.get(prefix) ? INSTALLED : undefined
+    if (!this.desired.get(prefix)) return undefined
+    return this.isUnapplied(prefix) ? PENDING : INSTALLED
   }
 
   /** ms since epoch when the current route of a prefix was set */
@@ -233,6 +244,14 @@ export class FibSync {
       c[s.state.state]++
       unsettled++
     }
+    for (const set of [this.dirty, this.inFlight]) {
+      if (!set) continue
+      for (const p of set) {
+        if (this.slots.has(p) || !this.desired.get(p)) continue
+        c.pending++
+        unsettled++
+      }
+    }
     c.installed = Math.max(0, this.desired.size - unsettled)
     return c
   }
@@ -245,7 +264,7 @@ export class FibSync {
 
   /** in sync: every desired route installed or explained (conflict, not on-link) */
   inSync(): boolean {
-    if (this.dirty.size > 0 || this.removals.size > 0) return false
+    if (this.dirty.size > 0 || this.removals.size > 0 || (this.inFlight?.size ?? 0) > 0) return false
     for (const s of this.slots.values()) if (s.state.state === 'pending' || s.state.state === 'error') return false
     return true
   }
@@ -399,7 +418,6 @@ export class FibSync {
     const connected = await this.refreshConnected()
     const { protocol, table } = this.opts
     const metricOf = this.metricOf
-    const spec = (r: DesiredRoute) => ({ prefix: r.prefix, table, protocol, metric: metricOf(r), gateway: r.nextHop })
     let applied = 0
     let failed = 0
     let unchanged = 0
@@ -410,88 +428,78 @@ export class FibSync {
       const keys = this.takeDirty(CHUNK)
       if (keys.length === 0) break
       taken += keys.length
-      const ops: RouteOp[] = []
-      const opKeys: Prefix[] = []
-      const opRoutes: DesiredRoute[] = []
-      const late: RouteOp[] = []
-      const lateKeys: Prefix[] = []
+      // columns of numbers for the kernel, and the route of each operation (its prefix is the key)
+      const batch = new RouteBatch(keys.length + 16, table, protocol)
+      const routes: DesiredRoute[] = []
       const lateRoutes: DesiredRoute[] = []
       for (const key of keys) {
-        const slot = this.slot(key)
-        if (slot === undefined) {
+        const slot = this.slots.get(key)
+        const want = this.desired.get(key)
+        if (want === undefined) {
           const gone = this.removals.get(key)
           if (gone) {
             this.removals.delete(key)
-            ops.push({ kind: 'delete', spec: spec(gone) })
-            opKeys.push(key)
-            opRoutes.push(gone)
+            batch.push(OP.DELETE, gone.prefix, gone.nextHop, metricOf(gone))
+            routes.push(gone)
           }
           continue
         }
         if (this.conflictKeys.has(key)) continue // a full reconcile decides
-        const want = slot.route
         const off = this.offLink(want, connected)
         if (off) {
-          this.refuse(slot, off)
-          if (slot.inst) {
-            ops.push({ kind: 'delete', spec: spec(slot.inst) })
-            opKeys.push(key)
-            opRoutes.push(slot.inst)
-            slot.inst = undefined
+          const sl = slot ?? this.newSlot(want, undefined)
+          this.refuse(sl, off)
+          if (sl.inst) {
+            batch.push(OP.DELETE, sl.inst.prefix, sl.inst.nextHop, metricOf(sl.inst))
+            routes.push(sl.inst)
+            sl.inst = undefined
           }
           continue
         }
-        const inst = slot.inst
+        const inst = slot?.inst
         if (inst === undefined) {
-          ops.push({ kind: 'add', spec: spec(want) })
-          opKeys.push(key)
-          opRoutes.push(want)
+          batch.push(OP.ADD, want.prefix, want.nextHop, metricOf(want))
+          routes.push(want)
         } else if (inst.nextHop === want.nextHop && metricOf(inst) === metricOf(want)) {
-          this.installed(slot, want)
+          this.installed(slot!, want)
           unchanged++
         } else if (metricOf(inst) === metricOf(want)) {
-          ops.push({ kind: 'replace', spec: spec(want) })
-          opKeys.push(key)
-          opRoutes.push(want)
+          batch.push(OP.REPLACE, want.prefix, want.nextHop, metricOf(want))
+          routes.push(want)
         } else {
-          ops.push({ kind: 'add', spec: spec(want) })
-          opKeys.push(key)
-          opRoutes.push(want)
-          late.push({ kind: 'delete', spec: spec(inst) })
-          lateKeys.push(key)
+          // only the metric differs: the new route first (another kernel key), the old one after
+          batch.push(OP.ADD, want.prefix, want.nextHop, metricOf(want))
+          routes.push(want)
           lateRoutes.push(inst)
         }
       }
-      ops.push(...late)
-      opKeys.push(...lateKeys)
-      opRoutes.push(...lateRoutes)
-      const results = await this.apply(ops)
-      total += ops.length
-      const logEach = ops.length <= LOG_EACH_MAX && taken <= LOG_EACH_MAX
-      for (let i = 0; i < results.length; i++) {
-        const kind = ops[i]!.kind
-        const route = opRoutes[i]!
-        const errno = results[i]!.errno
-        const slot = this.slots.get(opKeys[i]!)
-        if (errno === 0 || (kind === 'delete' && errno === 3 /* ESRCH: already gone */)) {
+      for (const r of lateRoutes) {
+        batch.push(OP.DELETE, r.prefix, r.nextHop, metricOf(r))
+        routes.push(r)
+      }
+      const errnos = await this.apply(batch)
+      total += batch.length
+      const logEach = batch.length <= LOG_EACH_MAX && taken <= LOG_EACH_MAX
+      for (let i = 0; i < batch.length; i++) {
+        const k = batch.kind[i]!
+        const kind = Rtnl.kindName(k)
+        const route = routes[i]!
+        const errno = errnos[i]!
+        if (errno === 0 || (k === OP.DELETE && errno === 3 /* ESRCH: already gone */)) {
           applied++
-          if (kind !== 'delete' && slot) this.installed(slot, route)
+          if (k !== OP.DELETE) this.settle(route)
           this.logOp(kind, route, logEach)
           continue
         }
         failed++
-        if (kind === 'add' && errno === 17 /* EEXIST */) {
-          // something already holds this prefix: ours from before, or another protocol's
-          needFull = true
-          continue
-        }
+        needFull = true
+        if (k === OP.ADD && errno === 17 /* EEXIST */) continue // held already: ours from before, or another protocol's
         const reason = `${kind} failed: ${errnoName(errno)}`
         this.opts.log('error', 'route-op-failed', { prefix: formatPrefix(route.prefix), op: kind, errno, reason })
-        if (slot) {
-          if (kind !== 'delete' && slot.route === route) slot.state = { state: 'error', reason }
-          if (kind === 'replace') slot.inst = undefined
-        }
-        needFull = true
+        if (k === OP.DELETE) continue
+        const sl = this.slots.get(route.prefix) ?? this.newSlot(route, undefined)
+        if (sl.route === route) sl.state = { state: 'error', reason }
+        if (k === OP.REPLACE) sl.inst = undefined
       }
     }
     if (total > LOG_EACH_MAX) this.opts.log('info', 'routes-changed', { operations: total, failed })
@@ -503,15 +511,26 @@ export class FibSync {
     if (needFull) this.requestFull(failed > 0 ? 200 : 0)
   }
 
-  /** Removes and returns up to n dirty prefixes. */
-  private takeDirty(n: number): Prefix[] {
-    const out: Prefix[] = []
-    for (const p of this.dirty) {
-      out.push(p)
-      if (out.length >= n) break
+  /** A Slot for a prefix that has none yet. */
+  private newSlot(route: DesiredRoute, inst: DesiredRoute | undefined): Slot {
+    const s = new Slot(route, PENDING, inst, this.now())
+    this.slots.set(route.prefix, s)
+    return s
+  }
+
+  /** The kernel now holds `route` (added or replaced). */
+  private settle(route: DesiredRoute): void {
+    const slot = this.slots.get(route.prefix)
+    if (slot) return this.installed(slot, route)
+    // no Slot: settled at once, unless the route has no age of its own to keep
+    if ((route as { since?: number }).since === undefined && this.desired.get(route.prefix) === route) {
+      this.slots.set(route.prefix, new Slot(route, INSTALLED, route, this.now()))
     }
-    for (const p of out) this.dirty.delete(p)
-    return out
+  }
+
+  /** Removes and returns up to n dirty prefixes, oldest first. */
+  private takeDirty(n: number): Prefix[] {
+    return this.dirty.take(n)
   }
 
   private logOp(kind: RouteOpKind, r: DesiredRoute, each: boolean): void {
@@ -522,13 +541,13 @@ export class FibSync {
     this.opts.log(each ? 'info' : 'debug', event, fields)
   }
 
-  /** Applies ops; big batches pause the route monitor, which would only see our own changes. */
-  private async apply(ops: RouteOp[]) {
-    if (ops.length === 0) return []
-    const quiet = ops.length > QUIET_BATCH && this.monitor !== undefined
+  /** Applies a batch; big batches pause the route monitor, which would only see our own changes. */
+  private async apply(batch: RouteBatch): Promise<Int32Array> {
+    if (batch.length === 0) return new Int32Array(0)
+    const quiet = batch.length > QUIET_BATCH && this.monitor !== undefined
     if (quiet) this.monitor!.pause()
     try {
-      return await this.opts.rtnl.applyRoutes(ops)
+      return await this.opts.rtnl.applyBatch(batch)
     } finally {
       if (quiet) this.monitor?.resume()
     }
@@ -537,11 +556,20 @@ export class FibSync {
   /** Dump (streamed into the planner), diff everything, apply in chunks. */
   private async full(): Promise<void> {
     const t0 = performance.now()
-    const { rtnl, protocol, table, log } = this.opts
     // everything dirty is covered by this run; changes during it are queued anew.
     // Removals stay queued: they are deleted even during the startup grace.
-    this.dirty = new PrefixSet()
+    this.inFlight = this.dirty
+    this.dirty = new PrefixQueue()
     for (const [p] of this.removals.entries()) this.dirty.add(p)
+    try {
+      await this.fullRun(t0)
+    } finally {
+      this.inFlight = undefined
+    }
+  }
+
+  private async fullRun(t0: number): Promise<void> {
+    const { rtnl, protocol, table, log } = this.opts
     const connected = await this.refreshConnected()
     const offLink = new PrefixSet()
     for (const route of this.desired.values()) {
@@ -585,16 +613,20 @@ export class FibSync {
       if (!newConflicts.has(key) && desired.get(key)) log('info', 'route-conflict-cleared', { prefix: formatPrefix(key) })
     }
     this.conflictKeys = newConflicts
-    const toOp = toRouteOp(protocol, table, this.metricOf)
     const logEach = plan.ops.length <= LOG_EACH_MAX
     let applied = 0
     let failed = 0
     for (let from = 0; from < plan.ops.length; from += CHUNK) {
       const chunk = plan.ops.slice(from, from + CHUNK)
-      const results = await this.apply(chunk.map(toOp))
-      for (let i = 0; i < results.length; i++) {
+      const batch = new RouteBatch(chunk.length, table, protocol)
+      for (const op of chunk) {
+        if (op.op === 'delete') batch.push(OP.DELETE, op.route.prefix, op.route.gateway, op.route.metric)
+        else batch.push(op.op === 'add' ? OP.ADD : OP.REPLACE, op.route.prefix, op.route.nextHop, this.metricOf(op.route))
+      }
+      const errnos = await this.apply(batch)
+      for (let i = 0; i < chunk.length; i++) {
         const planned = chunk[i]!
-        const errno = results[i]!.errno
+        const errno = errnos[i]!
         if (errno === 0 || (planned.op === 'delete' && errno === 3)) {
           applied++
           if (planned.op === 'delete') {
@@ -602,17 +634,15 @@ export class FibSync {
             if (!view.get(planned.route.prefix)) this.logOp('delete', { prefix: planned.route.prefix, nextHop: planned.route.gateway ?? 0, metric: planned.route.metric, peer: '' }, logEach)
           } else {
             this.logOp(planned.op, planned.route, logEach)
-            const slot = this.slot(planned.route.prefix)
-            if (slot) this.installed(slot, planned.route)
+            this.settle(planned.route)
           }
           continue
         }
-        const slot = desired.get(planned.route.prefix)
         failed++
         const reason = `${planned.op} failed: ${errnoName(errno)}`
         log('error', 'route-op-failed', { prefix: formatPrefix(planned.route.prefix), op: planned.op, errno, reason })
-        if (planned.op !== 'delete' && slot !== undefined) {
-          const sl = this.slot(planned.route.prefix)!
+        if (planned.op !== 'delete' && desired.get(planned.route.prefix) !== undefined) {
+          const sl = this.slots.get(planned.route.prefix) ?? this.newSlot(planned.route, undefined)
           if (sl.route === planned.route) sl.state = { state: 'error', reason }
           sl.inst = undefined
         }
@@ -652,11 +682,3 @@ function conflictReason(c: Conflict): string {
   return `prefix held by a route of protocol ${f.protocol}${via} (metric ${f.metric}); fabric does not override it`
 }
 
-function toRouteOp(protocol: number, table: number, metricOf: (r: DesiredRoute) => number) {
-  return (op: KernelOp): RouteOp => {
-    if (op.op === 'delete') {
-      return { kind: 'delete', spec: { prefix: op.route.prefix, table, protocol, metric: op.route.metric, gateway: op.route.gateway } }
-    }
-    return { kind: op.op, spec: { prefix: op.route.prefix, table, protocol, metric: metricOf(op.route), gateway: op.route.nextHop } }
-  }
-}

@@ -204,25 +204,40 @@ export function routeMessageSize(spec: RouteSpec): number {
 
 /** Writes an RTM_NEWROUTE/RTM_DELROUTE message into buf at off; returns the new offset. */
 export function encodeRouteInto(buf: Buffer, off: number, type: number, flags: number, seq: number, spec: RouteSpec): number {
-  const len = routeMessageSize(spec)
-  const m = buf.subarray(off, off + len)
-  header(m, len, type, flags, seq)
-  m[HDR] = AF_INET
-  m[HDR + 1] = spec.prefix.len
-  m[HDR + 2] = 0
-  m[HDR + 3] = 0
-  m[HDR + 4] = spec.table < 256 ? spec.table : 252 /* RT_TABLE_COMPAT */
-  m[HDR + 5] = spec.protocol
-  m[HDR + 6] = type === RTM.DELROUTE ? 0xff /* RT_SCOPE_NOWHERE: match any on delete */ : spec.scope ?? RT_SCOPE.UNIVERSE
-  m[HDR + 7] = spec.type ?? RTN.UNICAST
-  w32(m, 0, HDR + 8)
-  let o = HDR + 12
-  o = putAttr32(m, o, RTA.DST, spec.prefix.addr, true)
-  o = putAttr32(m, o, RTA.TABLE, spec.table, false)
-  if (spec.metric !== undefined) o = putAttr32(m, o, RTA.PRIORITY, spec.metric, false)
-  if (spec.gateway !== undefined) o = putAttr32(m, o, RTA.GATEWAY, spec.gateway, true)
-  if (spec.oif !== undefined) o = putAttr32(m, o, RTA.OIF, spec.oif, false)
-  return off + len
+  return encodeRouteFields(buf, off, type, flags, seq, spec.prefix.addr, spec.prefix.len, spec.table, spec.protocol,
+    spec.metric ?? -1, spec.gateway ?? -1, spec.oif ?? -1, spec.type ?? RTN.UNICAST, spec.scope ?? RT_SCOPE.UNIVERSE)
+}
+
+/** Size of a route message; -1 marks an absent metric, gateway or oif. */
+export function routeFieldsSize(metric: number, gateway: number, oif: number): number {
+  return HDR + 12 + 16 + (metric >= 0 ? 8 : 0) + (gateway >= 0 ? 8 : 0) + (oif >= 0 ? 8 : 0)
+}
+
+/** The same message from plain numbers (no spec object per route; batches use it). */
+export function encodeRouteFields(
+  buf: Buffer, off: number, type: number, flags: number, seq: number,
+  addr: number, len: number, table: number, protocol: number, metric: number, gateway: number, oif = -1,
+  rtype: number = RTN.UNICAST, scope: number = RT_SCOPE.UNIVERSE,
+): number {
+  const size = routeFieldsSize(metric, gateway, oif)
+  header(buf.subarray(off, off + HDR), size, type, flags, seq)
+  const b = off + HDR
+  buf[b] = AF_INET
+  buf[b + 1] = len
+  buf[b + 2] = 0
+  buf[b + 3] = 0
+  buf[b + 4] = table < 256 ? table : 252 /* RT_TABLE_COMPAT */
+  buf[b + 5] = protocol
+  buf[b + 6] = type === RTM.DELROUTE ? 0xff /* RT_SCOPE_NOWHERE: match any on delete */ : scope
+  buf[b + 7] = rtype
+  w32(buf, 0, b + 8)
+  let o = b + 12
+  o = putAttr32(buf, o, RTA.DST, addr, true)
+  o = putAttr32(buf, o, RTA.TABLE, table, false)
+  if (metric >= 0) o = putAttr32(buf, o, RTA.PRIORITY, metric, false)
+  if (gateway >= 0) o = putAttr32(buf, o, RTA.GATEWAY, gateway, true)
+  if (oif >= 0) o = putAttr32(buf, o, RTA.OIF, oif, false)
+  return off + size
 }
 
 export function encodeRoute(type: number, flags: number, seq: number, spec: RouteSpec): Buffer {

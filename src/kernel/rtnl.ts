@@ -5,21 +5,85 @@
  * window of unacknowledged requests, so 100k routes go in at tens of
  * thousands per second with one process and no `ip` children.
  */
+import { endianness } from 'node:os'
 import { RawNetlinkSocket } from 'netlink/dist/raw.js'
 import {
   NLMSG, NLM_F, RTM, RTNLGRP, type KernelAddress, type KernelLink, type NlMessage, type RouteSpec,
-  decodeAddress, decodeError, decodeLink, decodeRoute, encodeDump, encodeRouteInto, routeMessageSize, splitMessages,
+  decodeAddress, decodeError, decodeLink, decodeRoute, encodeDump, encodeRouteFields, routeFieldsSize, splitMessages,
 } from './rtnl-codec.js'
 import type { KernelRoute } from './types.js'
 import type { Result } from '../util/result.js'
 
 const NETLINK_ROUTE = 0
+const LE = endianness() === 'LE'
 
 export type RouteOpKind = 'add' | 'replace' | 'delete'
 
 export interface RouteOp {
   kind: RouteOpKind
   spec: RouteSpec
+}
+
+export const OP = { ADD: 0, REPLACE: 1, DELETE: 2 } as const
+const OP_KINDS: RouteOpKind[] = ['add', 'replace', 'delete']
+
+/**
+ * Route operations as columns of numbers: no object per route, so a batch of
+ * a million operations makes no garbage for the collector to promote.
+ */
+export class RouteBatch {
+  kind: Uint8Array
+  addr: Uint32Array
+  len: Uint8Array
+  /** -1: absent */
+  gateway: Float64Array
+  metric: Float64Array
+  length = 0
+
+  constructor(capacity: number, readonly table: number, readonly protocol: number) {
+    const c = Math.max(1, capacity)
+    this.kind = new Uint8Array(c)
+    this.addr = new Uint32Array(c)
+    this.len = new Uint8Array(c)
+    this.gateway = new Float64Array(c)
+    this.metric = new Float64Array(c)
+  }
+
+  push(kind: number, prefix: { addr: number; len: number }, gateway: number | undefined, metric: number | undefined): number {
+    if (this.length === this.kind.length) this.grow()
+    const i = this.length++
+    this.kind[i] = kind
+    this.addr[i] = prefix.addr
+    this.len[i] = prefix.len
+    this.gateway[i] = gateway ?? -1
+    this.metric[i] = metric ?? -1
+    return i
+  }
+
+  private grow(): void {
+    const c = this.kind.length * 2
+    const k = new Uint8Array(c); k.set(this.kind); this.kind = k
+    const a = new Uint32Array(c); a.set(this.addr); this.addr = a
+    const l = new Uint8Array(c); l.set(this.len); this.len = l
+    const g = new Float64Array(c); g.set(this.gateway); this.gateway = g
+    const m = new Float64Array(c); m.set(this.metric); this.metric = m
+  }
+}
+
+/**
+ * A batch in flight. Only the last message of each datagram asks for an ack:
+ * the kernel handles a datagram's messages in order and reports every
+ * failure anyway, so that ack settles all the datagram's messages without an
+ * error of their own. One ack per ~300 routes instead of one per route.
+ */
+interface BatchAcks {
+  base: number
+  n: number
+  errnos: Int32Array
+  done: number
+  /** index of the first message of the datagram whose last message has index i (else -1) */
+  firstOf: Int32Array
+  onAck: () => void
 }
 
 export interface RouteOpResult {
@@ -55,7 +119,7 @@ export class Rtnl {
   private readonly sock: RawNetlinkSocket
   private seq = Math.floor(Math.random() * 0x7fffffff)
   private readonly pending = new Map<number, Pending>()
-  private batchAcks: Map<number, (errno: number) => void> | undefined
+  private batch: BatchAcks | undefined
   private closed = false
   private readonly maxWindow: number
   /** the kernel runs one dump per socket at a time (EBUSY otherwise) */
@@ -99,20 +163,44 @@ export class Rtnl {
   private failAll(e: Error): void {
     for (const p of this.pending.values()) p.reject(e)
     this.pending.clear()
-    if (this.batchAcks) for (const cb of this.batchAcks.values()) cb(105)
-    this.batchAcks = undefined
+    const b = this.batch
+    if (b) {
+      // unacknowledged operations: reported as ENOBUFS, the caller reconciles later
+      for (let i = 0; i < b.n; i++) if (b.errnos[i] === -1) b.errnos[i] = 105
+      b.done = b.n
+      this.batch = undefined
+      b.onAck()
+    }
   }
 
   private receive(buf: Buffer): void {
     const split = splitMessages(buf)
     if (!split.ok) return
     for (const m of split.value) {
-      const ack = this.batchAcks?.get(m.seq)
-      if (ack && m.type === NLMSG.ERROR) {
-        const e = decodeError(m.payload)
-        this.batchAcks!.delete(m.seq)
-        ack(e.ok ? e.value.errno : 22)
-        continue
+      const b = this.batch
+      if (b && m.type === NLMSG.ERROR) {
+        const i = (m.seq - b.base) >>> 0
+        if (i < b.n && b.errnos[i] === -1) {
+          const e = decodeError(m.payload)
+          const errno = e.ok ? e.value.errno : 22
+          const first = b.firstOf[i]!
+          if (errno !== 0 || first < 0) {
+            // a failure (any message) or the ack of a message that asked for one
+            b.errnos[i] = errno
+            b.done++
+          }
+          if (first >= 0) {
+            // the datagram's last message is acknowledged: the rest of it succeeded
+            for (let j = first; j <= i; j++) {
+              if (b.errnos[j] === -1) {
+                b.errnos[j] = 0
+                b.done++
+              }
+            }
+          }
+          b.onAck()
+          continue
+        }
       }
       const p = this.pending.get(m.seq)
       if (!p) continue
@@ -158,7 +246,7 @@ export class Rtnl {
         }
       })
     }).finally(() => {
-      if (this.pending.size === 0 && !this.batchAcks?.size) this.sock.unref()
+      if (this.pending.size === 0 && !this.batch) this.sock.unref()
     }) as Promise<NlMessage[]>
   }
 
@@ -210,44 +298,71 @@ export class Rtnl {
    * not stop the others.
    */
   async applyRoutes(ops: readonly RouteOp[], maxWindow = 2048): Promise<RouteOpResult[]> {
+    if (ops.length === 0) return []
+    const batch = new RouteBatch(ops.length, ops[0]!.spec.table, ops[0]!.spec.protocol)
+    for (const op of ops) {
+      if (op.spec.table !== batch.table || op.spec.protocol !== batch.protocol) throw new Error('applyRoutes: one table and protocol per call')
+      batch.push(op.kind === 'add' ? OP.ADD : op.kind === 'replace' ? OP.REPLACE : OP.DELETE, op.spec.prefix, op.spec.gateway, op.spec.metric)
+    }
+    const errnos = await this.applyBatch(batch, maxWindow)
+    return ops.map((op, i) => ({ op, errno: errnos[i]! }))
+  }
+
+  /** Applies a columnar batch; returns one errno per operation (0: done). */
+  async applyBatch(b: RouteBatch, maxWindow = 2048): Promise<Int32Array> {
     const window = Math.min(maxWindow, this.maxWindow)
     if (this.closed) throw new Error('rtnetlink socket closed')
-    if (this.batchAcks) throw new Error('applyRoutes is not reentrant')
-    const results: RouteOpResult[] = new Array(ops.length)
-    if (ops.length === 0) return results
-    const acks = new Map<number, (errno: number) => void>()
-    this.batchAcks = acks
-    this.sock.ref()
+    if (this.batch) throw new Error('applyBatch is not reentrant')
+    const n = b.length
+    const errnos = new Int32Array(n).fill(-1)
+    if (n === 0) return errnos
+    const base = (this.seq + 1) >>> 0
+    this.seq = (this.seq + n) >>> 0
     const CHUNK = Math.min(16384, window * 48)
+    const buf = Buffer.allocUnsafe(CHUNK + 128)
+    this.sock.ref()
     try {
       await new Promise<void>((resolve) => {
         let next = 0
-        let done = 0
-        let inflight = 0
-        const pump = (): void => {
-          while (next < ops.length && inflight < window) {
-            const buf = Buffer.allocUnsafe(CHUNK + 128)
-            let off = 0
-            while (next < ops.length && inflight < window && off + routeMessageSize(ops[next]!.spec) <= CHUNK) {
-              const i = next++
-              const op = ops[i]!
-              const seq = this.nextSeq()
-              const [type, flags] = op.kind === 'delete'
-                ? [RTM.DELROUTE, NLM_F.REQUEST | NLM_F.ACK]
-                : op.kind === 'replace'
-                  ? [RTM.NEWROUTE, NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.REPLACE]
-                  : [RTM.NEWROUTE, NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL]
-              off = encodeRouteInto(buf, off, type, flags, seq, op.spec)
-              inflight++
-              acks.set(seq, (errno) => {
-                results[i] = { op, errno }
-                inflight--
-                done++
-                if (done === ops.length) resolve()
-                else if (inflight < window / 2) setImmediate(pump)
-              })
+        const firstOf = new Int32Array(n).fill(-1)
+        const acks: BatchAcks = {
+          base, n, errnos, done: 0, firstOf,
+          onAck: () => {
+            if (acks.done >= n) resolve()
+            else if (!scheduled && next < n && next - acks.done < window / 2) {
+              scheduled = true
+              setImmediate(pump)
             }
-            this.sock.send(buf.subarray(0, off), {}, (e?: Error) => {
+          },
+        }
+        this.batch = acks
+        let scheduled = false
+        const pump = (): void => {
+          scheduled = false
+          while (next < n && next - acks.done < window) {
+            let off = 0
+            const first = next
+            let lastOff = 0
+            while (next < n && next - acks.done < window) {
+              const i = next
+              const gw = b.gateway[i]!
+              const metric = b.metric[i]!
+              if (off + routeFieldsSize(metric, gw, -1) > CHUNK) break
+              const k = b.kind[i]!
+              const type = k === OP.DELETE ? RTM.DELROUTE : RTM.NEWROUTE
+              const flags = k === OP.DELETE ? NLM_F.REQUEST
+                : k === OP.REPLACE ? NLM_F.REQUEST | NLM_F.CREATE | NLM_F.REPLACE
+                  : NLM_F.REQUEST | NLM_F.CREATE | NLM_F.EXCL
+              lastOff = off
+              off = encodeRouteFields(buf, off, type, flags, (base + i) >>> 0, b.addr[i]!, b.len[i]!, b.table, b.protocol, metric, gw)
+              next++
+            }
+            // the datagram's last message asks for the ack that settles them all
+            if (LE) buf.writeUInt16LE(buf.readUInt16LE(lastOff + 6) | NLM_F.ACK, lastOff + 6)
+            else buf.writeUInt16BE(buf.readUInt16BE(lastOff + 6) | NLM_F.ACK, lastOff + 6)
+            firstOf[next - 1] = first
+            // the send completes later: it gets its own copy, the encode buffer is reused
+            this.sock.send(Buffer.from(buf.subarray(0, off)), {}, (e?: Error) => {
               if (e) this.failAll(e)
             })
           }
@@ -255,10 +370,15 @@ export class Rtnl {
         pump()
       })
     } finally {
-      this.batchAcks = undefined
+      this.batch = undefined
       if (this.pending.size === 0) this.sock.unref()
     }
-    return results
+    return errnos
+  }
+
+  /** Kinds of a batch, for messages. */
+  static kindName(k: number): RouteOpKind {
+    return OP_KINDS[k] ?? 'add'
   }
 }
 

@@ -1,0 +1,96 @@
+/**
+ * A FIFO set of prefixes for work queues that can hold a whole table (FIB
+ * sync's dirty prefixes during a million-route ingest). Membership of
+ * prefixes up to /24 is a bitmap per length (2^len bits: 4 MiB for all of
+ * them together, allocated on first use), longer ones a PrefixSet; the queue
+ * itself holds references to the caller's prefix objects, 8 bytes each. A
+ * removed prefix stays in the queue until it is reached and skipped.
+ */
+import type { Prefix } from './ipv4.js'
+import { PrefixSet } from './prefix-map.js'
+
+const BITMAP_MAX_LEN = 24
+
+export class PrefixQueue {
+  private queue: Prefix[] = []
+  private head = 0
+  private readonly bits: (Uint8Array | undefined)[] = new Array(BITMAP_MAX_LEN + 1)
+  private readonly long = new PrefixSet()
+  private count = 0
+
+  get size(): number {
+    return this.count
+  }
+
+  private bitmap(len: number): Uint8Array {
+    let b = this.bits[len]
+    if (b === undefined) {
+      b = new Uint8Array(Math.max(1, (2 ** len) >>> 3))
+      this.bits[len] = b
+    }
+    return b
+  }
+
+  has(p: Prefix): boolean {
+    if (p.len > BITMAP_MAX_LEN) return this.long.has(p)
+    const b = this.bits[p.len]
+    if (b === undefined) return false
+    const i = p.len === 0 ? 0 : p.addr >>> (32 - p.len)
+    return (b[i >>> 3]! & (1 << (i & 7))) !== 0
+  }
+
+  /** Adds a prefix (no-op when queued already). */
+  add(p: Prefix): void {
+    if (p.len > BITMAP_MAX_LEN) {
+      if (this.long.has(p)) return
+      this.long.add(p)
+    } else {
+      const b = this.bitmap(p.len)
+      const i = p.len === 0 ? 0 : p.addr >>> (32 - p.len)
+      const m = 1 << (i & 7)
+      if (b[i >>> 3]! & m) return
+      b[i >>> 3]! |= m
+    }
+    this.queue.push(p)
+    this.count++
+  }
+
+  delete(p: Prefix): boolean {
+    if (!this.has(p)) return false
+    this.unmark(p)
+    return true
+  }
+
+  private unmark(p: Prefix): void {
+    if (p.len > BITMAP_MAX_LEN) this.long.delete(p)
+    else {
+      const i = p.len === 0 ? 0 : p.addr >>> (32 - p.len)
+      this.bits[p.len]![i >>> 3]! &= ~(1 << (i & 7))
+    }
+    this.count--
+  }
+
+  /** Removes and returns up to n queued prefixes, oldest first. */
+  take(n: number): Prefix[] {
+    const out: Prefix[] = []
+    while (out.length < n && this.head < this.queue.length) {
+      const p = this.queue[this.head++]!
+      if (!this.has(p)) continue // deleted while queued
+      this.unmark(p)
+      out.push(p)
+    }
+    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head)
+      this.head = 0
+    }
+    return out
+  }
+
+  /** The queued prefixes, oldest first (not removed). */
+  *[Symbol.iterator](): Generator<Prefix> {
+    for (let i = this.head; i < this.queue.length; i++) {
+      const p = this.queue[i]!
+      if (this.has(p)) yield p
+    }
+  }
+}
