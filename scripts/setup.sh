@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(iproute2 iputils-ping procps psmisc kmod iptables bird2 frr tcpdump)
+PACKAGES=(iproute2 iputils-ping procps psmisc kmod iptables bird2 frr tcpdump docker.io containerd runc busybox-static debootstrap util-linux)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -25,7 +25,7 @@ if ((${#missing[@]})); then
   if ((created_policy)); then rm -f /usr/sbin/policy-rc.d; fi
 fi
 # never leave a packaged daemon running in the root namespace
-for svc in bird frr; do
+for svc in bird frr docker docker.socket containerd; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
 done
 

@@ -50,7 +50,7 @@ export interface AgentOptions {
 
 /** A start failure with the exit code the CLI should use (2: usage/config). */
 export class AgentStartError extends Error {
-  constructor(message: string, readonly exitCode: 1 | 2) {
+  constructor(message: string, readonly exitCode: 1 | 2 | 3) {
     super(message)
     this.name = 'AgentStartError'
   }

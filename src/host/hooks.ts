@@ -10,11 +10,22 @@
  *   stop           agent stops: leave everything in place
  *   leave          `fabric leave`: undo what start did
  */
+import { existsSync } from 'node:fs'
+import { AgentStartError } from '../agent/agent.js'
 import type { Logger } from '../agent/log.js'
 import type { SelfInfo } from '../agent/self.js'
 import type { FabricConfig } from '../config/fabric-config.js'
 import { effectiveRpFilter, enableIpForwarding } from '../kernel/sysctl.js'
-import type { Prefix } from '../net/ipv4.js'
+import { formatPrefix, overlaps, parsePrefix, type Prefix } from '../net/ipv4.js'
+import {
+  type BridgeState, DaemonJsonError, type NetworkInfo, type RestartPlan, bipInDaemonJson, bipOf, bridgeExists, bridgeState, dockerApi,
+  engineVersion, inspectNetwork, interfaceAddresses, MANAGED_LABEL, networkBridge, networkCreateBody, networkMismatch, probeInit,
+  readDaemonTemplate, readIfExists, renderDaemonJson, restartPlan, restoreDaemonJson, runRestart, versionAtLeast, writeDaemonJson,
+} from './docker.js'
+import { FORWARD_CHAIN, POSTROUTING_CHAIN, desiredChains, directRoutingDrops, forwardParent, planApply, planRemove } from './firewall.js'
+import { readHostOptions } from './flags.js'
+import { type Iptables, detectIptables } from './iptables.js'
+import { allocateSubnet } from './ipam.js'
 
 export interface HostHookContext {
   config: FabricConfig
@@ -44,28 +55,255 @@ export interface SubnetRequest {
   options: Record<string, unknown>
 }
 
+/** Exit code of `fabric join` when the host needs a manual step (EXIT.MANUAL). */
+export const EXIT_MANUAL = 3
+
 /**
- * This host's subnet when neither --subnet nor a [host.*] entry gives it.
- * Returns undefined when automatic allocation is not possible.
+ * A refusal that needs the operator to do something on the host (exit 3).
+ * An AgentStartError so that `fabric join` prints it and exits with its code.
  */
-export async function resolveSubnet(_req: SubnetRequest): Promise<Prefix | undefined> {
-  return undefined
+export function manualStepError(message: string): AgentStartError {
+  return new AgentStartError(message, EXIT_MANUAL)
 }
 
+/**
+ * This host's subnet when neither --subnet nor a [host.*] entry gives it:
+ * automatic allocation from the pool (see ipam.ts), persisted in the state dir.
+ * Subnets known to be taken: every [host.*] of fabric.ini.
+ */
+export async function resolveSubnet(req: SubnetRequest): Promise<Prefix | undefined> {
+  const { config } = req
+  const taken = config.hosts.filter((h) => h.address !== req.address).map((h) => h.subnet)
+  const r = allocateSubnet({ pool: config.pool, hostPrefix: config.hostPrefix, taken, address: req.address, stateDir: req.stateDir })
+  if (!r.ok) throw new AgentStartError(`automatic subnet allocation: ${r.error}; pass --subnet CIDR`, 2)
+  req.log.info('subnet-allocated', { subnet: formatPrefix(r.subnet), pool: formatPrefix(config.pool), hostPrefix: config.hostPrefix, how: r.reason, taken: taken.length })
+  return r.subnet
+}
+
+type DockerPlan =
+  | { kind: 'none'; reason: string }
+  | { kind: 'docker0-ok' }
+  | { kind: 'docker0-configure'; daemonJson?: string; restart: RestartPlan; was: BridgeState }
+  | { kind: 'network'; name: string; exists?: NetworkInfo; version?: string }
+
 export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> {
-  let forwardingSet = false
+  const { log, self, config } = ctx
+  const { options: o, errors } = readHostOptions(ctx.options)
+  const subnet = self.subnet
+  let docker: DockerPlan = { kind: 'none', reason: 'not checked' }
+  let dockerVersion: string | undefined
+  let bridge = 'docker0'
+  let ipt: Iptables | undefined
+  let backendReason = ''
+  let timer: NodeJS.Timeout | undefined
+  let checking = false
+  const fw = { inSync: !o.firewall, parent: '', checks: 0, restored: 0, lastCheck: undefined as string | undefined, lastError: undefined as string | undefined, directRoutingWarned: false }
+  let networkCreated = false
+
+  const spec = { pool: config.pool, local: subnet, masquerade: o.masquerade }
+
+  async function checkFirewall(reason: 'start' | 'periodic'): Promise<void> {
+    if (!ipt || checking) return
+    checking = true
+    try {
+      const saved = await ipt.save(['filter', 'nat', 'raw'])
+      const wanted = desiredChains(spec, saved)
+      fw.parent = forwardParent(saved)
+      const plan = planApply(wanted, saved)
+      if (plan.script) {
+        await ipt.restore(plan.script)
+        if (reason === 'periodic') {
+          fw.restored++
+          log.warn('firewall-restored', { changes: plan.changes, note: "fabric's chains were changed or removed (Docker restart or firewall reload); put back" })
+        } else {
+          log.info('firewall-applied', { backend: ipt.backend, changes: plan.changes })
+        }
+      }
+      const drops = directRoutingDrops(saved, subnet)
+      if (drops.length > 0 && !fw.directRoutingWarned) {
+        fw.directRoutingWarned = true
+        ctx.warn('docker-direct-routing-blocked', `Docker drops packets routed to containers ${drops.slice(0, 3).join(', ')}${drops.length > 3 ? ', ...' : ''} (raw PREROUTING, Docker >= 28): set "allow-direct-routing": true in daemon.json (Docker >= 28.2) and restart Docker`)
+      }
+      fw.inSync = true
+      fw.lastError = undefined
+    } catch (e) {
+      fw.inSync = false
+      fw.lastError = (e as Error).message.split('\n')[0]
+      log.error('firewall-check-failed', { error: fw.lastError })
+      if (reason === 'start') throw e
+    } finally {
+      fw.checks++
+      fw.lastCheck = new Date().toISOString()
+      checking = false
+    }
+  }
+
+  async function planDocker(): Promise<DockerPlan> {
+    const socketThere = existsSync(o.dockerSocket)
+    dockerVersion = socketThere ? await engineVersion(o.dockerSocket) : undefined
+    if (o.dockerNetwork) {
+      if (!dockerVersion) throw new AgentStartError(`--docker-network ${o.dockerNetwork}: Docker does not answer on ${o.dockerSocket} (start Docker, or pass --docker-socket)`, 1)
+      const existing = await inspectNetwork(o.dockerSocket, o.dockerNetwork)
+      if (existing) {
+        const problems = networkMismatch(existing, subnet)
+        if (problems.length > 0) {
+          throw new AgentStartError(`Docker network ${o.dockerNetwork} exists but does not fit fabric: ${problems.join('; ')}. Remove it (docker network rm ${o.dockerNetwork}, after disconnecting its containers) and start again; fabric creates it with subnet ${formatPrefix(subnet)}`, 2)
+        }
+        bridge = networkBridge(existing)
+      }
+      const d0 = (interfaceAddresses('docker0') ?? []).map((a) => parsePrefix(a, false)).filter((p) => p.ok).map((p) => (p as { value: Prefix }).value)
+      const clash = d0.find((p) => overlaps(p, config.pool))
+      if (clash) ctx.warn('docker0-overlaps-pool', `docker0 (${formatPrefix(clash)}) overlaps the fabric pool ${formatPrefix(config.pool)}; give docker0 a "bip" outside the pool`)
+      return { kind: 'network', name: o.dockerNetwork, exists: existing, version: dockerVersion }
+    }
+    const daemonJsonText = readIfExists(o.daemonJson)
+    const present = bridgeExists('docker0')
+    const state = bridgeState(present ? interfaceAddresses('docker0') : undefined, subnet)
+    if (state.state === 'match') {
+      const bip = bipInDaemonJson(daemonJsonText)
+      if (bip !== undefined && bip !== bipOf(subnet)) ctx.warn('daemon-json-bip-differs', `docker0 has ${bipOf(subnet)} but ${o.daemonJson} says "bip": "${bip}"; the next Docker restart would move docker0 out of the fabric`)
+      return { kind: 'docker0-ok' }
+    }
+    if (state.state === 'absent' && !socketThere && daemonJsonText === undefined) {
+      return { kind: 'none', reason: `no docker0, no ${o.dockerSocket}, no ${o.daemonJson}: Docker is not installed here` }
+    }
+    let rendered
+    try {
+      rendered = renderDaemonJson({ current: daemonJsonText, template: readDaemonTemplate(), subnet, dockerVersion, file: o.daemonJson })
+    } catch (e) {
+      if (e instanceof DaemonJsonError) throw new AgentStartError(e.message, 2)
+      throw e
+    }
+    for (const w of rendered.warnings) ctx.warn('daemon-json', w)
+    const restart = restartPlan(o.dockerRestartCommand, probeInit())
+    const have = state.state === 'absent' ? 'docker0 does not exist' : `docker0 has ${state.addresses.join(', ') || 'no IPv4 address'}`
+    if (!o.configureDocker) {
+      const cmds = [
+        ...(rendered.changed ? [
+          `cp -p ${o.daemonJson} ${o.daemonJson}.fabric-backup   # if it exists`,
+          `cat > ${o.daemonJson} <<'EOF'`,
+          rendered.text.trimEnd(),
+          'EOF',
+        ] : []),
+        'error' in restart ? 'systemctl restart docker' : restart.display,
+      ]
+      throw manualStepError(`${have} but this host's fabric subnet is ${formatPrefix(subnet)} (docker0 needs "bip": "${bipOf(subnet)}").\n` +
+        'Run fabric join again with --configure-docker to do this (daemon.json is backed up, Docker is restarted), or do it yourself:\n\n' +
+        `${cmds.join('\n')}\n\n` +
+        `then start fabric join again. (Or keep docker0 as it is and use --docker-network NAME.)`)
+    }
+    if ('error' in restart) throw new AgentStartError(`--configure-docker: ${restart.error}`, 2)
+    return { kind: 'docker0-configure', daemonJson: rendered.changed ? rendered.text : undefined, restart, was: state }
+  }
+
+  async function applyDocker(): Promise<void> {
+    if (docker.kind === 'docker0-configure') {
+      if (docker.daemonJson !== undefined) {
+        const w = writeDaemonJson(o.daemonJson, docker.daemonJson)
+        log.info('docker-daemon-json-written', { file: o.daemonJson, bip: bipOf(subnet), backup: w.backup, backupCreated: w.backupCreated })
+      }
+      log.warn('docker-restarting', { via: docker.restart.via, command: docker.restart.display, note: 'containers without --restart or live-restore stop' })
+      const r = await runRestart(docker.restart)
+      if (r.code !== 0) throw new Error(`restarting Docker (${docker.restart.display}) failed with code ${r.code}: ${r.output}`)
+      const ok = await waitUntil(() => bridgeState(bridgeExists('docker0') ? interfaceAddresses('docker0') : undefined, subnet).state === 'match', 90_000)
+      if (!ok) {
+        const liveRestore = /"live-restore"\s*:\s*true/.test(readIfExists(o.daemonJson) ?? '')
+        throw new Error(`Docker was restarted but docker0 still does not have ${bipOf(subnet)} after 90 s; check ${o.daemonJson} and the Docker daemon's log` +
+          (liveRestore ? '. "live-restore" is on: Docker keeps docker0 as it was while containers are running; stop them (or turn live-restore off), restart Docker, then start fabric again' : ''))
+      }
+      log.info('docker-configured', { bridge: 'docker0', bip: bipOf(subnet) })
+    } else if (docker.kind === 'network' && !docker.exists) {
+      const body = networkCreateBody(docker.name, subnet, docker.version)
+      const res = await dockerApi<{ Id: string }>(o.dockerSocket, 'POST', '/networks/create', body)
+      networkCreated = true
+      const net = await inspectNetwork(o.dockerSocket, docker.name)
+      bridge = net ? networkBridge(net) : `br-${res.Id.slice(0, 12)}`
+      log.info('docker-network-created', { name: docker.name, subnet: formatPrefix(subnet), bridge, options: body.Options })
+    }
+  }
+
   return {
-    async preflight() {},
-    async start() {
-      forwardingSet = enableIpForwarding()
-      if (forwardingSet) ctx.log.info('sysctl-set', { key: 'net.ipv4.ip_forward', value: 1 })
-      const rp = effectiveRpFilter(ctx.self.interface)
-      if (rp === 1) ctx.warn('rp-filter-strict', `rp_filter is strict (1) on ${ctx.self.interface}; routed container traffic from other hosts may be dropped. Set net.ipv4.conf.all.rp_filter=2 (loose)`)
+    async preflight() {
+      if (errors.length > 0) throw new AgentStartError(errors.join('\n'), 2)
+      docker = await planDocker()
+      if (o.firewall) {
+        try {
+          const d = await detectIptables(o.iptablesBackend)
+          ipt = d.ipt
+          backendReason = d.reason
+        } catch (e) {
+          throw new AgentStartError((e as Error).message, 2)
+        }
+      }
     },
-    async stop() {},
-    async leave() {},
+    async start() {
+      const forwardingSet = enableIpForwarding()
+      if (forwardingSet) log.info('sysctl-set', { key: 'net.ipv4.ip_forward', value: 1 })
+      const rp = effectiveRpFilter(self.interface)
+      if (rp === 1) ctx.warn('rp-filter-strict', `rp_filter is strict (1) on ${self.interface}; routed container traffic from other hosts may be dropped. Set net.ipv4.conf.all.rp_filter=2 (loose)`)
+      if (docker.kind === 'none') log.info('docker-not-found', { note: docker.reason })
+      await applyDocker()
+      if (ipt) {
+        log.info('firewall-backend', { backend: ipt.backend, reason: backendReason })
+        await checkFirewall('start')
+        timer = setInterval(() => void checkFirewall('periodic'), o.firewallCheckInterval * 1000)
+        timer.unref()
+      }
+    },
+    async stop() {
+      if (timer) clearInterval(timer)
+      timer = undefined
+    },
+    async leave() {
+      if (timer) clearInterval(timer)
+      timer = undefined
+      if (ipt) {
+        const saved = await ipt.save(['filter', 'nat'])
+        const plan = planRemove(saved)
+        if (plan.script) await ipt.restore(plan.script)
+        fw.inSync = true
+        log.info('firewall-removed', { changes: plan.changes })
+      }
+      if (docker.kind === 'network') {
+        const net = await inspectNetwork(o.dockerSocket, docker.name).catch(() => undefined)
+        const attached = Object.keys(net?.Containers ?? {}).length
+        if (net && net.Labels?.[MANAGED_LABEL] === 'true' && attached === 0) {
+          await dockerApi(o.dockerSocket, 'DELETE', `/networks/${encodeURIComponent(docker.name)}`)
+          log.info('docker-network-removed', { name: docker.name })
+        } else if (net && net.Labels?.[MANAGED_LABEL] === 'true') {
+          ctx.warn('docker-network-kept', `Docker network ${docker.name} still has ${attached} containers; remove it with docker network rm ${docker.name} once they are gone`)
+        }
+      }
+      const r = restoreDaemonJson(o.daemonJson)
+      if (r !== 'no-backup') {
+        log.warn('docker-daemon-json-restored', { file: o.daemonJson, how: r, note: 'restart Docker to give docker0 its previous subnet back' })
+      }
+    },
     status() {
-      return { inSync: true, ipForwarding: true }
+      const dockerStatus: Record<string, unknown> = { mode: docker.kind === 'network' ? 'network' : docker.kind === 'none' ? 'none' : 'docker0', version: dockerVersion ?? null }
+      if (docker.kind === 'network') Object.assign(dockerStatus, { network: docker.name, bridge, created: networkCreated })
+      if (docker.kind === 'docker0-ok' || docker.kind === 'docker0-configure') {
+        const st = bridgeState(bridgeExists('docker0') ? interfaceAddresses('docker0') : undefined, subnet)
+        Object.assign(dockerStatus, { bridge: 'docker0', bip: bipOf(subnet), bridgeMatches: st.state === 'match', daemonJson: o.daemonJson, allowDirectRouting: versionAtLeast(dockerVersion, 28, 2) })
+      }
+      return {
+        inSync: fw.inSync,
+        ipForwarding: true,
+        subnet: formatPrefix(subnet),
+        docker: dockerStatus,
+        firewall: o.firewall
+          ? { enabled: true, backend: ipt?.backend ?? null, chains: [FORWARD_CHAIN, POSTROUTING_CHAIN], forwardJumpFrom: fw.parent || null, inSync: fw.inSync, checks: fw.checks, restored: fw.restored, lastCheck: fw.lastCheck ?? null, lastError: fw.lastError ?? null }
+          : { enabled: false },
+      }
     },
   }
+}
+
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs
+  while (Date.now() < end) {
+    if (check()) return true
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  return check()
 }

@@ -18,7 +18,7 @@
  */
 import { type Prefix, containsAddress, formatAddress, formatPrefix } from '../net/ipv4.js'
 import { PrefixMap, PrefixSet } from '../net/prefix-map.js'
-import { PrefixQueue } from '../net/prefix-queue.js'
+import { PrefixBitSet, PrefixQueue } from '../net/prefix-queue.js'
 import { type Conflict, type DesiredView, ReconcilePlanner } from './reconcile.js'
 import { OP, RouteBatch, type RouteOpKind, Rtnl, RouteMonitor, errnoName } from './rtnl.js'
 import type { KernelAddress, KernelLink } from './rtnl-codec.js'
@@ -235,23 +235,26 @@ export class FibSync {
     return this.desired.size
   }
 
-  /** Counts of desired routes by state. */
+  /**
+   * Counts of desired routes by state. Cheap on huge tables: it walks the
+   * Slots (the unsettled few), not the queue of new prefixes.
+   */
   stateCounts(): Record<RouteState['state'], number> {
     const c = { installed: 0, pending: 0, conflict: 0, 'not-on-link': 0, error: 0 }
     let unsettled = 0
+    let queuedWithSlot = 0
     for (const s of this.slots.values()) {
+      const p = s.route.prefix
+      if (this.dirty.has(p) || this.inFlight?.has(p)) queuedWithSlot++
       if (s.state.state === 'installed') continue
       c[s.state.state]++
       unsettled++
     }
-    for (const set of [this.dirty, this.inFlight]) {
-      if (!set) continue
-      for (const p of set) {
-        if (this.slots.has(p) || !this.desired.get(p)) continue
-        c.pending++
-        unsettled++
-      }
-    }
+    // queued prefixes without a Slot are new routes not applied yet (removals are queued too)
+    const queued = this.dirty.size + (this.inFlight?.size ?? 0)
+    const fresh = Math.max(0, queued - queuedWithSlot - this.removals.size)
+    c.pending += fresh
+    unsettled += fresh
     c.installed = Math.max(0, this.desired.size - unsettled)
     return c
   }
@@ -571,7 +574,7 @@ export class FibSync {
   private async fullRun(t0: number): Promise<void> {
     const { rtnl, protocol, table, log } = this.opts
     const connected = await this.refreshConnected()
-    const offLink = new PrefixSet()
+    const offLink = new PrefixBitSet()
     for (const route of this.desired.values()) {
       const off = this.offLink(route, connected)
       if (off) {
@@ -581,7 +584,7 @@ export class FibSync {
     }
     const desired = this.desired
     // routes found exactly right in the kernel during this run
-    const found = new PrefixSet()
+    const found = new PrefixBitSet()
     const view: DesiredView = {
       get: (p) => (offLink.size > 0 && offLink.has(p) ? undefined : desired.get(p)),
       *values() {

@@ -11,24 +11,17 @@ import { PrefixSet } from './prefix-map.js'
 
 const BITMAP_MAX_LEN = 24
 
-export class PrefixQueue {
-  private queue: Prefix[] = []
-  private head = 0
+/**
+ * A set of prefixes: a bitmap per length up to /24 (2^len bits, allocated on
+ * first use: 2 MiB for /24s whatever their number), a PrefixSet above.
+ */
+export class PrefixBitSet {
   private readonly bits: (Uint8Array | undefined)[] = new Array(BITMAP_MAX_LEN + 1)
   private readonly long = new PrefixSet()
   private count = 0
 
   get size(): number {
     return this.count
-  }
-
-  private bitmap(len: number): Uint8Array {
-    let b = this.bits[len]
-    if (b === undefined) {
-      b = new Uint8Array(Math.max(1, (2 ** len) >>> 3))
-      this.bits[len] = b
-    }
-    return b
   }
 
   has(p: Prefix): boolean {
@@ -39,35 +32,58 @@ export class PrefixQueue {
     return (b[i >>> 3]! & (1 << (i & 7))) !== 0
   }
 
-  /** Adds a prefix (no-op when queued already). */
-  add(p: Prefix): void {
+  /** Adds; returns false when it was there already. */
+  add(p: Prefix): boolean {
     if (p.len > BITMAP_MAX_LEN) {
-      if (this.long.has(p)) return
+      if (this.long.has(p)) return false
       this.long.add(p)
     } else {
-      const b = this.bitmap(p.len)
+      let b = this.bits[p.len]
+      if (b === undefined) {
+        b = new Uint8Array(Math.max(1, (2 ** p.len) >>> 3))
+        this.bits[p.len] = b
+      }
       const i = p.len === 0 ? 0 : p.addr >>> (32 - p.len)
       const m = 1 << (i & 7)
-      if (b[i >>> 3]! & m) return
+      if (b[i >>> 3]! & m) return false
       b[i >>> 3]! |= m
     }
-    this.queue.push(p)
     this.count++
+    return true
   }
 
   delete(p: Prefix): boolean {
     if (!this.has(p)) return false
-    this.unmark(p)
-    return true
-  }
-
-  private unmark(p: Prefix): void {
     if (p.len > BITMAP_MAX_LEN) this.long.delete(p)
     else {
       const i = p.len === 0 ? 0 : p.addr >>> (32 - p.len)
       this.bits[p.len]![i >>> 3]! &= ~(1 << (i & 7))
     }
     this.count--
+    return true
+  }
+}
+
+export class PrefixQueue {
+  private queue: Prefix[] = []
+  private head = 0
+  private readonly members = new PrefixBitSet()
+
+  get size(): number {
+    return this.members.size
+  }
+
+  has(p: Prefix): boolean {
+    return this.members.has(p)
+  }
+
+  /** Adds a prefix (no-op when queued already). */
+  add(p: Prefix): void {
+    if (this.members.add(p)) this.queue.push(p)
+  }
+
+  delete(p: Prefix): boolean {
+    return this.members.delete(p)
   }
 
   /** Removes and returns up to n queued prefixes, oldest first. */
@@ -75,8 +91,7 @@ export class PrefixQueue {
     const out: Prefix[] = []
     while (out.length < n && this.head < this.queue.length) {
       const p = this.queue[this.head++]!
-      if (!this.has(p)) continue // deleted while queued
-      this.unmark(p)
+      if (!this.members.delete(p)) continue // deleted while queued
       out.push(p)
     }
     if (this.head > 4096 && this.head * 2 > this.queue.length) {
@@ -90,7 +105,7 @@ export class PrefixQueue {
   *[Symbol.iterator](): Generator<Prefix> {
     for (let i = this.head; i < this.queue.length; i++) {
       const p = this.queue[i]!
-      if (this.has(p)) yield p
+      if (this.members.has(p)) yield p
     }
   }
 }
