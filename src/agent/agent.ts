@@ -74,6 +74,9 @@ export class Agent {
   private readonly startedAt = Date.now()
   private stopping = false
   private graceTimer: NodeJS.Timeout | undefined
+  private conflictTimer: NodeJS.Timeout | undefined
+  /** "peer prefix" of every duplicate-subnet claim seen last time */
+  private subnetClaims = new Map<string, { peer: string; prefix: string; source: string }>()
   private host: HostHooks | undefined
   private metrics: Metrics | undefined
 
@@ -150,6 +153,8 @@ export class Agent {
     const first = await this.fib.flush()
     log.info('kernel-synced', { added: first.applied, unchanged: first.unchanged, conflicts: first.conflicts, keptStale: first.keptStale, ms: Math.round(first.durationMs) })
     this.fib.start(this.config.reconcileInterval)
+    this.conflictTimer = setInterval(() => this.checkSubnetConflicts(), 2000)
+    this.conflictTimer.unref()
 
     this.server = new ControlServer(this.opts.socket, this.handlers())
     await this.server.listen()
@@ -300,6 +305,7 @@ export class Agent {
     if (this.stopping) return
     this.stopping = true
     if (this.graceTimer) clearTimeout(this.graceTimer)
+    if (this.conflictTimer) clearInterval(this.conflictTimer)
     this.fib?.stop()
     for (const s of this.sources) await s.stop().catch(() => undefined)
     await this.server?.close()
@@ -334,6 +340,28 @@ export class Agent {
     return { left: true, host: this.self.name, routesRemoved: routes.removed, routesFailed: routes.failed }
   }
 
+  /**
+   * Two hosts with one subnet: a peer announcing this host's own subnet. The
+   * sources never install such a route; the conflict is logged (as an error,
+   * once) and makes the agent unhealthy until the claim goes away.
+   */
+  private checkSubnetConflicts(): void {
+    const now = new Map<string, { peer: string; prefix: string; source: string }>()
+    for (const s of this.sources) {
+      for (const c of s.subnetConflicts?.() ?? []) {
+        const prefix = formatPrefix(c.prefix)
+        now.set(`${s.kind} ${c.peer} ${prefix}`, { peer: c.peer, prefix, source: s.kind })
+      }
+    }
+    for (const [k, c] of now) {
+      if (!this.subnetClaims.has(k)) {
+        this.opts.log.error('subnet-conflict', { ...c, subnet: formatPrefix(this.self.subnet), note: 'another host announces this host\'s subnet: two hosts have the same subnet; neither installs the other\'s route. Give one of them another subnet.' })
+      }
+    }
+    for (const [k, c] of this.subnetClaims) if (!now.has(k)) this.opts.log.info('subnet-conflict-cleared', { ...c })
+    this.subnetClaims = now
+  }
+
   /** desired routes by (source of the best route, kernel state) */
   private routeCountsBySource(): { source: string; state: string; count: number }[] {
     const m = new Map<string, { source: string; state: string; count: number }>()
@@ -356,7 +384,14 @@ export class Agent {
   }
 
   status(): Record<string, unknown> {
-    const conflicts = this.fib.conflicts()
+    this.checkSubnetConflicts()
+    const conflicts = [
+      ...this.fib.conflicts(),
+      ...[...this.subnetClaims.values()].map((c) => ({
+        prefix: c.prefix,
+        reason: `${c.source} peer ${c.peer} announces ${c.prefix}, inside this host's subnet ${formatPrefix(this.self.subnet)}: two hosts have the same subnet; neither route is installed`,
+      })),
+    ]
     const c = this.fib.stateCounts()
     const hostStatus = this.host?.status() ?? { inSync: true }
     const healthy = this.fib.inSync() && conflicts.length === 0 && c['not-on-link'] === 0 && hostStatus.inSync

@@ -45,6 +45,11 @@ export interface RouteSource {
   peers(): PeerStatus[]
   /** counters for status/metrics: packets received/dropped by reason, ... */
   stats?(): Record<string, unknown>
+  /**
+   * Peers announcing this host's own subnet now: two hosts with the same
+   * subnet. Such routes are never installed; the agent reports the conflict.
+   */
+  subnetConflicts?(): { peer: string; prefix: Prefix }[]
   /** `fabric leave`: withdraw this host's subnet from peers (RIP: metric 16; BGP: withdraw + Cease) */
   leave?(): Promise<void>
   /** SIGHUP with a valid new config; return a one-line summary of what changed */

@@ -7,7 +7,7 @@
 import { type Server, type Socket, createServer } from 'node:net'
 import type { FabricConfig } from '../../config/fabric-config.js'
 import type { BgpConfig } from '../../config/bgp-config.js'
-import { containsAddress, formatAddress, formatPrefix, parseAddress } from '../../net/ipv4.js'
+import { type Prefix, containsAddress, formatAddress, formatPrefix, parseAddress } from '../../net/ipv4.js'
 import type { CreateSource, PeerStatus, RouteSink, RouteSource, SourceContext } from '../../rib/source.js'
 import { CeaseSubcode } from './codec/constants.js'
 import type { Clock } from './fsm.js'
@@ -246,6 +246,10 @@ export class BgpSource implements RouteSource {
     const parts = [`bgp peers added: ${added.join(', ') || 'none'}`, `removed: ${removed.join(', ') || 'none'}`]
     if (fixed.length > 0) parts.push(`not applied until restart: ${fixed.join(', ')}`)
     return parts.join('; ')
+  }
+
+  subnetConflicts(): { peer: string; prefix: Prefix }[] {
+    return this.speaker ? this.speaker.subnetConflicts() : []
   }
 
   peers(): PeerStatus[] {

@@ -165,6 +165,8 @@ export class PeerRib {
   updatesOut = 0
   attributeErrors = 0
   overLimit = false
+  /** this peer announces this host's own subnet (or a part of it): two hosts with one subnet */
+  ownSubnetClaim: Prefix | undefined
   /** Adj-RIB-Out changes not sent yet: prefix -> path (announce) or null (withdraw) */
   readonly pending = new PrefixMap<Path | null>()
   readonly paths = new Map<string, Path>()
@@ -283,6 +285,13 @@ export class Speaker {
     return p
   }
 
+  /** Peers announcing this host's own subnet now (a duplicate subnet in the fabric). */
+  subnetConflicts(): { peer: string; prefix: Prefix }[] {
+    const out: { peer: string; prefix: Prefix }[] = []
+    for (const p of this.peers) if (p.up && p.ownSubnetClaim) out.push({ peer: p.peer.key, prefix: p.ownSubnetClaim })
+    return out
+  }
+
   /** A session left Established: everything learned from it is withdrawn. */
   peerDown(p: PeerRib): number {
     if (!p.up) return 0
@@ -393,6 +402,8 @@ export class Speaker {
         this.count(why, 1)
         p.filtered++
         this.remove(p, n)
+        // our own routes come back only through loops, refused before the policy: this is another host
+        if (why === 'own-subnet') p.ownSubnetClaim = { addr: n.addr, len: n.len }
         continue
       }
       this.insert(p, n, path)
@@ -504,6 +515,8 @@ export class Speaker {
 
   /** Removes p's route for prefix n, if any. */
   private remove(p: PeerRib, n: Prefix): void {
+    const claim = p.ownSubnetClaim
+    if (claim !== undefined && claim.addr === n.addr && claim.len === n.len) p.ownSubnetClaim = undefined
     const cur = this.table.get(n)
     if (cur === undefined) return
     if (Array.isArray(cur)) {

@@ -173,6 +173,8 @@ interface Neighbor {
   badPackets: number
   badRoutes: number
   lastError: string | undefined
+  /** announced this host's own subnet at metric 1 (it is directly connected there too) until this time */
+  ownSubnetClaim?: { prefix: Prefix; until: number }
 }
 
 const COUNTER_NAMES = [
@@ -384,6 +386,14 @@ export class RipEngine {
     return Object.fromEntries([...this.#counters].sort(([a], [b]) => a.localeCompare(b)))
   }
 
+  /** Neighbours announcing this host's own subnet as directly connected (a duplicate subnet), within the route timeout. */
+  subnetConflicts(): { neighbor: number; prefix: Prefix }[] {
+    const now = this.#opts.now()
+    const out: { neighbor: number; prefix: Prefix }[] = []
+    for (const n of this.#neighbors.values()) if (n.ownSubnetClaim && n.ownSubnetClaim.until > now) out.push({ neighbor: n.address, prefix: n.ownSubnetClaim.prefix })
+    return out
+  }
+
   neighbors(): RipNeighborView[] {
     const routes = new Map<number, number>()
     for (const l of this.#learned.values()) if (l.gcAt === undefined) routes.set(l.from, (routes.get(l.from) ?? 0) + 1)
@@ -434,6 +444,8 @@ export class RipEngine {
       if (reason) {
         this.#count(`drop-entry:${reason}`)
         if (nb) nb.badRoutes++
+        // metric 1: the neighbour has this subnet connected (an echo of ours would be 2 or more)
+        if (reason === 'own-subnet' && e.metric === 1 && nb) nb.ownSubnetClaim = { prefix: e.prefix, until: now + this.#timers.timeout }
         continue
       }
       const metric = Math.min(e.metric + cost, RIP_INFINITY)

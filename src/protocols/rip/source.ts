@@ -351,6 +351,10 @@ export class RipSource implements RouteSource {
     }
   }
 
+  subnetConflicts(): { peer: string; prefix: Prefix }[] {
+    return this.#engine.subnetConflicts().map((c) => ({ peer: formatAddress(c.neighbor), prefix: c.prefix }))
+  }
+
   peers(): PeerStatus[] {
     this.#refreshPeers()
     const out: PeerStatus[] = []
