@@ -39,7 +39,7 @@ export const RIP_KEYS: Record<string, KeySpec> = {
   interface: { parse: (s) => (/^[A-Za-z0-9_.@-]{1,15}$/.test(s) ? { ok: true, value: s } : { ok: false, error: 'an interface name' }), flag: 'interface', description: 'underlay interface to speak RIP on', default: "the interface holding this host's address" },
   neighbor: { parse: (s) => v.list(s, v.address), flag: 'neighbor', description: 'unicast neighbours instead of multicast 224.0.0.9 (comma-separated)', default: 'none (multicast)' },
   auth: { parse: oneOf(['none', 'password', 'md5', 'sha256'] as const), flag: 'auth', description: 'authentication: none, password (RFC 2453), md5 (RFC 2082), sha256 (RFC 4822)', default: 'none' },
-  'key-file': { parse: (s) => ({ ok: true, value: s.trim() }), flag: 'key-file', description: 'file with the authentication keys (format: docs/protocols-rip.md, "Key file")', default: 'none; required with auth' },
+  'key-file': { parse: (s) => ({ ok: true, value: s.trim() }), flag: 'key-file', description: 'file with the authentication keys (format: docs/protocols.md, "Key file")', default: 'none; required with auth' },
   'update-interval': { parse: (s) => v.seconds(s, 1, 3600), flag: 'rip-update-interval', description: 'seconds between regular updates', default: '30' },
   timeout: { parse: (s) => v.seconds(s, 3, 21600), flag: 'rip-timeout', description: 'seconds without update before a route times out', default: '180' },
   'garbage-collection': { parse: (s) => v.seconds(s, 1, 21600), flag: 'rip-garbage-collection', description: 'seconds a timed-out route is still advertised at 16', default: '120' },

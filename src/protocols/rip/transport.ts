@@ -24,7 +24,7 @@
  * network (drop-packet:off-link). A container able to forge an underlay
  * source address (CAP_NET_RAW) is stopped by strict reverse-path filtering
  * on docker0 (net.ipv4.conf.docker0.rp_filter=1) or by authentication; see
- * docs/protocols-rip.md.
+ * docs/protocols.md (RIP mode).
  *
  * The transport knows nothing of RIP: it hands datagrams up and sends bytes.
  */
