@@ -441,7 +441,9 @@ export class Agent {
       }],
       ['POST /v1/leave', async (_req, _url, res) => {
         const result = await this.leave()
-        res.once('finish', () => setImmediate(() => this.opts.onLeft?.()))
+        // exit a moment after answering: the client (maybe `fabric leave` in this
+        // very container, which stops with the agent) must get to print and exit first
+        res.once('finish', () => setTimeout(() => this.opts.onLeft?.(), 1500))
         return result
       }],
       ['/v1/events', (req, _url, res) => {
