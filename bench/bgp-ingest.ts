@@ -173,6 +173,8 @@ async function once(n: number): Promise<Result> {
 /** Inside the fabric namespace: the compiled agent, no oclif, no tsx. */
 async function agentMain(json: string): Promise<void> {
   const a = JSON.parse(json)
+  const { tuneHeapForAgent } = await import('../src/agent/heap.js')
+  tuneHeapForAgent() // as `fabric join` does
   const { Agent } = await import('../src/agent/agent.js')
   const { createLogger } = await import('../src/agent/log.js')
   const agent = new Agent({ ...a, log: createLogger({ level: 'warn', format: 'json' }) })

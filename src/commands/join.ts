@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { Command, Flags } from '@oclif/core'
 import { Agent, AgentStartError } from '../agent/agent.js'
 import { EventHub } from '../agent/events.js'
+import { tuneHeapForAgent } from '../agent/heap.js'
 import { type Level, createLogger } from '../agent/log.js'
 import { ConfigErrors } from '../config/errors.js'
 import { BGP_KEYS } from '../config/bgp-config.js'
@@ -74,6 +75,7 @@ Reads fabric.ini (every key can be given as a flag or FABRIC_* env var; flags wi
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Join)
+    tuneHeapForAgent()
     const events = new EventHub()
     const log = createLogger({ level: flags['log-level'] as Level, format: flags['log-format'] as 'json' | 'human' | undefined, tap: (l, e, f) => events.publish(l, e, f) })
     const configFile = flags.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined)
