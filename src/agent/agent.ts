@@ -14,9 +14,10 @@ import { removeProtocolRoutes } from '../kernel/remove-all.js'
 import { registerRouteProtocol } from '../kernel/rt-protos.js'
 import { Rtnl } from '../kernel/rtnl.js'
 import type { KernelAddress, KernelLink } from '../kernel/rtnl-codec.js'
-import { type HostHooks, createHostHooks, resolveSubnet } from '../host/hooks.js'
+import { type HostHooks, createHostHooks, persistedSubnet, resolveSubnet } from '../host/hooks.js'
 import { MAIN_TABLE } from '../kernel/types.js'
-import { containsAddress, formatAddress, formatPrefix, overlaps, parseAddress } from '../net/ipv4.js'
+import { type Prefix, containsAddress, formatAddress, formatPrefix, overlaps, parseAddress } from '../net/ipv4.js'
+import { PrefixMap } from '../net/prefix-map.js'
 import { StaticSource } from '../protocols/static/static-source.js'
 import { Rib } from '../rib/rib.js'
 import type { Route } from '../rib/route.js'
@@ -57,6 +58,9 @@ export class AgentStartError extends Error {
 }
 
 export type { SelfInfo }
+
+/** Longest wait for the fabric's table before an automatic subnet is chosen. */
+const DISCOVERY_TIMEOUT_S = 90
 
 /** Longest time stale routes are kept at start while sources gather their tables. */
 const STARTUP_GRACE_S = 120
@@ -192,9 +196,15 @@ export class Agent {
       entry = config.hosts.find((h) => h.address === a.value)
       if (!entry && config.mode === 'static') throw new AgentStartError(`--address ${this.opts.address} matches no [host.*] address in ${where}`, 2)
       if (!entry) {
-        // rip/bgp joined by flags: the subnet comes from --subnet, else automatic allocation (ipam)
+        // rip/bgp joined by flags: the subnet comes from --subnet, else automatic allocation (ipam),
+        // which, the first time, learns the subnets the fabric already uses
         if (config.subnet === undefined) {
-          config.subnet = await resolveSubnet({ config, address: a.value, stateDir: this.opts.stateDir, log: this.opts.log, options: this.opts.hostOptions ?? {} })
+          const learned = persistedSubnet(this.opts.stateDir) ? [] : await this.discoverTaken(config, {
+            name: hostname(), address: a.value, subnet: { addr: 0, len: 32 },
+            interface: up.get(addr.index)?.name ?? `if${addr.index}`,
+            underlay: { addr: (addr.address & (addr.prefixLen === 0 ? 0 : (0xffffffff << (32 - addr.prefixLen)) >>> 0)) >>> 0, len: addr.prefixLen },
+          })
+          config.subnet = await resolveSubnet({ config, address: a.value, stateDir: this.opts.stateDir, log: this.opts.log, options: this.opts.hostOptions ?? {}, learned })
         }
         if (config.subnet === undefined) throw new AgentStartError(`mode ${config.mode} needs this host's container subnet: pass --subnet CIDR (inside ${formatPrefix(config.pool)}) or add a [host.*] entry for ${this.opts.address}`, 2)
         const clash = config.hosts.find((h) => overlaps(h.subnet, config.subnet!))
@@ -228,6 +238,34 @@ export class Agent {
       }
     }
     return { name: entry.name, address: entry.address, subnet: entry.subnet, interface: link?.name ?? `if${addr.index}`, underlay }
+  }
+
+  /**
+   * Before choosing a subnet automatically for the first time: run the mode's
+   * source listening only (announcing nothing) until it has the fabric's full
+   * table (End-of-RIB / a RIP update interval), and return the subnets the
+   * other hosts announce.
+   */
+  private async discoverTaken(config: FabricConfig, self: SelfInfo): Promise<Prefix[]> {
+    const log = this.opts.log.child({ source: config.mode, phase: 'subnet-discovery' })
+    const mod = (await import(`../protocols/${config.mode}/source.js`)) as { createSource: CreateSource }
+    const learned = new PrefixMap<Prefix>()
+    let ready!: () => void
+    const isReady = new Promise<void>((r) => (ready = r))
+    const source = await mod.createSource({ config, self, log, stateDir: this.opts.stateDir, onReady: () => ready(), listenOnly: true })
+    log.info('subnet-discovery', { note: 'learning which subnets the fabric uses before choosing one', timeoutSeconds: DISCOVERY_TIMEOUT_S })
+    await source.start({
+      add: (r) => learned.set(r.prefix, { addr: r.prefix.addr, len: r.prefix.len }),
+      withdraw: (p) => void learned.delete(p),
+      withdrawPeer: () => 0,
+    })
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([isReady, new Promise<void>((r) => (timer = setTimeout(r, DISCOVERY_TIMEOUT_S * 1000)))])
+    if (timer) clearTimeout(timer)
+    await source.stop()
+    const taken = [...learned.values()]
+    log.info('subnet-discovery-done', { ready: source.ready(), learned: taken.length })
+    return taken
   }
 
   private async createSources(): Promise<RouteSource[]> {

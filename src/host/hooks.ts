@@ -25,7 +25,7 @@ import {
 import { FORWARD_CHAIN, POSTROUTING_CHAIN, desiredChains, directRoutingDrops, forwardParent, planApply, planRemove } from './firewall.js'
 import { readHostOptions } from './flags.js'
 import { type Iptables, detectIptables } from './iptables.js'
-import { allocateSubnet } from './ipam.js'
+import { allocateSubnet, readIpamState } from './ipam.js'
 
 export interface HostHookContext {
   config: FabricConfig
@@ -53,6 +53,16 @@ export interface SubnetRequest {
   stateDir: string
   log: Logger
   options: Record<string, unknown>
+  /** subnets other hosts announce (learned before choosing, see Agent.discoverTaken) */
+  learned?: Prefix[]
+}
+
+/** The subnet chosen earlier and kept in the state dir, if any (no need to learn the fabric first). */
+export function persistedSubnet(stateDir: string): Prefix | undefined {
+  const s = readIpamState(stateDir)
+  if (!s) return undefined
+  const p = parsePrefix(s.subnet)
+  return p.ok ? p.value : undefined
 }
 
 /** Exit code of `fabric join` when the host needs a manual step (EXIT.MANUAL). */
@@ -73,10 +83,10 @@ export function manualStepError(message: string): AgentStartError {
  */
 export async function resolveSubnet(req: SubnetRequest): Promise<Prefix | undefined> {
   const { config } = req
-  const taken = config.hosts.filter((h) => h.address !== req.address).map((h) => h.subnet)
+  const taken = [...config.hosts.filter((h) => h.address !== req.address).map((h) => h.subnet), ...(req.learned ?? [])]
   const r = allocateSubnet({ pool: config.pool, hostPrefix: config.hostPrefix, taken, address: req.address, stateDir: req.stateDir })
   if (!r.ok) throw new AgentStartError(`automatic subnet allocation: ${r.error}; pass --subnet CIDR`, 2)
-  req.log.info('subnet-allocated', { subnet: formatPrefix(r.subnet), pool: formatPrefix(config.pool), hostPrefix: config.hostPrefix, how: r.reason, taken: taken.length })
+  req.log.info('subnet-allocated', { subnet: formatPrefix(r.subnet), pool: formatPrefix(config.pool), hostPrefix: config.hostPrefix, how: r.reason, taken: taken.length, learned: req.learned?.length ?? 0 })
   return r.subnet
 }
 

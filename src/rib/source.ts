@@ -64,6 +64,12 @@ export interface SourceContext {
   stateDir: string
   /** call when ready() turns true, so FIB sync may delete stale routes */
   onReady: () => void
+  /**
+   * Learn only: announce nothing (not even this host's subnet) and treat no
+   * prefix as this host's own. Used before automatic subnet allocation, to
+   * learn which subnets other hosts already use.
+   */
+  listenOnly?: boolean
 }
 
 /**

@@ -69,8 +69,9 @@ export class BgpSource implements RouteSource {
     const b = this.bgp
     this.speaker = new Speaker({
       asn: b.asn, routerId: this.routerId, clusterId: b.clusterId, routeReflector: b.routeReflector,
-      localAddress: self.address, ownSubnet: self.subnet,
-      policy: createImportPolicy({ pool: config.pool, allow: b.allow, ownSubnet: self.subnet, maxPrefixLength: b.maxPrefixLength }),
+      localAddress: self.address, ownSubnet: this.ctx.listenOnly ? undefined : self.subnet,
+      // listening only: no own subnet to protect (0.0.0.0/32 contains nothing in any pool)
+      policy: createImportPolicy({ pool: config.pool, allow: b.allow, ownSubnet: this.ctx.listenOnly ? { addr: 0, len: 32 } : self.subnet, maxPrefixLength: b.maxPrefixLength }),
       sink, log,
       onEndOfRib: () => this.checkReady(),
     })
@@ -78,7 +79,7 @@ export class BgpSource implements RouteSource {
     for (const spec of peerSpecs(config, self.name, self.address)) this.addSession(spec)
     log.info('bgp-started', {
       asn: b.asn, routerId: formatAddress(this.routerId), peers: this.sessions.size, listen: b.listen ? `${this.options.listenHost ?? '0.0.0.0'}:${b.port}` : 'no',
-      listenRanges: b.listenRanges.map(formatPrefix), routeReflector: b.routeReflector, announce: formatPrefix(self.subnet),
+      listenRanges: b.listenRanges.map(formatPrefix), routeReflector: b.routeReflector, announce: this.ctx.listenOnly ? 'nothing (listening only)' : formatPrefix(self.subnet),
     })
     // readiness: End-of-RIB from every configured peer, or a grace time for peers that never come
     const grace = Math.min(60, Math.max(5, 2 * b.holdTime + b.connectRetryTime))

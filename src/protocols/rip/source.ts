@@ -121,6 +121,7 @@ export class RipSource implements RouteSource {
   readonly #onReady: () => void
   readonly #now: () => number
   readonly #iface: ResolvedInterface
+  readonly #listenOnly: boolean
   readonly #engine: RipEngine
   readonly #transport: RipTransport
   #keys: RipKey[]
@@ -137,9 +138,10 @@ export class RipSource implements RouteSource {
   readonly #lastWarn = new Map<string, number>()
   readonly #pending = new Set<Promise<unknown>>()
 
-  constructor(ctx: { config: FabricConfig; self: SelfInfo; log: Logger; onReady: () => void }, deps: RipSourceDeps = {}) {
+  constructor(ctx: { config: FabricConfig; self: SelfInfo; log: Logger; onReady: () => void; listenOnly?: boolean }, deps: RipSourceDeps = {}) {
     this.#config = ctx.config
     this.#self = ctx.self
+    this.#listenOnly = ctx.listenOnly ?? false
     this.#log = ctx.log
     this.#onReady = ctx.onReady
     this.#now = deps.now ?? Date.now
@@ -200,10 +202,10 @@ export class RipSource implements RouteSource {
       sendTo: rip.neighbors.length > 0 ? rip.neighbors.map(formatAddress) : ['224.0.0.9'],
       auth: rip.auth,
       keys: this.#keys.map((k) => k.id),
-      announce: formatPrefix(this.#self.subnet),
+      announce: this.#listenOnly ? 'nothing (listening only)' : formatPrefix(this.#self.subnet),
       timers: { update: rip.updateInterval, timeout: rip.timeout, garbageCollection: rip.garbageCollection },
     })
-    this.#apply(this.#engine.setLocalRoutes([{ prefix: this.#self.subnet, metric: 1 }]))
+    this.#apply(this.#engine.setLocalRoutes(this.#listenOnly ? [] : [{ prefix: this.#self.subnet, metric: 1 }]))
     this.#apply(this.#engine.start())
     // every neighbour sends its whole table at least once per (jittered) update interval
     const readyAfter = Math.round(rip.updateInterval * (1 + UPDATE_JITTER) * 1000 + rip.triggeredMax * 1000)
