@@ -187,14 +187,18 @@ export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
 
 /** Starts `fabric join` inside a lab host's namespace, detached, logging to its agent.log. */
 export function startAgent(spec: LabSpec, h: LabHost, opts: { logLevel?: string; extraArgs?: string[]; env?: Record<string, string> } = {}): ChildProcess {
+  return spawnJoin(h, ['--config', spec.config, '--address', h.address, ...spec.joinArgs, ...(opts.extraArgs ?? [])], opts)
+}
+
+/** `fabric join ARGS` in the host's namespace, detached, with its state dir, socket and JSON log. */
+function spawnJoin(h: LabHost, args: string[], opts: { logLevel?: string; env?: Record<string, string> }): ChildProcess {
   mkdirSync(h.dir, { recursive: true })
   const out = openSync(h.log, 'a')
-  const args = [
-    'netns', 'exec', h.ns, process.execPath, fabricBin, 'join',
-    '--config', spec.config, '--address', h.address, '--state-dir', h.dir, '--socket', h.socket,
-    '--log-level', opts.logLevel ?? 'debug', '--log-format', 'json', ...spec.joinArgs, ...(opts.extraArgs ?? []),
+  const argv = [
+    'netns', 'exec', h.ns, process.execPath, fabricBin, 'join', '--state-dir', h.dir, '--socket', h.socket,
+    '--log-level', opts.logLevel ?? 'debug', '--log-format', 'json', ...args,
   ]
-  const child = spawn('ip', args, {
+  const child = spawn('ip', argv, {
     detached: true,
     stdio: ['ignore', out, out],
     env: { ...process.env, FABRIC_RT_PROTOS_DIR: join(dirname(h.dir), 'rt_protos.d'), ...opts.env },
@@ -364,18 +368,5 @@ export async function addLabHost(spec: LabSpec, index: number): Promise<LabHost>
  * State dir, socket and JSON logging are added.
  */
 export function startAgentArgs(h: LabHost, args: string[], opts: { logLevel?: string; env?: Record<string, string> } = {}): ChildProcess {
-  mkdirSync(h.dir, { recursive: true })
-  const out = openSync(h.log, 'a')
-  const argv = [
-    'netns', 'exec', h.ns, process.execPath, fabricBin, 'join', '--state-dir', h.dir, '--socket', h.socket,
-    '--log-level', opts.logLevel ?? 'debug', '--log-format', 'json', ...args,
-  ]
-  const child = spawn('ip', argv, {
-    detached: true,
-    stdio: ['ignore', out, out],
-    env: { ...process.env, FABRIC_RT_PROTOS_DIR: join(dirname(h.dir), 'rt_protos.d'), ...opts.env },
-  })
-  child.unref()
-  writeFileSync(join(h.dir, 'agent.pid'), `${child.pid}\n`)
-  return child
+  return spawnJoin(h, args, opts)
 }
