@@ -198,7 +198,9 @@ async function checkFirewall(ctx: Ctx, add: (c: Check) => void): Promise<void> {
   const subnet = formatPrefix(ctx.self.subnet)
   const masqIdx = post.findIndex((l) => l.includes(`-s ${subnet}`) && /-j MASQUERADE/.test(l))
   const exemptIdx = post.findIndex((l) => /-j FABRIC-POSTROUTING\b/.test(l) || (pool !== undefined && l.includes(`-d ${pool}`) && /-j (RETURN|ACCEPT)/.test(l)))
-  if (masqIdx < 0) add({ name: 'masquerade', result: 'pass', detail: `no MASQUERADE for ${subnet}: container traffic leaves with its own address` })
+  const fabricChain = post.findIndex((l) => /-j FABRIC-POSTROUTING\b/.test(l))
+  if (fabricChain >= 0 && (masqIdx < 0 || fabricChain < masqIdx)) add({ name: 'masquerade', result: 'pass', detail: `fabric's FABRIC-POSTROUTING comes first: pool-to-pool traffic keeps container addresses, the rest is masqueraded` })
+  else if (masqIdx < 0) add({ name: 'masquerade', result: 'pass', detail: `no MASQUERADE for ${subnet}: container traffic leaves with its own address` })
   else if (exemptIdx >= 0 && exemptIdx < masqIdx) add({ name: 'masquerade', result: 'pass', detail: `pool-to-pool traffic is exempt from the MASQUERADE of ${subnet}` })
   else add({ name: 'masquerade', result: 'fail', detail: `${subnet} is masqueraded to every destination, the pool included: other hosts see this host's address instead of the container's`, fix: `iptables -t nat -I POSTROUTING 1 -s ${subnet} -d ${pool ?? 'POOL'} -j RETURN (the agent's firewall integration does this)` })
 }

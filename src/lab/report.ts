@@ -1,7 +1,11 @@
 /** Text reports of a lab: every host's fabric routes and the container reachability matrix. */
 import { AgentUnreachable, getJson } from '../agent/control-client.js'
 import { type RouteRow, renderRouteTable } from '../agent/routes-view.js'
+import { fileURLToPath } from 'node:url'
 import { type LabSpec, reachability, renderMatrix } from './lab.js'
+import { run } from './sh.js'
+
+const fabricBin = fileURLToPath(new URL('../../bin/fabric.js', import.meta.url))
 
 export async function hostRoutes(socket: string): Promise<RouteRow[] | string> {
   try {
@@ -9,6 +13,21 @@ export async function hostRoutes(socket: string): Promise<RouteRow[] | string> {
   } catch (e) {
     return e instanceof AgentUnreachable ? 'agent not running' : (e as Error).message
   }
+}
+
+/**
+ * What an operator on the first host would run: `fabric peers` and
+ * `fabric doctor`, inside that host's namespace, as text.
+ */
+export async function operatorView(spec: LabSpec): Promise<string> {
+  const h = spec.hosts[0]!
+  const cli = (args: string[]) => run('ip', ['netns', 'exec', h.ns, process.execPath, fabricBin, ...args], { timeoutMs: 60_000 })
+  const peers = await cli(['peers', '--socket', h.socket])
+  const doctor = await cli(['doctor', '--config', spec.config, '--socket', h.socket, '--state-dir', h.dir, '--timeout', '1'])
+  return [
+    `== ${h.name}: fabric peers`, (peers.stdout || peers.stderr).trimEnd().replace(/^/gm, '  '),
+    '', `== ${h.name}: fabric doctor`, (doctor.stdout || doctor.stderr).trimEnd().replace(/^/gm, '  '),
+  ].join('\n')
 }
 
 /** Waits until every host has an installed route to every other host's subnet (or the timeout). */

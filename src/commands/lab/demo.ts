@@ -1,7 +1,7 @@
 import { Command, Flags } from '@oclif/core'
 import { MODES, type Mode } from '../../config/fabric-config.js'
 import { labDown, labUp, sleep } from '../../lab/lab.js'
-import { labReport, waitConverged } from '../../lab/report.js'
+import { labReport, operatorView, waitConverged } from '../../lab/report.js'
 
 export default class LabDemo extends Command {
   static override description = 'The demo: bring up a lab of simulated hosts, print every host\'s fabric routes and the container reachability matrix, then remove it (unless --keep).'
@@ -28,6 +28,8 @@ export default class LabDemo extends Command {
       await sleep(200)
       const report = await labReport(spec)
       this.log(report.text)
+      this.log('')
+      this.log(await operatorView(spec))
       ok = report.allReachable
       this.log('')
       this.log(ok ? 'every container reaches every other: routed, no encapsulation, no NAT.' : 'some containers cannot reach each other: see the routes above and the agent logs')
