@@ -57,6 +57,9 @@ export interface ConfigOverrides {
   rip?: Record<string, string | undefined>
 }
 
+/** The pool of a host joining by flags alone (no fabric.ini) without --pool: Kubernetes' and flannel's usual one. */
+export const DEFAULT_FLAGS_ONLY_POOL = '10.244.0.0/16'
+
 export const DEFAULTS = {
   hostPrefix: 24,
   mode: 'static' as Mode,
@@ -163,7 +166,11 @@ function validate(doc: IniDocument, overrides: ConfigOverrides, errors: ConfigEr
 
   // [fabric]
   let pool: Prefix | undefined
-  const poolLoc = fabricValues.get('pool')
+  let poolLoc = fabricValues.get('pool')
+  if (poolLoc === undefined && doc.sections.length === 0 && fabricValues.get('mode')?.value !== undefined && fabricValues.get('mode')!.value !== 'static') {
+    // a host joining by flags alone (no fabric.ini) with no --pool: the usual container pool
+    poolLoc = { value: DEFAULT_FLAGS_ONLY_POOL, where: 'default pool', key: 'pool' }
+  }
   if (poolLoc === undefined) {
     errors.push(new ConfigError({ where: doc.file, section: 'fabric', key: 'pool', expected: 'required: the CIDR all container subnets are cut from (or --pool)' }))
   } else {

@@ -195,11 +195,7 @@ export interface RouteSpec {
 
 /** Size of an encoded route message with the given attributes. */
 export function routeMessageSize(spec: RouteSpec): number {
-  let n = HDR + 12 + 8 /* DST */ + 8 /* TABLE */
-  if (spec.metric !== undefined) n += 8
-  if (spec.gateway !== undefined) n += 8
-  if (spec.oif !== undefined) n += 8
-  return n
+  return routeFieldsSize(spec.metric ?? -1, spec.gateway ?? -1, spec.oif ?? -1, spec.table)
 }
 
 /** Writes an RTM_NEWROUTE/RTM_DELROUTE message into buf at off; returns the new offset. */
@@ -208,9 +204,9 @@ export function encodeRouteInto(buf: Buffer, off: number, type: number, flags: n
     spec.metric ?? -1, spec.gateway ?? -1, spec.oif ?? -1, spec.type ?? RTN.UNICAST, spec.scope ?? RT_SCOPE.UNIVERSE)
 }
 
-/** Size of a route message; -1 marks an absent metric, gateway or oif. */
-export function routeFieldsSize(metric: number, gateway: number, oif: number): number {
-  return HDR + 12 + 16 + (metric >= 0 ? 8 : 0) + (gateway >= 0 ? 8 : 0) + (oif >= 0 ? 8 : 0)
+/** Size of a route message; -1 marks an absent metric, gateway or oif. Tables below 256 need no RTA_TABLE. */
+export function routeFieldsSize(metric: number, gateway: number, oif: number, table = 254): number {
+  return HDR + 12 + 8 + (table >= 256 ? 8 : 0) + (metric >= 0 ? 8 : 0) + (gateway >= 0 ? 8 : 0) + (oif >= 0 ? 8 : 0)
 }
 
 /** The same message from plain numbers (no spec object per route; batches use it). */
@@ -219,7 +215,7 @@ export function encodeRouteFields(
   addr: number, len: number, table: number, protocol: number, metric: number, gateway: number, oif = -1,
   rtype: number = RTN.UNICAST, scope: number = RT_SCOPE.UNIVERSE,
 ): number {
-  const size = routeFieldsSize(metric, gateway, oif)
+  const size = routeFieldsSize(metric, gateway, oif, table)
   header(buf.subarray(off, off + HDR), size, type, flags, seq)
   const b = off + HDR
   buf[b] = AF_INET
@@ -233,7 +229,8 @@ export function encodeRouteFields(
   w32(buf, 0, b + 8)
   let o = b + 12
   o = putAttr32(buf, o, RTA.DST, addr, true)
-  o = putAttr32(buf, o, RTA.TABLE, table, false)
+  // rtm_table holds tables below 256; the attribute is only needed above
+  if (table >= 256) o = putAttr32(buf, o, RTA.TABLE, table, false)
   if (metric >= 0) o = putAttr32(buf, o, RTA.PRIORITY, metric, false)
   if (gateway >= 0) o = putAttr32(buf, o, RTA.GATEWAY, gateway, true)
   if (oif >= 0) o = putAttr32(buf, o, RTA.OIF, oif, false)

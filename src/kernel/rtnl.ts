@@ -346,9 +346,10 @@ export class Rtnl {
             while (next < n && next - acks.done < window) {
               const i = next
               const gw = b.gateway[i]!
-              const metric = b.metric[i]!
-              if (off + routeFieldsSize(metric, gw, -1) > CHUNK) break
               const k = b.kind[i]!
+              // metric 0 is the kernel's default on add; deletes keep it so they match exactly
+              const metric = k !== OP.DELETE && b.metric[i] === 0 ? -1 : b.metric[i]!
+              if (off + routeFieldsSize(metric, gw, -1, b.table) > CHUNK) break
               const type = k === OP.DELETE ? RTM.DELROUTE : RTM.NEWROUTE
               const flags = k === OP.DELETE ? NLM_F.REQUEST
                 : k === OP.REPLACE ? NLM_F.REQUEST | NLM_F.CREATE | NLM_F.REPLACE

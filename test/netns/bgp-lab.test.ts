@@ -76,7 +76,8 @@ test.serial('route reflector with a listen range: hosts join by flags only, a fo
   const [h1, h2, h3] = lab.hosts as [LabHost, LabHost, LabHost]
   // node1: fabric.ini (lists node1..3), reflector for every iBGP peer, accepts anyone from the underlay
   startAgent(lab, h1, { extraArgs: ['--route-reflector', 'yes', '--listen-range', '10.99.0.0/24'] })
-  const flagsOnly = (h: LabHost) => ['--mode', 'bgp', '--pool', lab.pool, '--address', h.address, '--subnet', h.subnet,
+  // exactly issue 3's flags-only join: no fabric.ini, no --pool (the default pool 10.244.0.0/16 is the lab's)
+  const flagsOnly = (h: LabHost) => ['--mode', 'bgp', '--address', h.address, '--subnet', h.subnet,
     '--peer', '10.99.0.11', '--hold-time', '9', '--connect-retry-time', '1']
   startAgentArgs(h2, flagsOnly(h2))
   startAgentArgs(h3, flagsOnly(h3))

@@ -113,6 +113,14 @@ test('mode and route-protocol values', (t) => {
   t.is(loadConfigText(GOOD.replace('route-protocol = fabric', 'route-protocol = 201')).routeProtocol, 201)
 })
 
+test('joining by flags alone in rip/bgp mode, the pool defaults to 10.244.0.0/16; with a fabric.ini it is required', (t) => {
+  const c = loadConfigText('', 'flags', { mode: 'bgp', subnet: '10.244.7.0/24' })
+  t.is(formatPrefix(c.pool), '10.244.0.0/16')
+  t.is(c.subnet && formatPrefix(c.subnet), '10.244.7.0/24')
+  t.throws(() => loadConfigText('', 'flags', { mode: 'static' }), { message: /pool: required/ })
+  t.throws(() => loadConfigText('[fabric]\nmode = bgp\n', 'f.ini'), { message: /pool: required/ })
+})
+
 test('missing pool and every error reported at once', (t) => {
   const e = refused(t, '[fabric]\nmode = rip\nfoo = 1\n[host.a]\naddress = 1.2.3.4\n', /pool: required/, /foo = "1": unknown key/, /\[host\.a\] subnet: required/)
   t.is(e.errors.length, 3)
