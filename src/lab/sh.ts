@@ -8,18 +8,20 @@ export interface ShResult {
 }
 
 export function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<ShResult> {
+  const timeout = opts.timeoutMs ?? 30_000
   return new Promise((resolve) => {
-    const child = execFile(cmd, args, { encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+    const child = execFile(cmd, args, { encoding: 'utf8', timeout, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
       const code = error ? (typeof (error as NodeJS.ErrnoException).code === 'number' ? Number((error as NodeJS.ErrnoException).code) : (error as { status?: number }).status ?? 1) : 0
-      resolve({ code: error && code === 0 ? 1 : code, stdout, stderr })
+      const killed = (error as { killed?: boolean } | null)?.killed === true
+      resolve({ code: error && code === 0 ? 1 : code, stdout, stderr: killed ? `${stderr}\n(killed: no answer within ${timeout / 1000} s)` : stderr })
     })
     if (opts.input !== undefined) child.stdin?.end(opts.input)
   })
 }
 
 /** Runs a command and throws with its stderr when it fails. */
-export async function must(cmd: string, args: string[], input?: string): Promise<string> {
-  const r = await run(cmd, args, { input })
+export async function must(cmd: string, args: string[], input?: string, timeoutMs?: number): Promise<string> {
+  const r = await run(cmd, args, { input, timeoutMs })
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim() || r.stdout.trim()}`)
   return r.stdout
 }

@@ -61,7 +61,8 @@ function timed<T>(t: { log: (...a: unknown[]) => void }, what: string, f: () => 
 }
 
 function script(name: string): Promise<string> {
-  return must('bash', [join(repo, 'test/docker', name)]).then((s) => s.trim().split('\n').pop()!)
+  // a fresh machine builds the base image (debootstrap) and the npm cache here: minutes, not seconds
+  return must('bash', [join(repo, 'test/docker', name)], undefined, 900_000).then((s) => s.trim().split('\n').pop()!)
 }
 
 async function status(h: DHost): Promise<Record<string, any>> {
