@@ -1,5 +1,6 @@
 /** Client of the agent's control API (HTTP over a Unix socket). */
 import { request } from 'node:http'
+import { type UnixHttpResponse, UnixHttpTimeout, unixHttp } from '../util/unix-http.js'
 
 export class AgentUnreachable extends Error {
   constructor(readonly socket: string, readonly reason: string) {
@@ -18,27 +19,21 @@ export function postJson<T>(socket: string, path: string, timeoutMs = 30_000): P
   return requestJson<T>(socket, 'POST', path, timeoutMs)
 }
 
-function requestJson<T>(socket: string, method: 'GET' | 'POST', path: string, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path, method, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8')
-        let body: unknown
-        try {
-          body = JSON.parse(text)
-        } catch {
-          return reject(new Error(`agent answered ${res.statusCode} with non-JSON: ${text.slice(0, 200)}`))
-        }
-        if ((res.statusCode ?? 500) >= 400) return reject(new Error(`agent: ${(body as { error?: string }).error ?? res.statusCode}`))
-        resolve(body as T)
-      })
-    })
-    req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.on('error', (e: NodeJS.ErrnoException) => reject(new AgentUnreachable(socket, e.code ?? e.message)))
-    req.end()
-  })
+async function requestJson<T>(socket: string, method: 'GET' | 'POST', path: string, timeoutMs: number): Promise<T> {
+  let res: UnixHttpResponse
+  try {
+    res = await unixHttp(socket, method, path, { timeoutMs })
+  } catch (e) {
+    throw new AgentUnreachable(socket, e instanceof UnixHttpTimeout ? 'timeout' : (e as NodeJS.ErrnoException).code ?? (e as Error).message)
+  }
+  let body: unknown
+  try {
+    body = JSON.parse(res.text)
+  } catch {
+    throw new Error(`agent answered ${res.status} with non-JSON: ${res.text.slice(0, 200)}`)
+  }
+  if ((res.status || 500) >= 400) throw new Error(`agent: ${(body as { error?: string }).error ?? res.status}`)
+  return body as T
 }
 
 /** Follows an NDJSON stream (/v1/events); resolves when it ends. */

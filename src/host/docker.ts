@@ -11,7 +11,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { request } from 'node:http'
+import { type UnixHttpResponse, UnixHttpTimeout, unixHttp } from '../util/unix-http.js'
 import { formatAddress, formatPrefix, type Prefix, firstHost } from '../net/ipv4.js'
 
 export const DEFAULT_DAEMON_JSON = '/etc/docker/daemon.json'
@@ -288,32 +288,26 @@ export class DockerApiError extends Error {
 }
 
 /** One Engine API call over the unix socket; JSON in and out. */
-export function dockerApi<T = unknown>(socket: string, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
-    const req = request({
-      socketPath: socket, method, path, timeout: timeoutMs,
+export async function dockerApi<T = unknown>(socket: string, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<T> {
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
+  let res: UnixHttpResponse
+  try {
+    res = await unixHttp(socket, method, path, {
+      body: payload, timeoutMs,
       headers: { Host: 'docker', ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}) },
-    }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8')
-        let json: unknown
-        try {
-          json = text ? JSON.parse(text) : undefined
-        } catch {
-          json = text
-        }
-        const status = res.statusCode ?? 0
-        if (status >= 200 && status < 300) resolve(json as T)
-        else reject(new DockerApiError(status, `Docker API ${method} ${path}: ${status} ${(json as { message?: string })?.message ?? text}`))
-      })
     })
-    req.on('timeout', () => req.destroy(new Error(`Docker API ${method} ${path}: no answer within ${timeoutMs} ms`)))
-    req.on('error', (e) => reject(e))
-    req.end(payload)
-  })
+  } catch (e) {
+    if (e instanceof UnixHttpTimeout) throw new Error(`Docker API ${method} ${path}: ${e.message}`)
+    throw e
+  }
+  let json: unknown
+  try {
+    json = res.text ? JSON.parse(res.text) : undefined
+  } catch {
+    json = res.text
+  }
+  if (res.status >= 200 && res.status < 300) return json as T
+  throw new DockerApiError(res.status, `Docker API ${method} ${path}: ${res.status} ${(json as { message?: string })?.message ?? res.text}`)
 }
 
 /** The engine version, or undefined when Docker does not answer on the socket. */
