@@ -16,7 +16,7 @@ import { Rtnl } from '../kernel/rtnl.js'
 import type { KernelAddress, KernelLink } from '../kernel/rtnl-codec.js'
 import { type HostHooks, createHostHooks, persistedSubnet, resolveSubnet } from '../host/hooks.js'
 import { MAIN_TABLE } from '../kernel/types.js'
-import { type Prefix, containsAddress, formatAddress, formatPrefix, overlaps, parseAddress } from '../net/ipv4.js'
+import { type Prefix, containsAddress, formatAddress, formatPrefix, overlaps, parseAddress, prefix } from '../net/ipv4.js'
 import { PrefixMap } from '../net/prefix-map.js'
 import { StaticSource } from '../protocols/static/static-source.js'
 import { Rib } from '../rib/rib.js'
@@ -185,6 +185,8 @@ export class Agent {
   private async identify(config: FabricConfig, addrs: KernelAddress[], links: KernelLink[]): Promise<SelfInfo> {
     const where = config.file ?? '(flags)'
     const up = new Map(links.map((l) => [l.index, l]))
+    /** the interface holding an address, and its connected network: this host's underlay */
+    const placeOf = (a: KernelAddress) => ({ interface: up.get(a.index)?.name ?? `if${a.index}`, underlay: prefix(a.address, a.prefixLen) })
     const local = addrs.filter((a) => a.scope !== 254)
     let entry: HostEntry | undefined
     let addr: KernelAddress | undefined
@@ -200,9 +202,7 @@ export class Agent {
         // which, the first time, learns the subnets the fabric already uses
         if (config.subnet === undefined) {
           const learned = persistedSubnet(this.opts.stateDir) ? [] : await this.discoverTaken(config, {
-            name: hostname(), address: a.value, subnet: { addr: 0, len: 32 },
-            interface: up.get(addr.index)?.name ?? `if${addr.index}`,
-            underlay: { addr: (addr.address & (addr.prefixLen === 0 ? 0 : (0xffffffff << (32 - addr.prefixLen)) >>> 0)) >>> 0, len: addr.prefixLen },
+            name: hostname(), address: a.value, subnet: { addr: 0, len: 32 }, ...placeOf(addr),
           })
           config.subnet = await resolveSubnet({ config, address: a.value, stateDir: this.opts.stateDir, log: this.opts.log, options: this.opts.hostOptions ?? {}, learned })
         }
@@ -226,18 +226,17 @@ export class Agent {
       entry = matches[0]!
       addr = local.find((x) => x.address === entry!.address)!
     }
-    const link = up.get(addr.index)
-    const underlay = { addr: (addr.address & (addr.prefixLen === 0 ? 0 : (0xffffffff << (32 - addr.prefixLen)) >>> 0)) >>> 0, len: addr.prefixLen }
+    const { interface: iface, underlay } = placeOf(addr)
     if (overlaps(underlay, config.pool)) {
-      throw new AgentStartError(`${where}: pool ${formatPrefix(config.pool)} overlaps the underlay network ${formatPrefix(underlay)} of ${link?.name ?? 'the underlay interface'}; pick a pool outside it`, 2)
+      throw new AgentStartError(`${where}: pool ${formatPrefix(config.pool)} overlaps the underlay network ${formatPrefix(underlay)} of ${iface}; pick a pool outside it`, 2)
     }
     for (const h of config.hosts) {
       if (h.name !== entry.name && !containsAddress(underlay, h.address) && !(config.underlay && containsAddress(config.underlay, h.address))) {
         // not fatal: reported per route as not-on-link with the interface named
-        this.warn('host-not-on-link', `host ${h.name} (${formatAddress(h.address)}) is not on ${link?.name ?? 'the underlay'} ${formatPrefix(underlay)}; its route will not be installed`)
+        this.warn('host-not-on-link', `host ${h.name} (${formatAddress(h.address)}) is not on ${iface} ${formatPrefix(underlay)}; its route will not be installed`)
       }
     }
-    return { name: entry.name, address: entry.address, subnet: entry.subnet, interface: link?.name ?? `if${addr.index}`, underlay }
+    return { name: entry.name, address: entry.address, subnet: entry.subnet, interface: iface, underlay }
   }
 
   /**
@@ -403,7 +402,7 @@ export class Agent {
   /** desired routes by (source of the best route, kernel state) */
   private routeCountsBySource(): { source: string; state: string; count: number }[] {
     const m = new Map<string, { source: string; state: string; count: number }>()
-    for (const r of this.rib.bestRoutes()) {
+    for (const r of this.rib.bestValues()) {
       const state = this.fib.stateOf(r.prefix)?.state ?? 'pending'
       const k = `${r.source}/${state}`
       const e = m.get(k) ?? { source: r.source, state, count: 0 }

@@ -10,12 +10,13 @@ import { readState } from '../agent/agent.js'
 import { ConfigErrors } from '../config/errors.js'
 import { type FabricConfig, loadConfig } from '../config/fabric-config.js'
 import { RESERVED_ROUTE_PROTOCOLS } from '../config/route-protocol.js'
+import { connectedNetworks } from '../kernel/connected.js'
 import { Rtnl } from '../kernel/rtnl.js'
 import type { KernelAddress, KernelLink } from '../kernel/rtnl-codec.js'
 import { readSysctl } from '../kernel/sysctl.js'
 import { type KernelRoute, MAIN_TABLE } from '../kernel/types.js'
 import { run } from '../lab/sh.js'
-import { type Prefix, containsAddress, firstHost, formatAddress, formatPrefix, overlaps, parseAddress, parsePrefix } from '../net/ipv4.js'
+import { type Prefix, containsAddress, firstHost, formatAddress, formatPrefix, overlaps, parseAddress, parsePrefix, prefix } from '../net/ipv4.js'
 
 export type CheckResult = 'pass' | 'warn' | 'fail' | 'skip'
 
@@ -126,7 +127,7 @@ function identifySelf(ctx: Ctx, opts: DoctorOptions): void {
   }
   const la = local.find((a) => a.address === address)
   const link = la ? ctx.links.find((l) => l.index === la.index) : undefined
-  const underlay = la ? { addr: (la.address & (la.prefixLen ? (0xffffffff << (32 - la.prefixLen)) >>> 0 : 0)) >>> 0, len: la.prefixLen } : undefined
+  const underlay = la ? prefix(la.address, la.prefixLen) : undefined
   ctx.self = { name, address, subnet, iface: link?.name, underlay }
 }
 
@@ -197,7 +198,7 @@ async function checkFirewall(ctx: Ctx, add: (c: Check) => void): Promise<void> {
   }
   const subnet = formatPrefix(ctx.self.subnet)
   const masqIdx = post.findIndex((l) => l.includes(`-s ${subnet}`) && /-j MASQUERADE/.test(l))
-  const exemptIdx = post.findIndex((l) => /-j FABRIC-POSTROUTING\b/.test(l) || (pool !== undefined && l.includes(`-d ${pool}`) && /-j (RETURN|ACCEPT)/.test(l)))
+  const exemptIdx = post.findIndex((l) => pool !== undefined && l.includes(`-d ${pool}`) && /-j (RETURN|ACCEPT)/.test(l))
   const postChainIdx = post.findIndex((l) => /-j FABRIC-POSTROUTING\b/.test(l))
   if (postChainIdx >= 0 && (masqIdx < 0 || postChainIdx < masqIdx)) add({ name: 'masquerade', result: 'pass', detail: `fabric's FABRIC-POSTROUTING comes first: pool-to-pool traffic keeps container addresses, the rest is masqueraded` })
   else if (masqIdx < 0) add({ name: 'masquerade', result: 'pass', detail: `no MASQUERADE for ${subnet}: container traffic leaves with its own address` })
@@ -205,21 +206,13 @@ async function checkFirewall(ctx: Ctx, add: (c: Check) => void): Promise<void> {
   else add({ name: 'masquerade', result: 'fail', detail: `${subnet} is masqueraded to every destination, the pool included: other hosts see this host's address instead of the container's`, fix: `iptables -t nat -I POSTROUTING 1 -s ${subnet} -d ${pool ?? 'POOL'} -j RETURN (the agent's firewall integration does this)` })
 }
 
-function connectedOf(ctx: Ctx): { name: string; net: Prefix; local: number }[] {
-  const up = new Map(ctx.links.map((l) => [l.index, l]))
-  return ctx.addrs.filter((a) => a.scope !== 254 && a.prefixLen < 32 && ((up.get(a.index)?.flags ?? 0) & 1) === 1).map((a) => ({
-    name: up.get(a.index)?.name ?? `if${a.index}`,
-    net: { addr: (a.address & (a.prefixLen ? (0xffffffff << (32 - a.prefixLen)) >>> 0 : 0)) >>> 0, len: a.prefixLen },
-    local: a.address,
-  }))
-}
 
 function checkOnLink(ctx: Ctx, add: (c: Check) => void): void {
   if (ctx.peers.length === 0) {
     add({ name: 'next hops on-link', result: 'skip', detail: 'no configured peers' })
     return
   }
-  const conn = connectedOf(ctx)
+  const conn = connectedNetworks(ctx.addrs, ctx.links)
   const off = ctx.peers.filter((p) => !conn.some((c) => containsAddress(c.net, p.address)))
   if (off.length === 0) add({ name: 'next hops on-link', result: 'pass', detail: `${ctx.peers.length} peers on a connected network` })
   else add({ name: 'next hops on-link', result: 'fail', detail: `not on a directly connected network: ${off.map((p) => `${p.name} ${formatAddress(p.address)}`).join(', ')} (connected: ${conn.map((c) => `${c.name} ${formatPrefix(c.net)}`).join(', ')})`, fix: 'fabric routes only via on-link next hops (no encapsulation): check the addresses in fabric.ini, or put the hosts on one L2 network' })
@@ -229,7 +222,7 @@ function checkOverlaps(ctx: Ctx, add: (c: Check) => void): void {
   const c = ctx.config
   if (!c) return
   const problems: string[] = []
-  for (const conn of connectedOf(ctx)) {
+  for (const conn of connectedNetworks(ctx.addrs, ctx.links)) {
     if (conn.name === 'docker0' || (ctx.self?.subnet && overlaps(conn.net, ctx.self.subnet))) continue
     if (overlaps(conn.net, c.pool)) problems.push(`${conn.name} ${formatPrefix(conn.net)} (a connected network)`)
   }

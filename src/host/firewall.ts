@@ -15,7 +15,7 @@
  * unit-tested; applying is one `iptables-restore --noflush` per change.
  * Other chains are never touched except to add or remove the jump rules.
  */
-import { formatPrefix, type Prefix } from '../net/ipv4.js'
+import { containsAddress, formatPrefix, type Prefix } from '../net/ipv4.js'
 import { type Saved, hasChain, normalizeRule, rulesOf } from './iptables.js'
 
 export const FORWARD_CHAIN = 'FABRIC-FORWARD'
@@ -157,8 +157,7 @@ export function directRoutingDrops(saved: Saved, local: Prefix): string[] {
     if (!m) continue
     const parts = m[1]!.split('.').map(Number)
     const addr = ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0
-    const mask = local.len === 0 ? 0 : (0xffffffff << (32 - local.len)) >>> 0
-    if (((addr & mask) >>> 0) === local.addr) out.push(m[1]!)
+    if (containsAddress(local, addr)) out.push(m[1]!)
   }
   return out
 }

@@ -21,7 +21,7 @@ import { PrefixMap, PrefixSet } from '../net/prefix-map.js'
 import { PrefixBitSet, PrefixQueue } from '../net/prefix-queue.js'
 import { type Conflict, type DesiredView, ReconcilePlanner } from './reconcile.js'
 import { OP, RouteBatch, type RouteOpKind, Rtnl, RouteMonitor, errnoName } from './rtnl.js'
-import type { KernelAddress, KernelLink } from './rtnl-codec.js'
+import { type Connected, connectedNetworks } from './connected.js'
 import type { DesiredRoute, KernelRoute } from './types.js'
 
 export type RouteState =
@@ -115,8 +115,6 @@ export interface FibStats {
   lastError?: string
 }
 
-interface Connected { name: string; network: number; len: number; local: number }
-
 /** Batches larger than this pause the route monitor (our own events would flood it). */
 const QUIET_BATCH = 512
 /** Operations per kernel batch: bounds the memory of a run whatever the table size. */
@@ -141,7 +139,6 @@ export class FibSync {
   private inFlight: PrefixQueue | undefined
   private readonly epoch = Date.now()
   private readonly metricOf: (r: DesiredRoute) => number
-  private connected: Connected[] | undefined
   private fullRequested = false
   private lastFullEnd = 0
   private lastFullMs = 0
@@ -314,11 +311,6 @@ export class FibSync {
     }
   }
 
-  /** Full reconcile (kept for callers and tests). */
-  reconcile(): Promise<ReconcileResult> {
-    return this.flush()
-  }
-
   private requestFull(delay = this.debounceMs): void {
     if (delay > this.debounceMs) {
       // a later full reconcile (after errors, overruns): not before its time
@@ -391,18 +383,17 @@ export class FibSync {
 
   private async refreshConnected(): Promise<Connected[]> {
     const [addrs, links] = await Promise.all([this.opts.rtnl.dumpAddresses(), this.opts.rtnl.dumpLinks()])
-    this.connected = connectedNetworks(addrs, links)
-    return this.connected
+    return connectedNetworks(addrs, links)
   }
 
   /** undefined when on-link; else the reason it is refused */
   private offLink(want: DesiredRoute, connected: Connected[]): { reason: string; iface: string | null } | undefined {
-    const on = connected.find((c) => containsAddress({ addr: c.network, len: c.len }, want.nextHop))
+    const on = connected.find((c) => containsAddress(c.net, want.nextHop))
     if (on !== undefined && on.local !== want.nextHop) return undefined
     return {
       iface: on?.name ?? null,
       reason: on === undefined
-        ? `next hop ${formatAddress(want.nextHop)} of peer ${want.peer} is not on a directly connected network (connected: ${connected.map((c) => `${c.name} ${formatAddress(c.network)}/${c.len}`).join(', ') || 'none'})`
+        ? `next hop ${formatAddress(want.nextHop)} of peer ${want.peer} is not on a directly connected network (connected: ${connected.map((c) => `${c.name} ${formatPrefix(c.net)}`).join(', ') || 'none'})`
         : `next hop ${formatAddress(want.nextHop)} of peer ${want.peer} is this host's own address on ${on.name}`,
     }
   }
@@ -666,18 +657,6 @@ export class FibSync {
   }
 }
 
-export function connectedNetworks(addrs: KernelAddress[], links: KernelLink[]): Connected[] {
-  const byIndex = new Map(links.map((l) => [l.index, l]))
-  const out: Connected[] = []
-  for (const a of addrs) {
-    const link = byIndex.get(a.index)
-    if (link === undefined || (link.flags & 0x1) === 0) continue // down
-    if (a.scope === 254 /* host */ || a.prefixLen >= 32) continue
-    const mask = a.prefixLen === 0 ? 0 : (0xffffffff << (32 - a.prefixLen)) >>> 0
-    out.push({ name: link.name, network: (a.address & mask) >>> 0, len: a.prefixLen, local: a.address })
-  }
-  return out
-}
 
 function conflictReason(c: Conflict): string {
   const f = c.foreign

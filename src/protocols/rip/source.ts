@@ -20,7 +20,7 @@ import type { Logger } from '../../agent/log.js'
 import type { SelfInfo } from '../../agent/self.js'
 import type { FabricConfig } from '../../config/fabric-config.js'
 import type { RipConfig } from '../../config/rip-config.js'
-import { type Prefix, containsAddress, formatAddress, formatPrefix, overlaps, parseAddress } from '../../net/ipv4.js'
+import { type Prefix, containsAddress, formatAddress, formatPrefix, overlaps, parseAddress, prefix } from '../../net/ipv4.js'
 import type { CreateSource, PeerStatus, RouteSink, RouteSource } from '../../rib/source.js'
 import type { RipAuthConfig, RipKey } from './auth.js'
 import { type RipAction, RipEngine, type RipInterfaceConfig } from './engine.js'
@@ -59,8 +59,7 @@ function interfaceAddress(name: string): ResolvedInterface | undefined {
     const addr = parseAddress(a.address)
     const len = Number(a.cidr?.split('/')[1])
     if (!addr.ok || !Number.isInteger(len)) continue
-    const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0
-    return { name, address: addr.value, subnet: { addr: (addr.value & mask) >>> 0, len } }
+    return { name, address: addr.value, subnet: prefix(addr.value, len) }
   }
   return undefined
 }

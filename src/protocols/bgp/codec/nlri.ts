@@ -1,5 +1,5 @@
 /** NLRI prefix encoding (RFC 4271 section 4.3, RFC 4760 section 5) and IPv6 text helpers. */
-import type { Prefix } from '../../../net/ipv4.js'
+import { type Prefix, prefix } from '../../../net/ipv4.js'
 import type { Prefix6 } from './types.js'
 
 /** Formats 16 bytes as RFC 5952 text (lowercase, longest zero run compressed). */
@@ -58,8 +58,7 @@ export function decodeIpv4Prefixes(buf: Buffer, start: number, end: number): Nlr
     let addr = 0
     for (let i = 0; i < 4; i++) addr = addr * 256 + (i < bytes ? buf[pos + 1 + i]! : 0)
     // trailing bits beyond the length are ignored (RFC 4271: "irrelevant")
-    const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0
-    prefixes.push({ addr: (addr & mask) >>> 0, len })
+    prefixes.push(prefix(addr, len))
     pos += 1 + bytes
   }
   return { ok: true, prefixes }
