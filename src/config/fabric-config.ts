@@ -94,7 +94,7 @@ function fromFlag(key: FabricKey, value: string): Located {
 }
 
 /** Reads and validates fabric.ini (if any) with overrides. Throws ConfigErrors. */
-export function loadConfig(opts: { file?: string; overrides?: ConfigOverrides; requireHosts?: boolean }): FabricConfig {
+export function loadConfig(opts: { file?: string; overrides?: ConfigOverrides }): FabricConfig {
   let doc: IniDocument = { file: opts.file ?? '(none)', sections: [] }
   const errors: ConfigError[] = []
   if (opts.file !== undefined) {
@@ -109,23 +109,23 @@ export function loadConfig(opts: { file?: string; overrides?: ConfigOverrides; r
     doc = parsed.doc
     errors.push(...parsed.errors)
   }
-  const config = validate(doc, opts.overrides ?? {}, errors, opts.requireHosts ?? false)
+  const config = validate(doc, opts.overrides ?? {}, errors)
   if (errors.length > 0 || config === undefined) throw new ConfigErrors(errors)
   if (opts.file !== undefined) config.file = opts.file
   return config
 }
 
 /** Validates a parsed document; exported for tests that build text in memory. */
-export function loadConfigText(text: string, file = 'fabric.ini', overrides: ConfigOverrides = {}, requireHosts = false): FabricConfig {
+export function loadConfigText(text: string, file = 'fabric.ini', overrides: ConfigOverrides = {}): FabricConfig {
   const parsed = parseIni(text, file)
   const errors = [...parsed.errors]
-  const config = validate(parsed.doc, overrides, errors, requireHosts)
+  const config = validate(parsed.doc, overrides, errors)
   if (errors.length > 0 || config === undefined) throw new ConfigErrors(errors)
   config.file = file
   return config
 }
 
-function validate(doc: IniDocument, overrides: ConfigOverrides, errors: ConfigError[], requireHosts: boolean): FabricConfig | undefined {
+function validate(doc: IniDocument, overrides: ConfigOverrides, errors: ConfigError[]): FabricConfig | undefined {
   const fabricValues = new Map<FabricKey, Located>()
   const hostSections: IniSection[] = []
   const peerSections: IniSection[] = []
@@ -292,9 +292,6 @@ function validate(doc: IniDocument, overrides: ConfigOverrides, errors: ConfigEr
   }
   const bgp = parseBgp({ file: doc.file, bgpSection, peerSections, overrides: o.bgp ?? {}, peerFlags: o.peers ?? [], errors })
   const rip = parseRip({ file: doc.file, section: ripSection, overrides: o.rip ?? {}, errors })
-  if (requireHosts && hostSections.length === 0) {
-    errors.push(new ConfigError({ where: doc.file, expected: 'mode static needs at least one [host.NAME] section with address and subnet' }))
-  }
   if (pool === undefined) return undefined
   return { pool, hostPrefix, mode, routeProtocol, underlay, reconcileInterval, hosts, subnet, bgp, rip }
 }

@@ -79,4 +79,3 @@ export function readHostOptions(o: Record<string, unknown>): { options: HostOpti
   }
 }
 
-export { Flags }

@@ -104,7 +104,7 @@ export class ReconcilePlanner {
       const metric = this.metricOf(want)
       const sameMetric = mine.find((r) => r.metric === metric)
       if (sameMetric !== undefined) {
-        ops.push({ op: 'replace', route: want, old: sameMetric })
+        ops.push({ op: 'replace', route: want })
         for (const r of mine) if (r !== sameMetric) ops.push({ op: 'delete', route: r })
       } else {
         // only the metric differs: add the new route first (a different kernel

@@ -27,5 +27,5 @@ export interface DesiredRoute {
 
 export type KernelOp =
   | { op: 'add'; route: DesiredRoute }
-  | { op: 'replace'; route: DesiredRoute; old: KernelRoute }
+  | { op: 'replace'; route: DesiredRoute }
   | { op: 'delete'; route: KernelRoute }

@@ -71,17 +71,6 @@ export function prefixKey(p: Prefix): string {
   return formatPrefix(p)
 }
 
-/**
- * A compact numeric id for hot maps (addr * 64 + len): exact, allocation-free,
- * and much lighter than a string key when tables hold a million prefixes.
- */
-export function prefixId(p: Prefix): number {
-  return p.addr * 64 + p.len
-}
-
-export function prefixFromId(key: number): Prefix {
-  return { addr: Math.floor(key / 64) >>> 0, len: key % 64 }
-}
 
 export function containsAddress(p: Prefix, addr: number): boolean {
   return ((addr & maskOf(p.len)) >>> 0) === p.addr

@@ -126,17 +126,6 @@ export class Rib {
     return gone.length
   }
 
-  /** Every candidate of a source. */
-  candidatesOf(source: Route['source']): Route[] {
-    const out: Route[] = []
-    for (const slot of this.entries.values()) {
-      if (slot instanceof Multi) {
-        for (const r of slot.many.values()) if (r.source === source) out.push(r)
-      } else if (slot.source === source) out.push(slot)
-    }
-    return out
-  }
-
   best(prefix: Prefix): Route | undefined {
     const slot = this.entries.get(prefix)
     return slot instanceof Multi ? slot.best : slot
