@@ -86,17 +86,14 @@ export function kernelRouteRows(kernel: KernelRoute[], links: KernelLink[], prot
   })))
 }
 
+/** By address, then length; each prefix is parsed once, not in every comparison. */
 function sortRows(rows: RouteRow[]): RouteRow[] {
-  const n = (p: string): number[] => {
-    const [a, l] = p.split('/')
-    return [...a!.split('.').map(Number), Number(l)]
-  }
-  return rows.sort((x, y) => {
-    const a = n(x.prefix)
-    const b = n(y.prefix)
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!
-    return 0
+  const keyed = rows.map((row) => {
+    const p = parsePrefix(row.prefix)
+    return { row, addr: p.ok ? p.value.addr : 0, len: p.ok ? p.value.len : 0 }
   })
+  keyed.sort((x, y) => x.addr - y.addr || x.len - y.len)
+  return keyed.map((k) => k.row)
 }
 
 /** Formats seconds like BIRD/FRR uptimes: 45s, 12m03s, 3h04m, 2d05h. */

@@ -12,3 +12,11 @@ export const stateDirFlag = Flags.string({ description: 'state directory', env: 
 export const logLevelFlag = Flags.string({ description: 'log level', env: 'FABRIC_LOG_LEVEL', options: [...LEVELS], default: 'info' })
 export const jsonFlag = Flags.boolean({ description: 'print JSON instead of a table' })
 export const routeProtocolFlag = Flags.string({ description: 'protocol to read from the kernel when the agent is down [default: from fabric.ini, else the last state.json, else fabric]', env: 'FABRIC_ROUTE_PROTOCOL' })
+
+/** Flags of the commands that talk to the agent and fall back to the kernel when it is down (routes, status, leave). */
+export const agentOrKernelFlags = {
+  socket: socketFlag,
+  config: configFlag,
+  'state-dir': stateDirFlag,
+  'route-protocol': routeProtocolFlag,
+}

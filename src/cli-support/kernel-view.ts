@@ -6,6 +6,7 @@ import { loadConfig } from '../config/fabric-config.js'
 import { DEFAULT_ROUTE_PROTOCOL, parseRouteProtocol } from '../config/route-protocol.js'
 import { Rtnl } from '../kernel/rtnl.js'
 import { MAIN_TABLE } from '../kernel/types.js'
+import { DEFAULT_CONFIG } from './flags.js'
 
 /** Route protocol from the flag, else fabric.ini, else the agent's last state, else the default. */
 export function resolveRouteProtocol(flag: string | undefined, config: string | undefined, stateDir: string): number {
@@ -24,6 +25,11 @@ export function resolveRouteProtocol(flag: string | undefined, config: string | 
   const state = readState(stateDir)
   if (typeof state?.routeProtocol === 'number') return state.routeProtocol
   return DEFAULT_ROUTE_PROTOCOL
+}
+
+/** The protocol to read from the kernel when the agent is down, from a command's agentOrKernelFlags. */
+export function protocolWhenAgentDown(flags: { 'route-protocol'?: string; config?: string; 'state-dir': string }): number {
+  return resolveRouteProtocol(flags['route-protocol'], flags.config ?? DEFAULT_CONFIG, flags['state-dir'])
 }
 
 export async function kernelRows(protocol: number): Promise<RouteRow[]> {

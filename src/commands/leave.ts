@@ -2,8 +2,8 @@ import { createInterface } from 'node:readline/promises'
 import { Command, Flags } from '@oclif/core'
 import { AgentUnreachable, postJson } from '../agent/control-client.js'
 import { EXIT } from '../cli-support/exit.js'
-import { DEFAULT_CONFIG, configFlag, routeProtocolFlag, socketFlag, stateDirFlag } from '../cli-support/flags.js'
-import { resolveRouteProtocol } from '../cli-support/kernel-view.js'
+import { agentOrKernelFlags } from '../cli-support/flags.js'
+import { protocolWhenAgentDown } from '../cli-support/kernel-view.js'
 import { removeProtocolRoutes } from '../kernel/remove-all.js'
 import { Rtnl } from '../kernel/rtnl.js'
 
@@ -14,10 +14,7 @@ With the agent running: it withdraws this host's subnet from its peers (RIP: met
 
   static override flags = {
     yes: Flags.boolean({ char: 'y', description: 'do not ask for confirmation' }),
-    socket: socketFlag,
-    config: configFlag,
-    'state-dir': stateDirFlag,
-    'route-protocol': routeProtocolFlag,
+    ...agentOrKernelFlags,
   }
 
   async run(): Promise<void> {
@@ -44,7 +41,7 @@ With the agent running: it withdraws this host's subnet from its peers (RIP: met
         process.stderr.write(`fabric leave: ${(e as Error).message}\n`)
         this.exit(EXIT.RUNTIME)
       }
-      const protocol = resolveRouteProtocol(flags['route-protocol'], flags.config ?? DEFAULT_CONFIG, flags['state-dir'])
+      const protocol = protocolWhenAgentDown(flags)
       const rtnl = new Rtnl()
       try {
         const r = await removeProtocolRoutes(rtnl, protocol)

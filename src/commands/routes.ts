@@ -2,8 +2,8 @@ import { Args, Command, Flags } from '@oclif/core'
 import { AgentUnreachable, getJson, streamJson } from '../agent/control-client.js'
 import { type RouteRow, filterRows, renderRouteTable } from '../agent/routes-view.js'
 import { EXIT } from '../cli-support/exit.js'
-import { DEFAULT_CONFIG, configFlag, routeProtocolFlag, jsonFlag, socketFlag, stateDirFlag } from '../cli-support/flags.js'
-import { kernelRows, resolveRouteProtocol } from '../cli-support/kernel-view.js'
+import { agentOrKernelFlags, jsonFlag } from '../cli-support/flags.js'
+import { kernelRows, protocolWhenAgentDown } from '../cli-support/kernel-view.js'
 
 /** Events that change what `fabric routes` shows. */
 const ROUTE_EVENTS = new Set(['route-added', 'route-removed', 'route-replaced', 'route-conflict', 'route-conflict-cleared', 'route-refused', 'route-op-failed', 'routes-changed', 'kernel-route-drift'])
@@ -29,10 +29,7 @@ One row per prefix: next hop, device, source and peer, metric (RIP hops, BGP MED
     source: Flags.string({ description: 'only routes from this source', options: ['static', 'rip', 'bgp', 'kernel'] }),
     peer: Flags.string({ description: 'only routes from this peer (host name or address)' }),
     watch: Flags.boolean({ char: 'w', description: 'print the table, then every route change as it happens (Ctrl-C to stop)' }),
-    socket: socketFlag,
-    config: configFlag,
-    'state-dir': stateDirFlag,
-    'route-protocol': routeProtocolFlag,
+    ...agentOrKernelFlags,
   }
 
   async run(): Promise<void> {
@@ -54,7 +51,7 @@ One row per prefix: next hop, device, source and peer, metric (RIP hops, BGP MED
         process.stderr.write(`fabric routes: ${(e as Error).message}\n`)
         this.exit(EXIT.RUNTIME)
       }
-      const protocol = resolveRouteProtocol(flags['route-protocol'], flags.config ?? DEFAULT_CONFIG, flags['state-dir'])
+      const protocol = protocolWhenAgentDown(flags)
       const rows = show(await kernelRows(protocol))
       if (flags.json) this.log(JSON.stringify({ agent: 'down', error: e.message, routes: rows }, null, 2))
       else {

@@ -2,8 +2,8 @@ import { Command } from '@oclif/core'
 import { AgentUnreachable, getJson } from '../agent/control-client.js'
 import { renderRouteTable } from '../agent/routes-view.js'
 import { EXIT } from '../cli-support/exit.js'
-import { DEFAULT_CONFIG, configFlag, routeProtocolFlag, jsonFlag, socketFlag, stateDirFlag } from '../cli-support/flags.js'
-import { kernelRows, resolveRouteProtocol } from '../cli-support/kernel-view.js'
+import { agentOrKernelFlags, jsonFlag } from '../cli-support/flags.js'
+import { kernelRows, protocolWhenAgentDown } from '../cli-support/kernel-view.js'
 
 interface Status {
   version: string
@@ -29,10 +29,7 @@ export default class StatusCmd extends Command {
 
   static override flags = {
     json: jsonFlag,
-    socket: socketFlag,
-    config: configFlag,
-    'state-dir': stateDirFlag,
-    'route-protocol': routeProtocolFlag,
+    ...agentOrKernelFlags,
   }
 
   async run(): Promise<void> {
@@ -44,7 +41,7 @@ export default class StatusCmd extends Command {
       const msg = e instanceof AgentUnreachable ? e.message : `agent error: ${(e as Error).message}`
       const down = e instanceof AgentUnreachable && e.reason !== 'EACCES'
       // the agent is down: what is still routing is what fabric left in the kernel
-      const protocol = resolveRouteProtocol(flags['route-protocol'], flags.config ?? DEFAULT_CONFIG, flags['state-dir'])
+      const protocol = protocolWhenAgentDown(flags)
       const rows = down ? await kernelRows(protocol).catch(() => []) : []
       if (flags.json) this.log(JSON.stringify({ healthy: false, agent: 'down', error: msg, kernelRoutes: rows }, null, 2))
       else {

@@ -12,7 +12,7 @@
  * finds and removes it all, also after a crash.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { getJson } from '../agent/control-client.js'
@@ -294,7 +294,6 @@ export async function listLabs(): Promise<string[]> {
     if (m) names.add(m[1]!)
   }
   if (existsSync(LAB_ROOT)) {
-    const { readdirSync } = await import('node:fs')
     for (const d of readdirSync(LAB_ROOT)) if (existsSync(join(LAB_ROOT, d, 'lab.json'))) names.add(d)
   }
   return [...names].sort()
