@@ -17,14 +17,11 @@ import {
   type BgpFsm, type Clock, type FsmAction, type FsmEvent, type FsmStateName, type Negotiated, type TimerName,
   createFsm, eventForDecodeError, eventForMessage, resolveCollision,
 } from './fsm.js'
+import type { Logger } from '../../agent/log.js'
 import type { PeerRib, Speaker, SpeakerPeer } from './speaker.js'
 
-export interface SessionLog {
-  debug(event: string, fields?: Record<string, unknown>): void
-  info(event: string, fields?: Record<string, unknown>): void
-  warn(event: string, fields?: Record<string, unknown>): void
-  error(event: string, fields?: Record<string, unknown>): void
-}
+/** What a session logs through: the agent's Logger, or a test's stand-in. */
+export type SessionLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>
 
 export interface PeerSpec {
   /** config name ([peer.NAME], host name, or the address) */

@@ -18,6 +18,7 @@
  * when the best changes, the new route is added before the old one is
  * withdrawn, so the kernel never loses the prefix in between.
  */
+import type { Logger } from '../../agent/log.js'
 import type { Prefix } from '../../net/ipv4.js'
 import { PrefixMap } from '../../net/prefix-map.js'
 import type { Route, RouteAttrs } from '../../rib/route.js'
@@ -174,11 +175,7 @@ export class PeerRib {
   constructor(readonly peer: SpeakerPeer) {}
 }
 
-export interface SpeakerLog {
-  info(event: string, fields?: Record<string, unknown>): void
-  warn(event: string, fields?: Record<string, unknown>): void
-  debug(event: string, fields?: Record<string, unknown>): void
-}
+export type SpeakerLog = Pick<Logger, 'debug' | 'info' | 'warn'>
 
 export interface SpeakerOptions {
   readonly asn: number
