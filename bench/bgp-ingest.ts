@@ -176,7 +176,7 @@ async function agentMain(json: string): Promise<void> {
   const { tuneHeapForAgent } = await import('../src/agent/heap.js')
   tuneHeapForAgent() // as `fabric join` does
   const { Agent } = await import('../src/agent/agent.js')
-  const { createLogger } = await import('../src/agent/log.js')
+  const { createLogger } = await import('../src/core/log.js')
   const agent = new Agent({ ...a, log: createLogger({ level: 'warn', format: 'json' }) })
   await agent.start()
   process.on('SIGTERM', () => { void agent.stop().then(() => process.exit(0)) })

@@ -22,11 +22,12 @@ import { StaticSource } from '../protocols/static/static-source.js'
 import { Rib } from '../rib/rib.js'
 import type { Route } from '../rib/route.js'
 import type { CreateSource, RouteSource } from '../rib/source.js'
-import type { SelfInfo } from './self.js'
+import type { SelfInfo } from '../core/self.js'
+import { AgentStartError, EXIT } from '../core/errors.js'
 import { ControlServer, type Handler } from './control-server.js'
 import type { EventHub } from './events.js'
 import { type Metrics, createMetrics } from './metrics.js'
-import type { Logger } from './log.js'
+import type { Logger } from '../core/log.js'
 import { buildRouteRows } from './routes-view.js'
 import { VERSION } from './version.js'
 
@@ -48,16 +49,6 @@ export interface AgentOptions {
   /** --metrics-listen ADDR:PORT */
   metricsListen?: string
 }
-
-/** A start failure with the exit code the CLI should use (2: usage/config). */
-export class AgentStartError extends Error {
-  constructor(message: string, readonly exitCode: 1 | 2 | 3) {
-    super(message)
-    this.name = 'AgentStartError'
-  }
-}
-
-export type { SelfInfo }
 
 /** Longest wait for the fabric's table before an automatic subnet is chosen. */
 const DISCOVERY_TIMEOUT_S = 90
@@ -192,11 +183,11 @@ export class Agent {
     let addr: KernelAddress | undefined
     if (this.opts.address !== undefined) {
       const a = parseAddress(this.opts.address)
-      if (!a.ok) throw new AgentStartError(`--address "${this.opts.address}": ${a.error}`, 2)
+      if (!a.ok) throw new AgentStartError(`--address "${this.opts.address}": ${a.error}`, EXIT.USAGE)
       addr = local.find((x) => x.address === a.value)
-      if (!addr) throw new AgentStartError(`--address ${this.opts.address} is not assigned to any interface of this host (local: ${local.map((x) => formatAddress(x.address)).join(', ') || 'none'})`, 2)
+      if (!addr) throw new AgentStartError(`--address ${this.opts.address} is not assigned to any interface of this host (local: ${local.map((x) => formatAddress(x.address)).join(', ') || 'none'})`, EXIT.USAGE)
       entry = config.hosts.find((h) => h.address === a.value)
-      if (!entry && config.mode === 'static') throw new AgentStartError(`--address ${this.opts.address} matches no [host.*] address in ${where}`, 2)
+      if (!entry && config.mode === 'static') throw new AgentStartError(`--address ${this.opts.address} matches no [host.*] address in ${where}`, EXIT.USAGE)
       if (!entry) {
         // rip/bgp joined by flags: the subnet comes from --subnet, else automatic allocation (ipam),
         // which, the first time, learns the subnets the fabric already uses
@@ -206,29 +197,29 @@ export class Agent {
           })
           config.subnet = await resolveSubnet({ config, address: a.value, stateDir: this.opts.stateDir, log: this.opts.log, options: this.opts.hostOptions ?? {}, learned })
         }
-        if (config.subnet === undefined) throw new AgentStartError(`mode ${config.mode} needs this host's container subnet: pass --subnet CIDR (inside ${formatPrefix(config.pool)}) or add a [host.*] entry for ${this.opts.address}`, 2)
+        if (config.subnet === undefined) throw new AgentStartError(`mode ${config.mode} needs this host's container subnet: pass --subnet CIDR (inside ${formatPrefix(config.pool)}) or add a [host.*] entry for ${this.opts.address}`, EXIT.USAGE)
         const clash = config.hosts.find((h) => overlaps(h.subnet, config.subnet!))
-        if (clash) throw new AgentStartError(`--subnet ${formatPrefix(config.subnet)} overlaps host ${clash.name}'s ${formatPrefix(clash.subnet)} in ${where}`, 2)
+        if (clash) throw new AgentStartError(`--subnet ${formatPrefix(config.subnet)} overlaps host ${clash.name}'s ${formatPrefix(clash.subnet)} in ${where}`, EXIT.USAGE)
         entry = { name: hostname(), address: a.value, subnet: config.subnet }
       }
       if (config.subnet !== undefined && formatPrefix(config.subnet) !== formatPrefix(entry.subnet)) {
-        throw new AgentStartError(`--subnet ${formatPrefix(config.subnet)} differs from ${formatPrefix(entry.subnet)} of [host.${entry.name}] in ${where}`, 2)
+        throw new AgentStartError(`--subnet ${formatPrefix(config.subnet)} differs from ${formatPrefix(entry.subnet)} of [host.${entry.name}] in ${where}`, EXIT.USAGE)
       }
     } else {
       const matches = config.hosts.filter((h) => local.some((x) => x.address === h.address))
       if (matches.length === 0 && config.mode !== 'static') {
-        throw new AgentStartError(`mode ${config.mode}: pass --address (this host's underlay address) and --subnet, or list this host as a [host.*] in ${where}`, 2)
+        throw new AgentStartError(`mode ${config.mode}: pass --address (this host's underlay address) and --subnet, or list this host as a [host.*] in ${where}`, EXIT.USAGE)
       }
       if (matches.length === 0) {
-        throw new AgentStartError(`none of this host's addresses (${local.map((x) => formatAddress(x.address)).join(', ') || 'none'}) is the address of a [host.*] in ${where}; add this host or pass --address`, 2)
+        throw new AgentStartError(`none of this host's addresses (${local.map((x) => formatAddress(x.address)).join(', ') || 'none'}) is the address of a [host.*] in ${where}; add this host or pass --address`, EXIT.USAGE)
       }
-      if (matches.length > 1) throw new AgentStartError(`this host has the addresses of several hosts in ${where} (${matches.map((m) => m.name).join(', ')}); pass --address`, 2)
+      if (matches.length > 1) throw new AgentStartError(`this host has the addresses of several hosts in ${where} (${matches.map((m) => m.name).join(', ')}); pass --address`, EXIT.USAGE)
       entry = matches[0]!
       addr = local.find((x) => x.address === entry!.address)!
     }
     const { interface: iface, underlay } = placeOf(addr)
     if (overlaps(underlay, config.pool)) {
-      throw new AgentStartError(`${where}: pool ${formatPrefix(config.pool)} overlaps the underlay network ${formatPrefix(underlay)} of ${iface}; pick a pool outside it`, 2)
+      throw new AgentStartError(`${where}: pool ${formatPrefix(config.pool)} overlaps the underlay network ${formatPrefix(underlay)} of ${iface}; pick a pool outside it`, EXIT.USAGE)
     }
     for (const h of config.hosts) {
       if (h.name !== entry.name && !containsAddress(underlay, h.address) && !(config.underlay && containsAddress(config.underlay, h.address))) {

@@ -1,5 +1,5 @@
 /** Fan-out of the agent's log events to control-API subscribers (/v1/events). */
-import type { Level } from './log.js'
+import type { Level } from '../core/log.js'
 
 export interface AgentEvent {
   time: string

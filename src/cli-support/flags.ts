@@ -1,6 +1,6 @@
 /** Flags shared by several commands, each with its FABRIC_* environment variable. */
 import { Flags } from '@oclif/core'
-import { LEVELS } from '../agent/log.js'
+import { LEVELS } from '../core/log.js'
 
 export const DEFAULT_STATE_DIR = '/var/lib/fabric'
 export const DEFAULT_SOCKET = '/run/fabric/fabric.sock'

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { Command, Flags } from '@oclif/core'
 import { renderTable } from '../agent/routes-view.js'
-import { EXIT } from '../cli-support/exit.js'
+import { EXIT } from '../core/errors.js'
 import { DEFAULT_CONFIG, configFlag, jsonFlag, socketFlag, stateDirFlag } from '../cli-support/flags.js'
 import { type Check, runDoctor } from '../doctor/checks.js'
 

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises'
 import { Command, Flags } from '@oclif/core'
 import { AgentUnreachable, postJson } from '../agent/control-client.js'
-import { EXIT } from '../cli-support/exit.js'
+import { EXIT } from '../core/errors.js'
 import { agentOrKernelFlags } from '../cli-support/flags.js'
 import { protocolWhenAgentDown } from '../cli-support/kernel-view.js'
 import { removeProtocolRoutes } from '../kernel/remove-all.js'

@@ -2,7 +2,7 @@ import { Command, Flags } from '@oclif/core'
 import { AgentUnreachable, getJson } from '../agent/control-client.js'
 import { formatAge, renderTable } from '../agent/routes-view.js'
 import type { PeerStatus } from '../rib/source.js'
-import { EXIT } from '../cli-support/exit.js'
+import { EXIT } from '../core/errors.js'
 import { jsonFlag, socketFlag } from '../cli-support/flags.js'
 
 export default class Peers extends Command {

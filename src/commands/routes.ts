@@ -1,7 +1,7 @@
 import { Args, Command, Flags } from '@oclif/core'
 import { AgentUnreachable, getJson, streamJson } from '../agent/control-client.js'
 import { type RouteRow, filterRows, renderRouteTable } from '../agent/routes-view.js'
-import { EXIT } from '../cli-support/exit.js'
+import { EXIT } from '../core/errors.js'
 import { agentOrKernelFlags, jsonFlag } from '../cli-support/flags.js'
 import { kernelRows, protocolWhenAgentDown } from '../cli-support/kernel-view.js'
 

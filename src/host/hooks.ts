@@ -11,9 +11,9 @@
  *   leave          `fabric leave`: undo what start did
  */
 import { existsSync } from 'node:fs'
-import { AgentStartError } from '../agent/agent.js'
-import type { Logger } from '../agent/log.js'
-import type { SelfInfo } from '../agent/self.js'
+import { AgentStartError, EXIT } from '../core/errors.js'
+import type { Logger } from '../core/log.js'
+import type { SelfInfo } from '../core/self.js'
 import type { FabricConfig } from '../config/fabric-config.js'
 import { effectiveRpFilter, enableIpForwarding } from '../kernel/sysctl.js'
 import { formatPrefix, overlaps, parsePrefix, type Prefix } from '../net/ipv4.js'
@@ -65,15 +65,12 @@ export function persistedSubnet(stateDir: string): Prefix | undefined {
   return p.ok ? p.value : undefined
 }
 
-/** Exit code of `fabric join` when the host needs a manual step (EXIT.MANUAL). */
-export const EXIT_MANUAL = 3
-
 /**
  * A refusal that needs the operator to do something on the host (exit 3).
  * An AgentStartError so that `fabric join` prints it and exits with its code.
  */
 export function manualStepError(message: string): AgentStartError {
-  return new AgentStartError(message, EXIT_MANUAL)
+  return new AgentStartError(message, EXIT.MANUAL)
 }
 
 /**
@@ -85,7 +82,7 @@ export async function resolveSubnet(req: SubnetRequest): Promise<Prefix | undefi
   const { config } = req
   const taken = [...config.hosts.filter((h) => h.address !== req.address).map((h) => h.subnet), ...(req.learned ?? [])]
   const r = allocateSubnet({ pool: config.pool, hostPrefix: config.hostPrefix, taken, address: req.address, stateDir: req.stateDir })
-  if (!r.ok) throw new AgentStartError(`automatic subnet allocation: ${r.error}; pass --subnet CIDR`, 2)
+  if (!r.ok) throw new AgentStartError(`automatic subnet allocation: ${r.error}; pass --subnet CIDR`, EXIT.USAGE)
   req.log.info('subnet-allocated', { subnet: formatPrefix(r.subnet), pool: formatPrefix(config.pool), hostPrefix: config.hostPrefix, how: r.reason, taken: taken.length, learned: req.learned?.length ?? 0 })
   return r.subnet
 }
@@ -152,12 +149,12 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
     const socketThere = existsSync(o.dockerSocket)
     dockerVersion = socketThere ? await engineVersion(o.dockerSocket) : undefined
     if (o.dockerNetwork) {
-      if (!dockerVersion) throw new AgentStartError(`--docker-network ${o.dockerNetwork}: Docker does not answer on ${o.dockerSocket} (start Docker, or pass --docker-socket)`, 1)
+      if (!dockerVersion) throw new AgentStartError(`--docker-network ${o.dockerNetwork}: Docker does not answer on ${o.dockerSocket} (start Docker, or pass --docker-socket)`, EXIT.RUNTIME)
       const existing = await inspectNetwork(o.dockerSocket, o.dockerNetwork)
       if (existing) {
         const problems = networkMismatch(existing, subnet)
         if (problems.length > 0) {
-          throw new AgentStartError(`Docker network ${o.dockerNetwork} exists but does not fit fabric: ${problems.join('; ')}. Remove it (docker network rm ${o.dockerNetwork}, after disconnecting its containers) and start again; fabric creates it with subnet ${formatPrefix(subnet)}`, 2)
+          throw new AgentStartError(`Docker network ${o.dockerNetwork} exists but does not fit fabric: ${problems.join('; ')}. Remove it (docker network rm ${o.dockerNetwork}, after disconnecting its containers) and start again; fabric creates it with subnet ${formatPrefix(subnet)}`, EXIT.USAGE)
         }
         bridge = networkBridge(existing)
       }
@@ -181,7 +178,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
     try {
       rendered = renderDaemonJson({ current: daemonJsonText, template: readDaemonTemplate(), subnet, dockerVersion, file: o.daemonJson })
     } catch (e) {
-      if (e instanceof DaemonJsonError) throw new AgentStartError(e.message, 2)
+      if (e instanceof DaemonJsonError) throw new AgentStartError(e.message, EXIT.USAGE)
       throw e
     }
     for (const w of rendered.warnings) ctx.warn('daemon-json', w)
@@ -202,7 +199,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
         `${cmds.join('\n')}\n\n` +
         `then start fabric join again. (Or keep docker0 as it is and use --docker-network NAME.)`)
     }
-    if ('error' in restart) throw new AgentStartError(`--configure-docker: ${restart.error}`, 2)
+    if ('error' in restart) throw new AgentStartError(`--configure-docker: ${restart.error}`, EXIT.USAGE)
     return { kind: 'docker0-configure', daemonJson: rendered.changed ? rendered.text : undefined, restart, was: state }
   }
 
@@ -234,7 +231,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
 
   return {
     async preflight() {
-      if (errors.length > 0) throw new AgentStartError(errors.join('\n'), 2)
+      if (errors.length > 0) throw new AgentStartError(errors.join('\n'), EXIT.USAGE)
       docker = await planDocker()
       if (o.firewall) {
         try {
@@ -242,7 +239,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
           ipt = d.ipt
           backendReason = d.reason
         } catch (e) {
-          throw new AgentStartError((e as Error).message, 2)
+          throw new AgentStartError((e as Error).message, EXIT.USAGE)
         }
       }
     },

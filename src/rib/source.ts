@@ -1,5 +1,5 @@
-import type { Logger } from '../agent/log.js'
-import type { SelfInfo } from '../agent/self.js'
+import type { Logger } from '../core/log.js'
+import type { SelfInfo } from '../core/self.js'
 import type { FabricConfig } from '../config/fabric-config.js'
 import type { Prefix } from '../net/ipv4.js'
 import type { Route, SourceKind } from './route.js'

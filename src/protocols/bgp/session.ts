@@ -17,7 +17,7 @@ import {
   type BgpFsm, type Clock, type FsmAction, type FsmEvent, type FsmStateName, type Negotiated, type TimerName,
   createFsm, eventForDecodeError, eventForMessage, resolveCollision,
 } from './fsm.js'
-import type { Logger } from '../../agent/log.js'
+import type { Logger } from '../../core/log.js'
 import type { PeerRib, Speaker, SpeakerPeer } from './speaker.js'
 
 /** What a session logs through: the agent's Logger, or a test's stand-in. */

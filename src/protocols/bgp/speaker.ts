@@ -18,7 +18,7 @@
  * when the best changes, the new route is added before the old one is
  * withdrawn, so the kernel never loses the prefix in between.
  */
-import type { Logger } from '../../agent/log.js'
+import type { Logger } from '../../core/log.js'
 import type { Prefix } from '../../net/ipv4.js'
 import { PrefixMap } from '../../net/prefix-map.js'
 import type { Route, RouteAttrs } from '../../rib/route.js'

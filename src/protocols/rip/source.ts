@@ -15,9 +15,9 @@
  *   stop          SIGTERM: sockets closed, nothing announced, routes kept
  */
 import { networkInterfaces } from 'node:os'
-import { AgentStartError } from '../../agent/agent.js'
-import type { Logger } from '../../agent/log.js'
-import type { SelfInfo } from '../../agent/self.js'
+import { AgentStartError, EXIT } from '../../core/errors.js'
+import type { Logger } from '../../core/log.js'
+import type { SelfInfo } from '../../core/self.js'
 import type { FabricConfig } from '../../config/fabric-config.js'
 import type { RipConfig } from '../../config/rip-config.js'
 import { type Prefix, containsAddress, formatAddress, formatPrefix, overlaps, parseAddress, prefix } from '../../net/ipv4.js'
@@ -48,7 +48,7 @@ interface PeerState {
 }
 
 function errorOf(message: string): AgentStartError {
-  return new AgentStartError(message, 2)
+  return new AgentStartError(message, EXIT.USAGE)
 }
 
 /** The IPv4 address and network of an interface, from the OS. */

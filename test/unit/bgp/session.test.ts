@@ -8,7 +8,7 @@
  */
 import { type Socket, connect } from 'node:net'
 import test from 'ava'
-import type { Logger } from '../../../src/agent/log.js'
+import type { Logger } from '../../../src/core/log.js'
 import { loadConfigText } from '../../../src/config/fabric-config.js'
 import { type Prefix, formatPrefix, parseAddress, parsePrefix } from '../../../src/net/ipv4.js'
 import type { Route } from '../../../src/rib/route.js'
