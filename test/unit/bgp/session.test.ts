@@ -36,7 +36,7 @@ class Sink implements RouteSink {
 
 function quietLog(events: string[] = []): Logger {
   const log = (_l: string, e: string) => { events.push(e) }
-  const l: Logger = { log, debug: (e) => log('debug', e), info: (e) => log('info', e), warn: (e) => log('warn', e), error: (e) => log('error', e), child: () => l }
+  const l: Logger = { log, debug: (e) => log('debug', e), info: (e) => log('info', e), warn: (e) => log('warn', e), error: (e) => log('error', e), limited: (_l, e) => log('', e), child: () => l }
   return l
 }
 
