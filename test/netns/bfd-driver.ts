@@ -2,7 +2,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import type { ExecutionContext } from 'ava'
 import type { BfdStatus } from '../../src/protocols/bfd/service.js'
+import { run, uniqueName } from './helpers.js'
 
 const script = fileURLToPath(new URL('./bfd-peer.ts', import.meta.url))
 
@@ -101,4 +103,32 @@ export class BfdPeer {
     if (this.child.exitCode === null) this.child.kill('SIGKILL')
     await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))])
   }
+}
+
+export async function sh(cmd: string, ...args: string[]): Promise<void> {
+  const r = await run(cmd, args)
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`)
+}
+
+/** Two fresh namespaces joined by a veth: A 10.213.0.1/24 (dev vA), B 10.213.0.2/24 (dev vB); removed at teardown. */
+export async function vethPair(t: ExecutionContext): Promise<{ nsA: string; nsB: string; vA: string; vB: string }> {
+  const name = uniqueName('bf')
+  const nsA = `${name}a`
+  const nsB = `${name}b`
+  const vA = `${name}va`
+  const vB = `${name}vb`
+  t.teardown(async () => {
+    await run('ip', ['netns', 'del', nsA])
+    await run('ip', ['netns', 'del', nsB])
+  })
+  await sh('ip', 'netns', 'add', nsA)
+  await sh('ip', 'netns', 'add', nsB)
+  await sh('ip', 'link', 'add', vA, 'netns', nsA, 'type', 'veth', 'peer', 'name', vB, 'netns', nsB)
+  await sh('ip', '-n', nsA, 'addr', 'add', '10.213.0.1/24', 'dev', vA)
+  await sh('ip', '-n', nsB, 'addr', 'add', '10.213.0.2/24', 'dev', vB)
+  for (const [ns, dev] of [[nsA, vA], [nsB, vB]] as const) {
+    await sh('ip', '-n', ns, 'link', 'set', dev, 'up')
+    await sh('ip', '-n', ns, 'link', 'set', 'lo', 'up')
+  }
+  return { nsA, nsB, vA, vB }
 }

@@ -5,32 +5,11 @@
  */
 import test, { type ExecutionContext } from 'ava'
 import { encodePacket } from '../../src/protocols/bfd/codec.js'
-import { BfdPeer } from './bfd-driver.js'
-import { run, uniqueName, waitFor } from './helpers.js'
-
-async function sh(cmd: string, ...args: string[]): Promise<void> {
-  const r = await run(cmd, args)
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`)
-}
+import { BfdPeer, sh, vethPair } from './bfd-driver.js'
+import { waitFor } from './helpers.js'
 
 async function pair(t: ExecutionContext, opts: { gtsm?: boolean } = {}): Promise<{ a: BfdPeer; b: BfdPeer; nsA: string; nsB: string; vA: string }> {
-  const name = uniqueName('bf')
-  const nsA = `${name}a`
-  const nsB = `${name}b`
-  const vA = `${name}va`
-  t.teardown(async () => {
-    await run('ip', ['netns', 'del', nsA])
-    await run('ip', ['netns', 'del', nsB])
-  })
-  await sh('ip', 'netns', 'add', nsA)
-  await sh('ip', 'netns', 'add', nsB)
-  await sh('ip', 'link', 'add', vA, 'netns', nsA, 'type', 'veth', 'peer', 'name', `${name}vb`, 'netns', nsB)
-  await sh('ip', '-n', nsA, 'addr', 'add', '10.213.0.1/24', 'dev', vA)
-  await sh('ip', '-n', nsB, 'addr', 'add', '10.213.0.2/24', 'dev', `${name}vb`)
-  for (const [ns, dev] of [[nsA, vA], [nsB, `${name}vb`]] as const) {
-    await sh('ip', '-n', ns, 'link', 'set', dev, 'up')
-    await sh('ip', '-n', ns, 'link', 'set', 'lo', 'up')
-  }
+  const { nsA, nsB, vA } = await vethPair(t)
   const a = new BfdPeer(nsA, opts)
   const b = new BfdPeer(nsB, opts)
   t.teardown(async () => {
