@@ -1,0 +1,73 @@
+/** The message API between BfdService (main thread) and the BFD worker thread. Plain structured-clone data. */
+import type { BfdAuthType, BfdState } from './codec.js'
+
+export interface BfdSessionSpec {
+  /** the caller's name for the session (e.g. the BGP peer name), unique */
+  key: string
+  /** local address (dotted), the source of our packets; BFD listens on it */
+  local: string
+  /** the neighbour's address (dotted) */
+  remote: string
+  /** label only: Node cannot bind a UDP socket to a device, see transport notes in worker.ts */
+  interface?: string
+  /** ms */
+  desiredMinTx: number
+  /** ms */
+  requiredMinRx: number
+  /** 1..255 */
+  multiplier: number
+  auth?: { type: BfdAuthType; keys: { id: number; secret: Uint8Array }[] }
+  /** start administratively down */
+  adminDown?: boolean
+}
+
+export interface BfdSessionStatus {
+  key: string
+  local: string
+  remote: string
+  interface?: string
+  state: BfdState
+  remoteState: BfdState
+  localDiscriminator: number
+  remoteDiscriminator: number
+  /** our periodic tx interval before jitter, ms (0: the remote asked for none) */
+  txInterval: number
+  /** negotiated receive interval: max(our Required Min RX, remote Desired Min TX), ms */
+  rxInterval: number
+  /** ms; 0 before the first packet from the remote */
+  detectionTime: number
+  /** diag of the last transition to Down/AdminDown (0 = never went down) */
+  lastDownDiag: number
+  /** diag we currently send */
+  diag: number
+  packetsIn: number
+  packetsOut: number
+  /** this session's dropped packets by reason (auth-*, discriminator-mismatch, admin-down) and tx-error */
+  drops: Record<string, number>
+  /** ms since the last accepted packet, or null */
+  lastRxAgo: number | null
+  /** source port of our packets */
+  sourcePort: number
+}
+
+export type ToWorker =
+  | { op: 'add'; id: number; spec: BfdSessionSpec }
+  | { op: 'remove'; id: number; key: string }
+  | { op: 'admin'; id: number; key: string; down: boolean }
+  | { op: 'status'; id: number }
+  | { op: 'close'; id: number }
+
+export type FromWorker =
+  | { ev: 'reply'; id: number; error?: string; status?: BfdSessionStatus[]; unmatched?: Record<string, Record<string, number>> }
+  | { ev: 'state'; key: string; from: BfdState; to: BfdState; diag: number }
+  | { ev: 'error'; where: string; message: string }
+
+export interface BfdWorkerOptions {
+  /** UDP port to listen on (default 3784) */
+  port: number
+  /** TTL of sent packets (default 255, RFC 5881 5) */
+  ttl: number
+  /** source ports are picked from this range (default 49152..65535) */
+  sourcePortMin: number
+  sourcePortMax: number
+}
