@@ -272,7 +272,11 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         const bad = badRoute(r, { pool: lab.pool, underlay: lab.underlay, self: h.address, underlayDev: 'eth0' })
         if (bad) {
           const ring = await dumpRing()
-          finding(bad, `${h.name} (${h.ns}) kernel: ${r.dst} via ${r.gateway ?? '-'} dev ${r.dev ?? '-'}${h === h2 ? ' (re-advertised to the good peer)' : ''}`, { recent: ring.slice(-8) }, `${bad}:${h.name}`)
+          const gwHex = r.gateway ? Buffer.from(r.gateway.split('.').map(Number)).toString('hex') : ''
+          const dstHex = Buffer.from(r.dst.split('/')[0]!.split('.').slice(0, 3).map(Number)).toString('hex')
+          const culprits = ring.filter((x) => x.hex.includes(gwHex) && x.hex.includes(dstHex))
+          const culprit = culprits[culprits.length - 1]
+          finding(bad, `${h.name} (${h.ns}) kernel: ${r.dst} via ${r.gateway ?? '-'} dev ${r.dev ?? '-'}${h === h2 ? ' (re-advertised to the good peer)' : ''}`, { recent: culprits.length > 0 ? culprits.slice(-3) : ring.slice(-8), index: culprit?.index, hex: culprit?.hex }, `${bad}:${h.name}`)
         }
       }
       void other
@@ -280,13 +284,13 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     if (Date.now() - restartedAt > 20_000) {
       const g = await goodState(o.protocol, h1, h2)
       goodBad = g.ok ? 0 : goodBad + 1
-      if (goodBad >= 3) finding(o.protocol === 'bgp' ? 'good-peer-lost' : 'good-route-lost', g.why ?? '', { recent: (await dumpRing()).slice(-8) }, `good:${g.why?.slice(0, 50)}`)
+      if (goodBad >= (o.protocol === "rip" ? 2 : 3)) finding(o.protocol === 'bgp' ? 'good-peer-lost' : 'good-route-lost', g.why ?? '', { recent: (await dumpRing()).slice(-8) }, `good:${g.why?.slice(0, 50)}`)
     }
   }
 
   const refusedBefore = countLogEvent(h1.log, 'bgp-connection-refused')
   const driftBefore = countLogEvent(h1.log, 'kernel-route-drift')
-  const every = o.checkEveryMs ?? 1000
+  const every = o.checkEveryMs ?? (o.protocol === 'rip' ? 500 : 1000)
   while (!done) {
     const until = Date.now() + every
     while (!done && Date.now() < until) await sleep(50)
