@@ -86,7 +86,7 @@ const SPOOF_ADDRS = ['10.99.0.51', '10.99.0.52', '10.99.0.53', '10.99.0.54', '10
 const ATTACKER_ASN = 65001
 /** the lab agents' graceful restart time (the [bgp] default, 120 s) plus a margin */
 const GR_TIME_MS = 125_000
-export const ALL_BGP_EPISODES = ['oversized-reexport', 'collision', 'reconnect-storm', 'idle', 'refused-flood'] as const
+export const ALL_BGP_EPISODES = ['collision', 'reconnect-storm', 'idle', 'refused-flood', 'oversized-reexport'] as const
 
 /** The attacker's namespace on the lab's switch, with the addresses the attacks use. */
 async function addAttacker(lab: LabSpec): Promise<string> {
@@ -152,6 +152,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
 
   let logOffset = existsSync(h1.log) ? statSync(h1.log).size : 0
   let restartedAt = 0
+  let preserved = new Set<string>()
+  const notPreserved = (dst: string): boolean => Date.now() - restartedAt > GR_TIME_MS || !preserved.has(dst)
   const timeout = o.controlTimeoutMs ?? 1000
   const latencies: number[] = []
 
@@ -162,6 +164,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     start(h1)
     await waitAgents(lab, [h1], 30_000)
     restartedAt = Date.now()
+    // routes the crashed agent had installed are kept for the graceful restart time (RFC 4724)
+    preserved = new Set((await fabricKernelRoutes(h1.ns).catch(() => [])).map((r) => r.dst))
   }
 
   const checkAlive = async (why: string): Promise<boolean> => {
@@ -300,10 +304,10 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     while (pendingEpisodes.length > 0) {
       const ep = pendingEpisodes.shift()!
       // a restarted agent keeps its routes for the graceful restart time (RFC 4724): no stale check then
-      if (o.protocol === 'bgp' && Date.now() - restartedAt > GR_TIME_MS) {
+      if (o.protocol === 'bgp') {
         let stale: string[] = []
         for (let k = 0; k < 30; k++) {
-          stale = (await fabricKernelRoutes(h1.ns).catch(() => [])).filter((r) => r.gateway === ATTACKER_ADDR).map((r) => r.dst)
+          stale = (await fabricKernelRoutes(h1.ns).catch(() => [])).filter((r) => r.gateway === ATTACKER_ADDR && notPreserved(r.dst)).map((r) => r.dst)
           if (stale.length === 0) break
           await sleep(200)
         }
@@ -323,8 +327,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     if (attempts > 0 && refused > Math.max(20, attempts / 4)) finding('log-flood-connection-refused', `${refused} bgp-connection-refused log lines for ${attempts} refused connections (no rate limit)`, { index: -1 })
     // once the attacker is gone, nothing it announced may stay, and no route stays in state error
     await sleep(2000)
-    const stale = (await fabricKernelRoutes(h1.ns).catch(() => [])).filter((r) => r.gateway === ATTACKER_ADDR)
-    if (stale.length > 0 && Date.now() - restartedAt > GR_TIME_MS) finding('bgp-stale-routes-after-close', `attacker gone, ${stale.length} route(s) via ${ATTACKER_ADDR} still in the kernel`, { index: -1 }, 'stale:end')
+    const stale = (await fabricKernelRoutes(h1.ns).catch(() => [])).filter((r) => r.gateway === ATTACKER_ADDR && notPreserved(r.dst))
+    if (stale.length > 0) finding('bgp-stale-routes-after-close', `attacker gone, ${stale.length} route(s) via ${ATTACKER_ADDR} still in the kernel`, { index: -1 }, 'stale:end')
   }
   const drift = countLogEvent(h1.log, 'kernel-route-drift') - driftBefore
   if (drift > 0) finding('kernel-route-drift-false-positive', `${drift} kernel-route-drift warnings while nothing but fabric touched the kernel`, { index: -1 })
