@@ -330,6 +330,12 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     const stale = (await fabricKernelRoutes(h1.ns).catch(() => [])).filter((r) => r.gateway === ATTACKER_ADDR && notPreserved(r.dst))
     if (stale.length > 0) finding('bgp-stale-routes-after-close', `attacker gone, ${stale.length} route(s) via ${ATTACKER_ADDR} still in the kernel`, { index: -1 }, 'stale:end')
   }
+  if (o.protocol === 'rip' && auth !== 'none' && Number(result.attacker.replayed ?? 0) > 0) {
+    // the last spoofed address sent nothing but replays of the good neighbour's signed packets
+    const replayer = SPOOF_ADDRS[SPOOF_ADDRS.length - 1]!
+    const nb = (await peersOf(h1).catch(() => [])).find((x) => x.address === replayer)
+    if (nb) finding('rip-auth-replay-accepted-from-other-source', `${result.attacker.replayed} captured ${auth} packets of the good neighbour ${h2.address} replayed from ${replayer} were accepted: ${replayer} is a RIP neighbour of node1 (state ${nb.state}); replay protection is per source address only`, { index: -1 })
+  }
   const drift = countLogEvent(h1.log, 'kernel-route-drift') - driftBefore
   if (drift > 0) finding('kernel-route-drift-false-positive', `${drift} kernel-route-drift warnings while nothing but fabric touched the kernel`, { index: -1 })
   const st = await statusLatency(h1, 3000)

@@ -117,7 +117,8 @@ const maxEntries = authCfg ? 24 : 25
 
 function ripCase(index: number): RipCase {
   const r = caseRng(cfg.seed, 5, index)
-  const from = r.chance(0.7) ? 0 : r.range(1, cfg.spoof.length)
+  // the last spoofed address only ever replays captured packets (so its acceptance is visible on its own)
+  const from = r.chance(0.7) ? 0 : r.range(1, cfg.spoof.length - 1)
   const kind = r.weighted({ valid: 20, mutated: 25, insider: 20, request: 6, flood: 5, hijack: 1, replay: cfg.keys.length > 0 ? 4 : 1, poison: 2, unsigned: cfg.keys.length > 0 ? 6 : 0, wrongKey: cfg.keys.length > 0 ? 4 : 0, random: 4, password: 2 })
   switch (kind) {
     case 'valid': return { index, kind: 'response:valid', packets: [sign({ command: 'response', entries: entries(r, r.range(1, maxEntries)) })], from }
@@ -144,12 +145,12 @@ function ripCase(index: number): RipCase {
       return { index, kind: whole ? 'request:whole-table' : 'request:entries', packets: [sign(pkt)], from }
     }
     case 'flood': return { index, kind: 'flood:full-responses', packets: Array.from({ length: r.range(20, 100) }, () => sign({ command: 'response', entries: entries(r, maxEntries) })), from }
-    case 'hijack': return { index, kind: 'response:good-subnet-equal-metric', packets: [sign({ command: 'response', entries: [{ kind: 'route', tag: 0, prefix: GOOD, nextHop: 0, metric: 1 }] })], from: r.range(1, cfg.spoof.length) }
+    case 'hijack': return { index, kind: 'response:good-subnet-equal-metric', packets: [sign({ command: 'response', entries: [{ kind: 'route', tag: 0, prefix: GOOD, nextHop: 0, metric: 1 }] })], from: r.range(1, cfg.spoof.length - 1) }
     case 'poison': return { index, kind: 'response:good-subnet-poison', packets: [sign({ command: 'response', entries: [{ kind: 'route', tag: 0, prefix: GOOD, nextHop: 0, metric: 16 }] })], from }
     case 'replay': {
       const c = captured.length > 0 ? captured[r.int(captured.length)]! : undefined
       if (!c) return { index, kind: 'replay:nothing-captured-yet', packets: [], from: 0 }
-      return { index, kind: 'replay:captured-good-neighbour-packet', packets: [c], from: r.range(1, cfg.spoof.length) }
+      return { index, kind: 'replay:captured-good-neighbour-packet', packets: [c], from: cfg.spoof.length }
     }
     case 'unsigned': return { index, kind: 'response:unsigned', packets: [encodePacket({ command: 'response', entries: entries(r, r.range(1, 25)) })], from }
     case 'wrongKey': return { index, kind: 'response:wrong-key', packets: [sign({ command: 'response', entries: entries(r, r.range(1, 24)) }, wrongCfg)], from }
