@@ -25,7 +25,7 @@ import type { CreateSource, PeerStatus, RouteSink, RouteSource } from '../../rib
 import type { RipAuthConfig, RipKey } from './auth.js'
 import { type RipAction, RipEngine, type RipInterfaceConfig } from './engine.js'
 import { describeKeys, loadKeyFile } from './keys.js'
-import { type RipDatagram, RipTransport } from './transport.js'
+import { type RipDatagram, RipTransport, type RipTransportOptions } from './transport.js'
 
 /** The engine's regular-update jitter (+-15 %): ready waits for the longest interval. */
 const UPDATE_JITTER = 0.15
@@ -34,7 +34,12 @@ export interface RipSourceDeps {
   /** ms clock (default Date.now) */
   now?: () => number
   random?: () => number
+  /** the UDP transport (default: RipTransport on the underlay address); benches and tests pass one without sockets */
+  transport?: (opts: RipTransportOptions) => RipTransportPort
 }
+
+/** What the source needs of a transport (RipTransport implements it). */
+export type RipTransportPort = Pick<RipTransport, 'open' | 'send' | 'close' | 'counters' | 'lastSendError'>
 
 interface ResolvedInterface {
   name: string
@@ -122,7 +127,7 @@ export class RipSource implements RouteSource {
   readonly #iface: ResolvedInterface
   readonly #listenOnly: boolean
   readonly #engine: RipEngine
-  readonly #transport: RipTransport
+  readonly #transport: RipTransportPort
   #keys: RipKey[]
   #sink: RouteSink | undefined
   #timer: NodeJS.Timeout | undefined
@@ -177,7 +182,8 @@ export class RipSource implements RouteSource {
         triggeredMax: ms(rip.triggeredMax),
       },
     })
-    this.#transport = new RipTransport({
+    const makeTransport = deps.transport ?? ((o: RipTransportOptions) => new RipTransport(o))
+    this.#transport = makeTransport({
       address: formatAddress(this.#iface.address),
       port: rip.port,
       multicast: true,
