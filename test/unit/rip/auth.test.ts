@@ -110,7 +110,7 @@ test('replay: non-decreasing sequence per sender, wrap and restart allowance', (
     return v.ok ? 'ok' : v.error.kind
   }
   t.is(at(100, 0), 'ok')
-  t.is(at(100, 1000), 'ok', 'equal sequence is accepted (FRR uses seconds)')
+  t.is(at(100, 1000), 'ok', 'equal sequence is accepted (BIRD and fabric number by seconds)')
   t.is(at(101, 2000), 'ok')
   t.is(at(99, 3000), 'auth-replay')
   t.is(at(5, 3000, '10.0.0.3'), 'ok', 'sequence is per sender')
@@ -148,22 +148,16 @@ test('replay from another address: a captured packet of one neighbour sent from 
   t.is(kind(captured, T * 1000, '10.0.0.2'), 'ok')
   // the same bytes from another address right away: a copy (the digest does not cover the source address)
   t.is(kind(captured, T * 1000 + 500, '10.0.0.66'), 'auth-replay')
-  // the real neighbour goes on; much later the old capture (its digest long forgotten) comes from a new address
-  const g2 = new ReplayGuard({ restartAfterMs: 180_000, maxDigests: 1 })
-  const kind2 = (bytes: Buffer, now: number, sender: string) => {
-    const v = verifyHex(bytes, cfg, now, g2, sender)
-    return v.ok ? 'ok' : v.error.kind
-  }
-  t.is(kind2(captured, T * 1000, '10.0.0.2'), 'ok')
+  // the real neighbour goes on; ten minutes later the capture comes from yet another address
   const later = { command: 'response' as const, entries: [{ kind: 'route' as const, tag: 0, prefix: { addr: ip('10.244.9.0'), len: 24 }, nextHop: 0, metric: 1 }] }
-  t.is(kind2(signed(T + 600, (T + 600) * 1000, later), (T + 600) * 1000, '10.0.0.2'), 'ok')
-  const v = verifyHex(captured, cfg, (T + 601) * 1000, g2, '10.0.0.77')
-  t.is(v.ok ? 'ok' : v.error.kind, 'auth-replay', 'sequence far behind the key\'s latest')
-  if (!v.ok) t.regex(v.error.reason, /more than 180 behind the key's latest/)
-  // a genuine second neighbour numbering by its clock (a little behind) is accepted
-  t.is(kind2(signed(T + 590, (T + 601) * 1000, later), (T + 601) * 1000 + 1, '10.0.0.3'), 'ok')
-  // and keeps its own stream: its own older sequence is refused
-  t.is(kind2(signed(T + 589, (T + 602) * 1000, pkt), (T + 602) * 1000, '10.0.0.3'), 'auth-replay')
+  t.is(kind(signed(T + 600, (T + 600) * 1000, later), (T + 600) * 1000, '10.0.0.2'), 'ok')
+  t.is(kind(captured, (T + 601) * 1000, '10.0.0.77'), 'auth-replay')
+  // and from the real sender it is an old sequence
+  t.is(kind(captured, (T + 601) * 1000, '10.0.0.2'), 'auth-replay')
+  // a genuine second neighbour with its own numbering (FRR counts from 1) is accepted, and keeps its own stream
+  t.is(kind(signed(1, (T + 601) * 1000, later), (T + 601) * 1000 + 1, '10.0.0.3'), 'ok')
+  t.is(kind(signed(2, (T + 602) * 1000, pkt), (T + 602) * 1000, '10.0.0.3'), 'ok')
+  t.is(kind(signed(1, (T + 603) * 1000, pkt), (T + 603) * 1000, '10.0.0.3'), 'auth-replay')
 })
 
 test('replay state is per key id: a new key starts its own sequence stream', (t) => {
