@@ -331,7 +331,7 @@ export class RipEngine {
     if (!containsAddress(iface.subnet, from)) return this.#dropPacket(out, from, 'off-link')
     const nb = this.#neighbor(from, iface, now)
     const decoded = decodePacket(ev.bytes, this.#opts.decode)
-    if (!decoded.ok) return this.#dropPacket(out, from, decoded.error.kind, nb, decoded.error.reason)
+    if (!decoded.ok) return this.#dropPacket(out, from, decoded.error.reason, nb, decoded.error.message)
     const pkt = decoded.value
     const verified = verifyPacket(ev.bytes, pkt, iface.auth, now, this.#replay, formatAddress(from))
     if (!verified.ok) return this.#dropPacket(out, from, verified.error.kind, nb, verified.error.reason)
