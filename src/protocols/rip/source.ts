@@ -56,6 +56,11 @@ function errorOf(message: string): AgentStartError {
   return new AgentStartError(message, EXIT.USAGE)
 }
 
+// ---- reading the host's interfaces -----------------------------------------
+// The only place RIP reads interfaces, through os.networkInterfaces(). To be
+// switched to the one rtnetlink-based interface reader (issue "Architecture
+// pass": one way to read interfaces) when it lands in src/kernel.
+
 /** The IPv4 address and network of an interface, from the OS. */
 function interfaceAddress(name: string): ResolvedInterface | undefined {
   const list = networkInterfaces()[name] ?? []
@@ -81,6 +86,12 @@ function localAddresses(): number[] {
   return out
 }
 
+function interfaceNames(): string[] {
+  return Object.keys(networkInterfaces()).filter((n) => n !== 'lo')
+}
+
+// ------------------------------------------------------------------------------
+
 /** Resolves the interface RIP speaks on and checks it is not container-facing. */
 export function resolveRipInterface(config: FabricConfig, self: SelfInfo): ResolvedInterface {
   const rip = config.rip
@@ -88,7 +99,7 @@ export function resolveRipInterface(config: FabricConfig, self: SelfInfo): Resol
   if (rip.interface !== undefined && rip.interface !== self.interface) {
     const found = interfaceAddress(rip.interface)
     if (!found) {
-      const names = Object.keys(networkInterfaces()).filter((n) => n !== 'lo').join(', ') || 'none'
+      const names = interfaceNames().join(', ') || 'none'
       throw errorOf(`[rip] interface = "${rip.interface}": no such interface with an IPv4 address on this host (interfaces: ${names}); expected the underlay interface, e.g. ${self.interface}`)
     }
     iface = found
