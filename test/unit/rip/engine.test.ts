@@ -518,3 +518,20 @@ test('neighbour views count active routes as they change (no table scan)', (t) =
   engine.tick()
   t.deepEqual(engine.neighbors().map((n) => `${n.address} ${n.routes}`), ['10.255.0.2 0', '10.255.0.3 0'])
 })
+
+test('keyed MD5: a neighbour\'s packet replayed from another on-link address does not move its route', (t) => {
+  const auth: RipAuthConfig = { keys: [{ id: 1, secret: 'k', algorithm: 'md5' }] }
+  const { engine, clock } = setup({ interfaces: [{ ...ETH0, auth }] })
+  const signed = (seq: number, metric: number) => {
+    const s = signPacket({ command: 'response', entries: [route('10.244.2.0/24', metric)] }, auth, clock.now, seq)
+    if (!s.ok) throw new Error(s.error.reason)
+    return s.value
+  }
+  const first = signed(100, 3)
+  t.is(adds(rx(engine, first)).length, 1)
+  // an attacker without the key re-sends the capture from its own on-link address, later, with the same bytes
+  clock.now += 100_000
+  t.deepEqual(adds(rx(engine, first, PEER2)), [])
+  t.is(engine.counters()['drop-packet:auth-replay'], 1)
+  t.is(engine.routes()[0]!.from, '10.255.0.2')
+})
