@@ -173,6 +173,18 @@ export interface ReplayGuardOptions {
    * default 180 000 ms, the RIP route timeout (its routes are gone by then).
    */
   readonly restartAfterMs?: number
+  /** digests of accepted packets remembered at most (oldest forgotten first); default 16384 */
+  readonly maxDigests?: number
+}
+
+/** One authenticated packet, as the replay check sees it. */
+export interface ReplayProbe {
+  /** the source address the packet came from */
+  readonly sender: string
+  readonly keyId: number
+  readonly sequence: number
+  /** the packet's authentication data (digest): identifies a copy of a packet */
+  readonly digest: Buffer
 }
 
 interface SeqState {
@@ -182,49 +194,95 @@ interface SeqState {
 
 /** Sequence numbers are within this distance of 2^32 before a wrap is allowed. */
 const WRAP_WINDOW = 0x10000000
+const SEQ_SPACE = 0x100000000
 
 /**
- * Per-sender sequence tracking (RFC 2082 3.2.2 / RFC 4822 3.2.2): a packet's
- * sequence must be >= the last accepted one from that sender. Allowed
- * exceptions: the counter wrapping (last near 2^32, new near 0) and a sender
- * silent for restartAfterMs starting over. Bounded in memory.
+ * Sequence-number replay protection (RFC 2082 3.2.2 / RFC 4822 3.2.2),
+ * tied to the key as well as the sender. The digest authenticates a key
+ * holder, not the source address (the address is not covered), so a
+ * captured packet can be sent again from any on-link address. A packet is
+ * refused as a replay when:
+ *
+ *   1. its digest equals that of a packet already accepted from another
+ *      sender (a copy; the last maxDigests digests are remembered);
+ *   2. its sequence is lower than the last one accepted from the same sender
+ *      with the same key id (RFC 2082), except a counter wrap (last near
+ *      2^32, new near 0) or a sender silent for restartAfterMs starting over.
+ *
+ * Sequence numbers are not compared across senders: neighbours sharing a
+ * key number their packets independently (BIRD and fabric by the clock, FRR
+ * ripd with a counter from 1; captured in test/fixtures/rip), so one
+ * sender's numbers say nothing about another's. What is left: a captured
+ * packet older than the digest memory can be sent again from an address
+ * that has not sent with this key before.
+ *
+ * Bounded in memory: maxSenders senders (each with its key ids, at most
+ * 256), maxDigests digests.
  */
 export class ReplayGuard {
-  readonly #last = new Map<string, SeqState>()
+  /** sender -> key id -> last accepted sequence */
+  readonly #streams = new Map<string, Map<number, SeqState>>()
+  /** `${keyId}/${digest hex}` -> the sender it was accepted from */
+  readonly #digests = new Map<string, string>()
   readonly #max: number
+  readonly #maxDigests: number
   readonly #restartAfter: number
 
   constructor(opts: ReplayGuardOptions = {}) {
     this.#max = Math.max(1, opts.maxSenders ?? 1024)
+    this.#maxDigests = Math.max(1, opts.maxDigests ?? 16_384)
     this.#restartAfter = opts.restartAfterMs ?? 180_000
   }
 
-  /** True when `seq` from `sender` is acceptable at `now` (does not record it). */
-  acceptable(sender: string, seq: number, now: number): boolean {
-    const last = this.#last.get(sender)
-    if (!last) return true
-    if (seq >= last.seq) return true
-    if (last.seq >= 0x100000000 - WRAP_WINDOW && seq < WRAP_WINDOW) return true
-    return now - last.at >= this.#restartAfter
-  }
-
-  /** Records an accepted packet's sequence. */
-  record(sender: string, seq: number, now: number): void {
-    this.#last.delete(sender)
-    if (this.#last.size >= this.#max) {
-      const oldest = this.#last.keys().next()
-      if (!oldest.done) this.#last.delete(oldest.value)
+  /** undefined when the packet is acceptable at `now` (nothing is recorded); else why it is a replay. */
+  check(p: ReplayProbe, now: number): string | undefined {
+    const copyOf = this.#digests.get(digestKey(p))
+    if (copyOf !== undefined && copyOf !== p.sender) return `a copy of a packet accepted from ${copyOf} (key id ${p.keyId}, sequence ${p.sequence})`
+    const last = this.#streams.get(p.sender)?.get(p.keyId)
+    if (last) {
+      if (p.sequence >= last.seq) return undefined
+      if (last.seq >= SEQ_SPACE - WRAP_WINDOW && p.sequence < WRAP_WINDOW) return undefined
+      if (now - last.at >= this.#restartAfter) return undefined
+      return `sequence ${p.sequence} is lower than ${last.seq}, the last accepted from this sender with key id ${p.keyId}`
     }
-    this.#last.set(sender, { seq, at: now })
+    return undefined
   }
 
+  /** Records an accepted packet. */
+  record(p: ReplayProbe, now: number): void {
+    let streams = this.#streams.get(p.sender)
+    this.#streams.delete(p.sender)
+    if (!streams) {
+      streams = new Map()
+      if (this.#streams.size >= this.#max) {
+        const oldest = this.#streams.keys().next()
+        if (!oldest.done) this.#streams.delete(oldest.value)
+      }
+    }
+    streams.set(p.keyId, { seq: p.sequence, at: now })
+    this.#streams.set(p.sender, streams)
+    const dk = digestKey(p)
+    this.#digests.delete(dk)
+    if (this.#digests.size >= this.#maxDigests) {
+      const oldest = this.#digests.keys().next()
+      if (!oldest.done) this.#digests.delete(oldest.value)
+    }
+    this.#digests.set(dk, p.sender)
+  }
+
+  /** A neighbour forgotten by the engine: its sequence streams go (digests stay, they expire by count). */
   forget(sender: string): void {
-    this.#last.delete(sender)
+    this.#streams.delete(sender)
   }
 
+  /** senders tracked */
   get size(): number {
-    return this.#last.size
+    return this.#streams.size
   }
+}
+
+function digestKey(p: ReplayProbe): string {
+  return `${p.keyId}/${p.digest.toString('hex')}`
 }
 
 export interface VerifiedAuth {
@@ -294,10 +352,10 @@ export function verifyPacket(
   const expect = key.algorithm === 'md5' ? md5Digest(covered, secret) : hmacSha256Digest(covered, secret)
   if (!safeEqual(expect, auth.digest)) return fail('auth-bad-digest', `${key.algorithm} digest with key id ${key.id} does not match`)
   if (replay) {
-    if (!replay.acceptable(sender, auth.sequence, now)) {
-      return fail('auth-replay', `sequence ${auth.sequence} from ${sender || 'sender'} is lower than the last accepted`)
-    }
-    replay.record(sender, auth.sequence, now)
+    const probe: ReplayProbe = { sender, keyId: key.id, sequence: auth.sequence, digest: auth.digest }
+    const why = replay.check(probe, now)
+    if (why !== undefined) return fail('auth-replay', `from ${sender || 'sender'}: ${why}`)
+    replay.record(probe, now)
   }
   return ok({ algorithm: key.algorithm, keyId: key.id, sequence: auth.sequence })
 }

@@ -15,9 +15,14 @@
  *     and a trailer at `packet length`: 0xFFFF 0x0001 + digest
  */
 import { type Prefix, maskOf } from '../../net/ipv4.js'
+import type { DecodeError } from '../../core/codec.js'
 import { type Result, err, ok } from '../../util/result.js'
 
 export const RIP_PORT = 520
+export const RIP_VERSION = 2
+export const RIP_VERSION_1 = 1
+export const COMMAND_REQUEST = 1
+export const COMMAND_RESPONSE = 2
 /** 224.0.0.9 as uint32 */
 export const RIP_MULTICAST = 0xe0000009
 export const RIP_INFINITY = 16
@@ -116,10 +121,10 @@ export type RipDecodeErrorKind =
   | 'auth-bad-length'
   | 'bad-trailer'
 
-export interface RipDecodeError {
-  readonly kind: RipDecodeErrorKind
-  /** human-readable detail naming the field and value */
-  readonly reason: string
+/** The codec's typed error (src/core/codec.ts DecodeError): reason is the counter label, message names the field and value. */
+export interface RipDecodeError extends DecodeError {
+  readonly codec: 'rip'
+  readonly reason: RipDecodeErrorKind
 }
 
 export interface DecodeOptions {
@@ -130,8 +135,8 @@ export interface DecodeOptions {
   readonly maxEntries?: number
 }
 
-function fail(kind: RipDecodeErrorKind, reason: string): { ok: false; error: RipDecodeError } {
-  return err({ kind, reason })
+function fail(reason: RipDecodeErrorKind, message: string, offset?: number): { ok: false; error: RipDecodeError } {
+  return err({ codec: 'rip', reason, message, ...(offset !== undefined ? { offset } : {}) })
 }
 
 /** Prefix length of a contiguous mask, or -1. */
@@ -143,8 +148,8 @@ export function maskLength(mask: number): number {
   return len
 }
 
-/** Bytes the packet will take on the wire. */
-export function encodingLength(pkt: RipPacket): number {
+/** Bytes encodePacket writes for the packet. */
+export function packetEncodingLength(pkt: RipPacket): number {
   let n = RIP_HEADER_SIZE + pkt.entries.length * RIP_ENTRY_SIZE
   if (pkt.auth) {
     n += RIP_ENTRY_SIZE
@@ -166,9 +171,9 @@ export function trailerOffset(pkt: RipPacket): number {
 /** Encodes a packet. The caller supplies valid field values (see RipPacket); `rejected` is ignored. */
 export function encodePacket(input: RipPacket): Buffer {
   const pkt: RipPacket = input.rejected ? { command: input.command, entries: input.entries, ...(input.auth ? { auth: input.auth } : {}) } : input
-  const buf = Buffer.alloc(encodingLength(pkt))
-  buf[0] = pkt.command === 'request' ? 1 : 2
-  buf[1] = 2
+  const buf = Buffer.alloc(packetEncodingLength(pkt))
+  buf[0] = pkt.command === 'request' ? COMMAND_REQUEST : COMMAND_RESPONSE
+  buf[1] = RIP_VERSION
   let off = RIP_HEADER_SIZE
   const auth = pkt.auth
   if (auth) {
@@ -214,11 +219,11 @@ export function decodePacket(buf: Uint8Array, opts: DecodeOptions = {}): Result<
   if (b.length < RIP_HEADER_SIZE) return fail('truncated', `packet of ${b.length} bytes is shorter than the 4-byte header`)
   if (b.length > maxBytes) return fail('too-long', `packet of ${b.length} bytes exceeds ${maxBytes} bytes`)
   const cmd = b[0]!
-  if (cmd !== 1 && cmd !== 2) return fail('bad-command', `command ${cmd} is not request(1) or response(2)`)
-  const command: RipCommand = cmd === 1 ? 'request' : 'response'
+  if (cmd !== COMMAND_REQUEST && cmd !== COMMAND_RESPONSE) return fail('bad-command', `command ${cmd} is not request(1) or response(2)`, 0)
+  const command: RipCommand = cmd === COMMAND_REQUEST ? 'request' : 'response'
   const version = b[1]!
-  if (version === 1) return fail('version1', 'RIP version 1 packet (only version 2 is spoken)')
-  if (version !== 2) return fail('bad-version', `version ${version} is not 2`)
+  if (version === RIP_VERSION_1) return fail('version1', 'RIP version 1 packet (only version 2 is spoken)')
+  if (version !== RIP_VERSION) return fail('bad-version', `version ${version} is not 2`, 1)
 
   let start = RIP_HEADER_SIZE
   let end = b.length
@@ -233,13 +238,13 @@ export function decodePacket(buf: Uint8Array, opts: DecodeOptions = {}): Result<
       const authDataLength = b[start + 7]!
       const sequence = b.readUInt32BE(start + 8)
       if (packetLength < RIP_HEADER_SIZE + RIP_ENTRY_SIZE || (packetLength - RIP_HEADER_SIZE) % RIP_ENTRY_SIZE !== 0) {
-        return fail('auth-bad-length', `auth packet length ${packetLength} is not 4 + a multiple of 20`)
+        return fail('auth-bad-length', `auth packet length ${packetLength} is not 4 + a multiple of 20`, 1)
       }
       if (packetLength + AUTH_TRAILER_HEADER_SIZE > b.length) {
-        return fail('bad-trailer', `auth packet length ${packetLength} leaves no room for the ${AUTH_TRAILER_HEADER_SIZE}-byte trailer header in ${b.length} bytes`)
+        return fail('bad-trailer', `auth packet length ${packetLength} leaves no room for the ${AUTH_TRAILER_HEADER_SIZE}-byte trailer header in ${b.length} bytes`, start + 4)
       }
       if (b.readUInt16BE(packetLength) !== AFI_AUTH || b.readUInt16BE(packetLength + 2) !== AUTH_TRAILER_TYPE) {
-        return fail('bad-trailer', `no 0xFFFF 0x0001 trailer at offset ${packetLength}`)
+        return fail('bad-trailer', `no 0xFFFF 0x0001 trailer at offset ${packetLength}`, packetLength)
       }
       const digestLength = b.length - packetLength - AUTH_TRAILER_HEADER_SIZE
       if (digestLength < MIN_DIGEST_SIZE || digestLength > MAX_DIGEST_SIZE) {
@@ -248,7 +253,7 @@ export function decodePacket(buf: Uint8Array, opts: DecodeOptions = {}): Result<
       auth = { type: 'crypto', keyId, authDataLength, sequence, digest: Buffer.from(b.subarray(packetLength + AUTH_TRAILER_HEADER_SIZE)) }
       end = packetLength
     } else {
-      return fail('auth-bad-type', `authentication type ${type} is not password(2) or cryptographic(3)`)
+      return fail('auth-bad-type', `authentication type ${type} is not password(2) or cryptographic(3)`, start + 2)
     }
     start += RIP_ENTRY_SIZE
   }
@@ -271,17 +276,17 @@ export function decodePacket(buf: Uint8Array, opts: DecodeOptions = {}): Result<
         entries.push({ kind: 'whole-table' })
         continue
       }
-      return fail('bad-afi', `entry ${i + 1}: address family 0 is only valid as the single whole-table request entry with metric 16`)
+      return fail('bad-afi', `entry ${i + 1}: address family 0 is only valid as the single whole-table request entry with metric 16`, off)
     }
-    if (afi === AFI_AUTH) return fail('bad-afi', `entry ${i + 1}: authentication entry (AFI 0xFFFF) is only valid first`)
-    if (afi !== AFI_INET) return fail('bad-afi', `entry ${i + 1}: address family ${afi} is not IPv4 (2)`)
+    if (afi === AFI_AUTH) return fail('bad-afi', `entry ${i + 1}: authentication entry (AFI 0xFFFF) is only valid first`, off)
+    if (afi !== AFI_INET) return fail('bad-afi', `entry ${i + 1}: address family ${afi} is not IPv4 (2)`, off)
     const tag = b.readUInt16BE(off + 2)
     const addr = b.readUInt32BE(off + 4)
     const mask = b.readUInt32BE(off + 8)
     const nextHop = b.readUInt32BE(off + 12)
     const len = maskLength(mask)
-    if (len < 0) return fail('bad-mask', `entry ${i + 1}: mask 0x${mask.toString(16).padStart(8, '0')} is not contiguous`)
-    if (((addr & ~mask) >>> 0) !== 0) return fail('bad-prefix', `entry ${i + 1}: address 0x${addr.toString(16).padStart(8, '0')} has bits outside its /${len} mask`)
+    if (len < 0) return fail('bad-mask', `entry ${i + 1}: mask 0x${mask.toString(16).padStart(8, '0')} is not contiguous`, off)
+    if (((addr & ~mask) >>> 0) !== 0) return fail('bad-prefix', `entry ${i + 1}: address 0x${addr.toString(16).padStart(8, '0')} has bits outside its /${len} mask`, off)
     const minMetric = command === 'request' ? 0 : 1
     if (metric < minMetric || metric > RIP_INFINITY) {
       // RFC 2453 3.9.2: ignore this entry, keep processing the others

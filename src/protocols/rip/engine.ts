@@ -12,9 +12,11 @@ import {
   containsAddress,
   containsPrefix,
   formatAddress,
+  formatPrefix,
   isMartian,
   prefixKey,
 } from '../../net/ipv4.js'
+import { NEXT_HOP_PROBLEM_TEXT, type NextHopProblem, type NextHopScope, nextHopProblem } from '../../net/next-hop.js'
 import type { Route } from '../../rib/route.js'
 import { ReplayGuard, type RipAuthConfig, maxRouteEntries, signPacket, verifyPacket } from './auth.js'
 import {
@@ -89,6 +91,8 @@ export interface RipEngineOptions {
   readonly decode?: DecodeOptions
   /** the RIP UDP port: responses must come from it, updates go to it (default 520) */
   readonly port?: number
+  /** container pools: a next hop inside one faces a container and is refused (net/next-hop.ts) */
+  readonly pools?: readonly Prefix[]
 }
 
 /** A route we originate (our own subnet). */
@@ -107,6 +111,12 @@ export type RipAction =
   | { readonly type: 'route-withdraw'; readonly route: Route }
   /** call tick() at this time (replaces any earlier request) */
   | { readonly type: 'timer'; readonly at: number }
+  /**
+   * Something received was refused (also counted as 'drop-packet:<reason>' or
+   * 'drop-entry:<reason>'): for the caller's (rate-limited) log. Entry drops
+   * of one packet come as one action per reason with their count.
+   */
+  | { readonly type: 'dropped'; readonly scope: 'packet' | 'entry'; readonly reason: string; readonly from: number; readonly count: number; readonly detail?: string }
 
 export interface RipReceived {
   /** sender address (uint32) and UDP port */
@@ -151,15 +161,15 @@ interface Learned {
   iface: string
   expiresAt: number
   gcAt: number | undefined
-  changed: boolean
   installed: Route | undefined
+  /** the neighbour whose active-route count includes this route (active routes only) */
+  countedFor: number | undefined
 }
 
 interface Local {
   prefix: Prefix
   metric: number
   tag: number
-  changed: boolean
   /** set when the route was removed: announced at 16 until then */
   gcAt: number | undefined
 }
@@ -175,7 +185,20 @@ interface Neighbor {
   lastError: string | undefined
   /** announced this host's own subnet at metric 1 (it is directly connected there too) until this time */
   ownSubnetClaim?: { prefix: Prefix; until: number }
+  /** learned routes currently via this neighbour (metric < 16), kept as routes change */
+  routes: number
 }
+
+/**
+ * RFC 2453 3.9.2: at equal metric the existing route is kept unless it is
+ * "about to time out"; the RFC suggests switching once it is at least
+ * halfway to its timeout. fabric switches only when the existing route has
+ * gone unrefreshed for half its timeout and for at least this many of its
+ * router's longest regular update intervals, so that one lost update (or a
+ * flood that delays it) never moves a route with short timers (the lab's
+ * 5 s / 15 s); with the RFC's 30 s / 180 s it is the RFC's 90 s.
+ */
+export const EQUAL_METRIC_MISSED_UPDATES = 2
 
 const COUNTER_NAMES = [
   'rx-packets',
@@ -206,6 +229,9 @@ export class RipEngine {
   readonly #replay: ReplayGuard
   readonly #seq = new Map<string, number>()
   readonly #counters = new Map<string, number>()
+  /** routes changed since the last update went out (what a triggered update carries) */
+  readonly #changedLearned = new Set<Learned>()
+  readonly #changedLocal = new Set<Local>()
   #nextUpdateAt: number | undefined
   #triggerAt: number | undefined
   /** lower bound of the earliest route/neighbor deadline (exact after tick) */
@@ -265,14 +291,17 @@ export class RipEngine {
       const tag = (r.tag ?? 0) & 0xffff
       const cur = this.#local.get(key)
       if (!cur || cur.metric !== metric || cur.tag !== tag || cur.gcAt !== undefined) {
-        this.#local.set(key, { prefix: r.prefix, metric, tag, changed: true, gcAt: undefined })
+        const l: Local = { prefix: r.prefix, metric, tag, gcAt: undefined }
+        if (cur) this.#changedLocal.delete(cur)
+        this.#local.set(key, l)
+        this.#changedLocal.add(l)
         changed = true
       }
     }
     for (const [key, l] of this.#local) {
       if (seen.has(key) || l.gcAt !== undefined) continue
       l.metric = RIP_INFINITY
-      l.changed = true
+      this.#changedLocal.add(l)
       l.gcAt = now + this.#timers.garbage
       this.#sweepAt = Math.min(this.#sweepAt, l.gcAt)
       changed = true
@@ -281,7 +310,7 @@ export class RipEngine {
     for (const [key, l] of this.#learned) {
       if (this.#isOwnSubnet(l.prefix)) {
         this.#uninstall(out, l)
-        this.#learned.delete(key)
+        this.#forgetLearned(key, l)
       }
     }
     if (changed) this.#scheduleTriggered(now)
@@ -296,26 +325,26 @@ export class RipEngine {
     const now = this.#opts.now()
     this.#count('rx-packets')
     const from = ev.from >>> 0
-    if (this.#own.has(from)) return this.#dropPacket(out, 'own-address')
+    if (this.#own.has(from)) return this.#dropPacket(out, from, 'own-address')
     const iface = this.#ifaces.get(ev.interface)
-    if (!iface) return this.#dropPacket(out, 'unknown-interface')
-    if (!containsAddress(iface.subnet, from)) return this.#dropPacket(out, 'off-link')
+    if (!iface) return this.#dropPacket(out, from, 'unknown-interface')
+    if (!containsAddress(iface.subnet, from)) return this.#dropPacket(out, from, 'off-link')
     const nb = this.#neighbor(from, iface, now)
     const decoded = decodePacket(ev.bytes, this.#opts.decode)
-    if (!decoded.ok) return this.#dropPacket(out, decoded.error.kind, nb, decoded.error.reason)
+    if (!decoded.ok) return this.#dropPacket(out, from, decoded.error.reason, nb, decoded.error.message)
     const pkt = decoded.value
     const verified = verifyPacket(ev.bytes, pkt, iface.auth, now, this.#replay, formatAddress(from))
-    if (!verified.ok) return this.#dropPacket(out, verified.error.kind, nb, verified.error.reason)
+    if (!verified.ok) return this.#dropPacket(out, from, verified.error.kind, nb, verified.error.reason)
     if (pkt.command === 'request') {
       this.#count('rx-requests')
       if (nb) this.#heard(nb, now)
-      this.#countRejected(pkt, nb)
+      this.#countRejected(out, from, pkt, nb)
       this.#answerRequest(out, iface, ev, pkt)
     } else {
-      if (ev.port !== this.#port) return this.#dropPacket(out, 'bad-port', nb, `response from port ${ev.port}`)
+      if (ev.port !== this.#port) return this.#dropPacket(out, from, 'bad-port', nb, `response from port ${ev.port}`)
       this.#count('rx-responses')
       if (nb) this.#heard(nb, now)
-      this.#countRejected(pkt, nb)
+      this.#countRejected(out, from, pkt, nb)
       this.#processResponse(out, iface, from, pkt, nb, now)
     }
     this.#finish(out)
@@ -361,8 +390,10 @@ export class RipEngine {
       const entries: RipRouteEntry[] = [...this.#local.values()].map((l) => ({ kind: 'route', tag: l.tag, prefix: l.prefix, nextHop: 0, metric: RIP_INFINITY }))
       if (entries.length > 0) this.#emit(out, i, this.#destinations(i), 'response', entries)
     }
-    for (const l of this.#learned.values()) this.#uninstall(out, l)
-    this.#learned.clear()
+    for (const [key, l] of this.#learned) {
+      this.#uninstall(out, l)
+      this.#forgetLearned(key, l)
+    }
     this.#stopped = true
     return out
   }
@@ -394,20 +425,15 @@ export class RipEngine {
     return out
   }
 
+  /** O(neighbours): route counts are kept as routes change. */
   neighbors(): RipNeighborView[] {
-    const routes = new Map<number, number>()
-    for (const l of this.#learned.values()) if (l.gcAt === undefined) routes.set(l.from, (routes.get(l.from) ?? 0) + 1)
-    return [...this.#neighbors.values()].map((n) => ({
-      address: formatAddress(n.address),
-      interface: n.iface,
-      firstHeard: n.firstHeard,
-      lastHeard: n.lastHeard,
-      packets: n.packets,
-      badPackets: n.badPackets,
-      badRoutes: n.badRoutes,
-      routes: routes.get(n.address) ?? 0,
-      ...(n.lastError !== undefined ? { lastError: n.lastError } : {}),
-    }))
+    return [...this.#neighbors.values()].map(neighborView)
+  }
+
+  /** One neighbour's view, O(1). */
+  neighbor(address: number): RipNeighborView | undefined {
+    const n = this.#neighbors.get(address >>> 0)
+    return n ? neighborView(n) : undefined
   }
 
   /** The learned table, including routes being garbage-collected. */
@@ -434,6 +460,20 @@ export class RipEngine {
 
   #processResponse(out: RipAction[], iface: RipInterfaceConfig, from: number, pkt: RipPacket, nb: Neighbor | undefined, now: number): void {
     const cost = iface.cost ?? 1
+    const scope = this.#nextHopScope(iface)
+    // the sender is the next hop of every entry without one: checked once per packet
+    const senderProblem = nextHopProblem(from, scope)
+    const drops = new Map<string, { count: number; detail: string }>()
+    const drop = (reason: string, detail: string): void => {
+      this.#count(`drop-entry:${reason}`)
+      if (nb) {
+        nb.badRoutes++
+        nb.lastError = `${reason}: ${detail}`
+      }
+      const d = drops.get(reason)
+      if (d) d.count++
+      else drops.set(reason, { count: 1, detail })
+    }
     let changed = false
     for (const e of pkt.entries) {
       if (e.kind !== 'route') continue
@@ -442,25 +482,30 @@ export class RipEngine {
       if (e.metric >= RIP_INFINITY && this.#isOwnSubnet(e.prefix)) continue
       const reason = this.#checkEntry(e)
       if (reason) {
-        this.#count(`drop-entry:${reason}`)
-        if (nb) nb.badRoutes++
+        drop(reason, `${formatPrefix(e.prefix)} metric ${e.metric}`)
         // metric 1: the neighbour has this subnet connected (an echo of ours would be 2 or more)
         if (reason === 'own-subnet' && e.metric === 1 && nb) nb.ownSubnetClaim = { prefix: e.prefix, until: now + this.#timers.timeout }
         continue
       }
+      const hop = this.#nextHopOf(e, from, senderProblem, scope)
+      if (typeof hop === 'string') {
+        drop(`next-hop-${hop}`, `${formatPrefix(e.prefix)} via ${formatAddress(e.nextHop === 0 ? from : e.nextHop)}: ${NEXT_HOP_PROBLEM_TEXT[hop]}`)
+        continue
+      }
+      const nextHop = hop
       const metric = Math.min(e.metric + cost, RIP_INFINITY)
-      const nh = e.nextHop >>> 0
-      const nextHop = nh !== 0 && containsAddress(iface.subnet, nh) && !this.#own.has(nh) ? nh : from
       const key = prefixKey(e.prefix)
       const cur = this.#learned.get(key)
       if (!cur) {
         if (metric >= RIP_INFINITY) continue
         if (this.#learned.size >= this.#maxRoutes) {
-          this.#count('drop-entry:route-cap')
+          drop('route-cap', `${formatPrefix(e.prefix)}: ${this.#maxRoutes} routes held`)
           continue
         }
-        const l: Learned = { prefix: e.prefix, metric, nextHop, tag: e.tag, from, iface: iface.name, expiresAt: now + this.#timers.timeout, gcAt: undefined, changed: true, installed: undefined }
+        const l: Learned = { prefix: e.prefix, metric, nextHop, tag: e.tag, from, iface: iface.name, expiresAt: now + this.#timers.timeout, gcAt: undefined, installed: undefined, countedFor: undefined }
         this.#learned.set(key, l)
+        this.#changedLearned.add(l)
+        this.#recount(l)
         this.#sweepAt = Math.min(this.#sweepAt, l.expiresAt)
         this.#install(out, l)
         changed = true
@@ -482,17 +527,53 @@ export class RipEngine {
         }
         continue
       }
-      // another router: take it if strictly better, or equal while ours is halfway to timing out
-      const better = metric < cur.metric
-      const equalStale = metric === cur.metric && metric < RIP_INFINITY && cur.gcAt === undefined && now >= cur.expiresAt - this.#timers.timeout / 2
-      if (better || equalStale) {
+      // another router: take it if strictly better, or equal while ours is about to time out
+      if (metric < cur.metric || (metric === cur.metric && this.#aboutToTimeOut(cur, now))) {
         cur.expiresAt = now + this.#timers.timeout
         this.#sweepAt = Math.min(this.#sweepAt, cur.expiresAt)
         this.#replace(out, cur, metric, nextHop, e.tag, from, iface.name)
         changed = true
       }
     }
+    for (const [reason, d] of drops) out.push({ type: 'dropped', scope: 'entry', reason, from, count: d.count, detail: d.detail })
     if (changed) this.#scheduleTriggered(now)
+  }
+
+  /**
+   * The RFC 2453 3.9.2 heuristic at equal metric (see
+   * EQUAL_METRIC_MISSED_UPDATES): the existing route has gone unrefreshed
+   * for half its timeout and for that many of the longest update intervals.
+   */
+  #aboutToTimeOut(cur: Learned, now: number): boolean {
+    if (cur.gcAt !== undefined || cur.metric >= RIP_INFINITY) return false
+    const { timeout, update, updateJitter, triggeredMax } = this.#timers
+    const silentFor = now - (cur.expiresAt - timeout)
+    const longestUpdate = update * (1 + updateJitter) + triggeredMax
+    return silentFor >= Math.max(timeout / 2, EQUAL_METRIC_MISSED_UPDATES * longestUpdate)
+  }
+
+  #nextHopScope(iface: RipInterfaceConfig): NextHopScope {
+    return { underlay: iface.subnet, self: iface.address, pools: this.#opts.pools ?? [] }
+  }
+
+  /**
+   * The next hop of an entry: its next-hop field, or the sender when it is
+   * 0.0.0.0 or not directly reachable (RFC 2453 4.4: not on this network, or
+   * one of our own addresses); or why the entry is refused (net/next-hop.ts:
+   * the underlay's network or broadcast address, inside the pool, not
+   * unicast; for the field or for the sender, whose packet is then refused
+   * entry by entry).
+   */
+  #nextHopOf(e: RipRouteEntry, from: number, senderProblem: NextHopProblem | undefined, scope: NextHopScope): number | NextHopProblem {
+    // a sender that cannot be a next hop (e.g. the underlay's network address) is refused for every entry
+    if (senderProblem !== undefined) return senderProblem
+    const nh = e.nextHop >>> 0
+    if (nh !== 0 && !this.#own.has(nh)) {
+      const problem = nextHopProblem(nh, scope)
+      if (problem === undefined) return nh
+      if (problem !== 'not-on-underlay' && problem !== 'own-address') return problem
+    }
+    return from
   }
 
   #checkEntry(e: RipRouteEntry): string | undefined {
@@ -562,14 +643,16 @@ export class RipEngine {
     l.from = from
     l.iface = iface
     l.gcAt = undefined
-    l.changed = true
+    this.#changedLearned.add(l)
+    this.#recount(l)
     this.#install(out, l)
   }
 
   #startDeletion(out: RipAction[], l: Learned, now: number): void {
     l.metric = RIP_INFINITY
     l.gcAt = now + this.#timers.garbage
-    l.changed = true
+    this.#changedLearned.add(l)
+    this.#recount(l)
     this.#sweepAt = Math.min(this.#sweepAt, l.gcAt)
     this.#uninstall(out, l)
   }
@@ -584,15 +667,17 @@ export class RipEngine {
         changed = true
       }
       if (l.gcAt !== undefined && now >= l.gcAt) {
-        this.#learned.delete(key)
+        this.#forgetLearned(key, l)
         continue
       }
       next = Math.min(next, l.gcAt ?? l.expiresAt)
     }
     for (const [key, l] of this.#local) {
       if (l.gcAt === undefined) continue
-      if (now >= l.gcAt) this.#local.delete(key)
-      else next = Math.min(next, l.gcAt)
+      if (now >= l.gcAt) {
+        this.#local.delete(key)
+        this.#changedLocal.delete(l)
+      } else next = Math.min(next, l.gcAt)
     }
     const forgetAfter = this.#timers.timeout + this.#timers.garbage
     const busy = new Set<number>()
@@ -618,8 +703,28 @@ export class RipEngine {
   }
 
   #clearChanges(): void {
-    for (const l of this.#learned.values()) l.changed = false
-    for (const l of this.#local.values()) l.changed = false
+    this.#changedLearned.clear()
+    this.#changedLocal.clear()
+  }
+
+  /** Keeps the neighbours' active-route counts in step with a learned route. */
+  #recount(l: Learned): void {
+    const want = l.gcAt === undefined && l.metric < RIP_INFINITY ? l.from : undefined
+    if (l.countedFor === want) return
+    if (l.countedFor !== undefined) {
+      const n = this.#neighbors.get(l.countedFor)
+      if (n) n.routes = Math.max(0, n.routes - 1)
+    }
+    const n = want === undefined ? undefined : this.#neighbors.get(want)
+    if (n) n.routes++
+    l.countedFor = n ? want : undefined
+  }
+
+  #forgetLearned(key: string, l: Learned): void {
+    l.gcAt ??= this.#opts.now()
+    this.#recount(l)
+    this.#learned.delete(key)
+    this.#changedLearned.delete(l)
   }
 
   #jitteredInterval(): number {
@@ -636,7 +741,7 @@ export class RipEngine {
         this.#count('neighbor-cap')
         return undefined
       }
-      n = { address: addr, iface: iface.name, firstHeard: now, lastHeard: now, packets: 0, badPackets: 0, badRoutes: 0, lastError: undefined }
+      n = { address: addr, iface: iface.name, firstHeard: now, lastHeard: now, packets: 0, badPackets: 0, badRoutes: 0, lastError: undefined, routes: 0 }
       this.#neighbors.set(addr, n)
       this.#sweepAt = Math.min(this.#sweepAt, now + this.#timers.timeout + this.#timers.garbage)
     }
@@ -653,8 +758,9 @@ export class RipEngine {
   }
 
   /** Entries the decoder set aside (RFC 2453 3.9.2: bad metric) are dropped one by one. */
-  #countRejected(pkt: RipPacket, nb: Neighbor | undefined): void {
-    for (const r of pkt.rejected ?? []) {
+  #countRejected(out: RipAction[], from: number, pkt: RipPacket, nb: Neighbor | undefined): void {
+    const rejected = pkt.rejected ?? []
+    for (const r of rejected) {
       this.#count('rx-routes')
       this.#count(`drop-entry:${r.kind}`)
       if (nb) {
@@ -662,14 +768,17 @@ export class RipEngine {
         nb.lastError = `${r.kind}: ${r.reason}`
       }
     }
+    const last = rejected[rejected.length - 1]
+    if (last) out.push({ type: 'dropped', scope: 'entry', reason: last.kind, from, count: rejected.length, detail: last.reason })
   }
 
-  #dropPacket(out: RipAction[], reason: string, nb?: Neighbor, detail?: string): RipAction[] {
+  #dropPacket(out: RipAction[], from: number, reason: string, nb?: Neighbor, detail?: string): RipAction[] {
     this.#count(`drop-packet:${reason}`)
     if (nb) {
       nb.badPackets++
       nb.lastError = detail ? `${reason}: ${detail}` : reason
     }
+    out.push({ type: 'dropped', scope: 'packet', reason, from, count: 1, ...(detail !== undefined ? { detail } : {}) })
     this.#finish(out)
     return out
   }
@@ -684,13 +793,11 @@ export class RipEngine {
   /** Entries for an update on `iface`: local and learned routes, split horizon applied when asked. */
   #tableEntries(iface: RipInterfaceConfig, onlyChanged: boolean, splitHorizon: boolean): RipRouteEntry[] {
     const entries: RipRouteEntry[] = []
-    for (const l of this.#local.values()) {
-      if (onlyChanged && !l.changed) continue
+    for (const l of onlyChanged ? this.#changedLocal : this.#local.values()) {
       entries.push({ kind: 'route', tag: l.tag, prefix: l.prefix, nextHop: 0, metric: l.metric })
     }
     const mode = iface.splitHorizon ?? 'poisoned-reverse'
-    for (const l of this.#learned.values()) {
-      if (onlyChanged && !l.changed) continue
+    for (const l of onlyChanged ? this.#changedLearned : this.#learned.values()) {
       let metric = l.metric
       if (splitHorizon && l.iface === iface.name && mode !== 'off') {
         if (mode === 'simple') continue
@@ -743,5 +850,19 @@ export class RipEngine {
       this.#lastTimer = at
       out.push({ type: 'timer', at })
     }
+  }
+}
+
+function neighborView(n: Neighbor): RipNeighborView {
+  return {
+    address: formatAddress(n.address),
+    interface: n.iface,
+    firstHeard: n.firstHeard,
+    lastHeard: n.lastHeard,
+    packets: n.packets,
+    badPackets: n.badPackets,
+    badRoutes: n.badRoutes,
+    routes: n.routes,
+    ...(n.lastError !== undefined ? { lastError: n.lastError } : {}),
   }
 }

@@ -23,9 +23,9 @@ import type { RipConfig } from '../../config/rip-config.js'
 import { type Prefix, containsAddress, formatAddress, formatPrefix, overlaps, parseAddress, prefix } from '../../net/ipv4.js'
 import type { CreateSource, PeerStatus, RouteSink, RouteSource } from '../../rib/source.js'
 import type { RipAuthConfig, RipKey } from './auth.js'
-import { type RipAction, RipEngine, type RipInterfaceConfig } from './engine.js'
+import { type RipAction, RipEngine, type RipInterfaceConfig, type RipNeighborView } from './engine.js'
 import { describeKeys, loadKeyFile } from './keys.js'
-import { type RipDatagram, RipTransport } from './transport.js'
+import { type RipDatagram, RipTransport, type RipTransportOptions } from './transport.js'
 
 /** The engine's regular-update jitter (+-15 %): ready waits for the longest interval. */
 const UPDATE_JITTER = 0.15
@@ -34,7 +34,12 @@ export interface RipSourceDeps {
   /** ms clock (default Date.now) */
   now?: () => number
   random?: () => number
+  /** the UDP transport (default: RipTransport on the underlay address); benches and tests pass one without sockets */
+  transport?: (opts: RipTransportOptions) => RipTransportPort
 }
+
+/** What the source needs of a transport (RipTransport implements it). */
+export type RipTransportPort = Pick<RipTransport, 'open' | 'send' | 'close' | 'counters' | 'lastSendError'>
 
 interface ResolvedInterface {
   name: string
@@ -50,6 +55,11 @@ interface PeerState {
 function errorOf(message: string): AgentStartError {
   return new AgentStartError(message, EXIT.USAGE)
 }
+
+// ---- reading the host's interfaces -----------------------------------------
+// The only place RIP reads interfaces, through os.networkInterfaces(). To be
+// switched to the one rtnetlink-based interface reader (issue "Architecture
+// pass": one way to read interfaces) when it lands in src/kernel.
 
 /** The IPv4 address and network of an interface, from the OS. */
 function interfaceAddress(name: string): ResolvedInterface | undefined {
@@ -76,6 +86,12 @@ function localAddresses(): number[] {
   return out
 }
 
+function interfaceNames(): string[] {
+  return Object.keys(networkInterfaces()).filter((n) => n !== 'lo')
+}
+
+// ------------------------------------------------------------------------------
+
 /** Resolves the interface RIP speaks on and checks it is not container-facing. */
 export function resolveRipInterface(config: FabricConfig, self: SelfInfo): ResolvedInterface {
   const rip = config.rip
@@ -83,7 +99,7 @@ export function resolveRipInterface(config: FabricConfig, self: SelfInfo): Resol
   if (rip.interface !== undefined && rip.interface !== self.interface) {
     const found = interfaceAddress(rip.interface)
     if (!found) {
-      const names = Object.keys(networkInterfaces()).filter((n) => n !== 'lo').join(', ') || 'none'
+      const names = interfaceNames().join(', ') || 'none'
       throw errorOf(`[rip] interface = "${rip.interface}": no such interface with an IPv4 address on this host (interfaces: ${names}); expected the underlay interface, e.g. ${self.interface}`)
     }
     iface = found
@@ -122,7 +138,7 @@ export class RipSource implements RouteSource {
   readonly #iface: ResolvedInterface
   readonly #listenOnly: boolean
   readonly #engine: RipEngine
-  readonly #transport: RipTransport
+  readonly #transport: RipTransportPort
   #keys: RipKey[]
   #sink: RouteSink | undefined
   #timer: NodeJS.Timeout | undefined
@@ -134,7 +150,10 @@ export class RipSource implements RouteSource {
   #left = false
   #startedAt = 0
   readonly #peerState = new Map<string, PeerState>()
-  readonly #lastWarn = new Map<string, number>()
+  /** configured unicast neighbours not heard yet (ready once empty) */
+  readonly #unheard = new Set<number>()
+  /** which socket the datagram being processed came in on (for logs) */
+  #via: RipDatagram['via'] | undefined
   readonly #pending = new Set<Promise<unknown>>()
 
   constructor(ctx: { config: FabricConfig; self: SelfInfo; log: Logger; onReady: () => void; listenOnly?: boolean }, deps: RipSourceDeps = {}) {
@@ -148,6 +167,7 @@ export class RipSource implements RouteSource {
     this.#iface = resolveRipInterface(ctx.config, ctx.self)
     const { auth, keys, warnings } = loadRipAuth(rip)
     this.#keys = keys
+    for (const n of rip.neighbors) this.#unheard.add(n >>> 0)
     for (const w of warnings) this.#log.warn('rip-key-file-permissions', { message: w })
     const ms = (s: number) => Math.round(s * 1000)
     const iface: RipInterfaceConfig = {
@@ -166,6 +186,7 @@ export class RipSource implements RouteSource {
       random: deps.random ?? Math.random,
       allowed,
       ownAddresses: localAddresses(),
+      pools: [ctx.config.pool],
       maxRoutes: rip.maxRoutes,
       port: rip.port,
       timers: {
@@ -177,13 +198,14 @@ export class RipSource implements RouteSource {
         triggeredMax: ms(rip.triggeredMax),
       },
     })
-    this.#transport = new RipTransport({
+    const makeTransport = deps.transport ?? ((o: RipTransportOptions) => new RipTransport(o))
+    this.#transport = makeTransport({
       address: formatAddress(this.#iface.address),
       port: rip.port,
       multicast: true,
       multicastOptional: rip.neighbors.length > 0,
       onDatagram: (d) => this.#onDatagram(d),
-      onError: (where, e) => this.#log.warn('rip-socket-error', { where, error: e.message }),
+      onError: (where, e) => this.#log.limited('warn', 'rip-socket-error', where, { where, error: e.message }),
     })
   }
 
@@ -227,47 +249,28 @@ export class RipSource implements RouteSource {
     this.#onReady()
   }
 
+  /** O(entries of the datagram): nothing here looks at the whole table or every neighbour. */
   #onDatagram(d: RipDatagram): void {
     if (!this.#running) return
-    const counters = this.#dropCounters()
+    this.#via = d.via
     this.#apply(this.#engine.receive({ from: d.from, port: d.port, interface: this.#iface.name, bytes: d.bytes }))
-    this.#logDrops(d, counters)
-    this.#refreshPeers()
-    const neighbors = this.#config.rip.neighbors
-    if (!this.#ready && neighbors.length > 0) {
-      const heard = new Set(this.#engine.neighbors().filter((n) => n.packets > 0).map((n) => n.address))
-      if (neighbors.every((n) => heard.has(formatAddress(n)))) this.#markReady('all-neighbors-heard')
+    this.#via = undefined
+    const nb = this.#engine.neighbor(d.from)
+    if (nb && nb.packets > 0) this.#refreshPeer(nb, this.#now())
+    if (!this.#ready && this.#unheard.size > 0 && nb && nb.packets > 0) {
+      this.#unheard.delete(d.from >>> 0)
+      if (this.#unheard.size === 0) this.#markReady('all-neighbors-heard')
     }
   }
 
-  #dropCounters(): Record<string, number> {
-    const c = this.#engine.counters()
-    const out: Record<string, number> = {}
-    for (const [k, v] of Object.entries(c)) if (k.startsWith('drop-')) out[k] = v
-    return out
-  }
-
-  /** One log line per dropped packet/entry at debug; a warning at most once a minute per sender and reason. */
-  #logDrops(d: RipDatagram, before: Record<string, number>): void {
-    const after = this.#dropCounters()
-    for (const [k, v] of Object.entries(after)) {
-      const n = v - (before[k] ?? 0)
-      if (n <= 0) continue
-      const from = formatAddress(d.from)
-      const nb = this.#engine.neighbors().find((x) => x.address === from)
-      const fields = { reason: k, from, port: d.port, via: d.via, count: n, ...(nb?.lastError ? { detail: nb.lastError } : {}) }
-      const key = `${from} ${k}`
-      const now = this.#now()
-      const last = this.#lastWarn.get(key)
-      // packets from our own address only happen if multicast loopback is forced on: not worth a warning
-      if (k !== 'drop-packet:own-address' && (last === undefined || now - last >= 60_000)) {
-        if (this.#lastWarn.size > 1024) this.#lastWarn.clear()
-        this.#lastWarn.set(key, now)
-        this.#log.warn('rip-dropped', fields)
-      } else {
-        this.#log.debug('rip-dropped', fields)
-      }
-    }
+  /** A refused packet or entry: a warning at most once per interval per sender and reason (Logger.limited), debug otherwise. */
+  #logDrop(a: Extract<RipAction, { type: 'dropped' }>): void {
+    const from = formatAddress(a.from)
+    const reason = `drop-${a.scope}:${a.reason}`
+    const fields = { reason, from, count: a.count, ...(this.#via ? { via: this.#via } : {}), ...(a.detail !== undefined ? { detail: a.detail } : {}) }
+    // packets from our own address only happen if multicast loopback is forced on: not worth a warning
+    if (a.reason === 'own-address' && a.scope === 'packet') this.#log.debug('rip-dropped', fields)
+    else this.#log.limited('warn', 'rip-dropped', `${from} ${reason}`, fields)
   }
 
   /** Carries out the engine's actions: datagrams, RIB events, the timer. */
@@ -278,7 +281,7 @@ export class RipSource implements RouteSource {
           const dest = a.to.kind === 'multicast' ? ('multicast' as const) : a.to.address
           const port = a.to.kind === 'multicast' ? this.#config.rip.port : a.to.port
           const p = this.#transport.send(a.bytes, dest, port).then((ok) => {
-            if (!ok) this.#warnOnce('send', 'rip-send-failed', { error: this.#transport.lastSendError })
+            if (!ok) this.#log.limited('warn', 'rip-send-failed', 'send', { error: this.#transport.lastSendError })
           })
           this.#pending.add(p)
           void p.finally(() => this.#pending.delete(p))
@@ -295,16 +298,11 @@ export class RipSource implements RouteSource {
         case 'timer':
           this.#arm(a.at)
           break
+        case 'dropped':
+          this.#logDrop(a)
+          break
       }
     }
-  }
-
-  #warnOnce(key: string, event: string, fields: Record<string, unknown>): void {
-    const now = this.#now()
-    const last = this.#lastWarn.get(key)
-    if (last !== undefined && now - last < 60_000) return
-    this.#lastWarn.set(key, now)
-    this.#log.warn(event, fields)
   }
 
   #arm(at: number): void {
@@ -326,22 +324,14 @@ export class RipSource implements RouteSource {
     }, delay)
   }
 
-  /** Up/down per neighbour (heard within the route timeout), with events on change. */
+  /** Up/down per neighbour (heard within the route timeout), with events on change; on the watch timer and for status. */
   #refreshPeers(): void {
     const now = this.#now()
-    const timeout = this.#config.rip.timeout * 1000
     const seen = new Set<string>()
     for (const n of this.#engine.neighbors()) {
       if (n.packets === 0) continue
       seen.add(n.address)
-      const state: PeerState['state'] = now - n.lastHeard < timeout ? 'up' : 'down'
-      const cur = this.#peerState.get(n.address)
-      if (!cur || cur.state !== state) {
-        const since = state === 'up' ? (cur ? n.lastHeard : n.firstHeard) : n.lastHeard + timeout
-        this.#peerState.set(n.address, { state, since })
-        if (state === 'up') this.#log.info('rip-neighbor-up', { neighbor: n.address, interface: n.interface })
-        else if (cur) this.#log.warn('rip-neighbor-down', { neighbor: n.address, silentFor: Math.round((now - n.lastHeard) / 1000) })
-      }
+      this.#refreshPeer(n, now)
     }
     for (const [addr, st] of this.#peerState) {
       // forgotten by the engine (silent for timeout + garbage collection)
@@ -350,6 +340,17 @@ export class RipSource implements RouteSource {
         this.#log.warn('rip-neighbor-down', { neighbor: addr, note: 'forgotten' })
       }
     }
+  }
+
+  #refreshPeer(n: RipNeighborView, now: number): void {
+    const timeout = this.#config.rip.timeout * 1000
+    const state: PeerState['state'] = now - n.lastHeard < timeout ? 'up' : 'down'
+    const cur = this.#peerState.get(n.address)
+    if (cur && cur.state === state) return
+    const since = state === 'up' ? (cur ? n.lastHeard : n.firstHeard) : n.lastHeard + timeout
+    this.#peerState.set(n.address, { state, since })
+    if (state === 'up') this.#log.info('rip-neighbor-up', { neighbor: n.address, interface: n.interface })
+    else if (cur) this.#log.warn('rip-neighbor-down', { neighbor: n.address, silentFor: Math.round((now - n.lastHeard) / 1000) })
   }
 
   subnetConflicts(): { peer: string; prefix: Prefix }[] {

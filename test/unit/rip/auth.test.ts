@@ -110,7 +110,7 @@ test('replay: non-decreasing sequence per sender, wrap and restart allowance', (
     return v.ok ? 'ok' : v.error.kind
   }
   t.is(at(100, 0), 'ok')
-  t.is(at(100, 1000), 'ok', 'equal sequence is accepted (FRR uses seconds)')
+  t.is(at(100, 1000), 'ok', 'equal sequence is accepted (BIRD and fabric number by seconds)')
   t.is(at(101, 2000), 'ok')
   t.is(at(99, 3000), 'auth-replay')
   t.is(at(5, 3000, '10.0.0.3'), 'ok', 'sequence is per sender')
@@ -121,11 +121,51 @@ test('replay: non-decreasing sequence per sender, wrap and restart allowance', (
 })
 
 test('replay guard is bounded', (t) => {
-  const g = new ReplayGuard({ maxSenders: 3 })
-  for (let i = 0; i < 10; i++) g.record(`s${i}`, 5, 0)
+  const g = new ReplayGuard({ maxSenders: 3, maxDigests: 2 })
+  const probe = (sender: string, sequence: number, d = sender) => ({ sender, keyId: 1, sequence, digest: Buffer.from(d) })
+  for (let i = 0; i < 10; i++) g.record(probe(`s${i}`, 5), 0)
   t.is(g.size, 3)
-  t.true(g.acceptable('s0', 1, 0), 'forgotten sender starts over')
-  t.false(g.acceptable('s9', 1, 0))
+  t.is(g.check(probe('s0', 1), 0), undefined, 'forgotten sender starts over')
+  t.regex(g.check(probe('s9', 1), 0) ?? '', /lower than 5/)
+  t.is(g.check({ ...probe('x', 5), digest: Buffer.from('s0') }, 0), undefined, 'an old digest was forgotten')
+  t.regex(g.check({ ...probe('x', 5), digest: Buffer.from('s9') }, 0) ?? '', /copy of a packet accepted from s9/)
+})
+
+test('replay from another address: a captured packet of one neighbour sent from another on-link address is refused', (t) => {
+  const cfg = md5cfg(20)
+  const g = new ReplayGuard({ restartAfterMs: 180_000 })
+  const signed = (seq: number, now: number, p: RipPacket = pkt) => {
+    const s = signPacket(p, cfg, now, seq)
+    if (!s.ok) throw new Error('sign')
+    return s.value
+  }
+  const kind = (bytes: Buffer, now: number, sender: string) => {
+    const v = verifyHex(bytes, cfg, now, g, sender)
+    return v.ok ? 'ok' : v.error.kind
+  }
+  const T = 1_700_000_000
+  const captured = signed(T, T * 1000)
+  t.is(kind(captured, T * 1000, '10.0.0.2'), 'ok')
+  // the same bytes from another address right away: a copy (the digest does not cover the source address)
+  t.is(kind(captured, T * 1000 + 500, '10.0.0.66'), 'auth-replay')
+  // the real neighbour goes on; ten minutes later the capture comes from yet another address
+  const later = { command: 'response' as const, entries: [{ kind: 'route' as const, tag: 0, prefix: { addr: ip('10.244.9.0'), len: 24 }, nextHop: 0, metric: 1 }] }
+  t.is(kind(signed(T + 600, (T + 600) * 1000, later), (T + 600) * 1000, '10.0.0.2'), 'ok')
+  t.is(kind(captured, (T + 601) * 1000, '10.0.0.77'), 'auth-replay')
+  // and from the real sender it is an old sequence
+  t.is(kind(captured, (T + 601) * 1000, '10.0.0.2'), 'auth-replay')
+  // a genuine second neighbour with its own numbering (FRR counts from 1) is accepted, and keeps its own stream
+  t.is(kind(signed(1, (T + 601) * 1000, later), (T + 601) * 1000 + 1, '10.0.0.3'), 'ok')
+  t.is(kind(signed(2, (T + 602) * 1000, pkt), (T + 602) * 1000, '10.0.0.3'), 'ok')
+  t.is(kind(signed(1, (T + 603) * 1000, pkt), (T + 603) * 1000, '10.0.0.3'), 'auth-replay')
+})
+
+test('replay state is per key id: a new key starts its own sequence stream', (t) => {
+  const g = new ReplayGuard()
+  const probe = (keyId: number, sequence: number) => ({ sender: '10.0.0.2', keyId, sequence, digest: Buffer.from(`${keyId}/${sequence}`) })
+  g.record(probe(1, 1000), 0)
+  t.truthy(g.check(probe(1, 999), 1))
+  t.is(g.check(probe(2, 10), 1), undefined, 'key 2 has no history')
 })
 
 test('key rotation: sign with the newest valid send key, accept by key id within its window', (t) => {

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { type RipDecodeErrorKind, type RipPacket, decodePacket, encodePacket, encodingLength, maskLength } from '../../../src/protocols/rip/codec.js'
+import { type RipDecodeErrorKind, type RipPacket, decodePacket, encodePacket, packetEncodingLength, maskLength } from '../../../src/protocols/rip/codec.js'
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
 const ip = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Number(o), 0)
@@ -68,12 +68,12 @@ const cases: Array<{ name: string; object: RipPacket; bytes: Buffer }> = [
 
 for (const c of cases) {
   test(`encode: ${c.name}`, (t) => {
-    t.is(encodingLength(c.object), c.bytes.length)
+    t.is(packetEncodingLength(c.object), c.bytes.length)
     t.is(encodePacket(c.object).toString('hex'), c.bytes.toString('hex'))
   })
   test(`decode: ${c.name}`, (t) => {
     const r = decodePacket(c.bytes)
-    t.true(r.ok, r.ok ? '' : r.error.reason)
+    t.true(r.ok, r.ok ? '' : r.error.message)
     if (r.ok) t.deepEqual(r.value, c.object)
   })
 }
@@ -113,8 +113,9 @@ for (const c of errors) {
     const r = decodePacket(c.bytes)
     t.false(r.ok)
     if (!r.ok) {
-      t.is(r.error.kind, c.kind, r.error.reason)
-      t.true(r.error.reason.length > 0)
+      t.is(r.error.reason, c.kind, r.error.message)
+      t.is(r.error.codec, 'rip')
+      t.true(r.error.message.length > 0)
     }
   })
 }

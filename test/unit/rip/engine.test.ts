@@ -444,3 +444,94 @@ test('setAuth swaps the key chain (reload): old key refused, new key accepted an
   t.true(dec.ok && dec.value.auth?.type === 'crypto' && dec.value.auth.keyId === 2)
   t.true(dec.ok && verifyPacket(sent.bytes, dec.value, k2, T0).ok)
 })
+
+test('equal metric from a second neighbour never moves a route whose router keeps updating, even with short timers and a lost update', (t) => {
+  // the lab's timers: update 5 s (+-15 %), timeout 15 s, triggered 0.2..1 s
+  const { engine, clock } = setup({ timers: { update: 5_000, timeout: 15_000, garbage: 10_000, triggeredMin: 200, triggeredMax: 1_000 } })
+  rx(engine, response(route('10.244.2.0/24', 1)))
+  const moved: string[] = []
+  // the second neighbour repeats the same metric every 100 ms for 60 s; the first updates every 5.75 s (the longest
+  // jittered interval) and one of its updates is lost (a 11.5 s gap, past half the 15 s timeout)
+  let nextA = clock.now + 5_750
+  let lost = false
+  for (let i = 0; i < 600; i++) {
+    clock.now += 100
+    if (clock.now >= nextA) {
+      if (!lost && i > 100) lost = true
+      else rx(engine, response(route('10.244.2.0/24', 1)))
+      nextA += 5_750
+    }
+    for (const r of adds(rx(engine, response(route('10.244.2.0/24', 1)), PEER2))) moved.push(r.peer)
+  }
+  t.deepEqual(moved, [], 'the route stays with 10.255.0.2')
+  t.is(engine.routes()[0]!.from, '10.255.0.2')
+  // the first router falls silent: past half the timeout and two missed updates (2 x 6.75 s) the other takes over
+  const silentFrom = clock.now
+  let took: number | undefined
+  while (took === undefined && clock.now - silentFrom < 15_000) {
+    clock.now += 100
+    if (adds(rx(engine, response(route('10.244.2.0/24', 1)), PEER2)).length > 0) took = clock.now - silentFrom
+  }
+  t.truthy(took)
+  t.true(took! >= 13_500 - 5_750 && took! <= 15_000, `switched after ${took} ms of silence`)
+})
+
+test('next hops: the underlay network/broadcast address, pool addresses and such senders are refused per entry and counted', (t) => {
+  const { engine } = setup({ pools: [POOL] })
+  const out = rx(
+    engine,
+    response(
+      route('10.244.2.0/24', 1, { nextHop: ip('10.255.0.0') }), // the underlay's network address
+      route('10.244.3.0/24', 1, { nextHop: ip('10.255.0.255') }), // its broadcast address
+      route('10.244.4.0/24', 1, { nextHop: ip('10.244.1.50') }), // a container
+      route('10.244.5.0/24', 1, { nextHop: ip('10.255.0.9') }), // another router on the link: fine
+      route('10.244.6.0/24', 1, { nextHop: ip('192.168.1.1') }), // not on the link: via the sender (RFC 2453 4.4)
+    ),
+  )
+  t.deepEqual(adds(out).map((r) => `${formatPrefix(r.prefix)} ${r.nextHop === ip('10.255.0.9') ? 'via .9' : r.nextHop === PEER ? 'via sender' : r.nextHop}`), ['10.244.5.0/24 via .9', '10.244.6.0/24 via sender'])
+  const c = engine.counters()
+  t.is(c['drop-entry:next-hop-underlay-network-address'], 1)
+  t.is(c['drop-entry:next-hop-underlay-broadcast-address'], 1)
+  t.is(c['drop-entry:next-hop-inside-pool'], 1)
+  const dropped = out.filter((a) => a.type === 'dropped')
+  t.is(dropped.length, 3, 'one action per reason for the caller to log')
+  // a sender at the underlay's network address: every entry refused
+  const fromNet = rx(engine, response(route('10.244.7.0/24', 1), route('10.244.8.0/24', 1, { nextHop: ip('10.255.0.9') })), ip('10.255.0.0'))
+  t.deepEqual(adds(fromNet), [])
+  t.is(engine.counters()['drop-entry:next-hop-underlay-network-address'], 3)
+})
+
+test('neighbour views count active routes as they change (no table scan)', (t) => {
+  const { engine, clock } = setup()
+  rx(engine, response(route('10.244.2.0/24', 1), route('10.244.3.0/24', 1)))
+  t.is(engine.neighbor(PEER)?.routes, 2)
+  rx(engine, response(route('10.244.2.0/24', 1)), PEER2)
+  rx(engine, response(route('10.244.3.0/24', 16)))
+  t.is(engine.neighbor(PEER)?.routes, 1)
+  rx(engine, response(route('10.244.2.0/24', 0 + 1)), PEER2)
+  clock.now += 1
+  rx(engine, response(route('10.244.4.0/24', 3)), PEER2)
+  rx(engine, response(route('10.244.2.0/24', 1)), PEER2) // equal, fresh: no move
+  t.is(engine.neighbor(PEER2)?.routes, 1)
+  t.deepEqual(engine.neighbors().map((n) => `${n.address} ${n.routes}`), ['10.255.0.2 1', '10.255.0.3 1'])
+  clock.now += 200_000
+  engine.tick()
+  t.deepEqual(engine.neighbors().map((n) => `${n.address} ${n.routes}`), ['10.255.0.2 0', '10.255.0.3 0'])
+})
+
+test('keyed MD5: a neighbour\'s packet replayed from another on-link address does not move its route', (t) => {
+  const auth: RipAuthConfig = { keys: [{ id: 1, secret: 'k', algorithm: 'md5' }] }
+  const { engine, clock } = setup({ interfaces: [{ ...ETH0, auth }] })
+  const signed = (seq: number, metric: number) => {
+    const s = signPacket({ command: 'response', entries: [route('10.244.2.0/24', metric)] }, auth, clock.now, seq)
+    if (!s.ok) throw new Error(s.error.reason)
+    return s.value
+  }
+  const first = signed(100, 3)
+  t.is(adds(rx(engine, first)).length, 1)
+  // an attacker without the key re-sends the capture from its own on-link address, later, with the same bytes
+  clock.now += 100_000
+  t.deepEqual(adds(rx(engine, first, PEER2)), [])
+  t.is(engine.counters()['drop-packet:auth-replay'], 1)
+  t.is(engine.routes()[0]!.from, '10.255.0.2')
+})

@@ -43,7 +43,7 @@ for (const f of fixtures) {
     test(`${f.scenario} #${i} ${p.sender} ${p.command}: decodes, round-trips, verifies`, (t) => {
       const bytes = Buffer.from(p.hex, 'hex')
       const d = decodePacket(bytes)
-      if (!d.ok) return t.fail(d.error.reason)
+      if (!d.ok) return t.fail(d.error.message)
       const pkt = d.value
       t.is(pkt.command as string, p.command)
       t.is(encodePacket(pkt).toString('hex'), p.hex)
