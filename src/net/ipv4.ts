@@ -4,6 +4,7 @@
  * (codecs, RIB, kernel) use these; ip-cidr is used at the edges (config).
  */
 import { type Result, err, ok } from '../util/result.js'
+import { quoted } from '../util/text.js'
 
 export interface Prefix {
   /** network address, host bits zero, as uint32 */
@@ -17,13 +18,13 @@ const DOTTED = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/
 /** Parses a dotted-quad IPv4 address; no leading zeros, no shorthand. */
 export function parseAddress(text: string): Result<number, string> {
   const m = DOTTED.exec(text.trim())
-  if (!m) return err(`"${text}" is not an IPv4 address (expected a.b.c.d)`)
+  if (!m) return err(`${quoted(text)} is not an IPv4 address (expected a.b.c.d)`)
   let value = 0
   for (let i = 1; i <= 4; i++) {
     const part = m[i]!
-    if (part.length > 1 && part.startsWith('0')) return err(`"${text}" is not an IPv4 address (leading zero in "${part}")`)
+    if (part.length > 1 && part.startsWith('0')) return err(`${quoted(text)} is not an IPv4 address (leading zero in ${quoted(part)})`)
     const octet = Number(part)
-    if (octet > 255) return err(`"${text}" is not an IPv4 address (octet ${part} > 255)`)
+    if (octet > 255) return err(`${quoted(text)} is not an IPv4 address (octet ${part} > 255)`)
     value = value * 256 + octet
   }
   return ok(value >>> 0)
@@ -49,15 +50,15 @@ export function prefix(addr: number, len: number): Prefix {
  */
 export function parsePrefix(text: string, strict = true): Result<Prefix, string> {
   const slash = text.indexOf('/')
-  if (slash < 0) return err(`"${text}" is not a CIDR prefix (expected a.b.c.d/len)`)
+  if (slash < 0) return err(`${quoted(text)} is not a CIDR prefix (expected a.b.c.d/len)`)
   const a = parseAddress(text.slice(0, slash))
-  if (!a.ok) return err(`"${text}" is not a CIDR prefix: ${a.error}`)
+  if (!a.ok) return err(`${quoted(text)} is not a CIDR prefix: ${a.error}`)
   const lenText = text.slice(slash + 1).trim()
-  if (!/^\d{1,2}$/.test(lenText) || Number(lenText) > 32) return err(`"${text}" is not a CIDR prefix (length must be 0..32)`)
+  if (!/^\d{1,2}$/.test(lenText) || Number(lenText) > 32) return err(`${quoted(text)} is not a CIDR prefix (length must be 0..32)`)
   const len = Number(lenText)
   const p = prefix(a.value, len)
   if (strict && p.addr !== a.value) {
-    return err(`"${text}" has host bits set (did you mean ${formatPrefix(p)}?)`)
+    return err(`${quoted(text)} has host bits set (did you mean ${formatPrefix(p)}?)`)
   }
   return ok(p)
 }
