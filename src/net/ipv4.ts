@@ -1,7 +1,8 @@
 /**
  * IPv4 addresses and prefixes as plain numbers: an address is an unsigned
  * 32-bit integer, a prefix is {addr, len} with the host bits zero. Hot paths
- * (codecs, RIB, kernel) use these; ip-cidr is used at the edges (config).
+ * and edges (config, CLI) alike use these (docs/architecture.md,
+ * "Libraries": why not ip-cidr).
  */
 import { type Result, err, ok } from '../util/result.js'
 import { quoted } from '../util/text.js'
@@ -72,7 +73,6 @@ export function prefixKey(p: Prefix): string {
   return formatPrefix(p)
 }
 
-
 export function containsAddress(p: Prefix, addr: number): boolean {
   return ((addr & maskOf(p.len)) >>> 0) === p.addr
 }
@@ -86,18 +86,9 @@ export function overlaps(a: Prefix, b: Prefix): boolean {
   return containsPrefix(a, b) || containsPrefix(b, a)
 }
 
-export function samePrefix(a: Prefix, b: Prefix): boolean {
-  return a.addr === b.addr && a.len === b.len
-}
-
 /** First usable host address of a prefix (the gateway docker0 takes). */
 export function firstHost(p: Prefix): number {
   return p.len >= 31 ? p.addr : (p.addr + 1) >>> 0
-}
-
-/** Number of addresses in a prefix. */
-export function sizeOf(p: Prefix): number {
-  return 2 ** (32 - p.len)
 }
 
 /**
