@@ -18,7 +18,7 @@ import type { FabricConfig } from '../config/fabric-config.js'
 import { effectiveRpFilter, enableIpForwarding } from '../kernel/sysctl.js'
 import { formatPrefix, overlaps, parsePrefix, type Prefix } from '../net/ipv4.js'
 import {
-  type BridgeState, DaemonJsonError, type NetworkInfo, type RestartPlan, bipInDaemonJson, bipOf, bridgeState, dockerApi,
+  type BridgeState, DaemonJsonError, type NetworkInfo, type Rendered, type RestartPlan, bipInDaemonJson, bipOf, bridgeState, dockerApi,
   engineVersion, inspectNetwork, interfaceAddresses, MANAGED_LABEL, networkBridge, networkCreateBody, networkMismatch, probeInit,
   readDaemonTemplate, readIfExists, renderDaemonJson, restartPlan, restoreDaemonJson, runRestart, versionAtLeast, writeDaemonJson,
 } from './docker.js'
@@ -189,7 +189,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
     if (state.state === 'absent' && !socketThere && daemonJsonText === undefined) {
       return { kind: 'none', reason: `no docker0, no ${o.dockerSocket}, no ${o.daemonJson}: Docker is not installed here` }
     }
-    let rendered
+    let rendered: Rendered
     try {
       rendered = renderDaemonJson({ current: daemonJsonText, template: readDaemonTemplate(), subnet, dockerVersion, file: o.daemonJson })
     } catch (e) {

@@ -17,7 +17,7 @@ function refused(t: import('ava').ExecutionContext, text: string): ConfigErrors 
 
 function readable(t: import('ava').ExecutionContext, message: string): void {
   for (const line of message.split('\n')) t.true(line.length <= MAX_LINE, `a message line of ${line.length} chars: ${line.slice(0, 200)}`)
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for control characters
   t.notRegex(message.replace(/\n/g, ''), /[\u0000-\u001f\u007f-\u009f\ufffd]/, 'control bytes and undecodable bytes are escaped')
 }
 
