@@ -10,7 +10,7 @@ import { MODES } from '../config/fabric-config.js'
 import { RIP_KEYS } from '../config/rip-config.js'
 import { type KeySpec, envOf } from '../config/section.js'
 import { AgentStartError, EXIT } from '../core/errors.js'
-import { HOST_FLAGS, hostOptions } from '../host/flags.js'
+import { HOST_FLAGS, hostOptions } from '../cli-support/host-flags.js'
 import { DEFAULT_CONFIG, configFlag, logLevelFlag, socketFlag, stateDirFlag } from '../cli-support/flags.js'
 
 /** Keys that may be given several times on the command line (joined with commas). */

@@ -2,6 +2,19 @@
  * A configuration error a user can fix: names where (file and line, or flag),
  * which section and key, the value given and what was expected.
  */
+import { SHOWN_CHARS, clip, quoted, shownName, shownText } from '../util/text.js'
+
+/** Characters of `expected` shown (it may quote outside input through a value parser). */
+const EXPECTED_CHARS = 500
+/** Errors listed in a ConfigErrors message; the rest are counted. */
+export const LISTED_ERRORS = 20
+
+/** `[section]`; a long or non-printable name escaped and cut. */
+function shownSection(name: string): string {
+  const c = clip(name, SHOWN_CHARS)
+  return c.cut ? `[${c.text}…] (${c.bytes} bytes)` : `[${c.text}]`
+}
+
 export class ConfigError extends Error {
   readonly where: string
   readonly section?: string
@@ -10,10 +23,12 @@ export class ConfigError extends Error {
   readonly expected: string
 
   constructor(opts: { where: string; section?: string; key?: string; value?: string; expected: string }) {
+    // values from the file are shown escaped and cut (a binary or 20 MB line
+    // gives one readable line); the fields keep them whole
     const parts = [opts.where]
-    if (opts.section !== undefined) parts.push(`[${opts.section}]`)
-    if (opts.key !== undefined) parts.push(opts.value !== undefined ? `${opts.key} = "${opts.value}"` : opts.key)
-    super(`${parts.join(' ')}: ${opts.expected}`)
+    if (opts.section !== undefined) parts.push(shownSection(opts.section))
+    if (opts.key !== undefined) parts.push(opts.value !== undefined ? `${shownName(opts.key)} = ${quoted(opts.value)}` : shownName(opts.key))
+    super(`${parts.join(' ')}: ${shownText(opts.expected, EXPECTED_CHARS)}`)
     this.name = 'ConfigError'
     this.where = opts.where
     this.section = opts.section
@@ -27,7 +42,9 @@ export class ConfigError extends Error {
 export class ConfigErrors extends Error {
   readonly errors: ConfigError[]
   constructor(errors: ConfigError[]) {
-    super(errors.map((e) => e.message).join('\n'))
+    const listed = errors.slice(0, LISTED_ERRORS).map((e) => e.message)
+    if (errors.length > LISTED_ERRORS) listed.push(`(and ${errors.length - LISTED_ERRORS} more errors)`)
+    super(listed.join('\n'))
     this.name = 'ConfigErrors'
     this.errors = errors
   }

@@ -1,9 +1,10 @@
 /**
  * A strict wrapper over conf-cfg-ini. conf-cfg-ini alone accepts anything
  * (a bare word becomes `key = true`, duplicate sections merge, values keep
- * inline comments); fabric.ini must be refused loudly instead. The wrapper
- * checks every line first, keeps line numbers for error messages, strips
- * inline comments, then lets conf-cfg-ini decode the cleaned text.
+ * inline comments, line numbers are lost); fabric.ini must be refused loudly
+ * instead. The file is parsed once: each line, its inline comment stripped,
+ * is decoded by conf-cfg-ini, and the wrapper checks what it made of it
+ * (a section header or `key = value`, nothing else), keeping the line number.
  */
 import ConfCfgIni from 'conf-cfg-ini'
 import { ConfigError } from './errors.js'
@@ -24,9 +25,11 @@ export interface IniDocument {
   sections: IniSection[]
 }
 
-const SECTION = /^\[([^\]]*)\]$/
 const KEY = /^[a-z][a-z0-9-]*$/
 const SECTION_NAME = /^[a-z][a-z0-9]*(\.[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/
+
+/** conf-cfg-ini's value for a line without `=` (its default is `true`) */
+const NO_VALUE = Symbol('no value')
 
 /** Removes a `;` or `#` comment that starts a line or follows whitespace. */
 function stripComment(line: string): string {
@@ -34,25 +37,40 @@ function stripComment(line: string): string {
   return (m ? line.slice(0, m.index) : line).trim()
 }
 
+type Decoded = { kind: 'section'; name: string } | { kind: 'entry'; key: string; value: string } | { kind: 'other' }
+
+/** What conf-cfg-ini makes of one (non-empty, comment-free) line. */
+function decodeLine(decoder: ConfCfgIni, line: string): Decoded {
+  const d = decoder.decode(line)
+  const keys = Object.keys(d)
+  // nothing (e.g. `__proto__ = x`, which it cannot store) or more than one thing is not a line we accept
+  if (keys.length !== 1) return { kind: 'other' }
+  const key = keys[0]!
+  const v = d[key]
+  if (typeof v === 'string') return { kind: 'entry', key: key.trim(), value: v.trim() }
+  if (v !== null && typeof v === 'object' && line.startsWith('[')) return { kind: 'section', name: key.trim() }
+  return { kind: 'other' } // a bare word (NO_VALUE)
+}
+
 /**
- * Parses fabric.ini text. Returns the document or throws ConfigError listing
- * every line that is not a section header, a comment or `key = value`.
+ * Parses fabric.ini text into its sections and entries (with line numbers)
+ * and every line that is not a section header, a comment or `key = value`.
  */
 export function parseIni(text: string, file: string): { doc: IniDocument; errors: ConfigError[] } {
+  const decoder = new ConfCfgIni({ lineEnding: '\n', commentIdentifiers: [';', '#'], trimLines: true, defaultValue: NO_VALUE })
   const errors: ConfigError[] = []
   const lines = text.split(/\r\n|\n|\r/)
   const sections: IniSection[] = []
   const seen = new Map<string, number>()
-  const clean: string[] = []
   let current: IniSection | undefined
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1
     const where = `${file}:${lineNo}`
     const line = stripComment(lines[i]!)
     if (line === '') continue
-    const sec = SECTION.exec(line)
-    if (sec) {
-      const name = sec[1]!.trim()
+    const d = decodeLine(decoder, line)
+    if (d.kind === 'section') {
+      const name = d.name
       if (!SECTION_NAME.test(name)) {
         errors.push(new ConfigError({ where, section: name, expected: 'a section name like [fabric] or [host.NAME] (letters, digits, _ . -)' }))
         current = undefined
@@ -67,16 +85,13 @@ export function parseIni(text: string, file: string): { doc: IniDocument; errors
       seen.set(name, lineNo)
       current = { name, line: lineNo, entries: new Map() }
       sections.push(current)
-      clean.push(`[${name}]`)
       continue
     }
-    const eq = line.indexOf('=')
-    if (eq <= 0) {
+    if (d.kind === 'other' || d.key === '') {
       errors.push(new ConfigError({ where, section: current?.name, value: undefined, key: line, expected: 'a line of the form `key = value`, a [section] header or a ; comment' }))
       continue
     }
-    const key = line.slice(0, eq).trim()
-    const value = line.slice(eq + 1).trim()
+    const { key, value } = d
     if (!KEY.test(key)) {
       errors.push(new ConfigError({ where, section: current?.name, key, value, expected: 'a key of lowercase letters, digits and dashes' }))
       continue
@@ -95,18 +110,6 @@ export function parseIni(text: string, file: string): { doc: IniDocument; errors
       continue
     }
     current.entries.set(key, { value, line: lineNo })
-    clean.push(`${key}=${value}`)
-  }
-  // conf-cfg-ini decodes the cleaned text; the result must agree with what we
-  // checked line by line (it is the parser of record for values).
-  const decoder = new ConfCfgIni({ lineEnding: '\n', commentIdentifiers: [';', '#'], trimLines: true })
-  const decoded = decoder.decode(clean.join('\n')) as Record<string, Record<string, string>>
-  for (const section of sections) {
-    const values = decoded[section.name] ?? {}
-    for (const [key, entry] of section.entries) {
-      const v = values[key]
-      if (typeof v === 'string') entry.value = v.trim()
-    }
   }
   return { doc: { file, sections }, errors }
 }

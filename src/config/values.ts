@@ -1,5 +1,6 @@
 /** Typed value parsers shared by the config sections; each returns a value or what was expected. */
 import { type Prefix, parseAddress, parsePrefix } from '../net/ipv4.js'
+import { quoted } from '../util/text.js'
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string }
 
@@ -59,7 +60,7 @@ export function list<T>(text: string, item: (s: string) => Parsed<T>): Parsed<T[
   const out: T[] = []
   for (const part of text.split(/[,\s]+/).filter(Boolean)) {
     const r = item(part)
-    if (!r.ok) return { ok: false, error: `"${part}": ${r.error}` }
+    if (!r.ok) return { ok: false, error: `${quoted(part)}: ${r.error}` }
     out.push(r.value)
   }
   return { ok: true, value: out }

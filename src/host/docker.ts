@@ -9,8 +9,9 @@
  *   - the Engine API on the Docker socket (HTTP over a unix socket): version,
  *     and the `--docker-network` bridge network with the fabric subnet.
  */
-import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { type NetInterface, readInterfaces } from '../kernel/interfaces.js'
+import { run } from '../util/process.js'
 import { type UnixHttpResponse, UnixHttpTimeout, unixHttp } from '../util/unix-http.js'
 import { formatAddress, formatPrefix, type Prefix, firstHost } from '../net/ipv4.js'
 
@@ -177,22 +178,12 @@ function writeAtomic(file: string, text: string, mode: number): void {
 
 /**
  * The IPv4 addresses (address/len) of an interface of this network namespace,
- * undefined when it does not exist. From `ip`, as os.networkInterfaces() leaves
- * out interfaces that are down (docker0 without containers is).
+ * undefined when it does not exist. From rtnetlink (`read`), which also lists
+ * interfaces that are down (docker0 without containers is); never a child process.
  */
-export function interfaceAddresses(name: string): string[] | undefined {
-  let out: string
-  try {
-    out = execFileSync('ip', ['-j', '-4', 'addr', 'show', 'dev', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 })
-  } catch {
-    return undefined
-  }
-  try {
-    const links = JSON.parse(out || '[]') as { addr_info?: { family?: string; local?: string; prefixlen?: number }[] }[]
-    return links.flatMap((l) => l.addr_info ?? []).filter((a) => a.family === 'inet' && a.local).map((a) => `${a.local}/${a.prefixlen}`)
-  } catch {
-    return []
-  }
+export async function interfaceAddresses(name: string, read: () => Promise<NetInterface[]> = readInterfaces): Promise<string[] | undefined> {
+  const iface = (await read()).find((i) => i.name === name)
+  return iface?.addresses.map((a) => `${formatAddress(a.address)}/${a.prefixLen}`)
 }
 
 export type BridgeState = { state: 'match' } | { state: 'mismatch'; addresses: string[] } | { state: 'absent' }
@@ -201,10 +192,6 @@ export type BridgeState = { state: 'match' } | { state: 'mismatch'; addresses: s
 export function bridgeState(addresses: string[] | undefined, subnet: Prefix): BridgeState {
   if (addresses === undefined) return { state: 'absent' }
   return addresses.includes(bipOf(subnet)) ? { state: 'match' } : { state: 'mismatch', addresses }
-}
-
-export function bridgeExists(name: string): boolean {
-  return existsSync(`/sys/class/net/${name}`)
 }
 
 // --- restarting the Docker daemon -------------------------------------------------
@@ -260,22 +247,9 @@ export function probeInit(): { inContainer: boolean; sameMountNsAsInit: boolean;
 }
 
 /** Runs a restart plan; resolves with its exit code and output. */
-export function runRestart(plan: RestartPlan, timeoutMs = 120_000): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(plan.argv[0]!, plan.argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()))
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('error', (e) => {
-      clearTimeout(timer)
-      resolve({ code: 127, output: e.message })
-    })
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      resolve({ code: code ?? 1, output: output.trim() })
-    })
-  })
+export async function runRestart(plan: RestartPlan, timeoutMs = 120_000): Promise<{ code: number; output: string }> {
+  const r = await run(plan.argv[0]!, plan.argv.slice(1), { timeoutMs })
+  return { code: r.code, output: [r.stdout.trim(), r.stderr.trim()].filter(Boolean).join('\n') }
 }
 
 // --- the Engine API ----------------------------------------------------------------

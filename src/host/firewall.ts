@@ -74,13 +74,13 @@ function jumpsTo(saved: Saved, table: string, target: string): { chain: string; 
   const out: { chain: string; index: number; rule: string }[] = []
   for (const [chain, rules] of saved.get(table)?.rules ?? []) {
     rules.forEach((rule, index) => {
-      if (jumpTarget(rule) === target || new RegExp(`(^| )-[jg] ${escape(target)}( |$)`).test(rule)) out.push({ chain, index, rule })
+      if (jumpTarget(rule) === target || new RegExp(`(^| )-[jg] ${escapeRegExp(target)}( |$)`).test(rule)) out.push({ chain, index, rule })
     })
   }
   return out
 }
 
-function escape(s: string): string {
+function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')
 }
 

@@ -18,7 +18,7 @@ import type { FabricConfig } from '../config/fabric-config.js'
 import { effectiveRpFilter, enableIpForwarding } from '../kernel/sysctl.js'
 import { formatPrefix, overlaps, parsePrefix, type Prefix } from '../net/ipv4.js'
 import {
-  type BridgeState, DaemonJsonError, type NetworkInfo, type RestartPlan, bipInDaemonJson, bipOf, bridgeExists, bridgeState, dockerApi,
+  type BridgeState, DaemonJsonError, type NetworkInfo, type Rendered, type RestartPlan, bipInDaemonJson, bipOf, bridgeState, dockerApi,
   engineVersion, inspectNetwork, interfaceAddresses, MANAGED_LABEL, networkBridge, networkCreateBody, networkMismatch, probeInit,
   readDaemonTemplate, readIfExists, renderDaemonJson, restartPlan, restoreDaemonJson, runRestart, versionAtLeast, writeDaemonJson,
 } from './docker.js'
@@ -26,6 +26,7 @@ import { FORWARD_CHAIN, POSTROUTING_CHAIN, desiredChains, directRoutingDrops, fo
 import { readHostOptions } from './flags.js'
 import { type Iptables, detectIptables } from './iptables.js'
 import { allocateSubnet, readIpamState } from './ipam.js'
+import { waitFor } from '../util/process.js'
 
 export interface HostHookContext {
   config: FabricConfig
@@ -106,6 +107,20 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
   let checking = false
   const fw = { inSync: !o.firewall, parent: '', checks: 0, restored: 0, lastCheck: undefined as string | undefined, lastError: undefined as string | undefined, directRoutingWarned: false }
   let networkCreated = false
+  /** docker0 against this host's subnet, as last read (status() reports it without waiting) */
+  const bridge0 = { matches: false, reading: undefined as Promise<boolean> | undefined }
+
+  /** Reads docker0's addresses (one read at a time); false when it cannot be read. */
+  function refreshBridge(): Promise<boolean> {
+    bridge0.reading ??= interfaceAddresses('docker0')
+      .then((a) => (bridge0.matches = bridgeState(a, subnet).state === 'match'))
+      .catch((e: unknown) => {
+        log.debug('docker0-read-failed', { error: (e as Error).message })
+        return (bridge0.matches = false)
+      })
+      .finally(() => (bridge0.reading = undefined))
+    return bridge0.reading
+  }
 
   const spec = { pool: config.pool, local: subnet, masquerade: o.masquerade }
 
@@ -158,15 +173,15 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
         }
         bridge = networkBridge(existing)
       }
-      const d0 = (interfaceAddresses('docker0') ?? []).map((a) => parsePrefix(a, false)).filter((p) => p.ok).map((p) => (p as { value: Prefix }).value)
+      const d0 = ((await interfaceAddresses('docker0')) ?? []).map((a) => parsePrefix(a, false)).filter((p) => p.ok).map((p) => (p as { value: Prefix }).value)
       const clash = d0.find((p) => overlaps(p, config.pool))
       if (clash) ctx.warn('docker0-overlaps-pool', `docker0 (${formatPrefix(clash)}) overlaps the fabric pool ${formatPrefix(config.pool)}; give docker0 a "bip" outside the pool`)
       return { kind: 'network', name: o.dockerNetwork, exists: existing, version: dockerVersion }
     }
     const daemonJsonText = readIfExists(o.daemonJson)
-    const present = bridgeExists('docker0')
-    const state = bridgeState(present ? interfaceAddresses('docker0') : undefined, subnet)
+    const state = bridgeState(await interfaceAddresses('docker0'), subnet)
     if (state.state === 'match') {
+      bridge0.matches = true
       const bip = bipInDaemonJson(daemonJsonText)
       if (bip !== undefined && bip !== bipOf(subnet)) ctx.warn('daemon-json-bip-differs', `docker0 has ${bipOf(subnet)} but ${o.daemonJson} says "bip": "${bip}"; the next Docker restart would move docker0 out of the fabric`)
       return { kind: 'docker0-ok' }
@@ -174,7 +189,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
     if (state.state === 'absent' && !socketThere && daemonJsonText === undefined) {
       return { kind: 'none', reason: `no docker0, no ${o.dockerSocket}, no ${o.daemonJson}: Docker is not installed here` }
     }
-    let rendered
+    let rendered: Rendered
     try {
       rendered = renderDaemonJson({ current: daemonJsonText, template: readDaemonTemplate(), subnet, dockerVersion, file: o.daemonJson })
     } catch (e) {
@@ -212,7 +227,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       log.warn('docker-restarting', { via: docker.restart.via, command: docker.restart.display, note: 'containers without --restart or live-restore stop' })
       const r = await runRestart(docker.restart)
       if (r.code !== 0) throw new Error(`restarting Docker (${docker.restart.display}) failed with code ${r.code}: ${r.output}`)
-      const ok = await waitUntil(() => bridgeState(bridgeExists('docker0') ? interfaceAddresses('docker0') : undefined, subnet).state === 'match', 90_000)
+      const ok = await waitFor(async () => ((await refreshBridge()) ? true : undefined), { timeoutMs: 90_000, intervalMs: 500 })
       if (!ok) {
         const liveRestore = /"live-restore"\s*:\s*true/.test(readIfExists(o.daemonJson) ?? '')
         throw new Error(`Docker was restarted but docker0 still does not have ${bipOf(subnet)} after 90 s; check ${o.daemonJson} and the Docker daemon's log` +
@@ -290,8 +305,9 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       const dockerStatus: Record<string, unknown> = { mode: docker.kind === 'network' ? 'network' : docker.kind === 'none' ? 'none' : 'docker0', version: dockerVersion ?? null }
       if (docker.kind === 'network') Object.assign(dockerStatus, { network: docker.name, bridge, created: networkCreated })
       if (docker.kind === 'docker0-ok' || docker.kind === 'docker0-configure') {
-        const st = bridgeState(bridgeExists('docker0') ? interfaceAddresses('docker0') : undefined, subnet)
-        Object.assign(dockerStatus, { bridge: 'docker0', bip: bipOf(subnet), bridgeMatches: st.state === 'match', daemonJson: o.daemonJson, allowDirectRouting: versionAtLeast(dockerVersion, 28, 2) })
+        // the last reading (the status path never waits on the kernel); the next one starts now
+        void refreshBridge()
+        Object.assign(dockerStatus, { bridge: 'docker0', bip: bipOf(subnet), bridgeMatches: bridge0.matches, daemonJson: o.daemonJson, allowDirectRouting: versionAtLeast(dockerVersion, 28, 2) })
       }
       return {
         inSync: fw.inSync,
@@ -304,13 +320,4 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       }
     },
   }
-}
-
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs
-  while (Date.now() < end) {
-    if (check()) return true
-    await new Promise((r) => setTimeout(r, 500))
-  }
-  return check()
 }

@@ -4,7 +4,7 @@
  * `iptables-restore --noflush`. Only fabric's own chains are ever written;
  * other chains only get fabric's single jump rules added or removed.
  */
-import { execFile } from 'node:child_process'
+import { run } from '../util/process.js'
 
 export type Backend = 'nft' | 'legacy'
 
@@ -110,16 +110,8 @@ export interface ExecResult {
 
 export type Exec = (cmd: string, args: string[], input?: string) => Promise<ExecResult>
 
-export const execCommand: Exec = (cmd, args, input) =>
-  new Promise((resolve) => {
-    const child = execFile(cmd, args, { encoding: 'utf8', timeout: 20_000, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-      if (!error) return resolve({ code: 0, stdout, stderr })
-      const e = error as NodeJS.ErrnoException & { code?: unknown }
-      const code = typeof e.code === 'number' ? e.code : e.code === 'ENOENT' ? 127 : 1
-      resolve({ code, stdout: stdout ?? '', stderr: stderr || e.message })
-    })
-    if (input !== undefined) child.stdin?.end(input)
-  })
+/** Runs iptables programs through the one process runner (20 s each). */
+export const execCommand: Exec = (cmd, args, input) => run(cmd, args, { input, timeoutMs: 20_000 })
 
 /** The iptables commands of one backend. */
 export class Iptables {

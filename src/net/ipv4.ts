@@ -1,9 +1,11 @@
 /**
  * IPv4 addresses and prefixes as plain numbers: an address is an unsigned
  * 32-bit integer, a prefix is {addr, len} with the host bits zero. Hot paths
- * (codecs, RIB, kernel) use these; ip-cidr is used at the edges (config).
+ * and edges (config, CLI) alike use these (docs/architecture.md,
+ * "Libraries": why not ip-cidr).
  */
 import { type Result, err, ok } from '../util/result.js'
+import { quoted } from '../util/text.js'
 
 export interface Prefix {
   /** network address, host bits zero, as uint32 */
@@ -17,13 +19,13 @@ const DOTTED = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/
 /** Parses a dotted-quad IPv4 address; no leading zeros, no shorthand. */
 export function parseAddress(text: string): Result<number, string> {
   const m = DOTTED.exec(text.trim())
-  if (!m) return err(`"${text}" is not an IPv4 address (expected a.b.c.d)`)
+  if (!m) return err(`${quoted(text)} is not an IPv4 address (expected a.b.c.d)`)
   let value = 0
   for (let i = 1; i <= 4; i++) {
     const part = m[i]!
-    if (part.length > 1 && part.startsWith('0')) return err(`"${text}" is not an IPv4 address (leading zero in "${part}")`)
+    if (part.length > 1 && part.startsWith('0')) return err(`${quoted(text)} is not an IPv4 address (leading zero in ${quoted(part)})`)
     const octet = Number(part)
-    if (octet > 255) return err(`"${text}" is not an IPv4 address (octet ${part} > 255)`)
+    if (octet > 255) return err(`${quoted(text)} is not an IPv4 address (octet ${part} > 255)`)
     value = value * 256 + octet
   }
   return ok(value >>> 0)
@@ -49,15 +51,15 @@ export function prefix(addr: number, len: number): Prefix {
  */
 export function parsePrefix(text: string, strict = true): Result<Prefix, string> {
   const slash = text.indexOf('/')
-  if (slash < 0) return err(`"${text}" is not a CIDR prefix (expected a.b.c.d/len)`)
+  if (slash < 0) return err(`${quoted(text)} is not a CIDR prefix (expected a.b.c.d/len)`)
   const a = parseAddress(text.slice(0, slash))
-  if (!a.ok) return err(`"${text}" is not a CIDR prefix: ${a.error}`)
+  if (!a.ok) return err(`${quoted(text)} is not a CIDR prefix: ${a.error}`)
   const lenText = text.slice(slash + 1).trim()
-  if (!/^\d{1,2}$/.test(lenText) || Number(lenText) > 32) return err(`"${text}" is not a CIDR prefix (length must be 0..32)`)
+  if (!/^\d{1,2}$/.test(lenText) || Number(lenText) > 32) return err(`${quoted(text)} is not a CIDR prefix (length must be 0..32)`)
   const len = Number(lenText)
   const p = prefix(a.value, len)
   if (strict && p.addr !== a.value) {
-    return err(`"${text}" has host bits set (did you mean ${formatPrefix(p)}?)`)
+    return err(`${quoted(text)} has host bits set (did you mean ${formatPrefix(p)}?)`)
   }
   return ok(p)
 }
@@ -70,7 +72,6 @@ export function formatPrefix(p: Prefix): string {
 export function prefixKey(p: Prefix): string {
   return formatPrefix(p)
 }
-
 
 export function containsAddress(p: Prefix, addr: number): boolean {
   return ((addr & maskOf(p.len)) >>> 0) === p.addr
@@ -85,18 +86,9 @@ export function overlaps(a: Prefix, b: Prefix): boolean {
   return containsPrefix(a, b) || containsPrefix(b, a)
 }
 
-export function samePrefix(a: Prefix, b: Prefix): boolean {
-  return a.addr === b.addr && a.len === b.len
-}
-
 /** First usable host address of a prefix (the gateway docker0 takes). */
 export function firstHost(p: Prefix): number {
   return p.len >= 31 ? p.addr : (p.addr + 1) >>> 0
-}
-
-/** Number of addresses in a prefix. */
-export function sizeOf(p: Prefix): number {
-  return 2 ** (32 - p.len)
 }
 
 /**

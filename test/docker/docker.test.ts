@@ -183,7 +183,7 @@ if (missing.length > 0 && process.env.FABRIC_SKIP_DOCKER_TEST === '1') {
     t.is(refused.code, 3, refused.stderr)
     t.regex(refused.stderr, /docker0 has 172\.30\.1\.1\/24 but this host's fabric subnet is 10\.244\.1\.0\/24/)
     t.regex(refused.stderr, /"bip": "10\.244\.1\.1\/24"/)
-    t.is(readFileSync(h1.daemonJson, 'utf8'), originalDaemonJson[0], 'nothing changed when refused')
+    t.is(readFileSync(h1.daemonJson, 'utf8'), originalDaemonJson[0]!, 'nothing changed when refused')
 
     await timed(t, 'agents configured docker0 (daemon.json, dockerd restart) and synced', async () => {
       for (const h of lab.hosts) await lab.mustDocker(h, agentRun(h))
@@ -205,7 +205,7 @@ if (missing.length > 0 && process.env.FABRIC_SKIP_DOCKER_TEST === '1') {
       t.is(dj['log-level'], 'info', 'user keys kept')
       t.deepEqual(dj.labels, [`fabric-test=${h.name}`])
       t.false('allow-direct-routing' in dj, 'not for Docker 20.10')
-      t.is(readFileSync(`${h.daemonJson}.fabric-backup`, 'utf8'), originalDaemonJson[i])
+      t.is(readFileSync(`${h.daemonJson}.fabric-backup`, 'utf8'), originalDaemonJson[i]!)
       t.true(lab.starts.get(h.index)! >= 2, 'dockerd was restarted by the agent')
       t.true(await fabricRulesInPlace(h), `fabric chains on ${h.name}`)
     }
@@ -259,7 +259,7 @@ if (missing.length > 0 && process.env.FABRIC_SKIP_DOCKER_TEST === '1') {
     t.is(leave.code, 0, `${leave.stdout}\n${leave.stderr}\n${(await lab.docker(h3, ['logs', '--tail', '15', 'fabric'])).stdout}`)
     t.regex(leave.stdout, /node3 left the fabric: 2 routes removed/)
     await waitFor(async () => ((await lab.docker(h3, ['inspect', '-f', '{{.State.Running}}', 'fabric'])).stdout.trim() === 'false' ? true : undefined), 15_000, 200)
-    t.is(readFileSync(h3.daemonJson, 'utf8'), originalDaemonJson[2], 'daemon.json as it was')
+    t.is(readFileSync(h3.daemonJson, 'utf8'), originalDaemonJson[2]!, 'daemon.json as it was')
     t.false(existsSync(`${h3.daemonJson}.fabric-backup`))
     t.false((await lab.iptablesSave(h3.ns)).includes('FABRIC'))
     t.is((await run('ip', ['-n', h3.ns, 'route', 'show', 'proto', '233'])).stdout.trim(), '')
@@ -269,7 +269,7 @@ if (missing.length > 0 && process.env.FABRIC_SKIP_DOCKER_TEST === '1') {
     await waitFor(() => (lab.dockerdPid(h3) !== undefined && lab.dockerdPid(h3) !== pid3 ? true : undefined), 30_000, 100)
     await lab.waitDocker(h3)
     t.truthy(await waitFor(async () => ((await run('ip', ['-n', h3.ns, '-4', '-o', 'addr', 'show', 'docker0'])).stdout.includes(h3.initialBip) ? true : undefined), 10_000, 200))
-    t.is(await lab.iptablesSave(h3.ns), iptBefore[2], 'iptables-save as before fabric')
+    t.is(await lab.iptablesSave(h3.ns), iptBefore[2]!, 'iptables-save as before fabric')
     // the other hosts keep node3's route until they are told (static mode: fabric.ini); traffic between 1 and 2 unaffected
     t.true(await ping(lab, h1, ips[1]!))
 

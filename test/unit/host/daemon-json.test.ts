@@ -6,19 +6,14 @@ import {
   BACKUP_SUFFIX, DaemonJsonError, bipOf, bridgeState, networkCreateBody, networkMismatch, parseVersion, readDaemonTemplate,
   renderDaemonJson, restartPlan, restoreDaemonJson, versionAtLeast, writeDaemonJson,
 } from '../../../src/host/docker.js'
-import { parsePrefix, type Prefix } from '../../../src/net/ipv4.js'
+import { P } from '../../helpers/net.js'
 
-const p = (s: string): Prefix => {
-  const r = parsePrefix(s)
-  if (!r.ok) throw new Error(r.error)
-  return r.value
-}
 const template = readDaemonTemplate()
-const subnet = p('10.244.3.0/24')
+const subnet = P('10.244.3.0/24')
 
 test('bip is the first address of the subnet with its length', (t) => {
   t.is(bipOf(subnet), '10.244.3.1/24')
-  t.is(bipOf(p('10.8.0.0/16')), '10.8.0.1/16')
+  t.is(bipOf(P('10.8.0.0/16')), '10.8.0.1/16')
 })
 
 test('versions: parsed from Engine API strings, compared by major.minor', (t) => {

@@ -3,14 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
 import { IPAM_FILE, allocateSubnet, hashSlot, hostIdentity, pickSubnet } from '../../../src/host/ipam.js'
-import { formatPrefix, parseAddress, parsePrefix, type Prefix } from '../../../src/net/ipv4.js'
+import { formatPrefix, parseAddress } from '../../../src/net/ipv4.js'
+import { P } from '../../helpers/net.js'
 
-const p = (s: string): Prefix => {
-  const r = parsePrefix(s)
-  if (!r.ok) throw new Error(r.error)
-  return r.value
-}
-const pool = p('10.244.0.0/16')
+const pool = P('10.244.0.0/16')
 
 test('the choice is stable for an identity and inside the pool with the host prefix', (t) => {
   const a = pickSubnet({ pool, hostPrefix: 24, taken: [], identity: 'machine-a/10.0.0.1' })
@@ -47,16 +43,16 @@ test('taken subnets are skipped (next free slot, wrapping), overlapping ones too
 })
 
 test('a full pool is an error naming the pool', (t) => {
-  const small = p('10.9.0.0/30')
-  const r = pickSubnet({ pool: p('10.9.0.0/29'), hostPrefix: 30, taken: [small, p('10.9.0.4/30')], identity: 'a' })
+  const small = P('10.9.0.0/30')
+  const r = pickSubnet({ pool: P('10.9.0.0/29'), hostPrefix: 30, taken: [small, P('10.9.0.4/30')], identity: 'a' })
   t.false(r.ok)
   if (!r.ok) t.regex(r.error, /no free \/30 left in the pool 10\.9\.0\.0\/29/)
   t.false(pickSubnet({ pool, hostPrefix: 12, taken: [], identity: 'a' }).ok)
 })
 
 test('the previous choice is kept while valid and free, else a new one is made', (t) => {
-  const previous = p('10.244.77.0/24')
-  const kept = pickSubnet({ pool, hostPrefix: 24, taken: [p('10.244.1.0/24')], identity: 'z', previous })
+  const previous = P('10.244.77.0/24')
+  const kept = pickSubnet({ pool, hostPrefix: 24, taken: [P('10.244.1.0/24')], identity: 'z', previous })
   t.true(kept.ok && kept.reason === 'previous' && formatPrefix(kept.subnet) === '10.244.77.0/24')
   const takenNow = pickSubnet({ pool, hostPrefix: 24, taken: [previous], identity: 'z', previous })
   t.true(takenNow.ok && takenNow.reason !== 'previous')

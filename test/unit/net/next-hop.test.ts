@@ -1,9 +1,7 @@
 import test from 'ava'
-import { parseAddress, parsePrefix, type Prefix } from '../../../src/net/ipv4.js'
 import { nextHopProblem } from '../../../src/net/next-hop.js'
+import { A, P } from '../../helpers/net.js'
 
-const A = (s: string): number => { const r = parseAddress(s); if (!r.ok) throw new Error(r.error); return r.value }
-const P = (s: string): Prefix => { const r = parsePrefix(s); if (!r.ok) throw new Error(r.error); return r.value }
 
 const scope = { underlay: P('172.30.0.0/24'), self: A('172.30.0.11'), pools: [P('10.244.0.0/16')] }
 

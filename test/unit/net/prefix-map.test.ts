@@ -1,8 +1,8 @@
 import test from 'ava'
-import { PrefixMap, PrefixSet } from '../../src/net/prefix-map.js'
-import { formatPrefix, parsePrefix } from '../../src/net/ipv4.js'
+import { PrefixMap, PrefixSet } from '../../../src/net/prefix-map.js'
+import { formatPrefix } from '../../../src/net/ipv4.js'
+import { P } from '../../helpers/net.js'
 
-const P = (s: string) => { const r = parsePrefix(s); if (!r.ok) throw new Error(r.error); return r.value }
 
 test('set/get/delete across lengths, including /0, /32 and high addresses', (t) => {
   const m = new PrefixMap<string>()

@@ -1,7 +1,7 @@
 import test from 'ava'
-import { ConfigErrors } from '../../src/config/errors.js'
-import { loadConfig, loadConfigText } from '../../src/config/fabric-config.js'
-import { formatAddress, formatPrefix } from '../../src/net/ipv4.js'
+import { ConfigErrors } from '../../../src/config/errors.js'
+import { loadConfig, loadConfigText } from '../../../src/config/fabric-config.js'
+import { formatAddress, formatPrefix } from '../../../src/net/ipv4.js'
 
 const GOOD = `[fabric]
 pool = 10.244.0.0/16        ; all container subnets are cut from here

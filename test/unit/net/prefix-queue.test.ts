@@ -1,8 +1,8 @@
 import test from 'ava'
-import { formatPrefix, parsePrefix } from '../../src/net/ipv4.js'
-import { PrefixQueue } from '../../src/net/prefix-queue.js'
+import { formatPrefix } from '../../../src/net/ipv4.js'
+import { PrefixQueue } from '../../../src/net/prefix-queue.js'
+import { P } from '../../helpers/net.js'
 
-const P = (s: string) => { const r = parsePrefix(s); if (!r.ok) throw new Error(r.error); return r.value }
 
 test('FIFO without duplicates, across bitmap and long prefixes', (t) => {
   const q = new PrefixQueue()
