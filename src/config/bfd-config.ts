@@ -23,13 +23,15 @@
  * resolveBfd() fills a [peer.NAME] from the [bgp] values.
  */
 import { readFileSync, statSync } from 'node:fs'
-import type { BfdAuthType } from '../protocols/bfd/codec.js'
 import { type Result, err, ok } from '../util/result.js'
 import { ConfigError } from './errors.js'
 import type { IniSection } from './ini.js'
 import { type KeySpec, type SectionValues, get, readSection } from './section.js'
 import * as v from './values.js'
 
+/** BFD authentication types (RFC 5880 4.2-4.4); the codec uses the same names */
+export const BFD_AUTH_TYPES = ['simple', 'md5', 'meticulous-md5', 'sha1', 'meticulous-sha1'] as const
+export type BfdAuthType = (typeof BFD_AUTH_TYPES)[number]
 export type BfdAuthSetting = 'none' | BfdAuthType
 
 export const BFD_AUTH_VALUES: readonly BfdAuthSetting[] = ['none', 'simple', 'md5', 'meticulous-md5', 'sha1', 'meticulous-sha1']

@@ -20,6 +20,9 @@
  *     keyed / meticulous keyed MD5 (2/3): Reserved(8) Seq(32) Digest(16), Len 24
  *     keyed / meticulous keyed SHA1 (4/5): Reserved(8) Seq(32) Hash(20), Len 28
  */
+import type { BfdAuthType } from '../../config/bfd-config.js'
+export type { BfdAuthType }
+import type { DecodeError } from '../../core/codec.js'
 import { type Result, err, ok } from '../../util/result.js'
 
 export const BFD_VERSION = 1
@@ -58,7 +61,6 @@ export const DIAG_TEXT: Record<number, string> = {
   8: 'reverse concatenated path down',
 }
 
-export type BfdAuthType = 'simple' | 'md5' | 'meticulous-md5' | 'sha1' | 'meticulous-sha1'
 export const AUTH_TYPE_CODE: Record<BfdAuthType, number> = { simple: 1, md5: 2, 'meticulous-md5': 3, sha1: 4, 'meticulous-sha1': 5 }
 const AUTH_TYPE_OF_CODE: Record<number, BfdAuthType> = { 1: 'simple', 2: 'md5', 3: 'meticulous-md5', 4: 'sha1', 5: 'meticulous-sha1' }
 /** Auth Len of the digest types (RFC 5880 4.3, 4.4) */
@@ -119,14 +121,14 @@ export type BfdDecodeErrorKind =
   | 'auth-bad-type'
   | 'auth-bad-length'
 
-export interface BfdDecodeError {
-  readonly kind: BfdDecodeErrorKind
-  /** human-readable detail naming the field and value */
-  readonly reason: string
+/** A refused control packet (src/core/codec.ts shape); `message` names the field and value. */
+export interface BfdDecodeError extends DecodeError {
+  readonly codec: 'bfd'
+  readonly reason: BfdDecodeErrorKind
 }
 
-function fail(kind: BfdDecodeErrorKind, reason: string): { ok: false; error: BfdDecodeError } {
-  return err({ kind, reason })
+function fail(reason: BfdDecodeErrorKind, message: string): { ok: false; error: BfdDecodeError } {
+  return err({ codec: 'bfd', reason, message })
 }
 
 /** The Auth Len byte of an authentication section. */

@@ -16,7 +16,7 @@
  * the chain FABRIC-BFD and the single jump to it are ever written.
  * Planning is pure (iptables-save text in, iptables-restore input out).
  */
-import { execFile } from 'node:child_process'
+import { run } from '../../util/process.js'
 
 export const GTSM_CHAIN = 'FABRIC-BFD'
 
@@ -77,14 +77,10 @@ export function gtsmDropsOf(saveWithCounters: string, port: number): number {
   return 0
 }
 
-function exec(cmd: string, args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { timeout: 10_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || error.message}`))
-      else resolve(stdout)
-    })
-    if (input !== undefined) child.stdin?.end(input)
-  })
+async function exec(cmd: string, args: string[], input?: string): Promise<string> {
+  const r = await run(cmd, args, { input, timeoutMs: 10_000 })
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim() || (r.timedOut ? 'timed out' : `exit ${r.code}`)}`)
+  return r.stdout
 }
 
 /** Installs the TTL check (idempotent). Throws with iptables' message when it cannot. */

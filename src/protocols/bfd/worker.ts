@@ -236,7 +236,7 @@ export class BfdWorker {
     try {
       const d = decodePacket(msg)
       if (!d.ok) {
-        l.drops[d.error.kind] = (l.drops[d.error.kind] ?? 0) + 1
+        l.drops[d.error.reason] = (l.drops[d.error.reason] ?? 0) + 1
         return
       }
       const pkt = d.value

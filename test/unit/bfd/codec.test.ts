@@ -89,7 +89,8 @@ for (const c of refusals) {
     const r = decodePacket(c.bytes)
     t.false(r.ok)
     if (!r.ok) {
-      t.is(r.error.kind, c.kind)
+      t.is(r.error.reason, c.kind)
+      t.is(r.error.codec, 'bfd')
       t.true(r.error.reason.length > 0)
     }
   })
@@ -116,7 +117,7 @@ test('fuzz: mutated packets decode to a re-encodable packet or a typed error, ne
       if (!r2.ok || JSON.stringify(r2.value) !== JSON.stringify(r.value)) t.fail(`re-decoded packet differs for ${cut.toString('hex')}`)
     } else {
       refused++
-      if (!KINDS.includes(r.error.kind)) t.fail(`untyped error ${JSON.stringify(r.error)}`)
+      if (!KINDS.includes(r.error.reason)) t.fail(`untyped error ${JSON.stringify(r.error)}`)
     }
   }
   t.true(decoded > 1000, `decoded ${decoded}`)
