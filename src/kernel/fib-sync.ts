@@ -427,7 +427,9 @@ export class FibSync {
       if (want === undefined) return // not something we installed
       const matches = r.gateway === want.nextHop && r.metric === this.metricOf(want)
       if ((kind === 'del' && matches) || (kind === 'new' && !matches)) {
-        this.opts.log.limited('warn', 'kernel-route-drift', formatPrefix(r.prefix), { prefix: formatPrefix(r.prefix), change: kind === 'del' ? 'deleted' : 'changed', gateway: r.gateway !== undefined ? formatAddress(r.gateway) : null })
+        const change = kind === 'del' ? 'deleted' : 'changed'
+        // repeated drift of one prefix (another daemon fighting fabric) is summarised, not logged each time
+        this.opts.log.limited('warn', 'kernel-route-drift', `${formatPrefix(r.prefix)} ${change}`, { prefix: formatPrefix(r.prefix), change, gateway: r.gateway !== undefined ? formatAddress(r.gateway) : null })
         this.requestFull()
       }
     } else if (entry !== undefined || this.conflictKeys.has(r.prefix)) {
@@ -462,13 +464,14 @@ export class FibSync {
 
   /** undefined when the route may go to the kernel; else why not */
   private refusal(want: DesiredRoute, connected: Connected[]): Refusal | undefined {
-    const scope = this.opts.nextHopScope
-    const problem = scope === undefined ? undefined : nextHopProblem(want.nextHop, scope)
-    if (problem !== undefined) {
-      return { refused: 'bad-next-hop', iface: null, reason: `next hop ${formatAddress(want.nextHop)} of peer ${want.peer} is ${NEXT_HOP_PROBLEM_TEXT[problem]}` }
-    }
     const on = connected.find((c) => containsAddress(c.net, want.nextHop))
-    if (on !== undefined && on.local !== want.nextHop) return undefined
+    if (on !== undefined && on.local !== want.nextHop) {
+      // on-link: and an address a host's subnet may be reached through?
+      const scope = this.opts.nextHopScope
+      const problem = scope === undefined ? undefined : nextHopProblem(want.nextHop, scope)
+      if (problem === undefined) return undefined
+      return { refused: 'bad-next-hop', iface: on.name, reason: `next hop ${formatAddress(want.nextHop)} of peer ${want.peer} is ${NEXT_HOP_PROBLEM_TEXT[problem]}` }
+    }
     return {
       refused: 'not-on-link',
       iface: on?.name ?? null,
