@@ -87,7 +87,8 @@ async function inner(): Promise<void> {
   // 2. the full agent path: RIB -> FibSync -> Rtnl
   const rtnl = new Rtnl()
   const rib = new Rib()
-  const fib = new FibSync({ rtnl, protocol: PROTO, table: MAIN_TABLE, log: () => {}, desired: rib.desiredTable() })
+  const quiet = { log: () => {}, limited: () => {} }
+  const fib = new FibSync({ port: rtnl, protocol: PROTO, table: MAIN_TABLE, log: quiet, desired: rib.desiredTable() })
   fib.allowDeletes = true
   rib.onBestChange((c) => fib.setDesired(c.prefix, c.best, c.previous))
   const since = Math.floor(Date.now() / 1000)

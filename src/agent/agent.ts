@@ -126,7 +126,8 @@ export class Agent {
       info: () => ({ version: VERSION, host: this.self.name, mode: this.config.mode }),
     })
     this.fib = new FibSync({
-      rtnl, protocol: this.config.routeProtocol, table: MAIN_TABLE, log: (l, e, f) => log.log(l, e, f),
+      port: rtnl, protocol: this.config.routeProtocol, table: MAIN_TABLE, log,
+      nextHopScope: { underlay: this.self.underlay, self: this.self.address, pools: [this.config.pool] },
       onRun: (r) => this.metrics?.observeReconcile(r.kind, r.durationMs / 1000),
       metricOf: (r) => kernelMetric(r as Route),
       desired: this.rib.desiredTable(),

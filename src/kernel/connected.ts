@@ -1,5 +1,5 @@
 import { type Prefix, prefix } from '../net/ipv4.js'
-import type { KernelAddress, KernelLink } from './rtnl-codec.js'
+import { IFF, type KernelAddress, type KernelLink, RT_SCOPE } from './rtnl-codec.js'
 
 /** A directly connected network: an address of an up interface and its prefix. */
 export interface Connected {
@@ -14,8 +14,8 @@ export function connectedNetworks(addrs: KernelAddress[], links: KernelLink[]): 
   const out: Connected[] = []
   for (const a of addrs) {
     const link = byIndex.get(a.index)
-    if (link === undefined || (link.flags & 0x1) === 0) continue // down
-    if (a.scope === 254 /* host */ || a.prefixLen >= 32) continue
+    if (link === undefined || (link.flags & IFF.UP) === 0) continue // down
+    if (a.scope === RT_SCOPE.HOST || a.prefixLen >= 32) continue
     out.push({ name: link.name, net: prefix(a.address, a.prefixLen), local: a.address })
   }
   return out

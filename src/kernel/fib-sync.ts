@@ -16,40 +16,23 @@
  *   periodically, and when a route event or an error shows drift: a route
  *   deleted or changed by hand, a foreign route appearing, lost events).
  */
+import type { Logger } from '../core/log.js'
 import { type Prefix, containsAddress, formatAddress, formatPrefix } from '../net/ipv4.js'
+import { NEXT_HOP_PROBLEM_TEXT, type NextHopScope, nextHopProblem } from '../net/next-hop.js'
 import { PrefixMap, PrefixSet } from '../net/prefix-map.js'
 import { PrefixBitSet, PrefixQueue } from '../net/prefix-queue.js'
+import type { Connected } from './connected.js'
+import { ERRNO, errnoName } from './errno.js'
+import { type KernelPort, type KernelSubscription, OP, RouteBatch, type RouteOpKind, opKind } from './port.js'
 import { type Conflict, type DesiredView, ReconcilePlanner } from './reconcile.js'
-import { OP, RouteBatch, type RouteOpKind, Rtnl, RouteMonitor, errnoName } from './rtnl.js'
-import { type Connected, connectedNetworks } from './connected.js'
+import {
+  INSTALLED, type NextHopRefusal, PENDING, type RouteState, Slot, type StateName, conflictCleared, isUnsettled, sameInKernel,
+  toConflict, toInstalled, toKernelError, toPending, toRefused,
+} from './route-state.js'
+import { type Timer, type Timers, systemTimers } from './timers.js'
 import type { DesiredRoute, KernelRoute } from './types.js'
 
-export type RouteState =
-  | { state: 'installed' }
-  | { state: 'pending' }
-  | { state: 'conflict'; reason: string }
-  | { state: 'not-on-link'; reason: string }
-  | { state: 'error'; reason: string }
-
-const INSTALLED: RouteState = Object.freeze({ state: 'installed' })
-const PENDING: RouteState = Object.freeze({ state: 'pending' })
-
-/**
- * A prefix whose route is pending, refused, in conflict or changing: the
- * desired route as last notified, what became of it, and what fabric has in
- * the kernel for it. A prefix without a Slot is settled: the kernel holds
- * exactly its desired route.
- */
-class Slot {
-  constructor(
-    public route: DesiredRoute,
-    public state: RouteState,
-    /** the route fabric installed for this prefix (undefined: none known) */
-    public inst: DesiredRoute | undefined,
-    /** seconds since the FibSync was made, when `route` was set (for routes without their own `since`) */
-    public since: number,
-  ) {}
-}
+export type { RouteState } from './route-state.js'
 
 /** The desired routes, one per prefix (the RIB's best routes). */
 export interface DesiredTable {
@@ -58,36 +41,25 @@ export interface DesiredTable {
   readonly size: number
 }
 
-/** A stand-alone desired table (for callers without a RIB). */
-export class SimpleDesiredTable implements DesiredTable {
-  private readonly map = new PrefixMap<DesiredRoute>()
-  get size(): number {
-    return this.map.size
-  }
-  get(p: Prefix): DesiredRoute | undefined {
-    return this.map.get(p)
-  }
-  values(): Iterable<DesiredRoute> {
-    return this.map.values()
-  }
-  /** Sets a route and tells the FIB sync, as the RIB's listener would. */
-  set(fib: FibSync, p: Prefix, r: DesiredRoute | undefined): void {
-    const previous = this.map.get(p)
-    if (r) this.map.set(p, r)
-    else this.map.delete(p)
-    fib.setDesired(p, r, previous)
-  }
-}
-
-export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>) => void
+export type FibLogger = Pick<Logger, 'log' | 'limited'>
 
 export interface FibSyncOptions {
-  rtnl: Rtnl
+  /** the kernel (src/kernel/rtnl.ts's Rtnl, or an in-memory one in tests) */
+  port: KernelPort
+  /** clock and timers (default: Node's) */
+  timers?: Timers
   protocol: number
   table: number
-  log: LogFn
+  log: FibLogger
   /** the desired routes (the RIB's best routes) */
   desired: DesiredTable
+  /**
+   * Where next hops may be (net/next-hop.ts): routes whose next hop
+   * nextHopProblem() rejects are refused before the kernel sees them. The
+   * sources refuse them first; this is the last line. Without it only
+   * on-link-ness is checked.
+   */
+  nextHopScope?: NextHopScope
   /** debounce of change-triggered runs, ms */
   debounceMs?: number
   /** called after every run (metrics) */
@@ -123,30 +95,57 @@ const CHUNK = 8192
 const RUN_MAX = 65536
 /** Per-route log lines above this many operations go to debug; info gets a summary. */
 const LOG_EACH_MAX = 64
+/** How long after a batch its own route events are still expected (they come on another socket, in any order with the acks). */
+const EXPECT_MS = 2000
+/** Most own route events expected at once; a batch that would exceed it pauses the monitor instead. */
+const EXPECT_MAX = 16384
+
+/** A route event fabric's own operation will cause. */
+interface Expected {
+  kind: 'new' | 'del'
+  gateway: number
+  metric: number
+  batch: number
+}
+
+/** Why a desired route is not given to the kernel. */
+interface Refusal {
+  refused: NextHopRefusal
+  reason: string
+  iface: string | null
+}
 
 export class FibSync {
   /** false during startup grace: stale routes are adopted, not deleted */
   allowDeletes = false
   readonly stats: FibStats = { reconciles: 0, incrementals: 0, opsApplied: 0, opsFailed: 0 }
   private readonly desired: DesiredTable
+  private readonly port: KernelPort
+  private readonly timers: Timers
   /** the exceptions: prefixes not settled */
   private readonly slots = new PrefixMap<Slot>()
   private dirty = new PrefixQueue()
   /** installed routes whose prefix is no longer desired: to delete */
-  private removals = new PrefixMap<DesiredRoute>()
+  private readonly removals = new PrefixMap<DesiredRoute>()
   private conflictKeys = new PrefixSet()
   /** the dirty prefixes a running full reconcile took over */
   private inFlight: PrefixQueue | undefined
-  private readonly epoch = Date.now()
+  /** route events our own recent operations cause (not drift) */
+  private readonly expected = new PrefixMap<Expected[]>()
+  private expectedCount = 0
+  private batchSeq = 0
+  private readonly epoch: number
   private readonly metricOf: (r: DesiredRoute) => number
   private fullRequested = false
   private lastFullEnd = 0
   private lastFullMs = 0
-  private timer: NodeJS.Timeout | undefined
-  private fullTimer: NodeJS.Timeout | undefined
-  private interval: NodeJS.Timeout | undefined
+  private timer: Timer | undefined
+  private fullTimer: Timer | undefined
+  private interval: Timer | undefined
   private intervalMs = 5000
-  private monitor: RouteMonitor | undefined
+  private subscription: KernelSubscription | undefined
+  /** connected networks, kept while the subscription tells of interface changes */
+  private connectedCache: Connected[] | undefined
   private worker: Promise<void> | undefined
   private readonly debounceMs: number
 
@@ -154,6 +153,9 @@ export class FibSync {
     this.debounceMs = opts.debounceMs ?? 50
     this.metricOf = opts.metricOf ?? ((r) => r.metric)
     this.desired = opts.desired
+    this.port = opts.port
+    this.timers = opts.timers ?? systemTimers
+    this.epoch = this.timers.now()
   }
 
   /**
@@ -166,12 +168,12 @@ export class FibSync {
     // a prefix with no Slot is settled (the kernel holds `previous`) or new and not yet applied
     const inst = slot ? slot.inst : this.isUnapplied(prefix) ? undefined : previous
     if (route === undefined) {
+      // nobody wants the prefix: no state is left behind, only the delete of what fabric installed
       if (slot) this.slots.delete(prefix)
+      this.conflictKeys.delete(prefix)
       if (inst) this.removals.set(prefix, inst)
     } else if (slot) {
-      slot.route = route
-      slot.state = PENDING
-      slot.since = this.now()
+      toPending(slot, route, this.now())
     } else if (inst) {
       this.slots.set(prefix, new Slot(route, PENDING, inst, this.now()))
     } else {
@@ -188,7 +190,13 @@ export class FibSync {
   }
 
   private now(): number {
-    return Math.round((Date.now() - this.epoch) / 1000)
+    return Math.round((this.timers.now() - this.epoch) / 1000)
+  }
+
+  /** The desired route of a prefix when it is (in the kernel's terms) `route`; else undefined. */
+  private stillWanted(route: DesiredRoute): DesiredRoute | undefined {
+    const current = this.desired.get(route.prefix)
+    return current !== undefined && sameInKernel(current, route, this.metricOf) ? current : undefined
   }
 
   /** The Slot of a desired prefix (a settled one gets a Slot describing it). */
@@ -204,11 +212,12 @@ export class FibSync {
 
   /** Records that the kernel holds `route`; the prefix settles when that is what is desired. */
   private installed(slot: Slot, route: DesiredRoute): void {
-    slot.inst = route
-    if (slot.route !== route) return
-    slot.state = INSTALLED
+    if (!toInstalled(slot, route, this.metricOf)) return
+    const current = this.stillWanted(route)
+    if (current === undefined) return
+    slot.route = current
     // without its own `since`, the Slot keeps the route's age
-    if ((route as { since?: number }).since !== undefined && this.desired.get(route.prefix) === route) this.slots.delete(route.prefix)
+    if ((current as { since?: number }).since !== undefined) this.slots.delete(route.prefix)
   }
 
   stateOf(prefix: Prefix): RouteState | undefined {
@@ -236,7 +245,7 @@ export class FibSync {
    * Counts of desired routes by state. Cheap on huge tables: it walks the
    * Slots (the unsettled few), not the queue of new prefixes.
    */
-  stateCounts(): Record<RouteState['state'], number> {
+  stateCounts(): Record<StateName, number> {
     const c = { installed: 0, pending: 0, conflict: 0, 'not-on-link': 0, error: 0 }
     let unsettled = 0
     let queuedWithSlot = 0
@@ -265,29 +274,34 @@ export class FibSync {
   /** in sync: every desired route installed or explained (conflict, not on-link) */
   inSync(): boolean {
     if (this.dirty.size > 0 || this.removals.size > 0 || (this.inFlight?.size ?? 0) > 0) return false
-    for (const s of this.slots.values()) if (s.state.state === 'pending' || s.state.state === 'error') return false
+    for (const s of this.slots.values()) if (isUnsettled(s.state)) return false
     return true
   }
 
-  /** Starts the periodic full reconcile and the route monitor. */
+  /** Starts the periodic full reconcile and the kernel's event subscription. */
   start(intervalSeconds: number): void {
     this.intervalMs = intervalSeconds * 1000
-    this.interval = setInterval(() => {
+    this.interval = this.timers.every(Math.min(this.intervalMs, 1000), () => {
       // with huge tables a full dump costs; never spend more than ~5% of the time on it
-      if (Date.now() - this.lastFullEnd >= Math.max(this.intervalMs, this.lastFullMs * 20)) this.requestFull(0)
-    }, Math.min(this.intervalMs, 1000))
-    this.monitor = new RouteMonitor((e) => this.onRouteEvent(e.kind, e.route), () => this.onOverrun())
+      if (this.timers.now() - this.lastFullEnd >= Math.max(this.intervalMs, this.lastFullMs * 20)) this.requestFull(0)
+    })
+    this.subscription = this.port.subscribe({
+      route: (kind, r) => this.guard(() => this.onRouteEvent(kind, r)),
+      interfaces: () => this.guard(() => this.onInterfaces()),
+      overrun: () => this.guard(() => this.onOverrun()),
+    })
   }
 
   stop(): void {
-    if (this.interval) clearInterval(this.interval)
-    if (this.timer) clearTimeout(this.timer)
-    if (this.fullTimer) clearTimeout(this.fullTimer)
+    this.interval?.cancel()
+    this.timer?.cancel()
+    this.fullTimer?.cancel()
     this.fullTimer = undefined
     this.interval = undefined
     this.timer = undefined
-    this.monitor?.close()
-    this.monitor = undefined
+    this.subscription?.close()
+    this.subscription = undefined
+    this.connectedCache = undefined
   }
 
   /** Runs a full reconcile now (after any run in progress) and returns its result. */
@@ -300,7 +314,7 @@ export class FibSync {
   /** Waits until no work is pending. */
   async drain(): Promise<void> {
     if (this.timer) {
-      clearTimeout(this.timer)
+      this.timer.cancel()
       this.timer = undefined
     }
     for (;;) {
@@ -311,15 +325,23 @@ export class FibSync {
     }
   }
 
+  /** Nothing thrown in an event or timer callback may reach the process. */
+  private guard(fn: () => void): void {
+    try {
+      fn()
+    } catch (e) {
+      this.opts.log.log('error', 'kernel-sync-failed', { error: (e as Error).message })
+    }
+  }
+
   private requestFull(delay = this.debounceMs): void {
     if (delay > this.debounceMs) {
       // a later full reconcile (after errors, overruns): not before its time
       if (this.fullTimer) return
-      this.fullTimer = setTimeout(() => {
+      this.fullTimer = this.timers.after(delay, () => {
         this.fullTimer = undefined
-        this.requestFull(0)
-      }, delay)
-      this.fullTimer.unref?.()
+        this.guard(() => this.requestFull(0))
+      })
       return
     }
     this.fullRequested = true
@@ -328,10 +350,10 @@ export class FibSync {
 
   private kick(delay: number): void {
     if (this.worker || this.timer) return
-    this.timer = setTimeout(() => {
+    this.timer = this.timers.after(delay, () => {
       this.timer = undefined
       if (!this.worker) this.worker = this.work()
-    }, delay)
+    })
   }
 
   private async work(): Promise<void> {
@@ -346,7 +368,7 @@ export class FibSync {
           }
         } catch (e) {
           this.stats.lastError = (e as Error).message
-          this.opts.log('error', 'kernel-sync-failed', { error: (e as Error).message })
+          this.opts.log.log('error', 'kernel-sync-failed', { error: (e as Error).message })
           // back off, then try a full reconcile
           this.worker = undefined
           this.requestFull(1000)
@@ -358,16 +380,56 @@ export class FibSync {
     }
   }
 
+  /** Registers the route events the batch's operations will cause. */
+  private expect(batch: RouteBatch, id: number): void {
+    for (let i = 0; i < batch.length; i++) {
+      const p = { addr: batch.addr[i]!, len: batch.len[i]! }
+      const e: Expected = { kind: batch.kind[i] === OP.DELETE ? 'del' : 'new', gateway: batch.gateway[i]!, metric: Math.max(0, batch.metric[i]!), batch: id }
+      const list = this.expected.get(p)
+      if (list) list.push(e)
+      else this.expected.set(p, [e])
+      this.expectedCount++
+    }
+  }
+
+  /** Forgets what a batch's operations were expected to cause (their events came, or will not). */
+  private unexpect(batch: RouteBatch, id: number): void {
+    for (let i = 0; i < batch.length; i++) {
+      const p = { addr: batch.addr[i]!, len: batch.len[i]! }
+      const list = this.expected.get(p)
+      if (!list) continue
+      const kept = list.filter((e) => e.batch !== id)
+      this.expectedCount -= list.length - kept.length
+      if (kept.length === 0) this.expected.delete(p)
+      else this.expected.set(p, kept)
+    }
+  }
+
+  /** The event is one of fabric's own operations: consume it. */
+  private ownEvent(kind: 'new' | 'del', r: KernelRoute): boolean {
+    const list = this.expected.get(r.prefix)
+    if (!list) return false
+    const i = list.findIndex((e) => e.kind === kind && e.gateway === (r.gateway ?? -1) && e.metric === r.metric)
+    if (i < 0) return false
+    list.splice(i, 1)
+    this.expectedCount--
+    if (list.length === 0) this.expected.delete(r.prefix)
+    return true
+  }
+
   private onRouteEvent(kind: 'new' | 'del', r: KernelRoute): void {
     if (r.table !== this.opts.table) return
     const slot = this.slots.get(r.prefix)
     const entry = slot ?? this.desired.get(r.prefix)
     if (r.protocol === this.opts.protocol) {
+      if (this.ownEvent(kind, r)) return
       const want = slot ? slot.inst : (entry as DesiredRoute | undefined)
       if (want === undefined) return // not something we installed
       const matches = r.gateway === want.nextHop && r.metric === this.metricOf(want)
       if ((kind === 'del' && matches) || (kind === 'new' && !matches)) {
-        this.opts.log('warn', 'kernel-route-drift', { prefix: formatPrefix(r.prefix), change: kind === 'del' ? 'deleted' : 'changed', gateway: r.gateway !== undefined ? formatAddress(r.gateway) : null })
+        const change = kind === 'del' ? 'deleted' : 'changed'
+        // repeated drift of one prefix (another daemon fighting fabric) is summarised, not logged each time
+        this.opts.log.limited('warn', 'kernel-route-drift', `${formatPrefix(r.prefix)} ${change}`, { prefix: formatPrefix(r.prefix), change, gateway: r.gateway !== undefined ? formatAddress(r.gateway) : null })
         this.requestFull()
       }
     } else if (entry !== undefined || this.conflictKeys.has(r.prefix)) {
@@ -375,22 +437,43 @@ export class FibSync {
     }
   }
 
+  /** Waits before a full reconcile that events (not changes) ask for: not more often than it is worth. */
+  private paced(): number {
+    return Math.max(0, Math.max(1000, this.lastFullMs * 20) - (this.timers.now() - this.lastFullEnd))
+  }
+
   private onOverrun(): void {
-    // events were lost: only a dump tells the truth, but not more often than it is worth
-    const wait = Math.max(0, Math.max(1000, this.lastFullMs * 20) - (Date.now() - this.lastFullEnd))
-    this.requestFull(wait)
+    // events were lost: only a dump tells the truth
+    this.connectedCache = undefined
+    this.requestFull(this.paced())
+  }
+
+  private onInterfaces(): void {
+    // what is on-link may have changed: refused routes may now go in, others out
+    this.connectedCache = undefined
+    this.requestFull(this.paced())
   }
 
   private async refreshConnected(): Promise<Connected[]> {
-    const [addrs, links] = await Promise.all([this.opts.rtnl.dumpAddresses(), this.opts.rtnl.dumpLinks()])
-    return connectedNetworks(addrs, links)
+    if (this.connectedCache) return this.connectedCache
+    const c = await this.port.connected()
+    // kept only while interface events would tell that it changed
+    if (this.subscription) this.connectedCache = c
+    return c
   }
 
-  /** undefined when on-link; else the reason it is refused */
-  private offLink(want: DesiredRoute, connected: Connected[]): { reason: string; iface: string | null } | undefined {
+  /** undefined when the route may go to the kernel; else why not */
+  private refusal(want: DesiredRoute, connected: Connected[]): Refusal | undefined {
     const on = connected.find((c) => containsAddress(c.net, want.nextHop))
-    if (on !== undefined && on.local !== want.nextHop) return undefined
+    if (on !== undefined && on.local !== want.nextHop) {
+      // on-link: and an address a host's subnet may be reached through?
+      const scope = this.opts.nextHopScope
+      const problem = scope === undefined ? undefined : nextHopProblem(want.nextHop, scope)
+      if (problem === undefined) return undefined
+      return { refused: 'bad-next-hop', iface: on.name, reason: `next hop ${formatAddress(want.nextHop)} of peer ${want.peer} is ${NEXT_HOP_PROBLEM_TEXT[problem]}` }
+    }
     return {
+      refused: 'not-on-link',
       iface: on?.name ?? null,
       reason: on === undefined
         ? `next hop ${formatAddress(want.nextHop)} of peer ${want.peer} is not on a directly connected network (connected: ${connected.map((c) => `${c.name} ${formatPrefix(c.net)}`).join(', ') || 'none'})`
@@ -398,17 +481,25 @@ export class FibSync {
     }
   }
 
-  private refuse(slot: Slot, off: { reason: string; iface: string | null }): void {
-    const prev = slot.state
-    if (prev.state !== 'not-on-link' || prev.reason !== off.reason) {
-      this.opts.log('warn', 'route-refused', { prefix: formatPrefix(slot.route.prefix), peer: slot.route.peer, nextHop: formatAddress(slot.route.nextHop), interface: off.iface, reason: off.reason })
+  private refuse(slot: Slot, off: Refusal): void {
+    if (toRefused(slot, off.refused, off.reason)) {
+      this.opts.log.log('warn', 'route-refused', { prefix: formatPrefix(slot.route.prefix), peer: slot.route.peer, nextHop: formatAddress(slot.route.nextHop), interface: off.iface, reason: off.reason })
     }
-    slot.state = { state: 'not-on-link', reason: off.reason }
+  }
+
+  /** The kernel refused an add or replace of `route`. */
+  private kernelRefused(route: DesiredRoute, op: RouteOpKind, errno: number, reason: string): void {
+    // a prefix withdrawn (or changed) while the batch was in flight keeps no state for it
+    const current = this.stillWanted(route)
+    if (current === undefined) return
+    const sl = this.slots.get(route.prefix) ?? this.newSlot(current, undefined)
+    toKernelError(sl, route, errno, reason, this.metricOf)
+    if (op === 'replace') sl.inst = undefined
   }
 
   /** Applies only what changed since the last run, from what fabric installed, in bounded chunks. */
   private async incremental(): Promise<void> {
-    const t0 = performance.now()
+    const t0 = this.timers.now()
     const connected = await this.refreshConnected()
     const { protocol, table } = this.opts
     const metricOf = this.metricOf
@@ -419,7 +510,7 @@ export class FibSync {
     let needFull = false
     let total = 0
     while (taken < RUN_MAX && !this.fullRequested) {
-      const keys = this.takeDirty(CHUNK)
+      const keys = this.dirty.take(CHUNK)
       if (keys.length === 0) break
       taken += keys.length
       // columns of numbers for the kernel, and the route of each operation (its prefix is the key)
@@ -438,8 +529,11 @@ export class FibSync {
           }
           continue
         }
-        if (this.conflictKeys.has(key)) continue // a full reconcile decides
-        const off = this.offLink(want, connected)
+        if (this.conflictKeys.has(key)) {
+          needFull = true // a full reconcile decides
+          continue
+        }
+        const off = this.refusal(want, connected)
         if (off) {
           const sl = slot ?? this.newSlot(want, undefined)
           this.refuse(sl, off)
@@ -454,7 +548,7 @@ export class FibSync {
         if (inst === undefined) {
           batch.push(OP.ADD, want.prefix, want.nextHop, metricOf(want))
           routes.push(want)
-        } else if (inst.nextHop === want.nextHop && metricOf(inst) === metricOf(want)) {
+        } else if (sameInKernel(inst, want, metricOf)) {
           this.installed(slot!, want)
           unchanged++
         } else if (metricOf(inst) === metricOf(want)) {
@@ -476,10 +570,10 @@ export class FibSync {
       const logEach = batch.length <= LOG_EACH_MAX && taken <= LOG_EACH_MAX
       for (let i = 0; i < batch.length; i++) {
         const k = batch.kind[i]!
-        const kind = Rtnl.kindName(k)
+        const kind = opKind(k)
         const route = routes[i]!
         const errno = errnos[i]!
-        if (errno === 0 || (k === OP.DELETE && errno === 3 /* ESRCH: already gone */)) {
+        if (errno === 0 || (k === OP.DELETE && errno === ERRNO.ESRCH)) {
           applied++
           if (k !== OP.DELETE) this.settle(route)
           this.logOp(kind, route, logEach)
@@ -487,17 +581,14 @@ export class FibSync {
         }
         failed++
         needFull = true
-        if (k === OP.ADD && errno === 17 /* EEXIST */) continue // held already: ours from before, or another protocol's
+        if (k === OP.ADD && errno === ERRNO.EEXIST) continue // held already: ours from before, or another protocol's
         const reason = `${kind} failed: ${errnoName(errno)}`
-        this.opts.log('error', 'route-op-failed', { prefix: formatPrefix(route.prefix), op: kind, errno, reason })
-        if (k === OP.DELETE) continue
-        const sl = this.slots.get(route.prefix) ?? this.newSlot(route, undefined)
-        if (sl.route === route) sl.state = { state: 'error', reason }
-        if (k === OP.REPLACE) sl.inst = undefined
+        this.opts.log.log('error', 'route-op-failed', { prefix: formatPrefix(route.prefix), op: kind, errno, reason })
+        if (k !== OP.DELETE) this.kernelRefused(route, kind, errno, reason)
       }
     }
-    if (total > LOG_EACH_MAX) this.opts.log('info', 'routes-changed', { operations: total, failed })
-    const result: ReconcileResult = { kind: 'incremental', applied, failed, conflicts: 0, unchanged, keptStale: 0, durationMs: performance.now() - t0 }
+    if (total > LOG_EACH_MAX) this.opts.log.log('info', 'routes-changed', { operations: total, failed })
+    const result: ReconcileResult = { kind: 'incremental', applied, failed, conflicts: 0, unchanged, keptStale: 0, durationMs: this.timers.now() - t0 }
     this.stats.incrementals++
     this.stats.opsApplied += applied
     this.stats.opsFailed += failed
@@ -517,14 +608,10 @@ export class FibSync {
     const slot = this.slots.get(route.prefix)
     if (slot) return this.installed(slot, route)
     // no Slot: settled at once, unless the route has no age of its own to keep
-    if ((route as { since?: number }).since === undefined && this.desired.get(route.prefix) === route) {
-      this.slots.set(route.prefix, new Slot(route, INSTALLED, route, this.now()))
+    const current = this.stillWanted(route)
+    if (current !== undefined && (current as { since?: number }).since === undefined) {
+      this.slots.set(route.prefix, new Slot(current, INSTALLED, route, this.now()))
     }
-  }
-
-  /** Removes and returns up to n dirty prefixes, oldest first. */
-  private takeDirty(n: number): Prefix[] {
-    return this.dirty.take(n)
   }
 
   private logOp(kind: RouteOpKind, r: DesiredRoute, each: boolean): void {
@@ -532,24 +619,35 @@ export class FibSync {
       ? { prefix: formatPrefix(r.prefix), gateway: formatAddress(r.nextHop) }
       : { prefix: formatPrefix(r.prefix), nextHop: formatAddress(r.nextHop), peer: r.peer }
     const event = kind === 'add' ? 'route-added' : kind === 'replace' ? 'route-replaced' : 'route-removed'
-    this.opts.log(each ? 'info' : 'debug', event, fields)
+    this.opts.log.log(each ? 'info' : 'debug', event, fields)
   }
 
-  /** Applies a batch; big batches pause the route monitor, which would only see our own changes. */
+  /**
+   * Applies a batch. Its own route events are expected (they are not
+   * drift); big batches instead pause the route events, which would only
+   * be fabric's own.
+   */
   private async apply(batch: RouteBatch): Promise<Int32Array> {
     if (batch.length === 0) return new Int32Array(0)
-    const quiet = batch.length > QUIET_BATCH && this.monitor !== undefined
-    if (quiet) this.monitor!.pause()
+    const sub = this.subscription
+    const quiet = sub !== undefined && (batch.length > QUIET_BATCH || this.expectedCount + batch.length > EXPECT_MAX)
+    const id = ++this.batchSeq
+    if (quiet) sub.pause()
+    else if (sub !== undefined) this.expect(batch, id)
     try {
-      return await this.opts.rtnl.applyBatch(batch)
+      return await this.port.applyBatch(batch)
     } finally {
-      if (quiet) this.monitor?.resume()
+      if (quiet) this.subscription?.resume()
+      else if (sub !== undefined) {
+        // events of this batch may still be queued on the event socket
+        this.timers.after(EXPECT_MS, () => this.guard(() => this.unexpect(batch, id)))
+      }
     }
   }
 
   /** Dump (streamed into the planner), diff everything, apply in chunks. */
   private async full(): Promise<void> {
-    const t0 = performance.now()
+    const t0 = this.timers.now()
     // everything dirty is covered by this run; changes during it are queued anew.
     // Removals stay queued: they are deleted even during the startup grace.
     this.inFlight = this.dirty
@@ -563,23 +661,31 @@ export class FibSync {
   }
 
   private async fullRun(t0: number): Promise<void> {
-    const { rtnl, protocol, table, log } = this.opts
+    const { protocol, table, log } = this.opts
+    // connected networks are read afresh: a full reconcile trusts no cache
+    this.connectedCache = undefined
     const connected = await this.refreshConnected()
-    const offLink = new PrefixBitSet()
+    // slots of prefixes nobody wants any more, and the current objects of those still wanted
+    for (const [p, slot] of [...this.slots.entries()]) {
+      const current = this.desired.get(p)
+      if (current === undefined) this.slots.delete(p)
+      else if (current !== slot.route && sameInKernel(current, slot.route, this.metricOf)) slot.route = current
+    }
+    const refused = new PrefixBitSet()
     for (const route of this.desired.values()) {
-      const off = this.offLink(route, connected)
+      const off = this.refusal(route, connected)
       if (off) {
         this.refuse(this.slot(route.prefix)!, off)
-        offLink.add(route.prefix)
+        refused.add(route.prefix)
       }
     }
     const desired = this.desired
     // routes found exactly right in the kernel during this run
     const found = new PrefixBitSet()
     const view: DesiredView = {
-      get: (p) => (offLink.size > 0 && offLink.has(p) ? undefined : desired.get(p)),
+      get: (p) => (refused.size > 0 && refused.has(p) ? undefined : desired.get(p)),
       *values() {
-        for (const r of desired.values()) if (offLink.size === 0 || !offLink.has(r.prefix)) yield r
+        for (const r of desired.values()) if (refused.size === 0 || !refused.has(r.prefix)) yield r
       },
       markInKernel: (want) => {
         if (found.has(want.prefix)) return false
@@ -591,20 +697,23 @@ export class FibSync {
       inKernel: (want) => found.has(want.prefix),
     }
     const planner = new ReconcilePlanner(view, { protocol, table, allowDeletes: this.allowDeletes, metricOf: this.metricOf })
-    await rtnl.streamRoutes((r) => planner.observe(r))
+    await this.port.streamRoutes((r) => planner.observe(r), table)
     const plan = planner.finish()
     const newConflicts = new PrefixSet()
     for (const c of plan.conflicts) {
       newConflicts.add(c.desired.prefix)
       const reason = conflictReason(c)
-      const slot = this.slot(c.desired.prefix)!
-      const prev = slot.state
-      if (prev.state !== 'conflict' || prev.reason !== reason) log('warn', 'route-conflict', { prefix: formatPrefix(c.desired.prefix), peer: c.desired.peer, reason })
-      slot.state = { state: 'conflict', reason }
-      slot.inst = undefined
+      if (toConflict(this.slot(c.desired.prefix)!, reason)) log.log('warn', 'route-conflict', { prefix: formatPrefix(c.desired.prefix), peer: c.desired.peer, reason })
     }
     for (const key of this.conflictKeys) {
-      if (!newConflicts.has(key) && desired.get(key)) log('info', 'route-conflict-cleared', { prefix: formatPrefix(key) })
+      if (!newConflicts.has(key) && desired.get(key)) log.log('info', 'route-conflict-cleared', { prefix: formatPrefix(key) })
+    }
+    // every conflict is decided anew on each reconcile: a prefix no longer held by another protocol is installed again
+    for (const slot of this.slots.values()) {
+      if (slot.state.state === 'conflict' && !newConflicts.has(slot.route.prefix)) {
+        conflictCleared(slot)
+        if (found.has(slot.route.prefix)) this.installed(slot, slot.route)
+      }
     }
     this.conflictKeys = newConflicts
     const logEach = plan.ops.length <= LOG_EACH_MAX
@@ -621,7 +730,7 @@ export class FibSync {
       for (let i = 0; i < chunk.length; i++) {
         const planned = chunk[i]!
         const errno = errnos[i]!
-        if (errno === 0 || (planned.op === 'delete' && errno === 3)) {
+        if (errno === 0 || (planned.op === 'delete' && errno === ERRNO.ESRCH)) {
           applied++
           if (planned.op === 'delete') {
             this.removals.delete(planned.route.prefix)
@@ -634,29 +743,28 @@ export class FibSync {
         }
         failed++
         const reason = `${planned.op} failed: ${errnoName(errno)}`
-        log('error', 'route-op-failed', { prefix: formatPrefix(planned.route.prefix), op: planned.op, errno, reason })
-        if (planned.op !== 'delete' && desired.get(planned.route.prefix) !== undefined) {
-          const sl = this.slots.get(planned.route.prefix) ?? this.newSlot(planned.route, undefined)
-          if (sl.route === planned.route) sl.state = { state: 'error', reason }
-          sl.inst = undefined
+        log.log('error', 'route-op-failed', { prefix: formatPrefix(planned.route.prefix), op: planned.op, errno, reason })
+        if (planned.op !== 'delete') {
+          this.kernelRefused(planned.route, planned.op, errno, reason)
+          const sl = this.slots.get(planned.route.prefix)
+          if (sl) sl.inst = undefined
         }
       }
     }
-    if (!logEach && plan.ops.length > 0) log('info', 'routes-changed', { operations: plan.ops.length, failed })
-    const durationMs = performance.now() - t0
+    if (!logEach && plan.ops.length > 0) log.log('info', 'routes-changed', { operations: plan.ops.length, failed })
+    const durationMs = this.timers.now() - t0
     const result: ReconcileResult = { kind: 'full', applied, failed, conflicts: plan.conflicts.length, unchanged: plan.unchanged, keptStale: plan.keptStale, durationMs }
     this.stats.reconciles++
     this.stats.opsApplied += applied
     this.stats.opsFailed += failed
     this.stats.lastReconcile = result
-    this.lastFullEnd = Date.now()
+    this.lastFullEnd = this.timers.now()
     this.lastFullMs = durationMs
     this.opts.onRun?.(result)
-    if (applied > 0 || failed > 0) log('debug', 'kernel-reconciled', { ...result })
+    if (applied > 0 || failed > 0) log.log('debug', 'kernel-reconciled', { ...result })
     if (failed > 0) this.requestFull(Math.max(1000, durationMs * 5))
   }
 }
-
 
 function conflictReason(c: Conflict): string {
   const f = c.foreign

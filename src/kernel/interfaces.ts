@@ -1,33 +1,48 @@
 /**
- * The interfaces of this network namespace with their IPv4 addresses, read
- * over rtnetlink (one link dump and one address dump on a short-lived socket).
- * Interfaces that are down are included (docker0 without containers is).
+ * The one way fabric reads the host's interfaces: rtnetlink dumps of links
+ * and addresses (not os.networkInterfaces(), not `ip -j addr`). IPv4 for now.
  */
+import { IFF, type KernelAddress, type KernelLink } from './rtnl-codec.js'
 import { Rtnl } from './rtnl.js'
-import { IFF } from './rtnl-codec.js'
 
 export interface NetInterface {
   index: number
   name: string
   up: boolean
   mtu: number
-  /** the index of the bridge (or bond) this interface is enslaved to */
+  /** index of the bridge or bond the link is enslaved to */
   master?: number
   addresses: { address: number; prefixLen: number; scope: number }[]
 }
 
-export async function readInterfaces(): Promise<NetInterface[]> {
-  const rtnl = new Rtnl()
-  try {
-    const [links, addrs] = await Promise.all([rtnl.dumpLinks(), rtnl.dumpAddresses()])
-    const out = links.map((l): NetInterface => ({
-      index: l.index, name: l.name, up: (l.flags & IFF.UP) !== 0, mtu: l.mtu ?? 0, addresses: [],
+/** What readInterfaces needs of an rtnetlink socket. */
+export type InterfaceDumps = Pick<Rtnl, 'dumpLinks' | 'dumpAddresses'>
+
+/** Links with their IPv4 addresses, by link index; addresses of unknown links are left out. */
+export function assembleInterfaces(links: readonly KernelLink[], addrs: readonly KernelAddress[]): NetInterface[] {
+  const byIndex = new Map<number, NetInterface>()
+  for (const l of links) {
+    byIndex.set(l.index, {
+      index: l.index,
+      name: l.name,
+      up: (l.flags & IFF.UP) !== 0,
+      mtu: l.mtu ?? 0,
       ...(l.master !== undefined && l.master !== 0 ? { master: l.master } : {}),
-    }))
-    const byIndex = new Map(out.map((i) => [i.index, i]))
-    for (const a of addrs) byIndex.get(a.index)?.addresses.push({ address: a.address, prefixLen: a.prefixLen, scope: a.scope })
-    return out
+      addresses: [],
+    })
+  }
+  for (const a of addrs) byIndex.get(a.index)?.addresses.push({ address: a.address, prefixLen: a.prefixLen, scope: a.scope })
+  return [...byIndex.values()].sort((a, b) => a.index - b.index)
+}
+
+/** The interfaces of the current network namespace (through `port`, or a socket opened and closed for the call). */
+export async function readInterfaces(port?: InterfaceDumps): Promise<NetInterface[]> {
+  const own = port === undefined ? new Rtnl() : undefined
+  const p = port ?? own!
+  try {
+    const [links, addrs] = await Promise.all([p.dumpLinks(), p.dumpAddresses()])
+    return assembleInterfaces(links, addrs)
   } finally {
-    rtnl.close()
+    own?.close()
   }
 }

@@ -1,10 +1,29 @@
-import type { Rtnl } from './rtnl.js'
-import { MAIN_TABLE } from './types.js'
+import { ERRNO } from './errno.js'
+import { OP, type KernelPort, RouteBatch } from './port.js'
+import { type KernelRoute, MAIN_TABLE } from './types.js'
 
-/** Deletes every route of `protocol` in the main table (for `fabric leave`). Returns how many went. */
-export async function removeProtocolRoutes(rtnl: Rtnl, protocol: number, table = MAIN_TABLE): Promise<{ removed: number; failed: number }> {
-  const ours = (await rtnl.dumpRoutes()).filter((r) => r.protocol === protocol && r.table === table)
-  const results = await rtnl.applyRoutes(ours.map((r) => ({ kind: 'delete' as const, spec: { prefix: r.prefix, table, protocol, metric: r.metric, gateway: r.gateway } })))
-  const failed = results.filter((r) => r.errno !== 0 && r.errno !== 3).length
-  return { removed: results.length - failed, failed }
+export interface RemoveResult {
+  /** routes this call deleted */
+  removed: number
+  /** routes already gone when their delete arrived (ESRCH): someone else removed them */
+  alreadyGone: number
+  failed: number
+}
+
+/** Deletes every route of `protocol` in a table (for `fabric leave`). */
+export async function removeProtocolRoutes(port: Pick<KernelPort, 'streamRoutes' | 'applyBatch'>, protocol: number, table = MAIN_TABLE): Promise<RemoveResult> {
+  const ours: KernelRoute[] = []
+  await port.streamRoutes((r) => {
+    if (r.protocol === protocol && r.table === table) ours.push(r)
+  }, table)
+  const batch = new RouteBatch(ours.length, table, protocol)
+  for (const r of ours) batch.push(OP.DELETE, r.prefix, r.gateway, r.metric)
+  const errnos = ours.length === 0 ? new Int32Array(0) : await port.applyBatch(batch)
+  let removed = 0
+  let alreadyGone = 0
+  for (const e of errnos) {
+    if (e === 0) removed++
+    else if (e === ERRNO.ESRCH) alreadyGone++
+  }
+  return { removed, alreadyGone, failed: errnos.length - removed - alreadyGone }
 }

@@ -1,37 +1,46 @@
 /**
- * rtnetlink messages fabric needs (routes, addresses, links), as bytes.
- * Pure: no socket. Netlink headers and structs are host-endian; addresses in
- * attributes are network order. Decoding validates every length and returns
- * a typed error for anything malformed.
+ * rtnetlink messages fabric needs (routes, addresses, links), as bytes, in
+ * the one codec style of src/core/codec.ts: encode<Thing> / decode<Thing> /
+ * <thing>EncodingLength. Pure: no socket. Netlink headers and structs are
+ * host-endian; addresses in attributes are network order. Decoders validate
+ * every length and return a typed DecodeError (`codec: 'rtnl'`), never throw.
  */
 import { endianness } from 'node:os'
+import type { DecodeError } from '../core/codec.js'
 import { type Result, err, ok } from '../util/result.js'
 import type { KernelRoute } from './types.js'
 
 const LE = endianness() === 'LE'
 
-export const NLMSG = { NOOP: 1, ERROR: 2, DONE: 3, OVERRUN: 4 } as const
+export const NLMSG = { ERROR: 2, DONE: 3 } as const
 export const RTM = {
   NEWLINK: 16, DELLINK: 17, GETLINK: 18,
   NEWADDR: 20, DELADDR: 21, GETADDR: 22,
   NEWROUTE: 24, DELROUTE: 25, GETROUTE: 26,
 } as const
 export const NLM_F = {
-  REQUEST: 0x1, MULTI: 0x2, ACK: 0x4, ECHO: 0x8,
-  ROOT: 0x100, MATCH: 0x200, DUMP: 0x300,
-  REPLACE: 0x100, EXCL: 0x200, CREATE: 0x400, APPEND: 0x800,
+  REQUEST: 0x1, MULTI: 0x2, ACK: 0x4,
+  DUMP: 0x300,
+  REPLACE: 0x100, EXCL: 0x200, CREATE: 0x400,
 } as const
-export const RTA = { DST: 1, SRC: 2, IIF: 3, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, TABLE: 15 } as const
+export const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, TABLE: 15 } as const
 export const IFA = { ADDRESS: 1, LOCAL: 2, LABEL: 3 } as const
 export const IFLA = { IFNAME: 3, MTU: 4, MASTER: 10 } as const
-export const IFF = { UP: 0x1, RUNNING: 0x40, LOWER_UP: 0x10000 } as const
-export const RTN = { UNICAST: 1, LOCAL: 2, BROADCAST: 3, BLACKHOLE: 6, UNREACHABLE: 7, PROHIBIT: 8 } as const
-export const RT_SCOPE = { UNIVERSE: 0, LINK: 253, HOST: 254 } as const
+export const IFF = { UP: 0x1 } as const
+export const RTN = { UNICAST: 1 } as const
+export const RT_SCOPE = { UNIVERSE: 0, HOST: 254, NOWHERE: 255 } as const
+/** rtm_table value meaning "see RTA_TABLE" (tables above 255) */
+export const RT_TABLE_COMPAT = 252
 export const AF_INET = 2
 /** rtnetlink multicast groups (numbers for addMembership) */
 export const RTNLGRP = { LINK: 1, IPV4_IFADDR: 5, IPV4_ROUTE: 7 } as const
 
-const HDR = 16
+/** nlmsghdr */
+export const NLMSG_HDRLEN = 16
+const RTMSG_LEN = 12
+const IFADDRMSG_LEN = 8
+const IFINFOMSG_LEN = 16
+const NLMSGERR_LEN = 4 + NLMSG_HDRLEN
 
 export interface NlMessage {
   type: number
@@ -42,9 +51,16 @@ export interface NlMessage {
   payload: Buffer
 }
 
-export interface RtnlDecodeError {
-  kind: 'rtnl-decode'
-  reason: string
+export interface NlHeader {
+  type: number
+  flags: number
+  seq: number
+}
+
+export type RtnlDecodeError = DecodeError & { readonly codec: 'rtnl' }
+
+function fail(reason: string, message: string, offset?: number): Result<never, RtnlDecodeError> {
+  return err({ codec: 'rtnl', reason, message, offset })
 }
 
 function u16(b: Buffer, o: number): number { return LE ? b.readUInt16LE(o) : b.readUInt16BE(o) }
@@ -56,60 +72,76 @@ function w32(b: Buffer, v: number, o: number): void { if (LE) b.writeUInt32LE(v 
 const align4 = (n: number): number => (n + 3) & ~3
 
 /** Splits a datagram into netlink messages. */
-export function splitMessages(buf: Buffer): Result<NlMessage[], RtnlDecodeError> {
+export function decodeMessages(buf: Buffer): Result<NlMessage[], RtnlDecodeError> {
   const out: NlMessage[] = []
   let off = 0
-  while (off + HDR <= buf.length) {
+  while (off + NLMSG_HDRLEN <= buf.length) {
     const len = u32(buf, off)
-    if (len < HDR || off + len > buf.length) return err({ kind: 'rtnl-decode', reason: `message length ${len} at offset ${off} exceeds datagram of ${buf.length}` })
-    out.push({ type: u16(buf, off + 4), flags: u16(buf, off + 6), seq: u32(buf, off + 8), pid: u32(buf, off + 12), payload: buf.subarray(off + HDR, off + len) })
+    if (len < NLMSG_HDRLEN || off + len > buf.length) return fail('bad-length', `message length ${len} at offset ${off} exceeds datagram of ${buf.length}`, off)
+    out.push({ type: u16(buf, off + 4), flags: u16(buf, off + 6), seq: u32(buf, off + 8), pid: u32(buf, off + 12), payload: buf.subarray(off + NLMSG_HDRLEN, off + len) })
     off += align4(len)
   }
   return ok(out)
 }
 
-/** Parses rtattrs into type -> value (last wins). */
-export function parseAttrs(buf: Buffer, start: number): Result<Map<number, Buffer>, RtnlDecodeError> {
+/** rtattrs into type -> value (last wins). */
+function decodeAttributes(buf: Buffer, start: number): Result<Map<number, Buffer>, RtnlDecodeError> {
   const attrs = new Map<number, Buffer>()
   let off = start
   while (off + 4 <= buf.length) {
     const len = u16(buf, off)
     const type = u16(buf, off + 2) & 0x3fff
-    if (len < 4 || off + len > buf.length) return err({ kind: 'rtnl-decode', reason: `attribute ${type} length ${len} overruns message` })
+    if (len < 4 || off + len > buf.length) return fail('bad-attribute', `attribute ${type} length ${len} overruns message`, off)
     attrs.set(type, buf.subarray(off + 4, off + len))
     off += align4(len)
   }
   return ok(attrs)
 }
 
-function attrU32(a: Buffer | undefined): number | undefined {
-  return a !== undefined && a.length >= 4 ? u32(a, 0) : undefined
+/** A 4-octet attribute: undefined when absent, an error when of another length. */
+function attr4(attrs: Map<number, Buffer>, type: number, name: string, read: (a: Buffer) => number): Result<number | undefined, RtnlDecodeError> {
+  const a = attrs.get(type)
+  if (a === undefined) return ok(undefined)
+  if (a.length !== 4) return fail('bad-attribute', `${name} of ${a.length} octets (expected 4)`)
+  return ok(read(a))
 }
-function attrAddr(a: Buffer | undefined): number | undefined {
-  return a !== undefined && a.length === 4 ? a.readUInt32BE(0) : undefined
+const hostU32 = (a: Buffer): number => u32(a, 0)
+const netU32 = (a: Buffer): number => a.readUInt32BE(0)
+
+function attrString(a: Buffer | undefined): string | undefined {
+  return a === undefined ? undefined : a.toString('utf8').replace(/\0.*$/s, '')
 }
 
 /** Decodes an RTM_NEWROUTE/DELROUTE payload; undefined for non-IPv4 routes. */
 export function decodeRoute(payload: Buffer): Result<KernelRoute | undefined, RtnlDecodeError> {
-  if (payload.length < 12) return err({ kind: 'rtnl-decode', reason: `rtmsg of ${payload.length} bytes (need 12)` })
+  if (payload.length < RTMSG_LEN) return fail('short-struct', `rtmsg of ${payload.length} octets (need ${RTMSG_LEN})`, 0)
   const family = payload[0]!
   if (family !== AF_INET) return ok(undefined)
   const dstLen = payload[1]!
-  if (dstLen > 32) return err({ kind: 'rtnl-decode', reason: `IPv4 route with prefix length ${dstLen}` })
-  const attrs = parseAttrs(payload, 12)
+  if (dstLen > 32) return fail('bad-prefix-length', `IPv4 route with prefix length ${dstLen}`, 1)
+  const attrs = decodeAttributes(payload, RTMSG_LEN)
   if (!attrs.ok) return attrs
   const a = attrs.value
-  const dst = attrAddr(a.get(RTA.DST)) ?? 0
-  const table = attrU32(a.get(RTA.TABLE)) ?? payload[4]!
+  const dst = attr4(a, RTA.DST, 'RTA_DST', netU32)
+  if (!dst.ok) return dst
+  if (dst.value === undefined && dstLen > 0) return fail('bad-attribute', `IPv4 route with prefix length ${dstLen} and no RTA_DST`)
+  const table = attr4(a, RTA.TABLE, 'RTA_TABLE', hostU32)
+  if (!table.ok) return table
+  const metric = attr4(a, RTA.PRIORITY, 'RTA_PRIORITY', hostU32)
+  if (!metric.ok) return metric
+  const gateway = attr4(a, RTA.GATEWAY, 'RTA_GATEWAY', netU32)
+  if (!gateway.ok) return gateway
+  const oif = attr4(a, RTA.OIF, 'RTA_OIF', hostU32)
+  if (!oif.ok) return oif
   return ok({
-    prefix: { addr: dst, len: dstLen },
-    table,
+    prefix: { addr: dst.value ?? 0, len: dstLen },
+    table: table.value ?? payload[4]!,
     protocol: payload[5]!,
     scope: payload[6]!,
     type: payload[7]!,
-    metric: attrU32(a.get(RTA.PRIORITY)) ?? 0,
-    gateway: attrAddr(a.get(RTA.GATEWAY)),
-    oif: attrU32(a.get(RTA.OIF)),
+    metric: metric.value ?? 0,
+    gateway: gateway.value,
+    oif: oif.value,
   })
 }
 
@@ -121,20 +153,26 @@ export interface KernelAddress {
   scope: number
 }
 
+/** Decodes an RTM_NEWADDR/DELADDR payload; undefined for non-IPv4 addresses. */
 export function decodeAddress(payload: Buffer): Result<KernelAddress | undefined, RtnlDecodeError> {
-  if (payload.length < 8) return err({ kind: 'rtnl-decode', reason: `ifaddrmsg of ${payload.length} bytes (need 8)` })
+  if (payload.length < IFADDRMSG_LEN) return fail('short-struct', `ifaddrmsg of ${payload.length} octets (need ${IFADDRMSG_LEN})`, 0)
   if (payload[0] !== AF_INET) return ok(undefined)
-  const attrs = parseAttrs(payload, 8)
+  const prefixLen = payload[1]!
+  if (prefixLen > 32) return fail('bad-prefix-length', `IPv4 address with prefix length ${prefixLen}`, 1)
+  const attrs = decodeAttributes(payload, IFADDRMSG_LEN)
   if (!attrs.ok) return attrs
-  const local = attrAddr(attrs.value.get(IFA.LOCAL)) ?? attrAddr(attrs.value.get(IFA.ADDRESS))
-  if (local === undefined) return ok(undefined)
-  const label = attrs.value.get(IFA.LABEL)
+  const local = attr4(attrs.value, IFA.LOCAL, 'IFA_LOCAL', netU32)
+  if (!local.ok) return local
+  const address = attr4(attrs.value, IFA.ADDRESS, 'IFA_ADDRESS', netU32)
+  if (!address.ok) return address
+  const addr = local.value ?? address.value
+  if (addr === undefined) return ok(undefined)
   return ok({
     index: u32(payload, 4),
-    address: local,
-    prefixLen: payload[1]!,
+    address: addr,
+    prefixLen,
     scope: payload[3]!,
-    label: label ? label.toString('utf8').replace(/\0.*$/s, '') : undefined,
+    label: attrString(attrs.value.get(IFA.LABEL)),
   })
 }
 
@@ -146,32 +184,36 @@ export interface KernelLink {
   master?: number
 }
 
+/** Decodes an RTM_NEWLINK/DELLINK payload. */
 export function decodeLink(payload: Buffer): Result<KernelLink, RtnlDecodeError> {
-  if (payload.length < 16) return err({ kind: 'rtnl-decode', reason: `ifinfomsg of ${payload.length} bytes (need 16)` })
-  const attrs = parseAttrs(payload, 16)
+  if (payload.length < IFINFOMSG_LEN) return fail('short-struct', `ifinfomsg of ${payload.length} octets (need ${IFINFOMSG_LEN})`, 0)
+  const attrs = decodeAttributes(payload, IFINFOMSG_LEN)
   if (!attrs.ok) return attrs
-  const name = attrs.value.get(IFLA.IFNAME)
+  const mtu = attr4(attrs.value, IFLA.MTU, 'IFLA_MTU', hostU32)
+  if (!mtu.ok) return mtu
+  const master = attr4(attrs.value, IFLA.MASTER, 'IFLA_MASTER', hostU32)
+  if (!master.ok) return master
   return ok({
     index: i32(payload, 4),
     flags: u32(payload, 8),
-    name: name ? name.toString('utf8').replace(/\0.*$/s, '') : '',
-    mtu: attrU32(attrs.value.get(IFLA.MTU)),
-    master: attrU32(attrs.value.get(IFLA.MASTER)),
+    name: attrString(attrs.value.get(IFLA.IFNAME)) ?? '',
+    mtu: mtu.value,
+    master: master.value,
   })
 }
 
-/** Decodes an NLMSG_ERROR payload: 0 is an ACK, negative is -errno. */
-export function decodeError(payload: Buffer): Result<{ errno: number; seq: number }, RtnlDecodeError> {
-  if (payload.length < 4 + HDR) return err({ kind: 'rtnl-decode', reason: `nlmsgerr of ${payload.length} bytes` })
+/** Decodes an NLMSG_ERROR payload (errno 0 is an ACK) and the sequence of the request it answers. */
+export function decodeAck(payload: Buffer): Result<{ errno: number; seq: number }, RtnlDecodeError> {
+  if (payload.length < NLMSGERR_LEN) return fail('short-struct', `nlmsgerr of ${payload.length} octets (need ${NLMSGERR_LEN})`, 0)
   return ok({ errno: -i32(payload, 0), seq: u32(payload, 4 + 8) })
 }
 
-function header(buf: Buffer, len: number, type: number, flags: number, seq: number): void {
-  w32(buf, len, 0)
-  w16(buf, type, 4)
-  w16(buf, flags, 6)
-  w32(buf, seq, 8)
-  w32(buf, 0, 12)
+function encodeHeader(buf: Buffer, off: number, len: number, h: NlHeader): void {
+  w32(buf, len, off)
+  w16(buf, h.type, off + 4)
+  w16(buf, h.flags, off + 6)
+  w32(buf, h.seq, off + 8)
+  w32(buf, 0, off + 12)
 }
 
 function putAttr32(buf: Buffer, off: number, type: number, value: number, networkOrder: boolean): number {
@@ -193,41 +235,49 @@ export interface RouteSpec {
   scope?: number
 }
 
-/** Size of an encoded route message with the given attributes. */
-export function routeMessageSize(spec: RouteSpec): number {
-  return routeFieldsSize(spec.metric ?? -1, spec.gateway ?? -1, spec.oif ?? -1, spec.table)
+/** Octets encodeRoute writes for `spec`. */
+export function routeEncodingLength(spec: RouteSpec): number {
+  return routeRawEncodingLength(spec.metric ?? -1, spec.gateway ?? -1, spec.oif ?? -1, spec.table)
 }
 
-/** Writes an RTM_NEWROUTE/RTM_DELROUTE message into buf at off; returns the new offset. */
-export function encodeRouteInto(buf: Buffer, off: number, type: number, flags: number, seq: number, spec: RouteSpec): number {
-  return encodeRouteFields(buf, off, type, flags, seq, spec.prefix.addr, spec.prefix.len, spec.table, spec.protocol,
+/** An RTM_NEWROUTE/RTM_DELROUTE message. */
+export function encodeRoute(h: NlHeader, spec: RouteSpec): Buffer {
+  const buf = Buffer.alloc(routeEncodingLength(spec))
+  encodeRouteInto(buf, 0, h, spec)
+  return buf
+}
+
+/** Writes an RTM_NEWROUTE/RTM_DELROUTE message into buf at off; returns the offset after it. */
+export function encodeRouteInto(buf: Buffer, off: number, h: NlHeader, spec: RouteSpec): number {
+  return encodeRouteRaw(buf, off, h.type, h.flags, h.seq, spec.prefix.addr, spec.prefix.len, spec.table, spec.protocol,
     spec.metric ?? -1, spec.gateway ?? -1, spec.oif ?? -1, spec.type ?? RTN.UNICAST, spec.scope ?? RT_SCOPE.UNIVERSE)
 }
 
-/** Size of a route message; -1 marks an absent metric, gateway or oif. Tables below 256 need no RTA_TABLE. */
-export function routeFieldsSize(metric: number, gateway: number, oif: number, table = 254): number {
-  return HDR + 12 + 8 + (table >= 256 ? 8 : 0) + (metric >= 0 ? 8 : 0) + (gateway >= 0 ? 8 : 0) + (oif >= 0 ? 8 : 0)
+/** Octets of a route message from plain numbers; -1 marks an absent metric, gateway or oif. Tables below 256 need no RTA_TABLE. */
+export function routeRawEncodingLength(metric: number, gateway: number, oif: number, table = 254): number {
+  return NLMSG_HDRLEN + RTMSG_LEN + 8 + (table >= 256 ? 8 : 0) + (metric >= 0 ? 8 : 0) + (gateway >= 0 ? 8 : 0) + (oif >= 0 ? 8 : 0)
 }
 
-/** The same message from plain numbers (no spec object per route; batches use it). */
-export function encodeRouteFields(
+/** encodeRouteInto from plain numbers (no object per route: batches use it). */
+export function encodeRouteRaw(
   buf: Buffer, off: number, type: number, flags: number, seq: number,
   addr: number, len: number, table: number, protocol: number, metric: number, gateway: number, oif = -1,
   rtype: number = RTN.UNICAST, scope: number = RT_SCOPE.UNIVERSE,
 ): number {
-  const size = routeFieldsSize(metric, gateway, oif, table)
-  header(buf.subarray(off, off + HDR), size, type, flags, seq)
-  const b = off + HDR
+  const size = routeRawEncodingLength(metric, gateway, oif, table)
+  encodeHeader(buf, off, size, { type, flags, seq })
+  const b = off + NLMSG_HDRLEN
   buf[b] = AF_INET
   buf[b + 1] = len
   buf[b + 2] = 0
   buf[b + 3] = 0
-  buf[b + 4] = table < 256 ? table : 252 /* RT_TABLE_COMPAT */
+  buf[b + 4] = table < 256 ? table : RT_TABLE_COMPAT
   buf[b + 5] = protocol
-  buf[b + 6] = type === RTM.DELROUTE ? 0xff /* RT_SCOPE_NOWHERE: match any on delete */ : scope
+  // a delete with scope "nowhere" matches a route of any scope
+  buf[b + 6] = type === RTM.DELROUTE ? RT_SCOPE.NOWHERE : scope
   buf[b + 7] = rtype
   w32(buf, 0, b + 8)
-  let o = b + 12
+  let o = b + RTMSG_LEN
   o = putAttr32(buf, o, RTA.DST, addr, true)
   // rtm_table holds tables below 256; the attribute is only needed above
   if (table >= 256) o = putAttr32(buf, o, RTA.TABLE, table, false)
@@ -237,17 +287,16 @@ export function encodeRouteFields(
   return off + size
 }
 
-export function encodeRoute(type: number, flags: number, seq: number, spec: RouteSpec): Buffer {
-  const buf = Buffer.alloc(routeMessageSize(spec))
-  encodeRouteInto(buf, 0, type, flags, seq, spec)
-  return buf
+const dumpBodyLength = (type: number): number => (type === RTM.GETLINK ? IFINFOMSG_LEN : type === RTM.GETADDR ? IFADDRMSG_LEN : RTMSG_LEN)
+
+export function dumpRequestEncodingLength(type: number): number {
+  return NLMSG_HDRLEN + dumpBodyLength(type)
 }
 
-/** A dump request (RTM_GETROUTE / GETADDR / GETLINK) for IPv4 (or all, for links). */
-export function encodeDump(type: number, seq: number): Buffer {
-  const bodyLen = type === RTM.GETLINK ? 16 : type === RTM.GETADDR ? 8 : 12
-  const buf = Buffer.alloc(HDR + bodyLen)
-  header(buf, buf.length, type, NLM_F.REQUEST | NLM_F.DUMP, seq)
-  buf[HDR] = type === RTM.GETLINK ? 0 : AF_INET
+/** A dump request (RTM_GETROUTE / GETADDR / GETLINK) for IPv4 (or all families, for links). */
+export function encodeDumpRequest(type: number, seq: number): Buffer {
+  const buf = Buffer.alloc(dumpRequestEncodingLength(type))
+  encodeHeader(buf, 0, buf.length, { type, flags: NLM_F.REQUEST | NLM_F.DUMP, seq })
+  buf[NLMSG_HDRLEN] = type === RTM.GETLINK ? 0 : AF_INET
   return buf
 }

@@ -7,67 +7,22 @@
  */
 import { endianness } from 'node:os'
 import { RawNetlinkSocket } from 'netlink/dist/raw.js'
-import {
-  NLMSG, NLM_F, RTM, RTNLGRP, type KernelAddress, type KernelLink, type NlMessage, type RouteSpec,
-  decodeAddress, decodeError, decodeLink, decodeRoute, encodeDump, encodeRouteFields, routeFieldsSize, splitMessages,
-} from './rtnl-codec.js'
-import type { KernelRoute } from './types.js'
 import type { Result } from '../util/result.js'
+import { type Connected, connectedNetworks } from './connected.js'
+import { ERRNO, errnoName } from './errno.js'
+import { type KernelListener, type KernelPort, type KernelSubscription, OP, RouteBatch, type RouteOpKind } from './port.js'
+import {
+  AF_INET, NLMSG, NLM_F, RTM, RTNLGRP, RT_TABLE_COMPAT, type KernelAddress, type KernelLink, type NlMessage, type RouteSpec,
+  decodeAck, decodeAddress, decodeLink, decodeMessages, decodeRoute, encodeDumpRequest, encodeRouteRaw, routeRawEncodingLength,
+} from './rtnl-codec.js'
+import { MAIN_TABLE, type KernelRoute } from './types.js'
 
 const NETLINK_ROUTE = 0
 const LE = endianness() === 'LE'
 
-export type RouteOpKind = 'add' | 'replace' | 'delete'
-
 export interface RouteOp {
   kind: RouteOpKind
   spec: RouteSpec
-}
-
-export const OP = { ADD: 0, REPLACE: 1, DELETE: 2 } as const
-const OP_KINDS: RouteOpKind[] = ['add', 'replace', 'delete']
-
-/**
- * Route operations as columns of numbers: no object per route, so a batch of
- * a million operations makes no garbage for the collector to promote.
- */
-export class RouteBatch {
-  kind: Uint8Array
-  addr: Uint32Array
-  len: Uint8Array
-  /** -1: absent */
-  gateway: Float64Array
-  metric: Float64Array
-  length = 0
-
-  constructor(capacity: number, readonly table: number, readonly protocol: number) {
-    const c = Math.max(1, capacity)
-    this.kind = new Uint8Array(c)
-    this.addr = new Uint32Array(c)
-    this.len = new Uint8Array(c)
-    this.gateway = new Float64Array(c)
-    this.metric = new Float64Array(c)
-  }
-
-  push(kind: number, prefix: { addr: number; len: number }, gateway: number | undefined, metric: number | undefined): number {
-    if (this.length === this.kind.length) this.grow()
-    const i = this.length++
-    this.kind[i] = kind
-    this.addr[i] = prefix.addr
-    this.len[i] = prefix.len
-    this.gateway[i] = gateway ?? -1
-    this.metric[i] = metric ?? -1
-    return i
-  }
-
-  private grow(): void {
-    const c = this.kind.length * 2
-    const k = new Uint8Array(c); k.set(this.kind); this.kind = k
-    const a = new Uint32Array(c); a.set(this.addr); this.addr = a
-    const l = new Uint8Array(c); l.set(this.len); this.len = l
-    const g = new Float64Array(c); g.set(this.gateway); this.gateway = g
-    const m = new Float64Array(c); m.set(this.metric); this.metric = m
-  }
 }
 
 /**
@@ -88,7 +43,7 @@ interface BatchAcks {
 
 export interface RouteOpResult {
   op: RouteOp
-  /** 0 on success, else errno (e.g. 17 EEXIST, 3 ESRCH, 101 ENETUNREACH) */
+  /** 0 on success, else errno (ERRNO.EEXIST, ERRNO.ESRCH, ERRNO.ENETUNREACH, ...) */
   errno: number
 }
 
@@ -107,15 +62,8 @@ interface Pending {
   onPart?: (m: NlMessage) => void
 }
 
-const ERRNO_NAMES: Record<number, string> = {
-  1: 'EPERM', 2: 'ENOENT', 3: 'ESRCH', 13: 'EACCES', 17: 'EEXIST', 19: 'ENODEV', 22: 'EINVAL', 101: 'ENETUNREACH', 113: 'EHOSTUNREACH', 105: 'ENOBUFS',
-}
-export function errnoName(errno: number): string {
-  return ERRNO_NAMES[errno] ?? `errno ${errno}`
-}
-
 /** Request/response rtnetlink socket. One per agent; not shared between namespaces. */
-export class Rtnl {
+export class Rtnl implements KernelPort {
   private readonly sock: RawNetlinkSocket
   private seq = Math.floor(Math.random() * 0x7fffffff)
   private readonly pending = new Map<number, Pending>()
@@ -166,7 +114,7 @@ export class Rtnl {
     const b = this.batch
     if (b) {
       // unacknowledged operations: reported as ENOBUFS, the caller reconciles later
-      for (let i = 0; i < b.n; i++) if (b.errnos[i] === -1) b.errnos[i] = 105
+      for (let i = 0; i < b.n; i++) if (b.errnos[i] === -1) b.errnos[i] = ERRNO.ENOBUFS
       b.done = b.n
       this.batch = undefined
       b.onAck()
@@ -174,15 +122,15 @@ export class Rtnl {
   }
 
   private receive(buf: Buffer): void {
-    const split = splitMessages(buf)
+    const split = decodeMessages(buf)
     if (!split.ok) return
     for (const m of split.value) {
       const b = this.batch
       if (b && m.type === NLMSG.ERROR) {
         const i = (m.seq - b.base) >>> 0
         if (i < b.n && b.errnos[i] === -1) {
-          const e = decodeError(m.payload)
-          const errno = e.ok ? e.value.errno : 22
+          const e = decodeAck(m.payload)
+          const errno = e.ok ? e.value.errno : ERRNO.EINVAL
           const first = b.firstOf[i]!
           if (errno !== 0 || first < 0) {
             // a failure (any message) or the ack of a message that asked for one
@@ -209,8 +157,8 @@ export class Rtnl {
         p.resolve(p.parts)
       } else if (m.type === NLMSG.ERROR) {
         this.pending.delete(m.seq)
-        const e = decodeError(m.payload)
-        const errno = e.ok ? e.value.errno : 22
+        const e = decodeAck(m.payload)
+        const errno = e.ok ? e.value.errno : ERRNO.EINVAL
         if (errno === 0) p.resolve(p.parts)
         else p.reject(new RtnlError(`rtnetlink: ${errnoName(errno)}`, errno))
       } else {
@@ -227,7 +175,7 @@ export class Rtnl {
   private dump(type: number, onPart?: (m: NlMessage) => void): Promise<NlMessage[]> {
     const run = (): Promise<NlMessage[]> => {
       const seq = this.nextSeq()
-      return this.request(encodeDump(type, seq), seq, onPart)
+      return this.request(encodeDumpRequest(type, seq), seq, onPart)
     }
     const p = this.dumpChain.then(run, run)
     this.dumpChain = p.catch(() => undefined)
@@ -266,22 +214,32 @@ export class Rtnl {
   }
 
   /** Counts the IPv4 routes of a protocol in a table from a dump, without decoding them (cheap on huge tables). */
-  async countRoutes(protocol: number, table = 254): Promise<number> {
+  async countRoutes(protocol: number, table = MAIN_TABLE): Promise<number> {
     let n = 0
     await this.dump(RTM.GETROUTE, (m) => {
       const p = m.payload
-      if (m.type === RTM.NEWROUTE && p.length >= 12 && p[0] === 2 && p[5] === protocol && (p[4] === table || p[4] === 252)) n++
+      // rtmsg: family, dst_len, src_len, tos, table, protocol, ...
+      if (m.type === RTM.NEWROUTE && p.length >= 12 && p[0] === AF_INET && p[5] === protocol && (p[4] === table || p[4] === RT_TABLE_COMPAT)) n++
     })
     return n
   }
 
-  /** Streams the IPv4 routes to `onRoute` as the dump arrives; nothing is kept. */
-  async streamRoutes(onRoute: (r: KernelRoute) => void): Promise<void> {
+  /** Streams the IPv4 routes (of `table`, when given) to `onRoute` as the dump arrives; nothing is kept. */
+  async streamRoutes(onRoute: (r: KernelRoute) => void, table?: number): Promise<void> {
     await this.dump(RTM.GETROUTE, (m) => {
       if (m.type !== RTM.NEWROUTE) return
       const r = decodeRoute(m.payload)
-      if (r.ok && r.value) onRoute(r.value)
+      if (r.ok && r.value && (table === undefined || r.value.table === table)) onRoute(r.value)
     })
+  }
+
+  async connected(): Promise<Connected[]> {
+    const [addrs, links] = await Promise.all([this.dumpAddresses(), this.dumpLinks()])
+    return connectedNetworks(addrs, links)
+  }
+
+  subscribe(listener: KernelListener): KernelSubscription {
+    return new KernelMonitor(listener)
   }
 
   dumpAddresses(): Promise<KernelAddress[]> {
@@ -349,13 +307,13 @@ export class Rtnl {
               const k = b.kind[i]!
               // metric 0 is the kernel's default on add; deletes keep it so they match exactly
               const metric = k !== OP.DELETE && b.metric[i] === 0 ? -1 : b.metric[i]!
-              if (off + routeFieldsSize(metric, gw, -1, b.table) > CHUNK) break
+              if (off + routeRawEncodingLength(metric, gw, -1, b.table) > CHUNK) break
               const type = k === OP.DELETE ? RTM.DELROUTE : RTM.NEWROUTE
               const flags = k === OP.DELETE ? NLM_F.REQUEST
                 : k === OP.REPLACE ? NLM_F.REQUEST | NLM_F.CREATE | NLM_F.REPLACE
                   : NLM_F.REQUEST | NLM_F.CREATE | NLM_F.EXCL
               lastOff = off
-              off = encodeRouteFields(buf, off, type, flags, (base + i) >>> 0, b.addr[i]!, b.len[i]!, b.table, b.protocol, metric, gw)
+              off = encodeRouteRaw(buf, off, type, flags, (base + i) >>> 0, b.addr[i]!, b.len[i]!, b.table, b.protocol, metric, gw)
               next++
             }
             // the datagram's last message asks for the ack that settles them all
@@ -376,56 +334,58 @@ export class Rtnl {
     }
     return errnos
   }
-
-  /** Kinds of a batch, for messages. */
-  static kindName(k: number): RouteOpKind {
-    return OP_KINDS[k] ?? 'add'
-  }
-}
-
-export interface RouteEvent {
-  kind: 'new' | 'del'
-  route: KernelRoute
 }
 
 /**
  * Listens to IPv4 route changes (RTNLGRP_IPV4_ROUTE) so fabric notices a
- * route of its own deleted or changed by hand, or a foreign route appearing.
+ * route of its own deleted or changed by hand, or a foreign route appearing,
+ * and to links and IPv4 addresses (RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR), which
+ * change what is on-link.
  */
-export class RouteMonitor {
+class KernelMonitor implements KernelSubscription {
   private readonly sock: RawNetlinkSocket
   private paused = false
 
-  constructor(onEvent: (e: RouteEvent) => void, onOverrun: () => void) {
+  constructor(private readonly listener: KernelListener) {
     this.sock = new RawNetlinkSocket(NETLINK_ROUTE, { recvBufferSize: 4 << 20 } as never)
-    this.sock.addMembership(RTNLGRP.IPV4_ROUTE)
+    for (const g of [RTNLGRP.IPV4_ROUTE, RTNLGRP.LINK, RTNLGRP.IPV4_IFADDR]) this.sock.addMembership(g)
     // nothing may throw back into the native binding
     this.sock.on('message', (buf: Buffer) => {
       try {
-        if (this.paused) return
-        const split = splitMessages(buf)
-        if (!split.ok) return onOverrun()
-        for (const m of split.value) {
-          if (m.type !== RTM.NEWROUTE && m.type !== RTM.DELROUTE) continue
-          const r = decodeRoute(m.payload)
-          if (r.ok && r.value) onEvent({ kind: m.type === RTM.NEWROUTE ? 'new' : 'del', route: r.value })
-        }
+        this.receive(buf)
       } catch {
-        onOverrun()
+        this.overrun()
       }
     })
-    // ENOBUFS: events were lost; the caller does a full reconcile
-    this.sock.on('error', () => {
-      try {
-        onOverrun()
-      } catch {
-        /* ignore */
-      }
-    })
+    // ENOBUFS: events were lost; the listener does a full reconcile
+    this.sock.on('error', () => this.overrun())
     this.sock.unref()
   }
 
-  /** Stops receiving events (during fabric's own large batches); resume() rejoins. */
+  private overrun(): void {
+    try {
+      this.listener.overrun()
+    } catch {
+      /* the listener's own failure: nothing to add */
+    }
+  }
+
+  private receive(buf: Buffer): void {
+    const split = decodeMessages(buf)
+    if (!split.ok) return this.overrun()
+    let interfaces = false
+    for (const m of split.value) {
+      if (m.type === RTM.NEWROUTE || m.type === RTM.DELROUTE) {
+        if (this.paused) continue
+        const r = decodeRoute(m.payload)
+        if (r.ok && r.value) this.listener.route(m.type === RTM.NEWROUTE ? 'new' : 'del', r.value)
+      } else if (m.type === RTM.NEWLINK || m.type === RTM.DELLINK || m.type === RTM.NEWADDR || m.type === RTM.DELADDR) {
+        interfaces = true
+      }
+    }
+    if (interfaces) this.listener.interfaces()
+  }
+
   pause(): void {
     if (this.paused) return
     this.paused = true

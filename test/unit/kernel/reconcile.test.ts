@@ -1,7 +1,7 @@
 import test from 'ava'
-import { planReconcile } from '../../src/kernel/reconcile.js'
-import type { DesiredRoute, KernelRoute } from '../../src/kernel/types.js'
-import { formatPrefix, parseAddress, parsePrefix } from '../../src/net/ipv4.js'
+import { planReconcile } from '../../../src/kernel/reconcile.js'
+import type { DesiredRoute, KernelRoute } from '../../../src/kernel/types.js'
+import { formatPrefix, parseAddress, parsePrefix } from '../../../src/net/ipv4.js'
 
 const P = (s: string) => { const r = parsePrefix(s); if (!r.ok) throw new Error(r.error); return r.value }
 const A = (s: string) => { const r = parseAddress(s); if (!r.ok) throw new Error(r.error); return r.value }
