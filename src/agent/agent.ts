@@ -349,7 +349,7 @@ export class Agent {
 }
 
 /** Source stats flattened to one level of numeric counters (`a.b` for nested keys). */
-export function flatCounters(stats: Record<string, unknown>, prefix = ''): Record<string, number> {
+function flatCounters(stats: Record<string, unknown>, prefix = ''): Record<string, number> {
   const out: Record<string, number> = {}
   for (const [k, v] of Object.entries(stats)) {
     if (typeof v === 'number') out[prefix + k] = v
@@ -359,6 +359,6 @@ export function flatCounters(stats: Record<string, unknown>, prefix = ''): Recor
 }
 
 /** The kernel route metric: the RIP hop count for RIP routes (like ripd), else 0. */
-export function kernelMetric(r: Route): number {
+function kernelMetric(r: Route): number {
   return r.source === 'rip' ? r.metric : 0
 }

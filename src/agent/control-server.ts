@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs'
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
 import { connect } from 'node:net'
 import { dirname } from 'node:path'
-import { MAX_REQUEST_BODY } from '../api/types.js'
+import { type ErrorResponse, MAX_REQUEST_BODY } from '../api/types.js'
 
 export interface ApiRequest {
   method: 'GET' | 'POST'
@@ -122,6 +122,10 @@ export class ControlServer {
     }
   }
 
+  private error(res: ServerResponse, status: number, e: ErrorResponse): void {
+    this.send(res, status, e)
+  }
+
   private send(res: ServerResponse, status: number, body: unknown): void {
     if (res.headersSent || res.destroyed) return
     const text = JSON.stringify(body, null, 1)
@@ -132,7 +136,7 @@ export class ControlServer {
   private fail(res: ServerResponse, e: unknown): void {
     try {
       if (res.headersSent) res.destroy()
-      else this.send(res, 500, { error: e instanceof Error ? e.message : String(e) })
+      else this.error(res, 500, { error: e instanceof Error ? e.message : String(e) })
     } catch {
       res.destroy()
     }
@@ -140,19 +144,19 @@ export class ControlServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = parseTarget(req.url)
-    if (!target.ok) return this.send(res, 400, { error: target.error })
+    if (!target.ok) return this.error(res, 400, { error: target.error })
     const { url } = target
     const method = req.method
-    if (method !== 'GET' && method !== 'POST') return this.send(res, 405, { error: `method ${String(method).slice(0, 20)} not allowed: only GET and POST` })
+    if (method !== 'GET' && method !== 'POST') return this.error(res, 405, { error: `method ${String(method).slice(0, 20)} not allowed: only GET and POST` })
     const handler = this.routes.get(method === 'POST' ? `POST ${url.pathname}` : url.pathname)
     if (!handler) {
       const other = this.routes.has(url.pathname) || this.routes.has(`POST ${url.pathname}`)
-      return this.send(res, other ? 405 : 404, { error: other ? `method ${method} not allowed on ${url.pathname}` : `no such endpoint ${url.pathname.slice(0, 80)}`, endpoints: [...this.routes.keys()] })
+      return this.error(res, other ? 405 : 404, { error: other ? `method ${method} not allowed on ${url.pathname}` : `no such endpoint ${url.pathname.slice(0, 80)}`, endpoints: [...this.routes.keys()] })
     }
     let body = ''
     if (method === 'POST') {
       const text = await readBody(req, MAX_REQUEST_BODY)
-      if (text === undefined) return this.send(res, 413, { error: `request body larger than ${MAX_REQUEST_BODY} octets` })
+      if (text === undefined) return this.error(res, 413, { error: `request body larger than ${MAX_REQUEST_BODY} octets` })
       body = text
     }
     let answer: Answer

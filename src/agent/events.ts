@@ -25,8 +25,6 @@ export const MAX_QUEUED_BYTES = 1 << 20
 export const STALL_MS = 60_000
 
 export interface EventHubOptions {
-  /** the last events kept for a new subscriber */
-  keep?: number
   maxQueuedBytes?: number
   stallMs?: number
   now?: () => number
@@ -34,8 +32,6 @@ export interface EventHubOptions {
 
 export class EventHub {
   private readonly listeners = new Set<EventListener>()
-  private readonly recent: AgentEvent[] = []
-  private readonly keep: number
   readonly maxQueuedBytes: number
   private readonly stallMs: number
   private readonly now: () => number
@@ -43,7 +39,6 @@ export class EventHub {
   private disconnectedTotal = 0
 
   constructor(opts: EventHubOptions = {}) {
-    this.keep = opts.keep ?? 200
     this.maxQueuedBytes = opts.maxQueuedBytes ?? MAX_QUEUED_BYTES
     this.stallMs = opts.stallMs ?? STALL_MS
     this.now = opts.now ?? Date.now
@@ -51,8 +46,6 @@ export class EventHub {
 
   publish(level: Level, event: string, fields: Record<string, unknown>): void {
     const e: AgentEvent = { ...fields, time: new Date(this.now()).toISOString(), level, event }
-    this.recent.push(e)
-    if (this.recent.length > this.keep) this.recent.shift()
     for (const l of this.listeners) {
       try {
         l(e)
@@ -65,14 +58,6 @@ export class EventHub {
   subscribe(l: EventListener): () => void {
     this.listeners.add(l)
     return () => this.listeners.delete(l)
-  }
-
-  history(): AgentEvent[] {
-    return [...this.recent]
-  }
-
-  get subscribers(): number {
-    return this.listeners.size
   }
 
   status(): EventsStatus {
