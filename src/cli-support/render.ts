@@ -28,7 +28,7 @@ export function hostIntegrationLines(h: HostIntegrationStatus): string[] {
   const d = h.docker
   if (d) {
     const parts: string[] = []
-    if (d.mode === 'none') parts.push('not managed (--docker none)')
+    if (d.mode === 'none') parts.push('not managed by fabric')
     else if (d.mode === 'network') parts.push(`network ${d.network ?? '?'}${d.bridge ? ` on bridge ${d.bridge}` : ''}${d.created ? ' (created by fabric)' : ''}`)
     else parts.push(`${d.bridge ?? 'docker0'}${d.bip ? ` bip ${d.bip}` : ''}${d.bridgeMatches === undefined ? '' : d.bridgeMatches ? ' (matches)' : ' (DOES NOT match this host\'s subnet)'}`)
     parts.push(d.version ? `Docker ${d.version}` : 'Docker version unknown')
