@@ -22,7 +22,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { getJson } from '../src/agent/control-client.js'
+import { getJson } from '../src/api/client.js'
 import { type LabHost, labDown, labUp, waitAgents } from '../src/lab/lab.js'
 import { run, sleep } from '../src/lab/sh.js'
 

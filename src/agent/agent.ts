@@ -2,33 +2,37 @@
  * The agent: config -> sources -> RIB -> FIB sync -> kernel, plus the control
  * API. `fabric join` runs one in the foreground. Order matters: the config is
  * loaded and validated, and this host identified, before anything on the
- * host is changed.
+ * host is changed. Each job is its own module: identify.ts (which host),
+ * sources.ts (the mode's source), reload.ts (SIGHUP), status.ts (/v1/status),
+ * routes.ts (/v1/routes), control-api.ts + control-server.ts (the socket),
+ * state-file.ts, metrics.ts, events.ts.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { hostname } from 'node:os'
-import { join } from 'node:path'
-import { type ConfigOverrides, type FabricConfig, type HostEntry, loadConfig } from '../config/fabric-config.js'
+import { mkdirSync } from 'node:fs'
+import type { HostIntegrationStatus, LeaveResponse, PeersResponse, RoutesResponse, StatusResponse } from '../api/types.js'
+import { type ConfigOverrides, type FabricConfig, loadConfig } from '../config/fabric-config.js'
 import { ConfigError, ConfigErrors } from '../config/errors.js'
+import type { Logger } from '../core/log.js'
+import type { SelfInfo } from '../core/self.js'
+import { type HostHooks, createHostHooks } from '../host/hooks.js'
 import { FibSync } from '../kernel/fib-sync.js'
 import { removeProtocolRoutes } from '../kernel/remove-all.js'
 import { registerRouteProtocol } from '../kernel/rt-protos.js'
 import { Rtnl } from '../kernel/rtnl.js'
-import type { KernelAddress, KernelLink } from '../kernel/rtnl-codec.js'
-import { type HostHooks, createHostHooks, persistedSubnet, resolveSubnet } from '../host/hooks.js'
 import { MAIN_TABLE } from '../kernel/types.js'
-import { type Prefix, containsAddress, formatAddress, formatPrefix, overlaps, parseAddress, prefix } from '../net/ipv4.js'
-import { PrefixMap } from '../net/prefix-map.js'
-import { StaticSource } from '../protocols/static/static-source.js'
+import { formatAddress, formatPrefix } from '../net/ipv4.js'
 import { Rib } from '../rib/rib.js'
 import type { Route } from '../rib/route.js'
-import type { CreateSource, RouteSource } from '../rib/source.js'
-import type { SelfInfo } from '../core/self.js'
-import { AgentStartError, EXIT } from '../core/errors.js'
-import { ControlServer, type Handler } from './control-server.js'
+import type { RouteSource } from '../rib/source.js'
+import { type AgentApi, controlApi } from './control-api.js'
+import { ControlServer } from './control-server.js'
 import type { EventHub } from './events.js'
+import { identifyHost } from './identify.js'
 import { type Metrics, createMetrics } from './metrics.js'
-import type { Logger } from '../core/log.js'
-import { buildRouteRows } from './routes-view.js'
+import { reloadRefusal } from './reload.js'
+import { buildRouteRows } from './routes.js'
+import { SOURCES } from './sources.js'
+import { removeStateFile, writeStateFile } from './state-file.js'
+import { buildStatus, memoryOf } from './status.js'
 import { VERSION } from './version.js'
 
 export interface AgentOptions {
@@ -50,9 +54,6 @@ export interface AgentOptions {
   metricsListen?: string
 }
 
-/** Longest wait for the fabric's table before an automatic subnet is chosen. */
-const DISCOVERY_TIMEOUT_S = 90
-
 /** Longest time stale routes are kept at start while sources gather their tables. */
 const STARTUP_GRACE_S = 120
 
@@ -63,7 +64,6 @@ export class Agent {
   private fib!: FibSync
   private rib!: Rib
   private sources: RouteSource[] = []
-  private staticSource: StaticSource | undefined
   private server: ControlServer | undefined
   private readonly warnings: string[] = []
   private readonly startedAt = Date.now()
@@ -89,7 +89,10 @@ export class Agent {
     this.rtnl = rtnl
     try {
       const [addrs, links] = await Promise.all([rtnl.dumpAddresses(), rtnl.dumpLinks()])
-      this.self = await this.identify(this.config, addrs, links)
+      this.self = await identifyHost({
+        config: this.config, addrs, links, address: this.opts.address, stateDir: this.opts.stateDir, log,
+        hostOptions: this.opts.hostOptions ?? {}, warn: (e, m) => this.warn(e, m),
+      })
       this.host = await createHostHooks({
         config: this.config, self: this.self, log: log.child({ part: 'host' }), stateDir: this.opts.stateDir,
         options: this.opts.hostOptions ?? {}, warn: (e, m) => this.warn(e, m),
@@ -124,6 +127,7 @@ export class Agent {
       kernel: () => ({ opsApplied: this.fib.stats.opsApplied, opsFailed: this.fib.stats.opsFailed, fullReconciles: this.fib.stats.reconciles, incrementalRuns: this.fib.stats.incrementals }),
       sourceCounters: () => this.sources.map((s) => ({ source: s.kind, counters: flatCounters(s.stats?.() ?? {}) })),
       info: () => ({ version: VERSION, host: this.self.name, mode: this.config.mode }),
+      events: () => this.opts.events?.status() ?? { subscribers: 0, dropped: 0, disconnected: 0 },
     })
     this.fib = new FibSync({
       port: rtnl, protocol: this.config.routeProtocol, table: MAIN_TABLE, log,
@@ -152,7 +156,7 @@ export class Agent {
     this.conflictTimer = setInterval(() => this.checkSubnetConflicts(), 2000)
     this.conflictTimer.unref()
 
-    this.server = new ControlServer(this.opts.socket, this.handlers())
+    this.server = new ControlServer(this.opts.socket, controlApi(this.api()))
     await this.server.listen()
     if (this.opts.metricsListen) {
       const where = await this.metrics.listen(this.opts.metricsListen)
@@ -173,100 +177,9 @@ export class Agent {
     return config
   }
 
-  /** Finds this host among the [host.*] entries by its interface addresses. */
-  private async identify(config: FabricConfig, addrs: KernelAddress[], links: KernelLink[]): Promise<SelfInfo> {
-    const where = config.file ?? '(flags)'
-    const up = new Map(links.map((l) => [l.index, l]))
-    /** the interface holding an address, and its connected network: this host's underlay */
-    const placeOf = (a: KernelAddress) => ({ interface: up.get(a.index)?.name ?? `if${a.index}`, underlay: prefix(a.address, a.prefixLen) })
-    const local = addrs.filter((a) => a.scope !== 254)
-    let entry: HostEntry | undefined
-    let addr: KernelAddress | undefined
-    if (this.opts.address !== undefined) {
-      const a = parseAddress(this.opts.address)
-      if (!a.ok) throw new AgentStartError(`--address "${this.opts.address}": ${a.error}`, EXIT.USAGE)
-      addr = local.find((x) => x.address === a.value)
-      if (!addr) throw new AgentStartError(`--address ${this.opts.address} is not assigned to any interface of this host (local: ${local.map((x) => formatAddress(x.address)).join(', ') || 'none'})`, EXIT.USAGE)
-      entry = config.hosts.find((h) => h.address === a.value)
-      if (!entry && config.mode === 'static') throw new AgentStartError(`--address ${this.opts.address} matches no [host.*] address in ${where}`, EXIT.USAGE)
-      if (!entry) {
-        // rip/bgp joined by flags: the subnet comes from --subnet, else automatic allocation (ipam),
-        // which, the first time, learns the subnets the fabric already uses
-        if (config.subnet === undefined) {
-          const learned = persistedSubnet(this.opts.stateDir) ? [] : await this.discoverTaken(config, {
-            name: hostname(), address: a.value, subnet: { addr: 0, len: 32 }, ...placeOf(addr),
-          })
-          config.subnet = await resolveSubnet({ config, address: a.value, stateDir: this.opts.stateDir, log: this.opts.log, options: this.opts.hostOptions ?? {}, learned })
-        }
-        if (config.subnet === undefined) throw new AgentStartError(`mode ${config.mode} needs this host's container subnet: pass --subnet CIDR (inside ${formatPrefix(config.pool)}) or add a [host.*] entry for ${this.opts.address}`, EXIT.USAGE)
-        const clash = config.hosts.find((h) => overlaps(h.subnet, config.subnet!))
-        if (clash) throw new AgentStartError(`--subnet ${formatPrefix(config.subnet)} overlaps host ${clash.name}'s ${formatPrefix(clash.subnet)} in ${where}`, EXIT.USAGE)
-        entry = { name: hostname(), address: a.value, subnet: config.subnet }
-      }
-      if (config.subnet !== undefined && formatPrefix(config.subnet) !== formatPrefix(entry.subnet)) {
-        throw new AgentStartError(`--subnet ${formatPrefix(config.subnet)} differs from ${formatPrefix(entry.subnet)} of [host.${entry.name}] in ${where}`, EXIT.USAGE)
-      }
-    } else {
-      const matches = config.hosts.filter((h) => local.some((x) => x.address === h.address))
-      if (matches.length === 0 && config.mode !== 'static') {
-        throw new AgentStartError(`mode ${config.mode}: pass --address (this host's underlay address) and --subnet, or list this host as a [host.*] in ${where}`, EXIT.USAGE)
-      }
-      if (matches.length === 0) {
-        throw new AgentStartError(`none of this host's addresses (${local.map((x) => formatAddress(x.address)).join(', ') || 'none'}) is the address of a [host.*] in ${where}; add this host or pass --address`, EXIT.USAGE)
-      }
-      if (matches.length > 1) throw new AgentStartError(`this host has the addresses of several hosts in ${where} (${matches.map((m) => m.name).join(', ')}); pass --address`, EXIT.USAGE)
-      entry = matches[0]!
-      addr = local.find((x) => x.address === entry!.address)!
-    }
-    const { interface: iface, underlay } = placeOf(addr)
-    if (overlaps(underlay, config.pool)) {
-      throw new AgentStartError(`${where}: pool ${formatPrefix(config.pool)} overlaps the underlay network ${formatPrefix(underlay)} of ${iface}; pick a pool outside it`, EXIT.USAGE)
-    }
-    for (const h of config.hosts) {
-      if (h.name !== entry.name && !containsAddress(underlay, h.address) && !(config.underlay && containsAddress(config.underlay, h.address))) {
-        // not fatal: reported per route as not-on-link with the interface named
-        this.warn('host-not-on-link', `host ${h.name} (${formatAddress(h.address)}) is not on ${iface} ${formatPrefix(underlay)}; its route will not be installed`)
-      }
-    }
-    return { name: entry.name, address: entry.address, subnet: entry.subnet, interface: iface, underlay }
-  }
-
-  /**
-   * Before choosing a subnet automatically for the first time: run the mode's
-   * source listening only (announcing nothing) until it has the fabric's full
-   * table (End-of-RIB / a RIP update interval), and return the subnets the
-   * other hosts announce.
-   */
-  private async discoverTaken(config: FabricConfig, self: SelfInfo): Promise<Prefix[]> {
-    const log = this.opts.log.child({ source: config.mode, phase: 'subnet-discovery' })
-    const mod = (await import(`../protocols/${config.mode}/source.js`)) as { createSource: CreateSource }
-    const learned = new PrefixMap<Prefix>()
-    let ready!: () => void
-    const isReady = new Promise<void>((r) => (ready = r))
-    const source = await mod.createSource({ config, self, log, stateDir: this.opts.stateDir, onReady: () => ready(), listenOnly: true })
-    log.info('subnet-discovery', { note: 'learning which subnets the fabric uses before choosing one', timeoutSeconds: DISCOVERY_TIMEOUT_S })
-    await source.start({
-      add: (r) => learned.set(r.prefix, { addr: r.prefix.addr, len: r.prefix.len }),
-      withdraw: (p) => void learned.delete(p),
-      withdrawPeer: () => 0,
-    })
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([isReady, new Promise<void>((r) => (timer = setTimeout(r, DISCOVERY_TIMEOUT_S * 1000)))])
-    if (timer) clearTimeout(timer)
-    await source.stop()
-    const taken = [...learned.values()]
-    log.info('subnet-discovery-done', { ready: source.ready(), learned: taken.length })
-    return taken
-  }
-
+  /** The mode's source (src/agent/sources.ts); it validates its settings here and opens nothing yet. */
   private async createSources(): Promise<RouteSource[]> {
-    if (this.config.mode === 'static') {
-      this.staticSource = new StaticSource(this.config.hosts, this.self.name)
-      return [this.staticSource]
-    }
-    // each protocol lives in src/protocols/<mode>/source.ts and exports createSource
-    const mod = (await import(`../protocols/${this.config.mode}/source.js`)) as { createSource: CreateSource }
-    const source = await mod.createSource({
+    const source = await SOURCES[this.config.mode]({
       config: this.config,
       self: this.self,
       log: this.opts.log.child({ source: this.config.mode }),
@@ -299,32 +212,15 @@ export class Agent {
       log.error('config-reload-refused', { error: (e as Error).message })
       return false
     }
-    const fixed: [string, unknown, unknown][] = [
-      ['pool', formatPrefix(next.pool), formatPrefix(this.config.pool)],
-      ['route-protocol', next.routeProtocol, this.config.routeProtocol],
-      ['mode', next.mode, this.config.mode],
-    ]
-    for (const [key, now, was] of fixed) {
-      if (now !== was) {
-        log.error('config-reload-refused', { error: `${key} changed from ${was} to ${now}; restart the agent to change it` })
-        return false
-      }
-    }
-    if (next.mode !== 'static') {
-      this.config = next
-      const summaries: string[] = []
-      for (const s of this.sources) if (s.reload) summaries.push(await s.reload(next))
-      log.info('config-reloaded', { file: next.file, changes: summaries.join('; ') || 'none applied by the source' })
-      return true
-    }
-    const me = next.hosts.find((h) => h.name === this.self.name)
-    if (!me || me.address !== this.self.address || formatPrefix(me.subnet) !== formatPrefix(this.self.subnet)) {
-      log.error('config-reload-refused', { error: `this host (${this.self.name}) was removed or changed in ${next.file}; restart the agent to apply` })
+    const refusal = reloadRefusal(this.config, next, this.self)
+    if (refusal !== undefined) {
+      log.error('config-reload-refused', { error: refusal })
       return false
     }
     this.config = next
-    const change = this.staticSource?.update(next.hosts)
-    log.info('config-reloaded', { file: next.file, added: change?.added ?? [], removed: change?.removed ?? [], moved: change?.moved ?? [] })
+    const summaries: string[] = []
+    for (const s of this.sources) if (s.reload) summaries.push(await s.reload(next))
+    log.info('config-reloaded', { file: next.file, changes: summaries.join('; ') || 'none applied by the source' })
     await this.fib.flush()
     return true
   }
@@ -348,7 +244,7 @@ export class Agent {
    * `fabric leave`: tell peers this host's subnet is gone (RIP metric 16, BGP
    * withdraw + Cease), remove fabric's routes and undo the host integration.
    */
-  async leave(): Promise<Record<string, unknown>> {
+  async leave(): Promise<LeaveResponse> {
     const { log } = this.opts
     log.info('leaving', { host: this.self.name })
     for (const s of this.sources) {
@@ -364,7 +260,7 @@ export class Agent {
     this.sources = []
     const routes = await removeProtocolRoutes(this.rtnl!, this.config.routeProtocol)
     await this.host?.leave()
-    rmSync(join(this.opts.stateDir, 'state.json'), { force: true })
+    removeStateFile(this.opts.stateDir)
     log.info('left', { routesRemoved: routes.removed, routesFailed: routes.failed })
     return { left: true, host: this.self.name, routesRemoved: routes.removed, routesFailed: routes.failed }
   }
@@ -405,102 +301,56 @@ export class Agent {
   }
 
   private writeState(): void {
-    const state = {
+    writeStateFile(this.opts.stateDir, {
       host: this.self.name, address: formatAddress(this.self.address), subnet: formatPrefix(this.self.subnet),
       mode: this.config.mode, routeProtocol: this.config.routeProtocol, pid: process.pid, started: new Date(this.startedAt).toISOString(),
-    }
-    writeFileSync(join(this.opts.stateDir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`)
+    })
   }
 
-  status(): Record<string, unknown> {
+  /** GET /v1/status; never waits on a child process (the event loop drives BGP and RIP timers). */
+  async status(): Promise<StatusResponse> {
     this.checkSubnetConflicts()
-    const conflicts = [
-      ...this.fib.conflicts(),
-      ...[...this.subnetClaims.values()].map((c) => ({
-        prefix: c.prefix,
-        reason: `${c.source} peer ${c.peer} announces ${c.prefix}, inside this host's subnet ${formatPrefix(this.self.subnet)}: two hosts have the same subnet; neither route is installed`,
-      })),
-    ]
-    const c = this.fib.stateCounts()
-    const hostStatus = this.host?.status() ?? { inSync: true }
-    const healthy = this.fib.inSync() && conflicts.length === 0 && c['not-on-link'] === 0 && hostStatus.inSync
+    const host: HostIntegrationStatus = (await this.host?.status()) ?? { inSync: true }
+    return buildStatus({
+      version: VERSION, self: this.self, config: this.config, startedAt: this.startedAt, now: Date.now(),
+      fib: this.fib, host, sources: this.sources,
+      events: this.opts.events?.status() ?? { subscribers: 0, dropped: 0, disconnected: 0 },
+      subnetClaims: [...this.subnetClaims.values()], warnings: this.warnings, memory: memoryOf(),
+    })
+  }
+
+  private async routes(): Promise<RoutesResponse> {
+    const rtnl = this.rtnl!
+    const [kernel, links] = await Promise.all([rtnl.dumpRoutes(), rtnl.dumpLinks()])
     return {
-      version: VERSION,
-      healthy,
-      host: { name: this.self.name, address: formatAddress(this.self.address), subnet: formatPrefix(this.self.subnet), interface: this.self.interface, underlay: formatPrefix(this.self.underlay) },
-      mode: this.config.mode,
-      routerId: this.config.mode === 'bgp' ? formatAddress(this.config.bgp.routerId ?? this.self.address) : null,
-      asn: this.config.mode === 'bgp' ? this.config.bgp.asn : null,
-      config: this.config.file ?? null,
-      pool: formatPrefix(this.config.pool),
-      routeProtocol: this.config.routeProtocol,
-      pid: process.pid,
-      uptime: Math.round((Date.now() - this.startedAt) / 1000),
-      memory: memoryOf(),
-      kernel: {
-        inSync: this.fib.inSync(),
-        routes: { wanted: this.fib.size, installed: c.installed, pending: c.pending, conflict: c.conflict, notOnLink: c['not-on-link'], error: c.error },
-        reconciles: this.fib.stats.reconciles,
-        opsApplied: this.fib.stats.opsApplied,
-        opsFailed: this.fib.stats.opsFailed,
-        lastReconcileMs: this.fib.stats.lastReconcile ? Math.round(this.fib.stats.lastReconcile.durationMs) : null,
-        lastError: this.fib.stats.lastError ?? null,
-      },
-      hostIntegration: hostStatus,
-      sources: this.sources.map((s) => ({ kind: s.kind, ready: s.ready(), peers: s.peers().length, stats: s.stats?.() ?? {} })),
-      conflicts,
-      warnings: [...this.warnings],
+      host: this.self.name,
+      routes: buildRouteRows({
+        best: this.rib.bestRoutes(), candidates: (r) => this.rib.candidateCount(r.prefix),
+        stateOf: (p) => this.fib.stateOf(p), since: (p) => this.fib.sinceOf(p),
+        kernel, links, protocol: this.config.routeProtocol, table: MAIN_TABLE, now: Date.now(),
+      }),
     }
   }
 
-  private handlers(): Map<string, Handler> {
-    return new Map<string, Handler>([
-      ['/v1/status', () => this.status()],
-      ['/v1/routes', async () => {
-        const rtnl = this.rtnl!
-        const [kernel, links] = await Promise.all([rtnl.dumpRoutes(), rtnl.dumpLinks()])
-        return {
-          host: this.self.name,
-          routes: buildRouteRows({
-            best: this.rib.bestRoutes(), candidates: (r) => this.rib.candidateCount(r.prefix),
-            stateOf: (p) => this.fib.stateOf(p), since: (p) => this.fib.sinceOf(p),
-            kernel, links, protocol: this.config.routeProtocol, table: MAIN_TABLE, now: Date.now(),
-          }),
-        }
-      }],
-      ['POST /v1/leave', async (_req, _url, res) => {
-        const result = await this.leave()
-        // exit a moment after answering: the client (maybe `fabric leave` in this
-        // very container, which stops with the agent) must get to print and exit first
-        res.once('finish', () => setTimeout(() => this.opts.onLeft?.(), 1500))
-        return result
-      }],
-      ['/v1/events', (req, _url, res) => {
-        const hub = this.opts.events
-        if (!hub) throw new Error('events are not available')
-        res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
-        const send = (e: unknown): void => {
-          res.write(`${JSON.stringify(e)}\n`)
-        }
-        send({ time: new Date().toISOString(), level: 'info', event: 'stream-start', host: this.self.name })
-        const off = hub.subscribe(send)
-        req.on('close', off)
-        res.on('close', off)
-        return undefined
-      }],
-      ['/v1/peers', () => ({ host: this.self.name, peers: this.sources.flatMap((s) => s.peers().map((p) => ({ source: s.kind, ...p }))) })],
-    ])
+  private peers(): PeersResponse {
+    return { host: this.self.name, peers: this.sources.flatMap((s) => s.peers().map((p) => ({ ...p, source: s.kind }))) }
   }
-}
 
-/** The agent process's memory, bytes. */
-function memoryOf(): { rss: number; heapUsed: number; heapTotal: number; external: number } {
-  const m = process.memoryUsage()
-  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external + m.arrayBuffers }
+  private api(): AgentApi {
+    return {
+      hostName: this.self.name,
+      status: () => this.status(),
+      routes: () => this.routes(),
+      peers: () => this.peers(),
+      leave: () => this.leave(),
+      afterLeave: () => this.opts.onLeft?.(),
+      events: this.opts.events,
+    }
+  }
 }
 
 /** Source stats flattened to one level of numeric counters (`a.b` for nested keys). */
-export function flatCounters(stats: Record<string, unknown>, prefix = ''): Record<string, number> {
+function flatCounters(stats: Record<string, unknown>, prefix = ''): Record<string, number> {
   const out: Record<string, number> = {}
   for (const [k, v] of Object.entries(stats)) {
     if (typeof v === 'number') out[prefix + k] = v
@@ -510,15 +360,6 @@ export function flatCounters(stats: Record<string, unknown>, prefix = ''): Recor
 }
 
 /** The kernel route metric: the RIP hop count for RIP routes (like ripd), else 0. */
-export function kernelMetric(r: Route): number {
+function kernelMetric(r: Route): number {
   return r.source === 'rip' ? r.metric : 0
-}
-
-/** Reads state.json of a state dir (for commands run while the agent is down). */
-export function readState(stateDir: string): Record<string, unknown> | undefined {
-  try {
-    return JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as Record<string, unknown>
-  } catch {
-    return undefined
-  }
 }

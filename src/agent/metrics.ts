@@ -12,9 +12,11 @@ export interface MetricsView {
   /** peers/sessions by source and state */
   sessions(): { source: string; state: string; count: number }[]
   kernel(): { opsApplied: number; opsFailed: number; fullReconciles: number; incrementalRuns: number }
-  /** each source's flat counters (rx-packets, tx-packets, drop-packet:<reason>, drop-entry:<reason>, ...) */
+  /** each source's flat counters (rx-packets / rx-messages, tx-packets / tx-messages, drop-packet:<reason>, drop-entry:<reason> / drop-route:<reason>) */
   sourceCounters(): { source: string; counters: Record<string, unknown> }[]
   info(): Record<string, string>
+  /** /v1/events subscribers and the events dropped for slow ones */
+  events(): { subscribers: number; dropped: number; disconnected: number }
 }
 
 export interface Metrics {
@@ -47,8 +49,11 @@ export function createMetrics(view: MetricsView): Metrics {
   g('fabric_sessions', 'peers/sessions by source and state', ['source', 'state'], (gauge) => {
     for (const s of view.sessions()) gauge.set({ source: s.source, state: s.state }, s.count)
   })
-  const kernelOps = new Counter({ name: 'fabric_kernel_operations_total', help: 'kernel route operations applied', registers: [registry], collect(this: Counter) { this.reset(); this.inc(view.kernel().opsApplied) } })
-  const kernelErrors = new Counter({ name: 'fabric_kernel_errors_total', help: 'kernel route operations that failed', registers: [registry], collect(this: Counter) { this.reset(); this.inc(view.kernel().opsFailed) } })
+  g('fabric_event_subscribers', 'clients following /v1/events', [], (gauge) => gauge.set(view.events().subscribers))
+  new Counter({ name: 'fabric_events_dropped_total', help: 'events not sent to a /v1/events client that read too slowly', registers: [registry], collect(this: Counter) { this.reset(); this.inc(view.events().dropped) } })
+  new Counter({ name: 'fabric_event_subscribers_disconnected_total', help: '/v1/events clients disconnected for reading nothing too long', registers: [registry], collect(this: Counter) { this.reset(); this.inc(view.events().disconnected) } })
+  new Counter({ name: 'fabric_kernel_operations_total', help: 'kernel route operations applied', registers: [registry], collect(this: Counter) { this.reset(); this.inc(view.kernel().opsApplied) } })
+  new Counter({ name: 'fabric_kernel_errors_total', help: 'kernel route operations that failed', registers: [registry], collect(this: Counter) { this.reset(); this.inc(view.kernel().opsFailed) } })
   new Counter({ name: 'fabric_kernel_syncs_total', help: 'kernel sync runs by kind', labelNames: ['kind'], registers: [registry], collect(this: Counter<'kind'>) {
     this.reset()
     const k = view.kernel()
@@ -69,14 +74,12 @@ export function createMetrics(view: MetricsView): Metrics {
     } })
   counterFrom('fabric_packets_received_total', 'protocol packets/messages received', (k) => (k === 'rx-packets' || k === 'rx-messages' ? null : undefined), ['source'])
   counterFrom('fabric_packets_sent_total', 'protocol packets/messages sent', (k) => (k === 'tx-packets' || k === 'tx-messages' ? null : undefined), ['source'])
-  counterFrom('fabric_packets_dropped_total', 'protocol packets/messages dropped, by reason', (k) => (k.startsWith('drop-packet:') ? k.slice(12) : k.startsWith('drop-message:') ? k.slice(13) : undefined), ['source', 'reason'])
+  counterFrom('fabric_packets_dropped_total', 'protocol packets/messages dropped, by reason', (k) => (k.startsWith('drop-packet:') ? k.slice(12) : undefined), ['source', 'reason'])
   counterFrom('fabric_routes_rejected_total', 'received routes rejected (policy, validation), by reason', (k) => (k.startsWith('drop-entry:') ? k.slice(11) : k.startsWith('drop-route:') ? k.slice(11) : undefined), ['source', 'reason'])
   const reconcile = new Histogram({
     name: 'fabric_kernel_sync_duration_seconds', help: 'duration of kernel sync runs', labelNames: ['kind'], registers: [registry],
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   })
-  void kernelOps
-  void kernelErrors
   let server: Server | undefined
   return {
     registry,

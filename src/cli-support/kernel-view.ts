@@ -1,11 +1,13 @@
 /** Reading fabric's routes straight from the kernel (when the agent is down). */
 import { existsSync } from 'node:fs'
-import { kernelRouteRows, type RouteRow } from '../agent/routes-view.js'
-import { readState } from '../agent/agent.js'
+import { kernelOnlyRow, sortRouteRows } from '../api/route-rows.js'
+import { readState } from '../api/state-file.js'
+import type { RouteRow } from '../api/types.js'
 import { loadConfig } from '../config/fabric-config.js'
 import { DEFAULT_ROUTE_PROTOCOL, parseRouteProtocol } from '../config/route-protocol.js'
 import { Rtnl } from '../kernel/rtnl.js'
-import { MAIN_TABLE } from '../kernel/types.js'
+import type { KernelLink } from '../kernel/rtnl-codec.js'
+import { type KernelRoute, MAIN_TABLE } from '../kernel/types.js'
 import { DEFAULT_CONFIG } from './flags.js'
 
 /** Route protocol from the flag, else fabric.ini, else the agent's last state, else the default. */
@@ -22,14 +24,19 @@ export function resolveRouteProtocol(flag: string | undefined, config: string | 
       /* fall through */
     }
   }
-  const state = readState(stateDir)
-  if (typeof state?.routeProtocol === 'number') return state.routeProtocol
-  return DEFAULT_ROUTE_PROTOCOL
+  return readState(stateDir)?.routeProtocol ?? DEFAULT_ROUTE_PROTOCOL
 }
 
 /** The protocol to read from the kernel when the agent is down, from a command's agentOrKernelFlags. */
 export function protocolWhenAgentDown(flags: { 'route-protocol'?: string; config?: string; 'state-dir': string }): number {
   return resolveRouteProtocol(flags['route-protocol'], flags.config ?? DEFAULT_CONFIG, flags['state-dir'])
+}
+
+/** Rows from the kernel alone (agent down): every route of fabric's protocol. */
+export function kernelRouteRows(kernel: KernelRoute[], links: KernelLink[], protocol: number, table: number): RouteRow[] {
+  const linkMap = new Map(links.map((l) => [l.index, l]))
+  return sortRouteRows(kernel.filter((k) => k.protocol === protocol && k.table === table)
+    .map((k) => kernelOnlyRow(k, linkMap, 'kernel-only', 'agent not running: read from the kernel')))
 }
 
 export async function kernelRows(protocol: number): Promise<RouteRow[]> {

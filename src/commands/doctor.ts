@@ -1,11 +1,9 @@
 import { existsSync } from 'node:fs'
 import { Command, Flags } from '@oclif/core'
-import { renderTable } from '../agent/routes-view.js'
 import { EXIT } from '../core/errors.js'
 import { DEFAULT_CONFIG, configFlag, jsonFlag, socketFlag, stateDirFlag } from '../cli-support/flags.js'
-import { type Check, runDoctor } from '../doctor/checks.js'
-
-const MARK: Record<Check['result'], string> = { pass: 'ok', warn: 'WARN', fail: 'FAIL', skip: 'skip' }
+import { renderDoctor } from '../cli-support/render.js'
+import { runDoctor } from '../doctor/checks.js'
 
 export default class Doctor extends Command {
   static override description = `Check this host for everything fabric needs, with a fix for each problem.
@@ -27,12 +25,7 @@ ip_forward, rp_filter, the FORWARD policy and Docker's rules, the masquerade exe
     const checks = await runDoctor({ configFile, socket: flags.socket, stateDir: flags['state-dir'], address: flags.address, timeoutS: flags.timeout })
     const failed = checks.filter((c) => c.result === 'fail')
     if (flags.json) this.log(JSON.stringify({ healthy: failed.length === 0, checks }, null, 2))
-    else {
-      this.log(renderTable(['CHECK', 'RESULT', 'DETAIL'], checks.map((c) => [c.name, MARK[c.result], c.detail])))
-      const fixes = checks.filter((c) => (c.result === 'fail' || c.result === 'warn') && c.fix)
-      if (fixes.length) this.log(`\nto fix:\n${fixes.map((c) => `  ${c.name}: ${c.fix}`).join('\n')}`)
-      this.log(`\n${failed.length === 0 ? 'no problems found' : `${failed.length} check${failed.length > 1 ? 's' : ''} failed`}`)
-    }
+    else this.log(renderDoctor(checks))
     if (failed.length) this.exit(EXIT.RUNTIME)
   }
 }

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises'
 import { Command, Flags } from '@oclif/core'
-import { AgentUnreachable, postJson } from '../agent/control-client.js'
+import { AgentUnreachable, requestLeave } from '../api/client.js'
+import { renderLeave } from '../cli-support/render.js'
 import { EXIT } from '../core/errors.js'
 import { agentOrKernelFlags } from '../cli-support/flags.js'
 import { protocolWhenAgentDown } from '../cli-support/kernel-view.js'
@@ -33,8 +34,8 @@ With the agent running: it withdraws this host's subnet from its peers (RIP: met
       }
     }
     try {
-      const r = await postJson<{ host: string; routesRemoved: number; routesFailed: number }>(flags.socket, '/v1/leave')
-      this.log(`${r.host} left the fabric: ${r.routesRemoved} routes removed${r.routesFailed ? `, ${r.routesFailed} could not be removed` : ''}; the agent has stopped`)
+      const r = await requestLeave(flags.socket)
+      this.log(renderLeave(r))
       if (r.routesFailed) this.exit(EXIT.RUNTIME)
     } catch (e) {
       if (!(e instanceof AgentUnreachable)) {

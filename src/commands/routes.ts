@@ -1,6 +1,8 @@
 import { Args, Command, Flags } from '@oclif/core'
-import { AgentUnreachable, getJson, streamJson } from '../agent/control-client.js'
-import { type RouteRow, filterRows, renderRouteTable } from '../agent/routes-view.js'
+import { AgentUnreachable, getRoutes, streamJson } from '../api/client.js'
+import { renderRouteTable } from '../api/render.js'
+import { filterRouteRows } from '../api/route-rows.js'
+import { API, type RouteRow, type RoutesResponse } from '../api/types.js'
 import { EXIT } from '../core/errors.js'
 import { agentOrKernelFlags, jsonFlag } from '../cli-support/flags.js'
 import { kernelRows, protocolWhenAgentDown } from '../cli-support/kernel-view.js'
@@ -36,16 +38,16 @@ One row per prefix: next hop, device, source and peer, metric (RIP hops, BGP MED
     const { args, flags } = await this.parse(Routes)
     const filter = { source: flags.source, peer: flags.peer, match: args.match }
     const show = (rows: RouteRow[]): RouteRow[] => {
-      const f = filterRows(rows, filter)
+      const f = filterRouteRows(rows, filter)
       if ('error' in f) {
         process.stderr.write(`fabric routes: ${f.error}\n`)
         this.exit(EXIT.USAGE)
       }
       return f
     }
-    let body: { host: string; routes: RouteRow[] }
+    let body: RoutesResponse
     try {
-      body = await getJson<{ host: string; routes: RouteRow[] }>(flags.socket, '/v1/routes')
+      body = await getRoutes(flags.socket)
     } catch (e) {
       if (!(e instanceof AgentUnreachable) || e.reason === 'EACCES') {
         process.stderr.write(`fabric routes: ${(e as Error).message}\n`)
@@ -68,7 +70,7 @@ One row per prefix: next hop, device, source and peer, metric (RIP hops, BGP MED
     const ac = new AbortController()
     process.once('SIGINT', () => ac.abort())
     process.once('SIGTERM', () => ac.abort())
-    await streamJson(flags.socket, '/v1/events', (e) => {
+    await streamJson(flags.socket, API.events, (e) => {
       if (!ROUTE_EVENTS.has(String(e.event))) return
       if (filter.peer && e.peer !== undefined && e.peer !== filter.peer) return
       if (flags.json) return this.log(JSON.stringify(e))

@@ -5,8 +5,10 @@
  */
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs'
 import { connect } from 'node:net'
-import { getJson } from '../agent/control-client.js'
-import { readState } from '../agent/agent.js'
+import { getPeers, getStatus } from '../api/client.js'
+import { matchHostEntry, placeOf, underlayCandidates } from '../api/host-identity.js'
+import { readState } from '../api/state-file.js'
+import type { DoctorCheck, StatusResponse } from '../api/types.js'
 import { ConfigErrors } from '../config/errors.js'
 import { type FabricConfig, loadConfig } from '../config/fabric-config.js'
 import { RESERVED_ROUTE_PROTOCOLS } from '../config/route-protocol.js'
@@ -15,18 +17,10 @@ import { Rtnl } from '../kernel/rtnl.js'
 import type { KernelAddress, KernelLink } from '../kernel/rtnl-codec.js'
 import { readSysctl } from '../kernel/sysctl.js'
 import { type KernelRoute, MAIN_TABLE } from '../kernel/types.js'
-import { run } from '../lab/sh.js'
-import { type Prefix, containsAddress, firstHost, formatAddress, formatPrefix, overlaps, parseAddress, parsePrefix, prefix } from '../net/ipv4.js'
+import { type Prefix, containsAddress, firstHost, formatAddress, formatPrefix, overlaps, parseAddress, parsePrefix } from '../net/ipv4.js'
+import { run } from './process.js'
 
-export type CheckResult = 'pass' | 'warn' | 'fail' | 'skip'
-
-export interface Check {
-  name: string
-  result: CheckResult
-  detail: string
-  /** what to do about a warn/fail */
-  fix?: string
-}
+export type Check = DoctorCheck
 
 export interface DoctorOptions {
   configFile?: string
@@ -45,7 +39,7 @@ interface Ctx {
   addrs: KernelAddress[]
   links: KernelLink[]
   routes: KernelRoute[]
-  status?: Record<string, any>
+  status?: StatusResponse
   peers: Peer[]
   timeoutS: number
   socket: string
@@ -73,8 +67,9 @@ export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
   }
   // agent
   try {
-    ctx.status = await getJson<Record<string, any>>(opts.socket, '/v1/status', 3000)
-    add({ name: 'agent', result: 'pass', detail: `running, pid ${ctx.status.pid}, up ${ctx.status.uptime}s` })
+    const status = await getStatus(opts.socket, 3000)
+    ctx.status = status
+    add({ name: 'agent', result: 'pass', detail: `running, pid ${status.pid}, up ${status.uptime}s` })
   } catch (e) {
     add({ name: 'agent', result: 'fail', detail: (e as Error).message, fix: 'start it: `fabric join --config ...` (or the fabric service/container); routes stay in the kernel while it is down' })
   }
@@ -82,7 +77,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
   if (ctx.self) {
     add({ name: 'this host', result: 'pass', detail: `${ctx.self.name} ${formatAddress(ctx.self.address)}${ctx.self.iface ? ` on ${ctx.self.iface} (${formatPrefix(ctx.self.underlay!)})` : ''}${ctx.self.subnet ? `, subnet ${formatPrefix(ctx.self.subnet)}` : ''}` })
   } else if (ctx.config) {
-    add({ name: 'this host', result: 'fail', detail: `none of this host's addresses (${ctx.addrs.filter((a) => a.scope !== 254).map((a) => formatAddress(a.address)).join(', ')}) is a [host.*] address`, fix: 'add this host to fabric.ini or pass --address' })
+    add({ name: 'this host', result: 'fail', detail: `none of this host's addresses (${underlayCandidates(ctx.addrs).map((a) => formatAddress(a.address)).join(', ')}) is a [host.*] address`, fix: 'add this host to fabric.ini or pass --address' })
   }
   collectPeers(ctx)
 
@@ -100,35 +95,30 @@ export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
 }
 
 function identifySelf(ctx: Ctx, opts: DoctorOptions): void {
-  const st = ctx.status?.host as { name: string; address: string; subnet: string } | undefined
-  const state = readState(opts.stateDir) as { host?: string; address?: string; subnet?: string } | undefined
-  const local = ctx.addrs.filter((a) => a.scope !== 254)
-  let address: number | undefined
-  let name: string | undefined
-  let subnet: Prefix | undefined
+  const st = ctx.status?.host
+  const state = readState(opts.stateDir)
   const fromText = (s: string | undefined): number | undefined => {
     if (!s) return undefined
     const a = parseAddress(s)
     return a.ok ? a.value : undefined
   }
-  address = fromText(opts.address) ?? fromText(st?.address) ?? fromText(state?.address)
+  let address = fromText(opts.address) ?? fromText(st?.address) ?? fromText(state?.address)
   if (address === undefined && ctx.config) {
-    const m = ctx.config.hosts.filter((h) => local.some((a) => a.address === h.address))
-    if (m.length === 1) address = m[0]!.address
+    const m = matchHostEntry(ctx.config.hosts, ctx.addrs)
+    if (m.kind === 'one') address = m.entry.address
   }
   if (address === undefined) return
   const entry = ctx.config?.hosts.find((h) => h.address === address)
-  name = entry?.name ?? st?.name ?? state?.host ?? formatAddress(address)
-  subnet = entry?.subnet
+  const name = entry?.name ?? st?.name ?? state?.host ?? formatAddress(address)
+  let subnet: Prefix | undefined = entry?.subnet
   const sub = st?.subnet ?? state?.subnet
   if (!subnet && sub) {
     const p = parsePrefix(sub)
     if (p.ok) subnet = p.value
   }
-  const la = local.find((a) => a.address === address)
-  const link = la ? ctx.links.find((l) => l.index === la.index) : undefined
-  const underlay = la ? prefix(la.address, la.prefixLen) : undefined
-  ctx.self = { name, address, subnet, iface: link?.name, underlay }
+  const la = underlayCandidates(ctx.addrs).find((a) => a.address === address)
+  const place = la ? placeOf(la, ctx.links) : undefined
+  ctx.self = { name, address, subnet, iface: place?.interface, underlay: place?.underlay }
 }
 
 function collectPeers(ctx: Ctx): void {
@@ -294,11 +284,11 @@ function hasProcess(name: string): boolean {
 function checkAgentHealth(ctx: Ctx, add: (c: Check) => void): void {
   const s = ctx.status
   if (!s) return
-  const k = s.kernel as { inSync: boolean; routes: Record<string, number> }
-  const conflicts = (s.conflicts ?? []) as { prefix: string; reason: string }[]
+  const k = s.kernel
+  const conflicts = s.conflicts
   if (k.inSync && conflicts.length === 0 && (k.routes.notOnLink ?? 0) === 0) add({ name: 'routes', result: 'pass', detail: `${k.routes.installed}/${k.routes.wanted} routes installed` })
   else add({ name: 'routes', result: 'fail', detail: `${k.routes.installed}/${k.routes.wanted} installed${conflicts.length ? `; conflicts: ${conflicts.map((x) => `${x.prefix} (${x.reason})`).join('; ')}` : ''}${k.routes.notOnLink ? `; ${k.routes.notOnLink} not on-link` : ''}${k.routes.error ? `; ${k.routes.error} failed` : ''}`, fix: '`fabric routes` shows the reason for each prefix' })
-  for (const w of (s.warnings ?? []) as string[]) add({ name: 'agent warning', result: 'warn', detail: w })
+  for (const w of s.warnings) add({ name: 'agent warning', result: 'warn', detail: w })
 }
 
 function checkMtu(ctx: Ctx, add: (c: Check) => void): void {
@@ -358,7 +348,7 @@ async function checkPeersReachable(ctx: Ctx, add: (c: Check) => void): Promise<v
     // RIP is heard, not connected to: a neighbour is reachable when its updates arrive
     let heard: { address: string; state: string }[] = []
     try {
-      heard = (await getJson<{ peers: { address: string; state: string; source: string }[] }>(ctx.socket, '/v1/peers', 3000)).peers.filter((p) => p.source === 'rip')
+      heard = (await getPeers(ctx.socket, 3000)).peers.filter((p) => p.source === 'rip')
     } catch {
       heard = []
     }

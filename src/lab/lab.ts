@@ -15,7 +15,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { getJson } from '../agent/control-client.js'
+import { getJson } from '../api/client.js'
 import type { Mode } from '../config/fabric-config.js'
 import { must, run, sleep, waitFor } from './sh.js'
 

@@ -1,6 +1,7 @@
 /** Text reports of a lab: every host's fabric routes and the container reachability matrix. */
-import { AgentUnreachable, getJson } from '../agent/control-client.js'
-import { type RouteRow, renderRouteTable } from '../agent/routes-view.js'
+import { AgentUnreachable, getJson } from '../api/client.js'
+import type { RouteRow } from '../api/types.js'
+import { renderRouteTable } from '../api/render.js'
 import { fileURLToPath } from 'node:url'
 import { type LabSpec, reachability, renderMatrix } from './lab.js'
 import { run } from './sh.js'

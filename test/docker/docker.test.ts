@@ -10,7 +10,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync }
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
-import { getJson } from '../../src/agent/control-client.js'
+import { getJson } from '../../src/api/client.js'
 import { type DHost, DockerLab, INET_ADDRESS, copyImage, must, run, sleep, tail, waitFor } from './helpers.js'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))

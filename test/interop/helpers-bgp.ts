@@ -218,7 +218,7 @@ export function daemonsAvailable(): { bird: boolean; frr: boolean } {
 import test from 'ava'
 import { type LabSpec, addLabHost, signalAgent, startAgent, startAgentArgs, waitAgents } from '../../src/lab/lab.js'
 import { logEvents, waitRoutes, withLab } from '../netns/helpers.js'
-import { getJson } from '../../src/agent/control-client.js'
+import { getJson } from '../../src/api/client.js'
 
 const BGP_FAST = ['', '[bgp]', 'asn = 64512', 'hold-time = 3', 'keepalive-time = 1', 'connect-retry-time = 1']
 

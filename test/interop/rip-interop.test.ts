@@ -12,7 +12,7 @@
  * leaves fabric's kernel after the timeout.
  */
 import test from 'ava'
-import { getJson } from '../../src/agent/control-client.js'
+import { getJson } from '../../src/api/client.js'
 import { agentPids } from '../../src/lab/lab.js'
 import { fabric, fabricRoutes, logEvents, waitRoutes } from '../netns/helpers.js'
 import { ripStats } from '../netns/helpers-rip.js'

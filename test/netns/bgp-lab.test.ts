@@ -5,7 +5,7 @@
  * and is removed in teardown.
  */
 import test from 'ava'
-import { getJson } from '../../src/agent/control-client.js'
+import { getJson } from '../../src/api/client.js'
 import { type LabHost, type LabSpec, addLabHost, reachability, signalAgent, startAgent, startAgentArgs, waitAgents } from '../../src/lab/lab.js'
 import { fabric, logEvents, waitFor, waitRoutes, withLab } from './helpers.js'
 

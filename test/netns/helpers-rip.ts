@@ -1,6 +1,6 @@
 /** RIP helpers for lab tests: status counters, RIP packets, sending UDP from inside a namespace. */
 import { spawn } from 'node:child_process'
-import { getJson } from '../../src/agent/control-client.js'
+import { getJson } from '../../src/api/client.js'
 import { parseAddress, parsePrefix } from '../../src/net/ipv4.js'
 import { type RipAuthConfig, signPacket } from '../../src/protocols/rip/auth.js'
 import { type RipRouteEntry, encodePacket } from '../../src/protocols/rip/codec.js'

@@ -1,12 +1,39 @@
 /** The operator surface against real agents in a lab: routes filters and --watch, peers, status, doctor, metrics, socket permissions. */
 import { statSync, writeFileSync, readFileSync } from 'node:fs'
 import { spawn } from 'node:child_process'
+import { connect } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
 import { startAgent, waitAgents } from '../../src/lab/lab.js'
 import { fabric, ip, run, waitFor, waitRoutes, withLab } from './helpers.js'
 
 const fabricBin = fileURLToPath(new URL('../../bin/fabric.js', import.meta.url))
+
+/** One raw HTTP request on the control socket; the status code of the answer (0: no answer, connection closed). */
+function rawStatus(socket: string, bytes: string): Promise<number> {
+  return new Promise((resolve) => {
+    const s = connect(socket)
+    let out = ''
+    const done = (): void => {
+      clearTimeout(timer)
+      s.destroy()
+      resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(out)?.[1] ?? 0))
+    }
+    const timer = setTimeout(done, 3000)
+    s.on('data', (d: Buffer) => {
+      out += d.toString()
+      if (/\r\n\r\n/.test(out)) done()
+    })
+    s.on('end', done)
+    s.on('error', done)
+    s.write(bytes)
+  })
+}
+
+/** Human output is text: no JSON object or quoted key on any line. */
+function assertText(t: { true(v: boolean, m?: string): void }, what: string, text: string): void {
+  for (const line of text.split('\n')) t.true(!/[{}]|"\w+":/.test(line), `${what} prints text, not JSON: ${line}`)
+}
 
 test.serial('routes: filters, longest match, exit codes; peers and status shapes', async (t) => {
   const lab = await withLab(t, { tag: 'op', hosts: 3 })
@@ -40,6 +67,26 @@ test.serial('routes: filters, longest match, exit codes; peers and status shapes
   t.regex(st.stdout, /^host\s+node1 10\.99\.0\.11 on eth0 \(10\.99\.0\.0\/24\), subnet 10\.244\.1\.0\/24$/m)
   t.regex(st.stdout, /^kernel\s+in sync: 2\/2 routes installed$/m)
   t.regex(st.stdout, /^health\s+healthy$/m)
+  assertText(t, 'status', st.stdout)
+  assertText(t, 'peers', peers.stdout)
+  assertText(t, 'routes', table.stdout)
+  const doctor = await fabric(['doctor', '--socket', h1.socket, '--config', lab.config, '--state-dir', h1.dir, '--timeout', '1'], h1.ns)
+  assertText(t, 'doctor', doctor.stdout)
+})
+
+test.serial('control socket: malformed requests get a 4xx, a bad leave body leaves nothing, the agent keeps running', async (t) => {
+  const lab = await withLab(t, { tag: 'cs', hosts: 2 })
+  const h1 = lab.hosts[0]!
+  await waitRoutes(h1.ns, ['10.244.2.0/24 via 10.99.0.12'])
+  t.is(await rawStatus(h1.socket, 'GET // HTTP/1.1\r\nhost: x\r\n\r\n'), 400)
+  t.is(await rawStatus(h1.socket, 'GET //fabric:99999/v1/status HTTP/1.1\r\nhost: x\r\n\r\n'), 400)
+  for (const body of ['banana', '[1]', '{"x":1}']) {
+    t.is(await rawStatus(h1.socket, `POST /v1/leave HTTP/1.1\r\nhost: x\r\ncontent-length: ${body.length}\r\n\r\n${body}`), 400, body)
+  }
+  const st = await fabric(['status', '--json', '--socket', h1.socket])
+  t.is(st.code, 0, st.stderr)
+  t.true(JSON.parse(st.stdout).healthy)
+  t.deepEqual(await waitRoutes(h1.ns, ['10.244.2.0/24 via 10.99.0.12']), ['10.244.2.0/24 via 10.99.0.12'], 'still in the fabric')
 })
 
 test.serial('routes --watch prints a route as it appears', async (t) => {
@@ -124,4 +171,5 @@ test.serial('metrics: Prometheus text on --metrics-listen', async (t) => {
   t.regex(r.stdout, /^fabric_kernel_operations_total \d+$/m)
   t.regex(r.stdout, /^fabric_kernel_sync_duration_seconds_count\{kind="full"\} [1-9]\d*$/m)
   t.regex(r.stdout, /^fabric_info\{version="[^"]+",host="node1",mode="static"\} 1$/m)
+  t.regex(r.stdout, /^fabric_events_dropped_total 0$/m)
 })

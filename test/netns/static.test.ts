@@ -5,7 +5,8 @@
 import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import test from 'ava'
-import { getJson } from '../../src/agent/control-client.js'
+import { getJson } from '../../src/api/client.js'
+import type { RoutesResponse } from '../../src/api/types.js'
 import { reachability, signalAgent, startAgent, waitAgents } from '../../src/lab/lab.js'
 import { fabric, fabricRoutes, ip, logEvents, routesIn, waitFor, waitRoutes, withLab } from './helpers.js'
 
@@ -58,12 +59,21 @@ test.serial('SIGHUP applies fabric.ini changes: host removed, added back, moved'
   const lab = await withLab(t, { tag: 'hu', hosts: 3 })
   const [h1, h2, h3] = lab.hosts as [typeof lab.hosts[0], typeof lab.hosts[0], typeof lab.hosts[0]]
   await waitRoutes(h1.ns, ['10.244.2.0/24 via 10.99.0.12', '10.244.3.0/24 via 10.99.0.13'])
+  const ageOfNode2 = async (): Promise<number> => {
+    const body = await getJson<RoutesResponse>(h1.socket, '/v1/routes')
+    return body.routes.find((r) => r.peer === 'node2')?.age ?? -1
+  }
+  await new Promise((r) => setTimeout(r, 2500))
+  const ageBefore = await ageOfNode2()
+  t.true(ageBefore >= 2, `node2's route is ${ageBefore}s old`)
   const original = readFileSync(lab.config, 'utf8')
   // remove node3 from the file: node1 and node2 drop its route
   writeFileSync(lab.config, original.replace(/\n\[host\.node3\][^[]*/, '\n'))
   await signalAgent(h1, 'SIGHUP', false)
   await signalAgent(h2, 'SIGHUP', false)
   t.deepEqual(await waitRoutes(h1.ns, ['10.244.2.0/24 via 10.99.0.12']), ['10.244.2.0/24 via 10.99.0.12'])
+  // node2 did not change: its route is the same one, its AGE goes on
+  t.true((await ageOfNode2()) >= ageBefore, 'the AGE of an unchanged host\'s route survives a reload')
   t.deepEqual(await waitRoutes(h2.ns, ['10.244.1.0/24 via 10.99.0.11']), ['10.244.1.0/24 via 10.99.0.11'])
   // node3's own agent still has its file entry removed: it refuses the reload and keeps running
   await signalAgent(h3, 'SIGHUP', false)

@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import test from 'ava'
 import { configTables } from '../../src/config/doc.js'
 import { FABRIC_KEYS } from '../../src/config/fabric-config.js'
 import Join from '../../src/commands/join.js'
+import { API } from '../../src/api/types.js'
 
 const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8')
 
@@ -22,4 +23,33 @@ test('every [fabric] key and every join flag is documented with its env var', (t
     const env = (flag as { env?: string }).env
     if (env) t.true(doc.includes(`\`${env}\``), env)
   }
+})
+
+const SRC = new URL('../../src/', import.meta.url)
+const read = (name: string): string => readFileSync(new URL(`../../docs/${name}`, import.meta.url), 'utf8')
+
+test('docs/architecture.md names every src/ folder in its module table and its dependency table', (t) => {
+  const arch = read('architecture.md')
+  const rule = arch.slice(arch.indexOf('## The dependency rule'))
+  t.true(rule.length > 0 && arch.includes('## The dependency rule'))
+  const folders = readdirSync(SRC, { withFileTypes: true }).filter((d) => d.isDirectory() && d.name !== 'types').map((d) => d.name)
+  t.true(folders.length >= 10)
+  for (const f of folders) {
+    t.regex(arch, new RegExp(`\\| \`src/${f}(/[a-z]+)?\` \\|`), `module table: src/${f}`)
+    t.regex(rule, new RegExp(`^\\| \`${f}\` \\|`, 'm'), `dependency table: ${f}`)
+  }
+  for (const f of readdirSync(new URL('agent/', SRC)).filter((n) => n.endsWith('.ts'))) t.true(arch.includes(`\`${f}\``), `agent/${f} has its job listed`)
+})
+
+test('docs/cli.md documents every control API endpoint', (t) => {
+  const cli = read('cli.md')
+  for (const path of Object.values(API)) t.true(cli.includes(path), path)
+})
+
+test('docs/operations.md has the security model: reach, auth, bounds', (t) => {
+  const ops = read('operations.md')
+  const i = ops.indexOf('## Security model')
+  t.true(i >= 0)
+  const sec = ops.slice(i, ops.indexOf('\n## ', i + 1))
+  for (const must of ['179', '520', '0600', 'TCP-MD5', 'replay', 'confidentiality', 'before OPEN', 'per source', '/v1/events', 'O(entries', 'suppressed']) t.true(sec.includes(must), must)
 })

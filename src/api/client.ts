@@ -1,6 +1,7 @@
-/** Client of the agent's control API (HTTP over a Unix socket). */
+/** Client of the agent's control API (HTTP over a Unix socket): the CLI, doctor and the lab use it. */
 import { request } from 'node:http'
 import { type UnixHttpResponse, UnixHttpTimeout, unixHttp } from '../util/unix-http.js'
+import { API, type LeaveRequest, type LeaveResponse, type PeersResponse, type RoutesResponse, type StatusResponse } from './types.js'
 
 export class AgentUnreachable extends Error {
   constructor(readonly socket: string, readonly reason: string) {
@@ -15,25 +16,32 @@ export function getJson<T>(socket: string, path: string, timeoutMs = 5000): Prom
   return requestJson<T>(socket, 'GET', path, timeoutMs)
 }
 
-export function postJson<T>(socket: string, path: string, timeoutMs = 30_000): Promise<T> {
-  return requestJson<T>(socket, 'POST', path, timeoutMs)
+/** POSTs a JSON body (`{}` unless given). */
+export function postJson<T>(socket: string, path: string, body: unknown = {}, timeoutMs = 30_000): Promise<T> {
+  return requestJson<T>(socket, 'POST', path, timeoutMs, Buffer.from(JSON.stringify(body)))
 }
 
-async function requestJson<T>(socket: string, method: 'GET' | 'POST', path: string, timeoutMs: number): Promise<T> {
+export const getStatus = (socket: string, timeoutMs?: number): Promise<StatusResponse> => getJson<StatusResponse>(socket, API.status, timeoutMs)
+export const getRoutes = (socket: string, timeoutMs?: number): Promise<RoutesResponse> => getJson<RoutesResponse>(socket, API.routes, timeoutMs)
+export const getPeers = (socket: string, timeoutMs?: number): Promise<PeersResponse> => getJson<PeersResponse>(socket, API.peers, timeoutMs)
+export const requestLeave = (socket: string, body: LeaveRequest = {}): Promise<LeaveResponse> => postJson<LeaveResponse>(socket, API.leave, body)
+
+async function requestJson<T>(socket: string, method: 'GET' | 'POST', path: string, timeoutMs: number, body?: Buffer): Promise<T> {
   let res: UnixHttpResponse
   try {
-    res = await unixHttp(socket, method, path, { timeoutMs })
+    const headers = body ? { 'content-type': 'application/json', 'content-length': body.length } : undefined
+    res = await unixHttp(socket, method, path, { timeoutMs, body, headers })
   } catch (e) {
     throw new AgentUnreachable(socket, e instanceof UnixHttpTimeout ? 'timeout' : (e as NodeJS.ErrnoException).code ?? (e as Error).message)
   }
-  let body: unknown
+  let answer: unknown
   try {
-    body = JSON.parse(res.text)
+    answer = JSON.parse(res.text)
   } catch {
     throw new Error(`agent answered ${res.status} with non-JSON: ${res.text.slice(0, 200)}`)
   }
-  if ((res.status || 500) >= 400) throw new Error(`agent: ${(body as { error?: string }).error ?? res.status}`)
-  return body as T
+  if ((res.status || 500) >= 400) throw new Error(`agent: ${(answer as { error?: string }).error ?? res.status}`)
+  return answer as T
 }
 
 /** Follows an NDJSON stream (/v1/events); resolves when it ends. */

@@ -1,0 +1,52 @@
+/**
+ * The rows of /v1/routes, from the RIB, FIB sync's states and the kernel.
+ * The schema (api/types RouteRow) is documented in docs/cli.md.
+ */
+import { kernelOnlyRow, deviceOf, sortRouteRows } from '../api/route-rows.js'
+import type { RouteRow } from '../api/types.js'
+import type { RouteState } from '../kernel/fib-sync.js'
+import type { KernelLink } from '../kernel/rtnl-codec.js'
+import type { KernelRoute } from '../kernel/types.js'
+import { type Prefix, formatAddress, formatPrefix } from '../net/ipv4.js'
+import type { Route } from '../rib/route.js'
+
+const STALE_REASON = 'in the kernel with fabric\'s protocol but no longer wanted; removed once every source has its full table'
+
+export function buildRouteRows(opts: {
+  best: Route[]
+  candidates: (r: Route) => number
+  stateOf: (p: Prefix) => RouteState | undefined
+  since: (p: Prefix) => number | undefined
+  kernel: KernelRoute[]
+  links: KernelLink[]
+  protocol: number
+  table: number
+  now: number
+}): RouteRow[] {
+  const linkMap = new Map(opts.links.map((l) => [l.index, l]))
+  const ours = new Map<string, KernelRoute>()
+  for (const k of opts.kernel) if (k.protocol === opts.protocol && k.table === opts.table) ours.set(formatPrefix(k.prefix), k)
+  const rows: RouteRow[] = []
+  const seen = new Set<string>()
+  for (const r of opts.best) {
+    const key = formatPrefix(r.prefix)
+    seen.add(key)
+    const st = opts.stateOf(r.prefix) ?? { state: 'pending' as const }
+    const since = opts.since(r.prefix)
+    rows.push({
+      prefix: key,
+      nextHop: formatAddress(r.nextHop),
+      device: deviceOf(ours.get(key), linkMap),
+      source: r.source,
+      peer: r.peer,
+      metric: r.metric,
+      asPath: r.attrs?.asPath ?? null,
+      age: since === undefined ? null : Math.max(0, Math.round((opts.now - since) / 1000)),
+      state: st.state,
+      reason: 'reason' in st ? st.reason : null,
+      alternatives: Math.max(0, opts.candidates(r) - 1),
+    })
+  }
+  for (const [key, k] of ours) if (!seen.has(key)) rows.push(kernelOnlyRow(k, linkMap, 'stale', STALE_REASON))
+  return sortRouteRows(rows)
+}

@@ -1,0 +1,84 @@
+/**
+ * GET /v1/status: one typed response (api/types StatusResponse) built from
+ * the agent's parts; `fabric status`, `fabric doctor` and the lab read it.
+ * Healthy: the kernel in sync, no conflict, nothing off-link, host
+ * integration in sync.
+ */
+import type { Conflict, EventsStatus, HostIntegrationStatus, SourceStatusView, StatusResponse } from '../api/types.js'
+import type { FabricConfig } from '../config/fabric-config.js'
+import type { SelfInfo } from '../core/self.js'
+import { formatAddress, formatPrefix } from '../net/ipv4.js'
+import type { RouteSource } from '../rib/source.js'
+
+/** What status reads of FIB sync. */
+export interface FibView {
+  readonly size: number
+  inSync(): boolean
+  stateCounts(): Record<'installed' | 'pending' | 'conflict' | 'not-on-link' | 'error', number>
+  conflicts(): Conflict[]
+  readonly stats: { reconciles: number; opsApplied: number; opsFailed: number; lastReconcile?: { durationMs: number }; lastError?: string }
+}
+
+export interface StatusInput {
+  version: string
+  self: SelfInfo
+  config: FabricConfig
+  startedAt: number
+  now: number
+  fib: FibView
+  host: HostIntegrationStatus
+  sources: readonly RouteSource[]
+  events: EventsStatus
+  /** subnet conflicts found by the sources (another host announcing this host's subnet) */
+  subnetClaims: readonly { peer: string; prefix: string; source: string }[]
+  warnings: readonly string[]
+  memory: StatusResponse['memory']
+}
+
+export function buildStatus(i: StatusInput): StatusResponse {
+  const { fib, self, config } = i
+  const conflicts: Conflict[] = [
+    ...fib.conflicts(),
+    ...i.subnetClaims.map((c) => ({
+      prefix: c.prefix,
+      reason: `${c.source} peer ${c.peer} announces ${c.prefix}, inside this host's subnet ${formatPrefix(self.subnet)}: two hosts have the same subnet; neither route is installed`,
+    })),
+  ]
+  const c = fib.stateCounts()
+  const inSync = fib.inSync()
+  const sources: SourceStatusView[] = i.sources.map((s) => ({ kind: s.kind, ready: s.ready(), peers: s.peers().length, stats: s.stats?.() ?? {} }))
+  return {
+    version: i.version,
+    healthy: inSync && conflicts.length === 0 && c['not-on-link'] === 0 && i.host.inSync,
+    host: { name: self.name, address: formatAddress(self.address), subnet: formatPrefix(self.subnet), interface: self.interface, underlay: formatPrefix(self.underlay) },
+    mode: config.mode,
+    routerId: config.mode === 'bgp' ? formatAddress(config.bgp.routerId ?? self.address) : null,
+    asn: config.mode === 'bgp' ? config.bgp.asn : null,
+    config: config.file ?? null,
+    pool: formatPrefix(config.pool),
+    routeProtocol: config.routeProtocol,
+    pid: process.pid,
+    uptime: Math.round((i.now - i.startedAt) / 1000),
+    memory: i.memory,
+    kernel: {
+      inSync,
+      routes: { wanted: fib.size, installed: c.installed, pending: c.pending, conflict: c.conflict, notOnLink: c['not-on-link'], error: c.error },
+      reconciles: fib.stats.reconciles,
+      opsApplied: fib.stats.opsApplied,
+      opsFailed: fib.stats.opsFailed,
+      lastReconcileMs: fib.stats.lastReconcile ? Math.round(fib.stats.lastReconcile.durationMs) : null,
+      lastError: fib.stats.lastError ?? null,
+    },
+    hostIntegration: i.host,
+    sources,
+    events: i.events,
+    conflicts,
+    warnings: [...i.warnings],
+  }
+}
+
+/** The agent process's memory, bytes. */
+export function memoryOf(): StatusResponse['memory'] {
+  const m = process.memoryUsage()
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external + m.arrayBuffers }
+}

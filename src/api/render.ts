@@ -1,0 +1,38 @@
+/**
+ * Text of the API's responses shared by the CLI and the lab report: aligned
+ * tables, BIRD-style ages and the `fabric routes` table. Command-specific
+ * text (status, peers, doctor) is in src/cli-support/render.ts.
+ */
+import type { RouteRow } from './types.js'
+
+/** Formats seconds like BIRD/FRR uptimes: 45s, 12m03s, 3h04m, 2d05h. */
+export function formatAge(s: number | null): string {
+  if (s === null) return '-'
+  if (s < 60) return `${s}s`
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+  return `${Math.floor(s / 86400)}d${String(Math.floor((s % 86400) / 3600)).padStart(2, '0')}h`
+}
+
+/** An aligned text table. */
+export function renderTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()
+  return [line(headers), ...rows.map(line)].join('\n')
+}
+
+/**
+ * The `fabric routes` table: one row per prefix, readable at 80 columns; the
+ * reason of every state other than installed follows the table, one line
+ * per prefix, so long explanations never widen the columns.
+ */
+export function renderRouteTable(rows: RouteRow[]): string {
+  const body = rows.map((r) => [
+    r.prefix, r.nextHop ?? '-', r.device ?? '-', r.peer ? `${r.source}/${r.peer}` : r.source,
+    r.asPath ? (r.asPath.join(' ') || 'i') : r.metric === null ? '-' : String(r.metric),
+    formatAge(r.age), r.state,
+  ])
+  const table = renderTable(['PREFIX', 'NEXT HOP', 'DEV', 'SOURCE', 'METRIC', 'AGE', 'STATE'], body)
+  const notes = rows.filter((r) => r.reason && r.state !== 'installed' && r.state !== 'kernel-only').map((r) => `  ${r.prefix} ${r.state}: ${r.reason}`)
+  return notes.length ? `${table}\n\n${notes.join('\n')}` : table
+}

@@ -1,0 +1,71 @@
+/**
+ * Route rows (RouteRow) independent of where they come from: the agent's
+ * RIB (src/agent/routes.ts) or the kernel alone while the agent is down
+ * (src/cli-support/kernel-view.ts). Sorting and `fabric routes` filters.
+ */
+import { type Prefix, containsPrefix, formatAddress, formatPrefix, parsePrefix } from '../net/ipv4.js'
+import type { LocalLink } from './host-identity.js'
+import type { RouteRow } from './types.js'
+
+/** The fields of a kernel route a row shows (kernel/types' KernelRoute fits). */
+export interface KernelRouteFields {
+  prefix: Prefix
+  gateway?: number
+  oif?: number
+  metric: number
+}
+
+/** The device name of a kernel route's output interface. */
+export function deviceOf(route: KernelRouteFields | undefined, links: ReadonlyMap<number, LocalLink>): string | null {
+  if (route?.oif === undefined) return null
+  return links.get(route.oif)?.name ?? `if${route.oif}`
+}
+
+/** A row for a route only the kernel knows (fabric's protocol, but no source wants it, or the agent is down). */
+export function kernelOnlyRow(k: KernelRouteFields, links: ReadonlyMap<number, LocalLink>, state: 'stale' | 'kernel-only', reason: string): RouteRow {
+  return {
+    prefix: formatPrefix(k.prefix), nextHop: k.gateway !== undefined ? formatAddress(k.gateway) : null, device: deviceOf(k, links),
+    source: 'kernel', peer: null, metric: k.metric, asPath: null, age: null, state, reason, alternatives: 0,
+  }
+}
+
+/** By address, then length; each prefix is parsed once, not in every comparison. */
+export function sortRouteRows(rows: RouteRow[]): RouteRow[] {
+  const keyed = rows.map((row) => {
+    const p = parsePrefix(row.prefix)
+    return { row, addr: p.ok ? p.value.addr : 0, len: p.ok ? p.value.len : 0 }
+  })
+  keyed.sort((x, y) => x.addr - y.addr || x.len - y.len)
+  return keyed.map((k) => k.row)
+}
+
+export interface RouteFilter {
+  source?: string
+  peer?: string
+  /** an address or prefix: the longest matching route (like `ip route get`) */
+  match?: string
+}
+
+/** Applies `fabric routes` filters; match picks the longest prefix containing the address/prefix. */
+export function filterRouteRows(rows: RouteRow[], f: RouteFilter): RouteRow[] | { error: string } {
+  let out = rows
+  if (f.source) out = out.filter((r) => r.source === f.source)
+  if (f.peer) out = out.filter((r) => r.peer === f.peer || r.nextHop === f.peer)
+  if (f.match) {
+    const text = f.match.includes('/') ? f.match : `${f.match}/32`
+    const p = parsePrefix(text, false)
+    if (!p.ok) return { error: `"${f.match}": expected an address or a prefix (${p.error})` }
+    let best: RouteRow | undefined
+    let bestLen = -1
+    for (const r of out) {
+      const rp = parsePrefix(r.prefix)
+      if (!rp.ok) continue
+      if (containsPrefix(rp.value, p.value) && rp.value.len > bestLen) {
+        best = r
+        bestLen = rp.value.len
+      }
+    }
+    out = best ? [best] : []
+  }
+  return out
+}
