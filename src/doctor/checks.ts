@@ -18,7 +18,7 @@ import type { KernelAddress, KernelLink } from '../kernel/rtnl-codec.js'
 import { readSysctl } from '../kernel/sysctl.js'
 import { type KernelRoute, MAIN_TABLE } from '../kernel/types.js'
 import { type Prefix, containsAddress, firstHost, formatAddress, formatPrefix, overlaps, parseAddress, parsePrefix } from '../net/ipv4.js'
-import { run } from './process.js'
+import { run } from '../util/process.js'
 
 export type Check = DoctorCheck
 

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { connect } from 'node:net'
-import { getJson } from '../../src/agent/control-client.js'
+import { getJson } from '../../src/api/client.js'
 import { type LabHost, agentPids } from '../../src/lab/lab.js'
 import { run } from '../../src/lab/sh.js'
 import { containsAddress, containsPrefix, parseAddress, parsePrefix, type Prefix } from '../../src/net/ipv4.js'

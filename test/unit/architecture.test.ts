@@ -25,7 +25,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   agent: ['util', 'net', 'core', 'config', 'rib', 'kernel', 'protocols', 'host', 'api'],
   doctor: ['util', 'net', 'core', 'config', 'rib', 'kernel', 'host', 'api'],
   lab: ['util', 'net', 'core', 'config', 'api'],
-  'cli-support': ['util', 'net', 'core', 'config', 'rib', 'kernel', 'api'],
+  'cli-support': ['util', 'net', 'core', 'config', 'rib', 'kernel', 'host', 'api'],
   commands: ['util', 'net', 'core', 'config', 'rib', 'kernel', 'protocols', 'host', 'api', 'agent', 'doctor', 'lab', 'cli-support'],
   types: [],
 }
