@@ -11,7 +11,7 @@ import { type Prefix, containsAddress, formatAddress, formatPrefix, parseAddress
 import type { CreateSource, PeerStatus, RouteSink, RouteSource, SourceContext } from '../../rib/source.js'
 import { CeaseSubcode } from './codec/constants.js'
 import type { Clock } from './fsm.js'
-import { createImportPolicy } from './policy.js'
+import { type ImportPolicy, createImportPolicy } from './policy.js'
 import { type PeerSpec, PeerSession } from './session.js'
 import { Speaker } from './speaker.js'
 
@@ -71,7 +71,8 @@ export class BgpSource implements RouteSource {
       asn: b.asn, routerId: this.routerId, clusterId: b.clusterId, routeReflector: b.routeReflector,
       localAddress: self.address, ownSubnet: this.ctx.listenOnly ? undefined : self.subnet,
       // listening only: no own subnet to protect (0.0.0.0/32 contains nothing in any pool)
-      policy: createImportPolicy({ pool: config.pool, allow: b.allow, ownSubnet: this.ctx.listenOnly ? { addr: 0, len: 32 } : self.subnet, maxPrefixLength: b.maxPrefixLength }),
+      policy: this.importPolicy(b),
+      nextHop: { underlay: self.underlay, self: self.address, pools: [config.pool] },
       sink, log,
       onEndOfRib: () => this.checkReady(),
     })
@@ -90,6 +91,12 @@ export class BgpSource implements RouteSource {
     }, grace * 1000)
     this.graceTimer.unref()
     this.checkReady()
+  }
+
+  private importPolicy(b: BgpConfig): ImportPolicy {
+    const { config, self } = this.ctx
+    // listening only: no own subnet to protect (0.0.0.0/32 contains nothing in any pool)
+    return createImportPolicy({ pool: config.pool, allow: b.allow, ownSubnet: this.ctx.listenOnly ? { addr: 0, len: 32 } : self.subnet, maxPrefixLength: b.maxPrefixLength })
   }
 
   private listen(): Promise<void> {
