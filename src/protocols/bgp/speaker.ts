@@ -301,10 +301,12 @@ export class Speaker {
   readonly filtered: SpeakerStats['filtered'] = {}
   private updatesIn = 0
   private updatesOut = 0
+  private policy: ImportPolicy
 
   constructor(private readonly o: SpeakerOptions) {
     this.clusterId = (o.clusterId ?? o.routerId) >>> 0
     this.schedule = o.schedule ?? ((fn) => setImmediate(fn))
+    this.policy = o.policy
     if (o.ownSubnet) this.local = this.localPath()
   }
 
@@ -439,7 +441,7 @@ export class Speaker {
       for (const n of nlri) this.remove(p, n)
       return
     }
-    const policy = this.o.policy
+    const policy = this.policy
     for (const n of nlri) {
       const why = policy.check(n.addr, n.len)
       if (why !== undefined) {
@@ -642,8 +644,37 @@ export class Speaker {
 
   // ------------------------------------------------------------ sending
 
-  private isClient(p: PeerRib): boolean {
+  /** Whether we reflect routes to and from p (RFC 4456): the value applied, shown by `fabric peers`. */
+  isClient(p: PeerRib): boolean {
     return p.peer.ibgp && (this.o.routeReflector || p.peer.rrClient)
+  }
+
+  get routeReflector(): boolean {
+    return this.o.routeReflector
+  }
+
+  /**
+   * A new import policy (reload): every Adj-RIB-In route is checked again and
+   * those it refuses are withdrawn (O(table), once per reload). Returns how
+   * many were withdrawn. Prefixes the old policy refused are not stored: the
+   * caller asks the peers for them again (route refresh).
+   */
+  setPolicy(policy: ImportPolicy): number {
+    this.policy = policy
+    const refused: Array<[PeerRib, Prefix]> = []
+    for (const e of this.table.values()) {
+      for (const r of Array.isArray(e) ? e : [e]) {
+        const from = pathOf(r).from
+        const why = from ? policy.check(r.prefix.addr, r.prefix.len) : undefined
+        if (from && why !== undefined) {
+          refused.push([from, r.prefix])
+          this.count(why, 1)
+          from.filtered++
+        }
+      }
+    }
+    for (const [p, n] of refused) this.remove(p, n)
+    return refused.length
   }
 
   /** Whether the Loc-RIB path goes to peer q (RFC 4271 9.2, RFC 4456 6). */

@@ -26,7 +26,7 @@ export function decodeUpdate(buf: Buffer, end: number, ctx: CodecContext): Resul
   const nlri = decodeIpv4Prefixes(buf, aEnd, end)
   if (!nlri.ok) return err(decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.INVALID_NETWORK_FIELD, `NLRI: ${nlri.message}`))
   const attrs = decodeAttributes(buf, aStart, aEnd, ctx)
-  if ('kind' in attrs) return err(attrs)
+  if ('codec' in attrs) return err(attrs)
   const errors: AttributeError[] = attrs.errors
   const hasMpReach = attrs.present.has(AttrType.MP_REACH_NLRI)
   if (nlri.prefixes.length > 0 || hasMpReach) {
