@@ -8,6 +8,7 @@
  */
 import { type Socket, connect } from 'node:net'
 import { formatAddress } from '../../net/ipv4.js'
+import { localCapabilities } from './capabilities.js'
 import { createFramer, type BgpFramer } from './codec/framer.js'
 import { decodeMessage, encodeMessage } from './codec/message.js'
 import { describeNotification } from './codec/errors.js'
@@ -98,15 +99,7 @@ const TIMER_EVENT: Record<TimerName, FsmEvent['type']> = {
 const STATE_RANK: Record<FsmStateName, number> = { Idle: 0, Connect: 1, Active: 1, OpenSent: 2, OpenConfirm: 3, Established: 4 }
 
 export function capabilitiesFor(o: Pick<SessionOptions, 'localAs' | 'gracefulRestartTime'>): Capability[] {
-  const caps: Capability[] = [
-    { kind: 'multiprotocol', afi: AFI_IPV4, safi: SAFI_UNICAST },
-    { kind: 'routeRefresh', code: 2 },
-    { kind: 'as4', asn: o.localAs },
-  ]
-  if (o.gracefulRestartTime > 0) {
-    caps.push({ kind: 'gracefulRestart', restarting: false, notification: false, restartTime: o.gracefulRestartTime, families: [{ afi: AFI_IPV4, safi: SAFI_UNICAST, forwarding: false }] })
-  }
-  return caps
+  return localCapabilities(o)
 }
 
 /** Sends a Cease NOTIFICATION on a connection that has no FSM (refused before OPEN) and closes it. */

@@ -9,6 +9,7 @@ import type { FabricConfig } from '../../config/fabric-config.js'
 import type { BgpConfig } from '../../config/bgp-config.js'
 import { type Prefix, containsAddress, formatAddress, formatPrefix, parseAddress } from '../../net/ipv4.js'
 import type { CreateSource, PeerStatus, RouteSink, RouteSource, SourceContext } from '../../rib/source.js'
+import { negotiatedCapabilities } from './capabilities.js'
 import { CeaseSubcode } from './codec/constants.js'
 import type { Clock } from './fsm.js'
 import { type ImportPolicy, createImportPolicy } from './policy.js'
@@ -345,6 +346,7 @@ export class BgpSource implements RouteSource {
           ...(n ? {
             routerId: formatAddress(n.peerId), holdTime: n.holdTime, keepaliveTime: n.keepaliveMs / 1000, as4: n.as4,
             routeRefresh: n.routeRefresh, gracefulRestart: n.gracefulRestart ? n.gracefulRestart.restartTime : false,
+            capabilities: negotiatedCapabilities(n),
           } : {}),
           ...(rib ? { endOfRib: rib.eor, filtered: rib.filtered, updatesIn: rib.updatesIn, updatesOut: rib.updatesOut, attributeErrors: rib.attributeErrors } : {}),
         },

@@ -388,10 +388,10 @@ export class Speaker {
     let mpWithdrawn: readonly Prefix[] | undefined
     let nextHop: number | undefined
     for (const a of attrs) {
-      if (a.type === 'mpReach' && a.afi === 1 && a.safi === 1 && !('raw' in a)) {
+      if (a.type === 'mpReach' && a.afi === AFI_IPV4 && a.safi === SAFI_UNICAST && !('raw' in a)) {
         mpNlri = a.nlri as readonly Prefix[]
         mpNextHop = a.nextHop as number
-      } else if (a.type === 'mpUnreach' && a.afi === 1 && a.safi === 1 && !('raw' in a)) {
+      } else if (a.type === 'mpUnreach' && a.afi === AFI_IPV4 && a.safi === SAFI_UNICAST && !('raw' in a)) {
         mpWithdrawn = a.withdrawn as readonly Prefix[]
       } else if (a.type === 'nextHop') nextHop = a.nextHop
     }
