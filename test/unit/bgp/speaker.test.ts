@@ -10,6 +10,7 @@ import type { RouteSink } from '../../../src/rib/source.js'
 import { CeaseSubcode } from '../../../src/protocols/bgp/codec/constants.js'
 import type { AsPathSegment, PathAttribute, UpdateMessage } from '../../../src/protocols/bgp/codec/types.js'
 import { endOfRib } from '../../../src/protocols/bgp/codec/update.js'
+import { PrefixMap } from '../../../src/net/prefix-map.js'
 import { createImportPolicy } from '../../../src/protocols/bgp/policy.js'
 import { type PeerRib, Speaker, type SpeakerPeer } from '../../../src/protocols/bgp/speaker.js'
 
@@ -424,4 +425,40 @@ test('a path that cannot be encoded for a peer is not sent to it (withdrawn if i
   t.deepEqual(announced(h.sent.get('10.99.0.12')), ['+10.244.1.0/24'])
   t.is(h.speaker.stats().filtered.unencodable, 2)
   t.truthy(e2 && late)
+})
+
+test('one UPDATE costs O(its prefixes): no walk over the table (PrefixMap iteration) while receiving and flushing', (t) => {
+  const h = harness()
+  const a = h.peer('10.99.0.12')
+  h.peer('10.99.0.20', { asn: 65010 })
+  const many: string[] = []
+  for (let i = 0; i < 4000; i++) many.push(`10.245.${i >> 4}.${(i & 15) << 4}/28`)
+  const big = harness({ allow: ['10.245.0.0/16'] })
+  const b = big.peer('10.99.0.12', { maxPrefixes: 10_000 })
+  big.peer('10.99.0.20', { asn: 65010 })
+  big.speaker.receiveUpdate(b, update(many, { nextHop: '10.99.0.12' }))
+  big.speaker.flush()
+  t.is(big.speaker.size, 4000)
+  const proto = PrefixMap.prototype as unknown as Record<string, (...args: unknown[]) => unknown>
+  const walks: string[] = []
+  const saved = { values: proto.values!, entries: proto.entries!, keys: proto.keys }
+  for (const name of ['values', 'entries'] as const) {
+    const orig = saved[name]
+    proto[name] = function (this: PrefixMap<unknown>, ...args: unknown[]) {
+      // the per-peer pending queue is walked on flush: it holds only this UPDATE's changes
+      walks.push(`${name}:${this.size}`)
+      return orig.apply(this, args)
+    }
+  }
+  try {
+    for (const [sp, peer] of [[h.speaker, a], [big.speaker, b]] as const) {
+      walks.length = 0
+      sp.receiveUpdate(peer, update(['10.244.77.0/24', '10.244.78.0/24'], { nextHop: '10.99.0.12', withdrawn: ['10.244.79.0/24'] }))
+      sp.flush()
+      t.true(walks.every((w) => Number(w.split(':')[1]) <= 3), walks.join(' '))
+    }
+  } finally {
+    proto.values = saved.values
+    proto.entries = saved.entries
+  }
 })
