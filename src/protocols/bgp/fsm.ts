@@ -9,10 +9,12 @@
  * or restarted since) are ignored, so a late callback cannot do harm.
  */
 import { type Result, err, ok } from '../../util/result.js'
-import {
-  AFI_IPV4, AS_TRANS, CeaseSubcode, ErrorCode, FsmSubcode, HoldTimerSubcodeNone, OpenSubcode, SAFI_UNICAST,
-} from './fsm-constants.js'
+import { AFI_IPV4, AS_TRANS, CeaseSubcode, ErrorCode, FsmSubcode, OpenSubcode, SAFI_UNICAST } from './codec/constants.js'
+
+/** Hold Timer Expired has no subcodes. */
+const HOLD_TIMER_NO_SUBCODE = 0
 import { describeNotification, type BgpDecodeError } from './codec/errors.js'
+import { localCapabilities } from './capabilities.js'
 import { findCapability, makeOpen } from './codec/open.js'
 import { makeCease, makeNotification } from './codec/notification.js'
 import type { Capability, CodecContext, Message, NotificationMessage, OpenMessage } from './codec/types.js'
@@ -167,12 +169,9 @@ export const FSM_DEFAULTS = {
   idleHoldTime: 5,
 } as const
 
+/** What we advertise by default: the supported list of capabilities.ts (no graceful restart). */
 export function defaultCapabilities(localAs: number): Capability[] {
-  return [
-    { kind: 'multiprotocol', afi: AFI_IPV4, safi: SAFI_UNICAST },
-    { kind: 'routeRefresh', code: 2 },
-    { kind: 'as4', asn: localAs },
-  ]
+  return localCapabilities({ localAs })
 }
 
 export function resolveFsmOptions(o: FsmOptions): ResolvedOptions {
@@ -543,7 +542,7 @@ export function fsmStep(prev: FsmData, event: FsmEvent, o: ResolvedOptions, cloc
           automaticStop()
           break
         case 'HoldTimer_Expires':
-          fail('hold timer expired waiting for OPEN', makeNotification(ErrorCode.HOLD_TIMER_EXPIRED, HoldTimerSubcodeNone))
+          fail('hold timer expired waiting for OPEN', makeNotification(ErrorCode.HOLD_TIMER_EXPIRED, HOLD_TIMER_NO_SUBCODE))
           break
         case 'TcpConnectionFails':
           stop('hold')
@@ -592,7 +591,7 @@ export function fsmStep(prev: FsmData, event: FsmEvent, o: ResolvedOptions, cloc
           automaticStop()
           break
         case 'HoldTimer_Expires':
-          fail('hold timer expired', makeNotification(ErrorCode.HOLD_TIMER_EXPIRED, HoldTimerSubcodeNone))
+          fail('hold timer expired', makeNotification(ErrorCode.HOLD_TIMER_EXPIRED, HOLD_TIMER_NO_SUBCODE))
           break
         case 'KeepaliveTimer_Expires':
           send({ type: 'keepalive' })

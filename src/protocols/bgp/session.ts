@@ -8,10 +8,13 @@
  */
 import { type Socket, connect } from 'node:net'
 import { formatAddress } from '../../net/ipv4.js'
+import { localCapabilities } from './capabilities.js'
 import { createFramer, type BgpFramer } from './codec/framer.js'
 import { decodeMessage, encodeMessage } from './codec/message.js'
 import { describeNotification } from './codec/errors.js'
-import { AFI_IPV4, CeaseSubcode, SAFI_UNICAST } from './codec/constants.js'
+import { AFI_IPV4, CeaseSubcode, ErrorCode, SAFI_UNICAST } from './codec/constants.js'
+import type { BgpDecodeError } from './codec/errors.js'
+import { makeCease } from './codec/notification.js'
 import type { Capability, CodecContext, Message } from './codec/types.js'
 import {
   type BgpFsm, type Clock, type FsmAction, type FsmEvent, type FsmStateName, type Negotiated, type TimerName,
@@ -21,7 +24,32 @@ import type { Logger } from '../../core/log.js'
 import type { PeerRib, Speaker, SpeakerPeer } from './speaker.js'
 
 /** What a session logs through: the agent's Logger, or a test's stand-in. */
-export type SessionLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>
+export type SessionLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error' | 'limited'>
+
+/** Counts by reason, exposed in the source's stats(). */
+export type Counts = Record<string, number>
+
+export function bump(c: Counts, reason: string, n = 1): void {
+  c[reason] = (c[reason] ?? 0) + n
+}
+
+/**
+ * Unauthenticated (pre-OPEN) connections: an accepted connection must bring
+ * a valid OPEN within this many seconds, far sooner than the 240 s large
+ * hold time of RFC 4271 8 (BIRD and FRR peers send OPEN at once; 15 s is
+ * their connect-retry order of magnitude).
+ */
+export const PRE_OPEN_TIMEOUT_S = 15
+/** accepted connections without a valid OPEN yet, per peer address */
+export const PRE_OPEN_PER_SOURCE = 2
+
+/** What the session layer drops, by reason (shared by every session of a source). */
+export interface SessionDrops {
+  /** received messages refused (decode errors), by NOTIFICATION reason */
+  readonly messages: Counts
+  /** connections closed or refused, by reason */
+  readonly connections: Counts
+}
 
 export interface PeerSpec {
   /** config name ([peer.NAME], host name, or the address) */
@@ -54,6 +82,10 @@ export interface SessionOptions {
   readonly clock: Clock
   /** a peer's End-of-RIB arrived or a session changed: readiness may change */
   readonly onChange: () => void
+  /** seconds an accepted connection has to send a valid OPEN (default PRE_OPEN_TIMEOUT_S) */
+  readonly preOpenTimeout?: number
+  /** drop counters, shared with the source */
+  readonly drops: SessionDrops
 }
 
 const TIMER_EVENT: Record<TimerName, FsmEvent['type']> = {
@@ -67,15 +99,21 @@ const TIMER_EVENT: Record<TimerName, FsmEvent['type']> = {
 const STATE_RANK: Record<FsmStateName, number> = { Idle: 0, Connect: 1, Active: 1, OpenSent: 2, OpenConfirm: 3, Established: 4 }
 
 export function capabilitiesFor(o: Pick<SessionOptions, 'localAs' | 'gracefulRestartTime'>): Capability[] {
-  const caps: Capability[] = [
-    { kind: 'multiprotocol', afi: AFI_IPV4, safi: SAFI_UNICAST },
-    { kind: 'routeRefresh', code: 2 },
-    { kind: 'as4', asn: o.localAs },
-  ]
-  if (o.gracefulRestartTime > 0) {
-    caps.push({ kind: 'gracefulRestart', restarting: false, notification: false, restartTime: o.gracefulRestartTime, families: [{ afi: AFI_IPV4, safi: SAFI_UNICAST, forwarding: false }] })
+  return localCapabilities(o)
+}
+
+/** Sends a Cease NOTIFICATION on a connection that has no FSM (refused before OPEN) and closes it. */
+export function closeWithCease(s: Socket, subcode: number): void {
+  s.on('error', () => undefined)
+  try {
+    s.end(encodeMessage(makeCease(subcode), { as4: false }))
+  } catch {
+    s.destroy()
+    return
   }
-  return caps
+  const t = setTimeout(() => s.destroy(), 2000)
+  t.unref()
+  s.once('close', () => clearTimeout(t))
 }
 
 /** One TCP connection (outgoing or accepted) and its FSM. */
@@ -86,6 +124,8 @@ class Connection {
   private readonly timers = new Map<TimerName, NodeJS.Timeout>()
   ctx: CodecContext = { as4: false }
   discarded = false
+  /** an internal error is being handled: a second one abandons the connection */
+  failing = false
 
   constructor(readonly session: PeerSession, readonly initiator: 'local' | 'remote') {
     const s = session.spec
@@ -98,6 +138,8 @@ class Connection {
       holdTime: o.holdTime,
       keepaliveTime: o.keepaliveTime,
       connectRetryTime: o.connectRetryTime,
+      // an accepted connection is unauthenticated until its OPEN: a short wait for it
+      ...(initiator === 'remote' ? { largeHoldTime: o.preOpenTimeout ?? PRE_OPEN_TIMEOUT_S } : {}),
       // an accepted connection never restarts itself; ours retries every connect-retry-time (backing off up to 8x)
       idleHoldTime: initiator === 'remote' ? 0 : o.connectRetryTime,
       passive: initiator === 'remote' || s.passive,
@@ -107,6 +149,12 @@ class Connection {
 
   get state(): FsmStateName {
     return this.fsm.state()
+  }
+
+  /** accepted, and no valid OPEN received yet */
+  get preOpen(): boolean {
+    const st = this.state
+    return !this.discarded && this.initiator === 'remote' && st !== 'OpenConfirm' && st !== 'Established'
   }
 
   /** Feeds one event and performs the resulting actions. Never throws. */
@@ -145,7 +193,7 @@ class Connection {
         const event = TIMER_EVENT[a.timer]
         const t = setTimeout(() => {
           this.timers.delete(a.timer)
-          this.feed({ type: event } as FsmEvent)
+          this.session.guard('timer', () => this.feed({ type: event } as FsmEvent))
         }, a.ms)
         this.timers.set(a.timer, t)
         break
@@ -192,7 +240,7 @@ class Connection {
     const s = connect({ host: formatAddress(sp.address), port: o.port, localAddress: formatAddress(o.localAddress) })
     this.attach(s)
     s.once('connect', () => {
-      if (this.socket === s) this.feed({ type: 'Tcp_CR_Acked' })
+      if (this.socket === s) this.session.guard('connect', () => this.feed({ type: 'Tcp_CR_Acked' }))
     })
   }
 
@@ -222,7 +270,7 @@ class Connection {
     s.on('close', () => {
       if (this.socket !== s) return
       this.socket = undefined
-      this.feed({ type: 'TcpConnectionFails', reason: this.session.lastSocketError ?? 'connection closed by peer' })
+      this.session.guard('close', () => this.feed({ type: 'TcpConnectionFails', reason: this.session.lastSocketError ?? 'connection closed by peer' }))
       this.session.lastSocketError = undefined
     })
   }
@@ -234,13 +282,16 @@ class Connection {
       if (this.socket !== s || this.discarded) return
       this.onMessage(buf)
     }
-    if (r.error && this.socket === s) this.feed(eventForDecodeError(r.error))
+    if (r.error && this.socket === s) {
+      this.session.decodeError(r.error)
+      this.feed(eventForDecodeError(r.error))
+    }
   }
 
   private onMessage(buf: Buffer): void {
     const m = decodeMessage(buf, this.ctx)
     if (!m.ok) {
-      this.session.decodeError(m.error.message)
+      this.session.decodeError(m.error)
       this.feed(eventForDecodeError(m.error))
       return
     }
@@ -279,14 +330,6 @@ class Connection {
   }
 }
 
-export interface SessionStatusView {
-  state: FsmStateName
-  since: number
-  lastError?: string
-  negotiated?: Negotiated
-  rib?: PeerRib
-}
-
 /** A neighbour: configuration, its connections and, once Established, its speaker state. */
 export class PeerSession {
   private out: Connection | undefined
@@ -305,6 +348,7 @@ export class PeerSession {
   private readonly log: SessionLog
   flaps = 0
   decodeErrors = 0
+  internalErrors = 0
 
   constructor(readonly spec: PeerSpec, readonly opts: SessionOptions) {
     this.key = formatAddress(spec.address)
@@ -364,9 +408,24 @@ export class PeerSession {
       s.destroy()
       return
     }
+    // RFC 4271 6.8: a connection that collides with an Established one is closed
+    // (Cease/Connection Collision Resolution); the Established one is kept
+    if (this.current && this.current.state === 'Established') {
+      bump(this.opts.drops.connections, 'collision-with-established')
+      this.log.limited('info', 'bgp-collision', this.key, { peer: this.key, closing: 'new incoming', note: 'a session with this peer is Established (RFC 4271 6.8)' })
+      closeWithCease(s, CeaseSubcode.CONNECTION_COLLISION_RESOLUTION)
+      return
+    }
     // an older accepted connection that never got anywhere is replaced
     for (const c of [...this.incoming]) {
       if (c !== this.current && STATE_RANK[c.state] < 2) this.forget(c)
+    }
+    // unauthenticated connections from one address are bounded: the oldest gives way
+    const waiting = this.incoming.filter((c) => c !== this.current && c.preOpen)
+    for (let i = 0; i <= waiting.length - PRE_OPEN_PER_SOURCE; i++) {
+      bump(this.opts.drops.connections, 'pre-open-per-source')
+      this.log.limited('warn', 'bgp-pre-open-limit', this.key, { peer: this.key, limit: PRE_OPEN_PER_SOURCE, note: 'oldest connection without OPEN closed' })
+      this.forget(waiting[i]!)
     }
     const c = new Connection(this, 'remote')
     this.incoming.push(c)
@@ -377,10 +436,38 @@ export class PeerSession {
     c.accept(s)
   }
 
+  /** Accepted connections still waiting for a valid OPEN. */
+  preOpenCount(): number {
+    let n = 0
+    for (const c of this.incoming) if (c.preOpen) n++
+    return n
+  }
+
   private forget(c: Connection): void {
     c.discard()
     const i = this.incoming.indexOf(c)
     if (i >= 0) this.incoming.splice(i, 1)
+    // the routes of a connection that goes away are always withdrawn
+    if (c === this.current) this.lose(c, 'connection discarded')
+  }
+
+  /** The connection carrying the session is gone, however: withdraw its routes. */
+  private lose(c: Connection, reason: string): void {
+    if (c !== this.current) return
+    this.current = undefined
+    this.lastError = reason
+    this.flaps++
+    this.finishDown(reason)
+  }
+
+  /** Runs a callback body (timer, socket, immediate): nothing thrown leaves it. */
+  guard(where: string, fn: () => void): void {
+    try {
+      fn()
+    } catch (e) {
+      this.internalErrors++
+      this.log.error('bgp-internal-error', { peer: this.key, where, error: e instanceof Error ? (e.stack ?? e.message) : String(e) })
+    }
   }
 
   // ---------------------------------------------------------------- connection callbacks
@@ -408,6 +495,8 @@ export class PeerSession {
 
   established(c: Connection, n: Negotiated): void {
     c.setNegotiated(n)
+    // never two sessions' routes: whatever carried the session before is gone now
+    if (this.current && this.current !== c) this.lose(this.current, 'replaced by another connection')
     this.current = c
     this.negotiated = n
     this.lastError = undefined
@@ -433,9 +522,9 @@ export class PeerSession {
       },
       cease(subcode, reason) {
         // after the UPDATE being processed: the FSM sends Cease and drops the connection
-        setImmediate(() => {
+        setImmediate(() => session.guard('cease', () => {
           if (session.current === c) c.feed({ type: 'AutomaticStop', subcode, reason })
-        })
+        }))
       },
     }
     this.log.info('session-up', {
@@ -449,23 +538,20 @@ export class PeerSession {
 
   down(c: Connection, a: Extract<FsmAction, { type: 'down' }>): void {
     if (c === this.current) {
-      this.current = undefined
-      this.lastError = a.reason
-      this.flaps++
-      this.finishDown(a.reason)
+      this.lose(c, a.reason)
       // ours was stopped while the accepted connection carried the session: try again
       if (c !== this.out && this.out && !this.stopped && !this.spec.passive && this.out.state === 'Idle') {
-        this.restartTimer = setTimeout(() => {
+        this.restartTimer = setTimeout(() => this.guard('restart', () => {
           this.restartTimer = undefined
           if (!this.stopped && this.out && this.out.state === 'Idle' && !this.current) this.out.feed({ type: 'ManualStart' })
-        }, this.opts.connectRetryTime * 1000)
+        }), this.opts.connectRetryTime * 1000)
         this.restartTimer.unref()
       }
     } else if (!this.current) {
       this.lastError = a.reason
       this.log.debug('bgp-connection-failed', { peer: this.key, reason: a.reason })
     }
-    if (c !== this.out) setImmediate(() => this.forget(c))
+    if (c !== this.out) setImmediate(() => this.guard('forget', () => this.forget(c)))
     this.refreshView()
     this.opts.onChange()
   }
@@ -493,28 +579,75 @@ export class PeerSession {
     const text = `${describeNotification(code, subcode)}${shutdownMessage ? ` "${shutdownMessage}"` : ''}`
     this.lastNotification = `sent ${text}`
     // collisions and our own stops are routine
-    const routine = code === 6 && (subcode === CeaseSubcode.CONNECTION_COLLISION_RESOLUTION || subcode === CeaseSubcode.ADMINISTRATIVE_SHUTDOWN)
-    this.log[routine ? 'info' : 'warn']('notification-sent', { peer: this.key, code, subcode, notification: text })
+    const routine = code === ErrorCode.CEASE && (subcode === CeaseSubcode.CONNECTION_COLLISION_RESOLUTION || subcode === CeaseSubcode.ADMINISTRATIVE_SHUTDOWN)
+    this.log.limited(routine ? 'info' : 'warn', 'notification-sent', this.key, { peer: this.key, code, subcode, notification: text })
   }
 
   notificationReceived(code: number, subcode: number, shutdownMessage?: string): void {
     const text = `${describeNotification(code, subcode)}${shutdownMessage ? ` "${shutdownMessage}"` : ''}`
     this.lastNotification = `received ${text}`
-    this.log.warn('notification-received', { peer: this.key, code, subcode, notification: text })
+    this.log.limited('warn', 'notification-received', this.key, { peer: this.key, code, subcode, notification: text })
   }
 
-  decodeError(message: string): void {
+  decodeError(error: BgpDecodeError): void {
     this.decodeErrors++
-    this.log.warn('message-error', { peer: this.key, error: message })
+    bump(this.opts.drops.messages, error.reason)
+    this.log.limited('warn', 'message-error', this.key, { peer: this.key, reason: error.reason, error: error.message })
   }
 
+  /**
+   * Something in this connection's handling threw: the connection is reset
+   * with Cease/Out of Resources; other sessions are untouched. If that reset
+   * throws again (a broken FSM), the connection is abandoned outright, so
+   * this never recurses (feed -> internalError -> feed ...).
+   */
   internalError(c: Connection, e: unknown): void {
-    this.log.error('bgp-internal-error', { peer: this.key, error: e instanceof Error ? (e.stack ?? e.message) : String(e) })
+    this.internalErrors++
+    this.log.limited('error', 'bgp-internal-error', this.key, { peer: this.key, error: e instanceof Error ? (e.stack ?? e.message) : String(e) })
+    if (c.failing || c.discarded) {
+      this.abandon(c)
+      return
+    }
+    c.failing = true
     try {
       c.feed({ type: 'AutomaticStop', subcode: CeaseSubcode.OUT_OF_RESOURCES, reason: 'internal error' })
     } catch {
-      /* the connection is dropped below */
+      this.abandon(c)
+    } finally {
+      c.failing = false
     }
+  }
+
+  /** Drops a connection without its FSM (which failed); the session starts over if it should. */
+  private abandon(c: Connection): void {
+    if (c.discarded && c !== this.current && c !== this.out && !this.incoming.includes(c)) return
+    c.discard()
+    bump(this.opts.drops.connections, 'internal-error')
+    const i = this.incoming.indexOf(c)
+    if (i >= 0) this.incoming.splice(i, 1)
+    this.lose(c, 'internal error')
+    if (c === this.out) {
+      this.out = undefined
+      if (!this.stopped && !this.spec.passive && !this.spec.dynamic && !this.restartTimer) {
+        this.restartTimer = setTimeout(() => this.guard('restart', () => {
+          this.restartTimer = undefined
+          if (this.stopped || this.out) return
+          this.out = new Connection(this, 'local')
+          this.out.feed({ type: 'ManualStart' })
+        }), this.opts.connectRetryTime * 1000)
+        this.restartTimer.unref()
+      }
+    }
+    this.refreshView()
+    this.opts.onChange()
+  }
+
+  /** Asks the peer to send its table again (RFC 2918); false when it did not negotiate route refresh. */
+  requestRouteRefresh(): boolean {
+    const c = this.current
+    if (!c || !this.negotiated?.routeRefresh || c.state !== 'Established') return false
+    c.write([{ type: 'routeRefresh', afi: AFI_IPV4, subtype: 0, safi: SAFI_UNICAST }])
+    return true
   }
 
   private setView(s: FsmStateName): void {

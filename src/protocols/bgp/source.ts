@@ -9,17 +9,25 @@ import type { FabricConfig } from '../../config/fabric-config.js'
 import type { BgpConfig } from '../../config/bgp-config.js'
 import { type Prefix, containsAddress, formatAddress, formatPrefix, parseAddress } from '../../net/ipv4.js'
 import type { CreateSource, PeerStatus, RouteSink, RouteSource, SourceContext } from '../../rib/source.js'
+import { negotiatedCapabilities } from './capabilities.js'
 import { CeaseSubcode } from './codec/constants.js'
 import type { Clock } from './fsm.js'
-import { createImportPolicy } from './policy.js'
-import { type PeerSpec, PeerSession } from './session.js'
+import { type ImportPolicy, createImportPolicy } from './policy.js'
+import { type PeerSpec, PeerSession, type SessionDrops, bump, closeWithCease } from './session.js'
 import { Speaker } from './speaker.js'
 
 export interface BgpSourceOptions {
   /** address to listen on (default all IPv4 addresses of the namespace) */
   readonly listenHost?: string
   readonly clock?: Clock
+  /** seconds an accepted connection has to send a valid OPEN (default PRE_OPEN_TIMEOUT_S) */
+  readonly preOpenTimeout?: number
+  /** accepted connections without a valid OPEN, all peers together (default PRE_OPEN_TOTAL) */
+  readonly maxPreOpen?: number
 }
+
+/** unauthenticated (pre-OPEN) accepted connections held at once, all addresses together */
+export const PRE_OPEN_TOTAL = 64
 
 const monotonic: Clock = { now: () => performance.now() }
 
@@ -57,6 +65,9 @@ export class BgpSource implements RouteSource {
   private readonly clock: Clock
   private rejected = 0
   private listenError: string | undefined
+  private readonly drops: SessionDrops = { messages: {}, connections: {} }
+  /** accepted sockets not closed yet: stop() closes what a peer leaves half-open */
+  private readonly accepted = new Set<Socket>()
 
   constructor(private readonly ctx: SourceContext, private readonly options: BgpSourceOptions = {}) {
     this.bgp = ctx.config.bgp
@@ -71,7 +82,8 @@ export class BgpSource implements RouteSource {
       asn: b.asn, routerId: this.routerId, clusterId: b.clusterId, routeReflector: b.routeReflector,
       localAddress: self.address, ownSubnet: this.ctx.listenOnly ? undefined : self.subnet,
       // listening only: no own subnet to protect (0.0.0.0/32 contains nothing in any pool)
-      policy: createImportPolicy({ pool: config.pool, allow: b.allow, ownSubnet: this.ctx.listenOnly ? { addr: 0, len: 32 } : self.subnet, maxPrefixLength: b.maxPrefixLength }),
+      policy: this.importPolicy(b),
+      nextHop: { underlay: self.underlay, self: self.address, pools: [config.pool] },
       sink, log,
       onEndOfRib: () => this.checkReady(),
     })
@@ -90,6 +102,12 @@ export class BgpSource implements RouteSource {
     }, grace * 1000)
     this.graceTimer.unref()
     this.checkReady()
+  }
+
+  private importPolicy(b: BgpConfig): ImportPolicy {
+    const { config, self } = this.ctx
+    // listening only: no own subnet to protect (0.0.0.0/32 contains nothing in any pool)
+    return createImportPolicy({ pool: config.pool, allow: b.allow, ownSubnet: this.ctx.listenOnly ? { addr: 0, len: 32 } : self.subnet, maxPrefixLength: b.maxPrefixLength })
   }
 
   private listen(): Promise<void> {
@@ -118,6 +136,8 @@ export class BgpSource implements RouteSource {
 
   private onIncoming(s: Socket): void {
     s.on('error', () => undefined)
+    this.accepted.add(s)
+    s.once('close', () => this.accepted.delete(s))
     try {
       const text = (s.remoteAddress ?? '').replace(/^::ffff:/, '')
       const a = parseAddress(text)
@@ -130,22 +150,40 @@ export class BgpSource implements RouteSource {
         const range = this.bgp.listenRanges.find((r) => containsAddress(r, a.value))
         if (!range || a.value === this.ctx.self.address) {
           this.rejected++
-          this.ctx.log.warn('bgp-connection-refused', { from: text, note: 'not a configured peer nor inside a listen range' })
+          bump(this.drops.connections, 'not-a-peer')
+          this.ctx.log.limited('warn', 'bgp-connection-refused', text, { from: text, note: 'not a configured peer nor inside a listen range' })
           s.destroy()
           return
         }
+      }
+      if (!this.preOpenRoom()) {
+        this.rejected++
+        bump(this.drops.connections, 'pre-open-total')
+        this.ctx.log.limited('warn', 'bgp-pre-open-limit', 'total', { from: text, limit: this.options.maxPreOpen ?? PRE_OPEN_TOTAL, note: 'too many connections without OPEN: refused (Cease/Connection Rejected)' })
+        closeWithCease(s, CeaseSubcode.CONNECTION_REJECTED)
+        return
+      }
+      if (!session) {
+        const range = this.bgp.listenRanges.find((r) => containsAddress(r, a.value))!
         const asn = this.bgp.listenRangeAsn ?? this.bgp.asn
         session = this.addSession({
           name: text, address: a.value, acceptAs: (n) => n === asn, passive: true, rrClient: false,
           maxPrefixes: this.bgp.maxPrefixes, dynamic: true, origin: `listen-range ${formatPrefix(range)}`,
         })
-        this.ctx.log.info('bgp-dynamic-peer', { peer: text, range: formatPrefix(range), asn })
+        this.ctx.log.limited('info', 'bgp-dynamic-peer', text, { peer: text, range: formatPrefix(range), asn })
       }
       session.accept(s)
     } catch (e) {
-      this.ctx.log.error('bgp-internal-error', { error: (e as Error).message })
+      this.ctx.log.limited('error', 'bgp-internal-error', 'accept', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) })
       s.destroy()
     }
+  }
+
+  /** Whether one more unauthenticated connection may be held. */
+  private preOpenRoom(): boolean {
+    let n = 0
+    for (const s of this.sessions.values()) n += s.preOpenCount()
+    return n < (this.options.maxPreOpen ?? PRE_OPEN_TOTAL)
   }
 
   private addSession(spec: PeerSpec): PeerSession {
@@ -153,7 +191,8 @@ export class BgpSource implements RouteSource {
       localAs: this.bgp.asn, routerId: this.routerId, localAddress: this.ctx.self.address, port: this.bgp.port,
       holdTime: this.bgp.holdTime, keepaliveTime: this.bgp.keepaliveTime, connectRetryTime: this.bgp.connectRetryTime,
       gracefulRestartTime: this.bgp.gracefulRestartTime, speaker: this.speaker, log: this.ctx.log, clock: this.clock,
-      onChange: () => this.onSessionChange(spec.address),
+      onChange: () => this.onSessionChange(spec.address), drops: this.drops,
+      ...(this.options.preOpenTimeout !== undefined ? { preOpenTimeout: this.options.preOpenTimeout } : {}),
     })
     this.sessions.set(spec.address, session)
     session.start()
@@ -164,9 +203,9 @@ export class BgpSource implements RouteSource {
     const s = this.sessions.get(address)
     // a dynamic neighbour disappears with its last connection
     if (s && s.isIdleDynamic) {
-      setImmediate(() => {
+      setImmediate(() => s.guard('dynamic-peer-gone', () => {
         if (s.isIdleDynamic && this.sessions.get(address) === s) this.sessions.delete(address)
-      })
+      }))
     }
     this.checkReady()
   }
@@ -206,10 +245,13 @@ export class BgpSource implements RouteSource {
     for (const s of this.sessions.values()) s.stop(message)
     const server = this.server
     this.server = undefined
-    if (server) await new Promise<void>((r) => server.close(() => r()))
+    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve()
     // let the NOTIFICATIONs reach the peers before the process exits
     const end = Date.now() + 1000
     while (Date.now() < end && [...this.sessions.values()].some((s) => s.openSockets() > 0)) await new Promise((r) => setTimeout(r, 20))
+    // a peer that never closes its side must not keep the server open
+    for (const s of this.accepted) s.destroy()
+    await closed
   }
 
   /** `fabric leave`: withdraw our subnet, then close every session with an RFC 9003 message. */
@@ -237,14 +279,35 @@ export class BgpSource implements RouteSource {
         removed.push(formatAddress(addr))
       }
     }
-    // listen ranges, allow list and limits apply to new sessions; sessions keep what they negotiated
-    this.bgp = { ...next, asn: this.bgp.asn, routerId: this.bgp.routerId, port: this.bgp.port, listen: this.bgp.listen }
+    // what needs a restart stays as it was, so what is reported is what is applied
+    const old = this.bgp
+    this.bgp = {
+      ...next, asn: old.asn, routerId: old.routerId, port: old.port, listen: old.listen,
+      routeReflector: old.routeReflector, clusterId: old.clusterId, holdTime: old.holdTime,
+    }
+    // import policy (allow list, max prefix length): re-evaluated now against the
+    // Adj-RIB-In; what the old policy refused is asked for again (ROUTE-REFRESH)
+    const policyChanged = JSON.stringify([next.allow, next.maxPrefixLength]) !== JSON.stringify([old.allow, old.maxPrefixLength])
+    let policyNote = ''
+    if (policyChanged) {
+      const withdrawn = this.speaker.setPolicy(this.importPolicy(this.bgp))
+      const refreshed: string[] = []
+      const noRefresh: string[] = []
+      for (const s of this.sessions.values()) {
+        if (!s.rib) continue
+        if (s.requestRouteRefresh()) refreshed.push(s.key)
+        else noRefresh.push(s.key)
+      }
+      policyNote = `import policy re-applied: ${withdrawn} prefixes withdrawn, route refresh asked of ${refreshed.length} peers`
+      if (noRefresh.length > 0) policyNote += ` (without route refresh, newly allowed prefixes come with their next announcement: ${noRefresh.join(', ')})`
+    }
     for (const [addr, w] of wanted) {
       if (this.sessions.has(addr)) continue
       this.addSession(w)
       added.push(formatAddress(addr))
     }
     const parts = [`bgp peers added: ${added.join(', ') || 'none'}`, `removed: ${removed.join(', ') || 'none'}`]
+    if (policyNote) parts.push(policyNote)
     if (fixed.length > 0) parts.push(`not applied until restart: ${fixed.join(', ')}`)
     return parts.join('; ')
   }
@@ -274,7 +337,8 @@ export class BgpSource implements RouteSource {
           configured: s.spec.origin,
           passive: s.spec.passive,
           dynamic: s.spec.dynamic,
-          rrClient: s.spec.rrClient || (this.bgp.routeReflector && (n?.ibgp ?? s.spec.asn === this.bgp.asn)),
+          // the applied value: what the speaker reflects by (route-reflector is fixed until restart)
+          rrClient: rib ? this.speaker.isClient(rib) : s.spec.rrClient || (this.speaker.routeReflector && s.spec.asn === this.bgp.asn),
           maxPrefixes: s.spec.maxPrefixes,
           flaps: s.flaps,
           messageErrors: s.decodeErrors,
@@ -282,6 +346,7 @@ export class BgpSource implements RouteSource {
           ...(n ? {
             routerId: formatAddress(n.peerId), holdTime: n.holdTime, keepaliveTime: n.keepaliveMs / 1000, as4: n.as4,
             routeRefresh: n.routeRefresh, gracefulRestart: n.gracefulRestart ? n.gracefulRestart.restartTime : false,
+            capabilities: negotiatedCapabilities(n),
           } : {}),
           ...(rib ? { endOfRib: rib.eor, filtered: rib.filtered, updatesIn: rib.updatesIn, updatesOut: rib.updatesOut, attributeErrors: rib.attributeErrors } : {}),
         },
@@ -298,6 +363,13 @@ export class BgpSource implements RouteSource {
       asn: this.bgp.asn, routerId: formatAddress(this.routerId), sessions: this.sessions.size, established,
       prefixes: st?.prefixes ?? 0, paths: st?.paths ?? 0, updatesIn: st?.updatesIn ?? 0, updatesOut: st?.updatesOut ?? 0,
       filtered: st?.filtered ?? {}, refusedConnections: this.rejected, ...(this.listenError ? { listenError: this.listenError } : {}),
+      // every drop by reason: prefixes/paths (import), messages (decode errors), connections
+      drops: {
+        prefixes: { ...(st?.filtered ?? {}) },
+        messages: { ...this.drops.messages },
+        connections: { ...this.drops.connections },
+        internalErrors: [...this.sessions.values()].reduce((n, x) => n + x.internalErrors, 0),
+      },
     }
   }
 }

@@ -19,15 +19,16 @@
  * withdrawn, so the kernel never loses the prefix in between.
  */
 import type { Logger } from '../../core/log.js'
-import type { Prefix } from '../../net/ipv4.js'
+import { type Prefix, formatAddress } from '../../net/ipv4.js'
+import { type NextHopScope, NEXT_HOP_PROBLEM_TEXT, nextHopProblem } from '../../net/next-hop.js'
 import { PrefixMap } from '../../net/prefix-map.js'
 import type { Route, RouteAttrs } from '../../rib/route.js'
 import type { RouteSink } from '../../rib/source.js'
-import { as2Attributes, asPathLength, normalizeAs4 } from './codec/attributes.js'
-import { AFI_IPV4, AttrType, CeaseSubcode, SAFI_UNICAST } from './codec/constants.js'
+import { as2Attributes, asPathLength, encodeAttributes, normalizeAs4 } from './codec/attributes.js'
+import { AFI_IPV4, AS_TRANS, AttrType, CeaseSubcode, HEADER_LENGTH, SAFI_UNICAST } from './codec/constants.js'
 import { maxMessageLength } from './codec/message.js'
 import type { AsPathSegment, CodecContext, PathAttribute, UpdateMessage } from './codec/types.js'
-import { endOfRib, isTreatAsWithdraw, makeEndOfRib, packUpdates, packWithdrawals } from './codec/update.js'
+import { endOfRib, makeEndOfRib, packUpdates, packWithdrawals } from './codec/update.js'
 import type { ImportPolicy, ImportRejection } from './policy.js'
 
 /** Where a route's shared Path hides on its (shared) display attributes; JSON ignores symbols. */
@@ -56,6 +57,13 @@ export interface SpeakerPeer {
 }
 
 type Origin = 0 | 1 | 2
+
+/** The attributes a path is exported with to one kind of peer, and their encoded length. */
+export interface ExportedAttributes {
+  readonly attributes: PathAttribute[]
+  /** octets of the encoded path attributes */
+  readonly length: number
+}
 const ORIGIN_NAMES = ['igp', 'egp', 'incomplete'] as const
 
 interface DisplayAttrs extends RouteAttrs {
@@ -68,7 +76,7 @@ export class Path {
   /** intern key (per peer) */
   key = ''
   readonly display: DisplayAttrs
-  private exportCache: Map<string, PathAttribute[]> | undefined
+  private exportCache: Map<string, ExportedAttributes> | undefined
 
   constructor(
     /** the peer it was learned from; undefined for our own subnet */
@@ -102,7 +110,7 @@ export class Path {
   readonly neighborAs: number
   readonly ibgp: boolean
 
-  cached(key: string, make: () => PathAttribute[]): PathAttribute[] {
+  cached(key: string, make: () => ExportedAttributes): ExportedAttributes {
     this.exportCache ??= new Map()
     let v = this.exportCache.get(key)
     if (v === undefined) {
@@ -160,6 +168,8 @@ export class PeerRib {
   accepted = 0
   /** prefixes refused by policy or loop checks (cumulative) */
   filtered = 0
+  /** paths found too long to send to this peer (each counted and logged once) */
+  readonly unencodable = new WeakSet<Path>()
   /** prefixes currently advertised */
   sent = 0
   updatesIn = 0
@@ -175,7 +185,7 @@ export class PeerRib {
   constructor(readonly peer: SpeakerPeer) {}
 }
 
-export type SpeakerLog = Pick<Logger, 'debug' | 'info' | 'warn'>
+export type SpeakerLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error' | 'limited'>
 
 export interface SpeakerOptions {
   readonly asn: number
@@ -189,6 +199,8 @@ export interface SpeakerOptions {
   /** our subnet, announced to every peer (undefined: announce nothing) */
   readonly ownSubnet?: Prefix
   readonly policy: ImportPolicy
+  /** which NEXT_HOPs are acceptable (net/next-hop.ts): the underlay, not the pool */
+  readonly nextHop: NextHopScope
   readonly sink: RouteSink
   readonly log: SpeakerLog
   /** runs fn soon (default setImmediate); tests pass a manual scheduler */
@@ -218,6 +230,9 @@ function compareRoutes(a: Route, b: Route): number {
   return comparePaths(pathOf(a), pathOf(b))
 }
 
+/** octets of the longest IPv4 NLRI entry (a /32): an UPDATE must have room for one */
+const MAX_NLRI_LENGTH = 5
+
 const ATTR_CODE: Record<PathAttribute['type'], number> = {
   origin: AttrType.ORIGIN, asPath: AttrType.AS_PATH, nextHop: AttrType.NEXT_HOP, med: AttrType.MULTI_EXIT_DISC,
   localPref: AttrType.LOCAL_PREF, atomicAggregate: AttrType.ATOMIC_AGGREGATE, aggregator: AttrType.AGGREGATOR,
@@ -238,16 +253,41 @@ function prepend(asn: number, segments: readonly AsPathSegment[]): AsPathSegment
   return [{ type: 'sequence', asns: [asn] }, ...segments]
 }
 
+/** Why an AS_PATH from an eBGP peer of this AS is refused, if it is. */
+export function ebgpAsPathProblem(segments: readonly AsPathSegment[], peerAs: number): 'as-path-empty' | 'first-as-mismatch' | 'as-confed' | undefined {
+  if (segments.length === 0) return 'as-path-empty'
+  for (const s of segments) if (s.type === 'confedSequence' || s.type === 'confedSet') return 'as-confed'
+  const first = segments[0]!
+  if (first.type !== 'sequence' || first.asns[0] !== peerAs) return 'first-as-mismatch'
+  return undefined
+}
+
 function bufferKey(_k: string, v: unknown): unknown {
   return v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v
 }
+
+/**
+ * Why a received prefix (or, for 'unencodable', a path towards one peer) was
+ * dropped: import policy, loop checks, RFC 7606 outcomes, next-hop checks.
+ */
+export type DropReason =
+  | ImportRejection
+  | 'as-loop' | 'originator-loop' | 'cluster-loop'
+  | 'treat-as-withdraw'
+  /** RFC 7606 7.2 / RFC 4271 6.3 from an eBGP peer: treat-as-withdraw */
+  | 'as-path-empty' | 'first-as-mismatch' | 'as-confed'
+  | `next-hop-${import('../../net/next-hop.js').NextHopProblem}`
+  /** a path too long for one UPDATE to a peer (counted once per path and peer) */
+  | 'unencodable'
+  /** attributes discarded (RFC 7606 attribute-discard), per UPDATE */
+  | 'attribute-discard'
 
 export interface SpeakerStats {
   prefixes: number
   paths: number
   updatesIn: number
   updatesOut: number
-  filtered: Partial<Record<ImportRejection | 'as-loop' | 'originator-loop' | 'cluster-loop' | 'next-hop-self' | 'treat-as-withdraw', number>>
+  filtered: Partial<Record<DropReason, number>>
 }
 
 export class Speaker {
@@ -261,10 +301,12 @@ export class Speaker {
   readonly filtered: SpeakerStats['filtered'] = {}
   private updatesIn = 0
   private updatesOut = 0
+  private policy: ImportPolicy
 
   constructor(private readonly o: SpeakerOptions) {
     this.clusterId = (o.clusterId ?? o.routerId) >>> 0
     this.schedule = o.schedule ?? ((fn) => setImmediate(fn))
+    this.policy = o.policy
     if (o.ownSubnet) this.local = this.localPath()
   }
 
@@ -346,28 +388,35 @@ export class Speaker {
     let mpWithdrawn: readonly Prefix[] | undefined
     let nextHop: number | undefined
     for (const a of attrs) {
-      if (a.type === 'mpReach' && a.afi === 1 && a.safi === 1 && !('raw' in a)) {
+      if (a.type === 'mpReach' && a.afi === AFI_IPV4 && a.safi === SAFI_UNICAST && !('raw' in a)) {
         mpNlri = a.nlri as readonly Prefix[]
         mpNextHop = a.nextHop as number
-      } else if (a.type === 'mpUnreach' && a.afi === 1 && a.safi === 1 && !('raw' in a)) {
+      } else if (a.type === 'mpUnreach' && a.afi === AFI_IPV4 && a.safi === SAFI_UNICAST && !('raw' in a)) {
         mpWithdrawn = a.withdrawn as readonly Prefix[]
       } else if (a.type === 'nextHop') nextHop = a.nextHop
     }
+    let treatAsWithdraw = false
     if (msg.errors) {
       p.attributeErrors++
-      if (p.attributeErrors <= 10 || p.attributeErrors % 1000 === 0) {
-        this.o.log.warn('update-error', {
-          peer: p.peer.key, count: p.attributeErrors,
-          errors: msg.errors.map((e) => `${e.action}: ${e.message}`),
-        })
+      let discarded = false
+      for (const e of msg.errors) {
+        // RFC 7606 7.5: a malformed LOCAL_PREF from an external peer is discarded
+        // (it would be ignored anyway, RFC 4271 5.1.5), not treat-as-withdraw
+        if (e.action === 'treat-as-withdraw' && !(e.attrType === AttrType.LOCAL_PREF && !p.peer.ibgp)) treatAsWithdraw = true
+        else discarded = true
       }
+      if (discarded) this.count('attribute-discard', 1)
+      this.o.log.limited('warn', 'update-error', p.peer.key, {
+        peer: p.peer.key, count: p.attributeErrors,
+        errors: msg.errors.slice(0, 4).map((e) => `${e.action}: ${e.message}`),
+      })
     }
     for (const w of msg.withdrawn) this.remove(p, w)
     if (mpWithdrawn) for (const w of mpWithdrawn) this.remove(p, w)
     const announced = msg.nlri.length + (mpNlri?.length ?? 0)
     if (announced === 0) return
     p.received += announced
-    if (isTreatAsWithdraw(msg)) {
+    if (treatAsWithdraw) {
       // RFC 7606 treat-as-withdraw: the prefixes are withdrawn, the session stays up
       this.count('treat-as-withdraw', announced)
       p.filtered += announced
@@ -380,19 +429,19 @@ export class Speaker {
     if (mpNlri && mpNlri.length > 0) this.announceAll(p, mpNlri, attrs, mpNextHop)
   }
 
-  private count(reason: keyof SpeakerStats['filtered'], n: number): void {
+  private count(reason: DropReason, n: number): void {
     this.filtered[reason] = (this.filtered[reason] ?? 0) + n
   }
 
   private announceAll(p: PeerRib, nlri: readonly Prefix[], attrs: readonly PathAttribute[], nextHop: number): void {
     const path = this.buildPath(p, attrs, nextHop)
     if (typeof path === 'string') {
-      this.count(path as keyof SpeakerStats['filtered'], nlri.length)
+      this.count(path, nlri.length)
       p.filtered += nlri.length
       for (const n of nlri) this.remove(p, n)
       return
     }
-    const policy = this.o.policy
+    const policy = this.policy
     for (const n of nlri) {
       const why = policy.check(n.addr, n.len)
       if (why !== undefined) {
@@ -415,7 +464,7 @@ export class Speaker {
   }
 
   /** The shared Path for these attributes from this peer, or why they are refused. */
-  private buildPath(p: PeerRib, attrs: readonly PathAttribute[], nextHop: number): Path | string {
+  private buildPath(p: PeerRib, attrs: readonly PathAttribute[], nextHop: number): Path | DropReason {
     let origin: Origin = 0
     let segments: readonly AsPathSegment[] = []
     let med: number | undefined
@@ -442,11 +491,28 @@ export class Speaker {
       }
     }
     const peer = p.peer
-    if (nextHop === this.o.localAddress) return 'next-hop-self'
+    // RFC 7606 7.3: a semantically wrong NEXT_HOP is treat-as-withdraw for the path;
+    // only another host's underlay address may carry traffic for its subnet
+    const hop = nextHopProblem(nextHop, this.o.nextHop)
+    if (hop !== undefined) {
+      this.o.log.limited('warn', 'bgp-next-hop-refused', `${peer.key} ${hop}`, {
+        peer: peer.key, nextHop: formatAddress(nextHop), problem: NEXT_HOP_PROBLEM_TEXT[hop], note: 'treat-as-withdraw (RFC 7606 7.3)',
+      })
+      return `next-hop-${hop}`
+    }
     if (peer.ibgp) {
       if (originatorId !== undefined && originatorId >>> 0 === this.o.routerId >>> 0) return 'originator-loop'
       if (clusterList.includes(this.clusterId)) return 'cluster-loop'
     } else {
+      // RFC 4271 6.3 and RFC 7606 7.2 (BIRD's and FRR's enforce-first-as): from an
+      // external peer the AS_PATH starts with its AS and carries no confederation
+      // segments (RFC 5065 5: we are in no confederation); else treat-as-withdraw
+      // (a 2-octet peer of a 4-octet AS is AS_TRANS in its OPEN: its path starts with the real AS)
+      const why = peer.asn === AS_TRANS && !peer.ctx.as4 ? undefined : ebgpAsPathProblem(segments, peer.asn)
+      if (why !== undefined) {
+        this.o.log.limited('warn', 'bgp-as-path-refused', `${peer.key} ${why}`, { peer: peer.key, problem: why, note: 'treat-as-withdraw (RFC 7606 7.2)' })
+        return why
+      }
       for (const s of segments) if (s.asns.includes(this.o.asn)) return 'as-loop'
       // LOCAL_PREF, ORIGINATOR_ID and CLUSTER_LIST mean nothing across an AS border
       localPref = undefined
@@ -561,8 +627,8 @@ export class Speaker {
     const newPath = neu ? pathOf(neu) : undefined
     let queued = false
     for (const q of this.peers) {
-      const was = oldPath !== undefined && this.exportable(q, oldPath)
-      const now = newPath !== undefined && this.exportable(q, newPath)
+      const was = oldPath !== undefined && this.advertisable(q, oldPath)
+      const now = newPath !== undefined && this.advertisable(q, newPath)
       if (now) {
         q.pending.set(prefix, newPath!)
         if (!was) q.sent++
@@ -578,8 +644,37 @@ export class Speaker {
 
   // ------------------------------------------------------------ sending
 
-  private isClient(p: PeerRib): boolean {
+  /** Whether we reflect routes to and from p (RFC 4456): the value applied, shown by `fabric peers`. */
+  isClient(p: PeerRib): boolean {
     return p.peer.ibgp && (this.o.routeReflector || p.peer.rrClient)
+  }
+
+  get routeReflector(): boolean {
+    return this.o.routeReflector
+  }
+
+  /**
+   * A new import policy (reload): every Adj-RIB-In route is checked again and
+   * those it refuses are withdrawn (O(table), once per reload). Returns how
+   * many were withdrawn. Prefixes the old policy refused are not stored: the
+   * caller asks the peers for them again (route refresh).
+   */
+  setPolicy(policy: ImportPolicy): number {
+    this.policy = policy
+    const refused: Array<[PeerRib, Prefix]> = []
+    for (const e of this.table.values()) {
+      for (const r of Array.isArray(e) ? e : [e]) {
+        const from = pathOf(r).from
+        const why = from ? policy.check(r.prefix.addr, r.prefix.len) : undefined
+        if (from && why !== undefined) {
+          refused.push([from, r.prefix])
+          this.count(why, 1)
+          from.filtered++
+        }
+      }
+    }
+    for (const [p, n] of refused) this.remove(p, n)
+    return refused.length
   }
 
   /** Whether the Loc-RIB path goes to peer q (RFC 4271 9.2, RFC 4456 6). */
@@ -594,8 +689,33 @@ export class Speaker {
     return true
   }
 
+  /**
+   * Whether the path goes to q: exportable, and its attributes fit one UPDATE
+   * for q. A path that does not fit (e.g. a 4,040-octet optional transitive
+   * attribute learned over eBGP, plus the LOCAL_PREF an iBGP export adds, over
+   * 4,096 octets without RFC 8654 extended messages) is not sent to q: RFC 8654
+   * 4 says a speaker that cannot fit an UPDATE for a peer must not send it
+   * and must not reset the session; RFC 7606 leaves the session up for
+   * attribute trouble. q gets a withdrawal instead if it had the prefix
+   * (bestChanged), and the path is logged and counted once per path and peer.
+   */
+  advertisable(q: PeerRib, path: Path): boolean {
+    if (!this.exportable(q, path)) return false
+    const room = maxMessageLength(q.peer.ctx) - HEADER_LENGTH - 4 - this.exportAttributes(q, path).length
+    if (room >= MAX_NLRI_LENGTH) return true
+    if (!q.unencodable.has(path)) {
+      q.unencodable.add(path)
+      this.count('unencodable', 1)
+      this.o.log.limited('warn', 'bgp-path-unencodable', q.peer.key, {
+        peer: q.peer.key, attributeOctets: this.exportAttributes(q, path).length, maxMessage: maxMessageLength(q.peer.ctx),
+        from: path.from?.peer.key ?? 'local', note: 'not sent to this peer (RFC 8654 4, RFC 7606): the path attributes leave no room for NLRI',
+      })
+    }
+    return false
+  }
+
   /** The attributes we send for this path to q. */
-  exportAttributes(q: PeerRib, path: Path): PathAttribute[] {
+  exportAttributes(q: PeerRib, path: Path): ExportedAttributes {
     const as4 = q.peer.ctx.as4
     const ebgp = !q.peer.ibgp
     const reflect = !ebgp && path.from !== undefined && path.from.peer.ibgp
@@ -616,8 +736,8 @@ export class Speaker {
         }
       }
       out.push(...path.transitive)
-      const list = as4 ? out : as2Attributes(out)
-      return list.sort((a, b) => codeOf(a) - codeOf(b))
+      const list = (as4 ? out : as2Attributes(out)).sort((a, b) => codeOf(a) - codeOf(b))
+      return { attributes: list, length: encodeAttributes(list, q.peer.ctx).length }
     })
   }
 
@@ -631,7 +751,7 @@ export class Speaker {
     for (const e of this.table.values()) {
       const best = Array.isArray(e) ? e[0]! : e
       const path = pathOf(best)
-      if (!this.exportable(p, path)) continue
+      if (!this.advertisable(p, path)) continue
       let g = groups.get(path)
       if (g === undefined) groups.set(path, (g = []))
       g.push(best.prefix)
@@ -641,7 +761,7 @@ export class Speaker {
     p.sent = n
     const messages: UpdateMessage[] = []
     const max = maxMessageLength(p.peer.ctx)
-    for (const [path, prefixes] of groups) messages.push(...packUpdates(this.exportAttributes(p, path), prefixes, p.peer.ctx, max))
+    for (const [path, prefixes] of groups) messages.push(...packUpdates(this.exportAttributes(p, path).attributes, prefixes, p.peer.ctx, max))
     if (endOfRibToo) messages.push(makeEndOfRib())
     this.emit(p, messages)
   }
@@ -663,7 +783,15 @@ export class Speaker {
   private scheduleFlush(): void {
     if (this.flushScheduled) return
     this.flushScheduled = true
-    this.schedule(() => this.flush())
+    // an immediate callback: nothing thrown in it may reach the process
+    this.schedule(() => {
+      try {
+        this.flush()
+      } catch (e) {
+        this.flushScheduled = false
+        this.o.log.error('bgp-internal-error', { where: 'flush', error: e instanceof Error ? (e.stack ?? e.message) : String(e) })
+      }
+    })
   }
 
   /** Sends every queued Adj-RIB-Out change. */
@@ -671,22 +799,33 @@ export class Speaker {
     this.flushScheduled = false
     for (const p of this.peers) {
       if (p.pending.size === 0) continue
-      const withdrawn: Prefix[] = []
-      const groups = new Map<Path, Prefix[]>()
-      for (const [prefix, path] of p.pending.entries()) {
-        if (path === null) withdrawn.push(prefix)
-        else {
-          let g = groups.get(path)
-          if (g === undefined) groups.set(path, (g = []))
-          g.push(prefix)
-        }
+      try {
+        this.flushPeer(p)
+      } catch (e) {
+        // an internal error resets only this peer's session
+        p.pending.clear()
+        this.o.log.error('bgp-internal-error', { peer: p.peer.key, where: 'flush', error: e instanceof Error ? (e.stack ?? e.message) : String(e) })
+        p.peer.cease(CeaseSubcode.OUT_OF_RESOURCES, 'internal error while sending UPDATEs')
       }
-      p.pending.clear()
-      const max = maxMessageLength(p.peer.ctx)
-      const messages: UpdateMessage[] = withdrawn.length > 0 ? packWithdrawals(withdrawn, max) : []
-      for (const [path, prefixes] of groups) messages.push(...packUpdates(this.exportAttributes(p, path), prefixes, p.peer.ctx, max))
-      this.emit(p, messages)
     }
+  }
+
+  private flushPeer(p: PeerRib): void {
+    const withdrawn: Prefix[] = []
+    const groups = new Map<Path, Prefix[]>()
+    for (const [prefix, path] of p.pending.entries()) {
+      if (path === null) withdrawn.push(prefix)
+      else {
+        let g = groups.get(path)
+        if (g === undefined) groups.set(path, (g = []))
+        g.push(prefix)
+      }
+    }
+    p.pending.clear()
+    const max = maxMessageLength(p.peer.ctx)
+    const messages: UpdateMessage[] = withdrawn.length > 0 ? packWithdrawals(withdrawn, max) : []
+    for (const [path, prefixes] of groups) messages.push(...packUpdates(this.exportAttributes(p, path).attributes, prefixes, p.peer.ctx, max))
+    this.emit(p, messages)
   }
 
   // ------------------------------------------------------------ own subnet

@@ -52,7 +52,8 @@ for (const c of fatal) {
   test(`decode error ${c.code}/${c.subcode}: ${c.name}`, (t) => {
     const r = decodeMessage(c.bytes, c.ctx ?? as4)
     if (r.ok) return t.fail(`decoded: ${JSON.stringify(r.value).slice(0, 300)}`)
-    t.is(r.error.kind, 'bgp-decode-error')
+    t.is(r.error.codec, 'bgp')
+    t.regex(r.error.reason, /^[a-z-]+\/[a-z0-9-]+$/)
     t.deepEqual([r.error.code, r.error.subcode], [c.code, c.subcode], r.error.message)
     if (c.data !== undefined) t.is(r.error.data.toString('hex'), c.data)
     t.true(r.error.message.length > 0)

@@ -2,7 +2,10 @@
  * Seeded fuzzing of the decoder and the framer: mutated real messages and
  * random bytes must only ever produce ok or a BgpDecodeError.
  */
+import { isDeepStrictEqual } from 'node:util'
 import test from 'ava'
+import { isDecodeError } from '../../../src/core/codec.js'
+import { notificationReason } from '../../../src/protocols/bgp/codec/errors.js'
 import { createFramer, decodeMessage, encodeMessage, isBgpDecodeError, type CodecContext, type Message } from '../../../src/protocols/bgp/codec/index.js'
 import { loadFixtures } from './fixtures.js'
 import { hex, msg, rng } from './helpers.js'
@@ -62,6 +65,14 @@ function mutate(r: () => number, src: Buffer): Buffer {
   return b
 }
 
+/** NOTIFICATION code -> subcodes a decoder may answer with (RFC 4271 6.1-6.3, RFC 7606, RFC 5492, RFC 7313). */
+const ALLOWED_ERRORS: Record<number, readonly number[]> = {
+  1: [1, 2, 3],
+  2: [0, 1, 2, 3, 4, 6, 7],
+  3: [1, 2, 3, 4, 5, 6, 8, 9, 10, 11],
+  7: [1],
+}
+
 function randomMessage(r: () => number): Buffer {
   const len = Math.floor(r() * 64)
   const body = Buffer.from(Array.from({ length: len }, () => Math.floor(r() * 256)))
@@ -72,6 +83,7 @@ test('fuzz: decodeMessage never throws on mutated and random input', (t) => {
   const r = rng(0xb9b)
   let ok = 0
   let errors = 0
+  let roundTrips = 0
   const ITER = 120_000
   for (let i = 0; i < ITER; i++) {
     const input = i % 5 === 4 ? randomMessage(r) : mutate(r, seeds[Math.floor(r() * seeds.length)]!)
@@ -84,21 +96,32 @@ test('fuzz: decodeMessage never throws on mutated and random input', (t) => {
     }
     if (result.ok) {
       ok++
-      // what decodes must re-encode without throwing
+      // what decodes re-encodes (or refuses with a RangeError naming the field) and decodes to the same value
+      let bytes: Buffer
       try {
-        encodeMessage(result.value as Message, ctx)
+        bytes = encodeMessage(result.value as Message, ctx)
       } catch (e) {
         if (!(e instanceof RangeError)) return t.fail(`encode threw on ${input.toString('hex')}: ${String(e)}`)
+        continue
       }
+      const again = decodeMessage(bytes, ctx)
+      if (!again.ok) return t.fail(`re-encoded ${input.toString('hex')} does not decode: ${again.error.message}`)
+      const { errors: _e1, ...first } = result.value as Message & { errors?: unknown }
+      const { errors: _e2, ...second } = again.value as Message & { errors?: unknown }
+      if (!isDeepStrictEqual(first, second)) return t.fail(`round trip changed ${input.toString('hex')}: ${JSON.stringify(first)} vs ${JSON.stringify(second)}`)
+      roundTrips++
     } else {
       errors++
-      if (!isBgpDecodeError(result.error) || typeof result.error.code !== 'number' || result.error.code < 1 || result.error.code > 7) {
-        return t.fail(`bad error shape for ${input.toString('hex')}: ${JSON.stringify(result.error)}`)
-      }
-      if (result.error.message.startsWith('internal decoder error')) return t.fail(`decoder bug on ${input.toString('hex')}: ${result.error.message}`)
+      const e = result.error
+      // a typed DecodeError carrying a NOTIFICATION code/subcode RFC 4271 (and 7606, 7313) defines
+      if (!isBgpDecodeError(e) || !isDecodeError(e) || e.codec !== 'bgp') return t.fail(`bad error shape for ${input.toString('hex')}: ${JSON.stringify(e)}`)
+      const allowed = ALLOWED_ERRORS[e.code]
+      if (!allowed || !allowed.includes(e.subcode)) return t.fail(`NOTIFICATION ${e.code}/${e.subcode} not defined for decode errors (${input.toString('hex')}: ${e.message})`)
+      if (e.reason !== notificationReason(e.code, e.subcode)) return t.fail(`reason ${e.reason} for ${e.code}/${e.subcode}`)
+      if (e.message.startsWith('internal decoder error')) return t.fail(`decoder bug on ${input.toString('hex')}: ${e.message}`)
     }
   }
-  t.is(ok + errors, ITER)
+  t.true(roundTrips > 1000, `roundTrips=${roundTrips}`)
   t.true(ok > 1000, `ok=${ok}`)
   t.true(errors > 1000, `errors=${errors}`)
 })

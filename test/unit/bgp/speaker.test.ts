@@ -10,6 +10,7 @@ import type { RouteSink } from '../../../src/rib/source.js'
 import { CeaseSubcode } from '../../../src/protocols/bgp/codec/constants.js'
 import type { AsPathSegment, PathAttribute, UpdateMessage } from '../../../src/protocols/bgp/codec/types.js'
 import { endOfRib } from '../../../src/protocols/bgp/codec/update.js'
+import { PrefixMap } from '../../../src/net/prefix-map.js'
 import { createImportPolicy } from '../../../src/protocols/bgp/policy.js'
 import { type PeerRib, Speaker, type SpeakerPeer } from '../../../src/protocols/bgp/speaker.js'
 
@@ -66,12 +67,13 @@ function harness(o: { routeReflector?: boolean; ownSubnet?: string; clusterId?: 
   const ceased: string[] = []
   const logs: string[] = []
   const eors: string[] = []
-  const log = { info: (e: string) => logs.push(e), warn: (e: string) => logs.push(e), debug: () => undefined }
+  const log = { info: (e: string) => logs.push(e), warn: (e: string) => logs.push(e), error: (e: string) => logs.push(e), limited: (_l: string, e: string) => logs.push(e), debug: () => undefined }
   const own = P(o.ownSubnet ?? '10.244.1.0/24')
   const speaker = new Speaker({
     asn: LOCAL_AS, routerId: SELF, ...(o.clusterId ? { clusterId: A(o.clusterId) } : {}), routeReflector: o.routeReflector ?? false,
     localAddress: SELF, ownSubnet: own,
     policy: createImportPolicy({ pool: P('10.244.0.0/16'), allow: (o.allow ?? []).map(P), ownSubnet: own, maxPrefixLength: 28 }),
+    nextHop: { underlay: P('10.99.0.0/24'), self: SELF, pools: [P('10.244.0.0/16')] },
     sink, log, schedule: () => undefined, onEndOfRib: (p) => eors.push(p.peer.key),
   })
   return {
@@ -342,4 +344,121 @@ test('2-octet AS peers get AS_TRANS with AS4_PATH for 4-octet ASNs', (t) => {
   const attrs = attrsOf(h.sent.get('10.99.0.21'), '10.244.60.0/24')!
   t.deepEqual(attrs.find((a) => a.type === 'as4Path'), { type: 'as4Path', segments: seq(LOCAL_AS, 4200000001) })
   t.truthy(old)
+})
+
+test('NEXT_HOP import check: only unicast on the underlay, not its network/broadcast address, not inside the pool; counted by reason', (t) => {
+  const h = harness()
+  const p = h.peer('10.99.0.12')
+  const bad: Array<[string, string]> = [
+    ['10.244.1.50', 'next-hop-inside-pool'], // a container address
+    ['10.99.0.0', 'next-hop-underlay-network-address'],
+    ['10.99.0.255', 'next-hop-underlay-broadcast-address'],
+    ['172.30.0.7', 'next-hop-not-on-underlay'],
+    ['10.99.0.11', 'next-hop-own-address'],
+  ]
+  bad.forEach(([hop], i) => h.speaker.receiveUpdate(p, update([`10.244.${20 + i}.0/24`], { nextHop: hop })))
+  t.deepEqual(h.sink.table(), [])
+  const f = h.speaker.stats().filtered
+  for (const [, reason] of bad) t.is(f[reason as keyof typeof f], 1, reason)
+  t.is(h.logs.filter((l) => l === 'bgp-next-hop-refused').length, bad.length)
+  // treat-as-withdraw: a good announcement then a bad one for the same prefix withdraws it
+  h.speaker.receiveUpdate(p, update(['10.244.30.0/24'], { nextHop: '10.99.0.12' }))
+  t.deepEqual(h.sink.table(), ['10.244.30.0/24 10.99.0.12'])
+  h.speaker.receiveUpdate(p, update(['10.244.30.0/24'], { nextHop: '10.244.1.50' }))
+  t.deepEqual(h.sink.table(), [])
+})
+
+test('RFC 7606 from eBGP: empty AS_PATH, first AS not the peer\'s, AS_CONFED segments are treat-as-withdraw; malformed LOCAL_PREF is attribute discard', (t) => {
+  const h = harness()
+  const e = h.peer('10.99.0.20', { asn: 65010 })
+  h.speaker.receiveUpdate(e, update(['10.244.40.0/24'], { nextHop: '10.99.0.20', asPath: [] }))
+  h.speaker.receiveUpdate(e, update(['10.244.41.0/24'], { nextHop: '10.99.0.20', asPath: [65099, 65010] }))
+  const confed = update(['10.244.42.0/24'], { nextHop: '10.99.0.20' })
+  h.speaker.receiveUpdate(e, { ...confed, attributes: confed.attributes.map((a) => (a.type === 'asPath' ? { type: 'asPath', segments: [{ type: 'confedSequence', asns: [65010] }, { type: 'sequence', asns: [65010] }] } : a)) })
+  t.deepEqual(h.sink.table(), [])
+  t.like(h.speaker.stats().filtered, { 'as-path-empty': 1, 'first-as-mismatch': 1, 'as-confed': 1 })
+  // a LOCAL_PREF error from an external peer: the attribute is discarded, the route kept
+  h.speaker.receiveUpdate(e, update(['10.244.43.0/24'], { nextHop: '10.99.0.20', asPath: [65010], errors: [{ action: 'treat-as-withdraw', attrType: 5, subcode: 5, message: 'LOCAL_PREF length 3' }] }))
+  t.deepEqual(h.sink.table(), ['10.244.43.0/24 10.99.0.20'])
+  t.is(h.speaker.stats().filtered['attribute-discard'], 1)
+  // from iBGP the same error is still treat-as-withdraw; an empty AS_PATH is normal there
+  const i = h.peer('10.99.0.12')
+  h.speaker.receiveUpdate(i, update(['10.244.44.0/24'], { nextHop: '10.99.0.12', errors: [{ action: 'treat-as-withdraw', attrType: 5, subcode: 5, message: 'LOCAL_PREF length 3' }] }))
+  h.speaker.receiveUpdate(i, update(['10.244.45.0/24'], { nextHop: '10.99.0.12' }))
+  t.deepEqual(h.sink.table(), ['10.244.43.0/24 10.99.0.20', '10.244.45.0/24 10.99.0.12'])
+})
+
+/** An eBGP UPDATE of 4,091 octets: a ~4,040-octet unknown optional transitive attribute. */
+function hugeUpdate(nlri: string[], nextHop: string, asn: number): UpdateMessage {
+  const u = update(nlri, { nextHop, asPath: [asn] })
+  return { ...u, attributes: [...u.attributes, { type: 'unknown', code: 99, flags: 0xc0 | 0x10, data: Buffer.alloc(4040, 7) }] }
+}
+
+test('a path that cannot be encoded for a peer is not sent to it (withdrawn if it had it), counted and logged once per path and peer, never thrown', (t) => {
+  const h = harness()
+  const i = h.peer('10.99.0.12') // iBGP: adds LOCAL_PREF, the attributes no longer fit 4,096 octets
+  const e = h.peer('10.99.0.20', { asn: 65010 })
+  const e2 = h.peer('10.99.0.21', { asn: 65020 }) // eBGP out: no LOCAL_PREF; fits
+  h.speaker.receiveUpdate(e, update(['10.244.50.0/24'], { nextHop: '10.99.0.20', asPath: [65010] }))
+  h.speaker.flush()
+  t.true(announced(h.sent.get('10.99.0.12')).includes('+10.244.50.0/24'))
+  h.sent.clear()
+  // the same prefix now with the huge path: the iBGP peer had it, so it gets a withdrawal
+  h.speaker.receiveUpdate(e, hugeUpdate(['10.244.50.0/24', '10.244.51.0/24'], '10.99.0.20', 65010))
+  t.notThrows(() => h.speaker.flush())
+  t.deepEqual(announced(h.sent.get('10.99.0.12')), ['-10.244.50.0/24'])
+  t.deepEqual(announced(h.sent.get('10.99.0.21')).sort(), ['+10.244.50.0/24', '+10.244.51.0/24'])
+  t.deepEqual(h.sink.table(), ['10.244.50.0/24 10.99.0.20', '10.244.51.0/24 10.99.0.20'])
+  t.is(h.speaker.stats().filtered.unencodable, 1)
+  t.is(h.logs.filter((l) => l === 'bgp-path-unencodable').length, 1)
+  t.is(h.ceased.length, 0)
+  // an iBGP peer connecting later: its initial table leaves the path out, the session is not reset
+  h.sent.clear()
+  const late = h.peer('10.99.0.13')
+  const msgs = h.sent.get('10.99.0.13')!
+  t.deepEqual(announced(msgs), ['+10.244.1.0/24'])
+  t.truthy(endOfRib(msgs[msgs.length - 1]!))
+  t.is(h.speaker.stats().filtered.unencodable, 2)
+  // route refresh likewise
+  h.sent.clear()
+  t.notThrows(() => h.speaker.routeRefresh(i, 1, 1))
+  t.deepEqual(announced(h.sent.get('10.99.0.12')), ['+10.244.1.0/24'])
+  t.is(h.speaker.stats().filtered.unencodable, 2)
+  t.truthy(e2 && late)
+})
+
+test('one UPDATE costs O(its prefixes): no walk over the table (PrefixMap iteration) while receiving and flushing', (t) => {
+  const h = harness()
+  const a = h.peer('10.99.0.12')
+  h.peer('10.99.0.20', { asn: 65010 })
+  const many: string[] = []
+  for (let i = 0; i < 4000; i++) many.push(`10.245.${i >> 4}.${(i & 15) << 4}/28`)
+  const big = harness({ allow: ['10.245.0.0/16'] })
+  const b = big.peer('10.99.0.12', { maxPrefixes: 10_000 })
+  big.peer('10.99.0.20', { asn: 65010 })
+  big.speaker.receiveUpdate(b, update(many, { nextHop: '10.99.0.12' }))
+  big.speaker.flush()
+  t.is(big.speaker.size, 4000)
+  const proto = PrefixMap.prototype as unknown as Record<string, (...args: unknown[]) => unknown>
+  const walks: string[] = []
+  const saved = { values: proto.values!, entries: proto.entries!, keys: proto.keys }
+  for (const name of ['values', 'entries'] as const) {
+    const orig = saved[name]
+    proto[name] = function (this: PrefixMap<unknown>, ...args: unknown[]) {
+      // the per-peer pending queue is walked on flush: it holds only this UPDATE's changes
+      walks.push(`${name}:${this.size}`)
+      return orig.apply(this, args)
+    }
+  }
+  try {
+    for (const [sp, peer] of [[h.speaker, a], [big.speaker, b]] as const) {
+      walks.length = 0
+      sp.receiveUpdate(peer, update(['10.244.77.0/24', '10.244.78.0/24'], { nextHop: '10.99.0.12', withdrawn: ['10.244.79.0/24'] }))
+      sp.flush()
+      t.true(walks.every((w) => Number(w.split(':')[1]) <= 3), walks.join(' '))
+    }
+  } finally {
+    proto.values = saved.values
+    proto.entries = saved.entries
+  }
 })

@@ -2,7 +2,7 @@
  * Path attributes (RFC 4271 4.3/5, RFC 4760, RFC 1997, RFC 4456, RFC 6793)
  * with RFC 7606 revised error handling.
  */
-import { AS_TRANS, AttrFlag, AttrType, ErrorCode, UpdateSubcode } from './constants.js'
+import { AFI_IPV4, AFI_IPV6, AS_TRANS, AttrFlag, AttrType, ErrorCode, SAFI_UNICAST, UpdateSubcode } from './constants.js'
 import { type BgpDecodeError, decodeError } from './errors.js'
 import { decodeIpv4Prefixes, decodeIpv6Prefixes, encodeIpv4Prefixes, encodeIpv6Prefixes, formatIpv6, parseIpv6 } from './nlri.js'
 import type { AsPathSegment, AsPathSegmentType, AttributeError, CodecContext, PathAttribute } from './types.js'
@@ -240,18 +240,18 @@ export function decodeAttributes(buf: Buffer, start: number, end: number, ctx: C
         const nhStart = vs + 4
         const nlriStart = nhStart + nhLen + 1 // one reserved octet
         if (nlriStart > ve) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI next hop length ${nhLen} overruns the attribute`, raw())
-        if (afi === 1 && safi === 1 && nhLen === 4) {
+        if (afi === AFI_IPV4 && safi === SAFI_UNICAST && nhLen === 4) {
           const nlri = decodeIpv4Prefixes(buf, nlriStart, ve)
           if (!nlri.ok) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI: ${nlri.message}`, raw())
           attributes.push({ type: 'mpReach', afi: 1, safi: 1, nextHop: buf.readUInt32BE(nhStart), nlri: nlri.prefixes, ...extendedLength })
-        } else if (afi === 2 && safi === 1) {
+        } else if (afi === AFI_IPV6 && safi === SAFI_UNICAST) {
           if (nhLen !== 16 && nhLen !== 32) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI IPv6 next hop length ${nhLen} (expected 16 or 32)`, raw())
           const nlri = decodeIpv6Prefixes(buf, nlriStart, ve)
           if (!nlri.ok) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI: ${nlri.message}`, raw())
           const nextHop = formatIpv6(buf.subarray(nhStart, nhStart + 16))
           const ll = nhLen === 32 ? { linkLocalNextHop: formatIpv6(buf.subarray(nhStart + 16, nhStart + 32)) } : {}
           attributes.push({ type: 'mpReach', afi: 2, safi: 1, nextHop, ...ll, nlri: nlri.prefixes, ...extendedLength })
-        } else if (afi === 1 && safi === 1 && nhLen !== 16 && nhLen !== 32) {
+        } else if (afi === AFI_IPV4 && safi === SAFI_UNICAST && nhLen !== 16 && nhLen !== 32) {
           return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI IPv4 next hop length ${nhLen}`, raw())
         } else {
           attributes.push({ type: 'mpReach', afi, safi, raw: true, nextHop: Buffer.from(buf.subarray(nhStart, nhStart + nhLen)), nlri: Buffer.from(buf.subarray(nlriStart, ve)), ...extendedLength })
@@ -262,11 +262,11 @@ export function decodeAttributes(buf: Buffer, start: number, end: number, ctx: C
         if (len < 3) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_UNREACH_NLRI length ${len} < 3`, raw())
         const afi = buf.readUInt16BE(vs)
         const safi = buf[vs + 2]!
-        if (afi === 1 && safi === 1) {
+        if (afi === AFI_IPV4 && safi === SAFI_UNICAST) {
           const w = decodeIpv4Prefixes(buf, vs + 3, ve)
           if (!w.ok) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_UNREACH_NLRI: ${w.message}`, raw())
           attributes.push({ type: 'mpUnreach', afi: 1, safi: 1, withdrawn: w.prefixes, ...extendedLength })
-        } else if (afi === 2 && safi === 1) {
+        } else if (afi === AFI_IPV6 && safi === SAFI_UNICAST) {
           const w = decodeIpv6Prefixes(buf, vs + 3, ve)
           if (!w.ok) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_UNREACH_NLRI: ${w.message}`, raw())
           attributes.push({ type: 'mpUnreach', afi: 2, safi: 1, withdrawn: w.prefixes, ...extendedLength })
@@ -318,7 +318,7 @@ function attributeValue(attr: PathAttribute, ctx: CodecContext): [code: number, 
       if ('raw' in attr) {
         nh = attr.nextHop
         nlri = attr.nlri
-      } else if (attr.afi === 1) {
+      } else if (attr.afi === AFI_IPV4) {
         nh = u32(attr.nextHop)
         nlri = encodeIpv4Prefixes(attr.nlri)
       } else {
@@ -335,7 +335,7 @@ function attributeValue(attr: PathAttribute, ctx: CodecContext): [code: number, 
       head.writeUInt16BE(attr.afi)
       let w: Buffer
       if ('raw' in attr) w = attr.withdrawn
-      else if (attr.afi === 1) w = encodeIpv4Prefixes(attr.withdrawn)
+      else if (attr.afi === AFI_IPV4) w = encodeIpv4Prefixes(attr.withdrawn)
       else w = encodeIpv6Prefixes(attr.withdrawn)
       return [AttrType.MP_UNREACH_NLRI, O, Buffer.concat([head, w])]
     }

@@ -2,10 +2,14 @@
  * Decode errors. Every error carries the NOTIFICATION that RFC 4271 section 6
  * (or the extension's RFC) prescribes, so the session can send it as is.
  */
+import type { DecodeError } from '../../../core/codec.js'
 import { ErrorCode } from './constants.js'
 
-export interface BgpDecodeError {
-  readonly kind: 'bgp-decode-error'
+/** The DecodeError shape of src/core/codec.ts plus the NOTIFICATION to send. */
+export interface BgpDecodeError extends DecodeError {
+  readonly codec: 'bgp'
+  /** stable counter label: the RFC name of code/subcode, e.g. 'update-message-error/malformed-as-path' */
+  readonly reason: string
   /** NOTIFICATION error code */
   readonly code: number
   /** NOTIFICATION error subcode */
@@ -17,11 +21,20 @@ export interface BgpDecodeError {
 }
 
 export function decodeError(code: number, subcode: number, message: string, data: Buffer = Buffer.alloc(0)): BgpDecodeError {
-  return { kind: 'bgp-decode-error', code, subcode, data, message }
+  return { codec: 'bgp', reason: notificationReason(code, subcode), code, subcode, data, message }
 }
 
 export function isBgpDecodeError(value: unknown): value is BgpDecodeError {
-  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'bgp-decode-error'
+  return typeof value === 'object' && value !== null && (value as { codec?: unknown }).codec === 'bgp' && typeof (value as { code?: unknown }).code === 'number'
+}
+
+const kebab = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')
+
+/** A NOTIFICATION code/subcode as a counter label: 'message-header-error/bad-message-length'. */
+export function notificationReason(code: number, subcode: number): string {
+  const name = CODE_NAMES[code] ?? `code-${code}`
+  const sub = subcode === 0 ? 'unspecific' : (SUBCODE_NAMES[code]?.[subcode] ?? `subcode-${subcode}`)
+  return `${kebab(name)}/${kebab(sub)}`
 }
 
 const CODE_NAMES: Record<number, string> = {

@@ -42,7 +42,7 @@ export function createFramer(options: { extendedMessage?: boolean } = {}): BgpFr
           break
         }
         const h = checkHeader(buf, pos, maxLength)
-        if ('kind' in h) {
+        if ('codec' in h) {
           failed = h
           break
         }

@@ -78,7 +78,7 @@ function decodeUnchecked(buf: Buffer, ctx: CodecContext): Result<Message, BgpDec
     return err(decodeError(ErrorCode.MESSAGE_HEADER, HeaderSubcode.BAD_MESSAGE_LENGTH, `${buf.length} octets, shorter than a header`, lengthField(buf.length)))
   }
   const h = checkHeader(buf, 0, maxMessageLength(ctx))
-  if ('kind' in h) return err(h)
+  if ('codec' in h) return err(h)
   if (h.length !== buf.length) {
     return err(decodeError(ErrorCode.MESSAGE_HEADER, HeaderSubcode.BAD_MESSAGE_LENGTH, `length field ${h.length} but ${buf.length} octets given`, lengthField(h.length)))
   }

@@ -2,7 +2,7 @@
 import type { Prefix } from '../../../net/ipv4.js'
 import { type Result, err, ok } from '../../../util/result.js'
 import { decodeAttributes, encodeAttributes } from './attributes.js'
-import { AFI_IPV4, AttrType, ErrorCode, HEADER_LENGTH, MAX_MESSAGE_LENGTH, SAFI_UNICAST, UpdateSubcode } from './constants.js'
+import { AFI_IPV4, AFI_IPV6, AttrType, ErrorCode, HEADER_LENGTH, MAX_MESSAGE_LENGTH, SAFI_UNICAST, UpdateSubcode } from './constants.js'
 import { type BgpDecodeError, decodeError } from './errors.js'
 import { decodeIpv4Prefixes, encodeIpv4Prefixes, ipv4PrefixLength } from './nlri.js'
 import type { AttributeError, CodecContext, PathAttribute, UpdateMessage } from './types.js'
@@ -26,7 +26,7 @@ export function decodeUpdate(buf: Buffer, end: number, ctx: CodecContext): Resul
   const nlri = decodeIpv4Prefixes(buf, aEnd, end)
   if (!nlri.ok) return err(decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.INVALID_NETWORK_FIELD, `NLRI: ${nlri.message}`))
   const attrs = decodeAttributes(buf, aStart, aEnd, ctx)
-  if ('kind' in attrs) return err(attrs)
+  if ('codec' in attrs) return err(attrs)
   const errors: AttributeError[] = attrs.errors
   const hasMpReach = attrs.present.has(AttrType.MP_REACH_NLRI)
   if (nlri.prefixes.length > 0 || hasMpReach) {
@@ -71,7 +71,7 @@ export function endOfRib(msg: UpdateMessage): { afi: number; safi: number } | un
 
 export function makeEndOfRib(afi = AFI_IPV4, safi = SAFI_UNICAST): UpdateMessage {
   if (afi === AFI_IPV4 && safi === SAFI_UNICAST) return { type: 'update', withdrawn: [], attributes: [], nlri: [] }
-  const attr: PathAttribute = afi === 2 && safi === 1
+  const attr: PathAttribute = afi === AFI_IPV6 && safi === SAFI_UNICAST
     ? { type: 'mpUnreach', afi: 2, safi: 1, withdrawn: [] }
     : { type: 'mpUnreach', afi, safi, raw: true, withdrawn: Buffer.alloc(0) }
   return { type: 'update', withdrawn: [], attributes: [attr], nlri: [] }

@@ -1,0 +1,56 @@
+/**
+ * The one list of capabilities this speaker supports (RFC 5492): what our
+ * OPEN advertises, what negotiation looks for, and what `fabric peers`
+ * reports as negotiated all come from this table.
+ */
+import { AFI_IPV4, CapabilityCode, SAFI_UNICAST } from './codec/constants.js'
+import type { Capability } from './codec/types.js'
+import type { Negotiated } from './fsm.js'
+
+export interface SupportedCapability {
+  readonly kind: Capability['kind']
+  readonly code: number
+  /** as `fabric peers` shows it */
+  readonly name: string
+  readonly rfc: string
+  /** whether both sides have it, from the negotiated session */
+  readonly negotiated: (n: Negotiated) => boolean
+}
+
+export const SUPPORTED_CAPABILITIES: readonly SupportedCapability[] = [
+  { kind: 'multiprotocol', code: CapabilityCode.MULTIPROTOCOL, name: 'ipv4-unicast', rfc: 'RFC 4760', negotiated: (n) => n.families.some((f) => f.afi === AFI_IPV4 && f.safi === SAFI_UNICAST) },
+  { kind: 'routeRefresh', code: CapabilityCode.ROUTE_REFRESH, name: 'route-refresh', rfc: 'RFC 2918', negotiated: (n) => n.routeRefresh },
+  { kind: 'as4', code: CapabilityCode.AS4, name: '4-octet-as', rfc: 'RFC 6793', negotiated: (n) => n.as4 },
+  // advertised when a restart time is configured; we keep no forwarding state across restarts
+  { kind: 'gracefulRestart', code: CapabilityCode.GRACEFUL_RESTART, name: 'graceful-restart', rfc: 'RFC 4724', negotiated: (n) => n.gracefulRestart !== undefined },
+]
+
+export interface LocalCapabilityOptions {
+  readonly localAs: number
+  /** seconds advertised in the graceful restart capability; 0: not advertised */
+  readonly gracefulRestartTime?: number
+}
+
+/** Our OPEN's capabilities, from SUPPORTED_CAPABILITIES. */
+export function localCapabilities(o: LocalCapabilityOptions): Capability[] {
+  const out: Capability[] = []
+  for (const c of SUPPORTED_CAPABILITIES) {
+    switch (c.kind) {
+      case 'multiprotocol': out.push({ kind: 'multiprotocol', afi: AFI_IPV4, safi: SAFI_UNICAST }); break
+      case 'routeRefresh': out.push({ kind: 'routeRefresh', code: CapabilityCode.ROUTE_REFRESH }); break
+      case 'as4': out.push({ kind: 'as4', asn: o.localAs }); break
+      case 'gracefulRestart':
+        if ((o.gracefulRestartTime ?? 0) > 0) {
+          out.push({ kind: 'gracefulRestart', restarting: false, notification: false, restartTime: o.gracefulRestartTime!, families: [{ afi: AFI_IPV4, safi: SAFI_UNICAST, forwarding: false }] })
+        }
+        break
+      default: break
+    }
+  }
+  return out
+}
+
+/** Names of the capabilities a session negotiated, for `fabric peers`. */
+export function negotiatedCapabilities(n: Negotiated): string[] {
+  return SUPPORTED_CAPABILITIES.filter((c) => c.negotiated(n)).map((c) => c.name)
+}
