@@ -350,7 +350,8 @@ export class Agent {
 }
 
 /** Source stats flattened to one level of numeric counters (`a.b` for nested keys). */
-function flatCounters(stats: Record<string, unknown>, prefix = ''): Record<string, number> {
+/** A source's stats() as flat numeric counters (nested objects joined with '.', `counters` unprefixed). */
+export function flatCounters(stats: Record<string, unknown>, prefix = ''): Record<string, number> {
   const out: Record<string, number> = {}
   for (const [k, v] of Object.entries(stats)) {
     if (typeof v === 'number') out[prefix + k] = v

@@ -12,7 +12,7 @@ export interface MetricsView {
   /** peers/sessions by source and state */
   sessions(): { source: string; state: string; count: number }[]
   kernel(): { opsApplied: number; opsFailed: number; fullReconciles: number; incrementalRuns: number }
-  /** each source's flat counters (rx-packets / rx-messages, tx-packets / tx-messages, drop-packet:<reason>, drop-entry:<reason> / drop-route:<reason>) */
+  /** each source's flat counters (rx-packets / rx-messages, tx-packets / tx-messages, drop-packet:<reason>, drop-entry:<reason> / drop-route:<reason>, drop-connection:<reason>) */
   sourceCounters(): { source: string; counters: Record<string, unknown> }[]
   info(): Record<string, string>
   /** /v1/events subscribers and the events dropped for slow ones */
@@ -75,6 +75,7 @@ export function createMetrics(view: MetricsView): Metrics {
   counterFrom('fabric_packets_received_total', 'protocol packets/messages received', (k) => (k === 'rx-packets' || k === 'rx-messages' ? null : undefined), ['source'])
   counterFrom('fabric_packets_sent_total', 'protocol packets/messages sent', (k) => (k === 'tx-packets' || k === 'tx-messages' ? null : undefined), ['source'])
   counterFrom('fabric_packets_dropped_total', 'protocol packets/messages dropped, by reason', (k) => (k.startsWith('drop-packet:') ? k.slice(12) : undefined), ['source', 'reason'])
+  counterFrom('fabric_connections_refused_total', 'protocol connections refused or closed before a session, by reason', (k) => (k.startsWith('drop-connection:') ? k.slice(16) : undefined), ['source', 'reason'])
   counterFrom('fabric_routes_rejected_total', 'received routes rejected (policy, validation), by reason', (k) => (k.startsWith('drop-entry:') ? k.slice(11) : k.startsWith('drop-route:') ? k.slice(11) : undefined), ['source', 'reason'])
   const reconcile = new Histogram({
     name: 'fabric_kernel_sync_duration_seconds', help: 'duration of kernel sync runs', labelNames: ['kind'], registers: [registry],

@@ -355,6 +355,14 @@ export class BgpSource implements RouteSource {
     return out
   }
 
+  private counters(filtered: Record<string, number>, updatesIn: number, updatesOut: number): Record<string, number> {
+    const out: Record<string, number> = { 'rx-messages': updatesIn, 'tx-messages': updatesOut }
+    for (const [k, v] of Object.entries(this.drops.messages)) out[`drop-packet:${k}`] = v
+    for (const [k, v] of Object.entries(filtered)) out[`drop-route:${k}`] = v
+    for (const [k, v] of Object.entries(this.drops.connections)) out[`drop-connection:${k}`] = v
+    return out
+  }
+
   stats(): Record<string, unknown> {
     const st = this.speaker?.stats()
     let established = 0
@@ -370,6 +378,9 @@ export class BgpSource implements RouteSource {
         connections: { ...this.drops.connections },
         internalErrors: [...this.sessions.values()].reduce((n, x) => n + x.internalErrors, 0),
       },
+      // the agent's common counter names (metrics, fabric status): drop-packet:<reason> for
+      // refused messages, drop-route:<reason> for refused prefixes, drop-connection:<reason>
+      counters: this.counters(st?.filtered ?? {}, st?.updatesIn ?? 0, st?.updatesOut ?? 0),
     }
   }
 }

@@ -7,6 +7,9 @@
  * message.
  */
 import { type Socket, connect } from 'node:net'
+import { flatCounters } from '../../../src/agent/agent.js'
+import { createMetrics } from '../../../src/agent/metrics.js'
+import { dropSummary } from '../../../src/cli-support/render.js'
 import test from 'ava'
 import type { Logger } from '../../../src/core/log.js'
 import { loadConfigText } from '../../../src/config/fabric-config.js'
@@ -403,6 +406,16 @@ test('decode errors are counted by reason in stats(); warnings go through the ra
   t.is(drops.connections['not-a-peer'], 1)
   t.true(f.limited.includes('message-error'))
   t.true(f.limited.includes('bgp-connection-refused'))
+  // the same drops in the agent's common counter names, which metrics and fabric status read
+  const metrics = createMetrics({
+    routes: () => [], sessions: () => [], kernel: () => ({ opsApplied: 0, opsFailed: 0, fullReconciles: 0, incrementalRuns: 0 }),
+    sourceCounters: () => [{ source: 'bgp', counters: flatCounters(f.source.stats()) }], info: () => ({}),
+    events: () => ({ subscribers: 0, dropped: 0, disconnected: 0 }),
+  })
+  const text = await metrics.registry.metrics()
+  t.regex(text, /fabric_packets_dropped_total\{source="bgp",reason="message-header-error\/bad-message-type"\} 3/)
+  t.regex(text, /fabric_connections_refused_total\{source="bgp",reason="not-a-peer"\} 1/)
+  t.regex(dropSummary(f.source.stats()), /3 packets dropped \(message-header-error\/bad-message-type 3\)/)
 })
 
 test('fsm.handle throwing: the connection is reset once, no unbounded recursion, the process survives, routes withdrawn', async (t) => {
