@@ -56,12 +56,36 @@ export interface RouteSource {
   reload?(config: FabricConfig): Promise<string>
 }
 
+/**
+ * BFD as sources use it: the agent's one BfdService (src/protocols/bfd/
+ * service.ts implements this), started on first use. Keys are the source's
+ * own names for sessions (e.g. `bgp/PEER`, `rip/NEIGHBOUR`). Intervals in ms.
+ */
+export interface BfdPort {
+  add(spec: {
+    key: string
+    local: string
+    remote: string
+    interface?: string
+    desiredMinTx: number
+    requiredMinRx: number
+    multiplier: number
+    auth?: { type: 'simple' | 'md5' | 'meticulous-md5' | 'sha1' | 'meticulous-sha1'; keys: { id: number; secret: Uint8Array }[] }
+  }): Promise<void>
+  remove(key: string): Promise<void>
+  on(event: 'up', listener: (key: string) => void): unknown
+  on(event: 'down', listener: (key: string, diag: number) => void): unknown
+  off(event: 'up' | 'down', listener: (...args: never[]) => void): unknown
+}
+
 /** What a source factory gets from the agent. */
 export interface SourceContext {
   config: FabricConfig
   self: SelfInfo
   log: Logger
   stateDir: string
+  /** the agent's BFD service, started on the first call (absent: BFD unavailable) */
+  bfd?: () => Promise<BfdPort>
   /** call when ready() turns true, so FIB sync may delete stale routes */
   onReady: () => void
   /**
