@@ -116,7 +116,14 @@ export function encodeMessage(msg: Message, ctx: CodecContext): Buffer {
   switch (msg.type) {
     case 'open': return frame(MessageType.OPEN, encodeOpenBody(msg), max)
     case 'update': return frame(MessageType.UPDATE, encodeUpdateBody(msg, ctx), max)
-    case 'notification': return frame(MessageType.NOTIFICATION, encodeNotificationBody(msg), max)
+    case 'notification': {
+      // the data of an error NOTIFICATION quotes what was wrong (e.g. a whole
+      // attribute, RFC 4271 6.3), which may not fit a message of its own: send
+      // what fits rather than nothing (the code and subcode carry the meaning)
+      const room = max - HEADER_LENGTH - 2
+      const fitted = msg.data.length > room ? { ...msg, data: msg.data.subarray(0, room) } : msg
+      return frame(MessageType.NOTIFICATION, encodeNotificationBody(fitted), max)
+    }
     case 'keepalive': return frame(MessageType.KEEPALIVE, Buffer.alloc(0), max)
     case 'routeRefresh': {
       const body = Buffer.from([0, 0, msg.subtype, msg.safi])
