@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { connect } from 'node:net'
 import { getJson } from '../../src/api/client.js'
+import type { PeerRow } from '../../src/api/types.js'
 import { type LabHost, agentPids } from '../../src/lab/lab.js'
 import { run } from '../../src/lab/sh.js'
 import { containsAddress, containsPrefix, parseAddress, parsePrefix, type Prefix } from '../../src/net/ipv4.js'
@@ -67,7 +68,8 @@ export async function statusLatency(h: LabHost, timeoutMs: number): Promise<{ ms
   }
 }
 
-export interface PeerRow { peer: string; address: string; state: string; source?: string }
+
+export type { PeerRow }
 
 export async function peersOf(h: LabHost): Promise<PeerRow[]> {
   return (await getJson<{ peers: PeerRow[] }>(h.socket, '/v1/peers', 2000)).peers
