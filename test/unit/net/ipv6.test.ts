@@ -133,7 +133,7 @@ test('classification', (t) => {
     ['fc00::1', 'unique-local'],
     ['2001:db8::1', 'global'],
   ]
-  for (const [a, c] of cases) t.is<string>(classify6(a), c, a)
+  for (const [a, c] of cases) t.is<string, string>(classify6(a), c, a)
 })
 
 test('martian destinations', (t) => {
@@ -158,9 +158,9 @@ const hops: [string, string | undefined][] = [
 ]
 for (const [addr, want] of hops) {
   test(`next hop ${addr}: ${want ?? 'accepted'}`, (t) => {
-    t.is<string | undefined>(nextHopProblem6(addr, scope), want)
+    t.is<string | undefined, string | undefined>(nextHopProblem6(addr, scope), want)
     const bytes = parseIpv6(addr)
-    if (bytes) t.is<string | undefined>(nextHopProblem6(bytes, scope), want)
+    if (bytes) t.is<string | undefined, string | undefined>(nextHopProblem6(bytes, scope), want)
   })
 }
 
