@@ -12,7 +12,7 @@
  */
 import type { Result } from '../util/result.js'
 
-export type CodecName = 'bgp' | 'rip' | 'bfd' | 'rtnl'
+export type CodecName = 'bgp' | 'rip' | 'ripng' | 'bfd' | 'rtnl'
 
 /** What every decoder returns when the bytes are wrong. */
 export interface DecodeError {

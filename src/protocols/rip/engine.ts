@@ -1,53 +1,29 @@
 /**
- * A RIPv2 routing engine (RFC 2453) with no sockets and no real timers.
+ * A distance-vector routing engine (RIPv2, RFC 2453; RIPng, RFC 2080) with
+ * no sockets and no real timers, parametrised by address family
+ * (family.ts: address/prefix types, keys, next-hop rules, decoding and
+ * authentication, entries per packet, the emitted route object).
  *
  * The caller (transport) feeds events: start(), receive() for each datagram,
  * tick() when the requested timer fires, setLocalRoutes() and shutdown().
- * Each returns actions: datagrams to send, route add/withdraw events in the
- * RIB's Route shape, and timer requests. Clock and RNG are injected, so
- * tests drive the RFC timers (30/180/120 s) without waiting.
+ * Each returns actions: datagrams to send, route add/withdraw events, and
+ * timer requests. Clock and RNG are injected, so tests drive the RFC timers
+ * (30/180/120 s) without waiting.
+ *
+ * RipEngine is the IPv4 instance (RIPv2); protocols/ripng/engine.ts makes
+ * the IPv6 one from the same class.
  */
-import {
-  type Prefix,
-  containsAddress,
-  containsPrefix,
-  formatAddress,
-  formatPrefix,
-  isMartian,
-  prefixKey,
-} from '../../net/ipv4.js'
-import { NEXT_HOP_PROBLEM_TEXT, type NextHopProblem, type NextHopScope, nextHopProblem } from '../../net/next-hop.js'
+import type { Prefix } from '../../net/ipv4.js'
 import type { Route } from '../../rib/route.js'
-import { ReplayGuard, type RipAuthConfig, maxRouteEntries, signPacket, verifyPacket } from './auth.js'
-import {
-  type DecodeOptions,
-  RIP_INFINITY,
-  RIP_PORT,
-  type RipEntry,
-  type RipPacket,
-  type RipRouteEntry,
-  decodePacket,
-} from './codec.js'
+import { ReplayGuard, type RipAuthConfig } from './auth.js'
+import { type DecodeOptions, RIP_INFINITY, type RipPacket } from './codec.js'
+import { type AddressFamily, type DvDecoded, type DvEntry, type DvInterfaceConfig, type DvRouteEntry, ipv4Family } from './family.js'
 
-export type SplitHorizonMode = 'poisoned-reverse' | 'simple' | 'off'
+export type { SplitHorizonMode } from './family.js'
 
-export interface RipInterfaceConfig {
-  /** interface name, as the transport reports it in received events */
-  readonly name: string
-  /** our address on this interface (uint32) */
-  readonly address: number
-  /** the interface's directly connected subnet */
+/** A RIPv2 interface: IPv4 address and connected subnet (required). */
+export interface RipInterfaceConfig extends DvInterfaceConfig<number, Prefix> {
   readonly subnet: Prefix
-  /** added to received metrics (default 1) */
-  readonly cost?: number
-  /** default 'poisoned-reverse' */
-  readonly splitHorizon?: SplitHorizonMode
-  /** authentication and key chain (absent = none) */
-  readonly auth?: RipAuthConfig
-  /** send updates unicast to these neighbors instead of multicast 224.0.0.9 */
-  readonly neighbors?: readonly number[]
-  /** listen and answer requests only; never send updates or requests */
-  readonly passive?: boolean
 }
 
 export interface RipTimers {
@@ -73,42 +49,49 @@ export const DEFAULT_RIP_TIMERS: RipTimers = {
   triggeredMax: 5_000,
 }
 
-export interface RipEngineOptions {
-  readonly interfaces: readonly RipInterfaceConfig[]
+export interface DvEngineOptions<A, P> {
+  readonly interfaces: readonly DvInterfaceConfig<A, P>[]
   /** ms clock */
   readonly now: () => number
   /** uniform random in [0, 1) */
   readonly random: () => number
   readonly timers?: Partial<RipTimers>
   /** destinations we may learn: the fabric pool plus allow list, as prefixes or a predicate */
-  readonly allowed: readonly Prefix[] | ((p: Prefix) => boolean)
+  readonly allowed: readonly P[] | ((p: P) => boolean)
   /** our addresses besides the interfaces' own (packets from them are ignored) */
-  readonly ownAddresses?: readonly number[]
+  readonly ownAddresses?: readonly A[]
   /** learned routes kept at most (default 10 000); more are dropped and counted */
   readonly maxRoutes?: number
   /** neighbors tracked at most (default 256) */
   readonly maxNeighbors?: number
+  /** container pools: a next hop inside one faces a container and is refused (net/next-hop.ts, net/ipv6.ts) */
+  readonly pools?: readonly P[]
+}
+
+export interface RipEngineOptions extends DvEngineOptions<number, Prefix> {
+  readonly interfaces: readonly RipInterfaceConfig[]
   readonly decode?: DecodeOptions
   /** the RIP UDP port: responses must come from it, updates go to it (default 520) */
   readonly port?: number
-  /** container pools: a next hop inside one faces a container and is refused (net/next-hop.ts) */
-  readonly pools?: readonly Prefix[]
 }
 
 /** A route we originate (our own subnet). */
-export interface RipLocalRoute {
-  readonly prefix: Prefix
+export interface DvLocalRoute<P> {
+  readonly prefix: P
   /** metric announced, default 1 */
   readonly metric?: number
   readonly tag?: number
 }
 
-export type RipDestination = { readonly kind: 'multicast' } | { readonly kind: 'unicast'; readonly address: number; readonly port: number }
+export type RipLocalRoute = DvLocalRoute<Prefix>
 
-export type RipAction =
-  | { readonly type: 'send'; readonly interface: string; readonly to: RipDestination; readonly packet: RipPacket; readonly bytes: Buffer }
-  | { readonly type: 'route-add'; readonly route: Route }
-  | { readonly type: 'route-withdraw'; readonly route: Route }
+export type DvDestination<A> = { readonly kind: 'multicast' } | { readonly kind: 'unicast'; readonly address: A; readonly port: number }
+export type RipDestination = DvDestination<number>
+
+export type DvAction<A, Pkt, R> =
+  | { readonly type: 'send'; readonly interface: string; readonly to: DvDestination<A>; readonly packet: Pkt; readonly bytes: Buffer }
+  | { readonly type: 'route-add'; readonly route: R }
+  | { readonly type: 'route-withdraw'; readonly route: R }
   /** call tick() at this time (replaces any earlier request) */
   | { readonly type: 'timer'; readonly at: number }
   /**
@@ -116,16 +99,20 @@ export type RipAction =
    * 'drop-entry:<reason>'): for the caller's (rate-limited) log. Entry drops
    * of one packet come as one action per reason with their count.
    */
-  | { readonly type: 'dropped'; readonly scope: 'packet' | 'entry'; readonly reason: string; readonly from: number; readonly count: number; readonly detail?: string }
+  | { readonly type: 'dropped'; readonly scope: 'packet' | 'entry'; readonly reason: string; readonly from: A; readonly count: number; readonly detail?: string }
 
-export interface RipReceived {
-  /** sender address (uint32) and UDP port */
-  readonly from: number
+export type RipAction = DvAction<number, RipPacket, Route>
+
+export interface DvReceived<A> {
+  /** sender address (RIPv2: uint32; RIPng: RFC 5952 text) and UDP port */
+  readonly from: A
   readonly port: number
   readonly interface: string
   /** the UDP payload */
   readonly bytes: Uint8Array
 }
+
+export type RipReceived = DvReceived<number>
 
 export interface RipNeighborView {
   readonly address: string
@@ -140,10 +127,10 @@ export interface RipNeighborView {
   readonly lastError?: string
 }
 
-export interface RipRouteView {
-  readonly prefix: Prefix
+export interface DvRouteView<A, P> {
+  readonly prefix: P
   readonly metric: number
-  readonly nextHop: number
+  readonly nextHop: A
   readonly tag: number
   readonly from: string
   readonly interface: string
@@ -152,30 +139,32 @@ export interface RipRouteView {
   readonly deadline: number
 }
 
-interface Learned {
-  prefix: Prefix
+export type RipRouteView = DvRouteView<number, Prefix>
+
+interface Learned<A, P, R> {
+  prefix: P
   metric: number
-  nextHop: number
+  nextHop: A
   tag: number
-  from: number
+  from: A
   iface: string
   expiresAt: number
   gcAt: number | undefined
-  installed: Route | undefined
+  installed: R | undefined
   /** the neighbour whose active-route count includes this route (active routes only) */
-  countedFor: number | undefined
+  countedFor: A | undefined
 }
 
-interface Local {
-  prefix: Prefix
+interface Local<P> {
+  prefix: P
   metric: number
   tag: number
   /** set when the route was removed: announced at 16 until then */
   gcAt: number | undefined
 }
 
-interface Neighbor {
-  address: number
+interface Neighbor<A, P> {
+  address: A
   iface: string
   firstHeard: number
   lastHeard: number
@@ -184,7 +173,7 @@ interface Neighbor {
   badRoutes: number
   lastError: string | undefined
   /** announced this host's own subnet at metric 1 (it is directly connected there too) until this time */
-  ownSubnetClaim?: { prefix: Prefix; until: number }
+  ownSubnetClaim?: { prefix: P; until: number }
   /** learned routes currently via this neighbour (metric < 16), kept as routes change */
   routes: number
 }
@@ -214,24 +203,29 @@ const COUNTER_NAMES = [
   'routes-timed-out',
 ] as const
 
-export class RipEngine {
-  readonly #opts: RipEngineOptions
+/**
+ * The engine for one address family. Type parameters: A address, P prefix,
+ * Pkt the family's packet object, R the emitted route (family.ts).
+ */
+export class DistanceVectorEngine<A, P, Pkt, R> {
+  readonly #opts: DvEngineOptions<A, P>
+  readonly #fam: AddressFamily<A, P, Pkt, R>
   readonly #timers: RipTimers
-  readonly #ifaces = new Map<string, RipInterfaceConfig>()
-  readonly #own = new Set<number>()
-  readonly #allowed: (p: Prefix) => boolean
+  readonly #ifaces = new Map<string, DvInterfaceConfig<A, P>>()
+  readonly #own = new Set<A>()
+  readonly #allowed: (p: P) => boolean
   readonly #maxRoutes: number
   readonly #maxNeighbors: number
   readonly #port: number
-  readonly #learned = new Map<string, Learned>()
-  readonly #local = new Map<string, Local>()
-  readonly #neighbors = new Map<number, Neighbor>()
+  readonly #learned = new Map<string, Learned<A, P, R>>()
+  readonly #local = new Map<string, Local<P>>()
+  readonly #neighbors = new Map<A, Neighbor<A, P>>()
   readonly #replay: ReplayGuard
   readonly #seq = new Map<string, number>()
   readonly #counters = new Map<string, number>()
   /** routes changed since the last update went out (what a triggered update carries) */
-  readonly #changedLearned = new Set<Learned>()
-  readonly #changedLocal = new Set<Local>()
+  readonly #changedLearned = new Set<Learned<A, P, R>>()
+  readonly #changedLocal = new Set<Local<P>>()
   #nextUpdateAt: number | undefined
   #triggerAt: number | undefined
   /** lower bound of the earliest route/neighbor deadline (exact after tick) */
@@ -240,19 +234,20 @@ export class RipEngine {
   #started = false
   #stopped = false
 
-  constructor(opts: RipEngineOptions) {
+  constructor(opts: DvEngineOptions<A, P>, family: AddressFamily<A, P, Pkt, R>) {
     this.#opts = opts
+    this.#fam = family
     this.#timers = { ...DEFAULT_RIP_TIMERS, ...opts.timers }
     for (const i of opts.interfaces) {
       this.#ifaces.set(i.name, i)
-      this.#own.add(i.address >>> 0)
+      this.#own.add(family.norm(i.address))
     }
-    for (const a of opts.ownAddresses ?? []) this.#own.add(a >>> 0)
+    for (const a of opts.ownAddresses ?? []) this.#own.add(family.norm(a))
     const allowed = opts.allowed
-    this.#allowed = typeof allowed === 'function' ? allowed : (p) => allowed.some((a) => containsPrefix(a, p))
+    this.#allowed = typeof allowed === 'function' ? allowed : (p) => allowed.some((a) => family.containsPrefix(a, p))
     this.#maxRoutes = opts.maxRoutes ?? 10_000
     this.#maxNeighbors = opts.maxNeighbors ?? 256
-    this.#port = opts.port ?? RIP_PORT
+    this.#port = family.port
     this.#replay = new ReplayGuard({ maxSenders: this.#maxNeighbors, restartAfterMs: this.#timers.timeout })
     for (const c of COUNTER_NAMES) this.#counters.set(c, 0)
   }
@@ -260,8 +255,8 @@ export class RipEngine {
   // ---- events ---------------------------------------------------------------
 
   /** Startup: ask every neighbor for its whole table, announce ours, arm the update timer. */
-  start(): RipAction[] {
-    const out: RipAction[] = []
+  start(): DvAction<A, Pkt, R>[] {
+    const out: DvAction<A, Pkt, R>[] = []
     if (this.#stopped) return out
     const now = this.#opts.now()
     for (const i of this.#ifaces.values()) {
@@ -278,20 +273,20 @@ export class RipEngine {
   }
 
   /** Sets the routes we originate (our own subnet); changes go out as a triggered update. */
-  setLocalRoutes(routes: readonly RipLocalRoute[]): RipAction[] {
-    const out: RipAction[] = []
+  setLocalRoutes(routes: readonly DvLocalRoute<P>[]): DvAction<A, Pkt, R>[] {
+    const out: DvAction<A, Pkt, R>[] = []
     if (this.#stopped) return out
     const now = this.#opts.now()
     const seen = new Set<string>()
     let changed = false
     for (const r of routes) {
-      const key = prefixKey(r.prefix)
+      const key = this.#fam.prefixKey(r.prefix)
       seen.add(key)
       const metric = Math.min(Math.max(r.metric ?? 1, 1), RIP_INFINITY)
       const tag = (r.tag ?? 0) & 0xffff
       const cur = this.#local.get(key)
       if (!cur || cur.metric !== metric || cur.tag !== tag || cur.gcAt !== undefined) {
-        const l: Local = { prefix: r.prefix, metric, tag, gcAt: undefined }
+        const l: Local<P> = { prefix: r.prefix, metric, tag, gcAt: undefined }
         if (cur) this.#changedLocal.delete(cur)
         this.#local.set(key, l)
         this.#changedLocal.add(l)
@@ -319,22 +314,22 @@ export class RipEngine {
   }
 
   /** A datagram arrived on UDP port 520 of `ev.interface`. */
-  receive(ev: RipReceived): RipAction[] {
-    const out: RipAction[] = []
+  receive(ev: DvReceived<A>): DvAction<A, Pkt, R>[] {
+    const out: DvAction<A, Pkt, R>[] = []
     if (this.#stopped) return out
     const now = this.#opts.now()
     this.#count('rx-packets')
-    const from = ev.from >>> 0
+    const fam = this.#fam
+    const from = fam.norm(ev.from)
     if (this.#own.has(from)) return this.#dropPacket(out, from, 'own-address')
     const iface = this.#ifaces.get(ev.interface)
     if (!iface) return this.#dropPacket(out, from, 'unknown-interface')
-    if (!containsAddress(iface.subnet, from)) return this.#dropPacket(out, from, 'off-link')
+    const offLink = fam.senderProblem(iface, from)
+    if (offLink !== undefined) return this.#dropPacket(out, from, offLink)
     const nb = this.#neighbor(from, iface, now)
-    const decoded = decodePacket(ev.bytes, this.#opts.decode)
-    if (!decoded.ok) return this.#dropPacket(out, from, decoded.error.reason, nb, decoded.error.message)
+    const decoded = fam.decode(ev.bytes, iface, now, this.#replay, fam.formatAddress(from))
+    if (!decoded.ok) return this.#dropPacket(out, from, decoded.error.reason, nb, decoded.error.detail)
     const pkt = decoded.value
-    const verified = verifyPacket(ev.bytes, pkt, iface.auth, now, this.#replay, formatAddress(from))
-    if (!verified.ok) return this.#dropPacket(out, from, verified.error.kind, nb, verified.error.reason)
     if (pkt.command === 'request') {
       this.#count('rx-requests')
       if (nb) this.#heard(nb, now)
@@ -342,6 +337,8 @@ export class RipEngine {
       this.#answerRequest(out, iface, ev, pkt)
     } else {
       if (ev.port !== this.#port) return this.#dropPacket(out, from, 'bad-port', nb, `response from port ${ev.port}`)
+      const responder = fam.responderProblem(iface, from)
+      if (responder !== undefined) return this.#dropPacket(out, from, responder, nb, `response from ${fam.formatAddress(from)}`)
       this.#count('rx-responses')
       if (nb) this.#heard(nb, now)
       this.#countRejected(out, from, pkt, nb)
@@ -352,8 +349,8 @@ export class RipEngine {
   }
 
   /** The timer requested earlier fired (or any time: processes everything due at now()). */
-  tick(): RipAction[] {
-    const out: RipAction[] = []
+  tick(): DvAction<A, Pkt, R>[] {
+    const out: DvAction<A, Pkt, R>[] = []
     if (this.#stopped) return out
     const now = this.#opts.now()
     // the caller's timer has fired: always hand out the next one, even if unchanged
@@ -382,12 +379,12 @@ export class RipEngine {
    * Graceful exit: announce our own routes at metric 16 on every interface and
    * withdraw every learned route from the RIB. The engine is inert afterwards.
    */
-  shutdown(): RipAction[] {
-    const out: RipAction[] = []
+  shutdown(): DvAction<A, Pkt, R>[] {
+    const out: DvAction<A, Pkt, R>[] = []
     if (this.#stopped) return out
     for (const i of this.#ifaces.values()) {
       if (i.passive) continue
-      const entries: RipRouteEntry[] = [...this.#local.values()].map((l) => ({ kind: 'route', tag: l.tag, prefix: l.prefix, nextHop: 0, metric: RIP_INFINITY }))
+      const entries: DvRouteEntry<A, P>[] = [...this.#local.values()].map((l) => ({ kind: 'route', tag: l.tag, prefix: l.prefix, nextHop: this.#fam.zero, metric: RIP_INFINITY }))
       if (entries.length > 0) this.#emit(out, i, this.#destinations(i), 'response', entries)
     }
     for (const [key, l] of this.#learned) {
@@ -418,32 +415,32 @@ export class RipEngine {
   }
 
   /** Neighbours announcing this host's own subnet as directly connected (a duplicate subnet), within the route timeout. */
-  subnetConflicts(): { neighbor: number; prefix: Prefix }[] {
+  subnetConflicts(): { neighbor: A; prefix: P }[] {
     const now = this.#opts.now()
-    const out: { neighbor: number; prefix: Prefix }[] = []
+    const out: { neighbor: A; prefix: P }[] = []
     for (const n of this.#neighbors.values()) if (n.ownSubnetClaim && n.ownSubnetClaim.until > now) out.push({ neighbor: n.address, prefix: n.ownSubnetClaim.prefix })
     return out
   }
 
   /** O(neighbours): route counts are kept as routes change. */
   neighbors(): RipNeighborView[] {
-    return [...this.#neighbors.values()].map(neighborView)
+    return [...this.#neighbors.values()].map((n) => neighborView(n, this.#fam.formatAddress))
   }
 
   /** One neighbour's view, O(1). */
-  neighbor(address: number): RipNeighborView | undefined {
-    const n = this.#neighbors.get(address >>> 0)
-    return n ? neighborView(n) : undefined
+  neighbor(address: A): RipNeighborView | undefined {
+    const n = this.#neighbors.get(this.#fam.norm(address))
+    return n ? neighborView(n, this.#fam.formatAddress) : undefined
   }
 
   /** The learned table, including routes being garbage-collected. */
-  routes(): RipRouteView[] {
+  routes(): DvRouteView<A, P>[] {
     return [...this.#learned.values()].map((l) => ({
       prefix: l.prefix,
       metric: l.metric,
       nextHop: l.nextHop,
       tag: l.tag,
-      from: formatAddress(l.from),
+      from: this.#fam.formatAddress(l.from),
       interface: l.iface,
       state: l.gcAt === undefined ? 'active' : 'garbage',
       deadline: l.gcAt ?? l.expiresAt,
@@ -458,11 +455,12 @@ export class RipEngine {
 
   // ---- input processing -----------------------------------------------------
 
-  #processResponse(out: RipAction[], iface: RipInterfaceConfig, from: number, pkt: RipPacket, nb: Neighbor | undefined, now: number): void {
+  #processResponse(out: DvAction<A, Pkt, R>[], iface: DvInterfaceConfig<A, P>, from: A, pkt: DvDecoded<A, P>, nb: Neighbor<A, P> | undefined, now: number): void {
+    const fam = this.#fam
     const cost = iface.cost ?? 1
-    const scope = this.#nextHopScope(iface)
+    const pools = this.#opts.pools ?? []
     // the sender is the next hop of every entry without one: checked once per packet
-    const senderProblem = nextHopProblem(from, scope)
+    const senderProblem = fam.nextHopProblem(from, iface, pools)
     const drops = new Map<string, { count: number; detail: string }>()
     const drop = (reason: string, detail: string): void => {
       this.#count(`drop-entry:${reason}`)
@@ -482,27 +480,27 @@ export class RipEngine {
       if (e.metric >= RIP_INFINITY && this.#isOwnSubnet(e.prefix)) continue
       const reason = this.#checkEntry(e)
       if (reason) {
-        drop(reason, `${formatPrefix(e.prefix)} metric ${e.metric}`)
+        drop(reason, `${fam.formatPrefix(e.prefix)} metric ${e.metric}`)
         // metric 1: the neighbour has this subnet connected (an echo of ours would be 2 or more)
         if (reason === 'own-subnet' && e.metric === 1 && nb) nb.ownSubnetClaim = { prefix: e.prefix, until: now + this.#timers.timeout }
         continue
       }
-      const hop = this.#nextHopOf(e, from, senderProblem, scope)
-      if (typeof hop === 'string') {
-        drop(`next-hop-${hop}`, `${formatPrefix(e.prefix)} via ${formatAddress(e.nextHop === 0 ? from : e.nextHop)}: ${NEXT_HOP_PROBLEM_TEXT[hop]}`)
+      const hop = this.#nextHopOf(e, from, senderProblem, iface, pools)
+      if (!hop.ok) {
+        drop(`next-hop-${hop.problem}`, `${fam.formatPrefix(e.prefix)} via ${fam.formatAddress(e.nextHop === fam.zero ? from : e.nextHop)}: ${fam.nextHopProblemText(hop.problem)}`)
         continue
       }
-      const nextHop = hop
+      const nextHop = hop.addr
       const metric = Math.min(e.metric + cost, RIP_INFINITY)
-      const key = prefixKey(e.prefix)
+      const key = fam.prefixKey(e.prefix)
       const cur = this.#learned.get(key)
       if (!cur) {
         if (metric >= RIP_INFINITY) continue
         if (this.#learned.size >= this.#maxRoutes) {
-          drop('route-cap', `${formatPrefix(e.prefix)}: ${this.#maxRoutes} routes held`)
+          drop('route-cap', `${fam.formatPrefix(e.prefix)}: ${this.#maxRoutes} routes held`)
           continue
         }
-        const l: Learned = { prefix: e.prefix, metric, nextHop, tag: e.tag, from, iface: iface.name, expiresAt: now + this.#timers.timeout, gcAt: undefined, installed: undefined, countedFor: undefined }
+        const l: Learned<A, P, R> = { prefix: e.prefix, metric, nextHop, tag: e.tag, from, iface: iface.name, expiresAt: now + this.#timers.timeout, gcAt: undefined, installed: undefined, countedFor: undefined }
         this.#learned.set(key, l)
         this.#changedLearned.add(l)
         this.#recount(l)
@@ -544,7 +542,7 @@ export class RipEngine {
    * EQUAL_METRIC_MISSED_UPDATES): the existing route has gone unrefreshed
    * for half its timeout and for that many of the longest update intervals.
    */
-  #aboutToTimeOut(cur: Learned, now: number): boolean {
+  #aboutToTimeOut(cur: Learned<A, P, R>, now: number): boolean {
     if (cur.gcAt !== undefined || cur.metric >= RIP_INFINITY) return false
     const { timeout, update, updateJitter, triggeredMax } = this.#timers
     const silentFor = now - (cur.expiresAt - timeout)
@@ -552,45 +550,44 @@ export class RipEngine {
     return silentFor >= Math.max(timeout / 2, EQUAL_METRIC_MISSED_UPDATES * longestUpdate)
   }
 
-  #nextHopScope(iface: RipInterfaceConfig): NextHopScope {
-    return { underlay: iface.subnet, self: iface.address, pools: this.#opts.pools ?? [] }
-  }
-
   /**
    * The next hop of an entry: its next-hop field, or the sender when it is
-   * 0.0.0.0 or not directly reachable (RFC 2453 4.4: not on this network, or
-   * one of our own addresses); or why the entry is refused (net/next-hop.ts:
-   * the underlay's network or broadcast address, inside the pool, not
-   * unicast; for the field or for the sender, whose packet is then refused
-   * entry by entry).
+   * zero or not directly reachable (RIPv2, RFC 2453 4.4: not on this
+   * network, or one of our own addresses; RIPng, RFC 2080 2.1.1: not
+   * link-local); or why the entry is refused (net/next-hop.ts,
+   * net/ipv6.ts: inside the pool, not unicast, ...; for the field or for
+   * the sender, whose packet is then refused entry by entry).
    */
-  #nextHopOf(e: RipRouteEntry, from: number, senderProblem: NextHopProblem | undefined, scope: NextHopScope): number | NextHopProblem {
+  #nextHopOf(e: DvRouteEntry<A, P>, from: A, senderProblem: string | undefined, iface: DvInterfaceConfig<A, P>, pools: readonly P[]): { ok: true; addr: A } | { ok: false; problem: string } {
     // a sender that cannot be a next hop (e.g. the underlay's network address) is refused for every entry
-    if (senderProblem !== undefined) return senderProblem
-    const nh = e.nextHop >>> 0
-    if (nh !== 0 && !this.#own.has(nh)) {
-      const problem = nextHopProblem(nh, scope)
-      if (problem === undefined) return nh
-      if (problem !== 'not-on-underlay' && problem !== 'own-address') return problem
+    if (senderProblem !== undefined) return { ok: false, problem: senderProblem }
+    const fam = this.#fam
+    const nh = fam.norm(e.nextHop)
+    if (nh !== fam.zero && !this.#own.has(nh) && !fam.ignoresField(nh)) {
+      const problem = fam.nextHopProblem(nh, iface, pools)
+      if (problem === undefined) return { ok: true, addr: nh }
+      if (!fam.fieldFallsBack(problem)) return { ok: false, problem }
     }
-    return from
+    return { ok: true, addr: from }
   }
 
-  #checkEntry(e: RipRouteEntry): string | undefined {
-    if (isMartian(e.prefix)) return 'martian'
+  #checkEntry(e: DvRouteEntry<A, P>): string | undefined {
+    const fam = this.#fam
+    if (fam.isMartian(e.prefix)) return 'martian'
     if (this.#isOwnSubnet(e.prefix)) return 'own-subnet'
-    for (const i of this.#ifaces.values()) if (containsPrefix(i.subnet, e.prefix)) return 'connected'
+    for (const i of this.#ifaces.values()) if (i.subnet !== undefined && fam.containsPrefix(i.subnet, e.prefix)) return 'connected'
     if (!this.#allowed(e.prefix)) return 'not-allowed'
     return undefined
   }
 
-  #isOwnSubnet(p: Prefix): boolean {
-    for (const l of this.#local.values()) if (l.gcAt === undefined && containsPrefix(l.prefix, p)) return true
+  #isOwnSubnet(p: P): boolean {
+    for (const l of this.#local.values()) if (l.gcAt === undefined && this.#fam.containsPrefix(l.prefix, p)) return true
     return false
   }
 
-  #answerRequest(out: RipAction[], iface: RipInterfaceConfig, ev: RipReceived, pkt: RipPacket): void {
-    const to: RipDestination = { kind: 'unicast', address: ev.from >>> 0, port: ev.port }
+  #answerRequest(out: DvAction<A, Pkt, R>[], iface: DvInterfaceConfig<A, P>, ev: DvReceived<A>, pkt: DvDecoded<A, P>): void {
+    const fam = this.#fam
+    const to: DvDestination<A> = { kind: 'unicast', address: fam.norm(ev.from), port: ev.port }
     const first = pkt.entries[0]
     if (pkt.entries.length === 1 && first?.kind === 'whole-table') {
       // RFC 2453 3.9.1: a router's (port 520) request gets a normal update, split horizon included;
@@ -600,15 +597,15 @@ export class RipEngine {
       this.#count('tx-request-replies')
       return
     }
-    const entries: RipRouteEntry[] = []
+    const entries: DvRouteEntry<A, P>[] = []
     for (const e of pkt.entries) {
       if (e.kind !== 'route') continue
-      const key = prefixKey(e.prefix)
+      const key = fam.prefixKey(e.prefix)
       const local = this.#local.get(key)
       const learned = this.#learned.get(key)
       const metric = local ? local.metric : learned ? learned.metric : RIP_INFINITY
       const tag = local ? local.tag : learned ? learned.tag : e.tag
-      entries.push({ kind: 'route', tag, prefix: e.prefix, nextHop: 0, metric })
+      entries.push({ kind: 'route', tag, prefix: e.prefix, nextHop: fam.zero, metric })
     }
     if (entries.length > 0) this.#emit(out, iface, [to], 'response', entries)
     this.#count('tx-request-replies')
@@ -616,25 +613,25 @@ export class RipEngine {
 
   // ---- route state ----------------------------------------------------------
 
-  #routeOf(l: Learned): Route {
-    return { prefix: l.prefix, nextHop: l.nextHop, source: 'rip', peer: formatAddress(l.from), metric: l.metric, attrs: { tag: l.tag } }
+  #routeOf(l: Learned<A, P, R>): R {
+    return this.#fam.route(l)
   }
 
-  #install(out: RipAction[], l: Learned): void {
+  #install(out: DvAction<A, Pkt, R>[], l: Learned<A, P, R>): void {
     const route = this.#routeOf(l)
     l.installed = route
     out.push({ type: 'route-add', route })
     this.#count('routes-added')
   }
 
-  #uninstall(out: RipAction[], l: Learned): void {
+  #uninstall(out: DvAction<A, Pkt, R>[], l: Learned<A, P, R>): void {
     if (!l.installed) return
     out.push({ type: 'route-withdraw', route: l.installed })
     l.installed = undefined
     this.#count('routes-withdrawn')
   }
 
-  #replace(out: RipAction[], l: Learned, metric: number, nextHop: number, tag: number, from: number, iface: string): void {
+  #replace(out: DvAction<A, Pkt, R>[], l: Learned<A, P, R>, metric: number, nextHop: A, tag: number, from: A, iface: string): void {
     // the RIB keys candidates by (prefix, source, peer): a new peer means withdraw the old candidate
     if (l.installed && l.from !== from) this.#uninstall(out, l)
     l.metric = metric
@@ -648,7 +645,7 @@ export class RipEngine {
     this.#install(out, l)
   }
 
-  #startDeletion(out: RipAction[], l: Learned, now: number): void {
+  #startDeletion(out: DvAction<A, Pkt, R>[], l: Learned<A, P, R>, now: number): void {
     l.metric = RIP_INFINITY
     l.gcAt = now + this.#timers.garbage
     this.#changedLearned.add(l)
@@ -657,7 +654,7 @@ export class RipEngine {
     this.#uninstall(out, l)
   }
 
-  #sweep(out: RipAction[], now: number): void {
+  #sweep(out: DvAction<A, Pkt, R>[], now: number): void {
     let next = Infinity
     let changed = false
     for (const [key, l] of this.#learned) {
@@ -680,13 +677,13 @@ export class RipEngine {
       } else next = Math.min(next, l.gcAt)
     }
     const forgetAfter = this.#timers.timeout + this.#timers.garbage
-    const busy = new Set<number>()
+    const busy = new Set<A>()
     for (const l of this.#learned.values()) busy.add(l.from)
     for (const [addr, n] of this.#neighbors) {
       if (busy.has(addr)) continue
       if (now >= n.lastHeard + forgetAfter) {
         this.#neighbors.delete(addr)
-        this.#replay.forget(formatAddress(addr))
+        this.#replay.forget(this.#fam.formatAddress(addr))
       } else {
         next = Math.min(next, n.lastHeard + forgetAfter)
       }
@@ -708,7 +705,7 @@ export class RipEngine {
   }
 
   /** Keeps the neighbours' active-route counts in step with a learned route. */
-  #recount(l: Learned): void {
+  #recount(l: Learned<A, P, R>): void {
     const want = l.gcAt === undefined && l.metric < RIP_INFINITY ? l.from : undefined
     if (l.countedFor === want) return
     if (l.countedFor !== undefined) {
@@ -720,7 +717,7 @@ export class RipEngine {
     l.countedFor = n ? want : undefined
   }
 
-  #forgetLearned(key: string, l: Learned): void {
+  #forgetLearned(key: string, l: Learned<A, P, R>): void {
     l.gcAt ??= this.#opts.now()
     this.#recount(l)
     this.#learned.delete(key)
@@ -734,7 +731,7 @@ export class RipEngine {
 
   // ---- neighbors and counters ---------------------------------------------
 
-  #neighbor(addr: number, iface: RipInterfaceConfig, now: number): Neighbor | undefined {
+  #neighbor(addr: A, iface: DvInterfaceConfig<A, P>, now: number): Neighbor<A, P> | undefined {
     let n = this.#neighbors.get(addr)
     if (!n) {
       if (this.#neighbors.size >= this.#maxNeighbors) {
@@ -748,7 +745,7 @@ export class RipEngine {
     return n
   }
 
-  #heard(n: Neighbor, now: number): void {
+  #heard(n: Neighbor<A, P>, now: number): void {
     n.packets++
     n.lastHeard = now
   }
@@ -758,7 +755,7 @@ export class RipEngine {
   }
 
   /** Entries the decoder set aside (RFC 2453 3.9.2: bad metric) are dropped one by one. */
-  #countRejected(out: RipAction[], from: number, pkt: RipPacket, nb: Neighbor | undefined): void {
+  #countRejected(out: DvAction<A, Pkt, R>[], from: A, pkt: DvDecoded<A, P>, nb: Neighbor<A, P> | undefined): void {
     const rejected = pkt.rejected ?? []
     for (const r of rejected) {
       this.#count('rx-routes')
@@ -772,7 +769,7 @@ export class RipEngine {
     if (last) out.push({ type: 'dropped', scope: 'entry', reason: last.kind, from, count: rejected.length, detail: last.reason })
   }
 
-  #dropPacket(out: RipAction[], from: number, reason: string, nb?: Neighbor, detail?: string): RipAction[] {
+  #dropPacket(out: DvAction<A, Pkt, R>[], from: A, reason: string, nb?: Neighbor<A, P>, detail?: string): DvAction<A, Pkt, R>[] {
     this.#count(`drop-packet:${reason}`)
     if (nb) {
       nb.badPackets++
@@ -785,16 +782,17 @@ export class RipEngine {
 
   // ---- output ---------------------------------------------------------------
 
-  #destinations(i: RipInterfaceConfig): RipDestination[] {
-    if (i.neighbors && i.neighbors.length > 0) return i.neighbors.map((address) => ({ kind: 'unicast', address: address >>> 0, port: this.#port }))
+  #destinations(i: DvInterfaceConfig<A, P>): DvDestination<A>[] {
+    if (i.neighbors && i.neighbors.length > 0) return i.neighbors.map((address) => ({ kind: 'unicast', address: this.#fam.norm(address), port: this.#port }))
     return [{ kind: 'multicast' }]
   }
 
   /** Entries for an update on `iface`: local and learned routes, split horizon applied when asked. */
-  #tableEntries(iface: RipInterfaceConfig, onlyChanged: boolean, splitHorizon: boolean): RipRouteEntry[] {
-    const entries: RipRouteEntry[] = []
+  #tableEntries(iface: DvInterfaceConfig<A, P>, onlyChanged: boolean, splitHorizon: boolean): DvRouteEntry<A, P>[] {
+    const fam = this.#fam
+    const entries: DvRouteEntry<A, P>[] = []
     for (const l of onlyChanged ? this.#changedLocal : this.#local.values()) {
-      entries.push({ kind: 'route', tag: l.tag, prefix: l.prefix, nextHop: 0, metric: l.metric })
+      entries.push({ kind: 'route', tag: l.tag, prefix: l.prefix, nextHop: fam.zero, metric: l.metric })
     }
     const mode = iface.splitHorizon ?? 'poisoned-reverse'
     for (const l of onlyChanged ? this.#changedLearned : this.#learned.values()) {
@@ -803,34 +801,33 @@ export class RipEngine {
         if (mode === 'simple') continue
         metric = RIP_INFINITY
       }
-      // a next hop on the outgoing subnet lets receivers skip us (RFC 2453 4.4)
-      const nextHop = metric < RIP_INFINITY && l.nextHop !== l.from && containsAddress(iface.subnet, l.nextHop) ? l.nextHop : 0
+      // a next hop on the outgoing link lets receivers skip us (RFC 2453 4.4, RFC 2080 2.1.1)
+      const nextHop = metric < RIP_INFINITY ? fam.advertisedNextHop(iface, l) : fam.zero
       entries.push({ kind: 'route', tag: l.tag, prefix: l.prefix, nextHop, metric })
     }
     return entries
   }
 
   /** Sends a regular (all routes) or triggered (changed routes) update; false when there was nothing to send. */
-  #sendUpdate(out: RipAction[], iface: RipInterfaceConfig, onlyChanged: boolean): boolean {
+  #sendUpdate(out: DvAction<A, Pkt, R>[], iface: DvInterfaceConfig<A, P>, onlyChanged: boolean): boolean {
     const entries = this.#tableEntries(iface, onlyChanged, true)
     if (entries.length === 0) return false
     this.#emit(out, iface, this.#destinations(iface), 'response', entries)
     return true
   }
 
-  /** Splits entries into packets (25 per packet, 24 with auth), signs and queues them for each destination. */
-  #emit(out: RipAction[], iface: RipInterfaceConfig, to: readonly RipDestination[], command: 'request' | 'response', entries: readonly RipEntry[]): void {
+  /** Splits entries into packets (family.chunk: RIPv2 25, 24 with auth; RIPng from the MTU), signs and queues them for each destination. */
+  #emit(out: DvAction<A, Pkt, R>[], iface: DvInterfaceConfig<A, P>, to: readonly DvDestination<A>[], command: 'request' | 'response', entries: readonly DvEntry<A, P>[]): void {
     const now = this.#opts.now()
-    const per = maxRouteEntries(iface.auth)
-    for (let i = 0; i < entries.length; i += per) {
-      const packet: RipPacket = { command, entries: entries.slice(i, i + per) }
+    const seq = () => this.#nextSeq(iface.name, now)
+    for (const chunk of this.#fam.chunk(iface, entries)) {
       for (const dest of to) {
-        const signed = signPacket(packet, iface.auth, now, this.#nextSeq(iface.name, now))
-        if (!signed.ok) {
-          this.#count(`drop-tx:${signed.error.kind}`)
+        const encoded = this.#fam.encode(iface, command, chunk, now, seq)
+        if (!encoded.ok) {
+          this.#count(`drop-tx:${encoded.error.kind}`)
           continue
         }
-        out.push({ type: 'send', interface: iface.name, to: dest, packet, bytes: signed.value })
+        out.push({ type: 'send', interface: iface.name, to: dest, packet: encoded.value.packet, bytes: encoded.value.bytes })
         this.#count('tx-packets')
       }
     }
@@ -844,7 +841,7 @@ export class RipEngine {
     return next
   }
 
-  #finish(out: RipAction[]): void {
+  #finish(out: DvAction<A, Pkt, R>[]): void {
     const at = this.nextTimer()
     if (at !== undefined && at !== this.#lastTimer) {
       this.#lastTimer = at
@@ -853,7 +850,7 @@ export class RipEngine {
   }
 }
 
-function neighborView(n: Neighbor): RipNeighborView {
+function neighborView<A, P>(n: Neighbor<A, P>, formatAddress: (a: A) => string): RipNeighborView {
   return {
     address: formatAddress(n.address),
     interface: n.iface,
@@ -864,5 +861,12 @@ function neighborView(n: Neighbor): RipNeighborView {
     badRoutes: n.badRoutes,
     routes: n.routes,
     ...(n.lastError !== undefined ? { lastError: n.lastError } : {}),
+  }
+}
+
+/** The RIPv2 (IPv4) engine: the distance-vector engine with ipv4Family (family.ts). */
+export class RipEngine extends DistanceVectorEngine<number, Prefix, RipPacket, Route> {
+  constructor(opts: RipEngineOptions) {
+    super(opts, ipv4Family(opts.decode, opts.port))
   }
 }
