@@ -170,9 +170,13 @@ export function planLeave(networks: NetworkInfo[]): LeavePlan {
   return out
 }
 
-/** The per-bridge sysctls a fabric network's bridge needs (see the header: proxy ARP for the other hosts' addresses). */
+/** The per-bridge sysctls a fabric network's bridge needs (see the header: proxy ARP for the other hosts' addresses, answered at once). */
 export function bridgeSysctls(bridge: string): { path: string; key: string; value: string }[] {
-  return [{ path: `/proc/sys/net/ipv4/conf/${bridge}/proxy_arp`, key: `net.ipv4.conf.${bridge}.proxy_arp`, value: '1' }]
+  return [
+    { path: `/proc/sys/net/ipv4/conf/${bridge}/proxy_arp`, key: `net.ipv4.conf.${bridge}.proxy_arp`, value: '1' },
+    // proxied ARP replies are otherwise delayed by up to 0.8 s (proxy_delay 80), the first packet to a new neighbour with them
+    { path: `/proc/sys/net/ipv4/neigh/${bridge}/proxy_delay`, key: `net.ipv4.neigh.${bridge}.proxy_delay`, value: '0' },
+  ]
 }
 
 export function applyBridgeSysctls(bridge: string, write: (path: string, value: string) => void = (p, v) => writeFileSync(p, v)): void {

@@ -89,5 +89,8 @@ test('leave: removes fabric\'s unused networks, keeps (and names the containers 
 })
 
 test('bridge sysctls: proxy ARP on the network\'s bridge', (t) => {
-  t.deepEqual(bridgeSysctls('fab-front'), [{ path: '/proc/sys/net/ipv4/conf/fab-front/proxy_arp', key: 'net.ipv4.conf.fab-front.proxy_arp', value: '1' }])
+  t.deepEqual(bridgeSysctls('fab-front'), [
+    { path: '/proc/sys/net/ipv4/conf/fab-front/proxy_arp', key: 'net.ipv4.conf.fab-front.proxy_arp', value: '1' },
+    { path: '/proc/sys/net/ipv4/neigh/fab-front/proxy_delay', key: 'net.ipv4.neigh.fab-front.proxy_delay', value: '0' },
+  ])
 })
