@@ -123,12 +123,12 @@ async function applyRules(ipt: Iptables, hostName: string): Promise<string[]> {
 
 /** Reachable when any of 3 echo requests is answered (the first may wait on ARP). */
 async function ping(from: string, to: string): Promise<boolean> {
-  return (await run('ip', ['netns', 'exec', from, 'ping', '-c', '3', '-i', '0.2', '-W', '1', '-q', to], { timeoutMs: 10_000 })).code === 0
+  return (await run('ip', ['netns', 'exec', from, 'ping', '-c', '3', '-i', '0.3', '-W', '2', '-q', to], { timeoutMs: 10_000 })).code === 0
 }
 
-/** TCP to a closed port: a RST (refused) means the SYN got there and the answer came back; a timeout means dropped. */
+/** TCP to a closed port: a RST (refused) means the SYN got there and the answer came back; no answer in 5 s (generous: the machine is shared) means dropped. */
 async function tcp(from: string, to: string): Promise<boolean> {
-  const r = await run('ip', ['netns', 'exec', from, 'timeout', '2', 'bash', '-c', `exec 3<>/dev/tcp/${to}/7`], { timeoutMs: 10_000 })
+  const r = await run('ip', ['netns', 'exec', from, 'timeout', '5', 'bash', '-c', `exec 3<>/dev/tcp/${to}/7`], { timeoutMs: 10_000 })
   if (r.code === 124) return false
   if (/refused/i.test(r.stderr) || r.code === 0) return true
   throw new Error(`tcp ${from} -> ${to}: code ${r.code} ${r.stderr.trim()}`)
