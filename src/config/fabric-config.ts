@@ -8,6 +8,7 @@ import {
 } from '../net/ipv4.js'
 import { type BgpConfig, parseBgp } from './bgp-config.js'
 import { ConfigError, ConfigErrors } from './errors.js'
+import { type NetworkConfig, checkHostAddresses, hostNetworkSubnets, parseNetworks } from './networks.js'
 import { type RipConfig, parseRip } from './rip-config.js'
 import { type IniDocument, type IniSection, parseIni } from './ini.js'
 import { DEFAULT_ROUTE_PROTOCOL, parseRouteProtocol } from './route-protocol.js'
@@ -19,6 +20,9 @@ export interface HostEntry {
   name: string
   address: number
   subnet: Prefix
+  /** this host's subnet in each [network.NAME] (given as subnet.NAME, or derived; see config/networks.ts).
+   *  Always set by loadConfig; optional for entries built elsewhere (--subnet hosts). */
+  networks?: Record<string, Prefix>
 }
 
 export interface FabricConfig {
@@ -33,6 +37,8 @@ export interface FabricConfig {
   /** seconds between full kernel reconciles */
   reconcileInterval: number
   hosts: HostEntry[]
+  /** the [network.NAME] sections (the default network, docker0's, is `pool`/`hostPrefix` above) */
+  networks: NetworkConfig[]
   /** this host's subnet given by --subnet (modes rip/bgp without a [host.*] entry) */
   subnet?: Prefix
   bgp: BgpConfig
@@ -131,6 +137,7 @@ function validate(doc: IniDocument, overrides: ConfigOverrides, errors: ConfigEr
   const peerSections: IniSection[] = []
   let bgpSection: IniSection | undefined
   let ripSection: IniSection | undefined
+  const networkSections: IniSection[] = []
   for (const section of doc.sections) {
     const where = `${doc.file}:${section.line}`
     if (section.name === 'fabric') {
@@ -145,12 +152,14 @@ function validate(doc: IniDocument, overrides: ConfigOverrides, errors: ConfigEr
       hostSections.push(section)
     } else if (section.name.startsWith('peer.')) {
       peerSections.push(section)
+    } else if (section.name.startsWith('network.')) {
+      networkSections.push(section)
     } else if (section.name === 'bgp') {
       bgpSection = section
     } else if (section.name === 'rip') {
       ripSection = section
     } else {
-      errors.push(new ConfigError({ where, section: section.name, expected: 'unknown section; expected [fabric], [host.NAME], [bgp], [peer.NAME] or [rip]' }))
+      errors.push(new ConfigError({ where, section: section.name, expected: 'unknown section; expected [fabric], [host.NAME], [network.NAME], [bgp], [peer.NAME] or [rip]' }))
     }
   }
   const o = overrides
@@ -219,8 +228,13 @@ function validate(doc: IniDocument, overrides: ConfigOverrides, errors: ConfigEr
     else reconcileInterval = n
   }
 
+  // [network.NAME]
+  const netCtx = { file: doc.file, defaultPool: pool, defaultHostPrefix: hostPrefix, underlay, errors }
+  const networks = parseNetworks(networkSections, netCtx)
+
   // [host.NAME]
   const hosts: HostEntry[] = []
+  const hostSectionOf = new Map<string, IniSection>()
   const byAddress = new Map<number, string>()
   for (const section of hostSections) {
     const name = section.name.slice('host.'.length)
@@ -230,8 +244,8 @@ function validate(doc: IniDocument, overrides: ConfigOverrides, errors: ConfigEr
       continue
     }
     for (const [key, entry] of section.entries) {
-      if (!HOST_KEYS.has(key)) {
-        errors.push(new ConfigError({ where: `${doc.file}:${entry.line}`, section: section.name, key, value: entry.value, expected: `unknown key; [host.NAME] accepts ${[...HOST_KEYS].join(', ')}` }))
+      if (!HOST_KEYS.has(key) && !key.startsWith('subnet.')) {
+        errors.push(new ConfigError({ where: `${doc.file}:${entry.line}`, section: section.name, key, value: entry.value, expected: `unknown key; [host.NAME] accepts ${[...HOST_KEYS].join(', ')}, subnet.NETWORK` }))
       }
     }
     const loc = (key: string): Located | undefined => {
@@ -265,7 +279,10 @@ function validate(doc: IniDocument, overrides: ConfigOverrides, errors: ConfigEr
         else subnet = s.value
       }
     }
-    if (address !== undefined && subnet !== undefined) hosts.push({ name, address, subnet })
+    if (address !== undefined && subnet !== undefined) {
+      hosts.push({ name, address, subnet, networks: {} })
+      hostSectionOf.set(name, section)
+    }
   }
   // No container subnet (nor the pool) may contain an underlay address:
   // routing the pool would then capture the underlay itself.
@@ -281,6 +298,12 @@ function validate(doc: IniDocument, overrides: ConfigOverrides, errors: ConfigEr
       }
     }
   }
+  const withSections = hosts.map((h) => ({ ...h, section: hostSectionOf.get(h.name)! }))
+  checkHostAddresses(networks, withSections, netCtx)
+  for (const [name, subnets] of hostNetworkSubnets(networks, withSections, netCtx)) {
+    const h = hosts.find((x) => x.name === name)!
+    for (const [net, p] of subnets) h.networks![net] = p
+  }
   let subnet: Prefix | undefined
   if (o.subnet !== undefined) {
     const loc: Located = { value: o.subnet, where: '--subnet (or FABRIC_SUBNET)', key: 'subnet' }
@@ -293,5 +316,5 @@ function validate(doc: IniDocument, overrides: ConfigOverrides, errors: ConfigEr
   const bgp = parseBgp({ file: doc.file, bgpSection, peerSections, overrides: o.bgp ?? {}, peerFlags: o.peers ?? [], errors })
   const rip = parseRip({ file: doc.file, section: ripSection, overrides: o.rip ?? {}, errors })
   if (pool === undefined) return undefined
-  return { pool, hostPrefix, mode, routeProtocol, underlay, reconcileInterval, hosts, subnet, bgp, rip }
+  return { pool, hostPrefix, mode, routeProtocol, underlay, reconcileInterval, hosts, networks, subnet, bgp, rip }
 }

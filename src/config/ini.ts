@@ -25,7 +25,8 @@ export interface IniDocument {
   sections: IniSection[]
 }
 
-const KEY = /^[a-z][a-z0-9-]*$/
+/** `key`, or `key.NAME` (a per-network key such as `subnet.backend`) */
+const KEY = /^[a-z][a-z0-9-]*(\.[A-Za-z0-9][A-Za-z0-9_.-]*)?$/
 const SECTION_NAME = /^[a-z][a-z0-9]*(\.[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/
 
 /** conf-cfg-ini's value for a line without `=` (its default is `true`) */
@@ -93,7 +94,7 @@ export function parseIni(text: string, file: string): { doc: IniDocument; errors
     }
     const { key, value } = d
     if (!KEY.test(key)) {
-      errors.push(new ConfigError({ where, section: current?.name, key, value, expected: 'a key of lowercase letters, digits and dashes' }))
+      errors.push(new ConfigError({ where, section: current?.name, key, value, expected: 'a key of lowercase letters, digits and dashes (or key.NETWORK)' }))
       continue
     }
     if (current === undefined) {

@@ -11,22 +11,82 @@
  *                              fabric, before Docker's MASQUERADE), then
  *                              MASQUERADE local subnet -> anything else
  *
+ * With fabric networks ([network.NAME], see config/networks.ts) the same
+ * two chains carry, keyed by pools and this host's own subnets (never by
+ * other hosts, so O(networks + allowed pairs) rules):
+ *
+ *   FABRIC-FORWARD             per network N (default included):
+ *                                ACCEPT pool(N) -> local(N), local(N) -> pool(N)
+ *                              per allowed pair {A, B}, both ways:
+ *                                ACCEPT pool(B) -> local(A), local(A) -> pool(B)
+ *                              per network: RETURN pool(N) -> pool(N) (transit
+ *                                inside one network: Docker's rules decide, as before)
+ *                              per network: -d pool(N) -g FABRIC-ISOLATION
+ *   FABRIC-ISOLATION           per network: -s pool(N) DROP (so: from any
+ *                                fabric network to any other, not accepted above)
+ *   FABRIC-POSTROUTING         per local network N: ACCEPT local(N) -> pool(N)
+ *                                and -> pool(M) for every M allowed with N
+ *                                (no NAT between fabric networks), then
+ *                                MASQUERADE local(N) (to the outside)
+ *
+ * The drop is on the sending host (packets from its containers) and on the
+ * receiving one (packets arriving from the underlay), so a sender without
+ * rules does not get through. With the default network alone the rules are
+ * exactly the two-chain set above, and FABRIC-ISOLATION does not exist.
+ *
  * Planning is pure (iptables-save text in, restore script out) so it is
  * unit-tested; applying is one `iptables-restore --noflush` per change.
  * Other chains are never touched except to add or remove the jump rules.
  */
+import { DEFAULT_NETWORK, allowedPairs } from '../config/networks.js'
 import { containsAddress, formatPrefix, type Prefix } from '../net/ipv4.js'
 import { type Saved, hasChain, normalizeRule, rulesOf } from './iptables.js'
 
 export const FORWARD_CHAIN = 'FABRIC-FORWARD'
 export const POSTROUTING_CHAIN = 'FABRIC-POSTROUTING'
+/** filter chain reached (goto) from FABRIC-FORWARD only, when there are several fabric networks */
+export const ISOLATION_CHAIN = 'FABRIC-ISOLATION'
+
+/** A [network.NAME] as the firewall sees it. */
+export interface NetworkFirewallSpec {
+  name: string
+  pool: Prefix
+  /** this host's subnet of the network; absent when this host has none (then only the isolation rules) */
+  local?: Prefix
+}
 
 export interface FirewallSpec {
+  /** the default network's (docker0's) pool */
   pool: Prefix
-  /** this host's container subnet */
+  /** this host's container subnet (default network) */
   local: Prefix
-  /** masquerade the local subnet to destinations outside the pool (default true) */
+  /** masquerade the local subnets to destinations outside the fabric networks they may reach (default true) */
   masquerade: boolean
+  /** the other fabric networks; absent or empty: the default network alone, rules as before networks existed */
+  networks?: NetworkFirewallSpec[]
+  /** unordered pairs of network names ('default' for the default network) that may talk */
+  allow?: [string, string][]
+}
+
+/**
+ * The firewall spec of this host from the config's networks and this host's
+ * subnet in each (phase 2: the agent passes what ipam/static gave it).
+ */
+export function firewallSpec(input: {
+  pool: Prefix
+  local: Prefix
+  masquerade: boolean
+  networks: { name: string; pool: Prefix; allow: string[] }[]
+  /** this host's subnet per network name */
+  localSubnets: Record<string, Prefix>
+}): FirewallSpec {
+  return {
+    pool: input.pool,
+    local: input.local,
+    masquerade: input.masquerade,
+    networks: input.networks.map((n) => ({ name: n.name, pool: n.pool, ...(input.localSubnets[n.name] ? { local: input.localSubnets[n.name] } : {}) })),
+    allow: allowedPairs(input.networks),
+  }
 }
 
 export interface ChainSpec {
@@ -35,6 +95,8 @@ export interface ChainSpec {
   rules: string[]
   /** the chain the single jump rule lives in, as its first rule */
   parent: string
+  /** reached from rules of `parent` itself (FABRIC-ISOLATION): no jump rule of its own to manage */
+  noJump?: boolean
 }
 
 export interface Plan {
@@ -46,15 +108,44 @@ export interface Plan {
 
 /** The chains and rules fabric wants, for the current state of the tables (DOCKER-USER or FORWARD). */
 export function desiredChains(spec: FirewallSpec, saved: Saved): ChainSpec[] {
-  const pool = formatPrefix(spec.pool)
-  const local = formatPrefix(spec.local)
-  const forwardRules = [`-s ${pool} -d ${local} -j ACCEPT`, `-s ${local} -d ${pool} -j ACCEPT`]
-  const natRules = [`-s ${local} -d ${pool} -j ACCEPT`]
-  if (spec.masquerade) natRules.push(`-s ${local} -j MASQUERADE`)
-  return [
-    { table: 'filter', chain: FORWARD_CHAIN, rules: forwardRules, parent: forwardParent(saved) },
+  const nets: NetworkFirewallSpec[] = [{ name: DEFAULT_NETWORK, pool: spec.pool, local: spec.local }, ...(spec.networks ?? [])]
+  const byName = new Map(nets.map((n) => [n.name, n]))
+  const f = formatPrefix
+  const forwardRules: string[] = []
+  const natRules: string[] = []
+  // each allowed pair as two orientations [mine, other]
+  // canonical order (each pair sorted, pairs sorted), so one allow set gives one rule list however it was written
+  const pairs = [...new Map((spec.allow ?? []).map(([a, b]) => (a < b ? [a, b] : [b, a])).map((p) => [p.join('\0'), p as [string, string]])).values()].sort((x, y) => x.join('\0').localeCompare(y.join('\0')))
+  const allowed = pairs.flatMap(([a, b]) => [[a, b], [b, a]] as const).filter(([a, b]) => a !== b && byName.has(a) && byName.has(b))
+  for (const n of nets) {
+    if (n.local === undefined) continue
+    forwardRules.push(`-s ${f(n.pool)} -d ${f(n.local)} -j ACCEPT`, `-s ${f(n.local)} -d ${f(n.pool)} -j ACCEPT`)
+  }
+  for (const [mine, other] of allowed) {
+    const local = byName.get(mine)!.local
+    if (local === undefined) continue
+    const pool = f(byName.get(other)!.pool)
+    forwardRules.push(`-s ${pool} -d ${f(local)} -j ACCEPT`, `-s ${f(local)} -d ${pool} -j ACCEPT`)
+  }
+  const chains: ChainSpec[] = []
+  const parent = forwardParent(saved)
+  if (nets.length > 1) {
+    for (const n of nets) forwardRules.push(`-s ${f(n.pool)} -d ${f(n.pool)} -j RETURN`)
+    for (const n of nets) forwardRules.push(`-d ${f(n.pool)} -g ${ISOLATION_CHAIN}`)
+    // listed before FABRIC-FORWARD: the restore script creates it before the rules that go to it
+    chains.push({ table: 'filter', chain: ISOLATION_CHAIN, rules: nets.map((n) => `-s ${f(n.pool)} -j DROP`), parent: FORWARD_CHAIN, noJump: true })
+  }
+  for (const n of nets) {
+    if (n.local === undefined) continue
+    natRules.push(`-s ${f(n.local)} -d ${f(n.pool)} -j ACCEPT`)
+    for (const [mine, other] of allowed) if (mine === n.name) natRules.push(`-s ${f(n.local)} -d ${f(byName.get(other)!.pool)} -j ACCEPT`)
+    if (spec.masquerade) natRules.push(`-s ${f(n.local)} -j MASQUERADE`)
+  }
+  chains.push(
+    { table: 'filter', chain: FORWARD_CHAIN, rules: forwardRules, parent },
     { table: 'nat', chain: POSTROUTING_CHAIN, rules: natRules, parent: 'POSTROUTING' },
-  ]
+  )
+  return chains
 }
 
 /** DOCKER-USER when it exists and FORWARD jumps to it (Docker is programming the host), else FORWARD. */
@@ -105,6 +196,7 @@ export function planApply(wanted: ChainSpec[], saved: Saved): Plan {
       for (const r of c.rules) out.push(`-A ${c.chain} ${r}`)
       changes.push(`${c.table} ${c.chain} rules rewritten`)
     }
+    if (c.noJump) continue
     const jumps = jumpsTo(saved, c.table, c.chain)
     const good = jumps.length === 1 && jumps[0]!.chain === c.parent && jumps[0]!.index === 0 && jumpTarget(jumps[0]!.rule) === c.chain
     if (!good) {
@@ -114,17 +206,29 @@ export function planApply(wanted: ChainSpec[], saved: Saved): Plan {
       changes.push(jumps.length === 0 ? `${c.table} ${c.parent} jump to ${c.chain} added` : `${c.table} jump to ${c.chain} moved to the top of ${c.parent}`)
     }
   }
+  // FABRIC-ISOLATION left from a config that had networks: removed after FABRIC-FORWARD no longer goes to it
+  if (!wanted.some((c) => c.chain === ISOLATION_CHAIN) && hasChain(saved, 'filter', ISOLATION_CHAIN) && wanted.some((c) => c.chain === FORWARD_CHAIN)) {
+    const out = lines('filter')
+    for (const j of jumpsTo(saved, 'filter', ISOLATION_CHAIN)) {
+      if (j.chain !== FORWARD_CHAIN) out.push(`-D ${j.chain} ${j.rule}`)
+    }
+    out.push(`-F ${ISOLATION_CHAIN}`, `-X ${ISOLATION_CHAIN}`)
+    changes.push(`filter ${ISOLATION_CHAIN} removed (no fabric networks)`)
+  }
   return { script: render(byTable), changes }
 }
 
 /** The restore script that removes fabric's chains and every jump to them. */
-export function planRemove(saved: Saved, chains: { table: string; chain: string }[] = [{ table: 'filter', chain: FORWARD_CHAIN }, { table: 'nat', chain: POSTROUTING_CHAIN }]): Plan {
+export function planRemove(saved: Saved, chains: { table: string; chain: string }[] = [{ table: 'filter', chain: FORWARD_CHAIN }, { table: 'filter', chain: ISOLATION_CHAIN }, { table: 'nat', chain: POSTROUTING_CHAIN }]): Plan {
   const byTable = new Map<string, string[]>()
   const changes: string[] = []
+  const removed = new Set(chains.filter((c) => hasChain(saved, c.table, c.chain)).map((c) => `${c.table} ${c.chain}`))
   for (const c of chains) {
     const out = byTable.get(c.table) ?? []
     byTable.set(c.table, out)
     for (const j of jumpsTo(saved, c.table, c.chain)) {
+      // a jump inside a chain that goes away with it (FABRIC-FORWARD -> FABRIC-ISOLATION)
+      if (removed.has(`${c.table} ${j.chain}`)) continue
       out.push(`-D ${j.chain} ${j.rule}`)
       changes.push(`${c.table} ${j.chain} jump to ${c.chain} removed`)
     }

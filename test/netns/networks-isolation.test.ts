@@ -1,0 +1,227 @@
+/**
+ * Fabric networks without Docker or the agent: 3 "hosts" as namespaces on an
+ * underlay bridge, each with a bridge per network shaped as fabric's Docker
+ * networks are (gateway with the pool's length, proxy ARP), a "container"
+ * namespace per network per host and one on host 3 attached to both. Routes
+ * between hosts are static ones the test adds; the isolation rules are the
+ * planned ones, applied in each host namespace through the path the host
+ * hooks use (detectIptables -> save -> desiredChains -> planApply -> restore).
+ *
+ *   PFX-sw           underlay bridge br0; host i: eth0 10.98.0.(10+i)/24
+ *   PFX-hI           bridges bk (backend 10.245.0.0/16, gw 10.245.I.1) and
+ *                    fr (frontend 10.246.0.0/16, gw 10.246.I.1)
+ *   PFX-hIa / -hIb   a container on backend 10.245.I.10 / frontend 10.246.I.10
+ *   PFX-h3d          on both: 10.245.3.20 (eth0, default route) and 10.246.3.20 (eth1)
+ */
+import test from 'ava'
+import { loadConfigText } from '../../src/config/fabric-config.js'
+import { FORWARD_CHAIN, ISOLATION_CHAIN, desiredChains, firewallSpec, planApply, planRemove } from '../../src/host/firewall.js'
+import { type Exec, type Iptables, detectIptables } from '../../src/host/iptables.js'
+import { bridgeSysctls, gatewayOf, wantedNetworks } from '../../src/host/networks.js'
+import { formatPrefix } from '../../src/net/ipv4.js'
+import { run, uniqueName } from './helpers.js'
+
+const HOSTS = [1, 2, 3]
+const CONFIG = loadConfigText(`[fabric]
+pool = 10.244.0.0/16
+underlay = 10.98.0.0/24
+${HOSTS.map((i) => `[host.h${i}]\naddress = 10.98.0.${10 + i}\nsubnet = 10.244.${i}.0/24\n`).join('')}
+[network.backend]
+pool = 10.245.0.0/16
+bridge = bk
+[network.frontend]
+pool = 10.246.0.0/16
+bridge = fr
+`)
+
+async function sh(cmd: string, ...args: string[]): Promise<string> {
+  const r = await run(cmd, args, { timeoutMs: 20_000 })
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`)
+  return r.stdout
+}
+const inNs = (ns: string, ...args: string[]): Promise<string> => sh('ip', 'netns', 'exec', ns, ...args)
+
+interface Container {
+  ns: string
+  name: string
+  /** network name -> address */
+  addresses: Record<string, string>
+}
+
+async function build(pfx: string): Promise<{ containers: Container[]; ipt: Map<string, Iptables>; host: (i: number) => string }> {
+  const host = (i: number): string => `${pfx}-h${i}`
+  const sw = `${pfx}-sw`
+  await sh('ip', 'netns', 'add', sw)
+  await sh('ip', '-n', sw, 'link', 'add', 'br0', 'type', 'bridge')
+  await sh('ip', '-n', sw, 'link', 'set', 'br0', 'up')
+  const containers: Container[] = []
+  for (const i of HOSTS) {
+    const h = host(i)
+    const entry = CONFIG.hosts.find((x) => x.name === `h${i}`)!
+    await sh('ip', 'netns', 'add', h)
+    await sh('ip', '-n', sw, 'link', 'add', `p${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h)
+    await sh('ip', '-n', sw, 'link', 'set', `p${i}`, 'master', 'br0', 'up')
+    await sh('ip', '-n', h, 'addr', 'add', `10.98.0.${10 + i}/24`, 'dev', 'eth0')
+    await sh('ip', '-n', h, 'link', 'set', 'eth0', 'up')
+    await sh('ip', '-n', h, 'link', 'set', 'lo', 'up')
+    await inNs(h, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=2', 'net.ipv4.conf.default.rp_filter=2')
+    // the Docker networks' bridges as fabric makes them: gateway/pool-length, proxy ARP
+    for (const w of wantedNetworks(CONFIG.networks, entry.networks!)) {
+      const br = w.bridge!
+      await sh('ip', '-n', h, 'link', 'add', br, 'type', 'bridge')
+      await sh('ip', '-n', h, 'addr', 'add', `${gatewayOf(w)}/${w.pool.len}`, 'dev', br)
+      await sh('ip', '-n', h, 'link', 'set', br, 'up')
+      for (const s of bridgeSysctls(br)) await inNs(h, 'sysctl', '-qw', `${s.key}=${s.value}`)
+    }
+    // the other hosts' subnets of every network: static routes (the agent's job in fabric)
+    for (const o of CONFIG.hosts.filter((x) => x.name !== `h${i}`)) {
+      for (const p of [o.subnet, ...Object.values(o.networks!)]) await sh('ip', '-n', h, 'route', 'add', formatPrefix(p), 'via', `10.98.0.${10 + Number(o.name.slice(1))}`, 'proto', 'static')
+    }
+    const attach = async (c: string, ifname: string, br: string, addr: string, len: number, gw?: string): Promise<void> => {
+      const hostEnd = `${c.slice(-2)}${ifname.slice(-1)}`
+      await sh('ip', '-n', h, 'link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', ifname, 'netns', c)
+      await sh('ip', '-n', h, 'link', 'set', hostEnd, 'master', br, 'up')
+      await sh('ip', '-n', c, 'addr', 'add', `${addr}/${len}`, 'dev', ifname)
+      await sh('ip', '-n', c, 'link', 'set', ifname, 'up')
+      if (gw) await sh('ip', '-n', c, 'route', 'add', 'default', 'via', gw)
+    }
+    for (const [suffix, net, br] of [['a', 'backend', 'bk'], ['b', 'frontend', 'fr']] as const) {
+      const c = `${h}${suffix}`
+      await sh('ip', 'netns', 'add', c)
+      await sh('ip', '-n', c, 'link', 'set', 'lo', 'up')
+      const prefix = net === 'backend' ? 245 : 246
+      await attach(c, 'eth0', br, `10.${prefix}.${i}.10`, 16, `10.${prefix}.${i}.1`)
+      containers.push({ ns: c, name: `h${i}${suffix}`, addresses: { [net]: `10.${prefix}.${i}.10` } })
+    }
+    if (i === 3) {
+      const c = `${h}d`
+      await sh('ip', 'netns', 'add', c)
+      await sh('ip', '-n', c, 'link', 'set', 'lo', 'up')
+      await attach(c, 'eth0', 'bk', '10.245.3.20', 16, '10.245.3.1')
+      await attach(c, 'eth1', 'fr', '10.246.3.20', 16)
+      containers.push({ ns: c, name: 'h3d', addresses: { backend: '10.245.3.20', frontend: '10.246.3.20' } })
+    }
+  }
+  const ipt = new Map<string, Iptables>()
+  for (const i of HOSTS) {
+    const ns = host(i)
+    const exec: Exec = (cmd, args, input) => run('ip', ['netns', 'exec', ns, cmd, ...args], { input, timeoutMs: 20_000 })
+    ipt.set(ns, (await detectIptables(undefined, exec)).ipt)
+  }
+  return { containers, ipt, host }
+}
+
+/** fabric's apply path (hooks.ts checkFirewall): save, plan against what is there, restore. */
+async function applyRules(ipt: Iptables, hostName: string): Promise<string[]> {
+  const h = CONFIG.hosts.find((x) => x.name === hostName)!
+  const spec = firewallSpec({ pool: CONFIG.pool, local: h.subnet, masquerade: true, networks: CONFIG.networks, localSubnets: h.networks! })
+  const saved = await ipt.save(['filter', 'nat', 'raw'])
+  const plan = planApply(desiredChains(spec, saved), saved)
+  if (plan.script) await ipt.restore(plan.script)
+  return plan.changes
+}
+
+/** Reachable when any of 3 echo requests is answered (the first may wait on ARP). */
+async function ping(from: string, to: string): Promise<boolean> {
+  return (await run('ip', ['netns', 'exec', from, 'ping', '-c', '3', '-i', '0.3', '-W', '2', '-q', to], { timeoutMs: 10_000 })).code === 0
+}
+
+/** TCP to a closed port: a RST (refused) means the SYN got there and the answer came back; no answer in 5 s (generous: the machine is shared) means dropped. */
+async function tcp(from: string, to: string): Promise<boolean> {
+  const r = await run('ip', ['netns', 'exec', from, 'timeout', '5', 'bash', '-c', `exec 3<>/dev/tcp/${to}/7`], { timeoutMs: 10_000 })
+  if (r.code === 124) return false
+  if (/refused/i.test(r.stderr) || r.code === 0) return true
+  throw new Error(`tcp ${from} -> ${to}: code ${r.code} ${r.stderr.trim()}`)
+}
+
+async function pool<T>(items: (() => Promise<T>)[], width = 8): Promise<T[]> {
+  const out: T[] = new Array(items.length)
+  let next = 0
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < items.length) {
+      const k = next++
+      out[k] = await items[k]!()
+    }
+  }))
+  return out
+}
+
+/** Every (container, address of another container, protocol) -> reachable. */
+async function matrix(containers: Container[]): Promise<Map<string, boolean>> {
+  const cases: { key: string; f: () => Promise<boolean> }[] = []
+  for (const a of containers) {
+    for (const b of containers) {
+      if (a === b) continue
+      for (const [net, addr] of Object.entries(b.addresses)) {
+        cases.push({ key: `icmp ${a.name} -> ${b.name}.${net}`, f: () => ping(a.ns, addr) })
+        cases.push({ key: `tcp ${a.name} -> ${b.name}.${net}`, f: () => tcp(a.ns, addr) })
+      }
+    }
+  }
+  const results = await pool(cases.map((c) => c.f))
+  return new Map(cases.map((c, k) => [c.key, results[k]!]))
+}
+
+function expected(containers: Container[]): Map<string, boolean> {
+  const out = new Map<string, boolean>()
+  for (const a of containers) {
+    for (const b of containers) {
+      if (a === b) continue
+      for (const net of Object.keys(b.addresses)) {
+        const ok = net in a.addresses
+        out.set(`icmp ${a.name} -> ${b.name}.${net}`, ok)
+        out.set(`tcp ${a.name} -> ${b.name}.${net}`, ok)
+      }
+    }
+  }
+  return out
+}
+
+/** The packet count of FABRIC-ISOLATION's DROP for a source pool (iptables-save -c). */
+async function dropCount(ns: string, ipt: Iptables, source: string): Promise<number> {
+  const out = await inNs(ns, ipt.backend === 'nft' ? 'iptables-nft-save' : 'iptables-legacy-save', '-c', '-t', 'filter')
+  const line = out.split('\n').find((l) => l.includes(`-A ${ISOLATION_CHAIN} -s ${source} -j DROP`))
+  const m = line ? /^\[(\d+):\d+\]/.exec(line) : null
+  return m ? Number(m[1]) : -1
+}
+
+test('fabric networks: same network reaches across hosts, different networks are blocked on the same host and across, the dual-homed container reaches both, the receiving host drops on its own', async (t) => {
+  t.timeout(180_000)
+  const pfx = uniqueName('nw')
+  t.teardown(async () => {
+    const list = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${pfx}-`))
+    for (const ns of list) await run('ip', ['netns', 'del', ns])
+  })
+  const { containers, ipt, host } = await build(pfx)
+  const c = (name: string): Container => containers.find((x) => x.name === name)!
+
+  // without fabric's rules everything is routed: the blocks below are the rules' doing
+  t.true(await ping(c('h2b').ns, '10.245.1.10'), 'frontend h2 -> backend h1 without rules')
+  t.true(await ping(c('h1a').ns, '10.246.1.10'), 'backend -> frontend on one host without rules')
+  t.true(await tcp(c('h3a').ns, '10.246.3.20'), 'tcp backend -> dual-homed frontend address without rules')
+
+  for (const i of HOSTS) {
+    const changes = await applyRules(ipt.get(host(i))!, `h${i}`)
+    t.true(changes.includes(`filter ${ISOLATION_CHAIN} created`), `host ${i}: ${changes.join(', ')}`)
+    t.deepEqual(await applyRules(ipt.get(host(i))!, `h${i}`), [], `host ${i}: a second apply changes nothing`)
+  }
+
+  const want = expected(containers)
+  const got = await matrix(containers)
+  const wrong = [...want].filter(([k, v]) => got.get(k) !== v).map(([k, v]) => `${k}: expected ${v ? 'ok' : 'blocked'}`)
+  t.deepEqual(wrong, [])
+  // the matrix has both kinds, across hosts and on one host
+  t.true(want.get('icmp h1a -> h3a.backend') === true && want.get('icmp h3a -> h3b.frontend') === false && want.get('tcp h3d -> h1b.frontend') === true)
+
+  // the receiving host: host 2's rules removed by hand, its frontend container still cannot reach host 1's backend
+  const h2 = ipt.get(host(2))!
+  const removal = planRemove(await h2.save(['filter', 'nat']))
+  await h2.restore(removal.script)
+  t.false((await inNs(host(2), 'iptables-save')).includes(FORWARD_CHAIN), "host 2 has no fabric rules")
+  const before = await dropCount(host(1), ipt.get(host(1))!, '10.246.0.0/16')
+  t.false(await ping(c('h2b').ns, '10.245.1.10'), 'icmp frontend h2 -> backend h1 dropped by host 1')
+  t.false(await tcp(c('h2b').ns, '10.245.1.10'), 'tcp frontend h2 -> backend h1 dropped by host 1')
+  t.true((await dropCount(host(1), ipt.get(host(1))!, '10.246.0.0/16')) >= before + 2, "host 1's FABRIC-ISOLATION DROP counted the packets")
+  // and within a network host 2 still works (Docker-less host without rules forwards everything)
+  t.true(await ping(c('h2a').ns, '10.245.1.10'))
+})
