@@ -15,7 +15,9 @@ import { ip } from './helpers.js'
 const fixtures = loadFixtures()
 
 test('fixtures are present', (t) => {
-  t.deepEqual(fixtures.map((f) => f.file).sort(), ['bird2-frr8-as2.json', 'bird2-frr8.json'])
+  t.deepEqual(fixtures.map((f) => f.file).sort(), [
+    'bird2-frr8-as2.json', 'bird2-frr8-ipv6-mapped.json', 'bird2-frr8-ipv6-over-ipv4.json', 'bird2-frr8-ipv6-session.json', 'bird2-frr8.json',
+  ])
 })
 
 function decoded(f: Fixture): Array<{ from: string; msg: Message }> {

@@ -4,8 +4,9 @@
  */
 import { AFI_IPV4, AFI_IPV6, AS_TRANS, AttrFlag, AttrType, ErrorCode, SAFI_UNICAST, UpdateSubcode } from './constants.js'
 import { type BgpDecodeError, decodeError } from './errors.js'
+import { isLinkLocal6 } from '../../../net/ipv6.js'
 import { decodeIpv4Prefixes, decodeIpv6Prefixes, encodeIpv4Prefixes, encodeIpv6Prefixes, formatIpv6, parseIpv6 } from './nlri.js'
-import type { AsPathSegment, AsPathSegmentType, AttributeError, CodecContext, PathAttribute } from './types.js'
+import type { AsPathSegment, AsPathSegmentType, AttributeError, CodecContext, MpReach, PathAttribute } from './types.js'
 
 const O = AttrFlag.OPTIONAL
 const T = AttrFlag.TRANSITIVE
@@ -245,7 +246,10 @@ export function decodeAttributes(buf: Buffer, start: number, end: number, ctx: C
           if (!nlri.ok) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI: ${nlri.message}`, raw())
           attributes.push({ type: 'mpReach', afi: 1, safi: 1, nextHop: buf.readUInt32BE(nhStart), nlri: nlri.prefixes, ...extendedLength })
         } else if (afi === AFI_IPV6 && safi === SAFI_UNICAST) {
-          if (nhLen !== 16 && nhLen !== 32) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI IPv6 next hop length ${nhLen} (expected 16 or 32)`, raw())
+          // RFC 2545 3: 16 octets (global) or 32 (global + link-local). Any other length
+          // leaves the NLRI unlocatable: RFC 7606 7.11 "session reset" (or AFI/SAFI disable),
+          // UPDATE Message Error / Optional Attribute Error (RFC 4760 7), the attribute as data.
+          if (nhLen !== 16 && nhLen !== 32) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI IPv6 unicast next hop length ${nhLen} (expected 16, or 32 with a link-local address)`, raw())
           const nlri = decodeIpv6Prefixes(buf, nlriStart, ve)
           if (!nlri.ok) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI: ${nlri.message}`, raw())
           const nextHop = formatIpv6(buf.subarray(nhStart, nhStart + 16))
@@ -340,6 +344,17 @@ function attributeValue(attr: PathAttribute, ctx: CodecContext): [code: number, 
       return [AttrType.MP_UNREACH_NLRI, O, Buffer.concat([head, w])]
     }
   }
+}
+
+/**
+ * The next hops of an IPv6 unicast MP_REACH_NLRI as RFC 2545 means them: the
+ * global address, and the link-local one only when the 32-octet form carries
+ * an fe80::/10 address in its second half (FRR writes "::" there on a link
+ * without IPv6; such a second half is no link-local next hop).
+ */
+export function ipv6NextHops(attr: Extract<MpReach, { afi: 2 }>): { global: string; linkLocal?: string } {
+  const ll = attr.linkLocalNextHop
+  return ll !== undefined && isLinkLocal6(ll) ? { global: attr.nextHop, linkLocal: ll } : { global: attr.nextHop }
 }
 
 export function encodeAttribute(attr: PathAttribute, ctx: CodecContext): Buffer {

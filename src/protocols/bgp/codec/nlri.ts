@@ -1,48 +1,11 @@
-/** NLRI prefix encoding (RFC 4271 section 4.3, RFC 4760 section 5) and IPv6 text helpers. */
+/** NLRI prefix encoding (RFC 4271 section 4.3, RFC 4760 section 5). */
 import { type Prefix, prefix } from '../../../net/ipv4.js'
+import { formatIpv6, parseIpv6 } from '../../../net/ipv6.js'
 import type { Prefix6 } from './types.js'
 
-/** Formats 16 bytes as RFC 5952 text (lowercase, longest zero run compressed). */
-export function formatIpv6(bytes: Uint8Array): string {
-  const groups: number[] = []
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0))
-  let bestStart = -1
-  let bestLen = 0
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue }
-    let j = i
-    while (j < 8 && groups[j] === 0) j++
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i }
-    i = j
-  }
-  const hex = groups.map((g) => g.toString(16))
-  if (bestStart < 0) return hex.join(':')
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`
-}
-
-/** Parses IPv6 text (no zone, no embedded IPv4) to 16 bytes; undefined when invalid. */
-export function parseIpv6(text: string): Buffer | undefined {
-  const parts = text.split('::')
-  if (parts.length > 2) return undefined
-  const side = (s: string): number[] | undefined => {
-    if (s === '') return []
-    const out: number[] = []
-    for (const g of s.split(':')) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined
-      out.push(parseInt(g, 16))
-    }
-    return out
-  }
-  const head = side(parts[0]!)
-  const tail = parts.length === 2 ? side(parts[1]!) : []
-  if (!head || !tail) return undefined
-  const fill = 8 - head.length - tail.length
-  if (parts.length === 2 ? fill < 1 : fill !== 0) return undefined
-  const groups = [...head, ...new Array<number>(fill).fill(0), ...tail]
-  const buf = Buffer.alloc(16)
-  groups.forEach((g, i) => buf.writeUInt16BE(g, i * 2))
-  return buf
-}
+// IPv6 text <-> bytes is src/net/ipv6.ts, the one implementation in fabric (RFC 5952
+// output, IPv4-mapped addresses in mixed notation); re-exported for the codec's users.
+export { formatIpv6, parseIpv6 }
 
 export type NlriResult<P> = { ok: true; prefixes: P[] } | { ok: false; message: string }
 

@@ -74,11 +74,23 @@ interface AttrFlags {
 
 export type MpReach =
   | { readonly type: 'mpReach'; readonly afi: 1; readonly safi: 1; readonly nextHop: number; readonly nlri: readonly Prefix[] }
+  /**
+   * IPv6 unicast (RFC 4760, next hop per RFC 2545): a 16-octet next hop is the
+   * global address alone; a 32-octet one is the global address followed by a
+   * link-local one. Both are RFC 5952 text (src/net/ipv6.ts), kept as sent so
+   * the attribute re-encodes to the same bytes: linkLocalNextHop is present
+   * exactly when the next hop had 32 octets, and may be "::" (FRR on a link
+   * without IPv6) or not in fe80::/10; ipv6NextHops() (attributes.ts) gives
+   * the {global, linkLocal?} pair a route should use. Any other length is a
+   * decode error (RFC 7606 7.11: session reset).
+   */
   | {
       readonly type: 'mpReach'
       readonly afi: 2
       readonly safi: 1
+      /** the global IPv6 next hop (first 16 octets) */
       readonly nextHop: string
+      /** the second 16 octets of a 32-octet next hop (RFC 2545 link-local); absent for 16 octets */
       readonly linkLocalNextHop?: string
       readonly nlri: readonly Prefix6[]
     }
