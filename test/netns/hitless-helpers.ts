@@ -58,7 +58,9 @@ export class RouteMonitor {
 export async function monitors(hosts: readonly LabHost[]): Promise<{ mons: RouteMonitor[]; stop: () => void }> {
   const mons = hosts.map((h) => new RouteMonitor(h.ns))
   await Promise.all(mons.map((m) => m.ready))
-  return { mons, stop: () => mons.forEach((m) => m.stop()) }
+  return { mons, stop: () => {
+    for (const m of mons) m.stop()
+  } }
 }
 
 /** For each monitor, ms from t0 to the first matching change (Infinity when none came). */

@@ -36,7 +36,11 @@ function setup() {
   engine.setLocalRoutes([{ prefix: pfx('10.244.1.0/24') }])
   engine.start()
   const rx = (from: number, ...entries: RipEntry[]) => engine.receive({ from, port: 520, interface: 'eth0', bytes: response(...entries) })
-  return { engine, clock, rx, advance: (ms: number) => ((clock.now += ms), engine.tick()) }
+  const advance = (ms: number) => {
+    clock.now += ms
+    return engine.tick()
+  }
+  return { engine, clock, rx, advance }
 }
 
 test('neighbourDown: the routes via that neighbour time out now, the others stay; a later update brings them back', (t) => {
