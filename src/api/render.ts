@@ -21,6 +21,22 @@ export function renderTable(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n')
 }
 
+/** A route kept through a peer's graceful restart (RFC 4724): RouteRow.stale. */
+interface StaleMark {
+  reason: 'peer-restarting' | 'awaiting-end-of-rib' | string
+  secondsLeft: number | null
+}
+
+const STALE_REASON: Record<string, string> = { 'peer-restarting': 'peer restarting', 'awaiting-end-of-rib': 'awaiting End-of-RIB' }
+
+/** The STATE cell: the row's state, or "stale (peer restarting, 87s)" for a route kept through a graceful restart. */
+export function routeStateText(r: RouteRow): string {
+  const stale = (r as RouteRow & { stale?: StaleMark | null }).stale
+  if (!stale) return r.state
+  const why = STALE_REASON[stale.reason] ?? stale.reason
+  return `stale (${why}${stale.secondsLeft === null || stale.secondsLeft === undefined ? '' : `, ${Math.max(0, Math.round(stale.secondsLeft))}s`})`
+}
+
 /**
  * The `fabric routes` table: one row per prefix, readable at 80 columns; the
  * reason of every state other than installed follows the table, one line
@@ -30,7 +46,7 @@ export function renderRouteTable(rows: RouteRow[]): string {
   const body = rows.map((r) => [
     r.prefix, r.nextHop ?? '-', r.device ?? '-', r.peer ? `${r.source}/${r.peer}` : r.source,
     r.asPath ? (r.asPath.join(' ') || 'i') : r.metric === null ? '-' : String(r.metric),
-    formatAge(r.age), r.state,
+    formatAge(r.age), routeStateText(r),
   ])
   const table = renderTable(['PREFIX', 'NEXT HOP', 'DEV', 'SOURCE', 'METRIC', 'AGE', 'STATE'], body)
   const notes = rows.filter((r) => r.reason && r.state !== 'installed' && r.state !== 'kernel-only').map((r) => `  ${r.prefix} ${r.state}: ${r.reason}`)

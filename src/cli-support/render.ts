@@ -5,6 +5,7 @@
  */
 import { formatAge, renderRouteTable, renderTable } from '../api/render.js'
 import type { DoctorCheck, HostIntegrationStatus, LeaveResponse, PeerRow, RouteRow, StatusResponse } from '../api/types.js'
+import { type PeerBfd, type PeerGracefulRestart, bfdDiagText, peerBfd, peerGracefulRestart } from '../api/peer-details.js'
 
 /** A value of a status field as text: never JSON. */
 export function textOf(v: unknown): string {
@@ -100,14 +101,61 @@ export function renderStatusDown(protocol: number, rows: RouteRow[]): string {
   return `agent     DOWN\nkernel    ${rows.length} routes of protocol ${protocol} left in place${rows.length ? `:\n${renderRouteTable(rows)}` : ''}\nhealth    UNHEALTHY`
 }
 
-export function renderPeers(peers: PeerRow[], now: number): string {
+/** "Up 300ms", "Down (control detection time expired)", "Init": the BFD cell of `fabric peers`. */
+export function bfdText(b: PeerBfd | null): string {
+  if (!b) return '-'
+  if (b.state === 'Up') return `Up ${b.detectionTimeMs}ms`
+  const diag = bfdDiagText(b.lastDownDiag)
+  return diag && (b.state === 'Down' || b.state === 'AdminDown') ? `${b.state} (${diag})` : b.state
+}
+
+/** "restarting, 3 stale, 87s left" / "waiting for End-of-RIB, 3 stale, 12s left"; undefined when no restart is in progress. */
+export function gracefulRestartText(g: PeerGracefulRestart | null): string | undefined {
+  if (!g || g.state === 'none') return undefined
+  const left = g.secondsLeft === null ? '' : `, ${Math.max(0, Math.round(g.secondsLeft))}s left`
+  return `${g.state === 'restarting' ? 'restarting' : 'waiting for End-of-RIB'}, ${g.stale} stale${left}`
+}
+
+/** What the two sides agreed on: "graceful restart 120s both ways", "... local only". */
+function gracefulRestartCapability(g: PeerGracefulRestart): string {
+  if (!g.local.advertised && !g.peer?.advertised) return 'no graceful restart'
+  if (g.local.advertised && g.peer?.advertised) return `graceful restart: ours ${g.local.restartTime}s, peer's ${g.peer.restartTime}s${g.peer.forwarding ? ' (forwarding kept)' : ''}${g.helped ? `, ${g.helped} restarts helped` : ''}`
+  return g.local.advertised ? `graceful restart: only we advertise it (${g.local.restartTime}s)` : `graceful restart: only the peer advertises it (${g.peer!.restartTime}s)`
+}
+
+/**
+ * `fabric peers`: one row per peer; STATE carries a graceful restart in
+ * progress ("Idle, restarting, 3 stale, 87s left"); a BFD column when any
+ * peer runs BFD. With `verbose`, a line per peer with graceful-restart
+ * capabilities and BFD counters follows the table.
+ */
+export function renderPeers(peers: PeerRow[], now: number, verbose = false): string {
   if (peers.length === 0) return 'no peers'
   const n = (v: number | undefined): string => (v === undefined ? '-' : String(v))
-  return renderTable(['PEER', 'ADDRESS', 'AS/PROTO', 'STATE', 'SINCE', 'RCVD', 'ACCEPT', 'SENT', 'LAST ERROR'], peers.map((p) => [
-    p.peer, p.address, p.asn !== undefined ? String(p.asn) : p.source, p.state,
-    formatAge(p.since ? Math.max(0, Math.round((now - p.since) / 1000)) : null),
-    n(p.received), n(p.accepted), n(p.sent), p.lastError ?? '-',
-  ]))
+  const withBfd = peers.some((p) => peerBfd(p) !== null)
+  const headers = ['PEER', 'ADDRESS', 'AS/PROTO', 'STATE', 'SINCE', 'RCVD', 'ACCEPT', 'SENT', ...(withBfd ? ['BFD'] : []), 'LAST ERROR']
+  const table = renderTable(headers, peers.map((p) => {
+    const gr = gracefulRestartText(peerGracefulRestart(p))
+    return [
+      p.peer, p.address, p.asn !== undefined ? String(p.asn) : p.source, gr ? `${p.state}, ${gr}` : p.state,
+      formatAge(p.since ? Math.max(0, Math.round((now - p.since) / 1000)) : null),
+      n(p.received), n(p.accepted), n(p.sent), ...(withBfd ? [bfdText(peerBfd(p))] : []), p.lastError ?? '-',
+    ]
+  }))
+  if (!verbose) return table
+  const notes: string[] = []
+  for (const p of peers) {
+    const parts: string[] = []
+    const g = peerGracefulRestart(p)
+    if (g) parts.push(gracefulRestartCapability(g))
+    const b = peerBfd(p)
+    if (b) {
+      const diag = bfdDiagText(b.lastDownDiag)
+      parts.push(`BFD ${bfdText(b)}, remote ${b.remoteState}, ${b.packetsIn} in / ${b.packetsOut} out, last packet ${b.lastRxAgoMs === null ? 'never' : `${b.lastRxAgoMs}ms ago`}${diag && b.state === 'Up' ? `, last down: ${diag}` : ''}`)
+    }
+    if (parts.length) notes.push(`  ${p.peer}: ${parts.join('; ')}`)
+  }
+  return notes.length ? `${table}\n\n${notes.join('\n')}` : table
 }
 
 const MARK: Record<DoctorCheck['result'], string> = { pass: 'ok', warn: 'WARN', fail: 'FAIL', skip: 'skip' }

@@ -1,5 +1,17 @@
-/** The [rip] section and the RIP flags of `fabric join`. */
+/**
+ * The [rip] section and the RIP flags of `fabric join`.
+ *
+ * BFD in RIP (bfd = yes, flags --rip-bfd, --rip-bfd-interval, ...: the
+ * rip- prefix keeps them apart from [bgp]'s --bfd flags, like --rip-port):
+ * as BIRD's `bfd` option of an RIP interface does, one BFD session per
+ * neighbour: each configured `neighbor` from the start, and each neighbour
+ * heard (an accepted RIP packet) with multicast; the session of a heard
+ * neighbour is removed when RIP forgets it (silent for timeout + garbage
+ * collection). A session going down withdraws the routes via that neighbour
+ * at once; a neighbour that never answers BFD keeps RIP's own timeout.
+ */
 import { type Prefix } from '../net/ipv4.js'
+import { type BfdConfig, bfdFromValues, bfdKeys } from './bfd-config.js'
 import { ConfigError } from './errors.js'
 import type { IniSection } from './ini.js'
 import { type KeySpec, get, readSection } from './section.js'
@@ -29,6 +41,8 @@ export interface RipConfig {
   /** prefixes accepted besides the pool */
   allow: Prefix[]
   port: number
+  /** BFD with the neighbours (bfd-config.ts); parseRip always sets it, absent means off */
+  bfd?: BfdConfig
 }
 
 function oneOf<T extends string>(values: readonly T[]) {
@@ -50,6 +64,7 @@ export const RIP_KEYS: Record<string, KeySpec> = {
   'max-routes': { parse: (s) => v.intIn(s, 1, 1_000_000, 'count'), flag: 'rip-max-routes', description: 'cap on learned routes', default: '10000' },
   allow: { parse: (s) => v.list(s, v.prefix), flag: 'rip-allow', description: 'prefixes accepted besides the pool', default: 'none' },
   port: { parse: (s) => v.intIn(s, 1, 65535, 'port'), flag: 'rip-port', description: 'UDP port', default: '520' },
+  ...bfdKeys('rip-'),
 }
 
 export function parseRip(opts: { file: string; section: IniSection | undefined; overrides: Record<string, string | undefined>; errors: ConfigError[] }): RipConfig {
@@ -69,6 +84,7 @@ export function parseRip(opts: { file: string; section: IniSection | undefined; 
     maxRoutes: get(values, 'max-routes', 10_000),
     allow: get(values, 'allow', []),
     port: get(values, 'port', 520),
+    bfd: bfdFromValues({ file: opts.file, sectionName: 'rip', values, errors: opts.errors }),
   }
   if (config.auth !== 'none' && config.keyFile === undefined) {
     opts.errors.push(new ConfigError({ where: values.get('auth')?.where ?? opts.file, section: 'rip', key: 'key-file', expected: `required with auth = ${config.auth}` }))

@@ -8,7 +8,8 @@ import { connect } from 'node:net'
 import { getPeers, getStatus } from '../api/client.js'
 import { matchHostEntry, placeOf, underlayCandidates } from '../api/host-identity.js'
 import { readState } from '../api/state-file.js'
-import type { DoctorCheck, StatusResponse } from '../api/types.js'
+import type { DoctorCheck, PeerRow, StatusResponse } from '../api/types.js'
+import { bfdDiagText, peerBfd } from '../api/peer-details.js'
 import { ConfigErrors } from '../config/errors.js'
 import { type FabricConfig, loadConfig } from '../config/fabric-config.js'
 import { RESERVED_ROUTE_PROTOCOLS } from '../config/route-protocol.js'
@@ -91,6 +92,10 @@ export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
   checkAgentHealth(ctx, add)
   checkMtu(ctx, add)
   await checkPeersReachable(ctx, add)
+  if (ctx.status) {
+    const peers = await getPeers(opts.socket, 3000).then((r) => r.peers, () => undefined)
+    if (peers) for (const c of checkBfd(peers)) add(c)
+  }
   return checks
 }
 
@@ -357,4 +362,38 @@ async function checkPeersReachable(ctx: Ctx, add: (c: Check) => void): Promise<v
     if (silent.length === 0) add({ name: `UDP ${c.rip.port} from peers`, result: 'pass', detail: `RIP updates arrive from ${peers.length} neighbours` })
     else add({ name: `UDP ${c.rip.port} from peers`, result: 'fail', detail: `no RIP updates from ${silent.map((p) => `${p.name} ${formatAddress(p.address)}`).join(', ')}`, fix: 'is RIP running there, with the same authentication? is UDP 520 or multicast 224.0.0.9 filtered? `fabric peers` shows auth failures and dropped packets' })
   }
+}
+
+/**
+ * BFD packets arrive from every peer configured for BFD (those whose
+ * /v1/peers row has details.bfd): the session is Up and its last packet is
+ * recent. No check when no peer runs BFD.
+ */
+export function checkBfd(peers: readonly PeerRow[]): Check[] {
+  const withBfd = peers.flatMap((p) => {
+    const b = peerBfd(p)
+    return b ? [{ p, b }] : []
+  })
+  if (withBfd.length === 0) return []
+  const bad: string[] = []
+  for (const { p, b } of withBfd) {
+    const name = p.peer === p.address ? p.address : `${p.peer} ${p.address}`
+    // Up means a packet within the detection time; allow the status's own delay on top
+    const limit = Math.max(2 * b.detectionTimeMs, 1000)
+    if (b.lastRxAgoMs === null) bad.push(`${name}: no BFD packet received (${b.packetsOut} sent, state ${b.state})`)
+    else if (b.state !== 'Up') {
+      const diag = bfdDiagText(b.lastDownDiag)
+      bad.push(`${name}: BFD ${b.state}${diag ? ` (${diag})` : ''}, last packet ${(b.lastRxAgoMs / 1000).toFixed(1)} s ago, remote says ${b.remoteState}`)
+    } else if (b.lastRxAgoMs > limit) bad.push(`${name}: BFD Up but the last packet is ${(b.lastRxAgoMs / 1000).toFixed(1)} s old (detection time ${b.detectionTimeMs} ms)`)
+  }
+  if (bad.length === 0) {
+    const times = [...new Set(withBfd.map(({ b }) => b.detectionTimeMs))].sort((a, b) => a - b)
+    return [{ name: 'BFD', result: 'pass', detail: `BFD Up with ${withBfd.length} peer${withBfd.length > 1 ? 's' : ''}, packets arriving (detection ${times.join('/')} ms)` }]
+  }
+  return [{
+    name: 'BFD',
+    result: 'fail',
+    detail: `${bad.length} of ${withBfd.length} BFD peers silent: ${bad.join('; ')}`,
+    fix: 'turn BFD on at the peer too (fabric: bfd = yes in [bgp], [peer.NAME] or [rip]; BIRD: `protocol bfd {}` and `bfd on`; FRR: bfdd with `neighbor ADDRESS bfd`); let UDP 3784 through between the hosts; the peer must be on-link and send with TTL 255 (RFC 5881 single hop); with bfd-auth both sides need the same keys',
+  }]
 }

@@ -396,6 +396,29 @@ export class DistanceVectorEngine<A, P, Pkt, R> {
   }
 
   /**
+   * The neighbour is gone (BFD saw it die): every active route via it times
+   * out now, as if its timeout had expired (withdrawn from the RIB, announced
+   * at 16 through garbage collection, triggered update). Routes it sends
+   * later are learned as usual. No-op for an unknown neighbour.
+   */
+  neighbourDown(address: number): RipAction[] {
+    const out: RipAction[] = []
+    if (this.#stopped) return out
+    const now = this.#opts.now()
+    const from = address >>> 0
+    let changed = false
+    for (const l of this.#learned.values()) {
+      if (l.from !== from || l.gcAt !== undefined) continue
+      this.#startDeletion(out, l, now)
+      this.#count('routes-timed-out')
+      changed = true
+    }
+    if (changed) this.#scheduleTriggered(now)
+    this.#finish(out)
+    return out
+  }
+
+  /**
    * Replaces an interface's key chain (key rotation on reload). Sequence
    * numbers and replay state are kept. False for an unknown interface.
    */

@@ -13,6 +13,8 @@
  *   leave         `fabric leave`: this host's subnet at metric 16 (engine
  *                 shutdown), learned routes withdrawn
  *   stop          SIGTERM: sockets closed, nothing announced, routes kept
+ *   bfd           [rip] bfd = yes: a BFD session per neighbour (bfd.ts); its
+ *                 down times out the routes via that neighbour at once
  */
 import { networkInterfaces } from 'node:os'
 import { AgentStartError, EXIT } from '../../core/errors.js'
@@ -21,7 +23,9 @@ import type { SelfInfo } from '../../core/self.js'
 import type { FabricConfig } from '../../config/fabric-config.js'
 import type { RipConfig } from '../../config/rip-config.js'
 import { type Prefix, containsAddress, formatAddress, formatPrefix, overlaps, parseAddress, prefix } from '../../net/ipv4.js'
-import type { CreateSource, PeerStatus, RouteSink, RouteSource } from '../../rib/source.js'
+import type { CreateSource, PeerStatus, RouteSink, RouteSource, SourceContext } from '../../rib/source.js'
+import { BFD_DEFAULTS } from '../../config/bfd-config.js'
+import { RipBfd } from './bfd.js'
 import type { RipAuthConfig, RipKey } from './auth.js'
 import { type RipAction, RipEngine, type RipInterfaceConfig, type RipNeighborView } from './engine.js'
 import { describeKeys, loadKeyFile } from './keys.js'
@@ -155,8 +159,9 @@ export class RipSource implements RouteSource {
   /** which socket the datagram being processed came in on (for logs) */
   #via: RipDatagram['via'] | undefined
   readonly #pending = new Set<Promise<unknown>>()
+  readonly #bfd: RipBfd
 
-  constructor(ctx: { config: FabricConfig; self: SelfInfo; log: Logger; onReady: () => void; listenOnly?: boolean }, deps: RipSourceDeps = {}) {
+  constructor(ctx: { config: FabricConfig; self: SelfInfo; log: Logger; onReady: () => void; listenOnly?: boolean; bfd?: SourceContext['bfd'] }, deps: RipSourceDeps = {}) {
     this.#config = ctx.config
     this.#self = ctx.self
     this.#listenOnly = ctx.listenOnly ?? false
@@ -198,6 +203,10 @@ export class RipSource implements RouteSource {
         triggeredMax: ms(rip.triggeredMax),
       },
     })
+    this.#bfd = new RipBfd({
+      config: rip.bfd ?? BFD_DEFAULTS, local: formatAddress(this.#iface.address), interface: this.#iface.name, port: ctx.bfd, log: this.#log, now: this.#now,
+      onDown: (address) => this.#bfdDown(address),
+    })
     const makeTransport = deps.transport ?? ((o: RipTransportOptions) => new RipTransport(o))
     this.#transport = makeTransport({
       address: formatAddress(this.#iface.address),
@@ -228,6 +237,7 @@ export class RipSource implements RouteSource {
     })
     this.#apply(this.#engine.setLocalRoutes(this.#listenOnly ? [] : [{ prefix: this.#self.subnet, metric: 1 }]))
     this.#apply(this.#engine.start())
+    await this.#bfd.start(rip.neighbors.map(formatAddress))
     // every neighbour sends its whole table at least once per (jittered) update interval
     const readyAfter = Math.round(rip.updateInterval * (1 + UPDATE_JITTER) * 1000 + rip.triggeredMax * 1000)
     this.#readyTimer = setTimeout(() => this.#markReady('update-interval'), readyAfter)
@@ -256,7 +266,10 @@ export class RipSource implements RouteSource {
     this.#apply(this.#engine.receive({ from: d.from, port: d.port, interface: this.#iface.name, bytes: d.bytes }))
     this.#via = undefined
     const nb = this.#engine.neighbor(d.from)
-    if (nb && nb.packets > 0) this.#refreshPeer(nb, this.#now())
+    if (nb && nb.packets > 0) {
+      this.#refreshPeer(nb, this.#now())
+      this.#bfd.heard(nb.address)
+    }
     if (!this.#ready && this.#unheard.size > 0 && nb && nb.packets > 0) {
       this.#unheard.delete(d.from >>> 0)
       if (this.#unheard.size === 0) this.#markReady('all-neighbors-heard')
@@ -339,6 +352,7 @@ export class RipSource implements RouteSource {
         this.#peerState.set(addr, { state: 'down', since: now })
         this.#log.warn('rip-neighbor-down', { neighbor: addr, note: 'forgotten' })
       }
+      if (!seen.has(addr) && !this.#config.rip.neighbors.some((x) => formatAddress(x) === addr)) this.#bfd.forget(addr)
     }
   }
 
@@ -381,6 +395,7 @@ export class RipSource implements RouteSource {
           badPackets: n?.badPackets ?? 0,
           badRoutes: n?.badRoutes ?? 0,
           ...(n ? { lastHeard: new Date(n.lastHeard).toISOString() } : {}),
+          bfd: this.#bfd.details(address),
         },
       })
     }
@@ -431,9 +446,19 @@ export class RipSource implements RouteSource {
     await this.stop()
   }
 
+  /** BFD saw the neighbour die: its routes time out now (RIP would wait for its timeout). */
+  #bfdDown(address: string): void {
+    const a = parseAddress(address)
+    if (!this.#running || !a.ok) return
+    const actions = this.#engine.neighbourDown(a.value)
+    this.#log.warn('rip-neighbor-down', { neighbor: address, note: 'BFD', withdrawn: actions.filter((x) => x.type === 'route-withdraw').length })
+    this.#apply(actions)
+  }
+
   /** SIGTERM: close everything, announce nothing (routes stay for a restart). */
   async stop(): Promise<void> {
     this.#running = false
+    await this.#bfd.stop()
     for (const t of [this.#timer, this.#readyTimer]) if (t) clearTimeout(t)
     if (this.#watch) clearInterval(this.#watch)
     this.#timer = undefined
@@ -461,7 +486,7 @@ export class RipSource implements RouteSource {
         changes.push('rip key file refused, previous keys kept')
       }
     }
-    const fixed: (keyof RipConfig)[] = ['interface', 'neighbors', 'auth', 'updateInterval', 'timeout', 'garbageCollection', 'triggeredMin', 'triggeredMax', 'splitHorizon', 'cost', 'maxRoutes', 'allow', 'port']
+    const fixed: (keyof RipConfig)[] = ['interface', 'neighbors', 'auth', 'bfd', 'updateInterval', 'timeout', 'garbageCollection', 'triggeredMin', 'triggeredMax', 'splitHorizon', 'cost', 'maxRoutes', 'allow', 'port']
     const differ = fixed.filter((k) => JSON.stringify(was[k]) !== JSON.stringify(now[k]))
     if (differ.length > 0) {
       this.#log.warn('rip-reload-needs-restart', { keys: differ })

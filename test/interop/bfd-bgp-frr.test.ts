@@ -1,0 +1,4 @@
+/** BFD with BGP between fabric and frr: a dead host noticed in < 1 s both ways (gr-helpers.ts). */
+import { bfdBgpSuite } from './gr-helpers.js'
+
+bfdBgpSuite('frr')

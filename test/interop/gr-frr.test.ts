@@ -1,0 +1,4 @@
+/** Graceful restart (RFC 4724) between fabric and frr, both directions (gr-helpers.ts). */
+import { grSuite } from './gr-helpers.js'
+
+grSuite('frr')
