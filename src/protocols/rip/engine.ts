@@ -401,11 +401,11 @@ export class DistanceVectorEngine<A, P, Pkt, R> {
    * at 16 through garbage collection, triggered update). Routes it sends
    * later are learned as usual. No-op for an unknown neighbour.
    */
-  neighbourDown(address: number): RipAction[] {
-    const out: RipAction[] = []
+  neighbourDown(address: A): DvAction<A, Pkt, R>[] {
+    const out: DvAction<A, Pkt, R>[] = []
     if (this.#stopped) return out
     const now = this.#opts.now()
-    const from = address >>> 0
+    const from = this.#fam.norm(address)
     let changed = false
     for (const l of this.#learned.values()) {
       if (l.from !== from || l.gcAt !== undefined) continue
