@@ -6,9 +6,9 @@
  * firewall on, log level info). Once all sessions are up it waits a few
  * seconds, then measures each agent over --seconds (default 60):
  *   - RSS (VmRSS) at the end, and the peak (VmHWM)
- *   - CPU % of one core: utime+stime of the agent plus cutime+cstime (the
- *     children it has waited for: iptables-save/-restore, ...), from
- *     /proc/PID/stat, so child processes count
+ *   - CPU % of one core: the agent's threads' run time (/proc/PID/task/STAR/schedstat,
+ *     ns) plus cutime+cstime of /proc/PID/stat (the children it has waited
+ *     for: iptables-save/-restore, ...), so child processes count
  *   - children spawned: pids seen in /proc/PID/task/STAR/children, sampled
  *     every 20 ms (a lower bound: a child shorter than that may be missed),
  *     and the firewall checks the agent counted (/v1/status)
@@ -36,14 +36,27 @@ const nodeOptions = args.includes('--node-options') ? args[args.indexOf('--node-
 
 if (process.env.FABRIC_USE_DIST !== '1') console.warn('note: FABRIC_USE_DIST is not 1: the agents run the TypeScript sources through tsx (not what the image runs)')
 
-interface Stat { ticks: number; childTicks: number; starttime: number }
+interface Stat { ownNs: number; childTicks: number }
 
+/**
+ * The process's own CPU time in ns (sum of its threads' /proc schedstat: a
+ * 10 ms tick is too coarse for 0.1% over a minute) and the CPU time of the
+ * children it has waited for (cutime + cstime, ticks).
+ */
 function stat(pid: number): Stat {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
-  // fields after the comm: index 0 = state (field 3); utime = field 14
+  // fields after the comm: index 0 = state (field 3); cutime = field 16
   const n = (field: number) => Number(f[field - 3])
-  return { ticks: n(14) + n(15), childTicks: n(16) + n(17), starttime: n(22) }
+  let ownNs = 0
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ownNs += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0])
+    } catch {
+      /* thread gone */
+    }
+  }
+  return { ownNs, childTicks: n(16) + n(17) }
 }
 
 function status(pid: number, key: string): number {
@@ -93,7 +106,7 @@ async function measure(procs: { name: string; pid: number }[], extraOf: (i: numb
     const p = procs[i]!
     const a = before[i]!
     const b = stat(p.pid)
-    const own = (b.ticks - a.ticks) / CLK_TCK
+    const own = (b.ownNs - a.ownNs) / 1e9
     const kids = (b.childTicks - a.childTicks) / CLK_TCK
     out.push({
       name: p.name, rss: status(p.pid, 'VmRSS'), hwm: status(p.pid, 'VmHWM'), cpuPct: ((own + kids) / wall) * 100,
