@@ -23,6 +23,7 @@ import {
   readDaemonTemplate, readIfExists, renderDaemonJson, restartPlan, restoreDaemonJson, runRestart, versionAtLeast, writeDaemonJson,
 } from './docker.js'
 import { FORWARD_CHAIN, POSTROUTING_CHAIN, desiredChains, directRoutingDrops, forwardParent, planApply, planRemove } from './firewall.js'
+import { FirewallWatch } from './firewall-watch.js'
 import { readHostOptions } from './flags.js'
 import { type Iptables, detectIptables } from './iptables.js'
 import { allocateSubnet, readIpamState } from './ipam.js'
@@ -103,7 +104,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
   let bridge = 'docker0'
   let ipt: Iptables | undefined
   let backendReason = ''
-  let timer: NodeJS.Timeout | undefined
+  let watch: FirewallWatch | undefined
   let checking = false
   const fw = { inSync: !o.firewall, parent: '', checks: 0, restored: 0, lastCheck: undefined as string | undefined, lastError: undefined as string | undefined, directRoutingWarned: false }
   let networkCreated = false
@@ -268,17 +269,18 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       if (ipt) {
         log.info('firewall-backend', { backend: ipt.backend, reason: backendReason })
         await checkFirewall('start')
-        timer = setInterval(() => void checkFirewall('periodic'), o.firewallCheckInterval * 1000)
-        timer.unref()
+        // on nf_tables change events (polling only where there are none: legacy iptables)
+        watch = new FirewallWatch({ backend: ipt.backend, log, pollMs: o.firewallCheckInterval * 1000, check: () => checkFirewall('periodic') })
+        watch.start()
       }
     },
     async stop() {
-      if (timer) clearInterval(timer)
-      timer = undefined
+      watch?.stop()
+      watch = undefined
     },
     async leave() {
-      if (timer) clearInterval(timer)
-      timer = undefined
+      watch?.stop()
+      watch = undefined
       if (ipt) {
         const saved = await ipt.save(['filter', 'nat'])
         const plan = planRemove(saved)
@@ -315,7 +317,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
         subnet: formatPrefix(subnet),
         docker: dockerStatus,
         firewall: o.firewall
-          ? { enabled: true, backend: ipt?.backend ?? null, chains: [FORWARD_CHAIN, POSTROUTING_CHAIN], forwardJumpFrom: fw.parent || null, inSync: fw.inSync, checks: fw.checks, restored: fw.restored, lastCheck: fw.lastCheck ?? null, lastError: fw.lastError ?? null }
+          ? { enabled: true, backend: ipt?.backend ?? null, chains: [FORWARD_CHAIN, POSTROUTING_CHAIN], forwardJumpFrom: fw.parent || null, inSync: fw.inSync, watch: watch?.mode ?? null, checks: fw.checks, restored: fw.restored, lastCheck: fw.lastCheck ?? null, lastError: fw.lastError ?? null }
           : { enabled: false },
       }
     },

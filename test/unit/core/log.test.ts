@@ -39,3 +39,49 @@ test('Logger.limited writes one line and then the suppressed count', (t) => {
   t.is(lines.length, 2)
   t.regex(lines[1] ?? '', /suppressed=1000/)
 })
+
+function capture() {
+  const lines: string[] = []
+  const stream = new Writable({ write(chunk, _e, cb) { lines.push(String(chunk)); cb() } })
+  return { lines, stream }
+}
+
+test('JSON lines: pino\'s format (level number, ISO time, pid, flat fields, event last)', (t) => {
+  const { lines, stream } = capture()
+  const log = createLogger({ level: 'debug', format: 'json', stream })
+  log.child({ peer: '10.0.0.2' }).info('session-up', { asn: 64512, up: true, list: [1, 2], nested: { a: 'b' }, gone: undefined })
+  log.debug('d')
+  log.warn('w', { n: null })
+  log.error('e', { big: 10n, err: new Error('boom') })
+  t.is(lines.length, 4)
+  for (const l of lines) t.true(l.endsWith('}\n') && !l.slice(0, -1).includes('\n'), 'one line each')
+  t.regex(lines[0]!, /^\{"level":30,"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","pid":\d+,"peer":"10\.0\.0\.2","asn":64512,"up":true,"list":\[1,2\],"nested":\{"a":"b"\},"event":"session-up"\}\n$/)
+  const [a, b, c, d] = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+  t.is(a!.pid, process.pid)
+  t.false('gone' in a!, 'undefined fields are left out')
+  t.like(b, { level: 20, event: 'd' })
+  t.like(c, { level: 40, event: 'w', n: null })
+  t.like(d, { level: 50, event: 'e', big: '10', err: 'boom' })
+})
+
+test('JSON lines: levels below the minimum are not written; a cycle does not throw', (t) => {
+  const { lines, stream } = capture()
+  const log = createLogger({ level: 'warn', format: 'json', stream })
+  log.info('not-written')
+  log.debug('not-written')
+  const o: Record<string, unknown> = { a: 1 }
+  o.self = o
+  log.warn('cyclic', { o, s: 'x"y\n' })
+  t.is(lines.length, 1)
+  const p = JSON.parse(lines[0]!) as { o: { a: number; self: string }; s: string }
+  t.is(p.o.a, 1)
+  t.is(p.o.self, '[Circular]')
+  t.is(p.s, 'x"y\n', 'strings escaped')
+})
+
+test('the human format is one short line', (t) => {
+  const { lines, stream } = capture()
+  const log = createLogger({ level: 'info', format: 'human', stream })
+  log.warn('firewall-restored', { changes: 2, note: 'put back' })
+  t.regex(lines[0]!, /^\d\d:\d\d:\d\d WARN  firewall-restored changes=2 note="put back"\n$/)
+})

@@ -1,0 +1,219 @@
+/**
+ * Idle cost of the agent (prints figures; not a test).
+ *
+ * A 4-host BGP lab (full mesh: 3 peers per agent), compiled agents as the
+ * image runs them, product defaults (hold 9 s, keepalive 3 s, reconcile 5 s,
+ * firewall on, log level info). Once all sessions are up it waits a few
+ * seconds, then measures each agent over --seconds (default 60):
+ *   - RSS (VmRSS) at the end, and the peak (VmHWM)
+ *   - CPU % of one core: the agent's threads' run time (/proc/PID/task/STAR/schedstat,
+ *     ns) plus cutime+cstime of /proc/PID/stat (the children it has waited
+ *     for: iptables-save/-restore, ...), so child processes count
+ *   - children spawned: pids seen in /proc/PID/task/STAR/children, sampled
+ *     every 20 ms (a lower bound: a child shorter than that may be missed),
+ *     and the firewall checks the agent counted (/v1/status)
+ * Then, with --bird (default on), the same for BIRD 2 in the same lab shape
+ * (4 namespaces, full mesh iBGP, device + direct + kernel protocols).
+ *
+ *   npm run build && FABRIC_USE_DIST=1 node --import tsx bench/idle.ts [--seconds 60] [--no-bird] [--join "ARGS"] [--node-options "..."]
+ *
+ * Everything runs in namespaces of a lab named idlPID (removed at the end,
+ * also on failure); nothing touches the root namespace.
+ */
+import { readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { getJson } from '../src/agent/control-client.js'
+import { type LabHost, type LabSpec, agentPids, labDown, labUp, renderLabIni, signalAgent, startAgent, waitAgents } from '../src/lab/lab.js'
+import { run, sleep, waitFor } from '../src/lab/sh.js'
+
+const args = process.argv.slice(2)
+const seconds = Number(args[args.indexOf('--seconds') + 1] ?? 60) || 60
+const withBird = !args.includes('--no-bird')
+const CLK_TCK = 100
+/** extra `fabric join` arguments and [fabric]/[bgp] lines, for experiments (e.g. --join "--no-firewall") */
+const joinArgs = args.includes('--join') ? args[args.indexOf('--join') + 1]!.split(' ').filter(Boolean) : []
+const nodeOptions = args.includes('--node-options') ? args[args.indexOf('--node-options') + 1]! : undefined
+
+if (process.env.FABRIC_USE_DIST !== '1') console.warn('note: FABRIC_USE_DIST is not 1: the agents run the TypeScript sources through tsx (not what the image runs)')
+
+interface Stat { ownNs: number; childTicks: number }
+
+/**
+ * The process's own CPU time in ns (sum of its threads' /proc schedstat: a
+ * 10 ms tick is too coarse for 0.1% over a minute) and the CPU time of the
+ * children it has waited for (cutime + cstime, ticks).
+ */
+function stat(pid: number): Stat {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
+  // fields after the comm: index 0 = state (field 3); cutime = field 16
+  const n = (field: number) => Number(f[field - 3])
+  let ownNs = 0
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ownNs += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0])
+    } catch {
+      /* thread gone */
+    }
+  }
+  return { ownNs, childTicks: n(16) + n(17) }
+}
+
+function status(pid: number, key: string): number {
+  const m = new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m ? Number(m[1]) * 1024 : 0
+}
+
+/** pids of the direct and indirect children of pid right now */
+function descendants(pid: number, into: Set<number>): void {
+  let tasks: string[]
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return
+  }
+  for (const t of tasks) {
+    let kids = ''
+    try {
+      kids = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8')
+    } catch {
+      continue
+    }
+    for (const k of kids.split(' ').filter(Boolean).map(Number)) {
+      if (!into.has(k)) {
+        into.add(k)
+        descendants(k, into)
+      }
+    }
+  }
+}
+
+interface Figures { name: string; rss: number; hwm: number; cpuPct: number; ownPct: number; childPct: number; children: number; extra: string }
+
+/** Measures the processes for `seconds`; `extra` gives a per-process note at the end. */
+async function measure(procs: { name: string; pid: number }[], extraOf: (i: number) => Promise<string>): Promise<Figures[]> {
+  const before = procs.map((p) => stat(p.pid))
+  const seen = procs.map(() => new Set<number>())
+  const t0 = process.hrtime.bigint()
+  const end = Date.now() + seconds * 1000
+  while (Date.now() < end) {
+    for (let i = 0; i < procs.length; i++) descendants(procs[i]!.pid, seen[i]!)
+    await sleep(20)
+  }
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9
+  const out: Figures[] = []
+  for (let i = 0; i < procs.length; i++) {
+    const p = procs[i]!
+    const a = before[i]!
+    const b = stat(p.pid)
+    const own = (b.ownNs - a.ownNs) / 1e9
+    const kids = (b.childTicks - a.childTicks) / CLK_TCK
+    out.push({
+      name: p.name, rss: status(p.pid, 'VmRSS'), hwm: status(p.pid, 'VmHWM'), cpuPct: ((own + kids) / wall) * 100,
+      ownPct: (own / wall) * 100, childPct: (kids / wall) * 100, children: seen[i]!.size, extra: await extraOf(i),
+    })
+  }
+  return out
+}
+
+const mb = (b: number) => `${(b / 1048576).toFixed(1)} MB`
+
+function print(title: string, figs: Figures[]): void {
+  console.log(title)
+  for (const f of figs) {
+    console.log(`  ${f.name.padEnd(8)} RSS ${mb(f.rss).padStart(8)} (peak ${mb(f.hwm)})  CPU ${f.cpuPct.toFixed(3)}% of a core (own ${f.ownPct.toFixed(3)}%, children ${f.childPct.toFixed(3)}%)  children seen ${f.children}${f.extra ? `  ${f.extra}` : ''}`)
+  }
+  const avg = (k: 'rss' | 'cpuPct') => figs.reduce((s, f) => s + f[k], 0) / figs.length
+  console.log(`  mean     RSS ${mb(avg('rss'))}  CPU ${avg('cpuPct').toFixed(3)}%`)
+}
+
+async function established(h: LabHost): Promise<number> {
+  try {
+    const s = await getJson(h.socket, '/v1/peers', 1000) as { peers?: { state?: string }[] } | { state?: string }[]
+    const list = Array.isArray(s) ? s : s.peers ?? []
+    return list.filter((p) => p.state === 'Established' || p.state === 'up').length
+  } catch {
+    return 0
+  }
+}
+
+async function fabricRun(lab: LabSpec): Promise<void> {
+  // product defaults (the lab's short test timers left out)
+  writeFileSync(lab.config, renderLabIni(lab, ['', '[bgp]', 'asn = 64512']).replace(/^reconcile-interval = .*\n/m, ''))
+  for (const h of lab.hosts) startAgent(lab, h, { logLevel: 'info', extraArgs: joinArgs, env: nodeOptions ? { NODE_OPTIONS: nodeOptions } : undefined })
+  await waitAgents(lab)
+  const up = await waitFor(async () => {
+    for (const h of lab.hosts) if ((await established(h)) < lab.hosts.length - 1) return undefined
+    return true
+  }, 60_000, 250)
+  if (!up) console.warn('warning: not every BGP session came up within 60 s')
+  await sleep(5000)
+  const procs = []
+  for (const h of lab.hosts) {
+    const [pid] = await agentPids(h)
+    if (!pid) throw new Error(`no agent pid for ${h.name}`)
+    procs.push({ name: h.name, pid })
+  }
+  const checksBefore = await Promise.all(lab.hosts.map(fwChecks))
+  console.log(`fabric: ${lab.hosts.length} agents (${process.env.FABRIC_USE_DIST === '1' ? 'compiled dist/' : 'src via tsx'}), ${lab.hosts.length - 1} BGP peers each, idle${joinArgs.length ? ` (join ${joinArgs.join(' ')})` : ''}; measuring ${seconds} s ...`)
+  const figs = await measure(procs, async (i) => {
+    const s = await getJson(lab.hosts[i]!.socket, '/v1/status', 2000).catch(() => undefined) as { memory?: { heapUsed?: number } } | undefined
+    const checks = (await fwChecks(lab.hosts[i]!)) - checksBefore[i]!
+    return `firewall checks ${checks}${s?.memory?.heapUsed ? `, V8 heap used ${mb(s.memory.heapUsed)}` : ''}, sessions up ${await established(lab.hosts[i]!)}`
+  })
+  print('fabric agents', figs)
+  for (const h of lab.hosts) await signalAgent(h, 'SIGTERM')
+}
+
+async function fwChecks(h: LabHost): Promise<number> {
+  const s = await getJson(h.socket, '/v1/status', 2000).catch(() => undefined) as { hostIntegration?: { firewall?: { checks?: number } } } | undefined
+  return s?.hostIntegration?.firewall?.checks ?? 0
+}
+
+async function birdRun(lab: LabSpec): Promise<void> {
+  const procs = []
+  for (const h of lab.hosts) {
+    const dir = join(h.dir, 'bird')
+    mkdirSync(dir, { recursive: true })
+    const peers = lab.hosts.filter((o) => o !== h).map((o) => [
+      `protocol bgp p${o.index} {`, `  local ${h.address} as 64512;`, `  neighbor ${o.address} as 64512;`, '  hold time 9;', '  keepalive time 3;',
+      '  ipv4 { import all; export where source = RTS_DEVICE && net ~ 10.244.0.0/16; next hop self; };', '}',
+    ].join('\n'))
+    const conf = [
+      `router id ${h.address};`, 'protocol device { scan time 10; }', `protocol direct { ipv4; interface "docker0"; }`,
+      'protocol kernel { scan time 5; ipv4 { export where source = RTS_BGP; }; }', ...peers,
+    ].join('\n') + '\n'
+    writeFileSync(join(dir, 'bird.conf'), conf)
+    const r = await run('ip', ['netns', 'exec', h.ns, 'bird', '-c', join(dir, 'bird.conf'), '-s', join(dir, 'bird.ctl'), '-P', join(dir, 'bird.pid')])
+    if (r.code !== 0) throw new Error(`bird: ${r.stderr}`)
+    const pid = await waitFor(() => {
+      try {
+        return Number(readFileSync(join(dir, 'bird.pid'), 'utf8').trim()) || undefined
+      } catch {
+        return undefined
+      }
+    }, 5000, 50)
+    procs.push({ name: h.name, pid: pid! })
+  }
+  const birdUp = async (h: LabHost) => {
+    const r = await run('ip', ['netns', 'exec', h.ns, 'birdc', '-s', join(h.dir, 'bird', 'bird.ctl'), 'show', 'protocols'])
+    return (r.stdout.match(/Established/g) ?? []).length
+  }
+  await waitFor(async () => {
+    for (const h of lab.hosts) if ((await birdUp(h)) < lab.hosts.length - 1) return undefined
+    return true
+  }, 60_000, 250)
+  await sleep(5000)
+  console.log(`BIRD 2: ${lab.hosts.length} daemons, same lab, ${lab.hosts.length - 1} iBGP peers each (hold 9, keepalive 3, kernel scan 5 s); measuring ${seconds} s ...`)
+  const figs = await measure(procs, async (i) => `sessions up ${await birdUp(lab.hosts[i]!)}`)
+  print('BIRD 2', figs)
+}
+
+const name = `idl${process.pid % 100000}`
+const lab = await labUp({ name, hosts: 4, mode: 'bgp', start: false })
+try {
+  await fabricRun(lab)
+  if (withBird) await birdRun(lab)
+} finally {
+  await labDown(name)
+}
