@@ -22,7 +22,7 @@
  */
 import { readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { getJson } from '../src/agent/control-client.js'
+import { getJson } from '../src/api/client.js'
 import { type LabHost, type LabSpec, agentPids, labDown, labUp, renderLabIni, signalAgent, startAgent, waitAgents } from '../src/lab/lab.js'
 import { run, sleep, waitFor } from '../src/lab/sh.js'
 

@@ -4,7 +4,7 @@
  * repair within the 3 s asserted here. Times are printed.
  */
 import test from 'ava'
-import { getJson } from '../../src/agent/control-client.js'
+import { getJson } from '../../src/api/client.js'
 import { run, waitFor, withLab } from './helpers.js'
 
 interface FwStatus { watch: string | null; restored: number; checks: number; inSync: boolean }
