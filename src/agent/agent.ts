@@ -112,7 +112,7 @@ export class Agent {
     await this.host.start()
 
     this.rib = new Rib()
-    this.metrics = createMetrics({
+    if (this.opts.metricsListen) this.metrics = await createMetrics({
       routes: () => this.routeCountsBySource(),
       sessions: () => {
         const m = new Map<string, { source: string; state: string; count: number }>()
@@ -158,7 +158,7 @@ export class Agent {
 
     this.server = new ControlServer(this.opts.socket, controlApi(this.api()))
     await this.server.listen()
-    if (this.opts.metricsListen) {
+    if (this.opts.metricsListen && this.metrics) {
       const where = await this.metrics.listen(this.opts.metricsListen)
       log.info('metrics-listening', { address: where, path: '/metrics' })
     }

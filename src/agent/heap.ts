@@ -12,11 +12,18 @@ export const HEAP_GROWING_PERCENT = 10
 /** heap used above which the tight factor applies, and below which it is lifted again */
 const TIGHT_ABOVE = 48 << 20
 const LOOSE_BELOW = 24 << 20
+/** heap growth between two checks that counts as busy */
+const GROWING_BYTES = 4 << 20
+const BUSY_CHECK_MS = 250
+const IDLE_CHECK_MS = 2000
 
 /** Starts the tuning for this process; returns a function that stops it. */
 export function tuneHeapForAgent(percent = Number(process.env.FABRIC_HEAP_GROWING_PERCENT ?? HEAP_GROWING_PERCENT)): () => void {
   if (!Number.isInteger(percent) || percent <= 0 || percent > 1000) return () => {}
   let tight = false
+  let last = 0
+  let timer: NodeJS.Timeout | undefined
+  let stopped = false
   const check = (): void => {
     const used = process.memoryUsage().heapUsed
     if (!tight && used > TIGHT_ABOVE) {
@@ -26,8 +33,18 @@ export function tuneHeapForAgent(percent = Number(process.env.FABRIC_HEAP_GROWIN
       setFlagsFromString('--heap-growing-percent=0')
       tight = false
     }
+    // while the heap is large or growing (an ingest) look often, else rarely:
+    // an idle agent wakes up every 2 s for this, not 4 times a second
+    const busy = used > LOOSE_BELOW || used - last > GROWING_BYTES
+    last = used
+    if (!stopped) {
+      timer = setTimeout(check, busy ? BUSY_CHECK_MS : IDLE_CHECK_MS)
+      timer.unref()
+    }
   }
-  const timer = setInterval(check, 250)
-  timer.unref()
-  return () => clearInterval(timer)
+  check()
+  return () => {
+    stopped = true
+    clearTimeout(timer)
+  }
 }

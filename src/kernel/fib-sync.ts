@@ -281,7 +281,8 @@ export class FibSync {
   /** Starts the periodic full reconcile and the kernel's event subscription. */
   start(intervalSeconds: number): void {
     this.intervalMs = intervalSeconds * 1000
-    this.interval = this.timers.every(Math.min(this.intervalMs, 1000), () => {
+    // half the interval (1-5 s): the check below may also stretch the interval for huge tables
+    this.interval = this.timers.every(Math.min(Math.max(this.intervalMs / 2, 1000), 5000), () => {
       // with huge tables a full dump costs; never spend more than ~5% of the time on it
       if (this.timers.now() - this.lastFullEnd >= Math.max(this.intervalMs, this.lastFullMs * 20)) this.requestFull(0)
     })

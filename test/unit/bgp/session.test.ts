@@ -407,7 +407,7 @@ test('decode errors are counted by reason in stats(); warnings go through the ra
   t.true(f.limited.includes('message-error'))
   t.true(f.limited.includes('bgp-connection-refused'))
   // the same drops in the agent's common counter names, which metrics and fabric status read
-  const metrics = createMetrics({
+  const metrics = await createMetrics({
     routes: () => [], sessions: () => [], kernel: () => ({ opsApplied: 0, opsFailed: 0, fullReconciles: 0, incrementalRuns: 0 }),
     sourceCounters: () => [{ source: 'bgp', counters: flatCounters(f.source.stats()) }], info: () => ({}),
     events: () => ({ subscribers: 0, dropped: 0, disconnected: 0 }),
