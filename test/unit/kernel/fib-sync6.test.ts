@@ -230,3 +230,23 @@ test('routes of the other table or protocol are never touched; duplicates of our
   t.deepEqual(kernel.ours(), ['fd00:fab:2::/64 via fd00:99::2 dev up0 metric 1024'])
   t.is([...kernel.routes.values()].filter((r) => r.protocol === 4).length, 1)
 })
+
+test('removeProtocolRoutes removes both families through a port with the IPv6 half; foreign routes stay', async (t) => {
+  const { FakeKernel } = await import('./fake-kernel.js')
+  const { removeProtocolRoutes } = await import('../../../src/kernel/remove-all.js')
+  const k4 = new FakeKernel()
+  const k6 = new FakeKernel6()
+  k4.external('add', { prefix: '10.244.1.0/24', gateway: '10.0.0.2', protocol: PROTO })
+  k6.external('add', { prefix: 'fd00:fab:2::/64', gateway: 'fd00:99::2', protocol: PROTO })
+  k6.external('add', { prefix: 'fd00:fab:3::/64', gateway: 'fe80::3', protocol: PROTO, metric: 1030 })
+  k6.external('add', { prefix: 'fd00:fab:4::/64', gateway: 'fd00:99::4', protocol: 4 })
+  const port = {
+    streamRoutes: k4.streamRoutes.bind(k4), applyBatch: k4.applyBatch.bind(k4),
+    streamRoutes6: k6.streamRoutes6.bind(k6), applyBatch6: k6.applyBatch6.bind(k6),
+  }
+  const r = await removeProtocolRoutes(port, PROTO)
+  t.deepEqual(r, { removed: 3, alreadyGone: 0, failed: 0, ipv6: { removed: 2, alreadyGone: 0, failed: 0 } })
+  t.deepEqual(k4.ours(), [])
+  t.deepEqual(k6.ours(), [])
+  t.is(k6.routes.size, 1)
+})
