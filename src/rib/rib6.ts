@@ -7,14 +7,20 @@
  * candidates per prefix, no single-candidate packing.
  */
 import { type Prefix6, PrefixMap6 } from '../net/ipv6.js'
-import type { Route6, RouteSink6 } from '../protocols/ripng/route6.js'
-import type { DesiredTable6 } from '../kernel/fib-sync6.js'
 
 /**
- * A candidate IPv6 route: Route6 with any source kind (static and BGP will
- * emit them too), an optional preference and age.
+ * A candidate IPv6 route: the shape of protocols/ripng/route6.ts's Route6
+ * (rib/ may not import protocols/), with any source kind (static and BGP
+ * will emit them too), an optional preference and age. Rib6 is a RouteSink6.
  */
-export interface RibRoute6 extends Omit<Route6, 'source' | 'attrs'> {
+export interface RibRoute6 {
+  readonly prefix: Prefix6
+  /** RFC 5952 text: link-local or a global address on the underlay prefix */
+  readonly nextHop: string
+  /** the interface the next hop is on (required for link-local next hops) */
+  readonly interface: string
+  readonly peer: string
+  readonly metric: number
   readonly source: string
   /** lower wins among candidates of the same source */
   readonly preference?: number
@@ -62,7 +68,7 @@ interface Entry {
 
 const candidateKey = (source: string, peer: string): string => `${source}\u0000${peer}`
 
-export class Rib6 implements RouteSink6 {
+export class Rib6 {
   private readonly entries = new PrefixMap6<Entry>()
   private readonly listeners: ((c: BestChange6) => void)[] = []
 
@@ -115,8 +121,8 @@ export class Rib6 implements RouteSink6 {
     for (const e of this.entries.values()) if (e.best) yield e.best
   }
 
-  /** The best routes as FibSync6's desired table (a view, nothing copied). */
-  desiredTable(): DesiredTable6 {
+  /** The best routes as FibSync6's desired table (a view, nothing copied; kernel/ is not imported here). */
+  desiredTable(): { get(p: Prefix6): RibRoute6 | undefined; values(): Iterable<RibRoute6>; readonly size: number } {
     const rib = this
     return {
       get: (p) => rib.best(p),

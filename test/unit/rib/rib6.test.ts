@@ -1,5 +1,6 @@
 import test from 'ava'
 import { parsePrefix6 } from '../../../src/net/ipv6.js'
+import type { Route6, RouteSink6 } from '../../../src/protocols/ripng/route6.js'
 import { type BestChange6, Rib6, type RibRoute6 } from '../../../src/rib/rib6.js'
 
 const P = (s: string) => { const r = parsePrefix6(s); if (!r.ok) throw new Error(r.error); return r.value }
@@ -41,4 +42,13 @@ test('iBGP loses to RIPng (distance 200 vs 120); the desired table is a live vie
   t.is(table.get(P('fd00:fab:2::/64')), rip)
   t.is(table.size, 1)
   t.deepEqual([...table.values()], [rip])
+})
+
+test('Rib6 is a RouteSink6: RIPng emits into it unchanged', (t) => {
+  const rib = new Rib6()
+  const sink: RouteSink6 = rib
+  const route: Route6 = { prefix: P('fd00:fab:7::/64'), nextHop: 'fe80::7', interface: 'up0', source: 'ripng', peer: 'fe80::7', metric: 2 }
+  sink.add(route)
+  t.is(rib.best(route.prefix), route)
+  t.is(sink.withdrawPeer('ripng', 'fe80::7'), 1)
 })
