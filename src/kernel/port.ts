@@ -3,8 +3,9 @@
  * (BIRD's krt_sys hooks). src/kernel/rtnl.ts implements it over rtnetlink;
  * unit tests implement it in memory.
  */
-import type { Connected } from './connected.js'
-import type { KernelRoute } from './types.js'
+import type { Prefix6 } from '../net/ipv6.js'
+import type { Connected, Connected6 } from './connected.js'
+import type { KernelRoute, KernelRoute6 } from './types.js'
 
 export const OP = { ADD: 0, REPLACE: 1, DELETE: 2 } as const
 export type OpCode = (typeof OP)[keyof typeof OP]
@@ -92,4 +93,52 @@ export interface KernelPort {
   connected(): Promise<Connected[]>
   /** Route, link and address events until the subscription is closed. */
   subscribe(listener: KernelListener): KernelSubscription
+}
+
+// ---- IPv6 -----------------------------------------------------------------------
+
+/** One IPv6 route operation (IPv6 tables are small: an object per route is fine). */
+export interface RouteOp6 {
+  kind: OpCode
+  prefix: Prefix6
+  /** RFC 5952 text */
+  gateway: string | undefined
+  /** RTA_OIF: required with a link-local gateway; -1: absent */
+  oif: number
+  /** RTA_PRIORITY, always sent (IPv6 has no metric 0: the kernel turns it into 1024, and a delete without one matches any metric) */
+  metric: number
+}
+
+/** IPv6 route operations of one table and protocol (same semantics as RouteBatch). */
+export class RouteBatch6 {
+  readonly ops: RouteOp6[] = []
+
+  constructor(readonly table: number, readonly protocol: number) {}
+
+  get length(): number {
+    return this.ops.length
+  }
+
+  push(kind: OpCode, prefix: Prefix6, gateway: string | undefined, oif: number | undefined, metric: number): number {
+    this.ops.push({ kind, prefix, gateway, oif: oif ?? -1, metric })
+    return this.ops.length - 1
+  }
+}
+
+/** What the kernel tells about IPv6 changes (RTNLGRP_IPV6_ROUTE, _LINK, _IPV6_IFADDR). */
+export interface KernelListener6 {
+  route(kind: 'new' | 'del', route: KernelRoute6): void
+  /** a link or an IPv6 address appeared, changed or went */
+  interfaces(): void
+  overrun(): void
+}
+
+/** The IPv6 half of the kernel port (Rtnl implements both). */
+export interface KernelPort6 {
+  applyBatch6(batch: RouteBatch6): Promise<Int32Array>
+  /** Streams the IPv6 routes of `table` (every protocol) to `onRoute`. */
+  streamRoutes6(onRoute: (r: KernelRoute6) => void, table?: number): Promise<void>
+  /** IPv6 addresses of up interfaces, link-local ones included. */
+  connected6(): Promise<Connected6[]>
+  subscribe6(listener: KernelListener6): KernelSubscription
 }

@@ -8,7 +8,8 @@
 import { endianness } from 'node:os'
 import type { DecodeError } from '../core/codec.js'
 import { type Result, err, ok } from '../util/result.js'
-import type { KernelRoute } from './types.js'
+import { type Prefix6, formatIpv6, hasHostBits6, parseIpv6 } from '../net/ipv6.js'
+import type { KernelRoute, KernelRoute6 } from './types.js'
 
 const LE = endianness() === 'LE'
 
@@ -24,7 +25,9 @@ export const NLM_F = {
   REPLACE: 0x100, EXCL: 0x200, CREATE: 0x400,
 } as const
 export const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, TABLE: 15 } as const
-export const IFA = { ADDRESS: 1, LOCAL: 2, LABEL: 3 } as const
+export const IFA = { ADDRESS: 1, LOCAL: 2, LABEL: 3, FLAGS: 8 } as const
+/** ifa_flags an address is not usable with (yet): IFA_F_TENTATIVE, IFA_F_DADFAILED */
+export const IFA_F = { NODAD: 0x02, DADFAILED: 0x08, TENTATIVE: 0x40, PERMANENT: 0x80 } as const
 export const IFLA = { IFNAME: 3, MTU: 4, MASTER: 10 } as const
 export const IFF = { UP: 0x1 } as const
 export const RTN = { UNICAST: 1 } as const
@@ -32,8 +35,11 @@ export const RT_SCOPE = { UNIVERSE: 0, HOST: 254, NOWHERE: 255 } as const
 /** rtm_table value meaning "see RTA_TABLE" (tables above 255) */
 export const RT_TABLE_COMPAT = 252
 export const AF_INET = 2
+export const AF_INET6 = 10
 /** rtnetlink multicast groups (numbers for addMembership) */
-export const RTNLGRP = { LINK: 1, IPV4_IFADDR: 5, IPV4_ROUTE: 7 } as const
+export const RTNLGRP = { LINK: 1, IPV4_IFADDR: 5, IPV4_ROUTE: 7, IPV6_IFADDR: 9, IPV6_ROUTE: 11 } as const
+/** the metric the kernel gives an IPv6 route added without RTA_PRIORITY (IP6_RT_PRIO_USER) */
+export const IP6_RT_PRIO_USER = 1024
 
 /** nlmsghdr */
 export const NLMSG_HDRLEN = 16
@@ -293,10 +299,143 @@ export function dumpRequestEncodingLength(type: number): number {
   return NLMSG_HDRLEN + dumpBodyLength(type)
 }
 
-/** A dump request (RTM_GETROUTE / GETADDR / GETLINK) for IPv4 (or all families, for links). */
-export function encodeDumpRequest(type: number, seq: number): Buffer {
+/** A dump request (RTM_GETROUTE / GETADDR / GETLINK) for IPv4 or IPv6 (all families, for links). */
+export function encodeDumpRequest(type: number, seq: number, family: typeof AF_INET | typeof AF_INET6 = AF_INET): Buffer {
   const buf = Buffer.alloc(dumpRequestEncodingLength(type))
   encodeHeader(buf, 0, buf.length, { type, flags: NLM_F.REQUEST | NLM_F.DUMP, seq })
-  buf[NLMSG_HDRLEN] = type === RTM.GETLINK ? 0 : AF_INET
+  buf[NLMSG_HDRLEN] = type === RTM.GETLINK ? 0 : family
   return buf
+}
+
+// ---- IPv6 -----------------------------------------------------------------------
+
+/** A 16-octet address attribute as RFC 5952 text: undefined when absent, an error when of another length. */
+function attr16(attrs: Map<number, Buffer>, type: number, name: string): Result<string | undefined, RtnlDecodeError> {
+  const a = attrs.get(type)
+  if (a === undefined) return ok(undefined)
+  if (a.length !== 16) return fail('bad-attribute', `${name} of ${a.length} octets (expected 16)`)
+  return ok(formatIpv6(a))
+}
+
+/** Decodes an RTM_NEWROUTE/DELROUTE payload; undefined for non-IPv6 routes. */
+export function decodeRoute6(payload: Buffer): Result<KernelRoute6 | undefined, RtnlDecodeError> {
+  if (payload.length < RTMSG_LEN) return fail('short-struct', `rtmsg of ${payload.length} octets (need ${RTMSG_LEN})`, 0)
+  if (payload[0] !== AF_INET6) return ok(undefined)
+  const dstLen = payload[1]!
+  if (dstLen > 128) return fail('bad-prefix-length', `IPv6 route with prefix length ${dstLen}`, 1)
+  const attrs = decodeAttributes(payload, RTMSG_LEN)
+  if (!attrs.ok) return attrs
+  const a = attrs.value
+  const dst = attr16(a, RTA.DST, 'RTA_DST')
+  if (!dst.ok) return dst
+  if (dst.value === undefined && dstLen > 0) return fail('bad-attribute', `IPv6 route with prefix length ${dstLen} and no RTA_DST`)
+  const dstBytes = a.get(RTA.DST)
+  if (dstBytes !== undefined && hasHostBits6(dstBytes, dstLen)) return fail('bad-attribute', `IPv6 route ${dst.value}/${dstLen} has host bits set`)
+  const table = attr4(a, RTA.TABLE, 'RTA_TABLE', hostU32)
+  if (!table.ok) return table
+  const metric = attr4(a, RTA.PRIORITY, 'RTA_PRIORITY', hostU32)
+  if (!metric.ok) return metric
+  const gateway = attr16(a, RTA.GATEWAY, 'RTA_GATEWAY')
+  if (!gateway.ok) return gateway
+  const oif = attr4(a, RTA.OIF, 'RTA_OIF', hostU32)
+  if (!oif.ok) return oif
+  const prefix: Prefix6 = { addr: dst.value ?? '::', len: dstLen }
+  return ok({
+    prefix,
+    table: table.value ?? payload[4]!,
+    protocol: payload[5]!,
+    scope: payload[6]!,
+    type: payload[7]!,
+    metric: metric.value ?? 0,
+    gateway: gateway.value,
+    oif: oif.value,
+  })
+}
+
+export interface KernelAddress6 {
+  index: number
+  /** RFC 5952 text */
+  address: string
+  prefixLen: number
+  scope: number
+  /** IFA_FLAGS when present (32 bits), else ifa_flags */
+  flags: number
+}
+
+/** Decodes an RTM_NEWADDR/DELADDR payload; undefined for non-IPv6 addresses. */
+export function decodeAddress6(payload: Buffer): Result<KernelAddress6 | undefined, RtnlDecodeError> {
+  if (payload.length < IFADDRMSG_LEN) return fail('short-struct', `ifaddrmsg of ${payload.length} octets (need ${IFADDRMSG_LEN})`, 0)
+  if (payload[0] !== AF_INET6) return ok(undefined)
+  const prefixLen = payload[1]!
+  if (prefixLen > 128) return fail('bad-prefix-length', `IPv6 address with prefix length ${prefixLen}`, 1)
+  const attrs = decodeAttributes(payload, IFADDRMSG_LEN)
+  if (!attrs.ok) return attrs
+  // IPv6 addresses come as IFA_ADDRESS; IFA_LOCAL only on point-to-point links
+  const local = attr16(attrs.value, IFA.LOCAL, 'IFA_LOCAL')
+  if (!local.ok) return local
+  const address = attr16(attrs.value, IFA.ADDRESS, 'IFA_ADDRESS')
+  if (!address.ok) return address
+  const flags = attr4(attrs.value, IFA.FLAGS, 'IFA_FLAGS', hostU32)
+  if (!flags.ok) return flags
+  const addr = local.value ?? address.value
+  if (addr === undefined) return ok(undefined)
+  return ok({ index: u32(payload, 4), address: addr, prefixLen, scope: payload[3]!, flags: flags.value ?? payload[2]! })
+}
+
+export interface RouteSpec6 {
+  prefix: Prefix6
+  table: number
+  protocol: number
+  /** RTA_PRIORITY; the kernel makes an absent or 0 metric 1024 on add, and a delete without one matches any metric */
+  metric?: number
+  /** RFC 5952 text */
+  gateway?: string
+  oif?: number
+  type?: number
+}
+
+/** Octets encodeRoute6 writes for `spec`. */
+export function route6EncodingLength(spec: RouteSpec6): number {
+  return NLMSG_HDRLEN + RTMSG_LEN + (spec.prefix.len > 0 ? 20 : 0) + (spec.table >= 256 ? 8 : 0) + (spec.metric !== undefined ? 8 : 0) + (spec.gateway !== undefined ? 20 : 0) + (spec.oif !== undefined ? 8 : 0)
+}
+
+function putAttr16(buf: Buffer, off: number, type: number, text: string): number {
+  const bytes = parseIpv6(text)
+  if (bytes === undefined) throw new RangeError(`encodeRoute6: "${text}" is not an IPv6 address`)
+  w16(buf, 20, off)
+  w16(buf, type, off + 2)
+  bytes.copy(buf, off + 4)
+  return off + 20
+}
+
+/** An IPv6 RTM_NEWROUTE/RTM_DELROUTE message. */
+export function encodeRoute6(h: NlHeader, spec: RouteSpec6): Buffer {
+  const buf = Buffer.alloc(route6EncodingLength(spec))
+  encodeRoute6Into(buf, 0, h, spec)
+  return buf
+}
+
+/** Writes an IPv6 route message into buf at off; returns the offset after it. Throws a RangeError for a spec the program built wrongly. */
+export function encodeRoute6Into(buf: Buffer, off: number, h: NlHeader, spec: RouteSpec6): number {
+  if (!(spec.prefix.len >= 0 && spec.prefix.len <= 128)) throw new RangeError(`encodeRoute6: prefix length ${spec.prefix.len}`)
+  const size = route6EncodingLength(spec)
+  encodeHeader(buf, off, size, h)
+  const b = off + NLMSG_HDRLEN
+  buf[b] = AF_INET6
+  buf[b + 1] = spec.prefix.len
+  buf[b + 2] = 0
+  buf[b + 3] = 0
+  buf[b + 4] = spec.table < 256 ? spec.table : RT_TABLE_COMPAT
+  buf[b + 5] = spec.protocol
+  // IPv6 routes have no scope of their own (the kernel ignores rtm_scope for them)
+  buf[b + 6] = RT_SCOPE.UNIVERSE
+  buf[b + 7] = spec.type ?? RTN.UNICAST
+  w32(buf, 0, b + 8)
+  let o = b + RTMSG_LEN
+  if (spec.prefix.len > 0) o = putAttr16(buf, o, RTA.DST, spec.prefix.addr)
+  if (spec.table >= 256) o = putAttr32(buf, o, RTA.TABLE, spec.table, false)
+  if (spec.metric !== undefined) o = putAttr32(buf, o, RTA.PRIORITY, spec.metric, false)
+  if (spec.gateway !== undefined) o = putAttr16(buf, o, RTA.GATEWAY, spec.gateway)
+  if (spec.oif !== undefined) o = putAttr32(buf, o, RTA.OIF, spec.oif, false)
+  return off + size
 }

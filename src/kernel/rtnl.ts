@@ -8,14 +8,18 @@
 import { endianness } from 'node:os'
 import { RawNetlinkSocket } from 'netlink/dist/raw.js'
 import type { Result } from '../util/result.js'
-import { type Connected, connectedNetworks } from './connected.js'
+import { parseIpv6 } from '../net/ipv6.js'
+import { type Connected, type Connected6, connectedNetworks, connectedNetworks6 } from './connected.js'
 import { ERRNO, errnoName } from './errno.js'
-import { type KernelListener, type KernelPort, type KernelSubscription, OP, RouteBatch, type RouteOpKind } from './port.js'
 import {
-  AF_INET, NLMSG, NLM_F, RTM, RTNLGRP, RT_TABLE_COMPAT, type KernelAddress, type KernelLink, type NlMessage, type RouteSpec,
-  decodeAck, decodeAddress, decodeLink, decodeMessages, decodeRoute, encodeDumpRequest, encodeRouteRaw, routeRawEncodingLength,
+  type KernelListener, type KernelListener6, type KernelPort, type KernelPort6, type KernelSubscription, OP, RouteBatch, type RouteBatch6, type RouteOpKind,
+} from './port.js'
+import {
+  AF_INET, AF_INET6, NLMSG, NLM_F, RTM, RTNLGRP, RT_TABLE_COMPAT, type KernelAddress, type KernelAddress6, type KernelLink, type NlMessage, type RouteSpec,
+  type RouteSpec6, decodeAck, decodeAddress, decodeAddress6, decodeLink, decodeMessages, decodeRoute, decodeRoute6, encodeDumpRequest, encodeRoute6Into,
+  encodeRouteRaw, route6EncodingLength, routeRawEncodingLength,
 } from './rtnl-codec.js'
-import { MAIN_TABLE, type KernelRoute } from './types.js'
+import { MAIN_TABLE, type KernelRoute, type KernelRoute6 } from './types.js'
 
 const NETLINK_ROUTE = 0
 const LE = endianness() === 'LE'
@@ -63,7 +67,7 @@ interface Pending {
 }
 
 /** Request/response rtnetlink socket. One per agent; not shared between namespaces. */
-export class Rtnl implements KernelPort {
+export class Rtnl implements KernelPort, KernelPort6 {
   private readonly sock: RawNetlinkSocket
   private seq = Math.floor(Math.random() * 0x7fffffff)
   private readonly pending = new Map<number, Pending>()
@@ -172,10 +176,10 @@ export class Rtnl implements KernelPort {
     }
   }
 
-  private dump(type: number, onPart?: (m: NlMessage) => void): Promise<NlMessage[]> {
+  private dump(type: number, onPart?: (m: NlMessage) => void, family: typeof AF_INET | typeof AF_INET6 = AF_INET): Promise<NlMessage[]> {
     const run = (): Promise<NlMessage[]> => {
       const seq = this.nextSeq()
-      return this.request(encodeDumpRequest(type, seq), seq, onPart)
+      return this.request(encodeDumpRequest(type, seq, family), seq, onPart)
     }
     const p = this.dumpChain.then(run, run)
     this.dumpChain = p.catch(() => undefined)
@@ -199,9 +203,9 @@ export class Rtnl implements KernelPort {
   }
 
   /** Dumps one kind of object and decodes the replies of type `reply`; undecodable ones are skipped. */
-  private async dumpDecoded<T>(request: number, reply: number, decode: (payload: Buffer) => Result<T | undefined, unknown>): Promise<T[]> {
+  private async dumpDecoded<T>(request: number, reply: number, decode: (payload: Buffer) => Result<T | undefined, unknown>, family: typeof AF_INET | typeof AF_INET6 = AF_INET): Promise<T[]> {
     const out: T[] = []
-    for (const m of await this.dump(request)) {
+    for (const m of await this.dump(request, undefined, family)) {
       if (m.type !== reply) continue
       const r = decode(m.payload)
       if (r.ok && r.value !== undefined) out.push(r.value)
@@ -239,7 +243,7 @@ export class Rtnl implements KernelPort {
   }
 
   subscribe(listener: KernelListener): KernelSubscription {
-    return new KernelMonitor(listener)
+    return new KernelMonitor(listener, RTNLGRP.IPV4_ROUTE, RTNLGRP.IPV4_IFADDR, decodeRoute)
   }
 
   dumpAddresses(): Promise<KernelAddress[]> {
@@ -267,11 +271,48 @@ export class Rtnl implements KernelPort {
   }
 
   /** Applies a columnar batch; returns one errno per operation (0: done). */
-  async applyBatch(b: RouteBatch, maxWindow = 2048): Promise<Int32Array> {
+  applyBatch(b: RouteBatch, maxWindow = 2048): Promise<Int32Array> {
+    const { table, protocol } = b
+    return this.sendBatch(b.length, maxWindow, (buf, off, limit, i, seq) => {
+      const gw = b.gateway[i]!
+      const k = b.kind[i]!
+      // metric 0 is the kernel's default on add; deletes keep it so they match exactly
+      const metric = k !== OP.DELETE && b.metric[i] === 0 ? -1 : b.metric[i]!
+      if (off + routeRawEncodingLength(metric, gw, -1, table) > limit) return -1
+      return encodeRouteRaw(buf, off, k === OP.DELETE ? RTM.DELROUTE : RTM.NEWROUTE, flagsOf(k), seq, b.addr[i]!, b.len[i]!, table, protocol, metric, gw)
+    })
+  }
+
+  /**
+   * Applies IPv6 route operations; one errno per operation. Every operation
+   * carries its metric (RTA_PRIORITY) so deletes match exactly. Throws a
+   * RangeError before sending anything when an operation is malformed (a
+   * program error: FIB sync only builds them from validated addresses).
+   */
+  applyBatch6(b: RouteBatch6, maxWindow = 2048): Promise<Int32Array> {
+    const specs: RouteSpec6[] = b.ops.map((op) => {
+      if (op.gateway !== undefined && parseIpv6(op.gateway) === undefined) throw new RangeError(`applyBatch6: gateway "${op.gateway}" is not an IPv6 address`)
+      if (parseIpv6(op.prefix.addr) === undefined || !(op.prefix.len >= 0 && op.prefix.len <= 128)) throw new RangeError(`applyBatch6: bad prefix ${op.prefix.addr}/${op.prefix.len}`)
+      if (!(op.metric >= 1 && op.metric <= 0xffffffff)) throw new RangeError(`applyBatch6: metric ${op.metric} (IPv6 routes need 1..2^32-1)`)
+      return { prefix: op.prefix, table: b.table, protocol: b.protocol, metric: op.metric, gateway: op.gateway, oif: op.oif >= 0 ? op.oif : undefined }
+    })
+    return this.sendBatch(specs.length, maxWindow, (buf, off, limit, i, seq) => {
+      const spec = specs[i]!
+      if (off + route6EncodingLength(spec) > limit) return -1
+      const k = b.ops[i]!.kind
+      return encodeRoute6Into(buf, off, { type: k === OP.DELETE ? RTM.DELROUTE : RTM.NEWROUTE, flags: flagsOf(k), seq }, spec)
+    })
+  }
+
+  /**
+   * Sends `n` messages, many per datagram, at most `window` unacknowledged.
+   * `encodeAt` writes message i with its sequence number at `off` and
+   * returns the offset after it, or -1 when it would pass `limit`.
+   */
+  private async sendBatch(n: number, maxWindow: number, encodeAt: (buf: Buffer, off: number, limit: number, i: number, seq: number) => number): Promise<Int32Array> {
     const window = Math.min(maxWindow, this.maxWindow)
     if (this.closed) throw new Error('rtnetlink socket closed')
     if (this.batch) throw new Error('applyBatch is not reentrant')
-    const n = b.length
     const errnos = new Int32Array(n).fill(-1)
     if (n === 0) return errnos
     const base = (this.seq + 1) >>> 0
@@ -302,18 +343,10 @@ export class Rtnl implements KernelPort {
             const first = next
             let lastOff = 0
             while (next < n && next - acks.done < window) {
-              const i = next
-              const gw = b.gateway[i]!
-              const k = b.kind[i]!
-              // metric 0 is the kernel's default on add; deletes keep it so they match exactly
-              const metric = k !== OP.DELETE && b.metric[i] === 0 ? -1 : b.metric[i]!
-              if (off + routeRawEncodingLength(metric, gw, -1, b.table) > CHUNK) break
-              const type = k === OP.DELETE ? RTM.DELROUTE : RTM.NEWROUTE
-              const flags = k === OP.DELETE ? NLM_F.REQUEST
-                : k === OP.REPLACE ? NLM_F.REQUEST | NLM_F.CREATE | NLM_F.REPLACE
-                  : NLM_F.REQUEST | NLM_F.CREATE | NLM_F.EXCL
+              const end = encodeAt(buf, off, CHUNK, next, (base + next) >>> 0)
+              if (end < 0) break
               lastOff = off
-              off = encodeRouteRaw(buf, off, type, flags, (base + i) >>> 0, b.addr[i]!, b.len[i]!, b.table, b.protocol, metric, gw)
+              off = end
               next++
             }
             // the datagram's last message asks for the ack that settles them all
@@ -334,21 +367,64 @@ export class Rtnl implements KernelPort {
     }
     return errnos
   }
+
+  // ---- IPv6 ---------------------------------------------------------------------
+
+  /** Streams the IPv6 routes (of `table`, when given) to `onRoute`; nothing is kept. */
+  async streamRoutes6(onRoute: (r: KernelRoute6) => void, table?: number): Promise<void> {
+    await this.dump(RTM.GETROUTE, (m) => {
+      if (m.type !== RTM.NEWROUTE) return
+      const r = decodeRoute6(m.payload)
+      if (r.ok && r.value && (table === undefined || r.value.table === table)) onRoute(r.value)
+    }, AF_INET6)
+  }
+
+  async dumpRoutes6(): Promise<KernelRoute6[]> {
+    const out: KernelRoute6[] = []
+    await this.streamRoutes6((r) => out.push(r))
+    return out
+  }
+
+  dumpAddresses6(): Promise<KernelAddress6[]> {
+    return this.dumpDecoded(RTM.GETADDR, RTM.NEWADDR, decodeAddress6, AF_INET6)
+  }
+
+  async connected6(): Promise<Connected6[]> {
+    const [addrs, links] = await Promise.all([this.dumpAddresses6(), this.dumpLinks()])
+    return connectedNetworks6(addrs, links)
+  }
+
+  subscribe6(listener: KernelListener6): KernelSubscription {
+    return new KernelMonitor(listener, RTNLGRP.IPV6_ROUTE, RTNLGRP.IPV6_IFADDR, decodeRoute6)
+  }
+}
+
+/** netlink flags of an operation: add fails on a taken key, replace creates or replaces, delete matches */
+function flagsOf(k: number): number {
+  return k === OP.DELETE ? NLM_F.REQUEST
+    : k === OP.REPLACE ? NLM_F.REQUEST | NLM_F.CREATE | NLM_F.REPLACE
+      : NLM_F.REQUEST | NLM_F.CREATE | NLM_F.EXCL
 }
 
 /**
- * Listens to IPv4 route changes (RTNLGRP_IPV4_ROUTE) so fabric notices a
- * route of its own deleted or changed by hand, or a foreign route appearing,
- * and to links and IPv4 addresses (RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR), which
- * change what is on-link.
+ * Listens to the route changes of one family (RTNLGRP_IPV4_ROUTE or
+ * _IPV6_ROUTE) so fabric notices a route of its own deleted or changed by
+ * hand, or a foreign route appearing, and to links and that family's
+ * addresses (RTNLGRP_LINK, _IPV4_IFADDR / _IPV6_IFADDR), which change what
+ * is on-link.
  */
-class KernelMonitor implements KernelSubscription {
+class KernelMonitor<R> implements KernelSubscription {
   private readonly sock: RawNetlinkSocket
   private paused = false
 
-  constructor(private readonly listener: KernelListener) {
+  constructor(
+    private readonly listener: { route(kind: 'new' | 'del', r: R): void; interfaces(): void; overrun(): void },
+    private readonly routeGroup: number,
+    addrGroup: number,
+    private readonly decode: (payload: Buffer) => Result<R | undefined, unknown>,
+  ) {
     this.sock = new RawNetlinkSocket(NETLINK_ROUTE, { recvBufferSize: 4 << 20 } as never)
-    for (const g of [RTNLGRP.IPV4_ROUTE, RTNLGRP.LINK, RTNLGRP.IPV4_IFADDR]) this.sock.addMembership(g)
+    for (const g of [routeGroup, RTNLGRP.LINK, addrGroup]) this.sock.addMembership(g)
     // nothing may throw back into the native binding
     this.sock.on('message', (buf: Buffer) => {
       try {
@@ -377,7 +453,7 @@ class KernelMonitor implements KernelSubscription {
     for (const m of split.value) {
       if (m.type === RTM.NEWROUTE || m.type === RTM.DELROUTE) {
         if (this.paused) continue
-        const r = decodeRoute(m.payload)
+        const r = this.decode(m.payload)
         if (r.ok && r.value) this.listener.route(m.type === RTM.NEWROUTE ? 'new' : 'del', r.value)
       } else if (m.type === RTM.NEWLINK || m.type === RTM.DELLINK || m.type === RTM.NEWADDR || m.type === RTM.DELADDR) {
         interfaces = true
@@ -390,7 +466,7 @@ class KernelMonitor implements KernelSubscription {
     if (this.paused) return
     this.paused = true
     try {
-      this.sock.dropMembership(RTNLGRP.IPV4_ROUTE)
+      this.sock.dropMembership(this.routeGroup)
     } catch {
       /* closed */
     }
@@ -400,7 +476,7 @@ class KernelMonitor implements KernelSubscription {
     if (!this.paused) return
     this.paused = false
     try {
-      this.sock.addMembership(RTNLGRP.IPV4_ROUTE)
+      this.sock.addMembership(this.routeGroup)
     } catch {
       /* closed */
     }

@@ -1,4 +1,5 @@
 import type { Prefix } from '../net/ipv4.js'
+import type { Prefix6 } from '../net/ipv6.js'
 
 export const MAIN_TABLE = 254
 
@@ -29,3 +30,17 @@ export type KernelOp =
   | { op: 'add'; route: DesiredRoute }
   | { op: 'replace'; route: DesiredRoute }
   | { op: 'delete'; route: KernelRoute }
+
+/** An IPv6 route as the kernel reports it (one next hop; multipath routes come without RTA_GATEWAY). */
+export interface KernelRoute6 {
+  prefix: Prefix6
+  table: number
+  protocol: number
+  /** RTA_PRIORITY: 1024 for routes added without one */
+  metric: number
+  type: number
+  scope: number
+  /** RFC 5952 text */
+  gateway?: string
+  oif?: number
+}

@@ -63,3 +63,38 @@ test("readInterfaces reads a namespace's links, state, MTU, master and IPv4 addr
   t.deepEqual(by.get('br0')!.addresses, [{ address: 0x0af40701, prefixLen: 24, scope: 0 }])
   t.deepEqual(by.get('up1')!.addresses, [])
 })
+
+test('IPv6: FibSync6 installs, replaces, restores a route deleted by hand, reports a foreign route as a conflict and leaves it; leave removes its routes', async (t) => {
+  const ns = `${uniqueName('kn')}-6`
+  t.teardown(() => run('ip', ['netns', 'del', ns]).then(() => undefined))
+  for (const args of [
+    ['netns', 'add', ns],
+    ['-n', ns, 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1'],
+    ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.up0.accept_dad=0'],
+    ['-n', ns, 'addr', 'add', 'fd00:99::1/64', 'dev', 'up0', 'nodad'],
+    ['-n', ns, 'link', 'set', 'up0', 'up'],
+    ['-n', ns, 'link', 'set', 'up1', 'up'],
+    ['-n', ns, '-6', 'route', 'add', 'fd00:fab:4::/64', 'via', 'fd00:99::9', 'proto', 'static'],
+  ]) {
+    const r = await run('ip', args)
+    t.is(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
+  }
+  const r = await run('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', probe, 'fib6'], { timeoutMs: 60_000 })
+  t.is(r.code, 0, r.stderr)
+  const s = JSON.parse(r.stdout) as Record<string, { routes: string[]; states?: Record<string, string | null>; conflicts?: { prefix: string; reason: string }[]; drift?: { change: string }[]; removed?: unknown }>
+  const foreign = 'fd00:fab:4::/64 via fd00:99::9 dev up0 proto static metric 1024'
+  t.deepEqual(s.installed!.routes, [
+    'fd00:fab:2::/64 via fd00:99::2 dev up0 proto 233 metric 1024',
+    'fd00:fab:3::/64 via fe80::2 dev up0 proto 233 metric 1024',
+    foreign,
+  ])
+  t.deepEqual(s.installed!.states, { 'fd00:fab:2::/64': 'installed', 'fd00:fab:3::/64': 'installed', 'fd00:fab:4::/64': 'conflict' })
+  t.regex(s.installed!.conflicts![0]!.reason, /protocol 4 via fd00:99::9 \(metric 1024\)/)
+  t.deepEqual(s.replaced!.routes, ['fd00:fab:2::/64 via fd00:99::5 dev up0 proto 233 metric 1024', 'fd00:fab:3::/64 via fe80::2 dev up0 proto 233 metric 1024', foreign])
+  t.true(s.restored!.routes.includes('fd00:fab:3::/64 via fe80::2 dev up0 proto 233 metric 1024'), 'the route deleted by hand is back')
+  t.deepEqual(s.restored!.drift!.map((d) => d.change), ['deleted'], 'only the hand delete is drift')
+  t.deepEqual(s.withdrawn!.routes, ['fd00:fab:3::/64 via fe80::2 dev up0 proto 233 metric 1024', foreign])
+  t.is(s.withdrawn!.states!['fd00:fab:2::/64'], null)
+  t.deepEqual(s.left!.routes, [foreign], 'leave removes fabric\'s IPv6 routes only')
+  t.deepEqual(s.left!.removed, { removed: 1, alreadyGone: 0, failed: 0, ipv6: { removed: 1, alreadyGone: 0, failed: 0 } })
+})
