@@ -10,7 +10,7 @@
  * collection). A session going down withdraws the routes via that neighbour
  * at once; a neighbour that never answers BFD keeps RIP's own timeout.
  */
-import { type Prefix } from '../net/ipv4.js'
+import type { Prefix } from '../net/ipv4.js'
 import { type BfdConfig, bfdFromValues, bfdKeys } from './bfd-config.js'
 import { ConfigError } from './errors.js'
 import type { IniSection } from './ini.js'

@@ -64,8 +64,12 @@ export function parseAddress6(text: string): Result<Buffer, string> {
     return bad(halves.length === 2 ? `"::" with ${head.length + tail.length} groups around it stands for no group` : `${head.length} groups, expected 8`)
   }
   const buf = Buffer.alloc(16)
-  head.forEach((g, i) => buf.writeUInt16BE(g, i * 2))
-  tail.forEach((g, i) => buf.writeUInt16BE(g, (8 - tail.length + i) * 2))
+  head.forEach((g, i) => {
+    buf.writeUInt16BE(g, i * 2)
+  })
+  tail.forEach((g, i) => {
+    buf.writeUInt16BE(g, (8 - tail.length + i) * 2)
+  })
   return ok(buf)
 }
 
@@ -212,7 +216,7 @@ function bytesArg(addr: Uint8Array | string): Uint8Array | undefined {
 /** :: */
 export function isUnspecified6(addr: Uint8Array | string): boolean {
   const b = bytesArg(addr)
-  return b !== undefined && b.every((x) => x === 0)
+  return b?.every((x) => x === 0) ?? false
 }
 
 /** ::1 */
@@ -310,7 +314,7 @@ export const NEXT_HOP_PROBLEM_TEXT6: Record<NextHopProblem6, string> = {
  */
 export function nextHopProblem6(addr: Uint8Array | string, scope: NextHopScope6): NextHopProblem6 | undefined {
   const b = bytesArg(addr)
-  if (!b || b.length !== 16) return 'not-unicast'
+  if (b?.length !== 16) return 'not-unicast'
   if (isUnspecified6(b) || isLoopback6(b) || isMulticast6(b)) return 'not-unicast'
   if (isIpv4Mapped6(b)) return 'ipv4-mapped'
   const text = typeof addr === 'string' && addr === formatIpv6(b) ? addr : formatIpv6(b)

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
 import { getJson } from '../../src/api/client.js'
+import type { StatusResponse } from '../../src/api/types.js'
 import { type DHost, DockerLab, INET_ADDRESS, copyImage, must, run, sleep, tail, waitFor } from './helpers.js'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
@@ -65,8 +66,8 @@ function script(name: string): Promise<string> {
   return must('bash', [join(repo, 'test/docker', name)], undefined, 900_000).then((s) => s.trim().split('\n').pop()!)
 }
 
-async function status(h: DHost): Promise<Record<string, any>> {
-  return getJson<Record<string, any>>(join(h.run, 'fabric.sock'), '/v1/status', 2000)
+async function status(h: DHost): Promise<StatusResponse> {
+  return getJson<StatusResponse>(join(h.run, 'fabric.sock'), '/v1/status', 2000)
 }
 
 async function containerIp(lab: DockerLab, h: DHost, name: string): Promise<string> {
@@ -210,8 +211,8 @@ if (missing.length > 0 && process.env.FABRIC_SKIP_DOCKER_TEST === '1') {
       t.true(await fabricRulesInPlace(h), `fabric chains on ${h.name}`)
     }
     const st = await status(h2)
-    t.is(st.hostIntegration.firewall.backend, 'nft')
-    t.is(st.hostIntegration.firewall.forwardJumpFrom, 'DOCKER-USER')
+    t.is(st.hostIntegration.firewall?.backend, 'nft')
+    t.is(st.hostIntegration.firewall?.forwardJumpFrom, 'DOCKER-USER')
 
     // --- plain `docker run` containers talk across hosts without NAT
     for (const h of lab.hosts) await lab.mustDocker(h, ['run', '-d', '--name', 'ct', '--restart=always', BUSYBOX, 'sleep', '3600'])
@@ -251,7 +252,7 @@ if (missing.length > 0 && process.env.FABRIC_SKIP_DOCKER_TEST === '1') {
     await must('ip', ['netns', 'exec', h2.ns, 'iptables', '-t', 'nat', '-D', 'POSTROUTING', '-s', '10.244.2.0/24', '!', '-o', 'docker0', '-j', 'MASQUERADE'])
     t.true(await ping(lab, h3, ips[1]!), 'cross-host traffic after the firewall reload')
     t.deepEqual((await tcpPeer(lab, h3, h2, 5003)), [ips[2]], 'still no NAT between hosts')
-    t.true((await status(h2)).hostIntegration.firewall.restored >= 1)
+    t.true(((await status(h2)).hostIntegration.firewall?.restored ?? 0) >= 1)
 
     // --- fabric leave on node3: chains gone, daemon.json restored; after Docker restarts, iptables as before
     await lab.mustDocker(h3, ['update', '--restart=no', 'fabric'])

@@ -363,7 +363,7 @@ async function goodState(protocol: 'bgp' | 'rip', h1: LabHost, h2: LabHost): Pro
   if (protocol === 'bgp') {
     const peers = await peersOf(h1).catch(() => [])
     const g = peers.find((x) => x.address === h2.address)
-    if (!g || g.state !== 'Established') return { ok: false, why: `node1's session with the good peer ${h2.address} is ${g?.state ?? 'absent'}` }
+    if (g?.state !== 'Established') return { ok: false, why: `node1's session with the good peer ${h2.address} is ${g?.state ?? 'absent'}` }
   }
   const r1 = await fabricKernelRoutes(h1.ns).catch(() => [])
   const r = r1.find((x) => x.dst === h2.subnet)

@@ -33,7 +33,7 @@ export class BfdPeer {
   readonly events: StateEvent[] = []
   readonly stderr: string[] = []
   #id = 1
-  #pending = new Map<number, (m: any) => void>()
+  #pending = new Map<number, (m: Record<string, unknown>) => void>()
   #waiters: (() => void)[] = []
   readonly ready: Promise<void>
 
@@ -43,6 +43,7 @@ export class BfdPeer {
     let onReady: () => void
     this.ready = new Promise((r) => (onReady = r))
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      // biome-ignore lint/suspicious/noExplicitAny: a JSON line of the driver script, read field by field below
       let m: any
       try {
         m = JSON.parse(line)
@@ -62,6 +63,7 @@ export class BfdPeer {
     createInterface({ input: this.child.stderr! }).on('line', (l) => this.stderr.push(l))
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: the driver script's reply, shaped by the command
   call(cmd: Record<string, unknown>): Promise<any> {
     const id = this.#id++
     return new Promise((resolve, reject) => {

@@ -16,6 +16,7 @@ bfd.on('error', (e) => out({ ev: 'error', message: e.message }))
 out({ ev: 'ready' })
 
 for await (const line of createInterface({ input: process.stdin })) {
+  // biome-ignore lint/suspicious/noExplicitAny: the session spec as JSON (secrets in hex), converted below
   const m = JSON.parse(line) as { id: number; cmd: string; spec?: any; key?: string; ms?: number }
   try {
     if (m.cmd === 'add') {

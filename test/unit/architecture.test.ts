@@ -12,7 +12,7 @@ import test from 'ava'
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url))
 
 /** folder -> the folders it may import (besides itself) */
-export const ALLOWED: Record<string, readonly string[]> = {
+const ALLOWED: Record<string, readonly string[]> = {
   util: [],
   net: ['util'],
   core: ['util', 'net'],

@@ -123,7 +123,7 @@ export function resolveRipInterface(config: FabricConfig, self: SelfInfo): Resol
 export function loadRipAuth(rip: RipConfig): { auth: RipAuthConfig | undefined; keys: RipKey[]; warnings: string[] } {
   if (rip.auth === 'none') return { auth: undefined, keys: [], warnings: [] }
   if (rip.keyFile === undefined) throw errorOf(`[rip] auth = ${rip.auth}: expected key-file (--key-file) with the keys`)
-  let loaded
+  let loaded: ReturnType<typeof loadKeyFile>
   try {
     loaded = loadKeyFile(rip.keyFile, rip.auth)
   } catch (e) {

@@ -83,5 +83,5 @@ test('the human format is one short line', (t) => {
   const { lines, stream } = capture()
   const log = createLogger({ level: 'info', format: 'human', stream })
   log.warn('firewall-restored', { changes: 2, note: 'put back' })
-  t.regex(lines[0]!, /^\d\d:\d\d:\d\d WARN  firewall-restored changes=2 note="put back"\n$/)
+  t.regex(lines[0]!, /^\d\d:\d\d:\d\d WARN {2}firewall-restored changes=2 note="put back"\n$/)
 })

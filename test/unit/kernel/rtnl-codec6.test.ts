@@ -104,7 +104,12 @@ test('encode6: ::/0 has no RTA_DST, tables above 255 carry RTA_TABLE, deletes ke
 
 test('decode6: wrong lengths, host bits and short structs are typed rtnl DecodeErrors', (t) => {
   const good = ROUTES[0]!.bytes
-  const reason = (b: Buffer): string | undefined => { const r = decodeRoute6(b); return r.ok ? undefined : (t.is(r.error.codec, 'rtnl'), r.error.reason) }
+  const reason = (b: Buffer): string | undefined => {
+    const r = decodeRoute6(b)
+    if (r.ok) return undefined
+    t.is(r.error.codec, 'rtnl')
+    return r.error.reason
+  }
   t.is(reason(good.subarray(0, 11)), 'short-struct')
   const len = Buffer.from(good); len[1] = 129
   t.is(reason(len), 'bad-prefix-length')

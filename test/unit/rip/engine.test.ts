@@ -29,7 +29,10 @@ function setup(over: Partial<RipEngineOptions> = {}) {
   })
   engine.setLocalRoutes([{ prefix: OWN }])
   engine.start()
-  return { engine, clock, advance: (ms: number) => ((clock.now += ms), engine.tick()) }
+  return { engine, clock, advance: (ms: number) => {
+    clock.now += ms
+    return engine.tick()
+  } }
 }
 
 const route = (p: string, metric: number, extra: Partial<RipRouteEntry> = {}): RipRouteEntry => ({ kind: 'route', tag: 0, prefix: pfx(p), nextHop: 0, metric, ...extra })
