@@ -95,8 +95,15 @@ const CHUNK = 8192
 const RUN_MAX = 65536
 /** Per-route log lines above this many operations go to debug; info gets a summary. */
 const LOG_EACH_MAX = 64
-/** How long after a batch its own route events are still expected (they come on another socket, in any order with the acks). */
-const EXPECT_MS = 2000
+/**
+ * How long after a batch the route events of its successful operations are
+ * still expected. The kernel queues them on the monitor socket before it
+ * acknowledges the batch, but a busy agent may read that socket much later
+ * (a flood of updates): so they are kept until they come, and forgotten only
+ * after this safety time. Failed operations cause no event and are forgotten
+ * at their ack.
+ */
+const EXPECT_MS = 30_000
 /** Most own route events expected at once; a batch that would exceed it pauses the monitor instead. */
 const EXPECT_MAX = 16384
 
@@ -394,6 +401,22 @@ export class FibSync {
   }
 
   /** Forgets what a batch's operations were expected to cause (their events came, or will not). */
+  /** Forgets the expectations of the batch's failed operations (no event comes for them). */
+  private unexpectFailed(batch: RouteBatch, id: number, errnos: Int32Array): void {
+    for (let i = 0; i < batch.length; i++) {
+      if (errnos[i] === 0) continue
+      const p = { addr: batch.addr[i]!, len: batch.len[i]! }
+      const list = this.expected.get(p)
+      if (!list) continue
+      const kind = batch.kind[i] === OP.DELETE ? 'del' : 'new'
+      const j = list.findIndex((e) => e.batch === id && e.kind === kind && e.gateway === batch.gateway[i] && e.metric === Math.max(0, batch.metric[i]!))
+      if (j < 0) continue
+      list.splice(j, 1)
+      this.expectedCount--
+      if (list.length === 0) this.expected.delete(p)
+    }
+  }
+
   private unexpect(batch: RouteBatch, id: number): void {
     for (let i = 0; i < batch.length; i++) {
       const p = { addr: batch.addr[i]!, len: batch.len[i]! }
@@ -635,12 +658,17 @@ export class FibSync {
     const id = ++this.batchSeq
     if (quiet) sub.pause()
     else if (sub !== undefined) this.expect(batch, id)
+    let errnos: Int32Array | undefined
     try {
-      return await this.port.applyBatch(batch)
+      errnos = await this.port.applyBatch(batch)
+      return errnos
     } finally {
       if (quiet) this.subscription?.resume()
       else if (sub !== undefined) {
-        // events of this batch may still be queued on the event socket
+        // a failed operation changed nothing: no event will come for it
+        if (errnos) this.unexpectFailed(batch, id, errnos)
+        else this.unexpect(batch, id)
+        // the others' events may still be queued on the event socket
         this.timers.after(EXPECT_MS, () => this.guard(() => this.unexpect(batch, id)))
       }
     }

@@ -22,8 +22,9 @@ const key = (table: number, p: Prefix, metric: number): string => `${table} ${fo
 export class FakeKernel implements KernelPort {
   readonly routes = new Map<string, KernelRoute>()
   connectedNets: Connected[]
-  /** 'before-ack': events arrive before applyBatch resolves; 'after-ack': after; 'none': never */
-  events: 'before-ack' | 'after-ack' | 'none' = 'before-ack'
+  /** 'before-ack': events arrive before applyBatch resolves; 'after-ack': after; 'late': when releaseEvents() is called (a monitor socket read long after the acks); 'none': never */
+  events: 'before-ack' | 'after-ack' | 'late' | 'none' = 'before-ack'
+  private lateEvents: ['new' | 'del', KernelRoute][] = []
   private listeners = new Set<{ l: KernelListener; paused: boolean }>()
   /** when set, applyBatch waits for this before answering (a batch "in flight") */
   gate: Promise<void> | undefined
@@ -83,7 +84,15 @@ export class FakeKernel implements KernelPort {
     }
     if (this.events === 'before-ack') for (const [kind, r] of events) this.emit(kind, r)
     else if (this.events === 'after-ack') setImmediate(() => { for (const [kind, r] of events) this.emit(kind, r) })
+    else if (this.events === 'late') this.lateEvents.push(...events)
     return errnos
+  }
+
+  /** delivers the events held in mode 'late' */
+  releaseEvents(): void {
+    const held = this.lateEvents
+    this.lateEvents = []
+    for (const [kind, r] of held) for (const s of this.listeners) if (!s.paused) s.l.route(kind, { ...r })
   }
 
   async streamRoutes(onRoute: (r: KernelRoute) => void, table?: number): Promise<void> {
