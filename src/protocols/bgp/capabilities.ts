@@ -5,7 +5,15 @@
  */
 import { AFI_IPV4, CapabilityCode, SAFI_UNICAST } from './codec/constants.js'
 import type { Capability } from './codec/types.js'
-import type { Negotiated } from './fsm.js'
+
+/** What negotiation found, as far as this table needs it (fsm.ts Negotiated; declared here so fsm.ts may import this file) */
+export interface NegotiatedView {
+  readonly families: ReadonlyArray<{ readonly afi: number; readonly safi: number }>
+  readonly routeRefresh: boolean
+  readonly as4: boolean
+  readonly gracefulRestart?: unknown
+}
+type Negotiated = NegotiatedView
 
 export interface SupportedCapability {
   readonly kind: Capability['kind']
