@@ -90,7 +90,7 @@ export function peerGracefulRestart(n: Negotiated): PeerGracefulRestart | null {
 /** Why helper mode ended (or was not entered): the counters' reasons. */
 export type HelperEndReason =
   | 'restart-time-expired' | 'stale-path-time-expired' | 'consecutive-restart' | 'hard-reset' | 'bfd-down'
-  | 'notification' | 'no-graceful-restart' | 'no-forwarding' | 'stopped'
+  | 'notification' | 'hold-timer-expired' | 'no-graceful-restart' | 'no-forwarding' | 'stopped'
 
 /**
  * Whether a session that went down keeps the peer's routes (RFC 4724 4.2,
@@ -98,12 +98,19 @@ export type HelperEndReason =
  * IPv4 unicast and a restart time, and the session ended by a TCP close or
  * reset, or (N negotiated) by any NOTIFICATION but Cease/Hard Reset.
  * `forced` (BFD down, an administrative stop) never helps.
+ *
+ * Not our own hold timer expiring, although RFC 8538 would allow it with N:
+ * a peer that falls silent is as likely a dead host (power, link) as a
+ * restarting agent, and a restarting fabric agent closes its sessions itself
+ * (SIGTERM; a crash closes the socket too, and a crash-and-return within the
+ * hold time is seen as a new OPEN). Keeping a dead host's routes for its
+ * restart time would black-hole traffic for minutes instead of the hold time.
  */
 export function helperDecision(o: {
   localRestartTime: number
   localNotification: boolean
   peer: PeerGracefulRestart | null
-  notification?: { code: number; subcode: number } | undefined
+  notification?: { code: number; subcode: number; direction?: 'sent' | 'received' } | undefined
   forced?: HelperEndReason | undefined
 }): { help: true } | { help: false; why: HelperEndReason } {
   if (o.forced) return { help: false, why: o.forced }
@@ -112,6 +119,7 @@ export function helperDecision(o: {
   const n = o.notification
   if (n) {
     if (n.code === ErrorCode.CEASE && n.subcode === CeaseSubcode.HARD_RESET) return { help: false, why: 'hard-reset' }
+    if (n.code === ErrorCode.HOLD_TIMER_EXPIRED && n.direction === 'sent') return { help: false, why: 'hold-timer-expired' }
     if (!(o.localNotification && o.peer.notification)) return { help: false, why: 'notification' }
   }
   return { help: true }

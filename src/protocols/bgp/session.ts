@@ -562,7 +562,7 @@ export class PeerSession {
    * or a NOTIFICATION that allows it. Without `how` (discarded, internal
    * error) the routes are withdrawn.
    */
-  private lose(c: Connection, reason: string, how?: { notification?: { code: number; subcode: number } | undefined }): void {
+  private lose(c: Connection, reason: string, how?: { notification?: { code: number; subcode: number; direction?: 'sent' | 'received' } | undefined }): void {
     if (c !== this.current) return
     this.current = undefined
     this.lastError = reason
@@ -726,7 +726,7 @@ export class PeerSession {
     this.opts.onChange()
   }
 
-  private finishDown(reason: string, how: { notification?: { code: number; subcode: number } | undefined; forced?: HelperEndReason } = { forced: 'stopped' }): void {
+  private finishDown(reason: string, how: { notification?: { code: number; subcode: number; direction?: 'sent' | 'received' } | undefined; forced?: HelperEndReason } = { forced: 'stopped' }): void {
     const rib = this.rib
     const n = this.negotiated
     this.rib = undefined

@@ -77,7 +77,8 @@ test('helperDecision: TCP loss helps; NOTIFICATION only with N on both sides and
     return r.help ? 'help' : r.why
   }
   t.is(d({}), 'help')
-  t.is(d({ notification: { code: 4, subcode: 0 } }), 'help')
+  t.is(d({ notification: { code: 4, subcode: 0, direction: 'received' } }), 'help')
+  t.is(d({ notification: { code: 4, subcode: 0, direction: 'sent' } }), 'hold-timer-expired', 'our hold timer: maybe a dead host')
   t.is(d({ notification: { code: 6, subcode: 4 } }), 'help')
   t.is(d({ notification: { code: 6, subcode: 9 } }), 'hard-reset')
   t.is(d({ notification: { code: 6, subcode: 4 }, peer: { ...peer, notification: false } }), 'notification')
