@@ -20,6 +20,7 @@ import { registerRouteProtocol } from '../kernel/rt-protos.js'
 import { Rtnl } from '../kernel/rtnl.js'
 import { MAIN_TABLE } from '../kernel/types.js'
 import { formatAddress, formatPrefix } from '../net/ipv4.js'
+import { BfdService } from '../protocols/bfd/service.js'
 import { Rib } from '../rib/rib.js'
 import type { Route } from '../rib/route.js'
 import type { RouteSource } from '../rib/source.js'
@@ -74,6 +75,8 @@ export class Agent {
   private subnetClaims = new Map<string, { peer: string; prefix: string; source: string }>()
   private host: HostHooks | undefined
   private metrics: Metrics | undefined
+  /** the one BFD service (worker thread), started when a source first asks for it */
+  private bfd: Promise<BfdService> | undefined
 
   constructor(private readonly opts: AgentOptions) {}
 
@@ -184,9 +187,43 @@ export class Agent {
       self: this.self,
       log: this.opts.log.child({ source: this.config.mode }),
       stateDir: this.opts.stateDir,
+      bfd: () => this.bfdService(),
       onReady: () => this.onSourceReady(),
     })
     return [source]
+  }
+
+  /**
+   * BFD for the sources: one service, started on first use, with the RFC 5881
+   * TTL check (an iptables rule in a chain fabric owns); without iptables it
+   * runs without the check and says so.
+   */
+  private bfdService(): Promise<BfdService> {
+    if (this.stopping) return Promise.reject(new Error('the agent is stopping'))
+    this.bfd ??= (async () => {
+      const log = this.opts.log.child({ part: 'bfd' })
+      let service: BfdService
+      try {
+        service = await BfdService.start({ gtsm: true })
+      } catch (e) {
+        this.warn('bfd-ttl-check-unavailable', `BFD runs without the TTL 255 check (RFC 5881 5): ${(e as Error).message}`)
+        service = await BfdService.start({ gtsm: false })
+      }
+      service.on('error', (e) => log.limited('warn', 'bfd-error', e.message, { error: e.message }))
+      service.on('state', (key, from, to, diag) => log.info('bfd-state', { session: key, from, to, diag }))
+      log.info('bfd-started', {})
+      return service
+    })()
+    return this.bfd
+  }
+
+  private async closeBfd(): Promise<void> {
+    const p = this.bfd
+    this.bfd = undefined
+    if (!p) return
+    const s = await p.catch(() => undefined)
+    // every neighbour gets AdminDown (RFC 5882 3.2: not a failure; graceful restart decides)
+    await s?.close().catch(() => undefined)
   }
 
   /** Deletes of stale routes wait until every source has its full table (or the grace time ends). */
@@ -233,6 +270,7 @@ export class Agent {
     if (this.conflictTimer) clearInterval(this.conflictTimer)
     this.fib?.stop()
     for (const s of this.sources) await s.stop().catch(() => undefined)
+    await this.closeBfd()
     await this.server?.close()
     await this.metrics?.close()
     await this.host?.stop().catch(() => undefined)
@@ -258,6 +296,7 @@ export class Agent {
     this.fib.stop()
     for (const s of this.sources) await s.stop().catch(() => undefined)
     this.sources = []
+    await this.closeBfd()
     const routes = await removeProtocolRoutes(this.rtnl!, this.config.routeProtocol)
     await this.host?.leave()
     removeStateFile(this.opts.stateDir)

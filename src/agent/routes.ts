@@ -45,6 +45,9 @@ export function buildRouteRows(opts: {
       state: st.state,
       reason: 'reason' in st ? st.reason : null,
       alternatives: Math.max(0, opts.candidates(r) - 1),
+      stale: r.attrs?.stale
+        ? { reason: r.attrs.stale.reason, secondsLeft: r.attrs.stale.until === undefined ? null : Math.max(0, Math.ceil((r.attrs.stale.until - opts.now) / 1000)) }
+        : null,
     })
   }
   for (const [key, k] of ours) if (!seen.has(key)) rows.push(kernelOnlyRow(k, linkMap, 'stale', STALE_REASON))

@@ -25,7 +25,7 @@ export function deviceOf(route: KernelRouteFields | undefined, links: ReadonlyMa
 export function kernelOnlyRow(k: KernelRouteFields, links: ReadonlyMap<number, LocalLink>, state: 'stale' | 'kernel-only', reason: string): RouteRow {
   return {
     prefix: formatPrefix(k.prefix), nextHop: k.gateway !== undefined ? formatAddress(k.gateway) : null, device: deviceOf(k, links),
-    source: 'kernel', peer: null, metric: k.metric, asPath: null, age: null, state, reason, alternatives: 0,
+    source: 'kernel', peer: null, metric: k.metric, asPath: null, age: null, state, reason, alternatives: 0, stale: null,
   }
 }
 

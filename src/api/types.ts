@@ -148,6 +148,12 @@ export interface RouteRow {
   reason: string | null
   /** other candidates for the prefix (from other sources or peers) */
   alternatives: number
+  /**
+   * BGP graceful restart helper: the route is kept while its peer restarts
+   * (peer-restarting) or until its End-of-RIB (awaiting-end-of-rib), for at
+   * most secondsLeft more seconds; null for every other route
+   */
+  stale: { reason: 'peer-restarting' | 'awaiting-end-of-rib'; secondsLeft: number | null } | null
 }
 
 /** GET /v1/routes */

@@ -4,6 +4,7 @@
  * (full mesh); the agent adds those once it knows which host it is.
  */
 import { type Prefix, formatAddress } from '../net/ipv4.js'
+import { type BfdConfig, bfdFromValues, bfdKeys } from './bfd-config.js'
 import { ConfigError } from './errors.js'
 import type { IniSection } from './ini.js'
 import { type KeySpec, get, readSection } from './section.js'
@@ -25,6 +26,8 @@ export interface BgpPeerConfig {
   rrClient: boolean
   /** where it was configured, for messages */
   where: string
+  /** BFD with this peer ([peer.NAME] bfd* keys, else [bgp]'s) */
+  bfd: BfdConfig
 }
 
 export interface BgpConfig {
@@ -51,8 +54,14 @@ export interface BgpConfig {
   port: number
   /** listen for incoming sessions */
   listen: boolean
-  /** graceful restart time advertised (RFC 4724), 0 = not advertised */
+  /** graceful restart time advertised (RFC 4724), 0 = not advertised (and no helper mode) */
   gracefulRestartTime: number
+  /** restarting side: seconds to wait for End-of-RIB from every peer before announcing and sweeping */
+  gracefulRestartDeferral: number
+  /** helper side: longest time a restarted peer's stale routes wait for its End-of-RIB, seconds */
+  gracefulRestartStalepathTime: number
+  /** BFD for the mesh peers, --peer peers, dynamic neighbours; the default of every [peer.NAME] */
+  bfd: BfdConfig
   peers: BgpPeerConfig[]
 }
 
@@ -71,7 +80,10 @@ export const BGP_KEYS: Record<string, KeySpec> = {
   'max-prefixes': { parse: (s) => v.intIn(s, 1, 100_000_000, 'count'), flag: 'max-prefixes', description: 'per-peer limit of accepted prefixes (Cease/Maximum Number of Prefixes Reached over it)', default: '100000' },
   port: { parse: (s) => v.intIn(s, 1, 65535, 'port'), flag: 'bgp-port', description: 'TCP port', default: '179' },
   listen: { parse: v.bool, flag: 'bgp-listen', description: 'accept incoming sessions', default: 'yes' },
-  'graceful-restart-time': { parse: (s) => v.intIn(s, 0, 4095, 'seconds'), flag: 'graceful-restart-time', description: 'graceful restart time advertised (RFC 4724), 0 to not advertise', default: '120' },
+  'graceful-restart-time': { parse: (s) => v.intIn(s, 0, 4095, 'seconds'), flag: 'graceful-restart-time', description: 'graceful restart time advertised (RFC 4724): how long peers keep our routes while we restart; 0 turns graceful restart off (also helper mode)', default: '120' },
+  'graceful-restart-deferral': { parse: (s) => v.intIn(s, 1, 3600, 'seconds'), flag: 'graceful-restart-deferral', description: 'after a restart: longest wait for End-of-RIB from every peer before announcing and removing stale routes', default: '60' },
+  'graceful-restart-stalepath-time': { parse: (s) => v.intIn(s, 1, 3600, 'seconds'), flag: 'graceful-restart-stalepath-time', description: "helper: longest wait for a restarted peer's End-of-RIB before its stale routes are removed", default: '360' },
+  ...bfdKeys(''),
 }
 
 export const PEER_KEYS: Record<string, KeySpec> = {
@@ -80,6 +92,8 @@ export const PEER_KEYS: Record<string, KeySpec> = {
   passive: { parse: v.bool, description: 'only accept the session, never connect', default: 'no' },
   'max-prefixes': { parse: (s) => v.intIn(s, 1, 100_000_000, 'count'), description: 'limit for this peer', default: '[bgp] max-prefixes' },
   'rr-client': { parse: v.bool, description: 'this peer is a route-reflector client (when route-reflector = yes every iBGP peer is)', default: 'no' },
+  // BFD per peer; absent keys come from [bgp]
+  ...Object.fromEntries(Object.entries(bfdKeys(undefined)).map(([k, spec]) => [k, { ...spec, default: `[bgp] ${k}` }])),
 }
 
 function holdTime(s: string): v.Parsed<number> {
@@ -122,6 +136,9 @@ export function parseBgp(opts: {
     port: get(values, 'port', 179),
     listen: get(values, 'listen', true),
     gracefulRestartTime: get(values, 'graceful-restart-time', 120),
+    gracefulRestartDeferral: get(values, 'graceful-restart-deferral', 60),
+    gracefulRestartStalepathTime: get(values, 'graceful-restart-stalepath-time', 360),
+    bfd: bfdFromValues({ file, sectionName: 'bgp', values, errors }),
     peers: [],
   }
   if (config.holdTime > 0 && config.keepaliveTime * 3 > config.holdTime) {
@@ -147,6 +164,7 @@ export function parseBgp(opts: {
     config.peers.push({
       name, address: a, asn: get(pv, 'asn', fabricAsn), passive: get(pv, 'passive', false),
       maxPrefixes: get<number | undefined>(pv, 'max-prefixes', undefined), rrClient: get(pv, 'rr-client', false), where: address.where,
+      bfd: bfdFromValues({ file, sectionName: section.name, values: pv, base: config.bfd, errors }),
     })
   }
   for (const text of opts.peerFlags) {
@@ -161,7 +179,7 @@ export function parseBgp(opts: {
       continue
     }
     byAddress.set(r.value.address, `--peer ${text}`)
-    config.peers.push({ name: formatAddress(r.value.address), address: r.value.address, asn: r.value.asn ?? fabricAsn, passive: false, rrClient: false, where: '--peer' })
+    config.peers.push({ name: formatAddress(r.value.address), address: r.value.address, asn: r.value.asn ?? fabricAsn, passive: false, rrClient: false, where: '--peer', bfd: config.bfd })
   }
   return config
 }

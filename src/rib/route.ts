@@ -25,6 +25,12 @@ export interface RouteAttrs {
   tag?: number
   /** free-form, e.g. the fabric.ini host name */
   hostName?: string
+  /**
+   * kept while its peer restarts (BGP graceful restart helper mode, RFC 4724):
+   * since (ms since the epoch) helper mode began; until: when it goes unless
+   * the peer comes back (peer-restarting) or sends End-of-RIB (awaiting-end-of-rib)
+   */
+  stale?: { since: number; reason: 'peer-restarting' | 'awaiting-end-of-rib'; until?: number }
 }
 
 /** A candidate route emitted by a source. Sources never touch the kernel. */

@@ -73,9 +73,26 @@ export interface BfdPort {
     auth?: { type: 'simple' | 'md5' | 'meticulous-md5' | 'sha1' | 'meticulous-sha1'; keys: { id: number; secret: Uint8Array }[] }
   }): Promise<void>
   remove(key: string): Promise<void>
+  /** every session's state and counters (answered by the BFD worker; the main thread does not block) */
+  status(): Promise<{ sessions: BfdSessionView[] }>
   on(event: 'up', listener: (key: string) => void): unknown
   on(event: 'down', listener: (key: string, diag: number) => void): unknown
   off(event: 'up' | 'down', listener: (...args: never[]) => void): unknown
+}
+
+/** One BFD session as status() reports it (the fields sources show; BfdService gives more). */
+export interface BfdSessionView {
+  key: string
+  state: 'AdminDown' | 'Down' | 'Init' | 'Up'
+  remoteState: 'AdminDown' | 'Down' | 'Init' | 'Up'
+  /** ms; 0 before the first packet from the remote */
+  detectionTime: number
+  packetsIn: number
+  packetsOut: number
+  /** ms since the last accepted packet, or null */
+  lastRxAgo: number | null
+  /** diag of the last transition to Down (0: never) */
+  lastDownDiag: number
 }
 
 /** What a source factory gets from the agent. */

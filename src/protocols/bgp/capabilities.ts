@@ -5,7 +5,15 @@
  */
 import { AFI_IPV4, CapabilityCode, SAFI_UNICAST } from './codec/constants.js'
 import type { Capability } from './codec/types.js'
-import type { Negotiated } from './fsm.js'
+
+/** What negotiation found, as far as this table needs it (fsm.ts Negotiated; declared here so fsm.ts may import this file) */
+export interface NegotiatedView {
+  readonly families: ReadonlyArray<{ readonly afi: number; readonly safi: number }>
+  readonly routeRefresh: boolean
+  readonly as4: boolean
+  readonly gracefulRestart?: unknown
+}
+type Negotiated = NegotiatedView
 
 export interface SupportedCapability {
   readonly kind: Capability['kind']
@@ -21,7 +29,8 @@ export const SUPPORTED_CAPABILITIES: readonly SupportedCapability[] = [
   { kind: 'multiprotocol', code: CapabilityCode.MULTIPROTOCOL, name: 'ipv4-unicast', rfc: 'RFC 4760', negotiated: (n) => n.families.some((f) => f.afi === AFI_IPV4 && f.safi === SAFI_UNICAST) },
   { kind: 'routeRefresh', code: CapabilityCode.ROUTE_REFRESH, name: 'route-refresh', rfc: 'RFC 2918', negotiated: (n) => n.routeRefresh },
   { kind: 'as4', code: CapabilityCode.AS4, name: '4-octet-as', rfc: 'RFC 6793', negotiated: (n) => n.as4 },
-  // advertised when a restart time is configured; we keep no forwarding state across restarts
+  // advertised when a restart time is configured: F for IPv4 unicast (fabric's kernel routes stay
+  // across an agent restart), N (RFC 8538), R after a restart (graceful-restart.ts)
   { kind: 'gracefulRestart', code: CapabilityCode.GRACEFUL_RESTART, name: 'graceful-restart', rfc: 'RFC 4724', negotiated: (n) => n.gracefulRestart !== undefined },
 ]
 
@@ -29,6 +38,8 @@ export interface LocalCapabilityOptions {
   readonly localAs: number
   /** seconds advertised in the graceful restart capability; 0: not advertised */
   readonly gracefulRestartTime?: number
+  /** R bit: this speaker restarted within the restart time and is still deferring (RFC 4724 3) */
+  readonly restarting?: boolean
 }
 
 /** Our OPEN's capabilities, from SUPPORTED_CAPABILITIES. */
@@ -41,7 +52,7 @@ export function localCapabilities(o: LocalCapabilityOptions): Capability[] {
       case 'as4': out.push({ kind: 'as4', asn: o.localAs }); break
       case 'gracefulRestart':
         if ((o.gracefulRestartTime ?? 0) > 0) {
-          out.push({ kind: 'gracefulRestart', restarting: false, notification: false, restartTime: o.gracefulRestartTime!, families: [{ afi: AFI_IPV4, safi: SAFI_UNICAST, forwarding: false }] })
+          out.push({ kind: 'gracefulRestart', restarting: o.restarting ?? false, notification: true, restartTime: o.gracefulRestartTime!, families: [{ afi: AFI_IPV4, safi: SAFI_UNICAST, forwarding: true }] })
         }
         break
       default: break

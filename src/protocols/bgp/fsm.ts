@@ -54,6 +54,11 @@ export interface FsmOptions {
   readonly passive?: boolean
   /** capabilities we advertise (default: IPv4 unicast, route refresh, 4-octet AS) */
   readonly capabilities?: readonly Capability[]
+  /**
+   * the capabilities of each OPEN as it is sent, when they change over time
+   * (the graceful restart R bit); negotiation still uses `capabilities`
+   */
+  readonly openCapabilities?: () => readonly Capability[]
   /** deterministic jitter hook: returns the duration to use for a timer */
   readonly jitter?: (timer: TimerName, ms: number) => number
 }
@@ -84,8 +89,12 @@ export type FsmEvent =
   | { readonly type: 'AutomaticStart_with_PassiveTcpEstablishment' }
   /** operator stop; the message goes out as an RFC 9003 shutdown communication */
   | { readonly type: 'ManualStop'; readonly shutdownMessage?: string }
-  /** local policy stop (e.g. maximum prefixes): Cease with this subcode (default 4, Administrative Reset) */
-  | { readonly type: 'AutomaticStop'; readonly subcode?: number; readonly reason?: string }
+  /**
+   * local policy stop (e.g. maximum prefixes): Cease with this subcode (default 4, Administrative
+   * Reset), or this whole NOTIFICATION (RFC 8538 Hard Reset, an RFC 9003 message);
+   * silent: no NOTIFICATION, just the TCP close (graceful restart without N)
+   */
+  | { readonly type: 'AutomaticStop'; readonly subcode?: number; readonly reason?: string; readonly notification?: NotificationMessage; readonly silent?: boolean }
   | { readonly type: 'ConnectRetryTimer_Expires' }
   | { readonly type: 'HoldTimer_Expires' }
   | { readonly type: 'KeepaliveTimer_Expires' }
@@ -157,6 +166,7 @@ export interface ResolvedOptions {
   readonly idleHoldTime: number
   readonly passive: boolean
   readonly capabilities: readonly Capability[]
+  readonly openCapabilities?: () => readonly Capability[]
   readonly jitter: (timer: TimerName, ms: number) => number
 }
 
@@ -190,6 +200,7 @@ export function resolveFsmOptions(o: FsmOptions): ResolvedOptions {
     idleHoldTime: o.idleHoldTime ?? FSM_DEFAULTS.idleHoldTime,
     passive: o.passive ?? false,
     capabilities: o.capabilities ?? defaultCapabilities(o.localAs),
+    ...(o.openCapabilities ? { openCapabilities: o.openCapabilities } : {}),
     jitter: o.jitter ?? ((_t, ms) => ms),
   }
 }
@@ -200,7 +211,7 @@ export function initialFsmData(clock: Clock): FsmData {
 
 /** Our OPEN message for these options. */
 export function buildOpen(o: ResolvedOptions): OpenMessage {
-  return makeOpen({ asn: o.localAs, holdTime: o.holdTime, bgpId: o.localId, capabilities: o.capabilities })
+  return makeOpen({ asn: o.localAs, holdTime: o.holdTime, bgpId: o.localId, capabilities: o.openCapabilities?.() ?? o.capabilities })
 }
 
 export interface OpenRejection {
@@ -413,7 +424,8 @@ export function fsmStep(prev: FsmData, event: FsmEvent, o: ResolvedOptions, cloc
   const automaticStop = () => {
     const subcode = event.type === 'AutomaticStop' ? (event.subcode ?? CeaseSubcode.ADMINISTRATIVE_RESET) : CeaseSubcode.ADMINISTRATIVE_RESET
     const reason = event.type === 'AutomaticStop' && event.reason ? event.reason : 'automatic stop'
-    fail(reason, makeNotification(ErrorCode.CEASE, subcode))
+    if (event.type === 'AutomaticStop' && event.silent) return fail(reason)
+    fail(reason, (event.type === 'AutomaticStop' ? event.notification : undefined) ?? makeNotification(ErrorCode.CEASE, subcode))
   }
 
   switch (d.state) {

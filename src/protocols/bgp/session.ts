@@ -7,6 +7,7 @@
  * sessions are not disturbed.
  */
 import { type Socket, connect } from 'node:net'
+import type { BfdConfig } from '../../config/bfd-config.js'
 import { formatAddress } from '../../net/ipv4.js'
 import { localCapabilities } from './capabilities.js'
 import { createFramer, type BgpFramer } from './codec/framer.js'
@@ -14,8 +15,11 @@ import { decodeMessage, encodeMessage } from './codec/message.js'
 import { describeNotification } from './codec/errors.js'
 import { AFI_IPV4, CeaseSubcode, ErrorCode, SAFI_UNICAST } from './codec/constants.js'
 import type { BgpDecodeError } from './codec/errors.js'
-import { makeCease } from './codec/notification.js'
+import { makeCease, makeNotification } from './codec/notification.js'
 import type { Capability, CodecContext, Message } from './codec/types.js'
+import {
+  GrHelper, type GrTimers, type HelperEndReason, type PeerGracefulRestart, helperDecision, makeHardReset, peerGracefulRestart, realTimers,
+} from './graceful-restart.js'
 import {
   type BgpFsm, type Clock, type FsmAction, type FsmEvent, type FsmStateName, type Negotiated, type TimerName,
   createFsm, eventForDecodeError, eventForMessage, resolveCollision,
@@ -65,6 +69,8 @@ export interface PeerSpec {
   readonly dynamic: boolean
   /** where it was configured (peer section, --peer, host mesh, listen range) */
   readonly origin: string
+  /** BFD with this peer (absent or disabled: none) */
+  readonly bfd?: BfdConfig
 }
 
 export interface SessionOptions {
@@ -77,6 +83,12 @@ export interface SessionOptions {
   readonly keepaliveTime: number
   readonly connectRetryTime: number
   readonly gracefulRestartTime: number
+  /** R bit in the OPENs we send now (restarting side, until the deferral ends) */
+  readonly restarting?: () => boolean
+  /** helper: seconds a resumed peer has to send End-of-RIB before its stale routes go (default 360) */
+  readonly stalePathTime?: number
+  /** graceful restart helper timers (default: real ones) */
+  readonly grTimers?: GrTimers
   readonly speaker: Speaker
   readonly log: SessionLog
   readonly clock: Clock
@@ -98,8 +110,13 @@ const TIMER_EVENT: Record<TimerName, FsmEvent['type']> = {
 
 const STATE_RANK: Record<FsmStateName, number> = { Idle: 0, Connect: 1, Active: 1, OpenSent: 2, OpenConfirm: 3, Established: 4 }
 
-export function capabilitiesFor(o: Pick<SessionOptions, 'localAs' | 'gracefulRestartTime'>): Capability[] {
+export function capabilitiesFor(o: Pick<SessionOptions, 'localAs' | 'gracefulRestartTime'> & { restarting?: boolean }): Capability[] {
   return localCapabilities(o)
+}
+
+/** Our OPEN advertises the N bit whenever it advertises graceful restart. */
+function localNotificationBit(o: Pick<SessionOptions, 'gracefulRestartTime'>): boolean {
+  return o.gracefulRestartTime > 0
 }
 
 /** Sends a Cease NOTIFICATION on a connection that has no FSM (refused before OPEN) and closes it. */
@@ -143,7 +160,8 @@ class Connection {
       // an accepted connection never restarts itself; ours retries every connect-retry-time (backing off up to 8x)
       idleHoldTime: initiator === 'remote' ? 0 : o.connectRetryTime,
       passive: initiator === 'remote' || s.passive,
-      capabilities: capabilitiesFor(o),
+      capabilities: capabilitiesFor({ localAs: o.localAs, gracefulRestartTime: o.gracefulRestartTime }),
+      openCapabilities: () => capabilitiesFor({ localAs: o.localAs, gracefulRestartTime: o.gracefulRestartTime, restarting: o.restarting?.() ?? false }),
     }, o.clock)
   }
 
@@ -349,10 +367,21 @@ export class PeerSession {
   flaps = 0
   decodeErrors = 0
   internalErrors = 0
+  /** graceful restart helper state (RFC 4724 4.2) */
+  readonly helper: GrHelper
+  /** helper mode, peer restarting: its previous session's routes, kept stale */
+  private staleRib: PeerRib | undefined
+  /** the peer's graceful restart capability from its last OPEN (kept while it restarts) */
+  peerGr: PeerGracefulRestart | null = null
+  /** sessions lost without helper mode although the peer had graceful restart, by reason */
+  readonly notHelped: Partial<Record<HelperEndReason, number>> = {}
+  /** set while we close the session ourselves: how the loss is treated (never helped) */
+  private closing: HelperEndReason | undefined
 
   constructor(readonly spec: PeerSpec, readonly opts: SessionOptions) {
     this.key = formatAddress(spec.address)
     this.log = opts.log
+    this.helper = new GrHelper(opts.grTimers ?? realTimers, (reason) => this.guard('graceful-restart-timer', () => this.endHelper(reason)))
   }
 
   start(): void {
@@ -365,32 +394,100 @@ export class PeerSession {
     this.out.feed({ type: 'ManualStart' })
   }
 
-  /** Administrative stop: Cease/Administrative Shutdown with an RFC 9003 message on every connection. */
-  stop(shutdownMessage: string): void {
+  /**
+   * Administrative stop, every connection closed:
+   * - 'shutdown' (`fabric leave`, peer removed): Cease/Administrative Shutdown with an RFC 9003
+   *   message; wrapped in Cease/Hard Reset (RFC 8538) when N was negotiated, so a helper drops our routes;
+   * - 'restart' (SIGTERM: the agent restarts, graceful restart): the Established session of a peer
+   *   that negotiated graceful restart ends without ending it: with N, Cease/Administrative Reset
+   *   with the message (RFC 8538 4: the peer stays helper); without N, a TCP close without
+   *   NOTIFICATION (RFC 4724 4.2). Peers without graceful restart get the 'shutdown' Cease.
+   */
+  stop(shutdownMessage: string, how: 'shutdown' | 'restart' = 'shutdown'): void {
     this.stopped = true
+    this.closing = 'stopped'
     if (this.restartTimer) clearTimeout(this.restartTimer)
+    const n = this.negotiated
+    const gr = n ? peerGracefulRestart(n) : null
+    const withN = gr !== null && gr.notification && localNotificationBit(this.opts)
     for (const c of this.connections()) {
-      c.feed({ type: 'ManualStop', shutdownMessage })
+      if (c === this.current && c.state === 'Established' && gr && this.opts.gracefulRestartTime > 0) {
+        if (how === 'restart') {
+          c.feed(withN
+            ? { type: 'AutomaticStop', reason: 'agent restarting (graceful restart)', notification: makeCease(CeaseSubcode.ADMINISTRATIVE_RESET, shutdownMessage) }
+            : { type: 'AutomaticStop', reason: 'agent restarting (graceful restart)', silent: true })
+        } else if (withN) {
+          c.feed({ type: 'AutomaticStop', reason: 'administratively stopped', notification: makeHardReset(makeCease(CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, shutdownMessage)) })
+        } else c.feed({ type: 'ManualStop', shutdownMessage })
+      } else c.feed({ type: 'ManualStop', shutdownMessage })
       c.discard()
     }
     this.incoming.length = 0
     this.out = undefined
     this.finishDown('administratively stopped')
+    if (this.staleRib) this.endHelper('stopped')
+    this.helper.dispose()
+    this.closing = undefined
     this.setView('Idle')
   }
 
-  /** Stops with another Cease subcode (peer de-configured, ...). */
+  /** Stops with another Cease subcode (peer de-configured, ...); Cease/Hard Reset around it with N. */
   cease(subcode: number, reason: string): void {
     this.stopped = true
+    this.closing = 'stopped'
     if (this.restartTimer) clearTimeout(this.restartTimer)
     for (const c of this.connections()) {
-      c.feed({ type: 'AutomaticStop', subcode, reason })
+      c.feed(this.hardStop(c, subcode, reason))
       c.discard()
     }
     this.incoming.length = 0
     this.out = undefined
     this.finishDown(reason)
+    if (this.staleRib) this.endHelper('stopped')
+    this.helper.dispose()
+    this.closing = undefined
     this.setView('Idle')
+  }
+
+  /** The AutomaticStop that ends graceful restart for sure: Cease/Hard Reset (RFC 8538) when N is negotiated. */
+  private hardStop(c: Connection, subcode: number, reason: string): FsmEvent {
+    const n = c === this.current ? this.negotiated : undefined
+    const gr = n ? peerGracefulRestart(n) : null
+    if (c.state === 'Established' && gr?.notification && localNotificationBit(this.opts)) {
+      return { type: 'AutomaticStop', reason, notification: makeHardReset(makeNotification(ErrorCode.CEASE, subcode)) }
+    }
+    return { type: 'AutomaticStop', subcode, reason }
+  }
+
+  /**
+   * BFD says the peer is gone (RFC 5882 4.3): no graceful restart, its
+   * forwarding is gone too. The session is reset (Cease/BFD Down, RFC 9384,
+   * inside a Hard Reset with N) and every route of the peer withdrawn at once,
+   * stale ones included.
+   */
+  bfdDown(diag: string): void {
+    if (this.staleRib) this.endHelper('bfd-down')
+    this.closing = 'bfd-down'
+    try {
+      for (const c of this.connections()) {
+        if (c.state === 'Idle' || c.state === 'Connect' || c.state === 'Active') continue
+        c.feed(this.hardStop(c, CeaseSubcode.BFD_DOWN, `BFD down (${diag})`))
+      }
+      // a helper state left by a session that was resumed (stale-until-eor) goes with the session
+      if (this.rib) this.finishDown(`BFD down (${diag})`)
+    } finally {
+      this.closing = undefined
+    }
+    this.refreshView()
+    this.opts.onChange()
+  }
+
+  /** BFD is Up again: connect now instead of waiting for the connect-retry or idle-hold timer. */
+  bfdUp(): void {
+    if (this.stopped || this.current || this.spec.passive || this.spec.dynamic || !this.out) return
+    const st = this.out.state
+    if (st === 'Idle') this.out.feed({ type: 'ManualStart' })
+    else if (st === 'Connect' || st === 'Active') this.out.feed({ type: 'ConnectRetryTimer_Expires' })
   }
 
   connections(): Connection[] {
@@ -409,8 +506,10 @@ export class PeerSession {
       return
     }
     // RFC 4271 6.8: a connection that collides with an Established one is closed
-    // (Cease/Connection Collision Resolution); the Established one is kept
-    if (this.current && this.current.state === 'Established') {
+    // (Cease/Connection Collision Resolution); the Established one is kept. Except from a
+    // peer with graceful restart: a new connection means it restarted (RFC 4724 4.2); its
+    // OPEN decides (collide())
+    if (this.current && this.current.state === 'Established' && !this.helpable()) {
       bump(this.opts.drops.connections, 'collision-with-established')
       this.log.limited('info', 'bgp-collision', this.key, { peer: this.key, closing: 'new incoming', note: 'a session with this peer is Established (RFC 4271 6.8)' })
       closeWithCease(s, CeaseSubcode.CONNECTION_COLLISION_RESOLUTION)
@@ -443,6 +542,12 @@ export class PeerSession {
     return n
   }
 
+  /** Whether losing the Established session now would keep the peer's routes (helper mode). */
+  private helpable(): boolean {
+    const n = this.negotiated
+    return helperDecision({ localRestartTime: this.opts.gracefulRestartTime, localNotification: localNotificationBit(this.opts), peer: n ? peerGracefulRestart(n) : null }).help
+  }
+
   private forget(c: Connection): void {
     c.discard()
     const i = this.incoming.indexOf(c)
@@ -451,13 +556,18 @@ export class PeerSession {
     if (c === this.current) this.lose(c, 'connection discarded')
   }
 
-  /** The connection carrying the session is gone, however: withdraw its routes. */
-  private lose(c: Connection, reason: string): void {
+  /**
+   * The connection carrying the session is gone: withdraw its routes, or keep
+   * them stale (graceful restart helper) when `how` says it was a TCP failure
+   * or a NOTIFICATION that allows it. Without `how` (discarded, internal
+   * error) the routes are withdrawn.
+   */
+  private lose(c: Connection, reason: string, how?: { notification?: { code: number; subcode: number; direction?: 'sent' | 'received' } | undefined }): void {
     if (c !== this.current) return
     this.current = undefined
     this.lastError = reason
     this.flaps++
-    this.finishDown(reason)
+    this.finishDown(reason, how ?? { forced: 'stopped' })
   }
 
   /** Runs a callback body (timer, socket, immediate): nothing thrown leaves it. */
@@ -474,8 +584,23 @@ export class PeerSession {
 
   stateChanged(c: Connection, from: FsmStateName, to: FsmStateName): void {
     this.log.debug('bgp-state', { peer: this.key, from, to, connection: c.initiator === 'local' ? 'outgoing' : 'incoming' })
-    if (to === 'OpenConfirm') this.collide(c)
+    if (to === 'OpenConfirm') this.restartedPeer(c)
+    if (to === 'OpenConfirm' && c.state === 'OpenConfirm') this.collide(c)
     this.refreshView()
+  }
+
+  /**
+   * RFC 4724 4.2: a valid OPEN on a new connection while the old session is
+   * Established means the peer restarted (it crashed and came back before our
+   * hold timer noticed): the old session ends as a TCP failure would, its
+   * routes kept stale when the peer has graceful restart.
+   */
+  private restartedPeer(c: Connection): void {
+    const old = this.current
+    if (!old || old === c || old.state !== 'Established' || !this.helpable()) return
+    this.log.info('bgp-peer-restarted', { peer: this.key, note: 'new OPEN while the session was Established: the peer restarted (RFC 4724 4.2)' })
+    // as a TCP failure: no NOTIFICATION, the FSM goes Idle and the session's routes are kept stale
+    old.feed({ type: 'AutomaticStop', reason: 'peer restarted (new connection)', silent: true })
   }
 
   /** RFC 4271 6.8: with two connections past OpenSent, one is closed with Cease/7. */
@@ -499,6 +624,7 @@ export class PeerSession {
     if (this.current && this.current !== c) this.lose(this.current, 'replaced by another connection')
     this.current = c
     this.negotiated = n
+    this.peerGr = peerGracefulRestart(n)
     this.lastError = undefined
     // any other connection is now surplus: a collision loser or our own retrying attempt
     for (const other of this.connections()) {
@@ -521,9 +647,10 @@ export class PeerSession {
         if (session.current === c) c.write(messages)
       },
       cease(subcode, reason) {
-        // after the UPDATE being processed: the FSM sends Cease and drops the connection
+        // after the UPDATE being processed: the FSM sends Cease (a Hard Reset with N: no helper
+        // keeps what made us close) and drops the connection
         setImmediate(() => session.guard('cease', () => {
-          if (session.current === c) c.feed({ type: 'AutomaticStop', subcode, reason })
+          if (session.current === c) c.feed(session.hardStop(c, subcode, reason))
         }))
       },
     }
@@ -531,14 +658,57 @@ export class PeerSession {
       peer: this.key, name: this.spec.name, asn: n.peerAs, type: n.ibgp ? 'ibgp' : 'ebgp', routerId: formatAddress(n.peerId),
       holdTime: n.holdTime, connection: c.initiator === 'local' ? 'outgoing' : 'incoming',
     })
-    this.rib = this.opts.speaker.peerUp(peer)
+    this.rib = this.resumeOrUp(peer)
     this.refreshView()
+    this.opts.onChange()
+  }
+
+  /** A new session: resumes the stale routes of a restarted peer (helper), else a fresh PeerRib. */
+  private resumeOrUp(peer: SpeakerPeer): PeerRib {
+    const stale = this.staleRib
+    if (!stale) return this.opts.speaker.peerUp(peer)
+    // RFC 4724 4.2: without the capability, or without F for IPv4, in the new OPEN the stale routes go now
+    const gr = this.peerGr
+    if (!gr || !gr.forwarding) {
+      this.endHelper(gr ? 'no-forwarding' : 'no-graceful-restart')
+      return this.opts.speaker.peerUp(peer)
+    }
+    this.staleRib = undefined
+    const rib = this.opts.speaker.peerResume(stale, peer)
+    this.helper.resumed(this.opts.stalePathTime ?? 360)
+    const mark = { since: this.helper.since ?? Date.now(), reason: 'awaiting-end-of-rib' as const, until: this.helper.deadline ?? Date.now() }
+    this.opts.speaker.markStale(rib, mark)
+    this.log.info('graceful-restart-resumed', { peer: this.key, stale: rib.staleCount, stalePathTime: this.opts.stalePathTime ?? 360, note: 'stale routes kept until End-of-RIB' })
+    return rib
+  }
+
+  /** End-of-RIB from the peer: a resumed peer's routes it did not re-announce are removed. */
+  endOfRib(): void {
+    const rib = this.rib
+    if (!rib || this.helper.state !== 'stale-until-eor') return
+    const swept = this.opts.speaker.sweepStale(rib)
+    const since = this.helper.since
+    this.helper.finished(swept)
+    this.log.info('graceful-restart-done', { peer: this.key, swept, accepted: rib.accepted, ms: since === undefined ? undefined : Date.now() - since })
+  }
+
+  /** Helper mode ends early: every stale route of the peer is withdrawn (stale path time: only the stale ones). */
+  private endHelper(reason: HelperEndReason): void {
+    if (!this.helper.active) return
+    const stale = this.staleRib
+    this.staleRib = undefined
+    let withdrawn = 0
+    if (stale) withdrawn = this.opts.speaker.peerDown(stale)
+    else if (this.rib && reason === 'stale-path-time-expired') withdrawn = this.opts.speaker.sweepStale(this.rib)
+    else if (this.rib) withdrawn = this.opts.speaker.peerDown(this.rib)
+    this.helper.end(reason)
+    this.log.warn('graceful-restart-ended', { peer: this.key, reason, withdrawn })
     this.opts.onChange()
   }
 
   down(c: Connection, a: Extract<FsmAction, { type: 'down' }>): void {
     if (c === this.current) {
-      this.lose(c, a.reason)
+      this.lose(c, a.reason, { notification: a.notification })
       // ours was stopped while the accepted connection carried the session: try again
       if (c !== this.out && this.out && !this.stopped && !this.spec.passive && this.out.state === 'Idle') {
         this.restartTimer = setTimeout(() => this.guard('restart', () => {
@@ -556,13 +726,38 @@ export class PeerSession {
     this.opts.onChange()
   }
 
-  private finishDown(reason: string): void {
+  private finishDown(reason: string, how: { notification?: { code: number; subcode: number; direction?: 'sent' | 'received' } | undefined; forced?: HelperEndReason } = { forced: 'stopped' }): void {
     const rib = this.rib
+    const n = this.negotiated
     this.rib = undefined
     this.negotiated = undefined
     if (!rib) return
+    const forced = this.closing ?? how.forced
+    // a session lost again before End-of-RIB: no second round of helping (RFC 4724 leaves it open; FRR and BIRD drop too)
+    if (this.helper.state === 'stale-until-eor') {
+      this.helper.end(forced === 'bfd-down' ? 'bfd-down' : forced === 'stopped' ? 'stopped' : 'consecutive-restart')
+      const removed = this.opts.speaker.peerDown(rib)
+      this.log.warn('session-down', { peer: this.key, name: this.spec.name, reason, withdrawn: removed, gracefulRestart: 'ended: lost again before End-of-RIB' })
+      return
+    }
+    const peer = n ? peerGracefulRestart(n) : null
+    const d = helperDecision({ localRestartTime: this.opts.gracefulRestartTime, localNotification: localNotificationBit(this.opts), peer, notification: how.notification, forced })
+    if (d.help && peer) {
+      const now = Date.now()
+      this.helper.begin(peer.restartTime)
+      const kept = this.opts.speaker.peerStale(rib, { since: this.helper.since ?? now, reason: 'peer-restarting', until: this.helper.deadline ?? now })
+      this.staleRib = rib
+      this.log.warn('session-down', { peer: this.key, name: this.spec.name, reason, kept, gracefulRestart: `helper: routes kept stale for up to ${peer.restartTime} s` })
+      return
+    }
+    if (peer && !d.help && d.why !== 'stopped') this.notHelped[d.why] = (this.notHelped[d.why] ?? 0) + 1
     const removed = this.opts.speaker.peerDown(rib)
-    this.log.warn('session-down', { peer: this.key, name: this.spec.name, reason, withdrawn: removed })
+    this.log.warn('session-down', { peer: this.key, name: this.spec.name, reason, withdrawn: removed, ...(peer && !d.help ? { gracefulRestart: `not helped: ${d.why}` } : {}) })
+  }
+
+  /** Routes kept stale for this peer now (helper mode). */
+  get staleRoutes(): number {
+    return (this.staleRib ?? this.rib)?.staleCount ?? 0
   }
 
   update(c: Connection, msg: Parameters<Speaker['receiveUpdate']>[1]): void {

@@ -7,11 +7,14 @@
 import { type Server, type Socket, createServer } from 'node:net'
 import type { FabricConfig } from '../../config/fabric-config.js'
 import type { BgpConfig } from '../../config/bgp-config.js'
+import { type BfdConfig, loadBfdKeyFile } from '../../config/bfd-config.js'
 import { type Prefix, containsAddress, formatAddress, formatPrefix, parseAddress } from '../../net/ipv4.js'
-import type { CreateSource, PeerStatus, RouteSink, RouteSource, SourceContext } from '../../rib/source.js'
+import type { BfdPort, BfdSessionView, CreateSource, PeerStatus, RouteSink, RouteSource, SourceContext } from '../../rib/source.js'
+import { DIAG_TEXT, Diag } from '../bfd/codec.js'
 import { negotiatedCapabilities } from './capabilities.js'
 import { CeaseSubcode } from './codec/constants.js'
 import type { Clock } from './fsm.js'
+import { type GrTimers, type HelperEndReason, removeRestartMarker, takeRestartMarker, writeRestartMarker } from './graceful-restart.js'
 import { type ImportPolicy, createImportPolicy } from './policy.js'
 import { type PeerSpec, PeerSession, type SessionDrops, bump, closeWithCease } from './session.js'
 import { Speaker } from './speaker.js'
@@ -24,6 +27,16 @@ export interface BgpSourceOptions {
   readonly preOpenTimeout?: number
   /** accepted connections without a valid OPEN, all peers together (default PRE_OPEN_TOTAL) */
   readonly maxPreOpen?: number
+  /** graceful restart helper timers (tests) */
+  readonly grTimers?: GrTimers
+}
+
+/** How often the BFD sessions' status is fetched for `fabric peers` (status() never waits on BFD). */
+const BFD_STATUS_INTERVAL_MS = 1000
+
+/** BFD session key of a BGP peer */
+function bfdKey(address: number): string {
+  return `bgp/${formatAddress(address)}`
 }
 
 /** unauthenticated (pre-OPEN) accepted connections held at once, all addresses together */
@@ -41,13 +54,13 @@ export function peerSpecs(config: FabricConfig, selfName: string, selfAddress: n
     seen.add(p.address)
     out.push({
       name: p.name, address: p.address, asn: p.asn, passive: p.passive, rrClient: p.rrClient,
-      maxPrefixes: p.maxPrefixes ?? b.maxPrefixes, dynamic: false, origin: p.where,
+      maxPrefixes: p.maxPrefixes ?? b.maxPrefixes, dynamic: false, origin: p.where, bfd: p.bfd,
     })
   }
   for (const h of config.hosts) {
     if (h.name === selfName || seen.has(h.address)) continue
     seen.add(h.address)
-    out.push({ name: h.name, address: h.address, asn: b.asn, passive: false, rrClient: false, maxPrefixes: b.maxPrefixes, dynamic: false, origin: `[host.${h.name}]` })
+    out.push({ name: h.name, address: h.address, asn: b.asn, passive: false, rrClient: false, maxPrefixes: b.maxPrefixes, dynamic: false, origin: `[host.${h.name}]`, bfd: b.bfd })
   }
   return out
 }
@@ -68,25 +81,71 @@ export class BgpSource implements RouteSource {
   private readonly drops: SessionDrops = { messages: {}, connections: {} }
   /** accepted sockets not closed yet: stop() closes what a peer leaves half-open */
   private readonly accepted = new Set<Socket>()
+  /** graceful restart, restarting side: started within the restart time of a SIGTERM */
+  private restarting = false
+  private deferralTimer: NodeJS.Timeout | undefined
+  private leaving = false
+  /** BFD: the agent's service once a peer needs it, key files read at construction, the last status */
+  private bfd: BfdPort | undefined
+  private readonly bfdKeys = new Map<string, { id: number; secret: Uint8Array }[]>()
+  private bfdStatus = new Map<string, BfdSessionView>()
+  private bfdTimer: NodeJS.Timeout | undefined
+  private readonly bfdSessions = new Set<string>()
+  private readonly onBfdUp = (key: string) => this.bfdEvent(key, true)
+  private readonly onBfdDown = (key: string, diag: number) => this.bfdEvent(key, false, diag)
 
   constructor(private readonly ctx: SourceContext, private readonly options: BgpSourceOptions = {}) {
     this.bgp = ctx.config.bgp
     this.routerId = (this.bgp.routerId ?? ctx.self.address) >>> 0
     this.clock = options.clock ?? monotonic
+    // key files are read now: a bad one is a configuration error, before the host is changed
+    for (const c of [this.bgp.bfd, ...this.bgp.peers.map((p) => p.bfd)]) this.loadKeys(c)
+  }
+
+  private loadKeys(c: BfdConfig): { id: number; secret: Uint8Array }[] | undefined {
+    if (!c.enabled || c.auth === 'none' || c.keyFile === undefined) return undefined
+    const k = `${c.auth} ${c.keyFile}`
+    let keys = this.bfdKeys.get(k)
+    if (!keys) {
+      const loaded = loadBfdKeyFile(c.keyFile, c.auth)
+      for (const w of loaded.warnings) this.ctx.log.warn('bfd-key-file-mode', { message: w })
+      keys = loaded.keys
+      this.bfdKeys.set(k, keys)
+    }
+    return keys
   }
 
   async start(sink: RouteSink): Promise<void> {
     const { config, self, log } = this.ctx
     const b = this.bgp
+    if (b.gracefulRestartTime > 0 && !this.ctx.listenOnly) {
+      const m = takeRestartMarker(this.ctx.stateDir, b.gracefulRestartTime)
+      this.restarting = m.restarting
+      if (m.stoppedAgoMs !== undefined) {
+        log.info('bgp-graceful-restart', {
+          restarting: m.restarting, stoppedAgoS: Math.round(m.stoppedAgoMs / 100) / 10, restartTime: b.gracefulRestartTime,
+          note: m.restarting ? `R bit set; announcements deferred until End-of-RIB from every peer or ${b.gracefulRestartDeferral} s` : 'stopped longer ago than the restart time: a fresh start',
+        })
+      }
+    }
     this.speaker = new Speaker({
+      deferring: this.restarting,
       asn: b.asn, routerId: this.routerId, clusterId: b.clusterId, routeReflector: b.routeReflector,
       localAddress: self.address, ownSubnet: this.ctx.listenOnly ? undefined : self.subnet,
       // listening only: no own subnet to protect (0.0.0.0/32 contains nothing in any pool)
       policy: this.importPolicy(b),
       nextHop: { underlay: self.underlay, self: self.address, pools: [config.pool] },
       sink, log,
-      onEndOfRib: () => this.checkReady(),
+      onEndOfRib: (p) => {
+        const s = this.sessions.get(p.peer.address)
+        if (s?.rib === p) s.endOfRib()
+        this.checkReady()
+      },
     })
+    if (this.restarting) {
+      this.deferralTimer = setTimeout(() => this.endDeferral('deferral time over'), b.gracefulRestartDeferral * 1000)
+      this.deferralTimer.unref()
+    }
     if (b.listen) await this.listen()
     for (const spec of peerSpecs(config, self.name, self.address)) this.addSession(spec)
     log.info('bgp-started', {
@@ -101,6 +160,136 @@ export class BgpSource implements RouteSource {
       // an Established peer still sending its table keeps us waiting; the agent's own cap ends that
     }, grace * 1000)
     this.graceTimer.unref()
+    this.checkReady()
+    await this.startBfd()
+  }
+
+  // ------------------------------------------------------------------ BFD
+
+  private async startBfd(): Promise<void> {
+    const wanted = [...this.sessions.values()].filter((s) => s.spec.bfd?.enabled)
+    if (wanted.length === 0) return
+    await this.ensureBfd()
+    for (const s of wanted) await this.addBfd(s)
+  }
+
+  private async ensureBfd(): Promise<BfdPort | undefined> {
+    if (this.bfd) return this.bfd
+    if (!this.ctx.bfd) {
+      this.ctx.log.warn('bfd-unavailable', { note: 'bfd = yes but this agent has no BFD service; sessions rely on the hold time' })
+      return undefined
+    }
+    try {
+      const port = await this.ctx.bfd()
+      this.bfd = port
+      port.on('up', this.onBfdUp)
+      port.on('down', this.onBfdDown)
+      this.bfdTimer = setInterval(() => void this.refreshBfdStatus(), BFD_STATUS_INTERVAL_MS)
+      this.bfdTimer.unref()
+      return port
+    } catch (e) {
+      this.ctx.log.error('bfd-unavailable', { error: (e as Error).message, note: 'sessions rely on the hold time' })
+      return undefined
+    }
+  }
+
+  private async addBfd(s: PeerSession): Promise<void> {
+    const c = s.spec.bfd
+    const port = this.bfd
+    if (!c?.enabled || !port) return
+    const key = bfdKey(s.spec.address)
+    const auth = c.auth !== 'none' ? this.loadKeys(c) : undefined
+    try {
+      await port.add({
+        key, local: formatAddress(this.ctx.self.address), remote: formatAddress(s.spec.address), interface: this.ctx.self.interface,
+        desiredMinTx: c.interval, requiredMinRx: c.interval, multiplier: c.multiplier,
+        ...(auth && c.auth !== 'none' ? { auth: { type: c.auth, keys: auth } } : {}),
+      })
+      this.bfdSessions.add(key)
+      this.ctx.log.info('bfd-session-added', { peer: s.key, interval: c.interval, multiplier: c.multiplier, auth: c.auth })
+    } catch (e) {
+      this.ctx.log.error('bfd-session-failed', { peer: s.key, error: (e as Error).message })
+    }
+  }
+
+  private async removeBfd(address: number): Promise<void> {
+    const key = bfdKey(address)
+    if (!this.bfdSessions.delete(key) || !this.bfd) return
+    this.bfdStatus.delete(key)
+    await this.bfd.remove(key).catch(() => undefined)
+  }
+
+  private async refreshBfdStatus(): Promise<void> {
+    const port = this.bfd
+    if (!port) return
+    try {
+      const st = await port.status()
+      this.bfdStatus = new Map(st.sessions.filter((x) => this.bfdSessions.has(x.key)).map((x) => [x.key, x]))
+    } catch {
+      // the service is closing: keep the last figures
+    }
+  }
+
+  private bfdEvent(key: string, up: boolean, diag = 0): void {
+    if (!this.bfdSessions.has(key)) return
+    const address = parseAddress(key.slice('bgp/'.length))
+    const s = address.ok ? this.sessions.get(address.value) : undefined
+    if (!s) return
+    if (up) {
+      this.ctx.log.info('bfd-up', { peer: s.key, note: s.state === 'Established' ? 'session Established' : 'connecting now' })
+      s.guard('bfd-up', () => s.bfdUp())
+      return
+    }
+    void this.bfdDown(s, key, diag)
+  }
+
+  private async bfdDown(s: PeerSession, key: string, diag: number): Promise<void> {
+    // RFC 5882 3.2: the neighbour going AdminDown (its agent stopping, `fabric leave`) is no
+    // failure of its forwarding: graceful restart decides, not BFD
+    if (diag === Diag.NeighborSignaledDown && this.bfd) {
+      const st = await this.bfd.status().catch(() => undefined)
+      const me = st?.sessions.find((x) => x.key === key)
+      if (me && me.remoteState === 'AdminDown') {
+        this.ctx.log.info('bfd-admin-down', { peer: s.key, note: 'the neighbour stopped BFD (AdminDown): not a failure (RFC 5882 3.2)' })
+        return
+      }
+    }
+    if (this.sessions.get(s.spec.address) !== s) return
+    this.ctx.log.warn('bfd-down', { peer: s.key, diag: DIAG_TEXT[diag] ?? String(diag), note: 'session reset, routes withdrawn (no graceful restart)' })
+    s.guard('bfd-down', () => s.bfdDown(DIAG_TEXT[diag] ?? `diag ${diag}`))
+  }
+
+  private bfdDetails(s: PeerSession): Record<string, unknown> | null {
+    if (!s.spec.bfd?.enabled) return null
+    const st = this.bfdStatus.get(bfdKey(s.spec.address))
+    if (!st) return { state: 'Down', remoteState: 'Down', detectionTimeMs: 0, packetsIn: 0, packetsOut: 0, lastRxAgoMs: null, lastDownDiag: null }
+    return {
+      state: st.state, remoteState: st.remoteState, detectionTimeMs: st.detectionTime, packetsIn: st.packetsIn, packetsOut: st.packetsOut,
+      lastRxAgoMs: st.lastRxAgo, lastDownDiag: st.lastDownDiag ? (DIAG_TEXT[st.lastDownDiag] ?? `diag ${st.lastDownDiag}`) : null,
+    }
+  }
+
+  // ------------------------------------------------------------------ graceful restart (restarting side)
+
+  /** Restarting: every configured peer has sent End-of-RIB (or is restarting itself / has no graceful restart). */
+  private deferralDone(): boolean {
+    for (const s of this.sessions.values()) {
+      if (s.spec.dynamic) continue
+      if (!s.rib) return false
+      if (s.rib.eor) continue
+      // RFC 4724 4.1: peers that restart too (R bit) or that do not have the capability are not waited for
+      if (!s.peerGr || s.peerGr.restarting) continue
+      return false
+    }
+    return true
+  }
+
+  private endDeferral(why: string): void {
+    if (this.deferralTimer) clearTimeout(this.deferralTimer)
+    this.deferralTimer = undefined
+    if (!this.speaker.isDeferring) return
+    this.speaker.endDeferral()
+    this.ctx.log.info('bgp-deferral-ended', { reason: why, note: 'table and End-of-RIB sent to every peer; stale routes may be removed' })
     this.checkReady()
   }
 
@@ -191,6 +380,8 @@ export class BgpSource implements RouteSource {
       localAs: this.bgp.asn, routerId: this.routerId, localAddress: this.ctx.self.address, port: this.bgp.port,
       holdTime: this.bgp.holdTime, keepaliveTime: this.bgp.keepaliveTime, connectRetryTime: this.bgp.connectRetryTime,
       gracefulRestartTime: this.bgp.gracefulRestartTime, speaker: this.speaker, log: this.ctx.log, clock: this.clock,
+      restarting: () => this.speaker.isDeferring, stalePathTime: this.bgp.gracefulRestartStalepathTime,
+      ...(this.options.grTimers ? { grTimers: this.options.grTimers } : {}),
       onChange: () => this.onSessionChange(spec.address), drops: this.drops,
       ...(this.options.preOpenTimeout !== undefined ? { preOpenTimeout: this.options.preOpenTimeout } : {}),
     })
@@ -211,7 +402,19 @@ export class BgpSource implements RouteSource {
   }
 
   private checkReady(): void {
+    if (this.speaker?.isDeferring) {
+      if (!this.deferralDone()) return
+      this.endDeferral('End-of-RIB from every peer')
+      return
+    }
     if (this.isReady) return
+    if (this.restarting) {
+      // the deferral decided: End-of-RIB from every peer, or its timer
+      this.isReady = true
+      this.ctx.log.info('bgp-ready', { note: 'graceful restart: deferral over' })
+      this.ctx.onReady()
+      return
+    }
     let configured = 0
     let done = 0
     let establishedPending = 0
@@ -236,13 +439,33 @@ export class BgpSource implements RouteSource {
     return this.isReady
   }
 
+  /**
+   * SIGTERM: a restart, as far as BGP is concerned (graceful restart: the
+   * kernel keeps our routes, the peers keep them stale for the restart time).
+   * The marker tells the next start it restarts.
+   */
   async stop(): Promise<void> {
-    await this.shutdown('fabric agent stopping')
+    const graceful = this.bgp.gracefulRestartTime > 0 && !this.leaving && !this.ctx.listenOnly
+    if (graceful) {
+      try {
+        writeRestartMarker(this.ctx.stateDir, this.bgp.gracefulRestartTime)
+      } catch (e) {
+        this.ctx.log.warn('bgp-restart-marker-failed', { error: (e as Error).message, note: 'the next start will not set the R bit' })
+      }
+    }
+    await this.shutdown(graceful ? 'fabric agent restarting' : 'fabric agent stopping', graceful ? 'restart' : 'shutdown')
   }
 
-  private async shutdown(message: string): Promise<void> {
+  private async shutdown(message: string, how: 'shutdown' | 'restart' = 'shutdown'): Promise<void> {
     if (this.graceTimer) clearTimeout(this.graceTimer)
-    for (const s of this.sessions.values()) s.stop(message)
+    if (this.deferralTimer) clearTimeout(this.deferralTimer)
+    if (this.bfdTimer) clearInterval(this.bfdTimer)
+    this.bfdTimer = undefined
+    if (this.bfd) {
+      this.bfd.off('up', this.onBfdUp as (...a: never[]) => void)
+      this.bfd.off('down', this.onBfdDown as (...a: never[]) => void)
+    }
+    for (const s of this.sessions.values()) s.stop(message, how)
     const server = this.server
     this.server = undefined
     const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve()
@@ -256,6 +479,12 @@ export class BgpSource implements RouteSource {
 
   /** `fabric leave`: withdraw our subnet, then close every session with an RFC 9003 message. */
   async leave(): Promise<void> {
+    this.leaving = true
+    try {
+      removeRestartMarker(this.ctx.stateDir)
+    } catch {
+      // nothing to remove
+    }
     this.speaker.withdrawLocal()
     await new Promise((r) => setTimeout(r, 100))
     await this.shutdown(`host ${this.ctx.self.name} is leaving the fabric`)
@@ -273,9 +502,11 @@ export class BgpSource implements RouteSource {
     for (const [addr, s] of [...this.sessions]) {
       if (s.spec.dynamic) continue
       const w = wanted.get(addr)
-      if (!w || w.asn !== s.spec.asn || w.passive !== s.spec.passive || w.rrClient !== s.spec.rrClient || w.maxPrefixes !== s.spec.maxPrefixes) {
+      if (!w || w.asn !== s.spec.asn || w.passive !== s.spec.passive || w.rrClient !== s.spec.rrClient || w.maxPrefixes !== s.spec.maxPrefixes ||
+          JSON.stringify(w.bfd ?? null) !== JSON.stringify(s.spec.bfd ?? null)) {
         s.cease(CeaseSubcode.PEER_DECONFIGURED, 'peer removed or changed in the configuration')
         this.sessions.delete(addr)
+        await this.removeBfd(addr)
         removed.push(formatAddress(addr))
       }
     }
@@ -303,8 +534,17 @@ export class BgpSource implements RouteSource {
     }
     for (const [addr, w] of wanted) {
       if (this.sessions.has(addr)) continue
-      this.addSession(w)
+      const s = this.addSession(w)
       added.push(formatAddress(addr))
+      if (w.bfd?.enabled) {
+        try {
+          this.loadKeys(w.bfd)
+        } catch (e) {
+          this.ctx.log.error('bfd-session-failed', { peer: s.key, error: (e as Error).message })
+          continue
+        }
+        if (await this.ensureBfd()) await this.addBfd(s)
+      }
     }
     const parts = [`bgp peers added: ${added.join(', ') || 'none'}`, `removed: ${removed.join(', ') || 'none'}`]
     if (policyNote) parts.push(policyNote)
@@ -345,9 +585,18 @@ export class BgpSource implements RouteSource {
           ...(s.lastNotification ? { lastNotification: s.lastNotification } : {}),
           ...(n ? {
             routerId: formatAddress(n.peerId), holdTime: n.holdTime, keepaliveTime: n.keepaliveMs / 1000, as4: n.as4,
-            routeRefresh: n.routeRefresh, gracefulRestart: n.gracefulRestart ? n.gracefulRestart.restartTime : false,
+            routeRefresh: n.routeRefresh,
             capabilities: negotiatedCapabilities(n),
           } : {}),
+          gracefulRestart: {
+            local: { advertised: this.bgp.gracefulRestartTime > 0, restartTime: this.bgp.gracefulRestartTime },
+            peer: s.peerGr ? { advertised: true, restartTime: s.peerGr.restartTime, forwarding: s.peerGr.forwarding, notification: s.peerGr.notification } : null,
+            state: s.helper.state,
+            stale: s.staleRoutes,
+            secondsLeft: s.helper.secondsLeft(),
+            helped: s.helper.helped,
+          },
+          bfd: this.bfdDetails(s),
           ...(rib ? { endOfRib: rib.eor, filtered: rib.filtered, updatesIn: rib.updatesIn, updatesOut: rib.updatesOut, attributeErrors: rib.attributeErrors } : {}),
         },
       })
@@ -363,6 +612,25 @@ export class BgpSource implements RouteSource {
     return out
   }
 
+  /** graceful restart counters, all peers together */
+  private grStats(): Record<string, unknown> {
+    let helped = 0
+    let swept = 0
+    let helping = 0
+    let stale = 0
+    const ended: Partial<Record<HelperEndReason, number>> = {}
+    const notHelped: Partial<Record<HelperEndReason, number>> = {}
+    for (const s of this.sessions.values()) {
+      helped += s.helper.helped
+      swept += s.helper.swept
+      if (s.helper.active) helping++
+      stale += s.staleRoutes
+      for (const [k, v] of Object.entries(s.helper.ended) as [HelperEndReason, number][]) ended[k] = (ended[k] ?? 0) + v
+      for (const [k, v] of Object.entries(s.notHelped) as [HelperEndReason, number][]) notHelped[k] = (notHelped[k] ?? 0) + v
+    }
+    return { restarting: this.speaker?.isDeferring ?? false, helping, staleRoutes: stale, restartsHelped: helped, staleSwept: swept, helperEnded: ended, notHelped }
+  }
+
   stats(): Record<string, unknown> {
     const st = this.speaker?.stats()
     let established = 0
@@ -371,6 +639,7 @@ export class BgpSource implements RouteSource {
       asn: this.bgp.asn, routerId: formatAddress(this.routerId), sessions: this.sessions.size, established,
       prefixes: st?.prefixes ?? 0, paths: st?.paths ?? 0, updatesIn: st?.updatesIn ?? 0, updatesOut: st?.updatesOut ?? 0,
       filtered: st?.filtered ?? {}, refusedConnections: this.rejected, ...(this.listenError ? { listenError: this.listenError } : {}),
+      gracefulRestart: this.grStats(),
       // every drop by reason: prefixes/paths (import), messages (decode errors), connections
       drops: {
         prefixes: { ...(st?.filtered ?? {}) },

@@ -157,7 +157,20 @@ export function pathOf(r: Route): Path {
   return (r.attrs as DisplayAttrs)[PATH]
 }
 
-/** The speaker's per-session state. */
+/** Why a helper keeps a peer's routes (RouteAttrs.stale; graceful-restart.ts). */
+export interface StaleMark {
+  /** ms since the epoch: helper mode began */
+  since: number
+  reason: 'peer-restarting' | 'awaiting-end-of-rib'
+  /** ms since the epoch: when the routes go unless the peer comes back / sends End-of-RIB */
+  until: number
+}
+
+/**
+ * The speaker's per-session state. In graceful restart helper mode (RFC
+ * 4724 4.2) it outlives its session: the routes stay, their paths marked
+ * stale, and the peer's next session resumes it (peerResume).
+ */
 export class PeerRib {
   up = true
   /** End-of-RIB received (IPv4 unicast) */
@@ -180,9 +193,21 @@ export class PeerRib {
   ownSubnetClaim: Prefix | undefined
   /** Adj-RIB-Out changes not sent yet: prefix -> path (announce) or null (withdraw) */
   readonly pending = new PrefixMap<Path | null>()
-  readonly paths = new Map<string, Path>()
+  /** the paths of the current session, interned by attributes */
+  paths = new Map<string, Path>()
+  /** helper mode: the paths of the previous session still in use; what End-of-RIB has not replaced is swept */
+  stalePaths: Set<Path> | undefined
 
-  constructor(readonly peer: SpeakerPeer) {}
+  /** the session's view; a resumed session (graceful restart) replaces it */
+  constructor(public peer: SpeakerPeer) {}
+
+  /** routes of the previous session not re-announced yet (0 outside helper mode) */
+  get staleCount(): number {
+    if (!this.stalePaths) return 0
+    let n = 0
+    for (const path of this.stalePaths) n += path.refs
+    return n
+  }
 }
 
 export type SpeakerLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error' | 'limited'>
@@ -207,6 +232,11 @@ export interface SpeakerOptions {
   readonly schedule?: (fn: () => void) => void
   /** called when a peer's End-of-RIB arrives */
   readonly onEndOfRib?: (peer: PeerRib) => void
+  /**
+   * graceful restart, restarting side: send nothing to peers (no table, no
+   * End-of-RIB) until endDeferral() (RFC 4724 4.1 selection deferral)
+   */
+  readonly deferring?: boolean
 }
 
 type Entry = Route | Route[]
@@ -302,11 +332,13 @@ export class Speaker {
   private updatesIn = 0
   private updatesOut = 0
   private policy: ImportPolicy
+  private deferring: boolean
 
   constructor(private readonly o: SpeakerOptions) {
     this.clusterId = (o.clusterId ?? o.routerId) >>> 0
     this.schedule = o.schedule ?? ((fn) => setImmediate(fn))
     this.policy = o.policy
+    this.deferring = o.deferring ?? false
     if (o.ownSubnet) this.local = this.localPath()
   }
 
@@ -316,12 +348,79 @@ export class Speaker {
 
   // ------------------------------------------------------------ sessions
 
-  /** A session reached Established: send it our table and End-of-RIB. */
+  /** A session reached Established: send it our table and End-of-RIB (after the deferral, when restarting). */
   peerUp(peer: SpeakerPeer): PeerRib {
     const p = new PeerRib(peer)
     this.peers.add(p)
-    this.sendTable(p, true)
+    if (!this.deferring) this.sendTable(p, true)
     return p
+  }
+
+  /** Restarting side: whether announcements still wait (RFC 4724 4.1). */
+  get isDeferring(): boolean {
+    return this.deferring
+  }
+
+  /** Restarting side: the deferral is over; every Established peer gets our table and End-of-RIB now. */
+  endDeferral(): void {
+    if (!this.deferring) return
+    this.deferring = false
+    for (const p of this.peers) this.sendTable(p, true)
+  }
+
+  /**
+   * Helper mode (RFC 4724 4.2): the session is gone but its routes stay,
+   * marked stale; nothing is sent to the peer. Returns the number of routes kept.
+   */
+  peerStale(p: PeerRib, mark: StaleMark): number {
+    if (!p.up && !p.stalePaths) return 0
+    p.up = false
+    this.peers.delete(p)
+    p.pending.clear()
+    p.ownSubnetClaim = undefined
+    const stale = p.stalePaths ?? new Set<Path>()
+    for (const path of p.paths.values()) stale.add(path)
+    p.stalePaths = stale
+    p.paths = new Map()
+    this.markStale(p, mark)
+    return p.staleCount
+  }
+
+  /** Updates the stale marks (reason, deadline) of a peer's stale routes: one write per shared path. */
+  markStale(p: PeerRib, mark: StaleMark): void {
+    if (!p.stalePaths) return
+    for (const path of p.stalePaths) path.display.stale = { ...mark }
+  }
+
+  /**
+   * The restarted peer is Established again (with F for IPv4): the kept
+   * routes stay until its End-of-RIB (sweepStale) and are replaced as it
+   * re-announces them; it gets our table as any new peer.
+   */
+  peerResume(p: PeerRib, peer: SpeakerPeer): PeerRib {
+    p.peer = peer
+    p.up = true
+    p.eor = false
+    p.overLimit = false
+    this.peers.add(p)
+    if (!this.deferring) this.sendTable(p, true)
+    return p
+  }
+
+  /** End-of-RIB from a resumed peer: removes what it did not re-announce. Returns how many. */
+  sweepStale(p: PeerRib): number {
+    const stale = p.stalePaths
+    if (!stale) return 0
+    const gone: Prefix[] = []
+    if (p.staleCount > 0) {
+      for (const e of this.table.values()) {
+        for (const r of Array.isArray(e) ? e : [e]) if (stale.has(pathOf(r))) gone.push(r.prefix)
+      }
+    }
+    for (const n of gone) this.remove(p, n)
+    p.stalePaths = undefined
+    this.scheduleFlush()
+    return gone.length
   }
 
   /** Peers announcing this host's own subnet now (a duplicate subnet in the fabric). */
@@ -331,9 +430,10 @@ export class Speaker {
     return out
   }
 
-  /** A session left Established: everything learned from it is withdrawn. */
+  /** A session left Established (or helper mode ended): everything learned from it is withdrawn. */
   peerDown(p: PeerRib): number {
-    if (!p.up) return 0
+    if (!p.up && !p.stalePaths) return 0
+    p.stalePaths = undefined
     p.up = false
     this.peers.delete(p)
     p.pending.clear()
@@ -529,7 +629,8 @@ export class Speaker {
   }
 
   private release(path: Path): void {
-    if (--path.refs === 0 && path.from) path.from.paths.delete(path.key)
+    // a stale path (graceful restart) is no longer in its peer's intern map
+    if (--path.refs === 0 && path.from && path.from.paths.get(path.key) === path) path.from.paths.delete(path.key)
   }
 
   /** Adds or replaces p's route for prefix n. */
@@ -768,7 +869,8 @@ export class Speaker {
 
   /** ROUTE-REFRESH from the peer: the whole Adj-RIB-Out again (RFC 2918). */
   routeRefresh(p: PeerRib, afi: number, safi: number): void {
-    if (!p.up || afi !== AFI_IPV4 || safi !== SAFI_UNICAST) return
+    // while deferring, the whole table goes at the end of the deferral anyway
+    if (!p.up || this.deferring || afi !== AFI_IPV4 || safi !== SAFI_UNICAST) return
     this.o.log.info('route-refresh-received', { peer: p.peer.key })
     this.sendTable(p, false)
   }
@@ -797,6 +899,7 @@ export class Speaker {
   /** Sends every queued Adj-RIB-Out change. */
   flush(): void {
     this.flushScheduled = false
+    if (this.deferring) return
     for (const p of this.peers) {
       if (p.pending.size === 0) continue
       try {
