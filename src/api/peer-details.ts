@@ -3,19 +3,11 @@
  * `details.gracefulRestart`; schema in docs/cli.md), read defensively: the
  * CLI and `fabric doctor` may talk to an agent of another version.
  */
+import type { PeerBfdDetails } from '../rib/source.js'
 import type { PeerRow } from './types.js'
 
-/** `details.bfd` of a BGP peer or RIP neighbour in /v1/peers (null: no BFD session for it). */
-export interface PeerBfd {
-  state: 'AdminDown' | 'Down' | 'Init' | 'Up'
-  remoteState: 'AdminDown' | 'Down' | 'Init' | 'Up'
-  detectionTimeMs: number
-  packetsIn: number
-  packetsOut: number
-  lastRxAgoMs: number | null
-  /** RFC 5880 diag code (or its text) of the last transition to Down */
-  lastDownDiag: number | string
-}
+/** `details.bfd` of a BGP peer or RIP neighbour in /v1/peers (the sources' contract, src/rib/source.ts) */
+export type PeerBfd = PeerBfdDetails
 
 /** `details.gracefulRestart` of a BGP peer in /v1/peers. */
 export interface PeerGracefulRestart {
@@ -27,15 +19,10 @@ export interface PeerGracefulRestart {
   helped: number
 }
 
-/** RFC 5880 4.1 diagnostic texts (the same as protocols/bfd/codec.ts DIAG_TEXT; api does not import protocols). */
-const BFD_DIAG: Record<number, string> = {
-  1: 'control detection time expired', 2: 'echo function failed', 3: 'neighbor signaled session down', 4: 'forwarding plane reset',
-  5: 'path down', 6: 'concatenated path down', 7: 'administratively down', 8: 'reverse concatenated path down',
-}
-
-export function bfdDiagText(d: number | string): string | undefined {
-  if (typeof d === 'string') return d === '' || d === 'no diagnostic' ? undefined : d
-  return d === 0 ? undefined : (BFD_DIAG[d] ?? `diag ${d}`)
+/** The last-down diagnostic as text; undefined when it never went down. (Agents before 0.2 sent the RFC 5880 code.) */
+export function bfdDiagText(d: number | string | null | undefined): string | undefined {
+  if (d === null || d === undefined || d === 0 || d === '' || d === 'no diagnostic') return undefined
+  return typeof d === 'number' ? `diag ${d}` : d
 }
 
 export function peerBfd(p: PeerRow): PeerBfd | null {

@@ -95,6 +95,18 @@ export interface BfdSessionView {
   lastDownDiag: number
 }
 
+/** `details.bfd` of a BGP peer or RIP neighbour in /v1/peers (null there: no BFD session for it). */
+export interface PeerBfdDetails {
+  state: 'AdminDown' | 'Down' | 'Init' | 'Up'
+  remoteState: 'AdminDown' | 'Down' | 'Init' | 'Up'
+  detectionTimeMs: number
+  packetsIn: number
+  packetsOut: number
+  lastRxAgoMs: number | null
+  /** RFC 5880 diagnostic of the last transition to Down, as text (null: never went down) */
+  lastDownDiag: string | null
+}
+
 /** What a source factory gets from the agent. */
 export interface SourceContext {
   config: FabricConfig

@@ -9,7 +9,8 @@ import type { FabricConfig } from '../../config/fabric-config.js'
 import type { BgpConfig } from '../../config/bgp-config.js'
 import { type BfdConfig, loadBfdKeyFile } from '../../config/bfd-config.js'
 import { type Prefix, containsAddress, formatAddress, formatPrefix, parseAddress } from '../../net/ipv4.js'
-import type { BfdPort, BfdSessionView, CreateSource, PeerStatus, RouteSink, RouteSource, SourceContext } from '../../rib/source.js'
+import type { BfdPort, BfdSessionView, CreateSource, PeerBfdDetails, PeerStatus, RouteSink, RouteSource, SourceContext } from '../../rib/source.js'
+import { peerBfdDetails } from '../bfd/details.js'
 import { DIAG_TEXT, Diag } from '../bfd/codec.js'
 import { negotiatedCapabilities } from './capabilities.js'
 import { CeaseSubcode } from './codec/constants.js'
@@ -259,14 +260,9 @@ export class BgpSource implements RouteSource {
     s.guard('bfd-down', () => s.bfdDown(DIAG_TEXT[diag] ?? `diag ${diag}`))
   }
 
-  private bfdDetails(s: PeerSession): Record<string, unknown> | null {
+  private bfdDetails(s: PeerSession): PeerBfdDetails | null {
     if (!s.spec.bfd?.enabled) return null
-    const st = this.bfdStatus.get(bfdKey(s.spec.address))
-    if (!st) return { state: 'Down', remoteState: 'Down', detectionTimeMs: 0, packetsIn: 0, packetsOut: 0, lastRxAgoMs: null, lastDownDiag: null }
-    return {
-      state: st.state, remoteState: st.remoteState, detectionTimeMs: st.detectionTime, packetsIn: st.packetsIn, packetsOut: st.packetsOut,
-      lastRxAgoMs: st.lastRxAgo, lastDownDiag: st.lastDownDiag ? (DIAG_TEXT[st.lastDownDiag] ?? `diag ${st.lastDownDiag}`) : null,
-    }
+    return peerBfdDetails(this.bfdStatus.get(bfdKey(s.spec.address)))
   }
 
   // ------------------------------------------------------------------ graceful restart (restarting side)

@@ -21,23 +21,9 @@ import type { Logger } from '../../core/log.js'
 import type { BfdConfig } from '../../config/bfd-config.js'
 import { loadBfdKeyFile } from '../../config/bfd-config.js'
 import { DIAG_TEXT, Diag } from '../bfd/codec.js'
-import type { BfdSessionStatus } from '../bfd/messages.js'
-import type { BfdPort } from '../../rib/source.js'
+import { peerBfdDetails } from '../bfd/details.js'
+import type { BfdPort, BfdSessionView, PeerBfdDetails } from '../../rib/source.js'
 
-/** `details.bfd` of a peer in `fabric peers --json` (the same shape for BGP peers and RIP neighbours). */
-export interface PeerBfdDetails {
-  state: 'AdminDown' | 'Down' | 'Init' | 'Up'
-  remoteState: 'AdminDown' | 'Down' | 'Init' | 'Up'
-  detectionTimeMs: number
-  packetsIn: number
-  packetsOut: number
-  lastRxAgoMs: number | null
-  /** diag code of the last transition to Down (0: never went down); text in DIAG_TEXT */
-  lastDownDiag: number
-}
-
-/** The BFD service may offer status() (BfdService does); BfdPort does not promise it. */
-type WithStatus = BfdPort & { status?: () => Promise<{ sessions: BfdSessionStatus[] }> }
 
 const KEY_PREFIX = 'rip/'
 const STATUS_EVERY_MS = 1000
@@ -57,9 +43,9 @@ export class RipBfd {
   readonly #o: RipBfdOptions
   readonly #now: () => number
   readonly #sessions = new Set<string>()
-  readonly #status = new Map<string, BfdSessionStatus>()
+  readonly #status = new Map<string, BfdSessionView>()
   #statusAt = 0
-  #port: WithStatus | undefined
+  #port: BfdPort | undefined
   #auth: Parameters<BfdPort['add']>[0]['auth']
   #timer: NodeJS.Timeout | undefined
   #stopped = false
@@ -87,7 +73,7 @@ export class RipBfd {
       for (const w of warnings) this.#o.log.warn('bfd-key-file-permissions', { message: w })
       this.#auth = { type: c.auth, keys: keys.map((k) => ({ id: k.id, secret: new Uint8Array(k.secret) })) }
     }
-    this.#port = (await this.#o.port()) as WithStatus
+    this.#port = await this.#o.port()
     this.#port.on('down', this.#onDownEvent)
     this.#o.log.info('rip-bfd-started', { interval: c.interval, multiplier: c.multiplier, auth: c.auth, neighbors: configured.length > 0 ? configured : 'as heard' })
     for (const a of configured) this.heard(a)
@@ -124,13 +110,7 @@ export class RipBfd {
 
   details(address: string): PeerBfdDetails | null {
     if (!this.#sessions.has(address)) return null
-    const s = this.#status.get(address)
-    if (!s) return { state: 'Down', remoteState: 'Down', detectionTimeMs: 0, packetsIn: 0, packetsOut: 0, lastRxAgoMs: null, lastDownDiag: 0 }
-    const age = Math.max(0, this.#now() - this.#statusAt)
-    return {
-      state: s.state, remoteState: s.remoteState, detectionTimeMs: s.detectionTime, packetsIn: s.packetsIn, packetsOut: s.packetsOut,
-      lastRxAgoMs: s.lastRxAgo === null ? null : s.lastRxAgo + age, lastDownDiag: s.lastDownDiag,
-    }
+    return peerBfdDetails(this.#status.get(address), Math.max(0, this.#now() - this.#statusAt))
   }
 
   /** SIGTERM or leave: every session removed (the neighbours see AdminDown, which is no failure). */
@@ -148,11 +128,14 @@ export class RipBfd {
 
   async #refresh(): Promise<void> {
     const port = this.#port
-    if (!port?.status || this.#sessions.size === 0) return
+    if (!port || this.#sessions.size === 0) return
     try {
       const st = await port.status()
       this.#status.clear()
-      for (const s of st.sessions) if (s.key.startsWith(KEY_PREFIX) && this.#sessions.has(s.remote)) this.#status.set(s.remote, s)
+      for (const s of st.sessions) {
+        const address = s.key.startsWith(KEY_PREFIX) ? s.key.slice(KEY_PREFIX.length) : undefined
+        if (address !== undefined && this.#sessions.has(address)) this.#status.set(address, s)
+      }
       this.#statusAt = this.#now()
     } catch (e) {
       this.#o.log.limited('warn', 'rip-bfd-status-failed', 'status', { error: (e as Error).message })

@@ -32,9 +32,9 @@ test('fabric peers verbose: capabilities and BFD counters per peer', (t) => {
 
 test('BFD and graceful-restart cells', (t) => {
   t.is(bfdText(null), '-')
-  t.is(bfdText({ state: 'Init', remoteState: 'Down', detectionTimeMs: 0, packetsIn: 1, packetsOut: 3, lastRxAgoMs: 10, lastDownDiag: 0 }), 'Init')
-  t.is(bfdText({ state: 'Down', remoteState: 'Down', detectionTimeMs: 300, packetsIn: 1, packetsOut: 3, lastRxAgoMs: 10, lastDownDiag: 1 }), 'Down (control detection time expired)')
-  t.is(bfdText({ state: 'Down', remoteState: 'Down', detectionTimeMs: 0, packetsIn: 0, packetsOut: 3, lastRxAgoMs: null, lastDownDiag: 0 }), 'Down')
+  t.is(bfdText({ state: 'Init', remoteState: 'Down', detectionTimeMs: 0, packetsIn: 1, packetsOut: 3, lastRxAgoMs: 10, lastDownDiag: null }), 'Init')
+  t.is(bfdText({ state: 'Down', remoteState: 'Down', detectionTimeMs: 300, packetsIn: 1, packetsOut: 3, lastRxAgoMs: 10, lastDownDiag: 'control detection time expired' }), 'Down (control detection time expired)')
+  t.is(bfdText({ state: 'Down', remoteState: 'Down', detectionTimeMs: 0, packetsIn: 0, packetsOut: 3, lastRxAgoMs: null, lastDownDiag: null }), 'Down')
   t.is(bfdText({ state: 'AdminDown', remoteState: 'Down', detectionTimeMs: 0, packetsIn: 0, packetsOut: 3, lastRxAgoMs: null, lastDownDiag: 'administratively down' }), 'AdminDown (administratively down)')
   const gr = { local: { advertised: true, restartTime: 120 }, peer: null, stale: 4, helped: 0 }
   t.is(gracefulRestartText(null), undefined)

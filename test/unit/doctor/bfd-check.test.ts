@@ -9,7 +9,7 @@ const up = fixture.peers[0]!
 const withBfd = (p: PeerRow, bfd: Record<string, unknown> | null): PeerRow => ({ ...p, details: { ...p.details, bfd } })
 
 test('every BFD peer Up with recent packets: pass, naming the count and detection time', (t) => {
-  const rip: PeerRow = { source: 'rip', peer: '10.99.0.13', address: '10.99.0.13', state: 'up', details: { bfd: { state: 'Up', remoteState: 'Up', detectionTimeMs: 300, packetsIn: 10, packetsOut: 10, lastRxAgoMs: 90, lastDownDiag: 0 } } }
+  const rip: PeerRow = { source: 'rip', peer: '10.99.0.13', address: '10.99.0.13', state: 'up', details: { bfd: { state: 'Up', remoteState: 'Up', detectionTimeMs: 300, packetsIn: 10, packetsOut: 10, lastRxAgoMs: 90, lastDownDiag: null } } }
   t.deepEqual(checkBfd([up, rip, fixture.peers[2]!]), [{ name: 'BFD', result: 'pass', detail: 'BFD Up with 2 peers, packets arriving (detection 300 ms)' }])
 })
 
@@ -19,8 +19,8 @@ test('no peer configured for BFD: no check', (t) => {
 })
 
 test('a peer that is down, one never heard and one gone quiet fail, each named, with the fix', (t) => {
-  const never = withBfd({ ...up, peer: 'node4', address: '10.99.0.14' }, { state: 'Down', remoteState: 'Down', detectionTimeMs: 0, packetsIn: 0, packetsOut: 31, lastRxAgoMs: null, lastDownDiag: 0 })
-  const quiet = withBfd({ ...up, peer: 'node5', address: '10.99.0.15' }, { state: 'Up', remoteState: 'Up', detectionTimeMs: 300, packetsIn: 50, packetsOut: 51, lastRxAgoMs: 4200, lastDownDiag: 0 })
+  const never = withBfd({ ...up, peer: 'node4', address: '10.99.0.14' }, { state: 'Down', remoteState: 'Down', detectionTimeMs: 0, packetsIn: 0, packetsOut: 31, lastRxAgoMs: null, lastDownDiag: null })
+  const quiet = withBfd({ ...up, peer: 'node5', address: '10.99.0.15' }, { state: 'Up', remoteState: 'Up', detectionTimeMs: 300, packetsIn: 50, packetsOut: 51, lastRxAgoMs: 4200, lastDownDiag: null })
   const [c] = checkBfd([up, fixture.peers[1]!, never, quiet])
   t.is(c!.result, 'fail')
   t.is(c!.name, 'BFD')
@@ -31,7 +31,7 @@ test('a peer that is down, one never heard and one gone quiet fail, each named, 
 })
 
 test('a RIP neighbour (named by its address) without packets fails', (t) => {
-  const rip: PeerRow = { source: 'rip', peer: '10.99.0.13', address: '10.99.0.13', state: 'up', details: { bfd: { state: 'Down', remoteState: 'Down', detectionTimeMs: 0, packetsIn: 0, packetsOut: 12, lastRxAgoMs: null, lastDownDiag: 0 } } }
+  const rip: PeerRow = { source: 'rip', peer: '10.99.0.13', address: '10.99.0.13', state: 'up', details: { bfd: { state: 'Down', remoteState: 'Down', detectionTimeMs: 0, packetsIn: 0, packetsOut: 12, lastRxAgoMs: null, lastDownDiag: null } } }
   const [c] = checkBfd([rip])
   t.is(c!.result, 'fail')
   t.is(c!.detail, '1 of 1 BFD peers silent: 10.99.0.13: no BFD packet received (12 sent, state Down)')
