@@ -19,6 +19,7 @@ import { readSysctl } from '../kernel/sysctl.js'
 import { type KernelRoute, MAIN_TABLE } from '../kernel/types.js'
 import { type Prefix, containsAddress, firstHost, formatAddress, formatPrefix, overlaps, parseAddress, parsePrefix } from '../net/ipv4.js'
 import { run } from '../util/process.js'
+import { checkNetworks } from './networks.js'
 
 export type Check = DoctorCheck
 
@@ -91,6 +92,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
   checkAgentHealth(ctx, add)
   checkMtu(ctx, add)
   await checkPeersReachable(ctx, add)
+  await checkNetworks(ctx, add)
   return checks
 }
 
