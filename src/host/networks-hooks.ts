@@ -23,14 +23,22 @@ import type { FabricConfig } from '../config/fabric-config.js'
 import { AgentStartError, EXIT } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import type { SelfInfo } from '../core/self.js'
-import type { NetworkHostStatus } from '../api/types.js'
 import { type Prefix, formatPrefix } from '../net/ipv4.js'
 import { type NetworkInfo, engineVersion, networkBridge } from './docker.js'
 import { type FirewallSpec, firewallSpec } from './firewall.js'
 import {
   type AppliedNetwork, type DockerNetworkWant, type NetworkPlan, applyNetworks, inspectWanted, leaveNetworks, networkProblems, planNetworks, wantedNetworks,
 } from './networks.js'
-export type { NetworkHostStatus }
+/** One fabric network in `hostIntegration.networks` of /v1/status (api/types NetworkHostStatus: host/ does not import api/). */
+export interface NetworkHostStatus {
+  name: string
+  pool: string
+  subnet: string
+  docker: { present: boolean; id: string | null; created: boolean; fits: boolean; problems: string[] } | null
+  bridge: string | null
+  bridgeUp: boolean | null
+  isolation: boolean | null
+}
 
 export interface NetworkHooks {
   readonly wants: DockerNetworkWant[]
