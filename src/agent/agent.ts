@@ -28,6 +28,7 @@ import { type AgentApi, controlApi } from './control-api.js'
 import { ControlServer } from './control-server.js'
 import type { EventHub } from './events.js'
 import { identifyHost } from './identify.js'
+import { networkPools } from './networks.js'
 import { type Metrics, createMetrics } from './metrics.js'
 import { reloadRefusal } from './reload.js'
 import { buildRouteRows } from './routes.js'
@@ -134,7 +135,7 @@ export class Agent {
     })
     this.fib = new FibSync({
       port: rtnl, protocol: this.config.routeProtocol, table: MAIN_TABLE, log,
-      nextHopScope: { underlay: this.self.underlay, self: this.self.address, pools: [this.config.pool] },
+      nextHopScope: { underlay: this.self.underlay, self: this.self.address, pools: networkPools(this.config) },
       onRun: (r) => this.metrics?.observeReconcile(r.kind, r.durationMs / 1000),
       metricOf: (r) => kernelMetric(r as Route),
       desired: this.rib.desiredTable(),
@@ -298,10 +299,10 @@ export class Agent {
     this.sources = []
     await this.closeBfd()
     const routes = await removeProtocolRoutes(this.rtnl!, this.config.routeProtocol)
-    await this.host?.leave()
+    const hostLeft = await this.host?.leave()
     removeStateFile(this.opts.stateDir)
     log.info('left', { routesRemoved: routes.removed, routesFailed: routes.failed })
-    return { left: true, host: this.self.name, routesRemoved: routes.removed, routesFailed: routes.failed }
+    return { left: true, host: this.self.name, routesRemoved: routes.removed, routesFailed: routes.failed, ...(hostLeft?.networks ? { networks: hostLeft.networks } : {}) }
   }
 
   /**
@@ -355,6 +356,7 @@ export class Agent {
       fib: this.fib, host, sources: this.sources,
       events: this.opts.events?.status() ?? { subscribers: 0, dropped: 0, disconnected: 0 },
       subnetClaims: [...this.subnetClaims.values()], warnings: this.warnings, memory: memoryOf(),
+      routes: this.config.networks.length === 0 ? undefined : this.rib.bestRoutes().map((r) => ({ prefix: r.prefix, peer: r.peer, state: this.fib.stateOf(r.prefix)?.state ?? 'pending' })),
     })
   }
 
@@ -367,6 +369,7 @@ export class Agent {
         best: this.rib.bestRoutes(), candidates: (r) => this.rib.candidateCount(r.prefix),
         stateOf: (p) => this.fib.stateOf(p), since: (p) => this.fib.sinceOf(p),
         kernel, links, protocol: this.config.routeProtocol, table: MAIN_TABLE, now: Date.now(),
+        networks: (this.self.networks ?? []).map((n) => ({ name: n.name, pool: n.pool })),
       }),
     }
   }

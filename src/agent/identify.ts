@@ -13,6 +13,7 @@ import type { SelfInfo } from '../core/self.js'
 import { persistedSubnet, resolveSubnet } from '../host/hooks.js'
 import { type Prefix, containsAddress, formatAddress, formatPrefix, overlaps, parseAddress } from '../net/ipv4.js'
 import { PrefixMap } from '../net/prefix-map.js'
+import { resolveNetworkSubnets } from './networks.js'
 import { SOURCES } from './sources.js'
 
 /** Longest wait for the fabric's table before an automatic subnet is chosen. */
@@ -39,6 +40,7 @@ export async function identifyHost(o: IdentifyOptions): Promise<SelfInfo> {
   const localText = local.map((x) => formatAddress(x.address)).join(', ') || 'none'
   let entry: HostEntry | undefined
   let addr: LocalAddress | undefined
+  let learned: Prefix[] = []
   if (o.address !== undefined) {
     const a = parseAddress(o.address)
     if (!a.ok) throw new AgentStartError(`--address "${o.address}": ${a.error}`, EXIT.USAGE)
@@ -50,7 +52,7 @@ export async function identifyHost(o: IdentifyOptions): Promise<SelfInfo> {
       // rip/bgp joined by flags: the subnet comes from --subnet, else automatic allocation (ipam),
       // which, the first time, learns the subnets the fabric already uses
       if (config.subnet === undefined) {
-        const learned = persistedSubnet(o.stateDir) ? [] : await discoverTaken(o, {
+        learned = persistedSubnet(o.stateDir) ? [] : await discoverTaken(o, {
           name: hostname(), address: a.value, subnet: { addr: 0, len: 32 }, ...placeOf(addr, o.links),
         })
         config.subnet = await resolveSubnet({ config, address: a.value, stateDir: o.stateDir, log: o.log, options: o.hostOptions, learned })
@@ -86,7 +88,8 @@ export async function identifyHost(o: IdentifyOptions): Promise<SelfInfo> {
       o.warn('host-not-on-link', `host ${h.name} (${formatAddress(h.address)}) is not on ${iface} ${formatPrefix(underlay)}; its route will not be installed`)
     }
   }
-  return { name: entry.name, address: entry.address, subnet: entry.subnet, interface: iface, underlay }
+  const networks = resolveNetworkSubnets({ config, entry: config.hosts.find((h) => h.name === entry.name && h.address === entry.address), subnet: entry.subnet, address: entry.address, stateDir: o.stateDir, log: o.log, learned })
+  return { name: entry.name, address: entry.address, subnet: entry.subnet, interface: iface, underlay, networks }
 }
 
 /**

@@ -13,15 +13,24 @@ export function reloadRefusal(current: FabricConfig, next: FabricConfig, self: S
     ['pool', formatPrefix(next.pool), formatPrefix(current.pool)],
     ['route-protocol', next.routeProtocol, current.routeProtocol],
     ['mode', next.mode, current.mode],
+    // the Docker networks, firewall rules and announced subnets follow the [network.NAME] sections
+    ['[network.*]', networksKey(next), networksKey(current)],
   ]
   for (const [key, now, was] of fixed) {
     if (now !== was) return `${key} changed from ${String(was)} to ${String(now)}; restart the agent to change it`
   }
   if (next.mode === 'static') {
     const me = next.hosts.find((h) => h.name === self.name)
-    if (!me || me.address !== self.address || formatPrefix(me.subnet) !== formatPrefix(self.subnet)) {
+    const mine = (self.networks ?? []).filter((n) => n.name !== 'default').map((n) => `${n.name}=${formatPrefix(n.subnet)}`).sort().join(' ')
+    const theirs = Object.entries(me?.networks ?? {}).map(([n, p]) => `${n}=${formatPrefix(p)}`).sort().join(' ')
+    if (!me || me.address !== self.address || formatPrefix(me.subnet) !== formatPrefix(self.subnet) || (self.networks !== undefined && mine !== theirs)) {
       return `this host (${self.name}) was removed or changed in ${next.file ?? '(flags)'}; restart the agent to apply`
     }
   }
   return undefined
+}
+
+/** The [network.NAME] sections as one comparable string. */
+function networksKey(c: FabricConfig): string {
+  return (c.networks ?? []).map((n) => `${n.name} ${formatPrefix(n.pool)}/${n.hostPrefix} allow=${[...n.allow].sort().join(',')} bridge=${n.bridge ?? ''}`).sort().join('; ') || 'none'
 }

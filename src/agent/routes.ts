@@ -2,7 +2,7 @@
  * The rows of /v1/routes, from the RIB, FIB sync's states and the kernel.
  * The schema (api/types RouteRow) is documented in docs/cli.md.
  */
-import { kernelOnlyRow, deviceOf, sortRouteRows } from '../api/route-rows.js'
+import { type RowNetwork, kernelOnlyRow, deviceOf, labelNetworks, sortRouteRows } from '../api/route-rows.js'
 import type { RouteRow } from '../api/types.js'
 import type { RouteState } from '../kernel/fib-sync.js'
 import type { KernelLink } from '../kernel/rtnl-codec.js'
@@ -22,6 +22,8 @@ export function buildRouteRows(opts: {
   protocol: number
   table: number
   now: number
+  /** the fabric networks (default first): each row's `network` */
+  networks?: readonly RowNetwork[]
 }): RouteRow[] {
   const linkMap = new Map(opts.links.map((l) => [l.index, l]))
   const ours = new Map<string, KernelRoute>()
@@ -48,8 +50,9 @@ export function buildRouteRows(opts: {
       stale: r.attrs?.stale
         ? { reason: r.attrs.stale.reason, secondsLeft: r.attrs.stale.until === undefined ? null : Math.max(0, Math.ceil((r.attrs.stale.until - opts.now) / 1000)) }
         : null,
+      network: null,
     })
   }
   for (const [key, k] of ours) if (!seen.has(key)) rows.push(kernelOnlyRow(k, linkMap, 'stale', STALE_REASON))
-  return sortRouteRows(rows)
+  return labelNetworks(sortRouteRows(rows), opts.networks ?? [])
 }

@@ -4,10 +4,10 @@
  * Healthy: the kernel in sync, no conflict, nothing off-link, host
  * integration in sync.
  */
-import type { Conflict, EventsStatus, HostIntegrationStatus, SourceStatusView, StatusResponse } from '../api/types.js'
+import type { Conflict, EventsStatus, HostIntegrationStatus, NetworkStatusView, SourceStatusView, StatusResponse } from '../api/types.js'
 import type { FabricConfig } from '../config/fabric-config.js'
 import type { SelfInfo } from '../core/self.js'
-import { formatAddress, formatPrefix } from '../net/ipv4.js'
+import { type Prefix, containsPrefix, formatAddress, formatPrefix } from '../net/ipv4.js'
 import type { RouteSource } from '../rib/source.js'
 
 /** What status reads of FIB sync. */
@@ -33,6 +33,41 @@ export interface StatusInput {
   subnetClaims: readonly { peer: string; prefix: string; source: string }[]
   warnings: readonly string[]
   memory: StatusResponse['memory']
+  /** the best routes with their kernel state (per-network route counts); absent: no networks section */
+  routes?: readonly { prefix: Prefix; peer: string; state: string }[]
+}
+
+/**
+ * Per fabric network: this host's subnet, its host integration (Docker
+ * network, bridge, isolation) and the routes to the other hosts' subnets of
+ * the network. The other hosts: static mode, every other [host.*]; rip/bgp,
+ * every peer a route inside any fabric pool came from (a host seen in one
+ * network is expected in every network).
+ */
+export function networkViews(i: Pick<StatusInput, 'self' | 'config' | 'host' | 'routes'>): NetworkStatusView[] {
+  const { self, config } = i
+  const nets = self.networks ?? [{ name: 'default', subnet: self.subnet, pool: config.pool }]
+  const routes = i.routes ?? []
+  const peers = new Set<string>()
+  if (config.mode === 'static') {
+    for (const h of config.hosts) if (h.name !== self.name) peers.add(h.name)
+  } else {
+    for (const r of routes) if (nets.some((n) => containsPrefix(n.pool, r.prefix))) peers.add(r.peer)
+  }
+  return nets.map((n) => {
+    const mine = routes.filter((r) => containsPrefix(n.pool, r.prefix))
+    const reached = new Set(mine.filter((r) => r.state === 'installed').map((r) => r.peer))
+    const host = i.host.networks?.find((x) => x.name === n.name)
+    const ok = host === undefined || ((host.docker === null || host.docker.fits) && host.bridgeUp !== false && host.isolation !== false)
+    return {
+      name: n.name,
+      pool: formatPrefix(n.pool),
+      subnet: formatPrefix(n.subnet),
+      ...(host ? { host } : {}),
+      routes: { installed: mine.filter((r) => r.state === 'installed').length, peers: peers.size, missing: [...peers].filter((p) => !reached.has(p)).sort() },
+      ok,
+    }
+  })
 }
 
 export function buildStatus(i: StatusInput): StatusResponse {
@@ -47,9 +82,10 @@ export function buildStatus(i: StatusInput): StatusResponse {
   const c = fib.stateCounts()
   const inSync = fib.inSync()
   const sources: SourceStatusView[] = i.sources.map((s) => ({ kind: s.kind, ready: s.ready(), peers: s.peers().length, stats: s.stats?.() ?? {} }))
+  const networks = config.networks.length > 0 ? networkViews(i) : undefined
   return {
     version: i.version,
-    healthy: inSync && conflicts.length === 0 && c['not-on-link'] === 0 && i.host.inSync,
+    healthy: inSync && conflicts.length === 0 && c['not-on-link'] === 0 && i.host.inSync && (networks ?? []).every((n) => n.ok),
     host: { name: self.name, address: formatAddress(self.address), subnet: formatPrefix(self.subnet), interface: self.interface, underlay: formatPrefix(self.underlay) },
     mode: config.mode,
     routerId: config.mode === 'bgp' ? formatAddress(config.bgp.routerId ?? self.address) : null,
@@ -74,6 +110,7 @@ export function buildStatus(i: StatusInput): StatusResponse {
     events: i.events,
     conflicts,
     warnings: [...i.warnings],
+    ...(networks ? { networks } : {}),
   }
 }
 

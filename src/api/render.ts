@@ -43,12 +43,14 @@ export function routeStateText(r: RouteRow): string {
  * per prefix, so long explanations never widen the columns.
  */
 export function renderRouteTable(rows: RouteRow[]): string {
+  // the NETWORK column when fabric networks are in play (a row outside the default network); the wave-1 table otherwise
+  const withNetwork = rows.some((r) => r.network !== undefined && r.network !== null && r.network !== 'default')
   const body = rows.map((r) => [
-    r.prefix, r.nextHop ?? '-', r.device ?? '-', r.peer ? `${r.source}/${r.peer}` : r.source,
+    r.prefix, ...(withNetwork ? [r.network ?? '-'] : []), r.nextHop ?? '-', r.device ?? '-', r.peer ? `${r.source}/${r.peer}` : r.source,
     r.asPath ? (r.asPath.join(' ') || 'i') : r.metric === null ? '-' : String(r.metric),
     formatAge(r.age), routeStateText(r),
   ])
-  const table = renderTable(['PREFIX', 'NEXT HOP', 'DEV', 'SOURCE', 'METRIC', 'AGE', 'STATE'], body)
+  const table = renderTable(['PREFIX', ...(withNetwork ? ['NETWORK'] : []), 'NEXT HOP', 'DEV', 'SOURCE', 'METRIC', 'AGE', 'STATE'], body)
   const notes = rows.filter((r) => r.reason && r.state !== 'installed' && r.state !== 'kernel-only').map((r) => `  ${r.prefix} ${r.state}: ${r.reason}`)
   return notes.length ? `${table}\n\n${notes.join('\n')}` : table
 }

@@ -25,8 +25,23 @@ export function deviceOf(route: KernelRouteFields | undefined, links: ReadonlyMa
 export function kernelOnlyRow(k: KernelRouteFields, links: ReadonlyMap<number, LocalLink>, state: 'stale' | 'kernel-only', reason: string): RouteRow {
   return {
     prefix: formatPrefix(k.prefix), nextHop: k.gateway !== undefined ? formatAddress(k.gateway) : null, device: deviceOf(k, links),
-    source: 'kernel', peer: null, metric: k.metric, asPath: null, age: null, state, reason, alternatives: 0, stale: null,
+    source: 'kernel', peer: null, metric: k.metric, asPath: null, age: null, state, reason, alternatives: 0, stale: null, network: null,
   }
+}
+
+/** A fabric network as the route rows see it ('default' is [fabric] pool). */
+export interface RowNetwork {
+  name: string
+  pool: Prefix
+}
+
+/** Sets each row's network: the network whose pool contains its prefix (null for none). */
+export function labelNetworks(rows: RouteRow[], networks: readonly RowNetwork[]): RouteRow[] {
+  for (const row of rows) {
+    const p = parsePrefix(row.prefix)
+    row.network = p.ok ? networks.find((n) => containsPrefix(n.pool, p.value))?.name ?? null : null
+  }
+  return rows
 }
 
 /** By address, then length; each prefix is parsed once, not in every comparison. */
@@ -41,6 +56,8 @@ export function sortRouteRows(rows: RouteRow[]): RouteRow[] {
 
 export interface RouteFilter {
   source?: string
+  /** a fabric network's name ('default' for [fabric] pool) */
+  network?: string
   peer?: string
   /** an address or prefix: the longest matching route (like `ip route get`) */
   match?: string
@@ -50,6 +67,7 @@ export interface RouteFilter {
 export function filterRouteRows(rows: RouteRow[], f: RouteFilter): RouteRow[] | { error: string } {
   let out = rows
   if (f.source) out = out.filter((r) => r.source === f.source)
+  if (f.network) out = out.filter((r) => r.network === f.network)
   if (f.peer) out = out.filter((r) => r.peer === f.peer || r.nextHop === f.peer)
   if (f.match) {
     const text = f.match.includes('/') ? f.match : `${f.match}/32`

@@ -50,12 +50,29 @@ export interface KernelStatus {
   lastError: string | null
 }
 
+/** One fabric network in `hostIntegration.networks` of /v1/status. */
+export interface NetworkHostStatus {
+  name: string
+  pool: string
+  subnet: string
+  /** Docker's side; null when Docker is not used on this host */
+  docker: { present: boolean; id: string | null; created: boolean; fits: boolean; problems: string[] } | null
+  /** the Linux bridge of the network (Docker's br-ID or [network.NAME] bridge) */
+  bridge: string | null
+  /** the bridge exists and is administratively up (null: not known) */
+  bridgeUp: boolean | null
+  /** fabric's isolation rules in place (the firewall check in sync); null when --no-firewall */
+  isolation: boolean | null
+}
+
 /**
  * Host integration (src/host/hooks.ts): `inSync: false` makes the agent
  * unhealthy. The known parts are typed; a host integration may add more.
  */
 export interface HostIntegrationStatus {
   inSync: boolean
+  /** the fabric networks ([network.NAME]) on this host */
+  networks?: NetworkHostStatus[]
   ipForwarding?: boolean
   subnet?: string
   docker?: {
@@ -129,6 +146,29 @@ export interface StatusResponse {
   events: EventsStatus
   conflicts: Conflict[]
   warnings: string[]
+  /** every fabric network, the default (docker0's) first; absent from agents older than fabric networks */
+  networks?: NetworkStatusView[]
+}
+
+/** One fabric network in /v1/status: this host's part of it and the routes to the other hosts' parts. */
+export interface NetworkStatusView {
+  name: string
+  pool: string
+  /** this host's subnet of the network */
+  subnet: string
+  /** the Docker network, bridge and isolation rules (host integration); absent for the default network (see hostIntegration.docker) */
+  host?: NetworkHostStatus
+  /** routes to the other hosts' subnets of this network */
+  routes: {
+    /** installed in the kernel */
+    installed: number
+    /** the other hosts known to the fabric (static: fabric.ini; rip/bgp: every host a route was learned from) */
+    peers: number
+    /** those of them without an installed route in this network */
+    missing: string[]
+  }
+  /** Docker network present and fitting (or Docker not used), bridge up, isolation rules in place */
+  ok: boolean
 }
 
 export type RouteRowState = 'installed' | 'pending' | 'conflict' | 'not-on-link' | 'error' | 'stale' | 'kernel-only'
@@ -154,6 +194,8 @@ export interface RouteRow {
    * most secondsLeft more seconds; null for every other route
    */
   stale: { reason: 'peer-restarting' | 'awaiting-end-of-rib'; secondsLeft: number | null } | null
+  /** the fabric network whose pool contains the prefix ('default' for [fabric] pool), null for none */
+  network: string | null
 }
 
 /** GET /v1/routes */
@@ -182,6 +224,8 @@ export interface LeaveResponse {
   host: string
   routesRemoved: number
   routesFailed: number
+  /** fabric networks: the Docker networks fabric removed, and those kept because containers use them */
+  networks?: { removed: string[]; kept: { name: string; containers: string[] }[] }
 }
 
 /** One check of `fabric doctor` (its --json output is `{ healthy, checks: DoctorCheck[] }`). */

@@ -1,6 +1,6 @@
 /** Reading fabric's routes straight from the kernel (when the agent is down). */
 import { existsSync } from 'node:fs'
-import { kernelOnlyRow, sortRouteRows } from '../api/route-rows.js'
+import { type RowNetwork, kernelOnlyRow, sortRouteRows } from '../api/route-rows.js'
 import { readState } from '../api/state-file.js'
 import type { RouteRow } from '../api/types.js'
 import { loadConfig } from '../config/fabric-config.js'
@@ -25,6 +25,18 @@ export function resolveRouteProtocol(flag: string | undefined, config: string | 
     }
   }
   return readState(stateDir)?.routeProtocol ?? DEFAULT_ROUTE_PROTOCOL
+}
+
+/** The fabric networks of fabric.ini (default first) to label rows read from the kernel; none when the file cannot be read. */
+export function networksWhenAgentDown(flags: { config?: string }): RowNetwork[] {
+  const file = flags.config ?? DEFAULT_CONFIG
+  if (!existsSync(file)) return []
+  try {
+    const c = loadConfig({ file })
+    return [{ name: 'default', pool: c.pool }, ...c.networks.map((n) => ({ name: n.name, pool: n.pool }))]
+  } catch {
+    return []
+  }
 }
 
 /** The protocol to read from the kernel when the agent is down, from a command's agentOrKernelFlags. */

@@ -53,7 +53,7 @@ export function hostIntegrationLines(h: HostIntegrationStatus): string[] {
       lines.push(`firewall  ${parts.join(', ')}`)
     }
   }
-  const rest = extras(h, ['inSync', 'ipForwarding', 'subnet', 'docker', 'firewall'])
+  const rest = extras(h, ['inSync', 'ipForwarding', 'subnet', 'docker', 'firewall', 'networks'])
   if (rest.length) lines.push(`host      ${rest.join(', ')}`)
   return lines
 }

@@ -5,6 +5,7 @@ import { renderLeave } from '../cli-support/render.js'
 import { EXIT } from '../core/errors.js'
 import { agentOrKernelFlags } from '../cli-support/flags.js'
 import { protocolWhenAgentDown } from '../cli-support/kernel-view.js'
+import { renderLeftNetworks } from '../cli-support/networks-view.js'
 import { removeProtocolRoutes } from '../kernel/remove-all.js'
 import { Rtnl } from '../kernel/rtnl.js'
 
@@ -36,6 +37,7 @@ With the agent running: it withdraws this host's subnet from its peers (RIP: met
     try {
       const r = await requestLeave(flags.socket)
       this.log(renderLeave(r))
+      if (r.networks) for (const line of renderLeftNetworks(r.networks)) this.log(line)
       if (r.routesFailed) this.exit(EXIT.RUNTIME)
     } catch (e) {
       if (!(e instanceof AgentUnreachable)) {

@@ -5,7 +5,8 @@ import { filterRouteRows } from '../api/route-rows.js'
 import { API, type RouteRow, type RoutesResponse } from '../api/types.js'
 import { EXIT } from '../core/errors.js'
 import { agentOrKernelFlags, jsonFlag } from '../cli-support/flags.js'
-import { kernelRows, protocolWhenAgentDown } from '../cli-support/kernel-view.js'
+import { kernelRows, networksWhenAgentDown, protocolWhenAgentDown } from '../cli-support/kernel-view.js'
+import { labelNetworks } from '../api/route-rows.js'
 
 /** Events that change what `fabric routes` shows. */
 const ROUTE_EVENTS = new Set(['route-added', 'route-removed', 'route-replaced', 'route-conflict', 'route-conflict-cleared', 'route-refused', 'route-op-failed', 'routes-changed', 'kernel-route-drift'])
@@ -13,12 +14,13 @@ const ROUTE_EVENTS = new Set(['route-added', 'route-removed', 'route-replaced', 
 export default class Routes extends Command {
   static override description = `Show the routes fabric learned and their kernel state.
 
-One row per prefix: next hop, device, source and peer, metric (RIP hops, BGP MED) or AS path, age and state: installed, pending, conflict (another protocol's route holds the prefix), not-on-link, error, stale. The reason for any state but installed follows the table. When the agent is not running, shows fabric's routes read from the kernel and exits 1.`
+One row per prefix: its fabric network (NETWORK, shown when [network.NAME] sections are in use), next hop, device, source and peer, metric (RIP hops, BGP MED) or AS path, age and state: installed, pending, conflict (another protocol's route holds the prefix), not-on-link, error, stale. The reason for any state but installed follows the table. When the agent is not running, shows fabric's routes read from the kernel and exits 1.`
 
   static override examples = [
     '<%= config.bin %> routes',
     '<%= config.bin %> routes 10.244.3.17            # the route used for this address (longest match)',
     '<%= config.bin %> routes --source bgp --peer 192.168.18.130 --json',
+    '<%= config.bin %> routes --network backend        # only the routes of one fabric network',
     '<%= config.bin %> routes --watch',
   ]
 
@@ -30,13 +32,14 @@ One row per prefix: next hop, device, source and peer, metric (RIP hops, BGP MED
     json: jsonFlag,
     source: Flags.string({ description: 'only routes from this source', options: ['static', 'rip', 'bgp', 'kernel'] }),
     peer: Flags.string({ description: 'only routes from this peer (host name or address)' }),
+    network: Flags.string({ description: "only routes of this fabric network ([network.NAME], or default for [fabric] pool's)" }),
     watch: Flags.boolean({ char: 'w', description: 'print the table, then every route change as it happens (Ctrl-C to stop)' }),
     ...agentOrKernelFlags,
   }
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Routes)
-    const filter = { source: flags.source, peer: flags.peer, match: args.match }
+    const filter = { source: flags.source, peer: flags.peer, network: flags.network, match: args.match }
     const show = (rows: RouteRow[]): RouteRow[] => {
       const f = filterRouteRows(rows, filter)
       if ('error' in f) {
@@ -54,7 +57,7 @@ One row per prefix: next hop, device, source and peer, metric (RIP hops, BGP MED
         this.exit(EXIT.RUNTIME)
       }
       const protocol = protocolWhenAgentDown(flags)
-      const rows = show(await kernelRows(protocol))
+      const rows = show(labelNetworks(await kernelRows(protocol), networksWhenAgentDown(flags)))
       if (flags.json) this.log(JSON.stringify({ agent: 'down', error: e.message, routes: rows }, null, 2))
       else {
         process.stderr.write(`fabric routes: ${e.message}\nshowing routes of protocol ${protocol} from the kernel:\n`)

@@ -5,6 +5,7 @@ import { renderStatus, renderStatusDown } from '../cli-support/render.js'
 import { EXIT } from '../core/errors.js'
 import { agentOrKernelFlags, jsonFlag } from '../cli-support/flags.js'
 import { kernelRows, protocolWhenAgentDown } from '../cli-support/kernel-view.js'
+import { renderNetworks } from '../cli-support/networks-view.js'
 
 export default class StatusCmd extends Command {
   static override description = 'Show this host, its mode, whether the kernel is in sync, conflicts and warnings. Exits 1 when unhealthy or the agent is down (usable as a health check).'
@@ -33,7 +34,10 @@ export default class StatusCmd extends Command {
       this.exit(EXIT.RUNTIME)
     }
     if (flags.json) this.log(JSON.stringify(s, null, 2))
-    else this.log(renderStatus(s))
+    else {
+      this.log(renderStatus(s))
+      if (s.networks) this.log(`\n${renderNetworks(s.networks)}`)
+    }
     if (!s.healthy) this.exit(EXIT.RUNTIME)
   }
 }

@@ -1,5 +1,15 @@
 import type { Prefix } from '../net/ipv4.js'
 
+/** One fabric network as this host has it: the default network (docker0) or a [network.NAME]. */
+export interface SelfNetwork {
+  /** 'default' for docker0's ([fabric] pool), else the [network.NAME] name */
+  name: string
+  /** this host's subnet of the network */
+  subnet: Prefix
+  /** the network's pool */
+  pool: Prefix
+}
+
 /** This host, as the agent identified it at start. */
 export interface SelfInfo {
   /** [host.*] name, or the hostname when joining by flags only */
@@ -12,4 +22,14 @@ export interface SelfInfo {
   interface: string
   /** the underlay interface's connected network */
   underlay: Prefix
+  /**
+   * Every fabric network of this host, the default network first (its subnet
+   * is `subnet`). Absent: the default network alone (see selfNetworks).
+   */
+  networks?: SelfNetwork[]
+}
+
+/** The [network.NAME] subnets of this host (the default network left out): what is announced besides `subnet`. */
+export function extraSubnets(self: Pick<SelfInfo, 'networks'>): Prefix[] {
+  return (self.networks ?? []).filter((n) => n.name !== 'default').map((n) => n.subnet)
 }

@@ -28,6 +28,7 @@ import { readHostOptions } from './flags.js'
 import { type Iptables, detectIptables } from './iptables.js'
 import { allocateSubnet, readIpamState } from './ipam.js'
 import { waitFor } from '../util/process.js'
+import { createNetworkHooks, hostFirewallSpec } from './networks-hooks.js'
 
 export interface HostHookContext {
   config: FabricConfig
@@ -44,7 +45,8 @@ export interface HostHooks {
   preflight(): Promise<void>
   start(): Promise<void>
   stop(): Promise<void>
-  leave(): Promise<void>
+  /** what was left in place is in the result (fabric networks' Docker networks in use) */
+  leave(): Promise<void | { networks?: { removed: string[]; kept: { name: string; containers: string[] }[] } }>
   /** shown under `host` in /v1/status; `inSync: false` makes the agent unhealthy */
   status(): Record<string, unknown> & { inSync: boolean }
 }
@@ -123,7 +125,9 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
     return bridge0.reading
   }
 
-  const spec = { pool: config.pool, local: subnet, masquerade: o.masquerade }
+  // fabric networks ([network.NAME]): Docker networks, isolation rules (networks-hooks.ts)
+  const nets = createNetworkHooks({ config, self, log, socket: o.dockerSocket })
+  const spec = hostFirewallSpec(config, self, o.masquerade)
 
   async function checkFirewall(reason: 'start' | 'periodic'): Promise<void> {
     if (!ipt || checking) return
@@ -249,6 +253,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
     async preflight() {
       if (errors.length > 0) throw new AgentStartError(errors.join('\n'), EXIT.USAGE)
       docker = await planDocker()
+      await nets.preflight()
       if (o.firewall) {
         try {
           const d = await detectIptables(o.iptablesBackend)
@@ -266,6 +271,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       if (rp === 1) ctx.warn('rp-filter-strict', `rp_filter is strict (1) on ${self.interface}; routed container traffic from other hosts may be dropped. Set net.ipv4.conf.all.rp_filter=2 (loose)`)
       if (docker.kind === 'none') log.info('docker-not-found', { note: docker.reason })
       await applyDocker()
+      await nets.start()
       if (ipt) {
         log.info('firewall-backend', { backend: ipt.backend, reason: backendReason })
         await checkFirewall('start')
@@ -302,6 +308,8 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       if (r !== 'no-backup') {
         log.warn('docker-daemon-json-restored', { file: o.daemonJson, how: r, note: 'restart Docker to give docker0 its previous subnet back' })
       }
+      const networks = await nets.leave()
+      return networks ? { networks } : undefined
     },
     status() {
       const dockerStatus: Record<string, unknown> = { mode: docker.kind === 'network' ? 'network' : docker.kind === 'none' ? 'none' : 'docker0', version: dockerVersion ?? null }
@@ -316,6 +324,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
         ipForwarding: true,
         subnet: formatPrefix(subnet),
         docker: dockerStatus,
+        networks: nets.status({ enabled: o.firewall, inSync: fw.inSync }),
         firewall: o.firewall
           ? { enabled: true, backend: ipt?.backend ?? null, chains: [FORWARD_CHAIN, POSTROUTING_CHAIN], forwardJumpFrom: fw.parent || null, inSync: fw.inSync, watch: watch?.mode ?? null, checks: fw.checks, restored: fw.restored, lastCheck: fw.lastCheck ?? null, lastError: fw.lastError ?? null }
           : { enabled: false },

@@ -24,9 +24,11 @@ export interface PickInput {
   identity: string
   /** a subnet chosen earlier (persisted); kept when still valid and free */
   previous?: Prefix
+  /** tried after `previous`, before the hashed slot (a network's subnet: the default subnet's slot) */
+  preferred?: Prefix
 }
 
-export type PickResult = { ok: true; subnet: Prefix; reason: 'previous' | 'hashed' | 'probed' } | { ok: false; error: string }
+export type PickResult = { ok: true; subnet: Prefix; reason: 'previous' | 'preferred' | 'hashed' | 'probed' } | { ok: false; error: string }
 
 /** Pure choice of this host's subnet. */
 export function pickSubnet(input: PickInput): PickResult {
@@ -35,6 +37,8 @@ export function pickSubnet(input: PickInput): PickResult {
   const free = (p: Prefix): boolean => !taken.some((t) => overlaps(t, p))
   const prev = input.previous
   if (prev && prev.len === hostPrefix && containsPrefix(pool, prev) && free(prev)) return { ok: true, subnet: prev, reason: 'previous' }
+  const pref = input.preferred
+  if (pref && pref.len === hostPrefix && containsPrefix(pool, pref) && free(pref)) return { ok: true, subnet: pref, reason: 'preferred' }
   const bits = hostPrefix - pool.len
   const count = 2 ** bits
   const start = count === 1 ? 0 : hashSlot(input.identity, count)
@@ -102,6 +106,8 @@ export interface AllocateInput {
   address: number
   stateDir: string
   identity?: string
+  /** see PickInput.preferred */
+  preferred?: Prefix
 }
 
 /** Picks (or keeps) this host's subnet and persists it. */
@@ -110,7 +116,7 @@ export function allocateSubnet(input: AllocateInput): PickResult & { identity?: 
   const state = readIpamState(input.stateDir)
   const prevParsed = state ? parsePrefix(state.subnet) : undefined
   const previous = prevParsed?.ok ? prevParsed.value : undefined
-  const r = pickSubnet({ pool: input.pool, hostPrefix: input.hostPrefix, taken: input.taken, identity, previous })
+  const r = pickSubnet({ pool: input.pool, hostPrefix: input.hostPrefix, taken: input.taken, identity, previous, preferred: input.preferred })
   if (!r.ok) return r
   if (!state || state.subnet !== formatPrefix(r.subnet) || state.pool !== formatPrefix(input.pool)) {
     writeIpamState(input.stateDir, {

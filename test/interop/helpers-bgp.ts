@@ -27,6 +27,8 @@ export interface DaemonSpec {
   holdTime?: number
   /** announce this prefix (the host's docker0 subnet) */
   announce: string
+  /** more prefixes to announce (a fabric network's subnet of this host), originated without a kernel route */
+  announceMore?: string[]
 }
 
 export interface Daemon {
@@ -91,6 +93,9 @@ export function birdConfig(s: DaemonSpec & { logFile: string }): string {
     'protocol direct { ipv4; interface "docker0"; }',
     'protocol kernel { ipv4 { export where source = RTS_BGP; }; scan time 2; }',
   ]
+  const more = s.announceMore ?? []
+  if (more.length > 0) lines.push(`protocol static more { ipv4; ${more.map((p) => `route ${p} blackhole;`).join(' ')} }`)
+  const exported = [s.announce, ...more].map((p) => `net = ${p}`).join(' || ')
   for (const n of s.neighbors) {
     const ibgp = n.asn === s.asn
     lines.push(
@@ -103,7 +108,7 @@ export function birdConfig(s: DaemonSpec & { logFile: string }): string {
       `  keepalive time ${Math.max(1, Math.floor((s.holdTime ?? 3) / 3))};`,
       '  connect retry time 1;',
       '  error wait time 1, 5;',
-      `  ipv4 { import all; export where net = ${s.announce} || source = RTS_BGP; };`,
+      `  ipv4 { import all; export where ${exported} || source = RTS_BGP; };`,
       '}',
     )
   }
@@ -149,7 +154,7 @@ export function frrConfig(s: DaemonSpec & { logFile: string }): string {
     ` timers bgp ${Math.max(1, Math.floor(hold / 3))} ${hold}`,
   ]
   for (const n of s.neighbors) lines.push(` neighbor ${n.address} remote-as ${n.asn}`, ` neighbor ${n.address} timers connect 1`)
-  lines.push(' address-family ipv4 unicast', `  network ${s.announce}`)
+  lines.push(' address-family ipv4 unicast', `  network ${s.announce}`, ...(s.announceMore ?? []).map((p) => `  network ${p}`))
   for (const n of s.neighbors) if (n.rrClient) lines.push(`  neighbor ${n.address} route-reflector-client`)
   lines.push(' exit-address-family', '!')
   return `${lines.join('\n')}\n`

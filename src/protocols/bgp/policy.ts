@@ -14,6 +14,8 @@ export interface ImportPolicyOptions {
   readonly ownSubnet: Prefix
   /** longest prefix accepted */
   readonly maxPrefixLength: number
+  /** fabric networks: their pools accepted like `pool`, this host's subnets in them refused like `ownSubnet` */
+  readonly networks?: { readonly pools: readonly Prefix[]; readonly ownSubnets: readonly Prefix[] }
 }
 
 /** Why a prefix was refused; undefined when accepted. */
@@ -38,8 +40,9 @@ function inside(r: Range, addr: number, len: number): boolean {
 }
 
 export function createImportPolicy(o: ImportPolicyOptions): ImportPolicy {
-  const accepted = [range(o.pool), ...o.allow.map(range)]
+  const accepted = [range(o.pool), ...(o.networks?.pools ?? []).map(range), ...o.allow.map(range)]
   const own = range(o.ownSubnet)
+  const ownMore = (o.networks?.ownSubnets ?? []).map(range)
   const max = o.maxPrefixLength
   return {
     check(addr: number, len: number): ImportRejection | undefined {
@@ -47,6 +50,7 @@ export function createImportPolicy(o: ImportPolicyOptions): ImportPolicy {
       // our own subnet or anything inside it would steal our containers' traffic
       // (a covering aggregate is harmless: the connected subnet is more specific)
       if (inside(own, addr, len)) return 'own-subnet'
+      for (const r of ownMore) if (inside(r, addr, len)) return 'own-subnet'
       let ok = false
       for (const r of accepted) {
         if (inside(r, addr, len)) {

@@ -8,6 +8,7 @@ import { type Server, type Socket, createServer } from 'node:net'
 import type { FabricConfig } from '../../config/fabric-config.js'
 import type { BgpConfig } from '../../config/bgp-config.js'
 import { type BfdConfig, loadBfdKeyFile } from '../../config/bfd-config.js'
+import { extraSubnets } from '../../core/self.js'
 import { type Prefix, containsAddress, formatAddress, formatPrefix, parseAddress } from '../../net/ipv4.js'
 import type { BfdPort, BfdSessionView, CreateSource, PeerBfdDetails, PeerStatus, RouteSink, RouteSource, SourceContext } from '../../rib/source.js'
 import { peerBfdDetails } from '../bfd/details.js'
@@ -133,9 +134,10 @@ export class BgpSource implements RouteSource {
       deferring: this.restarting,
       asn: b.asn, routerId: this.routerId, clusterId: b.clusterId, routeReflector: b.routeReflector,
       localAddress: self.address, ownSubnet: this.ctx.listenOnly ? undefined : self.subnet,
+      ownNetworks: this.ctx.listenOnly ? undefined : extraSubnets(self),
       // listening only: no own subnet to protect (0.0.0.0/32 contains nothing in any pool)
       policy: this.importPolicy(b),
-      nextHop: { underlay: self.underlay, self: self.address, pools: [config.pool] },
+      nextHop: { underlay: self.underlay, self: self.address, pools: [config.pool, ...config.networks.map((n) => n.pool)] },
       sink, log,
       onEndOfRib: (p) => {
         const s = this.sessions.get(p.peer.address)
@@ -151,7 +153,7 @@ export class BgpSource implements RouteSource {
     for (const spec of peerSpecs(config, self.name, self.address)) this.addSession(spec)
     log.info('bgp-started', {
       asn: b.asn, routerId: formatAddress(this.routerId), peers: this.sessions.size, listen: b.listen ? `${this.options.listenHost ?? '0.0.0.0'}:${b.port}` : 'no',
-      listenRanges: b.listenRanges.map(formatPrefix), routeReflector: b.routeReflector, announce: this.ctx.listenOnly ? 'nothing (listening only)' : formatPrefix(self.subnet),
+      listenRanges: b.listenRanges.map(formatPrefix), routeReflector: b.routeReflector, announce: this.ctx.listenOnly ? 'nothing (listening only)' : [self.subnet, ...extraSubnets(self)].map(formatPrefix).join(' '),
     })
     // readiness: End-of-RIB from every configured peer, or a grace time for peers that never come
     const grace = Math.min(60, Math.max(5, 2 * b.holdTime + b.connectRetryTime))
@@ -292,7 +294,8 @@ export class BgpSource implements RouteSource {
   private importPolicy(b: BgpConfig): ImportPolicy {
     const { config, self } = this.ctx
     // listening only: no own subnet to protect (0.0.0.0/32 contains nothing in any pool)
-    return createImportPolicy({ pool: config.pool, allow: b.allow, ownSubnet: this.ctx.listenOnly ? { addr: 0, len: 32 } : self.subnet, maxPrefixLength: b.maxPrefixLength })
+    return createImportPolicy({ pool: config.pool, allow: b.allow, ownSubnet: this.ctx.listenOnly ? { addr: 0, len: 32 } : self.subnet, maxPrefixLength: b.maxPrefixLength,
+      networks: { pools: config.networks.map((n) => n.pool), ownSubnets: this.ctx.listenOnly ? [] : extraSubnets(self) } })
   }
 
   private listen(): Promise<void> {

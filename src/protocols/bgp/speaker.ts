@@ -223,6 +223,8 @@ export interface SpeakerOptions {
   readonly localAddress: number
   /** our subnet, announced to every peer (undefined: announce nothing) */
   readonly ownSubnet?: Prefix
+  /** our subnets of the fabric networks ([network.NAME]), announced with ownSubnet */
+  readonly ownNetworks?: readonly Prefix[]
   readonly policy: ImportPolicy
   /** which NEXT_HOPs are acceptable (net/next-hop.ts): the underlay, not the pool */
   readonly nextHop: NextHopScope
@@ -846,8 +848,8 @@ export class Speaker {
     const groups = new Map<Path, Prefix[]>()
     let n = 0
     if (this.local && this.o.ownSubnet) {
-      groups.set(this.local, [this.o.ownSubnet])
-      n++
+      groups.set(this.local, [this.o.ownSubnet, ...(this.o.ownNetworks ?? [])])
+      n += 1 + (this.o.ownNetworks?.length ?? 0)
     }
     for (const e of this.table.values()) {
       const best = Array.isArray(e) ? e[0]! : e
@@ -938,8 +940,10 @@ export class Speaker {
     if (!this.local || !this.o.ownSubnet) return
     this.local = undefined
     for (const q of this.peers) {
-      q.pending.set(this.o.ownSubnet, null)
-      q.sent--
+      for (const own of [this.o.ownSubnet, ...(this.o.ownNetworks ?? [])]) {
+        q.pending.set(own, null)
+        q.sent--
+      }
     }
     this.flush()
   }

@@ -19,7 +19,7 @@
 import { networkInterfaces } from 'node:os'
 import { AgentStartError, EXIT } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
-import type { SelfInfo } from '../../core/self.js'
+import { type SelfInfo, extraSubnets } from '../../core/self.js'
 import type { FabricConfig } from '../../config/fabric-config.js'
 import type { RipConfig } from '../../config/rip-config.js'
 import { type Prefix, containsAddress, formatAddress, formatPrefix, overlaps, parseAddress, prefix } from '../../net/ipv4.js'
@@ -184,14 +184,16 @@ export class RipSource implements RouteSource {
       ...(auth ? { auth } : {}),
       ...(rip.neighbors.length > 0 ? { neighbors: rip.neighbors } : {}),
     }
-    const allowed = [ctx.config.pool, ...rip.allow]
+    // fabric networks ([network.NAME]): their pools are learned and refused as next hops like [fabric] pool
+    const netPools = ctx.config.networks.map((n) => n.pool)
+    const allowed = [ctx.config.pool, ...netPools, ...rip.allow]
     this.#engine = new RipEngine({
       interfaces: [iface],
       now: this.#now,
       random: deps.random ?? Math.random,
       allowed,
       ownAddresses: localAddresses(),
-      pools: [ctx.config.pool],
+      pools: [ctx.config.pool, ...netPools],
       maxRoutes: rip.maxRoutes,
       port: rip.port,
       timers: {
@@ -232,10 +234,10 @@ export class RipSource implements RouteSource {
       sendTo: rip.neighbors.length > 0 ? rip.neighbors.map(formatAddress) : ['224.0.0.9'],
       auth: rip.auth,
       keys: this.#keys.map((k) => k.id),
-      announce: this.#listenOnly ? 'nothing (listening only)' : formatPrefix(this.#self.subnet),
+      announce: this.#listenOnly ? 'nothing (listening only)' : [this.#self.subnet, ...extraSubnets(this.#self)].map(formatPrefix).join(' '),
       timers: { update: rip.updateInterval, timeout: rip.timeout, garbageCollection: rip.garbageCollection },
     })
-    this.#apply(this.#engine.setLocalRoutes(this.#listenOnly ? [] : [{ prefix: this.#self.subnet, metric: 1 }]))
+    this.#apply(this.#engine.setLocalRoutes(this.#listenOnly ? [] : [this.#self.subnet, ...extraSubnets(this.#self)].map((prefix) => ({ prefix, metric: 1 }))))
     this.#apply(this.#engine.start())
     await this.#bfd.start(rip.neighbors.map(formatAddress))
     // every neighbour sends its whole table at least once per (jittered) update interval

@@ -1,16 +1,22 @@
 /**
  * Static mode: every [host.*] of fabric.ini other than this host becomes the
- * route `SUBNET via ADDRESS`. A reload diffs the old and new host lists, so a
+ * route `SUBNET via ADDRESS`, and one route per fabric network it has a
+ * subnet of (`subnet.NETWORK`, or derived: HostEntry.networks). A reload diffs the old and new host lists, so a
  * host added, removed or moved changes only its own route; the Route of a
  * host that did not change is kept as it is (its AGE goes on).
  */
 import type { FabricConfig, HostEntry } from '../../config/fabric-config.js'
-import { formatAddress, formatPrefix } from '../../net/ipv4.js'
+import { type Prefix, formatAddress, formatPrefix } from '../../net/ipv4.js'
 import type { Route } from '../../rib/route.js'
 import type { CreateSource, PeerStatus, RouteSink, RouteSource } from '../../rib/source.js'
 
-export function staticRoute(h: HostEntry, since: number): Route {
-  return { prefix: h.subnet, nextHop: h.address, source: 'static', peer: h.name, metric: 0, attrs: { hostName: h.name }, since }
+export function staticRoute(h: HostEntry, since: number, subnet = h.subnet): Route {
+  return { prefix: subnet, nextHop: h.address, source: 'static', peer: h.name, metric: 0, attrs: { hostName: h.name }, since }
+}
+
+/** A host's routes: its default subnet first, then one per network (sorted by network name), keyed by network. */
+function hostSubnets(h: HostEntry): [string, Prefix][] {
+  return [['', h.subnet], ...Object.entries(h.networks ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]
 }
 
 export interface StaticChange {
@@ -22,8 +28,8 @@ export interface StaticChange {
 export class StaticSource implements RouteSource {
   readonly kind = 'static' as const
   private sink: RouteSink | undefined
-  /** by host name: the route emitted for it */
-  private current = new Map<string, Route>()
+  /** by host name: the routes emitted for it, by network ('' for the default) */
+  private current = new Map<string, Map<string, Route>>()
 
   constructor(private hosts: readonly HostEntry[], private readonly selfName: string, private readonly now: () => number = Date.now) {}
 
@@ -57,26 +63,36 @@ export class StaticSource implements RouteSource {
     const change: StaticChange = { added: [], removed: [], moved: [] }
     if (!sink) return change
     const since = Math.floor(this.now() / 1000)
-    const next = new Map<string, Route>()
+    const next = new Map<string, Map<string, Route>>()
     for (const h of hosts) {
       if (h.name === this.selfName) continue
       const old = this.current.get(h.name)
-      if (old === undefined) {
-        change.added.push(h.name)
-      } else if (old.nextHop === h.address && formatPrefix(old.prefix) === formatPrefix(h.subnet)) {
-        next.set(h.name, old) // unchanged: the same Route, not announced again
-        continue
-      } else {
-        if (formatPrefix(old.prefix) !== formatPrefix(h.subnet)) sink.withdraw(old.prefix, 'static', h.name)
-        change.moved.push(h.name)
+      const mine = new Map<string, Route>()
+      let changed = false
+      for (const [net, subnet] of hostSubnets(h)) {
+        const o = old?.get(net)
+        if (o !== undefined && o.nextHop === h.address && formatPrefix(o.prefix) === formatPrefix(subnet)) {
+          mine.set(net, o) // unchanged: the same Route, not announced again
+          continue
+        }
+        if (o !== undefined && formatPrefix(o.prefix) !== formatPrefix(subnet)) sink.withdraw(o.prefix, 'static', h.name)
+        changed = true
+        const r = staticRoute(h, since, subnet)
+        mine.set(net, r)
+        sink.add(r)
       }
-      const r = staticRoute(h, since)
-      next.set(h.name, r)
-      sink.add(r)
+      for (const [net, o] of old ?? []) {
+        if (mine.has(net)) continue
+        sink.withdraw(o.prefix, 'static', h.name)
+        changed = true
+      }
+      next.set(h.name, mine)
+      if (old === undefined) change.added.push(h.name)
+      else if (changed) change.moved.push(h.name)
     }
     for (const [name, old] of this.current) {
       if (next.has(name)) continue
-      sink.withdraw(old.prefix, 'static', name)
+      for (const r of old.values()) sink.withdraw(r.prefix, 'static', name)
       change.removed.push(name)
     }
     this.current = next
@@ -84,14 +100,17 @@ export class StaticSource implements RouteSource {
   }
 
   peers(): PeerStatus[] {
-    return [...this.current.values()].map((r) => ({
-      peer: r.peer,
-      address: formatAddress(r.nextHop),
-      state: 'configured',
-      since: (r.since ?? 0) * 1000,
-      received: 1,
-      accepted: 1,
-    }))
+    return [...this.current.values()].map((routes) => {
+      const r = routes.get('')!
+      return {
+        peer: r.peer,
+        address: formatAddress(r.nextHop),
+        state: 'configured',
+        since: Math.min(...[...routes.values()].map((x) => x.since ?? 0)) * 1000,
+        received: routes.size,
+        accepted: routes.size,
+      }
+    })
   }
 }
 
