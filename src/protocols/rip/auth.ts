@@ -173,8 +173,12 @@ export interface ReplayGuardOptions {
    * default 180 000 ms, the RIP route timeout (its routes are gone by then).
    */
   readonly restartAfterMs?: number
-  /** digests of accepted packets remembered at most (oldest forgotten first); default 16384 */
-  readonly maxDigests?: number
+  /** senders whose digests are remembered (least recently heard forgotten first); default 64 */
+  readonly digestSenders?: number
+  /** digests remembered per sender (its oldest forgotten first); default 2048: over half an hour of updates at 1 a second */
+  readonly digestsPerSender?: number
+  /** a new sender's clock-reading sequence may be this old at most; default 1800 s */
+  readonly clockWindowS?: number
 }
 
 /** One authenticated packet, as the replay check sees it. */
@@ -204,34 +208,47 @@ const SEQ_SPACE = 0x100000000
  * refused as a replay when:
  *
  *   1. its digest equals that of a packet already accepted from another
- *      sender (a copy; the last maxDigests digests are remembered);
+ *      sender (a copy). Digests are remembered per sender (the last
+ *      digestsPerSender of each, for the digestSenders senders heard most
+ *      recently), so a flood from one sender, even a key holder's, cannot
+ *      push another neighbour's packets out of the memory;
  *   2. its sequence is lower than the last one accepted from the same sender
  *      with the same key id (RFC 2082), except a counter wrap (last near
- *      2^32, new near 0) or a sender silent for restartAfterMs starting over.
+ *      2^32, new near 0) or a sender silent for restartAfterMs starting over;
+ *   3. its sequence is a clock reading (BIRD and fabric number their packets
+ *      with the Unix time in seconds) more than clockWindowS in the past, and
+ *      the sender has no stream with this key yet: an old capture replayed
+ *      from a new address. A stream once accepted is judged by rule 2 alone.
  *
- * Sequence numbers are not compared across senders: neighbours sharing a
- * key number their packets independently (BIRD and fabric by the clock, FRR
- * ripd with a counter from 1; captured in test/fixtures/rip), so one
- * sender's numbers say nothing about another's. What is left: a captured
- * packet older than the digest memory can be sent again from an address
- * that has not sent with this key before.
+ * Sequence numbers are otherwise not compared across senders: neighbours
+ * sharing a key number their packets independently (FRR ripd counts from 1;
+ * captured in test/fixtures/rip), so one sender's numbers say nothing about
+ * another's. What is left: a packet of a counting sender (FRR), captured
+ * longer ago than its digests are remembered, can be sent again from an
+ * address that has not sent with this key before.
  *
- * Bounded in memory: maxSenders senders (each with its key ids, at most
- * 256), maxDigests digests.
+ * Bounded in memory: maxSenders sequence streams (each with its key ids, at
+ * most 256); digestSenders x digestsPerSender digests.
  */
 export class ReplayGuard {
   /** sender -> key id -> last accepted sequence */
   readonly #streams = new Map<string, Map<number, SeqState>>()
-  /** `${keyId}/${digest hex}` -> the sender it was accepted from */
+  /** `${keyId}/${digest hex}` -> the sender it was accepted from (the index of #bySender) */
   readonly #digests = new Map<string, string>()
+  /** sender -> its remembered digest keys, oldest first; the map's order is least recently heard first */
+  readonly #bySender = new Map<string, Set<string>>()
   readonly #max: number
-  readonly #maxDigests: number
+  readonly #digestSenders: number
+  readonly #perSender: number
   readonly #restartAfter: number
+  readonly #clockWindowS: number
 
   constructor(opts: ReplayGuardOptions = {}) {
     this.#max = Math.max(1, opts.maxSenders ?? 1024)
-    this.#maxDigests = Math.max(1, opts.maxDigests ?? 16_384)
+    this.#digestSenders = Math.max(1, opts.digestSenders ?? 64)
+    this.#perSender = Math.max(1, opts.digestsPerSender ?? 2048)
     this.#restartAfter = opts.restartAfterMs ?? 180_000
+    this.#clockWindowS = opts.clockWindowS ?? 1800
   }
 
   /** undefined when the packet is acceptable at `now` (nothing is recorded); else why it is a replay. */
@@ -244,6 +261,10 @@ export class ReplayGuard {
       if (last.seq >= SEQ_SPACE - WRAP_WINDOW && p.sequence < WRAP_WINDOW) return undefined
       if (now - last.at >= this.#restartAfter) return undefined
       return `sequence ${p.sequence} is lower than ${last.seq}, the last accepted from this sender with key id ${p.keyId}`
+    }
+    const nowS = Math.floor(now / 1000)
+    if (looksLikeClock(p.sequence, nowS) && p.sequence < nowS - this.#clockWindowS) {
+      return `sequence ${p.sequence} is a clock reading ${nowS - p.sequence} s old from a sender new to key id ${p.keyId} (an old capture sent again?)`
     }
     return undefined
   }
@@ -261,16 +282,40 @@ export class ReplayGuard {
     }
     streams.set(p.keyId, { seq: p.sequence, at: now })
     this.#streams.set(p.sender, streams)
-    const dk = digestKey(p)
-    this.#digests.delete(dk)
-    if (this.#digests.size >= this.#maxDigests) {
-      const oldest = this.#digests.keys().next()
-      if (!oldest.done) this.#digests.delete(oldest.value)
-    }
-    this.#digests.set(dk, p.sender)
+    this.#remember(p.sender, digestKey(p))
   }
 
-  /** A neighbour forgotten by the engine: its sequence streams go (digests stay, they expire by count). */
+  #remember(sender: string, dk: string): void {
+    let own = this.#bySender.get(sender)
+    this.#bySender.delete(sender)
+    if (!own) {
+      own = new Set()
+      if (this.#bySender.size >= this.#digestSenders) {
+        const oldest = this.#bySender.entries().next()
+        if (!oldest.done) this.#dropSender(oldest.value[0], oldest.value[1])
+      }
+    }
+    this.#bySender.set(sender, own)
+    const holder = this.#digests.get(dk)
+    if (holder !== undefined && holder !== sender) return // accepted from another sender before: stays theirs
+    own.delete(dk)
+    own.add(dk)
+    this.#digests.set(dk, sender)
+    if (own.size > this.#perSender) {
+      const first = own.values().next()
+      if (!first.done) {
+        own.delete(first.value)
+        if (this.#digests.get(first.value) === sender) this.#digests.delete(first.value)
+      }
+    }
+  }
+
+  #dropSender(sender: string, own: Set<string>): void {
+    for (const dk of own) if (this.#digests.get(dk) === sender) this.#digests.delete(dk)
+    this.#bySender.delete(sender)
+  }
+
+  /** A neighbour forgotten by the engine: its sequence streams go (its digests stay, bounded per sender). */
   forget(sender: string): void {
     this.#streams.delete(sender)
   }
@@ -279,6 +324,16 @@ export class ReplayGuard {
   get size(): number {
     return this.#streams.size
   }
+
+  /** digests remembered in all */
+  get digests(): number {
+    return this.#digests.size
+  }
+}
+
+/** A sequence number that reads as the Unix time in seconds (within a year of now). */
+function looksLikeClock(seq: number, nowS: number): boolean {
+  return Math.abs(seq - nowS) < 366 * 86_400
 }
 
 function digestKey(p: ReplayProbe): string {
