@@ -102,6 +102,8 @@ export interface LabUpOptions {
 export const UNDERLAY = '10.99.0.0/16'
 export const CLUSTER_ID = '10.99.0.1'
 export const MAX_HOSTS = 500
+/** Above this many hosts the lab spaces the agents' periodic checks (kernel reconcile, firewall) to 30 s. */
+export const LARGE_LAB = 30
 const UNDERLAY_BASE = addr('10.99.0.0')
 const POOL_BASE = addr('10.244.0.0')
 
@@ -159,7 +161,9 @@ export function renderLabIni(spec: Pick<LabSpec, 'pool' | 'mode' | 'hosts'> & { 
     'host-prefix = 24',
     `mode = ${spec.mode}`,
     'route-protocol = fabric',
-    'reconcile-interval = 2',
+    // short in small labs (tests see a deleted route come back quickly); in large
+    // labs 200 agents reconciling every 2 s would take most of this machine's CPU
+    `reconcile-interval = ${spec.hosts.length > LARGE_LAB ? 30 : 2}`,
     ...extra,
   ]
   // with reflectors no host is listed: each one gets its subnet and its peers (the reflectors) by flags
@@ -190,6 +194,11 @@ function reflectorsOf(name: string, dir: string, hosts: LabHost[], count: number
  * the shared cluster id, a listen range for the clients and the other reflectors as peers.
  */
 export function topologyArgs(spec: LabSpec, h: LabHost): string[] {
+  const scale = spec.hosts.length > LARGE_LAB ? ['--firewall-check-interval', '30'] : []
+  return [...scale, ...peeringArgs(spec, h)]
+}
+
+function peeringArgs(spec: LabSpec, h: LabHost): string[] {
   if (spec.topology !== 'rr') return []
   const self = spec.reflectors.find((r) => r.engine === 'fabric' && r.ns === h.ns)
   const peers = spec.reflectors.filter((r) => r !== self).flatMap((r) => ['--peer', r.address])
@@ -491,7 +500,7 @@ export async function reachabilityFrom(spec: LabSpec, sources: LabHost[], opts: 
       for (const ip of targets) results.push({ from: a.name, to: byIp.get(ip)!, ok: seen.get(ip) === true })
     }
   }
-  await Promise.all(Array.from({ length: Math.min(opts.parallel ?? 4, sources.length) }, worker))
+  await Promise.all(Array.from({ length: Math.min(opts.parallel ?? 10, sources.length) }, worker))
   return results
 }
 
