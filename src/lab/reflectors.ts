@@ -104,8 +104,9 @@ export async function reflectorSessions(engine: 'bird' | 'frr', p: Pick<Reflecto
   }
   const r = await run('ip', ['netns', 'exec', p.ns, 'vtysh', '-N', p.ns, '-c', 'show bgp ipv4 unicast summary json'])
   try {
-    const j = JSON.parse(r.stdout) as { ipv4Unicast?: { peers?: Record<string, { state: string }> } }
-    return Object.values(j.ipv4Unicast?.peers ?? {}).filter((x) => x.state === 'Established').length
+    // `show bgp ipv4 unicast summary json` gives the peers at the top level (plain `show bgp summary json` under ipv4Unicast)
+    const j = JSON.parse(r.stdout) as { peers?: Record<string, { state: string }>; ipv4Unicast?: { peers?: Record<string, { state: string }> } }
+    return Object.values(j.peers ?? j.ipv4Unicast?.peers ?? {}).filter((x) => x.state === 'Established').length
   } catch {
     return 0
   }
