@@ -62,11 +62,32 @@ function clientMain(): void {
     type: 'update', withdrawn: [], nlri: [p],
     attributes: [{ type: 'origin', origin: 0 }, { type: 'asPath', segments: [] }, { type: 'nextHop', nextHop: clientAddr(i) }, { type: 'localPref', localPref: 100 }],
   }, ctx)
+  // at most PENDING sessions between connect and the reflector's OPEN at a time, as
+  // 1000 hosts booting are not one SYN burst (BIRD listens with a backlog of 8: a
+  // burst overflows its accept queue and stalls the connections it dropped)
+  const PENDING = 8
+  let pending = 0
+  const waiting: number[] = []
+  const admit = (): void => {
+    while (pending < PENDING && waiting.length > 0) {
+      pending++
+      connect(waiting.shift()!)
+    }
+  }
   const connect = (i: number): void => {
     const s = net.connect({ host: formatAddress(RR), port: 179, localAddress: formatAddress(clientAddr(i)) })
     socks[i] = s
     const framer = createFramer()
     let established = false
+    let opened = false
+    const handshake = setTimeout(() => s.destroy(), 5000)
+    const done = (): void => {
+      if (opened) return
+      opened = true
+      clearTimeout(handshake)
+      pending--
+      admit()
+    }
     s.on('connect', () => {
       s.write(encodeMessage({
         type: 'open', version: 4, myAs: ASN, holdTime: 240, bgpId: clientAddr(i),
@@ -82,7 +103,10 @@ function clientMain(): void {
           continue
         }
         const msg: Message = d.value
-        if (msg.type === 'open') s.write(keepalive)
+        if (msg.type === 'open') {
+          done()
+          s.write(keepalive)
+        }
         else if (msg.type === 'keepalive' && !established) {
           established = true
           s.write(update(i, clientPrefix(i)))
@@ -99,8 +123,17 @@ function clientMain(): void {
     })
     s.on('error', () => undefined)
     s.on('close', () => {
-      if (!established) setTimeout(() => connect(i), 1000)
-      else out({ event: 'closed', client: i })
+      if (!established) {
+        if (!opened) {
+          clearTimeout(handshake)
+          opened = true
+          pending--
+        }
+        setTimeout(() => {
+          waiting.push(i)
+          admit()
+        }, 1000)
+      } else out({ event: 'closed', client: i })
     })
   }
   setInterval(() => {
@@ -111,7 +144,8 @@ function clientMain(): void {
     if (l === 'count') out({ event: 'count', full, min: Math.min(...have.map((h) => h.size)) })
   })
   out({ event: 'start', t: Date.now() })
-  for (let i = 0; i < N; i++) connect(i)
+  for (let i = 0; i < N; i++) waiting.push(i)
+  admit()
 }
 
 // ------------------------------------------------------------ orchestration
@@ -135,6 +169,18 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
   const cl = `${name}-cl`
   const dir = join(LAB_ROOT, name)
   let client: ChildProcess | undefined
+  const cleanup = async (): Promise<void> => {
+    client?.kill()
+    for (const pid of pidsInNamespaces([rr, cl]).values()) for (const p of pid) try { process.kill(p, 'SIGKILL') } catch { /* gone */ }
+    await sleep(300)
+    await run('ip', ['-batch', '-'], { input: `netns del ${rr}\nnetns del ${cl}\n` })
+    rmSync(dir, { recursive: true, force: true })
+    await releaseNeigh(LAB_ROOT, name, () => false)
+  }
+  const onInt = (): void => {
+    void cleanup().finally(() => process.exit(130))
+  }
+  process.once('SIGINT', onInt)
   try {
     mkdirSync(dir, { recursive: true })
     await ensureNeigh(LAB_ROOT, name, 50, true) // ~N entries in the reflector's namespace
@@ -189,12 +235,8 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
       reflect: reflectedAt === undefined ? undefined : (reflectedAt - r0) / 1000, rss, cpuToFull, idleCpu,
     }
   } finally {
-    client?.kill()
-    for (const pid of pidsInNamespaces([rr, cl]).values()) for (const p of pid) try { process.kill(p, 'SIGKILL') } catch { /* gone */ }
-    await sleep(300)
-    await run('ip', ['-batch', '-'], { input: `netns del ${rr}\nnetns del ${cl}\n` })
-    rmSync(dir, { recursive: true, force: true })
-    await releaseNeigh(LAB_ROOT, name, () => false)
+    process.off('SIGINT', onInt)
+    await cleanup()
   }
 }
 

@@ -125,8 +125,15 @@ async function usage(groups: Record<string, number[][]>, windowMs = 20_000): Pro
 
 interface Row { lab: string; up: number; converged: number; join?: number; kill?: number; agentRss: string; agentCpu: string; rrRss: string; rrCpu: string }
 
+let current: string | undefined
+process.once('SIGINT', () => {
+  process.stderr.write('interrupted: removing the lab\n')
+  void (current ? labDown(current) : Promise.resolve()).finally(() => process.exit(130))
+})
+
 async function scenario(label: string, n: number, topology: 'mesh' | 'rr', engine: RrEngine): Promise<Row> {
-  const name = `sc${process.pid % 10000}${label.slice(0, 2)}`
+  const name = `sc${process.pid % 10000}${label.slice(3, 5)}`
+  current = name
   process.stderr.write(`${label}: ${n} hosts (+1 joining)...\n`)
   const mons: Monitor[] = []
   try {
