@@ -188,8 +188,9 @@ function reflectorsOf(name: string, dir: string, hosts: LabHost[], count: number
 }
 
 /**
- * The `fabric join` arguments a lab host gets from the lab's topology: none
- * in a mesh (fabric.ini lists every host); with reflectors its subnet and
+ * The `fabric join` arguments a lab host gets from the lab's size and
+ * topology: above LARGE_LAB hosts a 30 s firewall check; none more in a mesh
+ * (fabric.ini lists every host); with reflectors its subnet and
  * `--peer` for each reflector, and on a fabric reflector `--route-reflector`,
  * the shared cluster id, a listen range for the clients and the other reflectors as peers.
  */
