@@ -132,7 +132,7 @@ process.once('SIGINT', () => {
 })
 
 async function scenario(label: string, n: number, topology: 'mesh' | 'rr', engine: RrEngine): Promise<Row> {
-  const name = `sc${process.pid % 10000}${label.slice(3, 5)}`
+  const name = `sc${process.pid % 10000}${topology === 'mesh' ? 'm' : engine[0]}`
   current = name
   process.stderr.write(`${label}: ${n} hosts (+1 joining)...\n`)
   const mons: Monitor[] = []
