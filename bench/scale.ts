@@ -4,7 +4,10 @@
  * Labs (src/lab) of real compiled agents, one after the other:
  *   - a 50-host iBGP full mesh,
  *   - a 200-host fabric under two fabric route reflectors,
- *   - the same 200 hosts under two BIRD reflectors (templates/bird-route-reflector.conf).
+ *   - the same 200 hosts under two BIRD reflectors (templates/bird-route-reflector.conf),
+ *   - and under two FRR reflectors (templates/frr-route-reflector.conf).
+ * BIRD and FRR are graceful-restart helpers: they keep a SIGKILLed host's
+ * subnet for its advertised restart time (120 s), which the kill figure shows.
  * Each lab has one host more than it starts; once the others have converged:
  *   join   time from spawning `fabric join` on that host until its subnet is
  *          in every other host's kernel and every other subnet is in its
@@ -16,7 +19,7 @@
  *          spawned, over a 20 s idle window) of every client agent: min/median/max
  *   rr     the reflectors' RSS and CPU over the same window
  *
- *   npm run build && node --import tsx bench/scale.ts [--mesh 50] [--rr 200] [--only mesh|fabric|bird|frr]
+ *   npm run build && node --import tsx bench/scale.ts [--mesh 50] [--rr 200] [--only mesh,fabric,bird,frr]
  *
  * Every lab is named scPID-like and removed at the end (also on failure).
  */
@@ -83,7 +86,8 @@ async function waitEvents(mons: { m: Monitor; prefix: string }[], deleted: boole
 
 function ticksOf(pid: number): number {
   try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ')
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     // utime stime cutime cstime (fields 14-17): the process and its reaped children (iptables, ip)
     return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])
   } catch {
@@ -153,7 +157,7 @@ async function scenario(label: string, n: number, topology: 'mesh' | 'rr', engin
     const j0 = Date.now()
     startAgent(lab, joiner, { logLevel: 'info' })
     const joinDone = await waitEvents([
-      ...running.hosts.map((h, i) => ({ m: mons[i]!, prefix: joiner.subnet })),
+      ...running.hosts.map((_h, i) => ({ m: mons[i]!, prefix: joiner.subnet })),
       ...running.hosts.map((h) => ({ m: mons[n]!, prefix: h.subnet })),
     ], false, 60_000)
     const join = joinDone === undefined ? undefined : (joinDone - j0) / 1000
