@@ -1,7 +1,8 @@
 /**
  * The lab: simulated fabric hosts in network namespaces on this machine.
  *
- *   NAME-sw   a "switch" namespace with bridge br0: the underlay 10.99.0.0/16
+ *   NAME-sw   a "switch" namespace with bridge br0: the underlay 10.99.0.0/24
+ *             (10.99.0.0/16 above 244 hosts)
  *   NAME-hI   host I: eth0 on the underlay (10.99.0.0 + 10 + I, so 10.99.0.11
  *             for host 1), a docker0 bridge owning the I-th /24 of the pool
  *             (10.244.I.1/24 up to 255 hosts), and a real `fabric join`
@@ -99,7 +100,10 @@ export interface LabUpOptions {
   startConcurrency?: number
 }
 
-export const UNDERLAY = '10.99.0.0/16'
+/** The underlay: 10.99.0.0/24 while every host fits (up to 244 hosts: the addresses the docs and tests show), /16 beyond. */
+export function labUnderlay(hosts: number): string {
+  return hosts + 10 <= 254 ? '10.99.0.0/24' : '10.99.0.0/16'
+}
 export const CLUSTER_ID = '10.99.0.1'
 export const MAX_HOSTS = 500
 /** Above this many hosts the lab spaces the agents' periodic checks (kernel reconcile, firewall) to 30 s. */
@@ -244,7 +248,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
   const reflectors = topology === 'rr' ? reflectorsOf(opts.name, dir, hosts, nrr, engine) : []
   const spec: LabSpec = {
     name: opts.name, mode: opts.mode ?? 'static', hosts, topology, reflectors, clusterId: topology === 'rr' ? CLUSTER_ID : undefined,
-    pool: labPool(opts.hosts), underlay: UNDERLAY,
+    pool: labPool(opts.hosts), underlay: labUnderlay(opts.hosts),
     config: join(dir, 'fabric.ini'), created: new Date().toISOString(), joinArgs: opts.joinArgs ?? [],
     iniExtra: opts.iniExtra ?? modeDefaults(opts.mode ?? 'static'),
   }
@@ -266,14 +270,14 @@ export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
         `link add veth0 netns ${h.ns} type veth peer name eth0 netns ${h.containerNs}`,
       )
       perNs.get(sw)!.push(`link set h${h.index} master br0 up`)
-      perNs.set(h.ns, hostLinkSetup(h))
+      perNs.set(h.ns, hostLinkSetup(h, spec.underlay))
       perNs.set(h.containerNs, containerLinkSetup(h))
     }
     for (const r of dedicated) {
       mkdirSync(r.dir, { recursive: true })
       create.push(`link add eth0 netns ${r.ns} type veth peer name r${r.index} netns ${sw}`)
       perNs.get(sw)!.push(`link set r${r.index} master br0 up`)
-      perNs.set(r.ns, ['link set lo up', `addr add ${r.address}/16 dev eth0`, 'link set eth0 up'])
+      perNs.set(r.ns, ['link set lo up', `addr add ${r.address}/${prefixLen(spec.underlay)} dev eth0`, 'link set eth0 up'])
     }
     await must('ip', ['-batch', '-'], `${create.join('\n')}\n`, 120_000)
     const sws = perNs.get(sw)!
@@ -284,7 +288,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
     })
     writeFileSync(spec.config, renderLabIni(spec, spec.iniExtra))
     for (const r of dedicated) {
-      const p = { ns: r.ns, dir: r.dir, address: r.address, asn: 64512, clusterId: CLUSTER_ID, clientRange: UNDERLAY, holdTime: 9, clients: opts.hosts }
+      const p = { ns: r.ns, dir: r.dir, address: r.address, asn: 64512, clusterId: CLUSTER_ID, clientRange: spec.underlay, holdTime: 9, clients: opts.hosts }
       if (r.engine === 'bird') await startBirdReflector(p)
       else await startFrrReflector(p)
     }
@@ -296,10 +300,14 @@ export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
   }
 }
 
-function hostLinkSetup(h: LabHost): string[] {
+function prefixLen(cidr: string): number {
+  return Number(cidr.split('/')[1])
+}
+
+function hostLinkSetup(h: LabHost, underlay: string): string[] {
   return [
     'link set lo up',
-    `addr add ${h.address}/16 dev eth0`,
+    `addr add ${h.address}/${prefixLen(underlay)} dev eth0`,
     'link set eth0 up',
     'link add docker0 type bridge',
     `addr add ${h.gateway}/24 dev docker0`,
@@ -535,7 +543,7 @@ export async function addLabHost(spec: LabSpec, index: number): Promise<LabHost>
     `link add veth0 netns ${h.ns} type veth peer name eth0 netns ${h.containerNs}`,
   ].join('\n') + '\n')
   await must('ip', ['-n', `${spec.name}-sw`, 'link', 'set', `h${h.index}`, 'master', 'br0', 'up'])
-  await must('ip', ['-n', h.ns, '-batch', '-'], `${hostLinkSetup(h).join('\n')}\n`)
+  await must('ip', ['-n', h.ns, '-batch', '-'], `${hostLinkSetup(h, spec.underlay).join('\n')}\n`)
   await must('ip', ['-n', h.containerNs, '-batch', '-'], `${containerLinkSetup(h).join('\n')}\n`)
   return h
 }
