@@ -1,22 +1,31 @@
 /**
  * The lab: simulated fabric hosts in network namespaces on this machine.
  *
- *   NAME-sw   a "switch" namespace with bridge br0: the underlay
- *   NAME-hI   host I: eth0 on the underlay (10.99.0.(10+I)/24), a docker0
- *             bridge owning 10.244.I.1/24, and a real `fabric join`
+ *   NAME-sw   a "switch" namespace with bridge br0: the underlay 10.99.0.0/24
+ *             (10.99.0.0/16 above 244 hosts)
+ *   NAME-hI   host I: eth0 on the underlay (10.99.0.0 + 10 + I, so 10.99.0.11
+ *             for host 1), a docker0 bridge owning the I-th /24 of the pool
+ *             (10.244.I.1/24 up to 255 hosts), and a real `fabric join`
  *   NAME-cI   a "container" of host I: eth0 10.244.I.2/24 on docker0,
  *             default route via docker0's address
+ *   NAME-rK   with --topology rr and a BIRD or FRR engine: reflector K
+ *             (10.99.0.(1+K)); with fabric's own reflectors hosts 1..K reflect
+ *
+ * Labs above ~30 hosts need a larger kernel neighbour table: see neigh.ts.
  *
  * Nothing is created in the root namespace (veths are created directly in
  * their target namespaces). Everything carries the lab name, so `lab down`
  * finds and removes it all, also after a crash.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { getJson } from '../api/client.js'
 import type { Mode } from '../config/fabric-config.js'
+import { formatAddress, parseAddress } from '../net/ipv4.js'
+import { claimedLabs, ensureNeigh, neighShortfall, releaseNeigh, sysctlName } from './neigh.js'
+import { type RrEngine, removeFrrDirs, startBirdReflector, startFrrReflector } from './reflectors.js'
 import { must, run, sleep, waitFor } from './sh.js'
 
 export const LAB_ROOT = process.env.FABRIC_LAB_ROOT ?? '/run/fabric-lab'
@@ -36,10 +45,27 @@ export interface LabHost {
   log: string
 }
 
+export type Topology = 'mesh' | 'rr'
+
+/** A route reflector of a `--topology rr` lab. */
+export interface LabReflector {
+  index: number
+  engine: RrEngine
+  /** its namespace: a host's (engine fabric) or NAME-rK (bird, frr) */
+  ns: string
+  address: string
+  /** BIRD's files; FRR's are in /var/run/frr/NS; fabric's are the host's */
+  dir: string
+}
+
 export interface LabSpec {
   name: string
   mode: Mode
   hosts: LabHost[]
+  /** mesh: every host peers with every other ([host.*] in fabric.ini); rr: hosts peer only with the reflectors */
+  topology: Topology
+  reflectors: LabReflector[]
+  clusterId?: string
   pool: string
   underlay: string
   config: string
@@ -60,6 +86,40 @@ export interface LabUpOptions {
   /** start the agents (default true) */
   start?: boolean
   logLevel?: string
+  /** mesh (default) or rr: every host peers only with the reflectors, by --peer flags (mode bgp) */
+  topology?: Topology
+  /** number of route reflectors with topology rr (default 2) */
+  reflectors?: number
+  /** who reflects: fabric agents on hosts 1..K (default), or BIRD / FRR in namespaces NAME-rK */
+  rrEngine?: RrEngine
+  /** may raise the kernel's neighbour-table limits for the run (default true); false: refuse when they are too small */
+  sysctl?: boolean
+  /** environment for every agent */
+  env?: Record<string, string>
+  /** agents started at once while earlier ones are still coming up (default 8) */
+  startConcurrency?: number
+}
+
+/** The underlay: 10.99.0.0/24 while every host fits (up to 244 hosts: the addresses the docs and tests show), /16 beyond. */
+export function labUnderlay(hosts: number): string {
+  return hosts + 10 <= 254 ? '10.99.0.0/24' : '10.99.0.0/16'
+}
+export const CLUSTER_ID = '10.99.0.1'
+export const MAX_HOSTS = 500
+/** Above this many hosts the lab spaces the agents' periodic checks (kernel reconcile, firewall) to 30 s. */
+export const LARGE_LAB = 30
+const UNDERLAY_BASE = addr('10.99.0.0')
+const POOL_BASE = addr('10.244.0.0')
+
+function addr(text: string): number {
+  const r = parseAddress(text)
+  if (!r.ok) throw new Error(r.error)
+  return r.value
+}
+
+/** The pool: 10.244.0.0/16 while every host's /24 fits (the addresses the docs show), /15 beyond. */
+export function labPool(hosts: number): string {
+  return hosts <= 255 ? '10.244.0.0/16' : '10.244.0.0/15'
 }
 
 export function validateLabName(name: string): void {
@@ -80,10 +140,10 @@ function hostSpec(name: string, dir: string, i: number): LabHost {
     name: `node${i}`,
     ns: `${name}-${h}`,
     containerNs: `${name}-c${i}`,
-    address: `10.99.0.${10 + i}`,
-    subnet: `10.244.${i}.0/24`,
-    gateway: `10.244.${i}.1`,
-    containerIp: `10.244.${i}.2`,
+    address: formatAddress(UNDERLAY_BASE + 10 + i),
+    subnet: `${formatAddress(POOL_BASE + i * 256)}/24`,
+    gateway: formatAddress(POOL_BASE + i * 256 + 1),
+    containerIp: formatAddress(POOL_BASE + i * 256 + 2),
     dir: join(dir, h),
     socket: join(dir, h, 'fabric.sock'),
     log: join(dir, h, 'agent.log'),
@@ -97,7 +157,7 @@ export function modeDefaults(mode: Mode): string[] {
   return []
 }
 
-export function renderLabIni(spec: Pick<LabSpec, 'pool' | 'mode' | 'hosts'>, extra: string[] = []): string {
+export function renderLabIni(spec: Pick<LabSpec, 'pool' | 'mode' | 'hosts'> & { topology?: Topology }, extra: string[] = []): string {
   const lines = [
     '; written by `fabric lab up`',
     '[fabric]',
@@ -105,17 +165,58 @@ export function renderLabIni(spec: Pick<LabSpec, 'pool' | 'mode' | 'hosts'>, ext
     'host-prefix = 24',
     `mode = ${spec.mode}`,
     'route-protocol = fabric',
-    'reconcile-interval = 2',
+    // short in small labs (tests see a deleted route come back quickly); in large
+    // labs 200 agents reconciling every 2 s would take most of this machine's CPU
+    `reconcile-interval = ${spec.hosts.length > LARGE_LAB ? 30 : 2}`,
     ...extra,
   ]
-  for (const h of spec.hosts) lines.push('', `[host.${h.name}]`, `address = ${h.address}`, `subnet = ${h.subnet}`)
+  // with reflectors no host is listed: each one gets its subnet and its peers (the reflectors) by flags
+  if (spec.topology !== 'rr') for (const h of spec.hosts) lines.push('', `[host.${h.name}]`, `address = ${h.address}`, `subnet = ${h.subnet}`)
   return `${lines.join('\n')}\n`
 }
 
 export function readLab(name: string): LabSpec | undefined {
   const file = join(labDir(name), 'lab.json')
   if (!existsSync(file)) return undefined
-  return JSON.parse(readFileSync(file, 'utf8')) as LabSpec
+  const spec = JSON.parse(readFileSync(file, 'utf8')) as LabSpec
+  spec.topology ??= 'mesh'
+  spec.reflectors ??= []
+  return spec
+}
+
+function reflectorsOf(name: string, dir: string, hosts: LabHost[], count: number, engine: RrEngine): LabReflector[] {
+  return Array.from({ length: count }, (_, k) => {
+    if (engine === 'fabric') return { index: k + 1, engine, ns: hosts[k]!.ns, address: hosts[k]!.address, dir: hosts[k]!.dir }
+    return { index: k + 1, engine, ns: `${name}-r${k + 1}`, address: formatAddress(UNDERLAY_BASE + 1 + k + 1), dir: join(dir, `r${k + 1}`) }
+  })
+}
+
+/**
+ * The `fabric join` arguments a lab host gets from the lab's size and
+ * topology: above LARGE_LAB hosts a 30 s firewall check; none more in a mesh
+ * (fabric.ini lists every host); with reflectors its subnet and
+ * `--peer` for each reflector, and on a fabric reflector `--route-reflector`,
+ * the shared cluster id, a listen range for the clients and the other reflectors as peers.
+ */
+export function topologyArgs(spec: LabSpec, h: LabHost): string[] {
+  const scale = spec.hosts.length > LARGE_LAB ? ['--firewall-check-interval', '30'] : []
+  return [...scale, ...peeringArgs(spec, h)]
+}
+
+function peeringArgs(spec: LabSpec, h: LabHost): string[] {
+  if (spec.topology !== 'rr') return []
+  const self = spec.reflectors.find((r) => r.engine === 'fabric' && r.ns === h.ns)
+  const peers = spec.reflectors.filter((r) => r !== self).flatMap((r) => ['--peer', r.address])
+  if (!self) return ['--subnet', h.subnet, ...peers]
+  return ['--subnet', h.subnet, '--route-reflector', 'yes', '--cluster-id', spec.clusterId ?? CLUSTER_ID, '--listen-range', spec.underlay, ...peers]
+}
+
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!)
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
 }
 
 /** Namespaces whose name starts with `NAME-`. */
@@ -126,58 +227,72 @@ export async function labNamespaces(name: string): Promise<string[]> {
 
 export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
   validateLabName(opts.name)
-  if (opts.hosts < 1 || opts.hosts > 200) throw new Error(`--hosts ${opts.hosts}: expected 1 to 200`)
+  if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > MAX_HOSTS) throw new Error(`--hosts ${opts.hosts}: expected 1 to ${MAX_HOSTS}`)
+  const topology = opts.topology ?? 'mesh'
+  const engine = opts.rrEngine ?? 'fabric'
+  const nrr = topology === 'rr' ? opts.reflectors ?? 2 : 0
+  if (topology === 'rr') {
+    if ((opts.mode ?? 'static') !== 'bgp') throw new Error(`--topology rr: route reflectors need --mode bgp (not ${opts.mode ?? 'static'})`)
+    if (nrr < 1 || nrr > 8) throw new Error(`--reflectors ${nrr}: expected 1 to 8`)
+    if (engine === 'fabric' && nrr >= opts.hosts) throw new Error(`--reflectors ${nrr} with --rr-engine fabric: the reflectors are hosts 1..${nrr}, so --hosts must be larger`)
+  }
   if ((await labNamespaces(opts.name)).length > 0 || existsSync(labDir(opts.name))) {
     throw new Error(`lab "${opts.name}" already exists; run \`fabric lab down --name ${opts.name}\` first`)
   }
+  const nodes = opts.hosts + (engine === 'fabric' ? 0 : nrr)
+  // before anything is created: refuse without --no-sysctl's consent, or raise (and record) the limits
+  if (opts.sysctl === false && neighShortfall(nodes).length > 0) await ensureNeigh(LAB_ROOT, opts.name, nodes, false)
   const dir = labDir(opts.name)
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   const hosts = Array.from({ length: opts.hosts }, (_, k) => hostSpec(opts.name, dir, k + 1))
+  const reflectors = topology === 'rr' ? reflectorsOf(opts.name, dir, hosts, nrr, engine) : []
   const spec: LabSpec = {
-    name: opts.name, mode: opts.mode ?? 'static', hosts, pool: '10.244.0.0/16', underlay: '10.99.0.0/24',
+    name: opts.name, mode: opts.mode ?? 'static', hosts, topology, reflectors, clusterId: topology === 'rr' ? CLUSTER_ID : undefined,
+    pool: labPool(opts.hosts), underlay: labUnderlay(opts.hosts),
     config: join(dir, 'fabric.ini'), created: new Date().toISOString(), joinArgs: opts.joinArgs ?? [],
     iniExtra: opts.iniExtra ?? modeDefaults(opts.mode ?? 'static'),
   }
   writeFileSync(join(dir, 'lab.json'), `${JSON.stringify(spec, null, 2)}\n`)
   try {
+    await ensureNeigh(LAB_ROOT, opts.name, nodes, opts.sysctl !== false)
     const sw = `${opts.name}-sw`
-    await must('ip', ['netns', 'add', sw])
+    const dedicated = reflectors.filter((r) => r.engine !== 'fabric')
+    const namespaces = [sw, ...hosts.flatMap((h) => [h.ns, h.containerNs]), ...dedicated.map((r) => r.ns)]
+    await must('ip', ['-batch', '-'], `${namespaces.map((n) => `netns add ${n}`).join('\n')}\n`, 60_000)
     // links are created from here directly inside their namespaces; then each
-    // namespace is configured with one `ip -n NS -batch -`
+    // namespace is configured with one `ip -n NS -batch -`, several at once
     const create: string[] = []
     const perNs = new Map<string, string[]>([[sw, ['link set lo up', 'link add br0 type bridge', 'link set br0 up']]])
     for (const h of hosts) {
       mkdirSync(h.dir, { recursive: true })
-      await must('ip', ['netns', 'add', h.ns])
-      await must('ip', ['netns', 'add', h.containerNs])
       create.push(
         `link add eth0 netns ${h.ns} type veth peer name h${h.index} netns ${sw}`,
         `link add veth0 netns ${h.ns} type veth peer name eth0 netns ${h.containerNs}`,
       )
       perNs.get(sw)!.push(`link set h${h.index} master br0 up`)
-      perNs.set(h.ns, [
-        'link set lo up',
-        `addr add ${h.address}/24 dev eth0`,
-        'link set eth0 up',
-        'link add docker0 type bridge',
-        `addr add ${h.gateway}/24 dev docker0`,
-        'link set docker0 up',
-        'link set veth0 master docker0 up',
-      ])
-      perNs.set(h.containerNs, [
-        'link set lo up',
-        `addr add ${h.containerIp}/24 dev eth0`,
-        'link set eth0 up',
-        `route add default via ${h.gateway}`,
-      ])
+      perNs.set(h.ns, hostLinkSetup(h, spec.underlay))
+      perNs.set(h.containerNs, containerLinkSetup(h))
     }
-    await must('ip', ['-batch', '-'], `${create.join('\n')}\n`)
-    for (const [ns, lines] of perNs) await must('ip', ['-n', ns, '-batch', '-'], `${lines.join('\n')}\n`)
+    for (const r of dedicated) {
+      mkdirSync(r.dir, { recursive: true })
+      create.push(`link add eth0 netns ${r.ns} type veth peer name r${r.index} netns ${sw}`)
+      perNs.get(sw)!.push(`link set r${r.index} master br0 up`)
+      perNs.set(r.ns, ['link set lo up', `addr add ${r.address}/${prefixLen(spec.underlay)} dev eth0`, 'link set eth0 up'])
+    }
+    await must('ip', ['-batch', '-'], `${create.join('\n')}\n`, 120_000)
+    const sws = perNs.get(sw)!
+    perNs.delete(sw)
+    await must('ip', ['-n', sw, '-batch', '-'], `${sws.join('\n')}\n`, 60_000)
+    await pool([...perNs], 8, async ([ns, lines]) => {
+      await must('ip', ['-n', ns, '-batch', '-'], `${lines.join('\n')}\n`)
+    })
     writeFileSync(spec.config, renderLabIni(spec, spec.iniExtra))
-    if (opts.start !== false) {
-      for (const h of hosts) startAgent(spec, h, { logLevel: opts.logLevel })
-      await waitAgents(spec)
+    for (const r of dedicated) {
+      const p = { ns: r.ns, dir: r.dir, address: r.address, asn: 64512, clusterId: CLUSTER_ID, clientRange: spec.underlay, holdTime: 9, clients: opts.hosts }
+      if (r.engine === 'bird') await startBirdReflector(p)
+      else await startFrrReflector(p)
     }
+    if (opts.start !== false) await startAgents(spec, hosts, { logLevel: opts.logLevel, env: opts.env, concurrency: opts.startConcurrency })
     return spec
   } catch (e) {
     await labDown(opts.name)
@@ -185,9 +300,40 @@ export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
   }
 }
 
+function prefixLen(cidr: string): number {
+  return Number(cidr.split('/')[1])
+}
+
+function hostLinkSetup(h: LabHost, underlay: string): string[] {
+  return [
+    'link set lo up',
+    `addr add ${h.address}/${prefixLen(underlay)} dev eth0`,
+    'link set eth0 up',
+    'link add docker0 type bridge',
+    `addr add ${h.gateway}/24 dev docker0`,
+    'link set docker0 up',
+    'link set veth0 master docker0 up',
+  ]
+}
+
+function containerLinkSetup(h: LabHost): string[] {
+  return ['link set lo up', `addr add ${h.containerIp}/24 dev eth0`, 'link set eth0 up', `route add default via ${h.gateway}`]
+}
+
+/**
+ * Starts the agents of these hosts, `concurrency` at a time: the next one is
+ * started as soon as one of those coming up answers on its control socket.
+ */
+export async function startAgents(spec: LabSpec, hosts: LabHost[], opts: { logLevel?: string; env?: Record<string, string>; concurrency?: number; timeoutMs?: number } = {}): Promise<void> {
+  await pool(hosts, opts.concurrency ?? 8, async (h) => {
+    startAgent(spec, h, { logLevel: opts.logLevel, env: opts.env })
+    await waitAgents(spec, [h], opts.timeoutMs ?? 60_000)
+  })
+}
+
 /** Starts `fabric join` inside a lab host's namespace, detached, logging to its agent.log. */
 export function startAgent(spec: LabSpec, h: LabHost, opts: { logLevel?: string; extraArgs?: string[]; env?: Record<string, string> } = {}): ChildProcess {
-  return spawnJoin(h, ['--config', spec.config, '--address', h.address, ...spec.joinArgs, ...(opts.extraArgs ?? [])], opts)
+  return spawnJoin(h, ['--config', spec.config, '--address', h.address, ...topologyArgs(spec, h), ...spec.joinArgs, ...(opts.extraArgs ?? [])], opts)
 }
 
 /** `fabric join ARGS` in the host's namespace, detached, with its state dir, socket and JSON log. */
@@ -210,7 +356,7 @@ function spawnJoin(h: LabHost, args: string[], opts: { logLevel?: string; env?: 
 
 /** Waits until every agent (or the given ones) answers on its control socket. */
 export async function waitAgents(spec: LabSpec, hosts: LabHost[] = spec.hosts, timeoutMs = 30_000): Promise<void> {
-  for (const h of hosts) {
+  await pool(hosts, 16, async (h) => {
     const ok = await waitFor(async () => {
       try {
         await getJson(h.socket, '/v1/status', 1000)
@@ -223,7 +369,7 @@ export async function waitAgents(spec: LabSpec, hosts: LabHost[] = spec.hosts, t
       const tail = existsSync(h.log) ? readFileSync(h.log, 'utf8').split('\n').slice(-15).join('\n') : '(no log)'
       throw new Error(`agent of ${h.name} did not come up within ${timeoutMs / 1000} s; last log lines:\n${tail}`)
     }
-  }
+  })
 }
 
 /** The pid of the agent process (node) running in a host namespace, if any. */
@@ -255,34 +401,63 @@ export async function signalAgent(h: LabHost, signal: NodeJS.Signals, wait = tru
   if (wait && signal !== 'SIGHUP') await waitFor(async () => ((await agentPids(h)).length === 0 ? true : undefined), 10_000, 50)
 }
 
-/** Removes everything of a lab: processes in its namespaces, namespaces, files. Idempotent. */
-export async function labDown(name: string): Promise<{ namespaces: number; processes: number }> {
+/**
+ * Processes whose network namespace is one of these (by the namespace's inode
+ * under /run/netns), found by reading /proc once instead of one
+ * `ip netns pids` per namespace.
+ */
+export function pidsInNamespaces(namespaces: string[]): Map<string, number[]> {
+  const byInode = new Map<string, string>()
+  for (const ns of namespaces) {
+    try {
+      byInode.set(String(statSync(join('/run/netns', ns)).ino), ns)
+    } catch {
+      /* gone */
+    }
+  }
+  const out = new Map<string, number[]>(namespaces.map((n) => [n, []]))
+  if (byInode.size === 0) return out
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    let link: string
+    try {
+      link = readlinkSync(`/proc/${d}/ns/net`)
+    } catch {
+      continue
+    }
+    const ns = byInode.get(/^net:\[(\d+)\]$/.exec(link)?.[1] ?? '')
+    if (ns) out.get(ns)!.push(Number(d))
+  }
+  return out
+}
+
+/** Removes everything of a lab: processes in its namespaces, namespaces, files; puts back neighbour-table limits it raised. Idempotent. */
+export async function labDown(name: string): Promise<{ namespaces: number; processes: number; restored: string[] }> {
   validateLabName(name)
   const namespaces = await labNamespaces(name)
   let processes = 0
-  const pidsOf = async (ns: string): Promise<number[]> => (await run('ip', ['netns', 'pids', ns])).stdout.split('\n').filter(Boolean).map(Number)
+  const all = (): number[] => [...pidsInNamespaces(namespaces).values()].flat()
   for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
-    let any = false
-    for (const ns of namespaces) {
-      for (const pid of await pidsOf(ns)) {
-        any = true
-        if (sig === 'SIGTERM') processes++
-        try {
-          process.kill(pid, sig)
-        } catch {
-          /* gone */
-        }
+    const pids = all()
+    if (pids.length === 0) break
+    if (sig === 'SIGTERM') processes = pids.length
+    for (const pid of pids) {
+      try {
+        process.kill(pid, sig)
+      } catch {
+        /* gone */
       }
     }
-    if (!any) break
-    await waitFor(async () => {
-      for (const ns of namespaces) if ((await pidsOf(ns)).length > 0) return undefined
-      return true
-    }, sig === 'SIGTERM' ? 5000 : 2000, 50)
+    await waitFor(() => (all().length === 0 ? true : undefined), sig === 'SIGTERM' ? 5000 : 2000, 50)
   }
-  for (const ns of namespaces) await run('ip', ['netns', 'del', ns])
+  if (namespaces.length > 0) await run('ip', ['-batch', '-'], { input: `${namespaces.map((n) => `netns del ${n}`).join('\n')}\n`, timeoutMs: 120_000 })
+  // a namespace `ip -batch` could not delete (it stops at the first error) is retried alone
+  for (const ns of await labNamespaces(name)) await run('ip', ['netns', 'del', ns])
+  removeFrrDirs(name)
   rmSync(labDir(name), { recursive: true, force: true })
-  return { namespaces: namespaces.length, processes }
+  const live = new Set((await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => /^([a-z][a-z0-9]{0,11})-/.exec(l)?.[1]))
+  const { restored } = await releaseNeigh(LAB_ROOT, name, (other) => live.has(other) || existsSync(labDir(other)))
+  return { namespaces: namespaces.length, processes, restored: restored.map((r) => `${sysctlName(r.key)}=${r.to}`) }
 }
 
 /** Labs present on this machine (by directory or namespace). */
@@ -290,11 +465,13 @@ export async function listLabs(): Promise<string[]> {
   const names = new Set<string>()
   const r = await run('ip', ['netns', 'list'])
   for (const l of r.stdout.split('\n')) {
-    const m = /^([a-z][a-z0-9]{0,11})-(sw|h\d+|c\d+)\b/.exec(l)
+    const m = /^([a-z][a-z0-9]{0,11})-(sw|h\d+|c\d+|r\d+)\b/.exec(l)
     if (m) names.add(m[1]!)
   }
   if (existsSync(LAB_ROOT)) {
     for (const d of readdirSync(LAB_ROOT)) if (existsSync(join(LAB_ROOT, d, 'lab.json'))) names.add(d)
+    // a lab that crashed after raising the neighbour-table limits and lost its files
+    for (const d of claimedLabs(LAB_ROOT)) names.add(d)
   }
   return [...names].sort()
 }
@@ -305,19 +482,34 @@ export interface PingResult {
   ok: boolean
 }
 
-/** Pings every container from every other container (in parallel, bounded). */
+/** Pings every container from every other container (one shell per source container, 4 sources at a time). */
 export async function reachability(spec: LabSpec, timeoutS = 1): Promise<PingResult[]> {
-  const pairs: [LabHost, LabHost][] = []
-  for (const a of spec.hosts) for (const b of spec.hosts) if (a !== b) pairs.push([a, b])
+  return reachabilityFrom(spec, spec.hosts, { timeoutS })
+}
+
+/**
+ * Pings every other container from each of these containers: one shell per
+ * source inside its container's namespace sends all its pings at once
+ * (sources `parallel` at a time), so a 200-host sample takes seconds.
+ */
+export async function reachabilityFrom(spec: LabSpec, sources: LabHost[], opts: { timeoutS?: number; parallel?: number } = {}): Promise<PingResult[]> {
+  const script = 'w=$1; shift; for a; do (ping -n -q -c 1 -W "$w" "$a" >/dev/null 2>&1 && echo "ok $a" || echo "fail $a") & done; wait'
+  const byIp = new Map(spec.hosts.map((h) => [h.containerIp, h.name]))
   const results: PingResult[] = []
-  const limit = 16
-  for (let i = 0; i < pairs.length; i += limit) {
-    const chunk = pairs.slice(i, i + limit)
-    results.push(...await Promise.all(chunk.map(async ([a, b]) => {
-      const r = await run('ip', ['netns', 'exec', a.containerNs, 'ping', '-n', '-c', '1', '-W', String(timeoutS), b.containerIp])
-      return { from: a.name, to: b.name, ok: r.code === 0 }
-    })))
+  const queue = [...sources]
+  const worker = async (): Promise<void> => {
+    for (let a = queue.shift(); a; a = queue.shift()) {
+      const targets = spec.hosts.filter((b) => b !== a).map((b) => b.containerIp)
+      const r = await run('nsenter', [`--net=/run/netns/${a.containerNs}`, 'sh', '-c', script, 'sh', String(opts.timeoutS ?? 1), ...targets], { timeoutMs: 60_000 })
+      const seen = new Map<string, boolean>()
+      for (const line of r.stdout.split('\n')) {
+        const m = /^(ok|fail) (\S+)$/.exec(line)
+        if (m) seen.set(m[2]!, m[1] === 'ok')
+      }
+      for (const ip of targets) results.push({ from: a.name, to: byIp.get(ip)!, ok: seen.get(ip) === true })
+    }
   }
+  await Promise.all(Array.from({ length: Math.min(opts.parallel ?? 10, sources.length) }, worker))
   return results
 }
 
@@ -325,10 +517,10 @@ export function renderMatrix(spec: LabSpec, results: PingResult[]): string {
   const names = spec.hosts.map((h) => h.name)
   const w = Math.max(6, ...names.map((n) => n.length)) + 2
   const head = 'from \\ to'.padEnd(w + 4) + names.map((n) => n.padEnd(w)).join('')
+  const ok = new Map(results.map((x) => [`${x.from} ${x.to}`, x.ok]))
   const rows = spec.hosts.map((a) => `${a.name}/c`.padEnd(w + 4) + spec.hosts.map((b) => {
     if (a === b) return '-'.padEnd(w)
-    const r = results.find((x) => x.from === a.name && x.to === b.name)
-    return (r?.ok ? 'ok' : 'FAIL').padEnd(w)
+    return (ok.get(`${a.name} ${b.name}`) ? 'ok' : 'FAIL').padEnd(w)
   }).join(''))
   return [head, ...rows].join('\n')
 }
@@ -351,13 +543,8 @@ export async function addLabHost(spec: LabSpec, index: number): Promise<LabHost>
     `link add veth0 netns ${h.ns} type veth peer name eth0 netns ${h.containerNs}`,
   ].join('\n') + '\n')
   await must('ip', ['-n', `${spec.name}-sw`, 'link', 'set', `h${h.index}`, 'master', 'br0', 'up'])
-  await must('ip', ['-n', h.ns, '-batch', '-'], [
-    'link set lo up', `addr add ${h.address}/24 dev eth0`, 'link set eth0 up', 'link add docker0 type bridge',
-    `addr add ${h.gateway}/24 dev docker0`, 'link set docker0 up', 'link set veth0 master docker0 up',
-  ].join('\n') + '\n')
-  await must('ip', ['-n', h.containerNs, '-batch', '-'], [
-    'link set lo up', `addr add ${h.containerIp}/24 dev eth0`, 'link set eth0 up', `route add default via ${h.gateway}`,
-  ].join('\n') + '\n')
+  await must('ip', ['-n', h.ns, '-batch', '-'], `${hostLinkSetup(h, spec.underlay).join('\n')}\n`)
+  await must('ip', ['-n', h.containerNs, '-batch', '-'], `${containerLinkSetup(h).join('\n')}\n`)
   return h
 }
 

@@ -2,7 +2,7 @@ import { Command, Flags } from '@oclif/core'
 import { labDown, listLabs } from '../../lab/lab.js'
 
 export default class LabDown extends Command {
-  static override description = 'Remove a lab: its agents and other processes, namespaces and files (works after a crash too).'
+  static override description = 'Remove a lab: its agents and other processes, namespaces and files, and put back neighbour-table limits it raised (works after a crash too).'
 
   static override flags = {
     name: Flags.string({ description: 'lab name', default: 'lab' }),
@@ -15,6 +15,7 @@ export default class LabDown extends Command {
     for (const name of names) {
       const r = await labDown(name)
       this.log(`lab ${name}: removed ${r.namespaces} namespaces, stopped ${r.processes} processes`)
+      if (r.restored.length) this.log(`restored ${r.restored.join(', ')}`)
     }
   }
 }

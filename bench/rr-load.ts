@@ -1,0 +1,274 @@
+/**
+ * Route-reflector load benchmark (prints figures; not a test).
+ *
+ * One reflector and N simulated clients (default 1000): this script, run a
+ * second time inside a client namespace, opens N iBGP sessions from N
+ * addresses of that namespace (10.98.1.0 upwards) to the reflector at
+ * 10.98.0.1, each announcing one /24 (10.129.0.0 upwards) and counting the
+ * prefixes it receives. The client side speaks through the project's BGP
+ * codec (src/protocols/bgp/codec). Reported per reflector, fabric (the
+ * compiled agent: `fabric join --route-reflector yes --listen-range`, no
+ * firewall) and BIRD 2 (templates/bird-route-reflector.conf) in the same run:
+ *   sessions  seconds until all N sessions are Established (at most 8
+ *             handshakes pending at a time: BIRD listens with a backlog of 8)
+ *   full      seconds from every client announcing its /24 at once until every
+ *             client has the N-1 prefixes of the others
+ *   reflect   seconds from one more prefix announced by client 0 until every
+ *             other client has it
+ *   RSS       the reflector's resident memory once full (MB)
+ *   CPU       the reflector's CPU seconds until full, and % of a core idle after
+ *
+ *   npm run build && node --import tsx bench/rr-load.ts [--clients 1000] [--only fabric|bird]
+ *
+ * Namespaces rlPID-rr and rlPID-cl are removed at the end (also on failure).
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
+import net from 'node:net'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { LAB_ROOT, pidsInNamespaces } from '../src/lab/lab.js'
+import { ensureNeigh, releaseNeigh } from '../src/lab/neigh.js'
+import { startBirdReflector } from '../src/lab/reflectors.js'
+import { must, run, sleep } from '../src/lab/sh.js'
+import { createFramer } from '../src/protocols/bgp/codec/framer.js'
+import { decodeMessage, encodeMessage } from '../src/protocols/bgp/codec/index.js'
+import type { Message } from '../src/protocols/bgp/codec/types.js'
+import { formatAddress } from '../src/net/ipv4.js'
+
+const args = process.argv.slice(2)
+const opt = (name: string, dflt: string): string => {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt
+}
+const N = Number(opt('clients', '1000'))
+const ASN = 64512
+const RR = (10 << 24) | (98 << 16) | 1
+const clientAddr = (i: number) => ((10 << 24) | (98 << 16)) + 256 + i
+const clientPrefix = (i: number) => ({ addr: ((10 << 24) | (129 << 16)) + i * 256, len: 24 })
+const EXTRA = { addr: (10 << 24) | (255 << 16), len: 24 }
+const ctx = { as4: true }
+
+// ------------------------------------------------------------ client side
+
+function clientMain(): void {
+  const out = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`)
+  const have: Set<number>[] = Array.from({ length: N }, () => new Set())
+  const socks: net.Socket[] = []
+  let full = 0
+  let reflected = 0
+  let up = 0
+  const extraKey = EXTRA.addr
+  const keepalive = encodeMessage({ type: 'keepalive' }, ctx)
+  const update = (i: number, p: { addr: number; len: number }) => encodeMessage({
+    type: 'update', withdrawn: [], nlri: [p],
+    attributes: [{ type: 'origin', origin: 0 }, { type: 'asPath', segments: [] }, { type: 'nextHop', nextHop: clientAddr(i) }, { type: 'localPref', localPref: 100 }],
+  }, ctx)
+  // at most PENDING sessions between connect and the reflector's OPEN at a time, as
+  // 1000 hosts booting are not one SYN burst (BIRD listens with a backlog of 8: a
+  // burst overflows its accept queue and stalls the connections it dropped)
+  const PENDING = 8
+  let pending = 0
+  const waiting: number[] = []
+  const admit = (): void => {
+    while (pending < PENDING && waiting.length > 0) {
+      pending++
+      connect(waiting.shift()!)
+    }
+  }
+  const connect = (i: number): void => {
+    const s = net.connect({ host: formatAddress(RR), port: 179, localAddress: formatAddress(clientAddr(i)) })
+    socks[i] = s
+    const framer = createFramer()
+    let established = false
+    let opened = false
+    const handshake = setTimeout(() => s.destroy(), 5000)
+    const done = (): void => {
+      if (opened) return
+      opened = true
+      clearTimeout(handshake)
+      pending--
+      admit()
+    }
+    s.on('connect', () => {
+      s.write(encodeMessage({
+        type: 'open', version: 4, myAs: ASN, holdTime: 240, bgpId: clientAddr(i),
+        capabilities: [{ kind: 'multiprotocol', afi: 1, safi: 1 }, { kind: 'as4', asn: ASN }],
+      }, ctx))
+    })
+    s.on('data', (chunk: Buffer) => {
+      const r = framer.push(chunk)
+      for (const m of r.messages) {
+        const d = decodeMessage(m, ctx)
+        if (!d.ok) {
+          out({ event: 'error', client: i, error: d.error.message })
+          continue
+        }
+        const msg: Message = d.value
+        if (msg.type === 'open') {
+          done()
+          s.write(keepalive)
+        }
+        else if (msg.type === 'keepalive' && !established) {
+          established = true
+          if (++up === N) out({ event: 'established', t: Date.now() })
+        } else if (msg.type === 'update') {
+          const h = have[i]!
+          const before = h.size
+          const hadExtra = h.has(extraKey)
+          for (const p of msg.withdrawn) h.delete(p.addr)
+          for (const p of msg.nlri) if (p.addr !== clientPrefix(i).addr) h.add(p.addr)
+          if (before < N - 1 && h.size - (h.has(extraKey) ? 1 : 0) >= N - 1 && ++full === N) out({ event: 'full', t: Date.now() })
+          if (!hadExtra && h.has(extraKey) && ++reflected === N - 1) out({ event: 'reflected', t: Date.now() })
+        } else if (msg.type === 'notification') out({ event: 'notification', client: i, code: msg.code, subcode: msg.subcode })
+      }
+    })
+    s.on('error', () => undefined)
+    s.on('close', () => {
+      if (!established) {
+        if (!opened) {
+          clearTimeout(handshake)
+          opened = true
+          pending--
+        }
+        setTimeout(() => {
+          waiting.push(i)
+          admit()
+        }, 1000)
+      } else out({ event: 'closed', client: i })
+    })
+  }
+  setInterval(() => {
+    for (const s of socks) if (s && !s.destroyed) s.write(keepalive)
+  }, 30_000)
+  createInterface({ input: process.stdin }).on('line', (l) => {
+    if (l === 'announce-all') {
+      out({ event: 'announced', t: Date.now() })
+      for (let i = 0; i < N; i++) socks[i]!.write(update(i, clientPrefix(i)))
+    }
+    if (l === 'announce') socks[0]!.write(update(0, EXTRA))
+    if (l === 'count') out({ event: 'count', full, min: Math.min(...have.map((h) => h.size)) })
+  })
+  out({ event: 'start', t: Date.now() })
+  for (let i = 0; i < N; i++) waiting.push(i)
+  admit()
+}
+
+// ------------------------------------------------------------ orchestration
+
+function ticks(pid: number): number {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
+    return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])
+  } catch {
+    return 0
+  }
+}
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
+
+interface Figures { engine: string; sessions: number; cpuSessions: number; full?: number; reflect?: number; rss: number; cpuToFull: number; idleCpu: number }
+
+async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
+  const name = `rl${process.pid % 10000}${engine[0]}`
+  const rr = `${name}-rr`
+  const cl = `${name}-cl`
+  const dir = join(LAB_ROOT, name)
+  let client: ChildProcess | undefined
+  const cleanup = async (): Promise<void> => {
+    client?.kill()
+    for (const pid of pidsInNamespaces([rr, cl]).values()) for (const p of pid) try { process.kill(p, 'SIGKILL') } catch { /* gone */ }
+    await sleep(300)
+    await run('ip', ['-batch', '-'], { input: `netns del ${rr}\nnetns del ${cl}\n` })
+    rmSync(dir, { recursive: true, force: true })
+    await releaseNeigh(LAB_ROOT, name, () => false)
+  }
+  const onInt = (): void => {
+    void cleanup().finally(() => process.exit(130))
+  }
+  process.once('SIGINT', onInt)
+  try {
+    mkdirSync(dir, { recursive: true })
+    await ensureNeigh(LAB_ROOT, name, 50, true) // ~N entries in the reflector's namespace
+    await must('ip', ['-batch', '-'], `netns add ${rr}\nnetns add ${cl}\nlink add eth0 netns ${rr} type veth peer name eth0 netns ${cl}\n`)
+    await must('ip', ['-n', rr, '-batch', '-'], ['link set lo up', `addr add ${formatAddress(RR)}/16 dev eth0`, 'link set eth0 up',
+      'link add docker0 type bridge', 'addr add 10.128.0.1/24 dev docker0', 'link set docker0 up'].join('\n') + '\n')
+    const addrs = Array.from({ length: N }, (_, i) => `addr add ${formatAddress(clientAddr(i))}/16 dev eth0`)
+    await must('ip', ['-n', cl, '-batch', '-'], ['link set lo up', ...addrs, 'link set eth0 up'].join('\n') + '\n', 60_000)
+    if (engine === 'bird') {
+      await startBirdReflector({ ns: rr, dir, address: formatAddress(RR), asn: ASN, clusterId: formatAddress(RR), clientRange: '10.98.0.0/16', holdTime: 240, clients: N })
+    } else {
+      const log = openSync(join(dir, 'agent.log'), 'a')
+      const p = spawn('ip', ['netns', 'exec', rr, process.execPath, fileURLToPath(new URL('../bin/fabric.js', import.meta.url)), 'join', '--mode', 'bgp',
+        '--pool', '10.128.0.0/9', '--subnet', '10.128.0.0/24', '--address', formatAddress(RR), '--route-reflector', 'yes', '--listen-range', '10.98.0.0/16',
+        '--hold-time', '240', '--max-prefixes', String(N * 2), '--no-firewall', '--state-dir', dir, '--socket', join(dir, 'fabric.sock'), '--log-level', 'info', '--log-format', 'json'],
+      { stdio: ['ignore', log, log], detached: true, env: { ...process.env, FABRIC_USE_DIST: '1', FABRIC_RT_PROTOS_DIR: join(dir, 'rt_protos.d') } })
+      p.unref()
+      for (let i = 0; i < 100 && !existsSync(join(dir, 'fabric.sock')); i++) await sleep(100)
+    }
+    await sleep(1000)
+    const rrPids = () => pidsInNamespaces([rr]).get(rr)!
+    const cpu0 = rrPids().reduce((a, p) => a + ticks(p), 0)
+    client = spawn('ip', ['netns', 'exec', cl, process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--client-mode', '--clients', String(N)], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const events: Record<string, number> = {}
+    createInterface({ input: client.stdout! }).on('line', (l) => {
+      try {
+        const e = JSON.parse(l) as { event: string; t?: number }
+        if (e.t !== undefined) events[e.event] = e.t
+        else if (e.event !== 'count') process.stderr.write(`  client: ${l}\n`)
+      } catch {
+        /* not ours */
+      }
+    })
+    const wait = async (ev: string, ms: number) => {
+      for (let i = 0; i < ms / 100 && events[ev] === undefined; i++) await sleep(100)
+      return events[ev]
+    }
+    await wait('start', 30_000)
+    const upAt = await wait('established', 300_000)
+    if (upAt === undefined) throw new Error(`${engine}: not every client session came up within 300 s`)
+    await sleep(2000)
+    const cpu1 = rrPids().reduce((a, p) => a + ticks(p), 0)
+    client.stdin!.write('announce-all\n')
+    await wait('announced', 10_000)
+    const fullAt = await wait('full', 300_000)
+    const cpuToFull = (rrPids().reduce((a, p) => a + ticks(p), 0) - cpu1) / 100
+    const cpuSessions = (cpu1 - cpu0) / 100
+    const rss = rrPids().reduce((a, p) => a + rssMb(p), 0)
+    await sleep(3000)
+    const r0 = Date.now()
+    client.stdin!.write('announce\n')
+    const reflectedAt = await wait('reflected', 120_000)
+    await sleep(2000)
+    const i0 = rrPids().reduce((a, p) => a + ticks(p), 0)
+    await sleep(10_000)
+    const idleCpu = (rrPids().reduce((a, p) => a + ticks(p), 0) - i0) / 100 / 10 * 100
+    return {
+      engine, sessions: (upAt - events.start!) / 1000, cpuSessions, full: fullAt === undefined ? undefined : (fullAt - events.announced!) / 1000,
+      reflect: reflectedAt === undefined ? undefined : (reflectedAt - r0) / 1000, rss, cpuToFull, idleCpu,
+    }
+  } finally {
+    process.off('SIGINT', onInt)
+    await cleanup()
+  }
+}
+
+if (args.includes('--client-mode')) clientMain()
+else {
+  if (!existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)))) {
+    process.stderr.write('bench/rr-load.ts runs the compiled agent: run `npm run build` first\n')
+    process.exit(2)
+  }
+  const only = opt('only', '')
+  const rows: Figures[] = []
+  for (const e of ['fabric', 'bird'] as const) {
+    if (only && only !== e) continue
+    process.stderr.write(`${e} reflector, ${N} clients...\n`)
+    rows.push(await scenario(e))
+  }
+  const f = (x: number | undefined) => (x === undefined ? 'timeout' : x.toFixed(2))
+  console.log(`| reflector (${N} clients, 1 /24 each) | ${N} sessions up (s) | reflector CPU for them (s) | all announce: every client has all ${N} prefixes (s) | reflector CPU for it (s) | one new prefix at all clients (s) | RSS (MB) | idle CPU (% of a core) |`)
+  console.log('|---|---|---|---|---|---|---|---|')
+  for (const r of rows) console.log(`| ${r.engine} | ${r.sessions.toFixed(2)} | ${r.cpuSessions.toFixed(2)} | ${f(r.full)} | ${r.cpuToFull.toFixed(2)} | ${f(r.reflect)} | ${r.rss.toFixed(1)} | ${r.idleCpu.toFixed(2)} |`)
+}

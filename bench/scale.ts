@@ -1,0 +1,200 @@
+/**
+ * Scale benchmark (prints figures; not a test).
+ *
+ * Labs (src/lab) of real compiled agents, one after the other:
+ *   - a 50-host iBGP full mesh,
+ *   - a 200-host fabric under two fabric route reflectors,
+ *   - the same 200 hosts under two BIRD reflectors (templates/bird-route-reflector.conf),
+ *   - and under two FRR reflectors (templates/frr-route-reflector.conf).
+ * BIRD and FRR are graceful-restart helpers: they keep a SIGKILLed host's
+ * subnet for its advertised restart time (120 s), which the kill figure shows.
+ * Each lab has one host more than it starts; once the others have converged:
+ *   join   time from spawning `fabric join` on that host until its subnet is
+ *          in every other host's kernel and every other subnet is in its
+ *          kernel (timestamps from `ip -ts monitor route` in each host
+ *          namespace, not polling)
+ *   kill   time from SIGKILL of one client host until its subnet has left the
+ *          kernel of every other host (same monitors)
+ *   agents RSS (MB) and CPU (% of one core, the agent and the processes it
+ *          spawned, over a 20 s idle window) of every client agent: min/median/max
+ *   rr     the reflectors' RSS and CPU over the same window
+ *
+ *   npm run build && node --import tsx bench/scale.ts [--mesh 50] [--rr 200] [--only mesh,fabric,bird,frr]
+ *
+ * Every lab is named scPID-like and removed at the end (also on failure).
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { type LabHost, type LabSpec, agentPids, labDown, labUp, pidsInNamespaces, signalAgent, startAgent, startAgents } from '../src/lab/lab.js'
+import type { RrEngine } from '../src/lab/reflectors.js'
+import { waitConverged } from '../src/lab/report.js'
+import { sleep } from '../src/lab/sh.js'
+
+const repo = fileURLToPath(new URL('../', import.meta.url))
+if (!existsSync(`${repo}dist/cli.js`)) {
+  process.stderr.write('bench/scale.ts runs the compiled agent: run `npm run build` first\n')
+  process.exit(2)
+}
+process.env.FABRIC_USE_DIST = '1'
+
+const args = process.argv.slice(2)
+const opt = (name: string, dflt: string): string => {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt
+}
+const MESH = Number(opt('mesh', '50'))
+const RR = Number(opt('rr', '200'))
+const ONLY = opt('only', '')
+const TICK = 100 // USER_HZ
+
+interface Monitor { proc: ChildProcess; lines: string[] }
+
+function monitor(ns: string): Monitor {
+  const m: Monitor = { proc: spawn('ip', ['-n', ns, '-ts', 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] }), lines: [] }
+  let buf = ''
+  m.proc.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString()
+    const parts = buf.split('\n')
+    buf = parts.pop()!
+    m.lines.push(...parts)
+  })
+  return m
+}
+
+/** Time (ms since epoch) of the first monitor line that adds (or deletes) this prefix as a fabric route. */
+function eventTime(m: Monitor, prefix: string, deleted: boolean): number | undefined {
+  for (const l of m.lines) {
+    const r = /^\[(\S+)\] (Deleted )?(\S+) .*proto (233|fabric)\b/.exec(l)
+    if (r && r[3] === prefix && Boolean(r[2]) === deleted) return new Date(r[1]!).getTime()
+  }
+  return undefined
+}
+
+async function waitEvents(mons: { m: Monitor; prefix: string }[], deleted: boolean, timeoutMs: number): Promise<number | undefined> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    const times = mons.map((x) => eventTime(x.m, x.prefix, deleted))
+    if (times.every((t) => t !== undefined)) return Math.max(...(times as number[]))
+    if (Date.now() > end) {
+      process.stderr.write(`  (${times.filter((t) => t === undefined).length} of ${mons.length} route events missing after ${timeoutMs / 1000} s)\n`)
+      return undefined
+    }
+    await sleep(100)
+  }
+}
+
+function ticksOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // utime stime cutime cstime (fields 14-17): the process and its reaped children (iptables, ip)
+    return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])
+  } catch {
+    return 0
+  }
+}
+
+function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) / 1024 : 0
+  } catch {
+    return 0
+  }
+}
+
+function stats(xs: number[]): string {
+  const s = [...xs].sort((a, b) => a - b)
+  if (s.length === 0) return '-'
+  const f = (x: number) => x.toFixed(x < 10 ? 2 : 0)
+  return `${f(s[0]!)} / ${f(s[Math.floor(s.length / 2)]!)} / ${f(s[s.length - 1]!)}`
+}
+
+/** RSS and CPU of groups of processes over an idle window. */
+async function usage(groups: Record<string, number[][]>, windowMs = 20_000): Promise<Record<string, { rss: number[]; cpu: number[] }>> {
+  const before = Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, g.map((pids) => pids.reduce((a, p) => a + ticksOf(p), 0))]))
+  const t0 = Date.now()
+  await sleep(windowMs)
+  const secs = (Date.now() - t0) / 1000
+  const out: Record<string, { rss: number[]; cpu: number[] }> = {}
+  for (const [k, g] of Object.entries(groups)) {
+    out[k] = {
+      rss: g.map((pids) => pids.reduce((a, p) => a + rssMb(p), 0)),
+      cpu: g.map((pids, i) => ((pids.reduce((a, p) => a + ticksOf(p), 0) - before[k]![i]!) / TICK / secs) * 100),
+    }
+  }
+  return out
+}
+
+interface Row { lab: string; up: number; converged: number; join?: number; kill?: number; agentRss: string; agentCpu: string; rrRss: string; rrCpu: string }
+
+let current: string | undefined
+process.once('SIGINT', () => {
+  process.stderr.write('interrupted: removing the lab\n')
+  void (current ? labDown(current) : Promise.resolve()).finally(() => process.exit(130))
+})
+
+async function scenario(label: string, n: number, topology: 'mesh' | 'rr', engine: RrEngine): Promise<Row> {
+  const name = `sc${process.pid % 10000}${topology === 'mesh' ? 'm' : engine[0]}`
+  current = name
+  process.stderr.write(`${label}: ${n} hosts (+1 joining)...\n`)
+  const mons: Monitor[] = []
+  try {
+    const t0 = Date.now()
+    const lab = await labUp({ name, hosts: n + 1, mode: 'bgp', topology, reflectors: 2, rrEngine: engine, logLevel: 'info', start: false })
+    const joiner = lab.hosts[n]!
+    const running: LabSpec = { ...lab, hosts: lab.hosts.slice(0, n) }
+    await startAgents(lab, running.hosts)
+    const up = (Date.now() - t0) / 1000
+    if (!(await waitConverged(running, 300_000))) throw new Error(`${label}: not converged after 300 s`)
+    const converged = (Date.now() - t0) / 1000
+    process.stderr.write(`  up ${up.toFixed(1)} s, converged ${converged.toFixed(1)} s\n`)
+    await sleep(2000)
+
+    for (const h of lab.hosts) mons.push(monitor(h.ns))
+    await sleep(500)
+    const j0 = Date.now()
+    startAgent(lab, joiner, { logLevel: 'info' })
+    const joinDone = await waitEvents([
+      ...running.hosts.map((_h, i) => ({ m: mons[i]!, prefix: joiner.subnet })),
+      ...running.hosts.map((h) => ({ m: mons[n]!, prefix: h.subnet })),
+    ], false, 60_000)
+    const join = joinDone === undefined ? undefined : (joinDone - j0) / 1000
+    await sleep(2000)
+
+    const clients = lab.hosts.filter((h) => !lab.reflectors.some((r) => r.ns === h.ns))
+    const agentGroups = await Promise.all(clients.map(async (h) => agentPids(h)))
+    const rrGroups = lab.reflectors.map((r) => (r.engine === 'fabric' ? [] : pidsInNamespaces([r.ns]).get(r.ns)!))
+    for (const [i, r] of lab.reflectors.entries()) {
+      if (r.engine === 'fabric') rrGroups[i] = await agentPids(lab.hosts.find((h) => h.ns === r.ns)!)
+    }
+    const u = await usage({ agents: agentGroups, rr: rrGroups })
+
+    const victim: LabHost = clients[Math.floor(clients.length / 2)]!
+    const k0 = Date.now()
+    await signalAgent(victim, 'SIGKILL', false)
+    const killDone = await waitEvents(lab.hosts.filter((h) => h !== victim).map((h) => ({ m: mons[lab.hosts.indexOf(h)]!, prefix: victim.subnet })), true, 180_000)
+    const kill = killDone === undefined ? undefined : (killDone - k0) / 1000
+    return {
+      lab: label, up, converged, join, kill,
+      agentRss: stats(u.agents!.rss), agentCpu: stats(u.agents!.cpu),
+      rrRss: lab.reflectors.length ? stats(u.rr!.rss) : '-', rrCpu: lab.reflectors.length ? stats(u.rr!.cpu) : '-',
+    }
+  } finally {
+    for (const m of mons) m.proc.kill()
+    await labDown(name)
+  }
+}
+
+const rows: Row[] = []
+const want = (k: string) => ONLY === '' || ONLY.split(',').includes(k)
+if (want('mesh')) rows.push(await scenario(`mesh-${MESH}`, MESH, 'mesh', 'fabric'))
+if (want('fabric')) rows.push(await scenario(`rr-fabric-${RR}`, RR, 'rr', 'fabric'))
+if (want('bird')) rows.push(await scenario(`rr-bird-${RR}`, RR, 'rr', 'bird'))
+if (want('frr')) rows.push(await scenario(`rr-frr-${RR}`, RR, 'rr', 'frr'))
+
+const f = (x: number | undefined) => (x === undefined ? 'timeout' : x.toFixed(2))
+console.log('| lab | lab up (s) | converged (s) | join routed both ways (s) | SIGKILL withdrawn everywhere (s) | agent RSS MB min/med/max | agent CPU % min/med/max | reflector RSS MB | reflector CPU % |')
+console.log('|---|---|---|---|---|---|---|---|---|')
+for (const r of rows) console.log(`| ${r.lab} | ${r.up.toFixed(1)} | ${r.converged.toFixed(1)} | ${f(r.join)} | ${f(r.kill)} | ${r.agentRss} | ${r.agentCpu} | ${r.rrRss} | ${r.rrCpu} |`)
