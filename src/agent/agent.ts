@@ -320,10 +320,11 @@ export class Agent {
     }
     for (const [k, c] of now) {
       if (!this.subnetClaims.has(k)) {
-        this.opts.log.error('subnet-conflict', { ...c, subnet: formatPrefix(this.self.subnet), note: 'another host announces this host\'s subnet: two hosts have the same subnet; neither installs the other\'s route. Give one of them another subnet.' })
+        // a peer whose claim comes and goes (a flapping or hostile neighbour) is summarised, not logged each time
+        this.opts.log.limited('error', 'subnet-conflict', `${c.source} ${c.peer}`, { ...c, subnet: formatPrefix(this.self.subnet), note: 'another host announces this host\'s subnet: two hosts have the same subnet; neither installs the other\'s route. Give one of them another subnet.' })
       }
     }
-    for (const [k, c] of this.subnetClaims) if (!now.has(k)) this.opts.log.info('subnet-conflict-cleared', { ...c })
+    for (const [k, c] of this.subnetClaims) if (!now.has(k)) this.opts.log.limited('info', 'subnet-conflict-cleared', `${c.source} ${c.peer}`, { ...c })
     this.subnetClaims = now
   }
 

@@ -123,7 +123,13 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const keyFile = o.protocol === 'rip' ? keyFileFor(lab, auth) : undefined
   const extraArgs = keyFile ? ['--auth', auth, '--key-file', keyFile] : []
   const env: Record<string, string> = o.useDist ? { FABRIC_USE_DIST: '1' } : {}
-  const start = (h: LabHost) => startAgent(lab, h, { logLevel: 'info', extraArgs, env })
+  /** how the target's last agent process ended: exit code or signal (a crash without a stack is a signal) */
+  let lastExit = ''
+  const start = (h: LabHost) => {
+    const child = startAgent(lab, h, { logLevel: 'info', extraArgs, env })
+    child.on('exit', (code, signal) => { lastExit = signal ? `signal ${signal}` : `exit code ${code}` })
+    return child
+  }
   start(h1)
   start(h2)
   await waitAgents(lab)
@@ -175,7 +181,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     const head = lines.find((l) => /RangeError|TypeError|Error:/.test(l)) ?? lines[0] ?? 'no error in the log'
     const kind = /RangeError/.test(head) ? 'RangeError' : /TypeError/.test(head) ? 'TypeError' : /left|leave/i.test(head) ? 'left' : 'exit'
     const last = recent[recent.length - 1]
-    finding(`agent-crash:${why}:${kind}`, `the agent process exited (${why}); log: ${lines.join(' | ').slice(0, 1500)}`, why === 'wire' && last ? { index: last.index, hex: last.hex } : {}, `crash:${why}:${kind}:${head.slice(0, 120)}`)
+    finding(`agent-crash:${why}:${kind}`, `the agent process exited (${why}, ${lastExit || 'exit not seen'}); log: ${lines.join(' | ').slice(0, 1500)}`, why === 'wire' && last ? { index: last.index, hex: last.hex } : {}, `crash:${why}:${kind}:${head.slice(0, 120)}`)
     await restart()
     return false
   }
