@@ -29,7 +29,7 @@ import {
   INSTALLED, type NextHopRefusal, PENDING, type RouteState, Slot, type StateName, conflictCleared, isUnsettled, sameInKernel,
   toConflict, toInstalled, toKernelError, toPending, toRefused,
 } from './route-state.js'
-import { type ExpectedEvent, OwnEvents, SyncRunner, conflictReason as conflictText, opEvent } from './sync-common.js'
+import { type ExpectedEvent, OwnEvents, SyncRunner, conflictReason as conflictText, conflictsOf, opEvent, zeroCounts } from './sync-common.js'
 import { type Timers, systemTimers } from './timers.js'
 import type { DesiredRoute, KernelRoute } from './types.js'
 
@@ -242,7 +242,7 @@ export class FibSync extends SyncRunner<ReconcileResult> {
    * Slots (the unsettled few), not the queue of new prefixes.
    */
   stateCounts(): Record<StateName, number> {
-    const c = { installed: 0, pending: 0, conflict: 0, 'not-on-link': 0, error: 0 }
+    const c = zeroCounts()
     let unsettled = 0
     let queuedWithSlot = 0
     for (const s of this.slots.values()) {
@@ -262,9 +262,7 @@ export class FibSync extends SyncRunner<ReconcileResult> {
   }
 
   conflicts(): { prefix: string; reason: string }[] {
-    const out: { prefix: string; reason: string }[] = []
-    for (const s of this.slots.values()) if (s.state.state === 'conflict') out.push({ prefix: formatPrefix(s.route.prefix), reason: s.state.reason })
-    return out
+    return conflictsOf(this.slots.values(), formatPrefix)
   }
 
   /** in sync: every desired route installed or explained (conflict, not on-link) */

@@ -23,11 +23,12 @@ import {
   NEXT_HOP_PROBLEM_TEXT6, type NextHopScope6, type Prefix6, PrefixMap6, containsAddress6, formatPrefix6, isLinkLocal6, nextHopProblem6, parseIpv6, formatIpv6,
 } from '../net/ipv6.js'
 import type { Connected6 } from './connected.js'
+import type { ReconcileResult } from './fib-sync.js'
 import { ERRNO, errnoName } from './errno.js'
 import { type KernelPort6, OP, type OpCode, RouteBatch6, opKind } from './port.js'
-import { INSTALLED, type NextHopRefusal, PENDING, type RouteState, type StateName } from './route-state.js'
+import { INSTALLED, type NextHopRefusal, isUnsettled, PENDING, type RouteState, type StateName } from './route-state.js'
 import { IP6_RT_PRIO_USER, RTN } from './rtnl-codec.js'
-import { type ExpectedEvent, OwnEvents, SyncRunner, conflictReason, opEvent } from './sync-common.js'
+import { type ExpectedEvent, OwnEvents, SyncRunner, conflictReason, conflictsOf, opEvent, zeroCounts } from './sync-common.js'
 import { type Timers, systemTimers } from './timers.js'
 import type { KernelRoute6 } from './types.js'
 
@@ -77,14 +78,9 @@ export interface FibSync6Options {
   metricOf?: (r: DesiredRoute6) => number
 }
 
-export interface ReconcileResult6 {
+/** An IPv6 run: always a full reconcile. */
+export interface ReconcileResult6 extends ReconcileResult {
   kind: 'full'
-  applied: number
-  failed: number
-  conflicts: number
-  unchanged: number
-  keptStale: number
-  durationMs: number
 }
 
 export interface FibStats6 {
@@ -190,15 +186,13 @@ export class FibSync6 extends SyncRunner<ReconcileResult6> {
   }
 
   stateCounts(): Record<StateName, number> {
-    const c = { installed: 0, pending: 0, conflict: 0, 'not-on-link': 0, error: 0 }
+    const c = zeroCounts()
     for (const r of this.opts.desired.values()) c[this.desiredSlot(r.prefix)?.state.state ?? 'pending']++
     return c
   }
 
   conflicts(): { prefix: string; reason: string }[] {
-    const out: { prefix: string; reason: string }[] = []
-    for (const s of this.slots.values()) if (s.state.state === 'conflict') out.push({ prefix: formatPrefix6(s.route.prefix), reason: s.state.reason })
-    return out
+    return conflictsOf(this.slots.values(), formatPrefix6)
   }
 
   /** every desired route installed or explained (conflict, not on-link), nothing left to delete */
@@ -206,7 +200,7 @@ export class FibSync6 extends SyncRunner<ReconcileResult6> {
     if (this.requested || this.running || this.removals.size > 0) return false
     for (const r of this.opts.desired.values()) {
       const s = this.desiredSlot(r.prefix)
-      if (s === undefined || s.state.state === 'pending' || s.state.state === 'error') return false
+      if (s === undefined || isUnsettled(s.state)) return false
     }
     return true
   }

@@ -7,6 +7,7 @@
  */
 import type { Logger } from '../core/log.js'
 import type { KernelSubscription, RouteOpKind } from './port.js'
+import type { RouteState, StateName } from './route-state.js'
 import type { Timer, Timers } from './timers.js'
 
 /** The map a family keys its prefixes by (PrefixMap, PrefixMap6). */
@@ -174,3 +175,15 @@ export function opEvent(kind: RouteOpKind): 'route-added' | 'route-replaced' | '
   return kind === 'add' ? 'route-added' : kind === 'replace' ? 'route-replaced' : 'route-removed'
 }
 
+
+/** Every state at count 0. */
+export function zeroCounts(): Record<StateName, number> {
+  return { installed: 0, pending: 0, conflict: 0, 'not-on-link': 0, error: 0 }
+}
+
+/** The prefixes in conflict among `slots`, with their reasons. */
+export function conflictsOf<P>(slots: Iterable<{ route: { prefix: P }; state: RouteState }>, format: (p: P) => string): { prefix: string; reason: string }[] {
+  const out: { prefix: string; reason: string }[] = []
+  for (const s of slots) if (s.state.state === 'conflict') out.push({ prefix: format(s.route.prefix), reason: s.state.reason })
+  return out
+}
