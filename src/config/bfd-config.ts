@@ -22,9 +22,9 @@
  * flags, pass {}), and merges its keys into its own schema with BFD_KEYS;
  * resolveBfd() fills a [peer.NAME] from the [bgp] values.
  */
-import { readFileSync, statSync } from 'node:fs'
 import { type Result, err, ok } from '../util/result.js'
 import { ConfigError } from './errors.js'
+import { type KeyFileError, type KeyFileSpec, loadKeyLines, parseKeyLines } from './key-file.js'
 import type { IniSection } from './ini.js'
 import { type KeySpec, type SectionValues, get, readSection } from './section.js'
 import * as v from './values.js'
@@ -103,65 +103,22 @@ export interface BfdKeyLine {
 
 export const BFD_KEY_LINE_FORMAT = 'ID ALGORITHM SECRET'
 
-/** Parses a BFD key file's text; `auth` is the configured bfd-auth. Errors carry the line (0: whole file). */
-export function parseBfdKeyFile(text: string, auth: BfdAuthType): Result<BfdKeyLine[], { line: number; message: string }[]> {
-  const errors: { line: number; message: string }[] = []
-  const keys: BfdKeyLine[] = []
-  const max = auth === 'sha1' || auth === 'meticulous-sha1' ? 20 : 16
-  const lines = text.split(/\r?\n/)
-  for (let n = 0; n < lines.length; n++) {
-    const line = lines[n]!.trim()
-    if (line === '' || line.startsWith('#')) continue
-    const at = n + 1
-    const words = line.split(/\s+/)
-    if (words.length !== 3) {
-      errors.push({ line: at, message: `expected "${BFD_KEY_LINE_FORMAT}", got ${words.length} field${words.length === 1 ? '' : 's'}` })
-      continue
-    }
-    const [idText, alg, secretText] = words as [string, string, string]
-    const id = /^\d{1,3}$/.test(idText) ? Number(idText) : NaN
-    if (!(id >= 0 && id <= 255)) {
-      errors.push({ line: at, message: `key id "${idText}": expected an integer 0..255` })
-      continue
-    }
-    if (alg.toLowerCase() !== auth) {
-      errors.push({ line: at, message: `algorithm "${alg}" does not match bfd-auth = ${auth}` })
-      continue
-    }
-    let secret: Buffer
-    if (secretText.toLowerCase().startsWith('hex:')) {
-      const hex = secretText.slice(4)
-      if (hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(hex)) {
-        errors.push({ line: at, message: 'secret "hex:...": expected an even number of hex digits after hex:' })
-        continue
-      }
-      secret = Buffer.from(hex, 'hex')
-    } else secret = Buffer.from(secretText, 'utf8')
-    if (secret.length > max) {
-      errors.push({ line: at, message: `a ${auth} secret is at most ${max} bytes (got ${secret.length})` })
-      continue
-    }
-    if (keys.some((k) => k.id === id)) {
-      errors.push({ line: at, message: `key id ${id} is defined twice` })
-      continue
-    }
-    keys.push({ id, secret })
+function bfdKeySpec(auth: BfdAuthType): KeyFileSpec<BfdAuthType, BfdKeyLine> {
+  return {
+    format: BFD_KEY_LINE_FORMAT,
+    options: false,
+    algorithm: (alg) => (alg.toLowerCase() === auth ? ok(auth) : err(`algorithm "${alg}" does not match bfd-auth = ${auth}`)),
+    maxSecret: () => ({ bytes: auth === 'sha1' || auth === 'meticulous-sha1' ? 20 : 16, name: auth }),
+    key: ({ id, secret }, keys) => (keys.some((k) => k.key.id === id) ? err(`key id ${id} is defined twice`) : ok({ id, secret })),
   }
-  if (errors.length === 0 && keys.length === 0) errors.push({ line: 0, message: `no keys; expected at least one line "${BFD_KEY_LINE_FORMAT}"` })
-  return errors.length > 0 ? err(errors) : ok(keys)
+}
+
+/** Parses a BFD key file's text; `auth` is the configured bfd-auth. Errors carry the line (0: whole file). */
+export function parseBfdKeyFile(text: string, auth: BfdAuthType): Result<BfdKeyLine[], KeyFileError[]> {
+  return parseKeyLines(text, bfdKeySpec(auth))
 }
 
 /** Reads and parses a key file; throws an Error naming file:line and what is expected. Warns when others can read it. */
 export function loadBfdKeyFile(file: string, auth: BfdAuthType): { keys: BfdKeyLine[]; warnings: string[] } {
-  let text: string
-  let mode: number
-  try {
-    text = readFileSync(file, 'utf8')
-    mode = statSync(file).mode
-  } catch (e) {
-    throw new Error(`bfd-key-file ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); expected a readable file of lines "${BFD_KEY_LINE_FORMAT}"`)
-  }
-  const parsed = parseBfdKeyFile(text, auth)
-  if (!parsed.ok) throw new Error(parsed.error.map((e) => `${file}${e.line > 0 ? `:${e.line}` : ''}: ${e.message}`).join('\n'))
-  return { keys: parsed.value, warnings: (mode & 0o077) !== 0 ? [`key file ${file} is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`] : [] }
+  return loadKeyLines(file, 'bfd-key-file', BFD_KEY_LINE_FORMAT, (text) => parseBfdKeyFile(text, auth))
 }

@@ -2,6 +2,16 @@ import { type Prefix, prefix } from '../net/ipv4.js'
 import { type Prefix6, isLinkLocal6, parseIpv6, prefix6 } from '../net/ipv6.js'
 import { IFA_F, IFF, type KernelAddress, type KernelAddress6, type KernelLink, RT_SCOPE } from './rtnl-codec.js'
 
+/** The addresses of up interfaces that are not host-scope (::1, 127.0.0.1), with their link. */
+function* onUpLinks<A extends { index: number; scope: number }>(addrs: A[], links: KernelLink[]): Generator<[A, KernelLink]> {
+  const byIndex = new Map(links.map((l) => [l.index, l]))
+  for (const a of addrs) {
+    const link = byIndex.get(a.index)
+    if (link === undefined || (link.flags & IFF.UP) === 0) continue // down
+    if (a.scope !== RT_SCOPE.HOST) yield [a, link]
+  }
+}
+
 /** A directly connected network: an address of an up interface and its prefix. */
 export interface Connected {
   name: string
@@ -11,12 +21,9 @@ export interface Connected {
 
 /** The connected networks of up interfaces (host-scope and /32 addresses have none). */
 export function connectedNetworks(addrs: KernelAddress[], links: KernelLink[]): Connected[] {
-  const byIndex = new Map(links.map((l) => [l.index, l]))
   const out: Connected[] = []
-  for (const a of addrs) {
-    const link = byIndex.get(a.index)
-    if (link === undefined || (link.flags & IFF.UP) === 0) continue // down
-    if (a.scope === RT_SCOPE.HOST || a.prefixLen >= 32) continue
+  for (const [a, link] of onUpLinks(addrs, links)) {
+    if (a.prefixLen >= 32) continue
     out.push({ name: link.name, net: prefix(a.address, a.prefixLen), local: a.address })
   }
   return out
@@ -39,12 +46,9 @@ export interface Connected6 {
 
 /** The IPv6 connected networks of up interfaces; host-scope (::1), tentative and failed-DAD addresses have none. */
 export function connectedNetworks6(addrs: KernelAddress6[], links: KernelLink[]): Connected6[] {
-  const byIndex = new Map(links.map((l) => [l.index, l]))
   const out: Connected6[] = []
-  for (const a of addrs) {
-    const link = byIndex.get(a.index)
-    if (link === undefined || (link.flags & IFF.UP) === 0) continue
-    if (a.scope === RT_SCOPE.HOST || (a.flags & (IFA_F.TENTATIVE | IFA_F.DADFAILED)) !== 0) continue
+  for (const [a, link] of onUpLinks(addrs, links)) {
+    if ((a.flags & (IFA_F.TENTATIVE | IFA_F.DADFAILED)) !== 0) continue
     const bytes = parseIpv6(a.address)
     if (bytes === undefined) continue
     const linkLocal = isLinkLocal6(bytes)

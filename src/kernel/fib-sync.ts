@@ -23,13 +23,14 @@ import { PrefixMap, PrefixSet } from '../net/prefix-map.js'
 import { PrefixBitSet, PrefixQueue } from '../net/prefix-queue.js'
 import type { Connected } from './connected.js'
 import { ERRNO, errnoName } from './errno.js'
-import { type KernelPort, type KernelSubscription, OP, RouteBatch, type RouteOpKind, opKind } from './port.js'
+import { type KernelPort, OP, RouteBatch, type RouteOpKind, opKind } from './port.js'
 import { type Conflict, type DesiredView, ReconcilePlanner } from './reconcile.js'
 import {
   INSTALLED, type NextHopRefusal, PENDING, type RouteState, Slot, type StateName, conflictCleared, isUnsettled, sameInKernel,
   toConflict, toInstalled, toKernelError, toPending, toRefused,
 } from './route-state.js'
-import { type Timer, type Timers, systemTimers } from './timers.js'
+import { type ExpectedEvent, OwnEvents, SyncRunner, conflictReason as conflictText, conflictsOf, opEvent, zeroCounts } from './sync-common.js'
+import { type Timers, systemTimers } from './timers.js'
 import type { DesiredRoute, KernelRoute } from './types.js'
 
 export type { RouteState } from './route-state.js'
@@ -108,12 +109,7 @@ const EXPECT_MS = 30_000
 const EXPECT_MAX = 16384
 
 /** A route event fabric's own operation will cause. */
-interface Expected {
-  kind: 'new' | 'del'
-  gateway: number
-  metric: number
-  batch: number
-}
+type Expected = ExpectedEvent<number>
 
 /** Why a desired route is not given to the kernel. */
 interface Refusal {
@@ -122,13 +118,12 @@ interface Refusal {
   iface: string | null
 }
 
-export class FibSync {
+export class FibSync extends SyncRunner<ReconcileResult> {
   /** false during startup grace: stale routes are adopted, not deleted */
   allowDeletes = false
   readonly stats: FibStats = { reconciles: 0, incrementals: 0, opsApplied: 0, opsFailed: 0 }
   private readonly desired: DesiredTable
   private readonly port: KernelPort
-  private readonly timers: Timers
   /** the exceptions: prefixes not settled */
   private readonly slots = new PrefixMap<Slot>()
   private dirty = new PrefixQueue()
@@ -138,30 +133,24 @@ export class FibSync {
   /** the dirty prefixes a running full reconcile took over */
   private inFlight: PrefixQueue | undefined
   /** route events our own recent operations cause (not drift) */
-  private readonly expected = new PrefixMap<Expected[]>()
-  private expectedCount = 0
+  private readonly own = new OwnEvents<Prefix, Expected>(new PrefixMap<Expected[]>())
   private batchSeq = 0
   private readonly epoch: number
   private readonly metricOf: (r: DesiredRoute) => number
   private fullRequested = false
   private lastFullEnd = 0
   private lastFullMs = 0
-  private timer: Timer | undefined
-  private fullTimer: Timer | undefined
-  private interval: Timer | undefined
   private intervalMs = 5000
-  private subscription: KernelSubscription | undefined
   /** connected networks, kept while the subscription tells of interface changes */
   private connectedCache: Connected[] | undefined
-  private worker: Promise<void> | undefined
   private readonly debounceMs: number
 
   constructor(private readonly opts: FibSyncOptions) {
+    super(opts.timers ?? systemTimers, opts.log, {})
     this.debounceMs = opts.debounceMs ?? 50
     this.metricOf = opts.metricOf ?? ((r) => r.metric)
     this.desired = opts.desired
     this.port = opts.port
-    this.timers = opts.timers ?? systemTimers
     this.epoch = this.timers.now()
   }
 
@@ -253,7 +242,7 @@ export class FibSync {
    * Slots (the unsettled few), not the queue of new prefixes.
    */
   stateCounts(): Record<StateName, number> {
-    const c = { installed: 0, pending: 0, conflict: 0, 'not-on-link': 0, error: 0 }
+    const c = zeroCounts()
     let unsettled = 0
     let queuedWithSlot = 0
     for (const s of this.slots.values()) {
@@ -273,9 +262,7 @@ export class FibSync {
   }
 
   conflicts(): { prefix: string; reason: string }[] {
-    const out: { prefix: string; reason: string }[] = []
-    for (const s of this.slots.values()) if (s.state.state === 'conflict') out.push({ prefix: formatPrefix(s.route.prefix), reason: s.state.reason })
-    return out
+    return conflictsOf(this.slots.values(), formatPrefix)
   }
 
   /** in sync: every desired route installed or explained (conflict, not on-link) */
@@ -300,145 +287,71 @@ export class FibSync {
     })
   }
 
-  stop(): void {
-    this.interval?.cancel()
-    this.timer?.cancel()
-    this.fullTimer?.cancel()
-    this.fullTimer = undefined
-    this.interval = undefined
-    this.timer = undefined
-    this.subscription?.close()
-    this.subscription = undefined
+  override stop(): void {
+    super.stop()
     this.connectedCache = undefined
   }
 
-  /** Runs a full reconcile now (after any run in progress) and returns its result. */
-  async flush(): Promise<ReconcileResult> {
+  protected requestReconcile(): void {
     this.fullRequested = true
-    await this.drain()
-    return this.stats.lastReconcile!
   }
 
-  /** Waits until no work is pending. */
-  async drain(): Promise<void> {
-    if (this.timer) {
-      this.timer.cancel()
-      this.timer = undefined
-    }
-    for (;;) {
-      if (this.worker) await this.worker
-      else if (this.fullRequested || this.dirty.size > 0 || this.removals.size > 0) {
-        this.worker = this.work()
-      } else return
+  protected pending(): boolean {
+    return this.fullRequested || this.dirty.size > 0 || this.removals.size > 0
+  }
+
+  protected async step(): Promise<void> {
+    if (this.fullRequested) {
+      this.fullRequested = false
+      await this.full()
+    } else {
+      await this.incremental()
     }
   }
 
-  /** Nothing thrown in an event or timer callback may reach the process. */
-  private guard(fn: () => void): void {
-    try {
-      fn()
-    } catch (e) {
-      this.opts.log.log('error', 'kernel-sync-failed', { error: (e as Error).message })
-    }
+  protected failed(): void {
+    // back off, then try a full reconcile
+    this.requestFull(1000)
   }
 
   private requestFull(delay = this.debounceMs): void {
     if (delay > this.debounceMs) {
       // a later full reconcile (after errors, overruns): not before its time
-      if (this.fullTimer) return
-      this.fullTimer = this.timers.after(delay, () => {
-        this.fullTimer = undefined
-        this.guard(() => this.requestFull(0))
-      })
+      this.later(delay, () => this.requestFull(0))
       return
     }
     this.fullRequested = true
     this.kick(delay)
   }
 
-  private kick(delay: number): void {
-    if (this.worker || this.timer) return
-    this.timer = this.timers.after(delay, () => {
-      this.timer = undefined
-      if (!this.worker) this.worker = this.work()
-    })
-  }
-
-  private async work(): Promise<void> {
-    try {
-      while (this.fullRequested || this.dirty.size > 0 || this.removals.size > 0) {
-        try {
-          if (this.fullRequested) {
-            this.fullRequested = false
-            await this.full()
-          } else {
-            await this.incremental()
-          }
-        } catch (e) {
-          this.stats.lastError = (e as Error).message
-          this.opts.log.log('error', 'kernel-sync-failed', { error: (e as Error).message })
-          // back off, then try a full reconcile
-          this.worker = undefined
-          this.requestFull(1000)
-          return
-        }
-      }
-    } finally {
-      this.worker = undefined
-    }
-  }
-
   /** Registers the route events the batch's operations will cause. */
   private expect(batch: RouteBatch, id: number): void {
     for (let i = 0; i < batch.length; i++) {
       const p = { addr: batch.addr[i]!, len: batch.len[i]! }
-      const e: Expected = { kind: batch.kind[i] === OP.DELETE ? 'del' : 'new', gateway: batch.gateway[i]!, metric: Math.max(0, batch.metric[i]!), batch: id }
-      const list = this.expected.get(p)
-      if (list) list.push(e)
-      else this.expected.set(p, [e])
-      this.expectedCount++
+      this.own.expect(p, { kind: batch.kind[i] === OP.DELETE ? 'del' : 'new', gateway: batch.gateway[i]!, metric: Math.max(0, batch.metric[i]!), batch: id })
     }
   }
 
-  /** Forgets what a batch's operations were expected to cause (their events came, or will not). */
   /** Forgets the expectations of the batch's failed operations (no event comes for them). */
   private unexpectFailed(batch: RouteBatch, id: number, errnos: Int32Array): void {
     for (let i = 0; i < batch.length; i++) {
       if (errnos[i] === 0) continue
-      const p = { addr: batch.addr[i]!, len: batch.len[i]! }
-      const list = this.expected.get(p)
-      if (!list) continue
       const kind = batch.kind[i] === OP.DELETE ? 'del' : 'new'
-      const j = list.findIndex((e) => e.batch === id && e.kind === kind && e.gateway === batch.gateway[i] && e.metric === Math.max(0, batch.metric[i]!))
-      if (j < 0) continue
-      list.splice(j, 1)
-      this.expectedCount--
-      if (list.length === 0) this.expected.delete(p)
+      const gateway = batch.gateway[i]
+      const metric = Math.max(0, batch.metric[i]!)
+      this.own.take({ addr: batch.addr[i]!, len: batch.len[i]! }, (e) => e.batch === id && e.kind === kind && e.gateway === gateway && e.metric === metric)
     }
   }
 
+  /** Forgets what a batch's operations were expected to cause (their events came, or will not). */
   private unexpect(batch: RouteBatch, id: number): void {
-    for (let i = 0; i < batch.length; i++) {
-      const p = { addr: batch.addr[i]!, len: batch.len[i]! }
-      const list = this.expected.get(p)
-      if (!list) continue
-      const kept = list.filter((e) => e.batch !== id)
-      this.expectedCount -= list.length - kept.length
-      if (kept.length === 0) this.expected.delete(p)
-      else this.expected.set(p, kept)
-    }
+    for (let i = 0; i < batch.length; i++) this.own.forgetBatch({ addr: batch.addr[i]!, len: batch.len[i]! }, id)
   }
 
   /** The event is one of fabric's own operations: consume it. */
   private ownEvent(kind: 'new' | 'del', r: KernelRoute): boolean {
-    const list = this.expected.get(r.prefix)
-    if (!list) return false
-    const i = list.findIndex((e) => e.kind === kind && e.gateway === (r.gateway ?? -1) && e.metric === r.metric)
-    if (i < 0) return false
-    list.splice(i, 1)
-    this.expectedCount--
-    if (list.length === 0) this.expected.delete(r.prefix)
-    return true
+    const gateway = r.gateway ?? -1
+    return this.own.take(r.prefix, (e) => e.kind === kind && e.gateway === gateway && e.metric === r.metric)
   }
 
   private onRouteEvent(kind: 'new' | 'del', r: KernelRoute): void {
@@ -642,8 +555,7 @@ export class FibSync {
     const fields = kind === 'delete'
       ? { prefix: formatPrefix(r.prefix), gateway: formatAddress(r.nextHop) }
       : { prefix: formatPrefix(r.prefix), nextHop: formatAddress(r.nextHop), peer: r.peer }
-    const event = kind === 'add' ? 'route-added' : kind === 'replace' ? 'route-replaced' : 'route-removed'
-    this.opts.log.log(each ? 'info' : 'debug', event, fields)
+    this.opts.log.log(each ? 'info' : 'debug', opEvent(kind), fields)
   }
 
   /**
@@ -654,7 +566,7 @@ export class FibSync {
   private async apply(batch: RouteBatch): Promise<Int32Array> {
     if (batch.length === 0) return new Int32Array(0)
     const sub = this.subscription
-    const quiet = sub !== undefined && (batch.length > QUIET_BATCH || this.expectedCount + batch.length > EXPECT_MAX)
+    const quiet = sub !== undefined && (batch.length > QUIET_BATCH || this.own.count + batch.length > EXPECT_MAX)
     const id = ++this.batchSeq
     if (quiet) sub.pause()
     else if (sub !== undefined) this.expect(batch, id)
@@ -797,7 +709,6 @@ export class FibSync {
 
 function conflictReason(c: Conflict): string {
   const f = c.foreign
-  const via = f.gateway !== undefined ? ` via ${formatAddress(f.gateway)}` : ''
-  return `prefix held by a route of protocol ${f.protocol}${via} (metric ${f.metric}); fabric does not override it`
+  return conflictText(f.protocol, f.gateway !== undefined ? formatAddress(f.gateway) : undefined, f.metric)
 }
 

@@ -23,11 +23,13 @@ import {
   NEXT_HOP_PROBLEM_TEXT6, type NextHopScope6, type Prefix6, PrefixMap6, containsAddress6, formatPrefix6, isLinkLocal6, nextHopProblem6, parseIpv6, formatIpv6,
 } from '../net/ipv6.js'
 import type { Connected6 } from './connected.js'
+import type { ReconcileResult } from './fib-sync.js'
 import { ERRNO, errnoName } from './errno.js'
-import { type KernelPort6, type KernelSubscription, OP, type OpCode, RouteBatch6, opKind } from './port.js'
-import { INSTALLED, type NextHopRefusal, PENDING, type RouteState, type StateName } from './route-state.js'
+import { type KernelPort6, OP, type OpCode, RouteBatch6, opKind } from './port.js'
+import { INSTALLED, type NextHopRefusal, isUnsettled, PENDING, type RouteState, type StateName } from './route-state.js'
 import { IP6_RT_PRIO_USER, RTN } from './rtnl-codec.js'
-import { type Timer, type Timers, systemTimers } from './timers.js'
+import { type ExpectedEvent, OwnEvents, SyncRunner, conflictReason, conflictsOf, opEvent, zeroCounts } from './sync-common.js'
+import { type Timers, systemTimers } from './timers.js'
 import type { KernelRoute6 } from './types.js'
 
 /** An IPv6 route fabric wants in the kernel (Route6 of the sources fits it). */
@@ -76,14 +78,9 @@ export interface FibSync6Options {
   metricOf?: (r: DesiredRoute6) => number
 }
 
-export interface ReconcileResult6 {
+/** An IPv6 run: always a full reconcile. */
+export interface ReconcileResult6 extends ReconcileResult {
   kind: 'full'
-  applied: number
-  failed: number
-  conflicts: number
-  unchanged: number
-  keptStale: number
-  durationMs: number
 }
 
 export interface FibStats6 {
@@ -118,41 +115,31 @@ interface Slot6 {
   since: number
 }
 
-interface Expected6 {
-  kind: 'new' | 'del'
-  gateway: string | undefined
+interface Expected6 extends ExpectedEvent<string | undefined> {
   oif: number
-  metric: number
-  batch: number
 }
 
 type Check = { ok: true; inst: Inst } | { ok: false; refused: NextHopRefusal; reason: string; iface: string | null }
 
-export class FibSync6 {
+export class FibSync6 extends SyncRunner<ReconcileResult6> {
   /** false during startup grace: stale routes are adopted, not deleted (removals of withdrawn prefixes still go) */
   allowDeletes = false
   readonly stats: FibStats6 = { reconciles: 0, opsApplied: 0, opsFailed: 0 }
   private readonly slots = new PrefixMap6<Slot6>()
   /** what fabric installed for prefixes nobody wants any more: deleted on the next run */
   private readonly removals = new PrefixMap6<Inst>()
-  private readonly expected = new PrefixMap6<Expected6[]>()
+  private readonly own = new OwnEvents<Prefix6, Expected6>(new PrefixMap6<Expected6[]>())
   private conflictKeys = new PrefixMap6<true>()
   private readonly metricOf: (r: DesiredRoute6) => number
-  private readonly timers: Timers
   private readonly epoch: number
   private readonly debounceMs: number
   private requested = false
-  private worker: Promise<void> | undefined
-  private timer: Timer | undefined
-  private retryTimer: Timer | undefined
-  private interval: Timer | undefined
-  private subscription: KernelSubscription | undefined
   private batchSeq = 0
   private lastRunEnd = 0
 
   constructor(private readonly opts: FibSync6Options) {
+    super(opts.timers ?? systemTimers, opts.log, { family: 6 })
     this.metricOf = opts.metricOf ?? defaultMetric6
-    this.timers = opts.timers ?? systemTimers
     this.epoch = this.timers.now()
     this.debounceMs = opts.debounceMs ?? 50
   }
@@ -199,23 +186,21 @@ export class FibSync6 {
   }
 
   stateCounts(): Record<StateName, number> {
-    const c = { installed: 0, pending: 0, conflict: 0, 'not-on-link': 0, error: 0 }
+    const c = zeroCounts()
     for (const r of this.opts.desired.values()) c[this.desiredSlot(r.prefix)?.state.state ?? 'pending']++
     return c
   }
 
   conflicts(): { prefix: string; reason: string }[] {
-    const out: { prefix: string; reason: string }[] = []
-    for (const s of this.slots.values()) if (s.state.state === 'conflict') out.push({ prefix: formatPrefix6(s.route.prefix), reason: s.state.reason })
-    return out
+    return conflictsOf(this.slots.values(), formatPrefix6)
   }
 
   /** every desired route installed or explained (conflict, not on-link), nothing left to delete */
   inSync(): boolean {
-    if (this.requested || this.worker || this.removals.size > 0) return false
+    if (this.requested || this.running || this.removals.size > 0) return false
     for (const r of this.opts.desired.values()) {
       const s = this.desiredSlot(r.prefix)
-      if (s === undefined || s.state.state === 'pending' || s.state.state === 'error') return false
+      if (s === undefined || isUnsettled(s.state)) return false
     }
     return true
   }
@@ -247,73 +232,31 @@ export class FibSync6 {
     })
   }
 
-  stop(): void {
-    for (const t of [this.interval, this.timer, this.retryTimer]) t?.cancel()
-    this.interval = this.timer = this.retryTimer = undefined
-    this.subscription?.close()
-    this.subscription = undefined
-  }
-
-  /** Runs a reconcile now (after any run in progress) and returns its result. */
-  async flush(): Promise<ReconcileResult6> {
+  protected requestReconcile(): void {
     this.requested = true
-    await this.drain()
-    return this.stats.lastReconcile!
   }
 
-  /** Waits until no run is pending. */
-  async drain(): Promise<void> {
-    this.timer?.cancel()
-    this.timer = undefined
-    for (;;) {
-      if (this.worker) await this.worker
-      else if (this.requested) this.worker = this.work()
-      else return
-    }
+  protected pending(): boolean {
+    return this.requested
   }
 
-  private guard(fn: () => void): void {
-    try {
-      fn()
-    } catch (e) {
-      this.opts.log.log('error', 'kernel-sync-failed', { family: 6, error: (e as Error).message })
-    }
+  protected async step(): Promise<void> {
+    this.requested = false
+    await this.run()
+  }
+
+  protected failed(): void {
+    this.retry(1000)
   }
 
   private request(delay: number): void {
     this.requested = true
-    if (this.worker || this.timer) return
-    this.timer = this.timers.after(delay, () => {
-      this.timer = undefined
-      if (!this.worker) this.worker = this.work()
-    })
+    this.kick(delay)
   }
 
   /** A later run (after errors): not before its time. */
   private retry(delay: number): void {
-    if (this.retryTimer) return
-    this.retryTimer = this.timers.after(delay, () => {
-      this.retryTimer = undefined
-      this.guard(() => this.request(0))
-    })
-  }
-
-  private async work(): Promise<void> {
-    try {
-      while (this.requested) {
-        this.requested = false
-        try {
-          await this.run()
-        } catch (e) {
-          this.stats.lastError = (e as Error).message
-          this.opts.log.log('error', 'kernel-sync-failed', { family: 6, error: (e as Error).message })
-          this.retry(1000)
-          return
-        }
-      }
-    } finally {
-      this.worker = undefined
-    }
+    this.later(delay, () => this.request(0))
   }
 
   // ---- route events -----------------------------------------------------------
@@ -339,32 +282,16 @@ export class FibSync6 {
   }
 
   private ownEvent(kind: 'new' | 'del', r: KernelRoute6): boolean {
-    const list = this.expected.get(r.prefix)
-    if (!list) return false
-    const i = list.findIndex((e) => e.kind === kind && e.gateway === r.gateway && e.metric === r.metric && (e.oif < 0 || e.oif === (r.oif ?? -1)))
-    if (i < 0) return false
-    list.splice(i, 1)
-    if (list.length === 0) this.expected.delete(r.prefix)
-    return true
+    const oif = r.oif ?? -1
+    return this.own.take(r.prefix, (e) => e.kind === kind && e.gateway === r.gateway && e.metric === r.metric && (e.oif < 0 || e.oif === oif))
   }
 
   private expect(batch: RouteBatch6, id: number): void {
-    for (const op of batch.ops) {
-      const e: Expected6 = { kind: op.kind === OP.DELETE ? 'del' : 'new', gateway: op.gateway, oif: op.oif, metric: op.metric, batch: id }
-      const list = this.expected.get(op.prefix)
-      if (list) list.push(e)
-      else this.expected.set(op.prefix, [e])
-    }
+    for (const op of batch.ops) this.own.expect(op.prefix, { kind: op.kind === OP.DELETE ? 'del' : 'new', gateway: op.gateway, oif: op.oif, metric: op.metric, batch: id })
   }
 
   private unexpect(batch: RouteBatch6, id: number): void {
-    for (const op of batch.ops) {
-      const list = this.expected.get(op.prefix)
-      if (!list) continue
-      const kept = list.filter((e) => e.batch !== id)
-      if (kept.length === 0) this.expected.delete(op.prefix)
-      else this.expected.set(op.prefix, kept)
-    }
+    for (const op of batch.ops) this.own.forgetBatch(op.prefix, id)
   }
 
   // ---- next hops --------------------------------------------------------------
@@ -472,8 +399,7 @@ export class FibSync6 {
         conflicts++
         newConflicts.set(p, true)
         slot.inst = undefined
-        const via = other.gateway !== undefined ? ` via ${other.gateway}` : ''
-        const reason = `prefix held by a route of protocol ${other.protocol}${via} (metric ${other.metric}); fabric does not override it`
+        const reason = conflictReason(other.protocol, other.gateway, other.metric)
         if (slot.state.state !== 'conflict' || slot.state.reason !== reason) {
           slot.state = { state: 'conflict', reason }
           log.log('warn', 'route-conflict', { prefix: formatPrefix6(p), peer: slot.route.peer, reason })
@@ -536,11 +462,11 @@ export class FibSync6 {
         applied++
         if (op.kind === OP.DELETE) {
           if (this.removals.has(op.prefix)) this.removals.delete(op.prefix)
-          log.log(logEach ? 'info' : 'debug', 'route-removed', { prefix: p, gateway: op.gateway ?? null })
+          log.log(logEach ? 'info' : 'debug', opEvent(kind), { prefix: p, gateway: op.gateway ?? null })
         } else if (slot !== undefined) {
           slot.inst = { gateway: op.gateway!, oif: op.oif, metric: op.metric }
           if (this.slots.get(op.prefix) === slot) slot.state = INSTALLED
-          log.log(logEach ? 'info' : 'debug', kind === 'add' ? 'route-added' : 'route-replaced', { prefix: p, nextHop: op.gateway, peer: slot.route.peer })
+          log.log(logEach ? 'info' : 'debug', opEvent(kind), { prefix: p, nextHop: op.gateway, peer: slot.route.peer })
         }
         continue
       }

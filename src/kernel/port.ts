@@ -65,14 +65,16 @@ export class RouteBatch {
   }
 }
 
-/** What the kernel tells about changes (RTNLGRP_IPV4_ROUTE, _LINK, _IPV4_IFADDR). */
-export interface KernelListener {
-  route(kind: 'new' | 'del', route: KernelRoute): void
-  /** a link or an IPv4 address appeared, changed or went: connected networks may differ */
+/** What the kernel tells about changes of one family (RTNLGRP_IPV4_ROUTE or _IPV6_ROUTE, _LINK, _IPV4_IFADDR or _IPV6_IFADDR). */
+export interface KernelListenerOf<R> {
+  route(kind: 'new' | 'del', route: R): void
+  /** a link or an address of the family appeared, changed or went: connected networks may differ */
   interfaces(): void
   /** events were lost (receive buffer overrun, undecodable datagram) */
   overrun(): void
 }
+
+export type KernelListener = KernelListenerOf<KernelRoute>
 
 export interface KernelSubscription {
   /** stops route events (during fabric's own large batches); link and address events go on */
@@ -125,13 +127,7 @@ export class RouteBatch6 {
   }
 }
 
-/** What the kernel tells about IPv6 changes (RTNLGRP_IPV6_ROUTE, _LINK, _IPV6_IFADDR). */
-export interface KernelListener6 {
-  route(kind: 'new' | 'del', route: KernelRoute6): void
-  /** a link or an IPv6 address appeared, changed or went */
-  interfaces(): void
-  overrun(): void
-}
+export type KernelListener6 = KernelListenerOf<KernelRoute6>
 
 /** The IPv6 half of the kernel port (Rtnl implements both). */
 export interface KernelPort6 {

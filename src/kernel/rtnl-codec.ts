@@ -118,29 +118,56 @@ function attrString(a: Buffer | undefined): string | undefined {
   return a === undefined ? undefined : a.toString('utf8').replace(/\0.*$/s, '')
 }
 
-/** Decodes an RTM_NEWROUTE/DELROUTE payload; undefined for non-IPv4 routes. */
-export function decodeRoute(payload: Buffer): Result<KernelRoute | undefined, RtnlDecodeError> {
+/** What the route and address codecs need to know of an address family. */
+interface Family<A> {
+  af: number
+  name: 'IPv4' | 'IPv6'
+  bits: number
+  /** the address of a prefix with no RTA_DST (the default route) */
+  zero: A
+  /** reads an address attribute: undefined when absent, an error when of another length */
+  addr(attrs: Map<number, Buffer>, type: number, name: string): Result<A | undefined, RtnlDecodeError>
+  /** a reason the destination's bytes are invalid for prefix length `len`, if any */
+  checkDst?(bytes: Buffer, len: number, text: A): string | undefined
+}
+
+interface DecodedRoute<A> {
+  prefix: { addr: A; len: number }
+  table: number
+  protocol: number
+  scope: number
+  type: number
+  metric: number
+  gateway: A | undefined
+  oif: number | undefined
+}
+
+/** rtmsg + attributes of `fam`'s family; undefined for another family. */
+function decodeRouteOf<A>(payload: Buffer, fam: Family<A>): Result<DecodedRoute<A> | undefined, RtnlDecodeError> {
   if (payload.length < RTMSG_LEN) return fail('short-struct', `rtmsg of ${payload.length} octets (need ${RTMSG_LEN})`, 0)
-  const family = payload[0]!
-  if (family !== AF_INET) return ok(undefined)
+  if (payload[0] !== fam.af) return ok(undefined)
   const dstLen = payload[1]!
-  if (dstLen > 32) return fail('bad-prefix-length', `IPv4 route with prefix length ${dstLen}`, 1)
+  if (dstLen > fam.bits) return fail('bad-prefix-length', `${fam.name} route with prefix length ${dstLen}`, 1)
   const attrs = decodeAttributes(payload, RTMSG_LEN)
   if (!attrs.ok) return attrs
   const a = attrs.value
-  const dst = attr4(a, RTA.DST, 'RTA_DST', netU32)
+  const dst = fam.addr(a, RTA.DST, 'RTA_DST')
   if (!dst.ok) return dst
-  if (dst.value === undefined && dstLen > 0) return fail('bad-attribute', `IPv4 route with prefix length ${dstLen} and no RTA_DST`)
+  if (dst.value === undefined && dstLen > 0) return fail('bad-attribute', `${fam.name} route with prefix length ${dstLen} and no RTA_DST`)
+  if (dst.value !== undefined && fam.checkDst !== undefined) {
+    const bad = fam.checkDst(a.get(RTA.DST)!, dstLen, dst.value)
+    if (bad !== undefined) return fail('bad-attribute', bad)
+  }
   const table = attr4(a, RTA.TABLE, 'RTA_TABLE', hostU32)
   if (!table.ok) return table
   const metric = attr4(a, RTA.PRIORITY, 'RTA_PRIORITY', hostU32)
   if (!metric.ok) return metric
-  const gateway = attr4(a, RTA.GATEWAY, 'RTA_GATEWAY', netU32)
+  const gateway = fam.addr(a, RTA.GATEWAY, 'RTA_GATEWAY')
   if (!gateway.ok) return gateway
   const oif = attr4(a, RTA.OIF, 'RTA_OIF', hostU32)
   if (!oif.ok) return oif
   return ok({
-    prefix: { addr: dst.value ?? 0, len: dstLen },
+    prefix: { addr: dst.value ?? fam.zero, len: dstLen },
     table: table.value ?? payload[4]!,
     protocol: payload[5]!,
     scope: payload[6]!,
@@ -149,6 +176,44 @@ export function decodeRoute(payload: Buffer): Result<KernelRoute | undefined, Rt
     gateway: gateway.value,
     oif: oif.value,
   })
+}
+
+interface DecodedIfaddr<A> {
+  index: number
+  address: A
+  prefixLen: number
+  scope: number
+  /** ifa_flags (8 bits) */
+  flags: number
+  attrs: Map<number, Buffer>
+}
+
+/** ifaddrmsg + IFA_LOCAL (else IFA_ADDRESS) of `fam`'s family; undefined for another family or no address. */
+function decodeIfaddrOf<A>(payload: Buffer, fam: Family<A>): Result<DecodedIfaddr<A> | undefined, RtnlDecodeError> {
+  if (payload.length < IFADDRMSG_LEN) return fail('short-struct', `ifaddrmsg of ${payload.length} octets (need ${IFADDRMSG_LEN})`, 0)
+  if (payload[0] !== fam.af) return ok(undefined)
+  const prefixLen = payload[1]!
+  if (prefixLen > fam.bits) return fail('bad-prefix-length', `${fam.name} address with prefix length ${prefixLen}`, 1)
+  const attrs = decodeAttributes(payload, IFADDRMSG_LEN)
+  if (!attrs.ok) return attrs
+  // IPv6 addresses come as IFA_ADDRESS; IFA_LOCAL only on point-to-point links
+  const local = fam.addr(attrs.value, IFA.LOCAL, 'IFA_LOCAL')
+  if (!local.ok) return local
+  const address = fam.addr(attrs.value, IFA.ADDRESS, 'IFA_ADDRESS')
+  if (!address.ok) return address
+  const addr = local.value ?? address.value
+  if (addr === undefined) return ok(undefined)
+  return ok({ index: u32(payload, 4), address: addr, prefixLen, scope: payload[3]!, flags: payload[2]!, attrs: attrs.value })
+}
+
+const IPV4: Family<number> = {
+  af: AF_INET, name: 'IPv4', bits: 32, zero: 0,
+  addr: (attrs, type, name) => attr4(attrs, type, name, netU32),
+}
+
+/** Decodes an RTM_NEWROUTE/DELROUTE payload; undefined for non-IPv4 routes. */
+export function decodeRoute(payload: Buffer): Result<KernelRoute | undefined, RtnlDecodeError> {
+  return decodeRouteOf(payload, IPV4)
 }
 
 export interface KernelAddress {
@@ -161,25 +226,10 @@ export interface KernelAddress {
 
 /** Decodes an RTM_NEWADDR/DELADDR payload; undefined for non-IPv4 addresses. */
 export function decodeAddress(payload: Buffer): Result<KernelAddress | undefined, RtnlDecodeError> {
-  if (payload.length < IFADDRMSG_LEN) return fail('short-struct', `ifaddrmsg of ${payload.length} octets (need ${IFADDRMSG_LEN})`, 0)
-  if (payload[0] !== AF_INET) return ok(undefined)
-  const prefixLen = payload[1]!
-  if (prefixLen > 32) return fail('bad-prefix-length', `IPv4 address with prefix length ${prefixLen}`, 1)
-  const attrs = decodeAttributes(payload, IFADDRMSG_LEN)
-  if (!attrs.ok) return attrs
-  const local = attr4(attrs.value, IFA.LOCAL, 'IFA_LOCAL', netU32)
-  if (!local.ok) return local
-  const address = attr4(attrs.value, IFA.ADDRESS, 'IFA_ADDRESS', netU32)
-  if (!address.ok) return address
-  const addr = local.value ?? address.value
-  if (addr === undefined) return ok(undefined)
-  return ok({
-    index: u32(payload, 4),
-    address: addr,
-    prefixLen,
-    scope: payload[3]!,
-    label: attrString(attrs.value.get(IFA.LABEL)),
-  })
+  const d = decodeIfaddrOf(payload, IPV4)
+  if (!d.ok || d.value === undefined) return d
+  const { index, address, prefixLen, scope, attrs } = d.value
+  return ok({ index, address, prefixLen, scope, label: attrString(attrs.get(IFA.LABEL)) })
 }
 
 export interface KernelLink {
@@ -230,6 +280,20 @@ function putAttr32(buf: Buffer, off: number, type: number, value: number, networ
   return off + 8
 }
 
+/** Writes an rtmsg at b (tables of 256 and above go in RTA_TABLE); returns the offset after it. */
+function encodeRtmsg(buf: Buffer, b: number, family: number, dstLen: number, table: number, protocol: number, scope: number, rtype: number): number {
+  buf[b] = family
+  buf[b + 1] = dstLen
+  buf[b + 2] = 0
+  buf[b + 3] = 0
+  buf[b + 4] = table < 256 ? table : RT_TABLE_COMPAT
+  buf[b + 5] = protocol
+  buf[b + 6] = scope
+  buf[b + 7] = rtype
+  w32(buf, 0, b + 8)
+  return b + RTMSG_LEN
+}
+
 export interface RouteSpec {
   prefix: { addr: number; len: number }
   table: number
@@ -272,18 +336,8 @@ export function encodeRouteRaw(
 ): number {
   const size = routeRawEncodingLength(metric, gateway, oif, table)
   encodeHeader(buf, off, size, { type, flags, seq })
-  const b = off + NLMSG_HDRLEN
-  buf[b] = AF_INET
-  buf[b + 1] = len
-  buf[b + 2] = 0
-  buf[b + 3] = 0
-  buf[b + 4] = table < 256 ? table : RT_TABLE_COMPAT
-  buf[b + 5] = protocol
   // a delete with scope "nowhere" matches a route of any scope
-  buf[b + 6] = type === RTM.DELROUTE ? RT_SCOPE.NOWHERE : scope
-  buf[b + 7] = rtype
-  w32(buf, 0, b + 8)
-  let o = b + RTMSG_LEN
+  let o = encodeRtmsg(buf, off + NLMSG_HDRLEN, AF_INET, len, table, protocol, type === RTM.DELROUTE ? RT_SCOPE.NOWHERE : scope, rtype)
   o = putAttr32(buf, o, RTA.DST, addr, true)
   // rtm_table holds tables below 256; the attribute is only needed above
   if (table >= 256) o = putAttr32(buf, o, RTA.TABLE, table, false)
@@ -317,39 +371,15 @@ function attr16(attrs: Map<number, Buffer>, type: number, name: string): Result<
   return ok(formatIpv6(a))
 }
 
+const IPV6: Family<string> = {
+  af: AF_INET6, name: 'IPv6', bits: 128, zero: '::',
+  addr: attr16,
+  checkDst: (bytes, len, text) => (hasHostBits6(bytes, len) ? `IPv6 route ${text}/${len} has host bits set` : undefined),
+}
+
 /** Decodes an RTM_NEWROUTE/DELROUTE payload; undefined for non-IPv6 routes. */
 export function decodeRoute6(payload: Buffer): Result<KernelRoute6 | undefined, RtnlDecodeError> {
-  if (payload.length < RTMSG_LEN) return fail('short-struct', `rtmsg of ${payload.length} octets (need ${RTMSG_LEN})`, 0)
-  if (payload[0] !== AF_INET6) return ok(undefined)
-  const dstLen = payload[1]!
-  if (dstLen > 128) return fail('bad-prefix-length', `IPv6 route with prefix length ${dstLen}`, 1)
-  const attrs = decodeAttributes(payload, RTMSG_LEN)
-  if (!attrs.ok) return attrs
-  const a = attrs.value
-  const dst = attr16(a, RTA.DST, 'RTA_DST')
-  if (!dst.ok) return dst
-  if (dst.value === undefined && dstLen > 0) return fail('bad-attribute', `IPv6 route with prefix length ${dstLen} and no RTA_DST`)
-  const dstBytes = a.get(RTA.DST)
-  if (dstBytes !== undefined && hasHostBits6(dstBytes, dstLen)) return fail('bad-attribute', `IPv6 route ${dst.value}/${dstLen} has host bits set`)
-  const table = attr4(a, RTA.TABLE, 'RTA_TABLE', hostU32)
-  if (!table.ok) return table
-  const metric = attr4(a, RTA.PRIORITY, 'RTA_PRIORITY', hostU32)
-  if (!metric.ok) return metric
-  const gateway = attr16(a, RTA.GATEWAY, 'RTA_GATEWAY')
-  if (!gateway.ok) return gateway
-  const oif = attr4(a, RTA.OIF, 'RTA_OIF', hostU32)
-  if (!oif.ok) return oif
-  const prefix: Prefix6 = { addr: dst.value ?? '::', len: dstLen }
-  return ok({
-    prefix,
-    table: table.value ?? payload[4]!,
-    protocol: payload[5]!,
-    scope: payload[6]!,
-    type: payload[7]!,
-    metric: metric.value ?? 0,
-    gateway: gateway.value,
-    oif: oif.value,
-  })
+  return decodeRouteOf(payload, IPV6)
 }
 
 export interface KernelAddress6 {
@@ -364,22 +394,12 @@ export interface KernelAddress6 {
 
 /** Decodes an RTM_NEWADDR/DELADDR payload; undefined for non-IPv6 addresses. */
 export function decodeAddress6(payload: Buffer): Result<KernelAddress6 | undefined, RtnlDecodeError> {
-  if (payload.length < IFADDRMSG_LEN) return fail('short-struct', `ifaddrmsg of ${payload.length} octets (need ${IFADDRMSG_LEN})`, 0)
-  if (payload[0] !== AF_INET6) return ok(undefined)
-  const prefixLen = payload[1]!
-  if (prefixLen > 128) return fail('bad-prefix-length', `IPv6 address with prefix length ${prefixLen}`, 1)
-  const attrs = decodeAttributes(payload, IFADDRMSG_LEN)
-  if (!attrs.ok) return attrs
-  // IPv6 addresses come as IFA_ADDRESS; IFA_LOCAL only on point-to-point links
-  const local = attr16(attrs.value, IFA.LOCAL, 'IFA_LOCAL')
-  if (!local.ok) return local
-  const address = attr16(attrs.value, IFA.ADDRESS, 'IFA_ADDRESS')
-  if (!address.ok) return address
-  const flags = attr4(attrs.value, IFA.FLAGS, 'IFA_FLAGS', hostU32)
+  const d = decodeIfaddrOf(payload, IPV6)
+  if (!d.ok || d.value === undefined) return d
+  const flags = attr4(d.value.attrs, IFA.FLAGS, 'IFA_FLAGS', hostU32)
   if (!flags.ok) return flags
-  const addr = local.value ?? address.value
-  if (addr === undefined) return ok(undefined)
-  return ok({ index: u32(payload, 4), address: addr, prefixLen, scope: payload[3]!, flags: flags.value ?? payload[2]! })
+  const { index, address, prefixLen, scope } = d.value
+  return ok({ index, address, prefixLen, scope, flags: flags.value ?? d.value.flags })
 }
 
 export interface RouteSpec6 {
@@ -420,18 +440,8 @@ export function encodeRoute6Into(buf: Buffer, off: number, h: NlHeader, spec: Ro
   if (!(spec.prefix.len >= 0 && spec.prefix.len <= 128)) throw new RangeError(`encodeRoute6: prefix length ${spec.prefix.len}`)
   const size = route6EncodingLength(spec)
   encodeHeader(buf, off, size, h)
-  const b = off + NLMSG_HDRLEN
-  buf[b] = AF_INET6
-  buf[b + 1] = spec.prefix.len
-  buf[b + 2] = 0
-  buf[b + 3] = 0
-  buf[b + 4] = spec.table < 256 ? spec.table : RT_TABLE_COMPAT
-  buf[b + 5] = spec.protocol
   // IPv6 routes have no scope of their own (the kernel ignores rtm_scope for them)
-  buf[b + 6] = RT_SCOPE.UNIVERSE
-  buf[b + 7] = spec.type ?? RTN.UNICAST
-  w32(buf, 0, b + 8)
-  let o = b + RTMSG_LEN
+  let o = encodeRtmsg(buf, off + NLMSG_HDRLEN, AF_INET6, spec.prefix.len, spec.table, spec.protocol, RT_SCOPE.UNIVERSE, spec.type ?? RTN.UNICAST)
   if (spec.prefix.len > 0) o = putAttr16(buf, o, RTA.DST, spec.prefix.addr)
   if (spec.table >= 256) o = putAttr32(buf, o, RTA.TABLE, spec.table, false)
   if (spec.metric !== undefined) o = putAttr32(buf, o, RTA.PRIORITY, spec.metric, false)

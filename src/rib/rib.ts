@@ -9,6 +9,7 @@
  */
 import type { Prefix } from '../net/ipv4.js'
 import { PrefixMap } from '../net/prefix-map.js'
+import { type BestTable, bestOf as bestBy, bestTable, candidateKey, compareAfterDistance, distanceIn, sameCandidate } from './election.js'
 import { ADMIN_DISTANCE, type Route } from './route.js'
 
 export interface BestChange {
@@ -30,37 +31,17 @@ class Multi {
 type Slot = Route | Multi
 
 export function distanceOf(r: Route): number {
-  if (r.source === 'bgp' && r.attrs?.ibgp) return 200
-  return ADMIN_DISTANCE[r.source]
+  return distanceIn(ADMIN_DISTANCE, r)
 }
 
 /** Negative when a is better than b. */
 export function compareRoutes(a: Route, b: Route): number {
-  return (
-    distanceOf(a) - distanceOf(b) ||
-    (a.preference ?? 0) - (b.preference ?? 0) ||
-    a.metric - b.metric ||
-    (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0) ||
-    a.nextHop - b.nextHop
-  )
+  return distanceOf(a) - distanceOf(b) || compareAfterDistance(a, b) || a.nextHop - b.nextHop
 }
 
-function sameRoute(a: Route | undefined, b: Route | undefined): boolean {
-  if (a === b) return true
-  if (a === undefined || b === undefined) return false
-  return a.nextHop === b.nextHop && a.source === b.source && a.peer === b.peer && a.metric === b.metric &&
-    a.preference === b.preference && (a.attrs === b.attrs || JSON.stringify(a.attrs ?? {}) === JSON.stringify(b.attrs ?? {}))
-}
+const sameRoute = (a: Route | undefined, b: Route | undefined): boolean => sameCandidate(a, b)
 
-function candidateKey(source: Route['source'], peer: string): string {
-  return `${source}\u0000${peer}`
-}
-
-function bestOf(many: Map<string, Route>): Route | undefined {
-  let best: Route | undefined
-  for (const r of many.values()) if (best === undefined || compareRoutes(r, best) < 0) best = r
-  return best
-}
+const bestOf = (many: Map<string, Route>): Route | undefined => bestBy(many.values(), compareRoutes)
 
 export class Rib {
   private readonly entries = new PrefixMap<Slot>()
@@ -167,15 +148,8 @@ export class Rib {
   }
 
   /** The best routes as FIB sync's desired table (read-only view, nothing copied). */
-  desiredTable(): { get(p: Prefix): Route | undefined; values(): Iterable<Route>; readonly size: number } {
-    const rib = this
-    return {
-      get: (p) => rib.best(p),
-      values: () => rib.bestValues(),
-      get size() {
-        return rib.size
-      },
-    }
+  desiredTable(): BestTable<Prefix, Route> {
+    return bestTable(this)
   }
 
   private announce(prefix: Prefix, best: Route | undefined, previous: Route | undefined): void {

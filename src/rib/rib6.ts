@@ -7,6 +7,7 @@
  * candidates per prefix, no single-candidate packing.
  */
 import { type Prefix6, PrefixMap6 } from '../net/ipv6.js'
+import { type BestTable, bestOf, bestTable, candidateKey, compareAfterDistance, distanceIn, sameCandidate } from './election.js'
 
 /**
  * A candidate IPv6 route: the shape of protocols/ripng/route6.ts's Route6
@@ -33,27 +34,15 @@ export interface RibRoute6 {
 export const ADMIN_DISTANCE6: Readonly<Record<string, number>> = { static: 1, bgp: 20, ripng: 120 }
 
 export function distanceOf6(r: RibRoute6): number {
-  if (r.source === 'bgp' && r.attrs?.ibgp) return 200
-  return ADMIN_DISTANCE6[r.source] ?? 255
+  return distanceIn(ADMIN_DISTANCE6, r)
 }
 
 /** Negative when a is better than b. */
 export function compareRoutes6(a: RibRoute6, b: RibRoute6): number {
-  return (
-    distanceOf6(a) - distanceOf6(b) ||
-    (a.preference ?? 0) - (b.preference ?? 0) ||
-    a.metric - b.metric ||
-    (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0) ||
-    (a.nextHop < b.nextHop ? -1 : a.nextHop > b.nextHop ? 1 : 0)
-  )
+  return distanceOf6(a) - distanceOf6(b) || compareAfterDistance(a, b) || (a.nextHop < b.nextHop ? -1 : a.nextHop > b.nextHop ? 1 : 0)
 }
 
-function sameRoute6(a: RibRoute6 | undefined, b: RibRoute6 | undefined): boolean {
-  if (a === b) return true
-  if (a === undefined || b === undefined) return false
-  return a.nextHop === b.nextHop && a.interface === b.interface && a.source === b.source && a.peer === b.peer && a.metric === b.metric &&
-    a.preference === b.preference && JSON.stringify(a.attrs ?? {}) === JSON.stringify(b.attrs ?? {})
-}
+const sameRoute6 = (a: RibRoute6 | undefined, b: RibRoute6 | undefined): boolean => sameCandidate(a, b, (x, y) => x.interface === y.interface)
 
 export interface BestChange6 {
   prefix: Prefix6
@@ -66,7 +55,6 @@ interface Entry {
   best: RibRoute6 | undefined
 }
 
-const candidateKey = (source: string, peer: string): string => `${source}\u0000${peer}`
 
 export class Rib6 {
   private readonly entries = new PrefixMap6<Entry>()
@@ -122,21 +110,13 @@ export class Rib6 {
   }
 
   /** The best routes as FibSync6's desired table (a view, nothing copied; kernel/ is not imported here). */
-  desiredTable(): { get(p: Prefix6): RibRoute6 | undefined; values(): Iterable<RibRoute6>; readonly size: number } {
-    const rib = this
-    return {
-      get: (p) => rib.best(p),
-      values: () => rib.bestValues(),
-      get size() {
-        return rib.size
-      },
-    }
+  desiredTable(): BestTable<Prefix6, RibRoute6> {
+    return bestTable(this)
   }
 
   private elect(prefix: Prefix6, e: Entry): void {
     const previous = e.best
-    let best: RibRoute6 | undefined
-    for (const r of e.many.values()) if (best === undefined || compareRoutes6(r, best) < 0) best = r
+    const best = bestOf(e.many.values(), compareRoutes6)
     e.best = best
     if (sameRoute6(previous, best)) return
     for (const l of this.listeners) l({ prefix, best, previous })

@@ -1,5 +1,6 @@
 import type { Logger } from '../core/log.js'
 import type { SelfInfo } from '../core/self.js'
+import type { BfdAuthType } from '../config/bfd-config.js'
 import type { FabricConfig } from '../config/fabric-config.js'
 import type { Prefix } from '../net/ipv4.js'
 import type { Route, SourceKind } from './route.js'
@@ -56,22 +57,37 @@ export interface RouteSource {
   reload?(config: FabricConfig): Promise<string>
 }
 
+/** A BFD session state (RFC 5880 4.1). */
+export type BfdStateName = 'AdminDown' | 'Down' | 'Init' | 'Up'
+
+/** A BFD session to run: what a source asks of BfdPort.add (protocols/bfd/messages.ts re-exports it for the worker). */
+export interface BfdSessionSpec {
+  /** the caller's name for the session (e.g. the BGP peer name), unique */
+  key: string
+  /** local address (dotted), the source of our packets; BFD listens on it */
+  local: string
+  /** the neighbour's address (dotted) */
+  remote: string
+  /** label only: Node cannot bind a UDP socket to a device, see transport notes in protocols/bfd/worker.ts */
+  interface?: string
+  /** ms */
+  desiredMinTx: number
+  /** ms */
+  requiredMinRx: number
+  /** 1..255 */
+  multiplier: number
+  auth?: { type: BfdAuthType; keys: { id: number; secret: Uint8Array }[] }
+  /** start administratively down */
+  adminDown?: boolean
+}
+
 /**
  * BFD as sources use it: the agent's one BfdService (src/protocols/bfd/
  * service.ts implements this), started on first use. Keys are the source's
  * own names for sessions (e.g. `bgp/PEER`, `rip/NEIGHBOUR`). Intervals in ms.
  */
 export interface BfdPort {
-  add(spec: {
-    key: string
-    local: string
-    remote: string
-    interface?: string
-    desiredMinTx: number
-    requiredMinRx: number
-    multiplier: number
-    auth?: { type: 'simple' | 'md5' | 'meticulous-md5' | 'sha1' | 'meticulous-sha1'; keys: { id: number; secret: Uint8Array }[] }
-  }): Promise<void>
+  add(spec: BfdSessionSpec): Promise<void>
   remove(key: string): Promise<void>
   /** every session's state and counters (answered by the BFD worker; the main thread does not block) */
   status(): Promise<{ sessions: BfdSessionView[] }>
@@ -83,8 +99,8 @@ export interface BfdPort {
 /** One BFD session as status() reports it (the fields sources show; BfdService gives more). */
 export interface BfdSessionView {
   key: string
-  state: 'AdminDown' | 'Down' | 'Init' | 'Up'
-  remoteState: 'AdminDown' | 'Down' | 'Init' | 'Up'
+  state: BfdStateName
+  remoteState: BfdStateName
   /** ms; 0 before the first packet from the remote */
   detectionTime: number
   packetsIn: number
@@ -97,8 +113,8 @@ export interface BfdSessionView {
 
 /** `details.bfd` of a BGP peer or RIP neighbour in /v1/peers (null there: no BFD session for it). */
 export interface PeerBfdDetails {
-  state: 'AdminDown' | 'Down' | 'Init' | 'Up'
-  remoteState: 'AdminDown' | 'Down' | 'Init' | 'Up'
+  state: BfdStateName
+  remoteState: BfdStateName
   detectionTimeMs: number
   packetsIn: number
   packetsOut: number

@@ -1,25 +1,9 @@
 /** The message API between BfdService (main thread) and the BFD worker thread. Plain structured-clone data. */
-import type { BfdAuthType, BfdState } from './codec.js'
+import type { BfdSessionSpec } from '../../rib/source.js'
+import type { BfdState } from './codec.js'
 
-export interface BfdSessionSpec {
-  /** the caller's name for the session (e.g. the BGP peer name), unique */
-  key: string
-  /** local address (dotted), the source of our packets; BFD listens on it */
-  local: string
-  /** the neighbour's address (dotted) */
-  remote: string
-  /** label only: Node cannot bind a UDP socket to a device, see transport notes in worker.ts */
-  interface?: string
-  /** ms */
-  desiredMinTx: number
-  /** ms */
-  requiredMinRx: number
-  /** 1..255 */
-  multiplier: number
-  auth?: { type: BfdAuthType; keys: { id: number; secret: Uint8Array }[] }
-  /** start administratively down */
-  adminDown?: boolean
-}
+/** One session to run: defined once, with the port sources use (rib/source.ts). */
+export type { BfdSessionSpec } from '../../rib/source.js'
 
 export interface BfdSessionStatus {
   key: string
