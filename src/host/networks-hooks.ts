@@ -22,6 +22,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import type { FabricConfig } from '../config/fabric-config.js'
 import { AgentStartError, EXIT } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
+import type { NetworkHostStatus } from '../core/host-status.js'
 import type { SelfInfo } from '../core/self.js'
 import { type Prefix, formatPrefix } from '../net/ipv4.js'
 import { type NetworkInfo, engineVersion, networkBridge } from './docker.js'
@@ -29,16 +30,7 @@ import { type FirewallSpec, firewallSpec } from './firewall.js'
 import {
   type AppliedNetwork, type DockerNetworkWant, type NetworkPlan, applyNetworks, inspectWanted, leaveNetworks, networkProblems, planNetworks, wantedNetworks,
 } from './networks.js'
-/** One fabric network in `hostIntegration.networks` of /v1/status (api/types NetworkHostStatus: host/ does not import api/). */
-export interface NetworkHostStatus {
-  name: string
-  pool: string
-  subnet: string
-  docker: { present: boolean; id: string | null; created: boolean; fits: boolean; problems: string[] } | null
-  bridge: string | null
-  bridgeUp: boolean | null
-  isolation: boolean | null
-}
+export type { NetworkHostStatus }
 
 export interface NetworkHooks {
   readonly wants: DockerNetworkWant[]
