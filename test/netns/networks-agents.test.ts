@@ -69,7 +69,11 @@ async function endToEnd(t: ExecutionContext, mode: 'static' | 'bgp'): Promise<vo
   t.deepEqual(matrixDiff(want, await matrix(lab.containers)), [])
   t.true(want.get('icmp h1a -> h3a.backend') === true && want.get('icmp h3a -> h3b.frontend') === false && want.get('tcp h3d -> h1b.frontend') === true)
 
-  // the receiving host: host 2's rules removed by hand, its frontend container still cannot reach host 1's backend
+  // the receiving host: host 2's rules removed by hand, its frontend container still cannot reach host 1's backend.
+  // Host 2's agent is paused meanwhile: it would put its rules back within a second (nf_tables events)
+  const agent2 = lab.agents.get(lab.hosts[1]!.index)!
+  agent2.kill('SIGSTOP')
+  t.teardown(() => { agent2.kill('SIGCONT') })
   const ipt2 = await iptablesOf(lab.hosts[1]!.ns)
   await ipt2.restore(planRemove(await ipt2.save(['filter', 'nat'])).script)
   t.false((await inNs(lab.hosts[1]!.ns, 'iptables-save')).includes('FABRIC-'), 'host 2 has no fabric rules')
@@ -78,6 +82,7 @@ async function endToEnd(t: ExecutionContext, mode: 'static' | 'bgp'): Promise<vo
   t.false(await ping(c('h2b').ns, '10.245.1.10'), 'icmp frontend h2 -> backend h1 dropped by host 1')
   t.false(await tcp(c('h2b').ns, '10.245.1.10'), 'tcp frontend h2 -> backend h1 dropped by host 1')
   t.true((await dropCount(lab.hosts[0]!.ns, ipt1, '10.246.0.0/16')) >= drops + 2, "host 1's FABRIC-ISOLATION DROP counted the packets")
+  agent2.kill('SIGCONT')
   t.true(await ping(c('h2a').ns, '10.245.1.10'), 'within a network host 2 still forwards')
 
   // fabric leave: routes and chains gone, the firewall as before join
