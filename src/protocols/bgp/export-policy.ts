@@ -6,7 +6,7 @@
  * that a path's attributes leave room for NLRI in one UPDATE to the peer.
  */
 import type { Logger } from '../../core/log.js'
-import { as2Attributes, encodeAttributes } from './codec/attributes.js'
+import { as2Attributes, attributesEncodingLength } from './codec/attributes.js'
 import { AttrType, HEADER_LENGTH } from './codec/constants.js'
 import { maxMessageLength } from './codec/message.js'
 import type { AsPathSegment, PathAttribute } from './codec/types.js'
@@ -122,7 +122,7 @@ export class ExportPolicy {
       }
       out.push(...path.transitive)
       const list = (as4 ? out : as2Attributes(out)).sort((a, b) => codeOf(a) - codeOf(b))
-      return { attributes: list, length: encodeAttributes(list, q.peer.ctx).length }
+      return { attributes: list, length: attributesEncodingLength(list, q.peer.ctx) }
     })
   }
 }
