@@ -409,7 +409,7 @@ export class PeerSession {
     if (this.restartTimer) clearTimeout(this.restartTimer)
     const n = this.negotiated
     const gr = n ? peerGracefulRestart(n) : null
-    const withN = gr !== null && gr.notification && localNotificationBit(this.opts)
+    const withN = gr?.notification && localNotificationBit(this.opts)
     for (const c of this.connections()) {
       if (c === this.current && c.state === 'Established' && gr && this.opts.gracefulRestartTime > 0) {
         if (how === 'restart') {
@@ -529,7 +529,7 @@ export class PeerSession {
     const c = new Connection(this, 'remote')
     this.incoming.push(c)
     // our own attempt that is still connecting gives way to the accepted connection
-    if (this.out && (this.out.state === 'Connect' || this.out.state === 'Active') && this.out.socket && this.out.socket.connecting) {
+    if (this.out && (this.out.state === 'Connect' || this.out.state === 'Active') && this.out.socket?.connecting) {
       this.out.socket.destroy()
     }
     c.accept(s)
@@ -669,7 +669,7 @@ export class PeerSession {
     if (!stale) return this.opts.speaker.peerUp(peer)
     // RFC 4724 4.2: without the capability, or without F for IPv4, in the new OPEN the stale routes go now
     const gr = this.peerGr
-    if (!gr || !gr.forwarding) {
+    if (!gr?.forwarding) {
       this.endHelper(gr ? 'no-forwarding' : 'no-graceful-restart')
       return this.opts.speaker.peerUp(peer)
     }

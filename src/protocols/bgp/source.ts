@@ -392,7 +392,7 @@ export class BgpSource implements RouteSource {
   private onSessionChange(address: number): void {
     const s = this.sessions.get(address)
     // a dynamic neighbour disappears with its last connection
-    if (s && s.isIdleDynamic) {
+    if (s?.isIdleDynamic) {
       setImmediate(() => s.guard('dynamic-peer-gone', () => {
         if (s.isIdleDynamic && this.sessions.get(address) === s) this.sessions.delete(address)
       }))

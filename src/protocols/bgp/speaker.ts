@@ -1,214 +1,40 @@
 /**
- * The BGP speaker's routing logic, without sockets or timers: Adj-RIB-In,
- * Loc-RIB (best path per RFC 4271 9.1), Adj-RIB-Out (computed), route
- * reflection (RFC 4456), import policy, per-peer prefix limits, End-of-RIB
- * (RFC 4724) and route refresh (RFC 2918).
+ * The BGP speaker's routing logic, without sockets or timers: the facade the
+ * sessions talk to. It applies UPDATEs (RFC 7606 error handling, next-hop and
+ * loop checks, import policy, per-peer prefix limits), keeps the Adj-RIB-Out
+ * changes per peer and sends them, End-of-RIB (RFC 4724), graceful restart
+ * helper mode and deferral, route refresh (RFC 2918). The parts:
  *
- * Memory is the design constraint (a million prefixes from one peer):
- * - every UPDATE's attributes become one shared `Path` (interned per peer,
- *   so equal attribute sets are one object) that also carries the display
- *   attributes the RIB shows;
- * - per prefix and peer there is exactly one object, the `Route` handed to
- *   the RIB, which is at the same time the Adj-RIB-In entry (its path is
- *   found through a symbol on its shared attrs);
- * - the Loc-RIB is the first route of each prefix's entry; the Adj-RIB-Out
- *   is not stored: what a peer was sent is export(peer, Loc-RIB best), so it
- *   is recomputed for route refresh, new peers and changes.
- * Only the Loc-RIB best of each prefix is emitted to the RIB (preference 0):
- * when the best changes, the new route is added before the old one is
- * withdrawn, so the kernel never loses the prefix in between.
+ * - paths.ts: attribute interning (one shared Path per attribute set and
+ *   peer) and the one small BgpRoute object per prefix and peer;
+ * - peer-rib.ts: per-peer state (counters, intern map, pending changes);
+ * - loc-rib.ts: Adj-RIBs-In and Loc-RIB, best path (RFC 4271 9.1, RFC 4456);
+ * - export-policy.ts: what goes to which peer with which attributes;
+ * - packing.ts: Adj-RIB-Out changes to UPDATE messages.
+ *
+ * The Adj-RIB-Out is not stored: what a peer was sent is export(peer,
+ * Loc-RIB best), so it is recomputed for route refresh, new peers and
+ * changes. Only the Loc-RIB best of each prefix is emitted to the RIB
+ * (preference 0): when the best changes, the new route is added before the
+ * old one is withdrawn, so the kernel never loses the prefix in between.
  */
 import type { Logger } from '../../core/log.js'
 import { type Prefix, formatAddress } from '../../net/ipv4.js'
 import { type NextHopScope, NEXT_HOP_PROBLEM_TEXT, nextHopProblem } from '../../net/next-hop.js'
-import { PrefixMap } from '../../net/prefix-map.js'
-import type { Route, RouteAttrs } from '../../rib/route.js'
+import type { Route } from '../../rib/route.js'
 import type { RouteSink } from '../../rib/source.js'
-import { as2Attributes, asPathLength, encodeAttributes, normalizeAs4 } from './codec/attributes.js'
-import { AFI_IPV4, AS_TRANS, AttrType, CeaseSubcode, HEADER_LENGTH, SAFI_UNICAST } from './codec/constants.js'
-import { maxMessageLength } from './codec/message.js'
-import type { AsPathSegment, CodecContext, PathAttribute, UpdateMessage } from './codec/types.js'
-import { endOfRib, makeEndOfRib, packUpdates, packWithdrawals } from './codec/update.js'
+import { normalizeAs4 } from './codec/attributes.js'
+import { AFI_IPV4, AS_TRANS, AttrType, CeaseSubcode, SAFI_UNICAST } from './codec/constants.js'
+import type { AsPathSegment, PathAttribute, UpdateMessage } from './codec/types.js'
+import { endOfRib } from './codec/update.js'
+import { ExportPolicy } from './export-policy.js'
+import { LocRib } from './loc-rib.js'
+import { addToGroup, packChanges, packTable, type PathGroups } from './packing.js'
+import { PeerRib, type SpeakerPeer, type StaleMark } from './peer-rib.js'
+import { type Origin, type Path, forgetUnused, internPath, localPath, pathOf } from './paths.js'
 import type { ImportPolicy, ImportRejection } from './policy.js'
 
-/** Where a route's shared Path hides on its (shared) display attributes; JSON ignores symbols. */
-export const PATH = Symbol('bgp-path')
-
-export const DEFAULT_LOCAL_PREF = 100
-
-/** An Established session, as the speaker sees it. */
-export interface SpeakerPeer {
-  /** Route.peer of routes learned from it: the peer address as text */
-  readonly key: string
-  readonly address: number
-  /** negotiated peer AS */
-  readonly asn: number
-  readonly ibgp: boolean
-  /** the peer's BGP identifier */
-  readonly routerId: number
-  /** we reflect routes to and from it as its route reflector */
-  readonly rrClient: boolean
-  readonly ctx: CodecContext
-  readonly maxPrefixes: number
-  /** sends UPDATEs (already packed) */
-  send(messages: UpdateMessage[]): void
-  /** closes the session with a Cease NOTIFICATION of this subcode (RFC 4486) */
-  cease(subcode: number, reason: string): void
-}
-
-type Origin = 0 | 1 | 2
-
-/** The attributes a path is exported with to one kind of peer, and their encoded length. */
-export interface ExportedAttributes {
-  readonly attributes: PathAttribute[]
-  /** octets of the encoded path attributes */
-  readonly length: number
-}
-const ORIGIN_NAMES = ['igp', 'egp', 'incomplete'] as const
-
-interface DisplayAttrs extends RouteAttrs {
-  [PATH]: Path
-}
-
-/** One set of path attributes, shared by every prefix announced with it. */
-export class Path {
-  refs = 0
-  /** intern key (per peer) */
-  key = ''
-  readonly display: DisplayAttrs
-  private exportCache: Map<string, ExportedAttributes> | undefined
-
-  constructor(
-    /** the peer it was learned from; undefined for our own subnet */
-    readonly from: PeerRib | undefined,
-    readonly nextHop: number,
-    readonly origin: Origin,
-    readonly segments: readonly AsPathSegment[],
-    readonly med: number | undefined,
-    readonly localPref: number,
-    readonly originatorId: number | undefined,
-    readonly clusterList: readonly number[],
-    /** transitive attributes passed on unchanged: ATOMIC_AGGREGATE, AGGREGATOR, COMMUNITIES, unknown */
-    readonly transitive: readonly PathAttribute[],
-  ) {
-    this.asPathLen = asPathLength(segments)
-    const first = segments[0]
-    this.neighborAs = first && first.type === 'sequence' && first.asns.length > 0 ? first.asns[0]! : 0
-    this.ibgp = from ? from.peer.ibgp : false
-    const flat: number[] = []
-    for (const s of segments) for (const a of s.asns) flat.push(a)
-    const display: DisplayAttrs = {
-      asPath: flat, localPref, origin: ORIGIN_NAMES[origin], ibgp: this.ibgp,
-      ...(med !== undefined ? { med } : {}),
-      [PATH]: this,
-    }
-    this.display = display
-  }
-
-  readonly asPathLen: number
-  /** first AS of the path (0 when empty: learned inside our AS) */
-  readonly neighborAs: number
-  readonly ibgp: boolean
-
-  cached(key: string, make: () => ExportedAttributes): ExportedAttributes {
-    this.exportCache ??= new Map()
-    let v = this.exportCache.get(key)
-    if (v === undefined) {
-      v = make()
-      this.exportCache.set(key, v)
-    }
-    return v
-  }
-}
-
-/**
- * A route learned from a peer: the Adj-RIB-In entry and the RIB candidate in
- * one small object (address, length and the shared attributes); everything
- * else is read from the shared Path. It is its own `prefix`.
- */
-export class BgpRoute implements Route {
-  /** seconds since the epoch (a small integer to V8: no boxed number) */
-  readonly since = Math.floor(Date.now() / 1000)
-  constructor(readonly addr: number, readonly len: number, readonly attrs: DisplayAttrs) {}
-  get prefix(): Prefix {
-    return this
-  }
-  get nextHop(): number {
-    return this.attrs[PATH].nextHop
-  }
-  get source(): 'bgp' {
-    return 'bgp'
-  }
-  get peer(): string {
-    return this.attrs[PATH].from?.peer.key ?? 'local'
-  }
-  get metric(): number {
-    return this.attrs[PATH].med ?? 0
-  }
-  get preference(): number {
-    return 0
-  }
-  toJSON(): Record<string, unknown> {
-    return { prefix: { addr: this.addr, len: this.len }, nextHop: this.nextHop, source: 'bgp', peer: this.peer, metric: this.metric, preference: 0, attrs: this.attrs }
-  }
-}
-
-export function pathOf(r: Route): Path {
-  return (r.attrs as DisplayAttrs)[PATH]
-}
-
-/** Why a helper keeps a peer's routes (RouteAttrs.stale; graceful-restart.ts). */
-export interface StaleMark {
-  /** ms since the epoch: helper mode began */
-  since: number
-  reason: 'peer-restarting' | 'awaiting-end-of-rib'
-  /** ms since the epoch: when the routes go unless the peer comes back / sends End-of-RIB */
-  until: number
-}
-
-/**
- * The speaker's per-session state. In graceful restart helper mode (RFC
- * 4724 4.2) it outlives its session: the routes stay, their paths marked
- * stale, and the peer's next session resumes it (peerResume).
- */
-export class PeerRib {
-  up = true
-  /** End-of-RIB received (IPv4 unicast) */
-  eor = false
-  /** NLRI received (cumulative) */
-  received = 0
-  /** prefixes currently accepted into the Adj-RIB-In */
-  accepted = 0
-  /** prefixes refused by policy or loop checks (cumulative) */
-  filtered = 0
-  /** paths found too long to send to this peer (each counted and logged once) */
-  readonly unencodable = new WeakSet<Path>()
-  /** prefixes currently advertised */
-  sent = 0
-  updatesIn = 0
-  updatesOut = 0
-  attributeErrors = 0
-  overLimit = false
-  /** this peer announces this host's own subnet (or a part of it): two hosts with one subnet */
-  ownSubnetClaim: Prefix | undefined
-  /** Adj-RIB-Out changes not sent yet: prefix -> path (announce) or null (withdraw) */
-  readonly pending = new PrefixMap<Path | null>()
-  /** the paths of the current session, interned by attributes */
-  paths = new Map<string, Path>()
-  /** helper mode: the paths of the previous session still in use; what End-of-RIB has not replaced is swept */
-  stalePaths: Set<Path> | undefined
-
-  /** the session's view; a resumed session (graceful restart) replaces it */
-  constructor(public peer: SpeakerPeer) {}
-
-  /** routes of the previous session not re-announced yet (0 outside helper mode) */
-  get staleCount(): number {
-    if (!this.stalePaths) return 0
-    let n = 0
-    for (const path of this.stalePaths) n += path.refs
-    return n
-  }
-}
+export { PeerRib, type SpeakerPeer, type StaleMark } from './peer-rib.js'
 
 export type SpeakerLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error' | 'limited'>
 
@@ -241,50 +67,6 @@ export interface SpeakerOptions {
   readonly deferring?: boolean
 }
 
-type Entry = Route | Route[]
-
-/** RFC 4271 9.1.2.2 (and RFC 4456 9): negative when a is preferred over b. */
-export function comparePaths(a: Path, b: Path): number {
-  if (a.localPref !== b.localPref) return b.localPref - a.localPref
-  if (a.asPathLen !== b.asPathLen) return a.asPathLen - b.asPathLen
-  if (a.origin !== b.origin) return a.origin - b.origin
-  // MED only between paths from the same neighbouring AS; absent MED is 0
-  if (a.neighborAs === b.neighborAs && (a.med ?? 0) !== (b.med ?? 0)) return (a.med ?? 0) - (b.med ?? 0)
-  if (a.ibgp !== b.ibgp) return a.ibgp ? 1 : -1
-  const ida = (a.originatorId ?? a.from?.peer.routerId ?? 0) >>> 0
-  const idb = (b.originatorId ?? b.from?.peer.routerId ?? 0) >>> 0
-  if (ida !== idb) return ida - idb
-  if (a.clusterList.length !== b.clusterList.length) return a.clusterList.length - b.clusterList.length
-  return (a.from?.peer.address ?? 0) - (b.from?.peer.address ?? 0)
-}
-
-function compareRoutes(a: Route, b: Route): number {
-  return comparePaths(pathOf(a), pathOf(b))
-}
-
-/** octets of the longest IPv4 NLRI entry (a /32): an UPDATE must have room for one */
-const MAX_NLRI_LENGTH = 5
-
-const ATTR_CODE: Record<PathAttribute['type'], number> = {
-  origin: AttrType.ORIGIN, asPath: AttrType.AS_PATH, nextHop: AttrType.NEXT_HOP, med: AttrType.MULTI_EXIT_DISC,
-  localPref: AttrType.LOCAL_PREF, atomicAggregate: AttrType.ATOMIC_AGGREGATE, aggregator: AttrType.AGGREGATOR,
-  communities: AttrType.COMMUNITIES, originatorId: AttrType.ORIGINATOR_ID, clusterList: AttrType.CLUSTER_LIST,
-  mpReach: AttrType.MP_REACH_NLRI, mpUnreach: AttrType.MP_UNREACH_NLRI, as4Path: AttrType.AS4_PATH,
-  as4Aggregator: AttrType.AS4_AGGREGATOR, unknown: 255,
-}
-
-function codeOf(a: PathAttribute): number {
-  return a.type === 'unknown' ? a.code : ATTR_CODE[a.type]
-}
-
-function prepend(asn: number, segments: readonly AsPathSegment[]): AsPathSegment[] {
-  const first = segments[0]
-  if (first && first.type === 'sequence' && first.asns.length < 255) {
-    return [{ type: 'sequence', asns: [asn, ...first.asns] }, ...segments.slice(1)]
-  }
-  return [{ type: 'sequence', asns: [asn] }, ...segments]
-}
-
 /** Why an AS_PATH from an eBGP peer of this AS is refused, if it is. */
 export function ebgpAsPathProblem(segments: readonly AsPathSegment[], peerAs: number): 'as-path-empty' | 'first-as-mismatch' | 'as-confed' | undefined {
   if (segments.length === 0) return 'as-path-empty'
@@ -292,10 +74,6 @@ export function ebgpAsPathProblem(segments: readonly AsPathSegment[], peerAs: nu
   const first = segments[0]!
   if (first.type !== 'sequence' || first.asns[0] !== peerAs) return 'first-as-mismatch'
   return undefined
-}
-
-function bufferKey(_k: string, v: unknown): unknown {
-  return v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v
 }
 
 /**
@@ -323,8 +101,9 @@ export interface SpeakerStats {
 }
 
 export class Speaker {
-  /** Adj-RIB-In of every peer and the Loc-RIB: per prefix id, the route(s), best first */
-  private readonly table = new PrefixMap<Entry>()
+  /** Adj-RIB-In of every peer and the Loc-RIB */
+  private readonly rib: LocRib
+  private readonly exports: ExportPolicy
   private readonly peers = new Set<PeerRib>()
   private local: Path | undefined
   private flushScheduled = false
@@ -341,11 +120,12 @@ export class Speaker {
     this.schedule = o.schedule ?? ((fn) => setImmediate(fn))
     this.policy = o.policy
     this.deferring = o.deferring ?? false
-    if (o.ownSubnet) this.local = this.localPath()
-  }
-
-  private localPath(): Path {
-    return new Path(undefined, this.o.localAddress, 0, [], undefined, DEFAULT_LOCAL_PREF, undefined, [], [])
+    this.rib = new LocRib((prefix, old, neu, withdrawOld) => this.bestChanged(prefix, old, neu, withdrawOld))
+    this.exports = new ExportPolicy({
+      asn: o.asn, clusterId: this.clusterId, routeReflector: o.routeReflector, localAddress: o.localAddress,
+      log: o.log, onUnencodable: () => this.count('unencodable', 1),
+    })
+    if (o.ownSubnet) this.local = localPath(o.localAddress)
   }
 
   // ------------------------------------------------------------ sessions
@@ -415,9 +195,9 @@ export class Speaker {
     if (!stale) return 0
     const gone: Prefix[] = []
     if (p.staleCount > 0) {
-      for (const e of this.table.values()) {
-        for (const r of Array.isArray(e) ? e : [e]) if (stale.has(pathOf(r))) gone.push(r.prefix)
-      }
+      this.rib.forEachRoute((r) => {
+        if (stale.has(pathOf(r))) gone.push(r.prefix)
+      })
     }
     for (const n of gone) this.remove(p, n)
     p.stalePaths = undefined
@@ -441,25 +221,8 @@ export class Speaker {
     p.pending.clear()
     let removed = 0
     if (p.accepted > 0) {
-      const deleted: Prefix[] = []
-      for (const [prefix, e] of this.table.entries()) {
-        if (Array.isArray(e)) {
-          const i = e.findIndex((r) => pathOf(r).from === p)
-          if (i < 0) continue
-          const old = e[0]!
-          e.splice(i, 1)
-          removed++
-          if (i === 0) this.select(e)
-          if (e.length === 1) this.table.set(prefix, e[0]!)
-          // the new best is added to the RIB before the old peer's routes go (withdrawPeer below)
-          if (i === 0) this.bestChanged(prefix, old, e[0]!, false)
-        } else if (pathOf(e).from === p) {
-          deleted.push(prefix)
-          removed++
-          this.bestChanged(prefix, e, undefined, false)
-        }
-      }
-      for (const d of deleted) this.table.delete(d)
+      // the new bests are added to the RIB before the old peer's routes go (withdrawPeer below)
+      removed = this.rib.removePeer(p)
       this.o.sink.withdrawPeer('bgp', p.peer.key)
     }
     p.accepted = 0
@@ -562,7 +325,7 @@ export class Speaker {
         return
       }
     }
-    if (path.refs === 0) p.paths.delete(path.key)
+    forgetUnused(path)
   }
 
   /** The shared Path for these attributes from this peer, or why they are refused. */
@@ -621,98 +384,19 @@ export class Speaker {
       originatorId = undefined
       clusterList = []
     }
-    const key = JSON.stringify([nextHop, origin, segments, med, localPref, originatorId, clusterList, transitive], bufferKey)
-    const known = p.paths.get(key)
-    if (known) return known
-    const path = new Path(p, nextHop, origin, segments, med, localPref ?? DEFAULT_LOCAL_PREF, originatorId, clusterList, transitive)
-    path.key = key
-    p.paths.set(key, path)
-    return path
-  }
-
-  private release(path: Path): void {
-    // a stale path (graceful restart) is no longer in its peer's intern map
-    if (--path.refs === 0 && path.from && path.from.paths.get(path.key) === path) path.from.paths.delete(path.key)
+    return internPath(p, nextHop, origin, segments, med, localPref, originatorId, clusterList, transitive)
   }
 
   /** Adds or replaces p's route for prefix n. */
   private insert(p: PeerRib, n: Prefix, path: Path): void {
-    const cur = this.table.get(n)
-    if (cur !== undefined && !Array.isArray(cur) && pathOf(cur) === path) return // unchanged re-announcement
-    const route: Route = new BgpRoute(n.addr, n.len, path.display)
-    path.refs++
-    if (cur === undefined) {
-      this.table.set(n, route)
-      p.accepted++
-      this.bestChanged(n, undefined, route, true)
-      return
-    }
-    if (Array.isArray(cur)) {
-      const old = cur[0]!
-      const i = cur.findIndex((r) => pathOf(r).from === p)
-      if (i >= 0) {
-        const was = pathOf(cur[i]!)
-        if (was === path) {
-          path.refs--
-          return
-        }
-        this.release(was)
-        cur[i] = route
-      } else {
-        cur.push(route)
-        p.accepted++
-      }
-      this.select(cur)
-      if (cur[0] !== old) this.bestChanged(n, old, cur[0]!, true)
-      return
-    }
-    const was = pathOf(cur)
-    if (was.from === p) {
-      this.release(was)
-      this.table.set(n, route)
-      this.bestChanged(n, cur, route, true)
-      return
-    }
-    p.accepted++
-    const both = compareRoutes(route, cur) < 0 ? [route, cur] : [cur, route]
-    this.table.set(n, both)
-    if (both[0] !== cur) this.bestChanged(n, cur, route, true)
+    this.rib.insert(p, n, path)
   }
 
   /** Removes p's route for prefix n, if any. */
   private remove(p: PeerRib, n: Prefix): void {
     const claim = p.ownSubnetClaim
     if (claim !== undefined && claim.addr === n.addr && claim.len === n.len) p.ownSubnetClaim = undefined
-    const cur = this.table.get(n)
-    if (cur === undefined) return
-    if (Array.isArray(cur)) {
-      const i = cur.findIndex((r) => pathOf(r).from === p)
-      if (i < 0) return
-      const old = cur[0]!
-      this.release(pathOf(cur[i]!))
-      cur.splice(i, 1)
-      p.accepted--
-      if (i === 0) this.select(cur)
-      if (cur.length === 1) this.table.set(n, cur[0]!)
-      if (i === 0) this.bestChanged(n, old, cur[0]!, true)
-      return
-    }
-    if (pathOf(cur).from !== p) return
-    this.release(pathOf(cur))
-    this.table.delete(n)
-    p.accepted--
-    this.bestChanged(n, cur, undefined, true)
-  }
-
-  /** Moves the best route of an entry to the front. */
-  private select(e: Route[]): void {
-    let best = 0
-    for (let i = 1; i < e.length; i++) if (compareRoutes(e[i]!, e[best]!) < 0) best = i
-    if (best !== 0) {
-      const r = e[best]!
-      e.splice(best, 1)
-      e.unshift(r)
-    }
+    this.rib.remove(p, n)
   }
 
   /**
@@ -730,8 +414,8 @@ export class Speaker {
     const newPath = neu ? pathOf(neu) : undefined
     let queued = false
     for (const q of this.peers) {
-      const was = oldPath !== undefined && this.advertisable(q, oldPath)
-      const now = newPath !== undefined && this.advertisable(q, newPath)
+      const was = oldPath !== undefined && this.exports.advertisable(q, oldPath)
+      const now = newPath !== undefined && this.exports.advertisable(q, newPath)
       if (now) {
         q.pending.set(prefix, newPath!)
         if (!was) q.sent++
@@ -749,11 +433,11 @@ export class Speaker {
 
   /** Whether we reflect routes to and from p (RFC 4456): the value applied, shown by `fabric peers`. */
   isClient(p: PeerRib): boolean {
-    return p.peer.ibgp && (this.o.routeReflector || p.peer.rrClient)
+    return this.exports.isClient(p)
   }
 
   get routeReflector(): boolean {
-    return this.o.routeReflector
+    return this.exports.routeReflector
   }
 
   /**
@@ -765,108 +449,35 @@ export class Speaker {
   setPolicy(policy: ImportPolicy): number {
     this.policy = policy
     const refused: Array<[PeerRib, Prefix]> = []
-    for (const e of this.table.values()) {
-      for (const r of Array.isArray(e) ? e : [e]) {
-        const from = pathOf(r).from
-        const why = from ? policy.check(r.prefix.addr, r.prefix.len) : undefined
-        if (from && why !== undefined) {
-          refused.push([from, r.prefix])
-          this.count(why, 1)
-          from.filtered++
-        }
+    this.rib.forEachRoute((r) => {
+      const from = pathOf(r).from
+      const why = from ? policy.check(r.prefix.addr, r.prefix.len) : undefined
+      if (from && why !== undefined) {
+        refused.push([from, r.prefix])
+        this.count(why, 1)
+        from.filtered++
       }
-    }
+    })
     for (const [p, n] of refused) this.remove(p, n)
     return refused.length
   }
 
-  /** Whether the Loc-RIB path goes to peer q (RFC 4271 9.2, RFC 4456 6). */
-  exportable(q: PeerRib, path: Path): boolean {
-    const from = path.from
-    if (from === undefined) return true
-    if (from === q) return false
-    if (from.peer.ibgp && q.peer.ibgp) {
-      if (!this.isClient(from) && !this.isClient(q)) return false
-      if (path.originatorId !== undefined ? path.originatorId === q.peer.routerId : from.peer.routerId === q.peer.routerId) return false
-    }
-    return true
-  }
-
-  /**
-   * Whether the path goes to q: exportable, and its attributes fit one UPDATE
-   * for q. A path that does not fit (e.g. a 4,040-octet optional transitive
-   * attribute learned over eBGP, plus the LOCAL_PREF an iBGP export adds, over
-   * 4,096 octets without RFC 8654 extended messages) is not sent to q: RFC 8654
-   * 4 says a speaker that cannot fit an UPDATE for a peer must not send it
-   * and must not reset the session; RFC 7606 leaves the session up for
-   * attribute trouble. q gets a withdrawal instead if it had the prefix
-   * (bestChanged), and the path is logged and counted once per path and peer.
-   */
-  advertisable(q: PeerRib, path: Path): boolean {
-    if (!this.exportable(q, path)) return false
-    const room = maxMessageLength(q.peer.ctx) - HEADER_LENGTH - 4 - this.exportAttributes(q, path).length
-    if (room >= MAX_NLRI_LENGTH) return true
-    if (!q.unencodable.has(path)) {
-      q.unencodable.add(path)
-      this.count('unencodable', 1)
-      this.o.log.limited('warn', 'bgp-path-unencodable', q.peer.key, {
-        peer: q.peer.key, attributeOctets: this.exportAttributes(q, path).length, maxMessage: maxMessageLength(q.peer.ctx),
-        from: path.from?.peer.key ?? 'local', note: 'not sent to this peer (RFC 8654 4, RFC 7606): the path attributes leave no room for NLRI',
-      })
-    }
-    return false
-  }
-
-  /** The attributes we send for this path to q. */
-  exportAttributes(q: PeerRib, path: Path): ExportedAttributes {
-    const as4 = q.peer.ctx.as4
-    const ebgp = !q.peer.ibgp
-    const reflect = !ebgp && path.from !== undefined && path.from.peer.ibgp
-    const kind = `${ebgp ? 'e' : reflect ? 'r' : 'i'}${as4 ? 4 : 2}`
-    return path.cached(kind, () => {
-      const out: PathAttribute[] = [{ type: 'origin', origin: path.origin }]
-      if (ebgp) {
-        out.push({ type: 'asPath', segments: prepend(this.o.asn, path.segments) })
-        out.push({ type: 'nextHop', nextHop: this.o.localAddress })
-      } else {
-        out.push({ type: 'asPath', segments: path.segments })
-        out.push({ type: 'nextHop', nextHop: path.nextHop })
-        if (path.med !== undefined) out.push({ type: 'med', med: path.med })
-        out.push({ type: 'localPref', localPref: path.localPref })
-        if (reflect) {
-          out.push({ type: 'originatorId', id: path.originatorId ?? path.from!.peer.routerId })
-          out.push({ type: 'clusterList', ids: [this.clusterId, ...path.clusterList] })
-        }
-      }
-      out.push(...path.transitive)
-      const list = (as4 ? out : as2Attributes(out)).sort((a, b) => codeOf(a) - codeOf(b))
-      return { attributes: list, length: encodeAttributes(list, q.peer.ctx).length }
-    })
-  }
-
   private sendTable(p: PeerRib, endOfRibToo: boolean): void {
-    const groups = new Map<Path, Prefix[]>()
+    const groups: PathGroups = new Map()
     let n = 0
     if (this.local && this.o.ownSubnet) {
       groups.set(this.local, [this.o.ownSubnet, ...(this.o.ownNetworks ?? [])])
       n += 1 + (this.o.ownNetworks?.length ?? 0)
     }
-    for (const e of this.table.values()) {
-      const best = Array.isArray(e) ? e[0]! : e
+    this.rib.forEachBest((best) => {
       const path = pathOf(best)
-      if (!this.advertisable(p, path)) continue
-      let g = groups.get(path)
-      if (g === undefined) groups.set(path, (g = []))
-      g.push(best.prefix)
+      if (!this.exports.advertisable(p, path)) return
+      addToGroup(groups, path, best.prefix)
       n++
-    }
+    })
     p.pending.clear()
     p.sent = n
-    const messages: UpdateMessage[] = []
-    const max = maxMessageLength(p.peer.ctx)
-    for (const [path, prefixes] of groups) messages.push(...packUpdates(this.exportAttributes(p, path).attributes, prefixes, p.peer.ctx, max))
-    if (endOfRibToo) messages.push(makeEndOfRib())
-    this.emit(p, messages)
+    this.emit(p, packTable(groups, (path) => this.exports.exportAttributes(p, path).attributes, p.peer.ctx, endOfRibToo))
   }
 
   /** ROUTE-REFRESH from the peer: the whole Adj-RIB-Out again (RFC 2918). */
@@ -916,20 +527,8 @@ export class Speaker {
   }
 
   private flushPeer(p: PeerRib): void {
-    const withdrawn: Prefix[] = []
-    const groups = new Map<Path, Prefix[]>()
-    for (const [prefix, path] of p.pending.entries()) {
-      if (path === null) withdrawn.push(prefix)
-      else {
-        let g = groups.get(path)
-        if (g === undefined) groups.set(path, (g = []))
-        g.push(prefix)
-      }
-    }
+    const messages = packChanges(p.pending, (path) => this.exports.exportAttributes(p, path).attributes, p.peer.ctx)
     p.pending.clear()
-    const max = maxMessageLength(p.peer.ctx)
-    const messages: UpdateMessage[] = withdrawn.length > 0 ? packWithdrawals(withdrawn, max) : []
-    for (const [path, prefixes] of groups) messages.push(...packUpdates(this.exportAttributes(p, path).attributes, prefixes, p.peer.ctx, max))
     this.emit(p, messages)
   }
 
@@ -952,23 +551,21 @@ export class Speaker {
 
   /** Loc-RIB best route of a prefix (tests, CLI). */
   best(p: Prefix): Route | undefined {
-    const e = this.table.get(p)
-    return e === undefined ? undefined : Array.isArray(e) ? e[0] : e
+    return this.rib.best(p)
   }
 
   /** Every route (all peers) of a prefix, best first. */
   routes(p: Prefix): Route[] {
-    const e = this.table.get(p)
-    return e === undefined ? [] : Array.isArray(e) ? [...e] : [e]
+    return this.rib.routes(p)
   }
 
   get size(): number {
-    return this.table.size
+    return this.rib.size
   }
 
   stats(): SpeakerStats {
     let paths = 0
     for (const p of this.peers) paths += p.paths.size
-    return { prefixes: this.table.size, paths, updatesIn: this.updatesIn, updatesOut: this.updatesOut, filtered: { ...this.filtered } }
+    return { prefixes: this.rib.size, paths, updatesIn: this.updatesIn, updatesOut: this.updatesOut, filtered: { ...this.filtered } }
   }
 }

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { decodeMessage, encodeMessage, type CodecContext, type Message } from '../../../src/protocols/bgp/codec/index.js'
+import { decodeMessage, encodeMessage, messageEncodingLength, type CodecContext, type Message } from '../../../src/protocols/bgp/codec/index.js'
 import { hex, ip, msg, p } from './helpers.js'
 
 const as4: CodecContext = { as4: true }
@@ -244,6 +244,9 @@ const cases: Case[] = [
 
 for (const c of cases) {
   const ctx = c.ctx ?? as4
+  test(`encoding length: ${c.name}`, (t) => {
+    t.is(messageEncodingLength(c.object, ctx), c.bytes.length)
+  })
   test(`decode: ${c.name}`, (t) => {
     const r = decodeMessage(c.bytes, ctx)
     if (!r.ok) return t.fail(`${r.error.code}/${r.error.subcode}: ${r.error.message}`)

@@ -88,7 +88,7 @@ test('fuzz: decodeMessage never throws on mutated and random input', (t) => {
   for (let i = 0; i < ITER; i++) {
     const input = i % 5 === 4 ? randomMessage(r) : mutate(r, seeds[Math.floor(r() * seeds.length)]!)
     const ctx = contexts[i % contexts.length]!
-    let result
+    let result: ReturnType<typeof decodeMessage>
     try {
       result = decodeMessage(input, ctx)
     } catch (e) {
@@ -116,7 +116,7 @@ test('fuzz: decodeMessage never throws on mutated and random input', (t) => {
       // a typed DecodeError carrying a NOTIFICATION code/subcode RFC 4271 (and 7606, 7313) defines
       if (!isBgpDecodeError(e) || !isDecodeError(e) || e.codec !== 'bgp') return t.fail(`bad error shape for ${input.toString('hex')}: ${JSON.stringify(e)}`)
       const allowed = ALLOWED_ERRORS[e.code]
-      if (!allowed || !allowed.includes(e.subcode)) return t.fail(`NOTIFICATION ${e.code}/${e.subcode} not defined for decode errors (${input.toString('hex')}: ${e.message})`)
+      if (!allowed?.includes(e.subcode)) return t.fail(`NOTIFICATION ${e.code}/${e.subcode} not defined for decode errors (${input.toString('hex')}: ${e.message})`)
       if (e.reason !== notificationReason(e.code, e.subcode)) return t.fail(`reason ${e.reason} for ${e.code}/${e.subcode}`)
       if (e.message.startsWith('internal decoder error')) return t.fail(`decoder bug on ${input.toString('hex')}: ${e.message}`)
     }
@@ -143,7 +143,7 @@ test('fuzz: framer never throws and never holds more than one message', (t) => {
     let count = 0
     while (pos < stream.length) {
       const step = 1 + Math.floor(r() * 64)
-      let res
+      let res: ReturnType<typeof f.push>
       try {
         res = f.push(stream.subarray(pos, pos + step))
       } catch (e) {

@@ -356,7 +356,9 @@ test('NEXT_HOP import check: only unicast on the underlay, not its network/broad
     ['172.30.0.7', 'next-hop-not-on-underlay'],
     ['10.99.0.11', 'next-hop-own-address'],
   ]
-  bad.forEach(([hop], i) => h.speaker.receiveUpdate(p, update([`10.244.${20 + i}.0/24`], { nextHop: hop })))
+  bad.forEach(([hop], i) => {
+    h.speaker.receiveUpdate(p, update([`10.244.${20 + i}.0/24`], { nextHop: hop }))
+  })
   t.deepEqual(h.sink.table(), [])
   const f = h.speaker.stats().filtered
   for (const [, reason] of bad) t.is(f[reason as keyof typeof f], 1, reason)

@@ -372,6 +372,19 @@ export function encodeAttributes(attrs: readonly PathAttribute[], ctx: CodecCont
   return Buffer.concat(attrs.map((a) => encodeAttribute(a, ctx)))
 }
 
+/** Octets encodeAttribute writes: flags, type, a 1- or 2-octet length, the value. */
+export function attributeEncodingLength(attr: PathAttribute, ctx: CodecContext): number {
+  const value = attributeValue(attr, ctx)[2].length
+  return (value > 255 || attr.extendedLength === true ? 4 : 3) + value
+}
+
+/** Octets encodeAttributes writes. */
+export function attributesEncodingLength(attrs: readonly PathAttribute[], ctx: CodecContext): number {
+  let n = 0
+  for (const a of attrs) n += attributeEncodingLength(a, ctx)
+  return n
+}
+
 // ---------------------------------------------------------------- RFC 6793 helpers
 
 /** Number of ASes a path counts for (AS_SET counts 1, confederation segments 0). */

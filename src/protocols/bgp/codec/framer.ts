@@ -4,7 +4,7 @@
  * buffered; at most one (maximum size) message is ever held.
  */
 import type { BgpDecodeError } from './errors.js'
-import { checkHeader, checkMarker, maxMessageLength } from './message.js'
+import { checkMarker, decodeHeader, maxMessageLength } from './message.js'
 import { HEADER_LENGTH } from './constants.js'
 
 export interface FramerResult {
@@ -41,7 +41,7 @@ export function createFramer(options: { extendedMessage?: boolean } = {}): BgpFr
           if (bad) failed = bad
           break
         }
-        const h = checkHeader(buf, pos, maxLength)
+        const h = decodeHeader(buf, pos, maxLength)
         if ('codec' in h) {
           failed = h
           break

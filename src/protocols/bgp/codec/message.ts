@@ -7,8 +7,8 @@ import {
 import { type BgpDecodeError, decodeError } from './errors.js'
 import { decodeNotificationBody, encodeNotificationBody } from './notification.js'
 import { decodeOpen, encodeOpenBody } from './open.js'
-import type { CodecContext, Message } from './types.js'
-import { decodeUpdate, encodeUpdateBody } from './update.js'
+import type { CodecContext, Message, NotificationMessage } from './types.js'
+import { decodeUpdate, encodeUpdateBody, updateBodyEncodingLength } from './update.js'
 
 const MIN_LENGTH: Record<number, number> = {
   [MessageType.OPEN]: 29,
@@ -41,7 +41,7 @@ export function checkMarker(buf: Buffer, offset: number, available: number): Bgp
 }
 
 /** Validates a complete 19-octet header at buf[offset]: marker, length range and per-type length. */
-export function checkHeader(buf: Buffer, offset: number, maxLength: number): { length: number; type: number } | BgpDecodeError {
+export function decodeHeader(buf: Buffer, offset: number, maxLength: number): { length: number; type: number } | BgpDecodeError {
   const bad = checkMarker(buf, offset, MARKER_LENGTH)
   if (bad) return bad
   const length = buf.readUInt16BE(offset + 16)
@@ -77,7 +77,7 @@ function decodeUnchecked(buf: Buffer, ctx: CodecContext): Result<Message, BgpDec
     if (marker) return err(marker)
     return err(decodeError(ErrorCode.MESSAGE_HEADER, HeaderSubcode.BAD_MESSAGE_LENGTH, `${buf.length} octets, shorter than a header`, lengthField(buf.length)))
   }
-  const h = checkHeader(buf, 0, maxMessageLength(ctx))
+  const h = decodeHeader(buf, 0, maxMessageLength(ctx))
   if ('codec' in h) return err(h)
   if (h.length !== buf.length) {
     return err(decodeError(ErrorCode.MESSAGE_HEADER, HeaderSubcode.BAD_MESSAGE_LENGTH, `length field ${h.length} but ${buf.length} octets given`, lengthField(h.length)))
@@ -110,20 +110,37 @@ function frame(type: number, body: Buffer, maxLength: number): Buffer {
   return Buffer.concat([head, body])
 }
 
+/**
+ * The data of an error NOTIFICATION quotes what was wrong (e.g. a whole
+ * attribute, RFC 4271 6.3), which may not fit a message of its own: what
+ * fits is sent rather than nothing (the code and subcode carry the meaning).
+ */
+function fitNotification(msg: NotificationMessage, max: number): NotificationMessage {
+  const room = max - HEADER_LENGTH - 2
+  return msg.data.length > room ? { ...msg, data: msg.data.subarray(0, room) } : msg
+}
+
+/**
+ * Octets encodeMessage writes for msg (header included). A message over the
+ * negotiated maximum gets its length too (encodeMessage refuses to write it).
+ */
+export function messageEncodingLength(msg: Message, ctx: CodecContext): number {
+  switch (msg.type) {
+    case 'open': return HEADER_LENGTH + encodeOpenBody(msg).length
+    case 'update': return HEADER_LENGTH + updateBodyEncodingLength(msg, ctx)
+    case 'notification': return HEADER_LENGTH + encodeNotificationBody(fitNotification(msg, maxMessageLength(ctx))).length
+    case 'keepalive': return HEADER_LENGTH
+    case 'routeRefresh': return HEADER_LENGTH + 4
+  }
+}
+
 /** Encodes a message. Throws RangeError only if the result would exceed the negotiated maximum size. */
 export function encodeMessage(msg: Message, ctx: CodecContext): Buffer {
   const max = maxMessageLength(ctx)
   switch (msg.type) {
     case 'open': return frame(MessageType.OPEN, encodeOpenBody(msg), max)
     case 'update': return frame(MessageType.UPDATE, encodeUpdateBody(msg, ctx), max)
-    case 'notification': {
-      // the data of an error NOTIFICATION quotes what was wrong (e.g. a whole
-      // attribute, RFC 4271 6.3), which may not fit a message of its own: send
-      // what fits rather than nothing (the code and subcode carry the meaning)
-      const room = max - HEADER_LENGTH - 2
-      const fitted = msg.data.length > room ? { ...msg, data: msg.data.subarray(0, room) } : msg
-      return frame(MessageType.NOTIFICATION, encodeNotificationBody(fitted), max)
-    }
+    case 'notification': return frame(MessageType.NOTIFICATION, encodeNotificationBody(fitNotification(msg, max)), max)
     case 'keepalive': return frame(MessageType.KEEPALIVE, Buffer.alloc(0), max)
     case 'routeRefresh': {
       const body = Buffer.from([0, 0, msg.subtype, msg.safi])

@@ -44,11 +44,19 @@ export function decodeIpv6Prefixes(buf: Buffer, start: number, end: number): Nlr
   return { ok: true, prefixes }
 }
 
-export function ipv4PrefixLength(p: Prefix): number {
+/** Octets of one IPv4 NLRI entry (length octet and the significant address octets). */
+export function ipv4PrefixEncodingLength(p: Prefix): number {
   return 1 + ((p.len + 7) >> 3)
 }
 
-export function writeIpv4Prefix(buf: Buffer, pos: number, p: Prefix): number {
+export function ipv4PrefixesEncodingLength(prefixes: readonly Prefix[]): number {
+  let size = 0
+  for (const p of prefixes) size += ipv4PrefixEncodingLength(p)
+  return size
+}
+
+/** Writes one IPv4 NLRI entry into buf at pos; returns the position after it. */
+export function encodeIpv4Prefix(p: Prefix, buf: Buffer, pos: number): number {
   buf[pos++] = p.len
   const bytes = (p.len + 7) >> 3
   for (let i = 0; i < bytes; i++) buf[pos++] = (p.addr >>> (24 - 8 * i)) & 0xff
@@ -56,11 +64,9 @@ export function writeIpv4Prefix(buf: Buffer, pos: number, p: Prefix): number {
 }
 
 export function encodeIpv4Prefixes(prefixes: readonly Prefix[]): Buffer {
-  let size = 0
-  for (const p of prefixes) size += ipv4PrefixLength(p)
-  const buf = Buffer.alloc(size)
+  const buf = Buffer.alloc(ipv4PrefixesEncodingLength(prefixes))
   let pos = 0
-  for (const p of prefixes) pos = writeIpv4Prefix(buf, pos, p)
+  for (const p of prefixes) pos = encodeIpv4Prefix(p, buf, pos)
   return buf
 }
 

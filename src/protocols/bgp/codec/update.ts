@@ -1,10 +1,10 @@
 /** UPDATE message body (RFC 4271 4.3), RFC 7606 outcome, End-of-RIB (RFC 4724) and packing. */
 import type { Prefix } from '../../../net/ipv4.js'
 import { type Result, err, ok } from '../../../util/result.js'
-import { decodeAttributes, encodeAttributes } from './attributes.js'
+import { attributesEncodingLength, decodeAttributes, encodeAttributes } from './attributes.js'
 import { AFI_IPV4, AFI_IPV6, AttrType, ErrorCode, HEADER_LENGTH, MAX_MESSAGE_LENGTH, SAFI_UNICAST, UpdateSubcode } from './constants.js'
 import { type BgpDecodeError, decodeError } from './errors.js'
-import { decodeIpv4Prefixes, encodeIpv4Prefixes, ipv4PrefixLength } from './nlri.js'
+import { decodeIpv4Prefixes, encodeIpv4Prefixes, ipv4PrefixEncodingLength, ipv4PrefixesEncodingLength } from './nlri.js'
 import type { AttributeError, CodecContext, PathAttribute, UpdateMessage } from './types.js'
 
 /** Decodes an UPDATE; `buf` is the whole message, `end` its length (>= 23). */
@@ -53,6 +53,11 @@ export function encodeUpdateBody(msg: UpdateMessage, ctx: CodecContext): Buffer 
   return Buffer.concat([wl, w, al, a, n])
 }
 
+/** Octets encodeUpdateBody writes: two length fields, withdrawn routes, attributes, NLRI. */
+export function updateBodyEncodingLength(msg: UpdateMessage, ctx: CodecContext): number {
+  return 4 + ipv4PrefixesEncodingLength(msg.withdrawn) + attributesEncodingLength(msg.attributes, ctx) + ipv4PrefixesEncodingLength(msg.nlri)
+}
+
 /** True when RFC 7606 asks to treat every route in this UPDATE as withdrawn. */
 export function isTreatAsWithdraw(msg: UpdateMessage): boolean {
   return msg.errors?.some((e) => e.action === 'treat-as-withdraw') ?? false
@@ -82,7 +87,7 @@ function chunk(prefixes: readonly Prefix[], room: number): Prefix[][] {
   let cur: Prefix[] = []
   let used = 0
   for (const p of prefixes) {
-    const size = ipv4PrefixLength(p)
+    const size = ipv4PrefixEncodingLength(p)
     if (used + size > room && cur.length > 0) {
       out.push(cur)
       cur = []
@@ -101,7 +106,7 @@ function chunk(prefixes: readonly Prefix[], room: number): Prefix[][] {
  * Throws RangeError when the attributes alone leave no room for a /32.
  */
 export function packUpdates(attributes: readonly PathAttribute[], nlri: readonly Prefix[], ctx: CodecContext, maxLength = MAX_MESSAGE_LENGTH): UpdateMessage[] {
-  const room = maxLength - HEADER_LENGTH - 4 - encodeAttributes(attributes, ctx).length
+  const room = maxLength - HEADER_LENGTH - 4 - attributesEncodingLength(attributes, ctx)
   if (room < 5) throw new RangeError(`path attributes leave ${room} octets for NLRI in a ${maxLength}-octet UPDATE`)
   return chunk(nlri, room).map((group) => ({ type: 'update', withdrawn: [], attributes, nlri: group }))
 }
