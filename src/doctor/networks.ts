@@ -19,7 +19,7 @@ export interface NetworkDoctorInput {
 /** The isolation chain's rules (iptables -S), undefined when it cannot be read or does not exist. */
 async function isolationRules(): Promise<string[] | undefined> {
   const r = await run('iptables', ['-w', '5', '-t', 'filter', '-S', ISOLATION_CHAIN], { timeoutMs: 10_000 }).catch(() => undefined)
-  if (!r || r.code !== 0) return undefined
+  if (r?.code !== 0) return undefined
   return r.stdout.split('\n').filter(Boolean)
 }
 

@@ -46,7 +46,7 @@ export interface HostHooks {
   start(): Promise<void>
   stop(): Promise<void>
   /** what was left in place is in the result (fabric networks' Docker networks in use) */
-  leave(): Promise<void | { networks?: { removed: string[]; kept: { name: string; containers: string[] }[] } }>
+  leave(): Promise<undefined | { networks?: { removed: string[]; kept: { name: string; containers: string[] }[] } }>
   /** shown under `host` in /v1/status; `inSync: false` makes the agent unhealthy */
   status(): Record<string, unknown> & { inSync: boolean }
 }
