@@ -12,16 +12,12 @@ import { loadConfigText } from '../../../src/config/fabric-config.js'
 import type { Logger } from '../../../src/core/log.js'
 import { networkChecks } from '../../../src/doctor/networks.js'
 import { pickSubnet } from '../../../src/host/ipam.js'
-import { formatPrefix, parsePrefix } from '../../../src/net/ipv4.js'
+import { formatPrefix, } from '../../../src/net/ipv4.js'
 import { accepts, createImportPolicy } from '../../../src/protocols/bgp/policy.js'
 import { StaticSource } from '../../../src/protocols/static/source.js'
 import { Rib } from '../../../src/rib/rib.js'
+import { P } from '../../helpers/net.js'
 
-const P = (s: string) => {
-  const p = parsePrefix(s)
-  if (!p.ok) throw new Error(s)
-  return p.value
-}
 const log = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined, limited: () => undefined, child: () => log } as unknown as Logger
 
 const INI = (mode: string, hosts = [1, 2]) => `[fabric]

@@ -12,10 +12,10 @@ import { ERRNO } from '../../../src/kernel/errno.js'
 import { type KernelListener, type KernelPort, type KernelSubscription, OP, type RouteBatch } from '../../../src/kernel/port.js'
 import type { Timer, Timers } from '../../../src/kernel/timers.js'
 import type { KernelRoute } from '../../../src/kernel/types.js'
-import { type Prefix, containsAddress, formatPrefix, maskOf, parseAddress, parsePrefix } from '../../../src/net/ipv4.js'
+import { type Prefix, containsAddress, formatPrefix, maskOf, } from '../../../src/net/ipv4.js'
+export { P, A } from '../../helpers/net.js'
+import { P, A } from '../../helpers/net.js'
 
-export const P = (s: string): Prefix => { const r = parsePrefix(s); if (!r.ok) throw new Error(r.error); return r.value }
-export const A = (s: string): number => { const r = parseAddress(s); if (!r.ok) throw new Error(r.error); return r.value }
 
 const key = (table: number, p: Prefix, metric: number): string => `${table} ${formatPrefix(p)} ${metric}`
 

@@ -1,10 +1,9 @@
 import test from 'ava'
 import { planReconcile } from '../../../src/kernel/reconcile.js'
 import type { DesiredRoute, KernelRoute } from '../../../src/kernel/types.js'
-import { formatPrefix, parseAddress, parsePrefix } from '../../../src/net/ipv4.js'
+import { formatPrefix, } from '../../../src/net/ipv4.js'
+import { P, A } from '../../helpers/net.js'
 
-const P = (s: string) => { const r = parsePrefix(s); if (!r.ok) throw new Error(r.error); return r.value }
-const A = (s: string) => { const r = parseAddress(s); if (!r.ok) throw new Error(r.error); return r.value }
 const PROTO = 233
 const opts = { protocol: PROTO, table: 254, allowDeletes: true }
 

@@ -13,14 +13,9 @@ import {
   parseAddress6,
   parseIpv6,
   parsePrefix6,
-  type Prefix6,
 } from '../../../src/net/ipv6.js'
+import { P6 as P } from '../../helpers/net.js'
 
-const P = (s: string): Prefix6 => {
-  const r = parsePrefix6(s)
-  if (!r.ok) throw new Error(r.error)
-  return r.value
-}
 
 // [input, canonical RFC 5952 text]
 const canonical: [string, string][] = [

@@ -4,17 +4,13 @@ import type { HostEntry } from '../../../src/config/fabric-config.js'
 import { parseAddress, parsePrefix } from '../../../src/net/ipv4.js'
 import { StaticSource } from '../../../src/protocols/static/source.js'
 import { Rib } from '../../../src/rib/rib.js'
+import { P } from '../../helpers/net.js'
 
 const host = (name: string, address: string, subnet: string): HostEntry => {
   const a = parseAddress(address)
   const p = parsePrefix(subnet)
   if (!a.ok || !p.ok) throw new Error('bad test data')
   return { name, address: a.value, subnet: p.value }
-}
-const P = (s: string) => {
-  const p = parsePrefix(s)
-  if (!p.ok) throw new Error(s)
-  return p.value
 }
 
 const hosts = [host('node1', '10.99.0.11', '10.244.1.0/24'), host('node2', '10.99.0.12', '10.244.2.0/24'), host('node3', '10.99.0.13', '10.244.3.0/24')]

@@ -1,10 +1,8 @@
 import test from 'ava'
-import { parseAddress, parsePrefix } from '../../../src/net/ipv4.js'
 import { type BestChange, Rib } from '../../../src/rib/rib.js'
 import type { Route } from '../../../src/rib/route.js'
+import { P, A } from '../../helpers/net.js'
 
-const P = (s: string) => { const r = parsePrefix(s); if (!r.ok) throw new Error(r.error); return r.value }
-const A = (s: string) => { const r = parseAddress(s); if (!r.ok) throw new Error(r.error); return r.value }
 const route = (over: Partial<Route> & Pick<Route, 'source' | 'peer'>): Route => ({ prefix: P('10.244.2.0/24'), nextHop: A('10.0.0.2'), metric: 0, ...over })
 
 function withLog(): { rib: Rib; changes: BestChange[] } {

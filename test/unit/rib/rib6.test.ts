@@ -1,9 +1,8 @@
 import test from 'ava'
-import { parsePrefix6 } from '../../../src/net/ipv6.js'
 import type { Route6, RouteSink6 } from '../../../src/protocols/ripng/route6.js'
 import { type BestChange6, Rib6, type RibRoute6 } from '../../../src/rib/rib6.js'
+import { P6 as P } from '../../helpers/net.js'
 
-const P = (s: string) => { const r = parsePrefix6(s); if (!r.ok) throw new Error(r.error); return r.value }
 const r = (o: Partial<RibRoute6>): RibRoute6 => ({ prefix: P('fd00:fab:2::/64'), nextHop: 'fe80::2', interface: 'up0', source: 'ripng', peer: 'fe80::2', metric: 1, ...o })
 
 test('best by admin distance, then metric; changes announced once, withdrawals fall back', (t) => {

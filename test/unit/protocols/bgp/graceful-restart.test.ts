@@ -19,7 +19,7 @@ import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import type { Logger } from '../../../../src/core/log.js'
 import { loadConfigText } from '../../../../src/config/fabric-config.js'
-import { type Prefix, formatPrefix, parseAddress, parsePrefix } from '../../../../src/net/ipv4.js'
+import { type Prefix, formatPrefix, } from '../../../../src/net/ipv4.js'
 import type { Route } from '../../../../src/rib/route.js'
 import type { BfdPort, BfdSessionView, RouteSink } from '../../../../src/rib/source.js'
 import { localCapabilities } from '../../../../src/protocols/bgp/capabilities.js'
@@ -33,9 +33,8 @@ import {
   type GrTimers, RESTART_MARKER_FILE, helperDecision, makeHardReset, takeRestartMarker, writeRestartMarker,
 } from '../../../../src/protocols/bgp/graceful-restart.js'
 import { BgpSource } from '../../../../src/protocols/bgp/source.js'
+import { A, P } from '../../../helpers/net.js'
 
-const A = (s: string) => (parseAddress(s) as { ok: true; value: number }).value
-const P = (s: string) => (parsePrefix(s) as { ok: true; value: Prefix }).value
 type GrCap = Extract<Capability, { kind: 'gracefulRestart' }>
 
 // ------------------------------------------------------------------ codec and capability

@@ -13,7 +13,7 @@ import { dropSummary } from '../../../../src/cli-support/render.js'
 import test from 'ava'
 import type { Logger } from '../../../../src/core/log.js'
 import { loadConfigText } from '../../../../src/config/fabric-config.js'
-import { type Prefix, formatPrefix, parseAddress, parsePrefix } from '../../../../src/net/ipv4.js'
+import { type Prefix, formatPrefix, } from '../../../../src/net/ipv4.js'
 import type { Route } from '../../../../src/rib/route.js'
 import type { RouteSink } from '../../../../src/rib/source.js'
 import { createFramer } from '../../../../src/protocols/bgp/codec/framer.js'
@@ -21,9 +21,8 @@ import { decodeMessage, encodeMessage } from '../../../../src/protocols/bgp/code
 import { makeOpen } from '../../../../src/protocols/bgp/codec/open.js'
 import type { Message, NotificationMessage } from '../../../../src/protocols/bgp/codec/types.js'
 import { BgpSource, type BgpSourceOptions } from '../../../../src/protocols/bgp/source.js'
+import { A, P } from '../../../helpers/net.js'
 
-const A = (s: string) => (parseAddress(s) as { ok: true; value: number }).value
-const P = (s: string) => (parsePrefix(s) as { ok: true; value: Prefix }).value
 
 class Sink implements RouteSink {
   readonly routes = new Map<string, Route>()

@@ -4,7 +4,7 @@
  * max-prefix, End-of-RIB, route refresh, session down.
  */
 import test from 'ava'
-import { type Prefix, formatPrefix, parseAddress, parsePrefix } from '../../../../src/net/ipv4.js'
+import { type Prefix, formatPrefix, } from '../../../../src/net/ipv4.js'
 import type { Route } from '../../../../src/rib/route.js'
 import type { RouteSink } from '../../../../src/rib/source.js'
 import { CeaseSubcode } from '../../../../src/protocols/bgp/codec/constants.js'
@@ -13,17 +13,8 @@ import { endOfRib } from '../../../../src/protocols/bgp/codec/update.js'
 import { PrefixMap } from '../../../../src/net/prefix-map.js'
 import { createImportPolicy } from '../../../../src/protocols/bgp/policy.js'
 import { type PeerRib, Speaker, type SpeakerPeer } from '../../../../src/protocols/bgp/speaker.js'
+import { A, P } from '../../../helpers/net.js'
 
-const A = (s: string): number => {
-  const r = parseAddress(s)
-  if (!r.ok) throw new Error(r.error)
-  return r.value
-}
-const P = (s: string): Prefix => {
-  const r = parsePrefix(s)
-  if (!r.ok) throw new Error(r.error)
-  return r.value
-}
 
 const LOCAL_AS = 64512
 const SELF = A('10.99.0.11')

@@ -1,9 +1,9 @@
 import test from 'ava'
 import { ReplayGuard, type RipAuthConfig, maxRouteEntries, selectSendKey, signPacket, validateKeyChain, verifyPacket } from '../../../../src/protocols/rip/auth.js'
 import { type RipPacket, decodePacket } from '../../../../src/protocols/rip/codec.js'
+import { A as ip } from '../../../helpers/net.js'
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
-const ip = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Number(o), 0)
 
 const pkt: RipPacket = {
   command: 'response',

@@ -11,8 +11,8 @@ import { type RipEntry, type RipRouteEntry, encodePacket } from '../../../../src
 import { type RipAction, RipEngine, type RipInterfaceConfig } from '../../../../src/protocols/rip/engine.js'
 import { RipBfd } from '../../../../src/protocols/rip/bfd.js'
 import type { BfdPort } from '../../../../src/rib/source.js'
+import { A as ip } from '../../../helpers/net.js'
 
-const ip = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Number(o), 0)
 const pfx = (s: string): Prefix => {
   const [a, l] = s.split('/')
   return { addr: ip(a!), len: Number(l) }

@@ -1,8 +1,8 @@
 import test from 'ava'
 import { type RipDecodeErrorKind, type RipPacket, decodePacket, encodePacket, packetEncodingLength, maskLength } from '../../../../src/protocols/rip/codec.js'
+import { A as ip } from '../../../helpers/net.js'
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
-const ip = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Number(o), 0)
 
 // header + entries; each entry AFI tag addr mask nh metric
 const entry = (afi: string, tag: string, addr: string, mask: string, nh: string, metric: string): string => afi + tag + addr + mask + nh + metric

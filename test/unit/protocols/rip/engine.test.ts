@@ -4,8 +4,8 @@ import { formatPrefix } from '../../../../src/net/ipv4.js'
 import { type RipAuthConfig, signPacket, verifyPacket } from '../../../../src/protocols/rip/auth.js'
 import { type RipEntry, type RipPacket, type RipRouteEntry, decodePacket, encodePacket } from '../../../../src/protocols/rip/codec.js'
 import { type RipAction, RipEngine, type RipEngineOptions, type RipInterfaceConfig } from '../../../../src/protocols/rip/engine.js'
+import { A as ip } from '../../../helpers/net.js'
 
-const ip = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Number(o), 0)
 const pfx = (s: string): Prefix => {
   const [a, l] = s.split('/')
   return { addr: ip(a!), len: Number(l) }

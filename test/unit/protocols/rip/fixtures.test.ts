@@ -13,6 +13,7 @@ import { formatPrefix } from '../../../../src/net/ipv4.js'
 import { type RipAuthConfig, type RipKey, verifyPacket } from '../../../../src/protocols/rip/auth.js'
 import { decodePacket, encodePacket } from '../../../../src/protocols/rip/codec.js'
 import { RipEngine } from '../../../../src/protocols/rip/engine.js'
+import { A as ip } from '../../../helpers/net.js'
 
 interface Fixture {
   scenario: string
@@ -27,7 +28,6 @@ const fixtures: Fixture[] = readdirSync(dir)
   .filter((f) => f.endsWith('.json'))
   .sort()
   .map((f) => JSON.parse(readFileSync(dir + f, 'utf8')) as Fixture)
-const ip = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Number(o), 0)
 
 test('fixtures cover every scenario and both daemons', (t) => {
   t.deepEqual(fixtures.map((f) => f.scenario).sort(), ['hmac-sha256', 'md5', 'md5-rfc', 'none', 'password'])

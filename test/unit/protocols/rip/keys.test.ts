@@ -10,13 +10,13 @@ import { selectSendKey, signPacket, verifyPacket } from '../../../../src/protoco
 import { decodePacket } from '../../../../src/protocols/rip/codec.js'
 import { describeKeys, loadKeyFile, parseKeyFile } from '../../../../src/protocols/rip/keys.js'
 import { loadRipAuth, resolveRipInterface } from '../../../../src/protocols/rip/source.js'
+import { A as ip } from '../../../helpers/net.js'
 
 const p = (s: string) => {
   const r = parsePrefix(s)
   if (!r.ok) throw new Error(r.error)
   return r.value
 }
-const ip = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Number(o), 0)
 
 test('key file: comments, several keys, hex secrets and time windows', (t) => {
   const r = parseKeyFile(`# fabric RIP keys

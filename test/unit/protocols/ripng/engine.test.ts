@@ -1,13 +1,8 @@
 import test from 'ava'
-import { parsePrefix6, type Prefix6 } from '../../../../src/net/ipv6.js'
 import { decodePacket, encodePacket, type RipngPacket } from '../../../../src/protocols/ripng/codec.js'
 import { type RipngAction, RipngEngine, type RipngEngineOptions } from '../../../../src/protocols/ripng/engine.js'
+import { P6 as P } from '../../../helpers/net.js'
 
-const P = (s: string): Prefix6 => {
-  const r = parsePrefix6(s)
-  if (!r.ok) throw new Error(r.error)
-  return r.value
-}
 
 function engine(extra: Partial<RipngEngineOptions> = {}) {
   let now = 1_000_000
