@@ -62,6 +62,7 @@ test('hostile input is dropped and counted; packets from the container side are 
   startAgent(lab, h1, { extraArgs: ['--auth', 'md5', '--key-file', keyFile] })
   await waitAgents(lab, [h1])
   const pid = (await agentPids(h1))[0]
+  if (pid === undefined) return t.fail("host 1's agent is not running")
   t.truthy(pid)
   // a bad key file stops `fabric join` at start: exit 2, file and line named
   const badKeys = join(h2.dir, 'bad.keys')
