@@ -53,7 +53,7 @@ async function killHard(file: string): Promise<void> {
   await waitFor(async () => (pidAlive(pid) ? undefined : true), 3000, 20)
 }
 
-async function startBirdGr(t: ExecutionContext, h: LabHost): Promise<GrDaemon> {
+async function startBirdGr(t: ExecutionContext, h: LabHost, bfd: boolean): Promise<GrDaemon> {
   const dir = join(h.dir, 'bird')
   mkdirSync(dir, { recursive: true })
   const conf = join(dir, 'bird.conf')
@@ -64,10 +64,10 @@ async function startBirdGr(t: ExecutionContext, h: LabHost): Promise<GrDaemon> {
     `log "${logFile}" all;`, `router id ${h.address};`, 'protocol device { scan time 2; }',
     'protocol direct { ipv4; interface "docker0"; }',
     'protocol kernel { ipv4 { export where source = RTS_BGP; }; scan time 2; graceful restart on; }',
-    'protocol bfd { interface "eth0" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }',
+    ...(bfd ? ['protocol bfd { interface "eth0" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }'] : []),
     'protocol bgp fabric {', `  local ${h.address} as 64512;`, `  neighbor ${FABRIC} as 64512;`, '  direct;',
     '  hold time 9;', '  keepalive time 3;', '  connect retry time 1;', '  error wait time 1, 5;',
-    '  graceful restart on;', '  graceful restart time 120;', '  bfd on;',
+    '  graceful restart on;', '  graceful restart time 120;', ...(bfd ? ['  bfd on;'] : []),
     `  ipv4 { import all; export where net = ${h.subnet}; };`, '}',
   ].join('\n') + '\n')
   const start = async (recover: boolean) => {
@@ -89,39 +89,49 @@ async function startBirdGr(t: ExecutionContext, h: LabHost): Promise<GrDaemon> {
   }
 }
 
-async function startFrrGr(t: ExecutionContext, h: LabHost): Promise<GrDaemon> {
+async function startFrrGr(t: ExecutionContext, h: LabHost, bfd: boolean): Promise<GrDaemon> {
   const ns = h.ns
   const dir = `/var/run/frr/${ns}`
   mkdirSync(dir, { recursive: true })
   const conf = join(dir, 'frr.conf')
   const logFile = join(dir, 'frr.log')
+  // bfdd gets a file of its own: its `bfd` block ends with `exit`s that, read by bgpd or zebra
+  // (which never entered that node), leave the configuration node and drop all that follows
+  const bfdConf = join(dir, 'bfdd.conf')
+  writeFileSync(bfdConf, [
+    'frr defaults traditional', `hostname ${ns}`, `log file ${logFile}`, '!',
+    'bfd', ` peer ${FABRIC} local-address ${h.address}`, '  receive-interval 100', '  transmit-interval 100', '  detect-multiplier 3', ' exit', 'exit', '!',
+  ].join('\n') + '\n')
   writeFileSync(conf, [
     'frr defaults traditional', `hostname ${ns}`, `log file ${logFile}`, '!',
-    'bfd', ` peer ${FABRIC} local-address ${h.address}`, '  receive-interval 100', '  transmit-interval 100', '  detect-multiplier 3', ' exit', '!',
     'router bgp 64512', ` bgp router-id ${h.address}`, ' no bgp ebgp-requires-policy', ' no bgp network import-check',
-    ' bgp graceful-restart', ' bgp graceful-restart restart-time 120', ' timers bgp 3 9',
-    ` neighbor ${FABRIC} remote-as 64512`, ` neighbor ${FABRIC} timers connect 1`, ` neighbor ${FABRIC} bfd`,
+    // preserve-fw-state: F in its OPENs (zebra keeps bgpd's routes while bgpd restarts)
+    ' bgp graceful-restart', ' bgp graceful-restart preserve-fw-state', ' bgp graceful-restart restart-time 120', ' timers bgp 3 9',
+    ` neighbor ${FABRIC} remote-as 64512`, ` neighbor ${FABRIC} timers connect 1`, ...(bfd ? [` neighbor ${FABRIC} bfd`] : []),
     ' address-family ipv4 unicast', `  network ${h.subnet}`, ' exit-address-family', '!',
   ].join('\n') + '\n')
   writeFileSync(join(dir, 'vtysh.conf'), '')
   const uid = Number((await run('id', ['-u', 'frr'])).stdout.trim())
   const gid = Number((await run('id', ['-g', 'frr'])).stdout.trim())
-  for (const f of [dir, conf, join(dir, 'vtysh.conf')]) chownSync(f, uid, gid)
+  for (const f of [dir, conf, bfdConf, join(dir, 'vtysh.conf')]) chownSync(f, uid, gid)
   const daemon = async (d: string, extra: string[] = []) => {
-    const r = await run('ip', ['netns', 'exec', ns, `/usr/lib/frr/${d}`, '-N', ns, '-d', '-f', conf, '-i', join(dir, `${d}.pid`), ...extra])
+    const r = await run('ip', ['netns', 'exec', ns, `/usr/lib/frr/${d}`, '-N', ns, '-d', '-f', d === 'bfdd' ? bfdConf : conf, '-i', join(dir, `${d}.pid`), ...extra])
     if (r.code !== 0) throw new Error(`${d}: ${r.stderr}${r.stdout}`)
   }
   t.teardown(async () => {
     for (const d of ['bgpd', 'bfdd', 'zebra']) await killHard(join(dir, `${d}.pid`))
     rmSync(dir, { recursive: true, force: true })
   })
-  for (const d of ['zebra', 'bfdd', 'bgpd']) await daemon(d)
+  for (const d of ['zebra', ...(bfd ? ['bfdd'] : []), 'bgpd']) await daemon(d)
   const cli = async (c: string) => (await run('ip', ['netns', 'exec', ns, 'vtysh', '-N', ns, '-c', c])).stdout
   return {
     proto: 'bgp',
     established: async () => {
       try {
-        return (JSON.parse(await cli('show bgp ipv4 unicast summary json')) as { ipv4Unicast?: { peers?: Record<string, { state: string }> } }).ipv4Unicast?.peers?.[FABRIC]?.state === 'Established'
+        // one address family asked for: FRR 8.4 prints its summary without the `ipv4Unicast` wrapper
+        type Summary = { peers?: Record<string, { state: string }> }
+        const j = JSON.parse(await cli('show bgp ipv4 unicast summary json')) as Summary & { ipv4Unicast?: Summary }
+        return (j.ipv4Unicast ?? j).peers?.[FABRIC]?.state === 'Established'
       } catch {
         return false
       }
@@ -136,6 +146,7 @@ async function startFrrGr(t: ExecutionContext, h: LabHost): Promise<GrDaemon> {
     async crashAndRestart() {
       // bgpd dies; zebra keeps its routes for the graceful-restart time (bgpd told it its GR capability)
       await killHard(join(dir, 'bgpd.pid'))
+      // FRR 8.4's bgpd has no -K (restarting mode); with preserve-fw-state its new OPEN carries F
       await daemon('bgpd')
     },
     log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
@@ -144,17 +155,22 @@ async function startFrrGr(t: ExecutionContext, h: LabHost): Promise<GrDaemon> {
 
 const STARTERS = { bird: startBirdGr, frr: startFrrGr }
 
-async function setup(t: ExecutionContext, kind: 'bird' | 'frr', tag: string): Promise<{ lab: LabSpec; h1: LabHost; h2: LabHost; d: GrDaemon }> {
+async function setup(t: ExecutionContext, kind: 'bird' | 'frr', tag: string, bfd = true): Promise<{ lab: LabSpec; h1: LabHost; h2: LabHost; d: GrDaemon }> {
   const lab = await withLab(t, { tag, hosts: 2, mode: 'bgp', start: false })
   const [h1, h2] = lab.hosts as [LabHost, LabHost]
-  writeFileSync(lab.config, renderLabIni(lab, [...modeDefaults('bgp'), 'bfd = yes', 'bfd-interval = 100', 'bfd-multiplier = 3']))
-  const d = await STARTERS[kind](t, h2)
+  writeFileSync(lab.config, renderLabIni(lab, [...modeDefaults('bgp'), ...(bfd ? ['bfd = yes', 'bfd-interval = 100', 'bfd-multiplier = 3'] : [])]))
+  // the daemon's host forwards between its container and the underlay (fabric sets this on its own host)
+  const fw = await run('ip', ['netns', 'exec', h2.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'])
+  if (fw.code !== 0) throw new Error(`ip_forward in ${h2.ns}: ${fw.stderr}`)
+  const d = await STARTERS[kind](t, h2, bfd)
   startAgent(lab, h1, { logLevel: 'info' })
   await waitAgents(lab, [h1])
   t.deepEqual(await waitRoutes(h1.ns, [`${h2.subnet} via ${h2.address}`], 60_000), [`${h2.subnet} via ${h2.address}`], 'fabric learned the daemon\'s subnet')
   t.truthy(await waitFor(async () => ((await d.established()) ? true : undefined), 30_000, 200), `${kind} Established`)
-  t.truthy(await waitBfdUp(h1, 1, 30_000, 'Established'), 'fabric: BFD Up with the daemon')
-  t.truthy(await waitFor(async () => ((await d.bfdUp()) ? true : undefined), 30_000, 200), `${kind}: BFD Up with fabric`)
+  if (bfd) {
+    t.truthy(await waitBfdUp(h1, 1, 30_000, 'Established'), 'fabric: BFD Up with the daemon')
+    t.truthy(await waitFor(async () => ((await d.bfdUp()) ? true : undefined), 30_000, 200), `${kind}: BFD Up with fabric`)
+  }
   return { lab, h1, h2, d }
 }
 
@@ -166,8 +182,11 @@ export function grSuite(kind: 'bird' | 'frr'): void {
     const { lab, h1, h2, d } = await setup(t, kind, kind === 'bird' ? 'gb' : 'gf')
     t.truthy(await waitFor(async () => ((await daemonRoute(h2, d.proto)).includes(h1.subnet) ? true : undefined), 20_000, 200), `${kind} installed fabric's subnet`)
     const mon = new RouteMonitor(h2.ns)
+    const mon1 = new RouteMonitor(h1.ns)
     t.teardown(() => mon.stop())
+    t.teardown(() => mon1.stop())
     await mon.ready
+    await mon1.ready
     const ping = new PingCounter(h2.containerNs, h1.containerIp)
     t.teardown(() => ping.kill())
     await sleep(1000)
@@ -179,13 +198,17 @@ export function grSuite(kind: 'bird' | 'frr'): void {
     await sleep(3000)
     const r = await ping.stop()
     t.log(`fabric restart with ${kind} as helper: ${r.sent} pings every 10 ms, ${r.lost} lost`)
+    if (r.lost > 0) t.log(`route changes: ${h2.name}: ${mon.events.map((e) => e.line).join(' | ')}; ${h1.name}: ${mon1.events.map((e) => e.line).join(' | ')}`)
     t.true(r.sent > 200)
     t.is(r.lost, 0)
     t.deepEqual(mon.events.filter((e) => e.deleted && e.prefix === h1.subnet).map((e) => e.line), [], `${kind} never deleted fabric's subnet`)
   })
 
   tt(`${kind}: ${kind} restarts (killed, started again) with fabric as helper: fabric keeps its route`, async (t) => {
-    const { h1, h2, d } = await setup(t, kind, kind === 'bird' ? 'gc' : 'gd')
+    // graceful restart alone: the daemon's BFD dies with it (control-plane dependent, C bit clear),
+    // and a BFD down ends helper mode at once (docs/protocols.md "graceful restart")
+    const { h1, h2, d } = await setup(t, kind, kind === 'bird' ? 'gc' : 'gd', false)
+    t.truthy(await waitFor(async () => ((await daemonRoute(h2, d.proto)).includes(h1.subnet) ? true : undefined), 20_000, 200), `${kind} installed fabric's subnet`)
     const mon = new RouteMonitor(h1.ns)
     t.teardown(() => mon.stop())
     await mon.ready
@@ -208,7 +231,13 @@ export function grSuite(kind: 'bird' | 'frr'): void {
     }, 150_000, 200), 'graceful restart over')
     await sleep(1000)
     const r = await ping.stop()
-    t.log(`${kind} restart with fabric as helper: ${r.sent} pings, ${r.lost} lost (${kind}'s own forwarding included)`)
+    const back = (await peersOf(h1)).find((x) => x.address === h2.address)?.details?.gracefulRestart as { peer?: { forwarding?: boolean } | null; helped?: number } | undefined
+    t.log(`${kind} restart with fabric as helper: ${r.sent} pings every 10 ms, ${r.lost} lost; ${kind}'s new OPEN: F=${back?.peer?.forwarding ? 1 : 0}`)
+    t.is(back?.helped, 1, 'one restart helped')
+    // F in the new OPEN: the daemon kept its forwarding state (its kernel routes), so nothing is lost either way
+    t.true(back?.peer?.forwarding, `${kind} restarted with its forwarding state kept (F)`)
+    t.true(r.sent > 200)
+    t.is(r.lost, 0)
     t.deepEqual(mon.events.filter((e) => e.deleted && e.prefix === h2.subnet).map((e) => e.line), [], 'fabric never deleted the daemon\'s subnet')
     t.deepEqual(await waitRoutes(h1.ns, [`${h2.subnet} via ${h2.address}`], 2000), [`${h2.subnet} via ${h2.address}`])
   })

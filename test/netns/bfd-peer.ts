@@ -2,7 +2,7 @@
  * A BfdService in its own process, driven over stdin/stdout (JSON lines), for
  * the netns and interop tests: run as `ip netns exec NS node --import tsx bfd-peer.ts`.
  *   in:  {id, cmd: 'add', spec} (auth key secrets as hex) | {id, cmd: 'remove', key}
- *        | {id, cmd: 'status'} | {id, cmd: 'block', ms} (busy-loops the main thread) | {id, cmd: 'close'}
+ *        | {id, cmd: 'status'} | {id, cmd: 'block', ms, busy?} (stalls the main thread: Atomics.wait, or a busy loop with busy) | {id, cmd: 'close'}
  *   out: {ev: 'reply', id, ...} | {ev: 'state', key, from, to, diag, at}   (at: Date.now())
  */
 import { createInterface } from 'node:readline'
@@ -32,8 +32,14 @@ for await (const line of createInterface({ input: process.stdin })) {
     } else if (m.cmd === 'block') {
       const start = Date.now()
       out({ ev: 'reply', id: m.id, blockedFrom: start })
-      while (Date.now() - start < m.ms!) {
-        // busy: the main thread's event loop does not run
+      if ((m as { busy?: boolean }).busy) {
+        while (Date.now() - start < m.ms!) {
+          // busy: the main thread's event loop does not run, and it eats a core
+        }
+      } else {
+        // the event loop stalled without taking CPU from the worker: on a loaded 2-core machine a
+        // busy loop on both sides also starves the workers' threads, which no design can prevent
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, m.ms!)
       }
       out({ ev: 'unblocked', at: Date.now() })
     } else if (m.cmd === 'close') {

@@ -72,7 +72,13 @@ export function makeHardReset(inner: NotificationMessage): NotificationMessage {
 export interface PeerGracefulRestart {
   readonly advertised: boolean
   readonly restartTime: number
-  /** F bit for IPv4 unicast: it keeps forwarding across its restart */
+  /** IPv4 unicast is listed in the capability: its routes are kept when the session is lost (RFC 4724 4.2) */
+  readonly ipv4: boolean
+  /**
+   * F bit for IPv4 unicast. Only the F bit of the OPEN after a restart decides
+   * (it kept its forwarding state across the restart); in the OPEN before, it
+   * says nothing (BIRD sends F only in the OPEN of a `bird -R` recovery)
+   */
   readonly forwarding: boolean
   /** N bit (RFC 8538) */
   readonly notification: boolean
@@ -84,19 +90,23 @@ export function peerGracefulRestart(n: Negotiated): PeerGracefulRestart | null {
   const gr = n.gracefulRestart
   if (!gr) return null
   const v4 = gr.families.find((f) => f.afi === AFI_IPV4 && f.safi === SAFI_UNICAST)
-  return { advertised: true, restartTime: gr.restartTime, forwarding: v4?.forwarding ?? false, notification: gr.notification, restarting: gr.restarting }
+  return { advertised: true, restartTime: gr.restartTime, ipv4: v4 !== undefined, forwarding: v4?.forwarding ?? false, notification: gr.notification, restarting: gr.restarting }
 }
 
 /** Why helper mode ended (or was not entered): the counters' reasons. */
 export type HelperEndReason =
   | 'restart-time-expired' | 'stale-path-time-expired' | 'consecutive-restart' | 'hard-reset' | 'bfd-down'
-  | 'notification' | 'hold-timer-expired' | 'no-graceful-restart' | 'no-forwarding' | 'stopped'
+  | 'notification' | 'hold-timer-expired' | 'no-graceful-restart' | 'no-ipv4' | 'no-forwarding' | 'stopped'
 
 /**
  * Whether a session that went down keeps the peer's routes (RFC 4724 4.2,
- * RFC 8538 4): both sides advertised graceful restart, the peer with F for
- * IPv4 unicast and a restart time, and the session ended by a TCP close or
- * reset, or (N negotiated) by any NOTIFICATION but Cease/Hard Reset.
+ * RFC 8538 4): both sides advertised graceful restart, the peer with IPv4
+ * unicast listed in its capability and a restart time, and the session ended
+ * by a TCP close or reset, or (N negotiated) by any NOTIFICATION but
+ * Cease/Hard Reset. The F bit of the OPEN before the loss is not required:
+ * RFC 4724 4.2 retains the routes of every address family listed, and the F
+ * bit of the peer's NEW OPEN decides whether they stay (session.ts
+ * resumeOrUp). BIRD 2 sends F=0 in every OPEN but a `bird -R` recovery's.
  * `forced` (BFD down, an administrative stop) never helps.
  *
  * Not our own hold timer expiring, although RFC 8538 would allow it with N:
@@ -115,7 +125,7 @@ export function helperDecision(o: {
 }): { help: true } | { help: false; why: HelperEndReason } {
   if (o.forced) return { help: false, why: o.forced }
   if (o.localRestartTime <= 0 || !o.peer || o.peer.restartTime <= 0) return { help: false, why: 'no-graceful-restart' }
-  if (!o.peer.forwarding) return { help: false, why: 'no-forwarding' }
+  if (!o.peer.ipv4) return { help: false, why: 'no-ipv4' }
   const n = o.notification
   if (n) {
     if (n.code === ErrorCode.CEASE && n.subcode === CeaseSubcode.HARD_RESET) return { help: false, why: 'hard-reset' }

@@ -69,8 +69,8 @@ test('Hard Reset (RFC 8538 3) carries the code, subcode and data of the reason',
   t.deepEqual([...n.data], [6, 2, 3, 0x62, 0x79, 0x65])
 })
 
-test('helperDecision: TCP loss helps; NOTIFICATION only with N on both sides and never Hard Reset; F and restart time required', (t) => {
-  const peer = { advertised: true, restartTime: 120, forwarding: true, notification: true, restarting: false }
+test('helperDecision: TCP loss helps; NOTIFICATION only with N on both sides and never Hard Reset; IPv4 listed and restart time required, F of the old OPEN not', (t) => {
+  const peer = { advertised: true, restartTime: 120, ipv4: true, forwarding: true, notification: true, restarting: false }
   const d = (o: Partial<Parameters<typeof helperDecision>[0]>) => {
     const r = helperDecision({ localRestartTime: 120, localNotification: true, peer, ...o })
     return r.help ? 'help' : r.why
@@ -82,7 +82,8 @@ test('helperDecision: TCP loss helps; NOTIFICATION only with N on both sides and
   t.is(d({ notification: { code: 6, subcode: 9 } }), 'hard-reset')
   t.is(d({ notification: { code: 6, subcode: 4 }, peer: { ...peer, notification: false } }), 'notification')
   t.is(d({ peer: { ...peer, notification: false } }), 'help')
-  t.is(d({ peer: { ...peer, forwarding: false } }), 'no-forwarding')
+  t.is(d({ peer: { ...peer, forwarding: false } }), 'help', 'F=0 before the restart (BIRD): the new OPEN decides')
+  t.is(d({ peer: { ...peer, ipv4: false } }), 'no-ipv4')
   t.is(d({ peer: { ...peer, restartTime: 0 } }), 'no-graceful-restart')
   t.is(d({ peer: null }), 'no-graceful-restart')
   t.is(d({ localRestartTime: 0 }), 'no-graceful-restart')
@@ -292,6 +293,20 @@ test('helper: TCP close keeps the routes stale; the peer comes back, End-of-RIB 
   t.true(f.events.includes('graceful-restart-done'))
 })
 
+test('helper: F=0 in the OPEN before the loss (BIRD outside recovery) still keeps the routes; F=1 in the new OPEN resumes them', async (t) => {
+  const f = await startSource(t)
+  const p1 = await peerWithRoutes(t, f, GR({ forwarding: false }))
+  p1.socket.destroy()
+  t.true(await notEstablished(f))
+  t.deepEqual(f.sink.table(), ['10.244.2.0/24', '10.244.3.0/24'], 'kept (RFC 4724 4.2: IPv4 listed in the capability)')
+  t.like(gr(f), { state: 'restarting', stale: 2 })
+  const p2 = await TestPeer.connect(t, f.port)
+  await p2.establish(GR({ restarting: true, forwarding: true }))
+  t.true(await established(f))
+  t.like(gr(f), { state: 'stale-until-eor', stale: 2 })
+  t.deepEqual(f.sink.table(), ['10.244.2.0/24', '10.244.3.0/24'])
+})
+
 test('helper: a peer that does not come back within its restart time is withdrawn', async (t) => {
   const f = await startSource(t)
   const p = await peerWithRoutes(t, f, GR({ restartTime: 30 }))
@@ -365,13 +380,14 @@ test('helper: N negotiated, Cease/Administrative Reset keeps the routes; Cease/H
   }
 })
 
-test('helper: a peer without F in its OPEN, or without the capability, is withdrawn on close', async (t) => {
-  for (const cap of [GR({ forwarding: false }), undefined]) {
+test('helper: a peer without IPv4 unicast in its capability, or without the capability, is withdrawn on close', async (t) => {
+  for (const cap of [{ ...GR(), families: [] }, undefined]) {
     const f = await startSource(t)
     const p = await peerWithRoutes(t, f, cap)
     p.socket.destroy()
     t.true(await until(() => f.sink.table().length === 0))
     t.is(gr(f).helped, 0)
+    if (cap) t.is(grStats(f).notHelped['no-ipv4'], 1)
   }
 })
 
