@@ -119,7 +119,7 @@ export interface BfdDetails {
   packetsIn: number
   packetsOut: number
   lastRxAgoMs: number | null
-  lastDownDiag: number | string
+  lastDownDiag: string | null
 }
 
 export interface PeerRowJson {
