@@ -187,6 +187,12 @@ async function main(): Promise<void> {
     emit({ t: 'finding', name: 'harness-warning', detail: `cannot capture multicast RIP: ${(e as Error).message}` })
   }
   emit({ t: 'ready' })
+  // with auth, wait (up to 20 s: the lab's update interval is 5 s) for a first signed update of the
+  // good neighbour, so that replays are exercised even in a short run
+  if (cfg.keys.length > 0) {
+    const until = Date.now() + 20_000
+    while (captured.length === 0 && Date.now() < until && !stopping) await sleep(250)
+  }
   let sent = 0
   let index = 0
   let last = Date.now()
