@@ -76,6 +76,8 @@ export abstract class SyncRunner<R> {
   private worker: Promise<void> | undefined
   private timer: Timer | undefined
   private laterTimer: Timer | undefined
+  /** after stop(): the kernel is left as it is (SIGTERM keeps fabric's routes while the sources close) */
+  private stopped = false
 
   constructor(protected readonly timers: Timers, private readonly logTo: Pick<Logger, 'log'>, private readonly logFields: Record<string, unknown>) {}
 
@@ -94,7 +96,7 @@ export abstract class SyncRunner<R> {
 
   /** Starts the work after `delay` ms, unless it runs or is scheduled already. */
   protected kick(delay: number): void {
-    if (this.worker || this.timer) return
+    if (this.stopped || this.worker || this.timer) return
     this.timer = this.timers.after(delay, () => {
       this.timer = undefined
       if (!this.worker) this.worker = this.work()
@@ -103,7 +105,7 @@ export abstract class SyncRunner<R> {
 
   /** Calls `fn` after `delay` ms (a later run, after errors: not before its time); once while one is waiting. */
   protected later(delay: number, fn: () => void): void {
-    if (this.laterTimer) return
+    if (this.stopped || this.laterTimer) return
     this.laterTimer = this.timers.after(delay, () => {
       this.laterTimer = undefined
       this.guard(fn)
@@ -132,13 +134,18 @@ export abstract class SyncRunner<R> {
     this.timer = undefined
     for (;;) {
       if (this.worker) await this.worker
-      else if (this.pending()) this.worker = this.work()
+      else if (!this.stopped && this.pending()) this.worker = this.work()
       else return
     }
   }
 
-  /** Stops the timers and the event subscription. */
+  /**
+   * Stops the timers and the event subscription, for good: what the sources
+   * change afterwards (their sessions closing withdraw routes) no longer
+   * reaches the kernel; a step in progress finishes, no other starts.
+   */
   stop(): void {
+    this.stopped = true
     for (const t of [this.interval, this.timer, this.laterTimer]) t?.cancel()
     this.interval = this.timer = this.laterTimer = undefined
     this.subscription?.close()
@@ -147,7 +154,7 @@ export abstract class SyncRunner<R> {
 
   private async work(): Promise<void> {
     try {
-      while (this.pending()) {
+      while (!this.stopped && this.pending()) {
         try {
           await this.step()
         } catch (e) {

@@ -85,7 +85,9 @@ export class BgpSource implements RouteSource {
   private readonly accepted = new Set<Socket>()
   /** graceful restart, restarting side: started within the restart time of a SIGTERM */
   private restarting = false
+  /** the selection-deferral timer: ends the deferral, and bounds the wait for End-of-RIB before stale kernel routes may go */
   private deferralTimer: NodeJS.Timeout | undefined
+  private deferralExpired = false
   private leaving = false
   /** BFD: the agent's service once a peer needs it, key files read at construction, the last status */
   private bfd: BfdPort | undefined
@@ -146,7 +148,12 @@ export class BgpSource implements RouteSource {
       },
     })
     if (this.restarting) {
-      this.deferralTimer = setTimeout(() => this.endDeferral('deferral time over'), b.gracefulRestartDeferral * 1000)
+      this.deferralTimer = setTimeout(() => {
+        this.deferralTimer = undefined
+        this.deferralExpired = true
+        this.endDeferral('deferral time over')
+        this.checkReady()
+      }, b.gracefulRestartDeferral * 1000)
       this.deferralTimer.unref()
     }
     if (b.listen) await this.listen()
@@ -282,12 +289,24 @@ export class BgpSource implements RouteSource {
     return true
   }
 
+  /** Restarting: Established peers whose End-of-RIB has not come (also those the deferral did not wait for). */
+  private endOfRibPending(): string[] {
+    const pending: string[] = []
+    for (const s of this.sessions.values()) if (s.rib && !s.rib.eor) pending.push(s.key)
+    return pending
+  }
+
   private endDeferral(why: string): void {
-    if (this.deferralTimer) clearTimeout(this.deferralTimer)
-    this.deferralTimer = undefined
     if (!this.speaker.isDeferring) return
     this.speaker.endDeferral()
-    this.ctx.log.info('bgp-deferral-ended', { reason: why, note: 'table and End-of-RIB sent to every peer; stale routes may be removed' })
+    const pending = this.endOfRibPending()
+    this.ctx.log.info('bgp-deferral-ended', {
+      reason: why,
+      ...(pending.length > 0 && !this.deferralExpired ? { waitingForEndOfRib: pending } : {}),
+      note: pending.length > 0 && !this.deferralExpired
+        ? 'table and End-of-RIB sent to every peer; stale routes stay until End-of-RIB from the peers still sending their table (restarting themselves: R bit)'
+        : 'table and End-of-RIB sent to every peer; stale routes may be removed',
+    })
     this.checkReady()
   }
 
@@ -408,7 +427,13 @@ export class BgpSource implements RouteSource {
     }
     if (this.isReady) return
     if (this.restarting) {
-      // the deferral decided: End-of-RIB from every peer, or its timer
+      // the deferral is over (End-of-RIB from every peer it waits for, or its timer); the kernel
+      // routes adopted from before the restart go only once every Established peer has sent its
+      // table: a peer with the R bit was not waited for (RFC 4724 4.1: no deadlock) but is still
+      // sending (FRR sets R for its restart time after it starts), or the deferral time is over
+      if (!this.deferralExpired && this.endOfRibPending().length > 0) return
+      if (this.deferralTimer) clearTimeout(this.deferralTimer)
+      this.deferralTimer = undefined
       this.isReady = true
       this.ctx.log.info('bgp-ready', { note: 'graceful restart: deferral over' })
       this.ctx.onReady()

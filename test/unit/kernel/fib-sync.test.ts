@@ -294,3 +294,20 @@ test('removeProtocolRoutes counts routes already gone (ESRCH) apart from those i
   t.deepEqual(kernel.ours(), [])
   t.is(kernel.ours(4).length, 1, "another protocol's route is never touched")
 })
+
+test('stopped (SIGTERM: the sources withdraw as their sessions close): the kernel keeps every route', async (t) => {
+  // gr-frr interop: the stopping agent deleted the peer's subnet when its kick fired during stop
+  const { kernel, rib, fib, clock } = setup()
+  fib.start(60)
+  rib.add(route('10.244.2.0/24', '10.0.0.2'))
+  rib.add(route('10.244.3.0/24', '10.0.0.3'))
+  await fib.flush()
+  t.deepEqual(kernel.ours(), ['10.244.2.0/24 via 10.0.0.2', '10.244.3.0/24 via 10.0.0.3'])
+  fib.stop()
+  rib.withdraw(P('10.244.2.0/24'), 'static', 'h-10.244.2.0/24')
+  rib.add(route('10.244.3.0/24', '10.0.0.4'))
+  clock.advance(120_000)
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r))
+  await fib.drain()
+  t.deepEqual(kernel.ours(), ['10.244.2.0/24 via 10.0.0.2', '10.244.3.0/24 via 10.0.0.3'], 'nothing changed after stop')
+})

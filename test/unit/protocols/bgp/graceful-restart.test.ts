@@ -495,6 +495,24 @@ test('restarting: R bit after a recent SIGTERM; nothing sent until the peer\'s E
   t.false((open2.capabilities.find((c) => c.kind === 'gracefulRestart') as GrCap).restarting)
 })
 
+test('restarting: a peer with the R bit (FRR for its restart time after it starts) gets our table at once, but stale routes wait for its End-of-RIB', async (t) => {
+  // RFC 4724 4.1: the deferral does not wait for a peer that sets R (both would wait for each
+  // other); its table is still on the way, so until its End-of-RIB the kernel keeps the routes
+  // adopted from before the restart (FRR interop: its subnet was deleted and re-added 1.15 s later)
+  const f = await startSource(t, { marker: 5_000 })
+  const p = await TestPeer.connect(t, f.port)
+  await p.establish(GR({ restarting: true }))
+  t.true(await until(() => p.messages.filter((m) => m.type === 'update').length === 2), 'table and End-of-RIB at once (no deadlock)')
+  t.true(f.events.includes('bgp-deferral-ended'))
+  await new Promise((r) => setTimeout(r, 100))
+  t.false(f.source.ready(), 'not ready: the peer\'s table has not come')
+  p.announce('10.244.2.0/24')
+  t.true(await until(() => f.sink.table().length === 1))
+  t.false(f.source.ready())
+  p.eor()
+  t.true(await until(() => f.source.ready()), 'ready at its End-of-RIB')
+})
+
 test('restarting: the deferral timer ends the wait for a peer that sends no End-of-RIB', async (t) => {
   const f = await startSource(t, { marker: 1_000, bgp: ['graceful-restart-deferral = 1'] })
   const p = await TestPeer.connect(t, f.port)
