@@ -81,6 +81,9 @@ export async function createMetrics(view: MetricsView): Promise<Metrics> {
   counterFrom('fabric_packets_sent_total', 'protocol packets/messages sent', (k) => (k === 'tx-packets' || k === 'tx-messages' ? null : undefined), ['source'])
   counterFrom('fabric_packets_dropped_total', 'protocol packets/messages dropped, by reason', (k) => (k.startsWith('drop-packet:') ? k.slice(12) : undefined), ['source', 'reason'])
   counterFrom('fabric_connections_refused_total', 'protocol connections refused or closed before a session, by reason', (k) => (k.startsWith('drop-connection:') ? k.slice(16) : undefined), ['source', 'reason'])
+  counterFrom('fabric_graceful_restarts_helped_total', 'BGP peers helped through a graceful restart (RFC 4724: their routes kept while they restarted)', (k) => (k === 'gracefulRestart.restartsHelped' ? null : undefined), ['source'])
+  counterFrom('fabric_graceful_restart_stale_swept_total', 'stale routes removed after a restarted peer\'s End-of-RIB or when helping ended', (k) => (k === 'gracefulRestart.staleSwept' ? null : undefined), ['source'])
+  counterFrom('fabric_graceful_restart_helper_ended_total', 'helper mode ended before End-of-RIB, by reason (restart time over, consecutive restart, hard reset, BFD down, ...)', (k) => (k.startsWith('gracefulRestart.helperEnded.') ? k.slice('gracefulRestart.helperEnded.'.length) : undefined), ['source', 'reason'])
   counterFrom('fabric_routes_rejected_total', 'received routes rejected (policy, validation), by reason', (k) => (k.startsWith('drop-entry:') ? k.slice(11) : k.startsWith('drop-route:') ? k.slice(11) : undefined), ['source', 'reason'])
   const reconcile = new Histogram({
     name: 'fabric_kernel_sync_duration_seconds', help: 'duration of kernel sync runs', labelNames: ['kind'], registers: [registry],

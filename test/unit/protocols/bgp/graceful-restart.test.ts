@@ -17,6 +17,8 @@ import { type Server, type Socket, connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
+import { flatCounters } from '../../../../src/agent/agent.js'
+import { createMetrics } from '../../../../src/agent/metrics.js'
 import type { Logger } from '../../../../src/core/log.js'
 import { loadConfigText } from '../../../../src/config/fabric-config.js'
 import { type Prefix, formatPrefix, } from '../../../../src/net/ipv4.js'
@@ -291,6 +293,15 @@ test('helper: TCP close keeps the routes stale; the peer comes back, End-of-RIB 
   t.like(gr(f), { state: 'none', stale: 0, secondsLeft: null, helped: 1 })
   t.like(grStats(f), { restartsHelped: 1, staleSwept: 1 })
   t.true(f.events.includes('graceful-restart-done'))
+  // the same counts in the Prometheus metrics
+  const metrics = await createMetrics({
+    routes: () => [], sessions: () => [], kernel: () => ({ opsApplied: 0, opsFailed: 0, fullReconciles: 0, incrementalRuns: 0 }),
+    sourceCounters: () => [{ source: 'bgp', counters: flatCounters(f.source.stats()) }], info: () => ({}),
+    events: () => ({ subscribers: 0, dropped: 0, disconnected: 0 }),
+  })
+  const text = await metrics.registry.metrics()
+  t.regex(text, /fabric_graceful_restarts_helped_total\{source="bgp"\} 1/)
+  t.regex(text, /fabric_graceful_restart_stale_swept_total\{source="bgp"\} 1/)
 })
 
 test('helper: F=0 in the OPEN before the loss (BIRD outside recovery) still keeps the routes; F=1 in the new OPEN resumes them', async (t) => {
