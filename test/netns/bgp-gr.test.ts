@@ -80,7 +80,7 @@ test.serial('graceful restart: SIGTERM + restart of one agent, its subnet never 
   t.true(logEvents(h1.log, 'bgp-deferral-ended').length >= 1)
   t.true(logEvents(h2.log, 'graceful-restart-done').some((e) => e.peer === '10.99.0.11'))
   await new Promise((r) => setTimeout(r, 300))
-  const deletes = watch.flatMap((w) => w.lines.filter((l) => l.startsWith('Deleted') && /10\.244\.\d+\.0\/24/.test(l)))
+  const deletes = watch.flatMap((w, i) => w.lines.filter((l) => l.startsWith('Deleted') && /10\.244\.\d+\.0\/24/.test(l)).map((l) => `host ${i + 1}: ${l}`))
   t.deepEqual(deletes, [], 'no fabric route deleted anywhere during the restart')
 
   // fabric leave: Hard Reset, the peers drop host 1's subnet at once
