@@ -7,6 +7,7 @@
  * routes.ts (/v1/routes), control-api.ts + control-server.ts (the socket),
  * state-file.ts, metrics.ts, events.ts.
  */
+import { assembleInterfaces } from '../kernel/interfaces.js'
 import { mkdirSync } from 'node:fs'
 import type { HostIntegrationStatus, LeaveResponse, PeersResponse, RoutesResponse, StatusResponse } from '../api/types.js'
 import { type ConfigOverrides, type FabricConfig, loadConfig } from '../config/fabric-config.js'
@@ -23,7 +24,7 @@ import { formatAddress, formatPrefix } from '../net/ipv4.js'
 import { BfdService } from '../protocols/bfd/service.js'
 import { Rib } from '../rib/rib.js'
 import type { Route } from '../rib/route.js'
-import type { RouteSource } from '../rib/source.js'
+import type { HostInterface, RouteSource } from '../rib/source.js'
 import { type AgentApi, controlApi } from './control-api.js'
 import { ControlServer } from './control-server.js'
 import type { EventHub } from './events.js'
@@ -103,7 +104,7 @@ export class Agent {
       })
       await this.host.preflight()
       // sources validate their settings (keys, interfaces, peers) here and open nothing yet
-      this.sources = await this.createSources()
+      this.sources = await this.createSources(assembleInterfaces(links, addrs))
     } catch (e) {
       rtnl.close()
       this.rtnl = undefined
@@ -182,10 +183,11 @@ export class Agent {
   }
 
   /** The mode's source (src/agent/sources.ts); it validates its settings here and opens nothing yet. */
-  private async createSources(): Promise<RouteSource[]> {
+  private async createSources(interfaces: readonly HostInterface[]): Promise<RouteSource[]> {
     const source = await SOURCES[this.config.mode]({
       config: this.config,
       self: this.self,
+      interfaces,
       log: this.opts.log.child({ source: this.config.mode }),
       stateDir: this.opts.stateDir,
       bfd: () => this.bfdService(),

@@ -123,12 +123,22 @@ export interface PeerBfdDetails {
   lastDownDiag: string | null
 }
 
+/** One interface of this host as sources see it (kernel/interfaces.ts NetInterface is one). */
+export interface HostInterface {
+  name: string
+  up: boolean
+  /** IPv4 addresses with their prefix length */
+  addresses: readonly { address: number; prefixLen: number }[]
+}
+
 /** What a source factory gets from the agent. */
 export interface SourceContext {
   config: FabricConfig
   self: SelfInfo
   log: Logger
   stateDir: string
+  /** this host's interfaces, read once through rtnetlink at start (the one way fabric reads them) */
+  interfaces?: readonly HostInterface[]
   /** the agent's BFD service, started on the first call (absent: BFD unavailable) */
   bfd?: () => Promise<BfdPort>
   /** call when ready() turns true, so FIB sync may delete stale routes */

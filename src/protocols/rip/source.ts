@@ -16,14 +16,13 @@
  *   bfd           [rip] bfd = yes: a BFD session per neighbour (bfd.ts); its
  *                 down times out the routes via that neighbour at once
  */
-import { networkInterfaces } from 'node:os'
 import { AgentStartError, EXIT } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
 import { type SelfInfo, extraSubnets } from '../../core/self.js'
 import type { FabricConfig } from '../../config/fabric-config.js'
 import type { RipConfig } from '../../config/rip-config.js'
 import { type Prefix, containsAddress, formatAddress, formatPrefix, overlaps, parseAddress, prefix } from '../../net/ipv4.js'
-import type { CreateSource, PeerStatus, RouteSink, RouteSource, SourceContext } from '../../rib/source.js'
+import type { CreateSource, HostInterface, PeerStatus, RouteSink, RouteSource, SourceContext } from '../../rib/source.js'
 import { BFD_DEFAULTS } from '../../config/bfd-config.js'
 import { RipBfd } from './bfd.js'
 import type { RipAuthConfig, RipKey } from './auth.js'
@@ -60,50 +59,32 @@ function errorOf(message: string): AgentStartError {
   return new AgentStartError(message, EXIT.USAGE)
 }
 
-// ---- reading the host's interfaces -----------------------------------------
-// The only place RIP reads interfaces, through os.networkInterfaces(). To be
-// switched to the one rtnetlink-based interface reader (issue "Architecture
-// pass": one way to read interfaces) when it lands in src/kernel.
+// ---- the host's interfaces (SourceContext.interfaces: read by the agent through rtnetlink) ----
 
-/** The IPv4 address and network of an interface, from the OS. */
-function interfaceAddress(name: string): ResolvedInterface | undefined {
-  const list = networkInterfaces()[name] ?? []
-  for (const a of list) {
-    if (a.family !== 'IPv4' || a.internal) continue
-    const addr = parseAddress(a.address)
-    const len = Number(a.cidr?.split('/')[1])
-    if (!addr.ok || !Number.isInteger(len)) continue
-    return { name, address: addr.value, subnet: prefix(addr.value, len) }
-  }
-  return undefined
+/** The IPv4 address and network of an interface. */
+function interfaceAddress(interfaces: readonly HostInterface[], name: string): ResolvedInterface | undefined {
+  const a = interfaces.find((i) => i.name === name)?.addresses[0]
+  return a ? { name, address: a.address, subnet: prefix(a.address, a.prefixLen) } : undefined
 }
 
-function localAddresses(): number[] {
-  const out: number[] = []
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) {
-      if (a.family !== 'IPv4') continue
-      const p = parseAddress(a.address)
-      if (p.ok) out.push(p.value)
-    }
-  }
-  return out
+function localAddresses(interfaces: readonly HostInterface[]): number[] {
+  return interfaces.flatMap((i) => i.addresses.map((a) => a.address))
 }
 
-function interfaceNames(): string[] {
-  return Object.keys(networkInterfaces()).filter((n) => n !== 'lo')
+function interfaceNames(interfaces: readonly HostInterface[]): string[] {
+  return interfaces.map((i) => i.name).filter((n) => n !== 'lo')
 }
 
 // ------------------------------------------------------------------------------
 
 /** Resolves the interface RIP speaks on and checks it is not container-facing. */
-export function resolveRipInterface(config: FabricConfig, self: SelfInfo): ResolvedInterface {
+export function resolveRipInterface(config: FabricConfig, self: SelfInfo, interfaces: readonly HostInterface[] = []): ResolvedInterface {
   const rip = config.rip
   let iface: ResolvedInterface = { name: self.interface, address: self.address, subnet: self.underlay }
   if (rip.interface !== undefined && rip.interface !== self.interface) {
-    const found = interfaceAddress(rip.interface)
+    const found = interfaceAddress(interfaces, rip.interface)
     if (!found) {
-      const names = interfaceNames().join(', ') || 'none'
+      const names = interfaceNames(interfaces).join(', ') || 'none'
       throw errorOf(`[rip] interface = "${rip.interface}": no such interface with an IPv4 address on this host (interfaces: ${names}); expected the underlay interface, e.g. ${self.interface}`)
     }
     iface = found
@@ -161,7 +142,7 @@ export class RipSource implements RouteSource {
   readonly #pending = new Set<Promise<unknown>>()
   readonly #bfd: RipBfd
 
-  constructor(ctx: { config: FabricConfig; self: SelfInfo; log: Logger; onReady: () => void; listenOnly?: boolean; bfd?: SourceContext['bfd'] }, deps: RipSourceDeps = {}) {
+  constructor(ctx: { config: FabricConfig; self: SelfInfo; log: Logger; onReady: () => void; listenOnly?: boolean; bfd?: SourceContext['bfd']; interfaces?: readonly HostInterface[] }, deps: RipSourceDeps = {}) {
     this.#config = ctx.config
     this.#self = ctx.self
     this.#listenOnly = ctx.listenOnly ?? false
@@ -169,7 +150,8 @@ export class RipSource implements RouteSource {
     this.#onReady = ctx.onReady
     this.#now = deps.now ?? Date.now
     const rip = ctx.config.rip
-    this.#iface = resolveRipInterface(ctx.config, ctx.self)
+    const interfaces = ctx.interfaces ?? []
+    this.#iface = resolveRipInterface(ctx.config, ctx.self, interfaces)
     const { auth, keys, warnings } = loadRipAuth(rip)
     this.#keys = keys
     for (const n of rip.neighbors) this.#unheard.add(n >>> 0)
@@ -192,7 +174,7 @@ export class RipSource implements RouteSource {
       now: this.#now,
       random: deps.random ?? Math.random,
       allowed,
-      ownAddresses: localAddresses(),
+      ownAddresses: [ctx.self.address, ...localAddresses(interfaces)],
       pools: [ctx.config.pool, ...netPools],
       maxRoutes: rip.maxRoutes,
       port: rip.port,

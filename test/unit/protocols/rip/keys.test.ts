@@ -131,6 +131,16 @@ test('RIP interface: the underlay by default; neighbours must be on it', (t) => 
   t.throws(() => resolveRipInterface(config(rip({ neighbors: [self.address] })), self), { message: /neighbor = 10\.99\.0\.11/ })
 })
 
+test('RIP interface: another underlay interface is found among the interfaces the agent read (rtnetlink)', (t) => {
+  const interfaces = [
+    { name: 'lo', up: true, addresses: [{ address: ip('127.0.0.1'), prefixLen: 8 }] },
+    { name: 'eth1', up: true, addresses: [{ address: ip('10.98.0.5'), prefixLen: 24 }] },
+  ]
+  t.deepEqual(resolveRipInterface(config(rip({ interface: 'eth1' })), self, interfaces), { name: 'eth1', address: ip('10.98.0.5'), subnet: p('10.98.0.0/24') })
+  const e = t.throws(() => resolveRipInterface(config(rip({ interface: 'eth9' })), self, interfaces))
+  t.regex(e?.message ?? '', /interfaces: eth1\); expected the underlay interface/)
+})
+
 test('RIP interface: an unknown or container-facing interface is refused', (t) => {
   const e = t.throws(() => resolveRipInterface(config(rip({ interface: 'nosuchif0' })), self))
   t.regex(e?.message ?? '', /^\[rip\] interface = "nosuchif0": no such interface with an IPv4 address on this host/)
