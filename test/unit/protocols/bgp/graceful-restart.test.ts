@@ -19,7 +19,6 @@ import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import { flatCounters } from '../../../../src/agent/agent.js'
 import { createMetrics } from '../../../../src/agent/metrics.js'
-import type { Logger } from '../../../../src/core/log.js'
 import { loadConfigText } from '../../../../src/config/fabric-config.js'
 import { type Prefix, formatPrefix, } from '../../../../src/net/ipv4.js'
 import type { Route } from '../../../../src/rib/route.js'
@@ -35,6 +34,7 @@ import {
   type GrTimers, RESTART_MARKER_FILE, helperDecision, makeHardReset, takeRestartMarker, writeRestartMarker,
 } from '../../../../src/protocols/bgp/graceful-restart.js'
 import { BgpSource } from '../../../../src/protocols/bgp/source.js'
+import { eventLog } from '../../../helpers/log.js'
 import { A, P } from '../../../helpers/net.js'
 
 type GrCap = Extract<Capability, { kind: 'gracefulRestart' }>
@@ -144,11 +144,6 @@ class Sink implements RouteSink {
   stale(p: string): string | undefined { return this.routes.get(p)?.attrs?.stale?.reason }
 }
 
-function quietLog(events: string[]): Logger {
-  const log = (_l: string, e: string) => { events.push(e) }
-  const l: Logger = { log, debug: (e) => log('debug', e), info: (e) => log('info', e), warn: (e) => log('warn', e), error: (e) => log('error', e), limited: (_l, e) => log('', e), child: () => l }
-  return l
-}
 
 async function waitFor<T>(f: () => T | undefined, ms = 5_000): Promise<T | undefined> {
   const end = Date.now() + ms
@@ -239,7 +234,7 @@ async function startSource(t: ExecutionContext, o: { bgp?: string[]; peer?: stri
   const bfd = new FakeBfd()
   const source = new BgpSource({
     config, self: { name: 'me', address: A('127.0.0.1'), subnet: P('10.244.1.0/24'), interface: 'lo', underlay: P('10.99.0.0/24') },
-    log: quietLog(events), stateDir, onReady: () => undefined, bfd: async () => bfd as unknown as BfdPort,
+    log: eventLog(events), stateDir, onReady: () => undefined, bfd: async () => bfd as unknown as BfdPort,
   }, { listenHost: '127.0.0.1', grTimers: timers })
   const sink = new Sink()
   await source.start(sink)

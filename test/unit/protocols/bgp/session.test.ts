@@ -11,7 +11,6 @@ import { flatCounters } from '../../../../src/agent/agent.js'
 import { createMetrics } from '../../../../src/agent/metrics.js'
 import { dropSummary } from '../../../../src/cli-support/render.js'
 import test from 'ava'
-import type { Logger } from '../../../../src/core/log.js'
 import { loadConfigText } from '../../../../src/config/fabric-config.js'
 import { type Prefix, formatPrefix, } from '../../../../src/net/ipv4.js'
 import type { Route } from '../../../../src/rib/route.js'
@@ -21,6 +20,7 @@ import { decodeMessage, encodeMessage } from '../../../../src/protocols/bgp/code
 import { makeOpen } from '../../../../src/protocols/bgp/codec/open.js'
 import type { Message, NotificationMessage } from '../../../../src/protocols/bgp/codec/types.js'
 import { BgpSource, type BgpSourceOptions } from '../../../../src/protocols/bgp/source.js'
+import { eventLog } from '../../../helpers/log.js'
 import { A, P } from '../../../helpers/net.js'
 
 
@@ -36,11 +36,6 @@ class Sink implements RouteSink {
   table(): string[] { return [...this.routes.keys()].sort() }
 }
 
-function quietLog(events: string[] = [], limited: string[] = []): Logger {
-  const log = (_l: string, e: string) => { events.push(e) }
-  const l: Logger = { log, debug: (e) => log('debug', e), info: (e) => log('info', e), warn: (e) => log('warn', e), error: (e) => log('error', e), limited: (_l, e) => { limited.push(e); log('', e) }, child: () => l }
-  return l
-}
 
 async function waitFor<T>(f: () => T | undefined, ms = 10_000): Promise<T | undefined> {
   const end = Date.now() + ms
@@ -118,7 +113,7 @@ async function startSource(t: import('ava').ExecutionContext, extra: string[] = 
   const limited: string[] = []
   const source = new BgpSource({
     config, self: { name: 'me', address: A('127.0.0.1'), subnet: P('10.244.1.0/24'), interface: 'lo', underlay: P('10.99.0.0/24') },
-    log: quietLog(events, limited), stateDir: '/nonexistent', onReady: () => undefined,
+    log: eventLog(events, limited), stateDir: '/nonexistent', onReady: () => undefined,
   }, { listenHost: '127.0.0.1', ...options })
   const sink = new Sink()
   await source.start(sink)
