@@ -17,6 +17,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ExecutionContext } from 'ava'
 import { loadConfigText } from '../../src/config/fabric-config.js'
+import { ISOLATION_CHAIN } from '../../src/host/firewall.js'
+import type { Iptables } from '../../src/host/iptables.js'
 import { bridgeSysctls, gatewayOf, wantedNetworks } from '../../src/host/networks.js'
 import { run, waitFor } from './helpers.js'
 import { getJson } from '../../src/api/client.js'
@@ -240,4 +242,12 @@ export function expectedMatrix(containers: Container[]): Map<string, boolean> {
 /** The entries of `got` that differ from `want`, as readable lines (empty: the matrix is exactly as expected). */
 export function matrixDiff(want: Map<string, boolean>, got: Map<string, boolean>): string[] {
   return [...want].filter(([k, v]) => got.get(k) !== v).map(([k, v]) => `${k}: expected ${v ? 'ok' : 'blocked'}`)
+}
+
+/** The packet count of FABRIC-ISOLATION's DROP for a source pool (iptables-save -c); -1 when the rule is absent. */
+export async function dropCount(ns: string, ipt: Iptables, source: string): Promise<number> {
+  const out = await inNs(ns, ipt.backend === 'nft' ? 'iptables-nft-save' : 'iptables-legacy-save', '-c', '-t', 'filter')
+  const line = out.split('\n').find((l) => l.includes(`-A ${ISOLATION_CHAIN} -s ${source} -j DROP`))
+  const m = line ? /^\[(\d+):\d+\]/.exec(line) : null
+  return m ? Number(m[1]) : -1
 }

@@ -8,10 +8,10 @@
  * network; `fabric routes --network`, status per network and `fabric leave`.
  */
 import test, { type ExecutionContext } from 'ava'
-import { ISOLATION_CHAIN, planRemove } from '../../src/host/firewall.js'
+import { planRemove } from '../../src/host/firewall.js'
 import { type Exec, type Iptables, detectIptables } from '../../src/host/iptables.js'
 import { fabric, fabricRoutes, run, uniqueName, waitFor, waitRoutes } from './helpers.js'
-import { type NetLab, buildNetLab, expectedMatrix, inNs, matrix, matrixDiff, ping, startNetAgent, tcp, waitNetAgents } from './helpers-networks.js'
+import { type NetLab, buildNetLab, dropCount, expectedMatrix, inNs, matrix, matrixDiff, ping, startNetAgent, tcp, waitNetAgents } from './helpers-networks.js'
 
 /** The routes host I must have: the other hosts' subnets of all three networks, via their underlay addresses. */
 function routesOf(i: number): string[] {
@@ -21,13 +21,6 @@ function routesOf(i: number): string[] {
 async function iptablesOf(ns: string): Promise<Iptables> {
   const exec: Exec = (cmd, args, input) => run('ip', ['netns', 'exec', ns, cmd, ...args], { input, timeoutMs: 20_000 })
   return (await detectIptables(undefined, exec)).ipt
-}
-
-async function dropCount(ns: string, ipt: Iptables, source: string): Promise<number> {
-  const out = await inNs(ns, ipt.backend === 'nft' ? 'iptables-nft-save' : 'iptables-legacy-save', '-c', '-t', 'filter')
-  const line = out.split('\n').find((l) => l.includes(`-A ${ISOLATION_CHAIN} -s ${source} -j DROP`))
-  const m = line ? /^\[(\d+):\d+\]/.exec(line) : null
-  return m ? Number(m[1]) : -1
 }
 
 async function endToEnd(t: ExecutionContext, mode: 'static' | 'bgp'): Promise<void> {

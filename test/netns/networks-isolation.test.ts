@@ -20,6 +20,7 @@ import { type Exec, type Iptables, detectIptables } from '../../src/host/iptable
 import { bridgeSysctls, gatewayOf, wantedNetworks } from '../../src/host/networks.js'
 import { formatPrefix } from '../../src/net/ipv4.js'
 import { run, uniqueName } from './helpers.js'
+import { type Container, dropCount, expectedMatrix, inNs, matrix, ping, sh, tcp } from './helpers-networks.js'
 
 const HOSTS = [1, 2, 3]
 const CONFIG = loadConfigText(`[fabric]
@@ -33,20 +34,6 @@ bridge = bk
 pool = 10.246.0.0/16
 bridge = fr
 `)
-
-async function sh(cmd: string, ...args: string[]): Promise<string> {
-  const r = await run(cmd, args, { timeoutMs: 20_000 })
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`)
-  return r.stdout
-}
-const inNs = (ns: string, ...args: string[]): Promise<string> => sh('ip', 'netns', 'exec', ns, ...args)
-
-interface Container {
-  ns: string
-  name: string
-  /** network name -> address */
-  addresses: Record<string, string>
-}
 
 async function build(pfx: string): Promise<{ containers: Container[]; ipt: Map<string, Iptables>; host: (i: number) => string }> {
   const host = (i: number): string => `${pfx}-h${i}`
@@ -122,69 +109,6 @@ async function applyRules(ipt: Iptables, hostName: string): Promise<string[]> {
 }
 
 /** Reachable when any of 3 echo requests is answered (the first may wait on ARP). */
-async function ping(from: string, to: string): Promise<boolean> {
-  return (await run('ip', ['netns', 'exec', from, 'ping', '-c', '3', '-i', '0.3', '-W', '2', '-q', to], { timeoutMs: 10_000 })).code === 0
-}
-
-/** TCP to a closed port: a RST (refused) means the SYN got there and the answer came back; no answer in 5 s (generous: the machine is shared) means dropped. */
-async function tcp(from: string, to: string): Promise<boolean> {
-  const r = await run('ip', ['netns', 'exec', from, 'timeout', '5', 'bash', '-c', `exec 3<>/dev/tcp/${to}/7`], { timeoutMs: 10_000 })
-  if (r.code === 124) return false
-  if (/refused/i.test(r.stderr) || r.code === 0) return true
-  throw new Error(`tcp ${from} -> ${to}: code ${r.code} ${r.stderr.trim()}`)
-}
-
-async function pool<T>(items: (() => Promise<T>)[], width = 8): Promise<T[]> {
-  const out: T[] = new Array(items.length)
-  let next = 0
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) {
-      const k = next++
-      out[k] = await items[k]!()
-    }
-  }))
-  return out
-}
-
-/** Every (container, address of another container, protocol) -> reachable. */
-async function matrix(containers: Container[]): Promise<Map<string, boolean>> {
-  const cases: { key: string; f: () => Promise<boolean> }[] = []
-  for (const a of containers) {
-    for (const b of containers) {
-      if (a === b) continue
-      for (const [net, addr] of Object.entries(b.addresses)) {
-        cases.push({ key: `icmp ${a.name} -> ${b.name}.${net}`, f: () => ping(a.ns, addr) })
-        cases.push({ key: `tcp ${a.name} -> ${b.name}.${net}`, f: () => tcp(a.ns, addr) })
-      }
-    }
-  }
-  const results = await pool(cases.map((c) => c.f))
-  return new Map(cases.map((c, k) => [c.key, results[k]!]))
-}
-
-function expected(containers: Container[]): Map<string, boolean> {
-  const out = new Map<string, boolean>()
-  for (const a of containers) {
-    for (const b of containers) {
-      if (a === b) continue
-      for (const net of Object.keys(b.addresses)) {
-        const ok = net in a.addresses
-        out.set(`icmp ${a.name} -> ${b.name}.${net}`, ok)
-        out.set(`tcp ${a.name} -> ${b.name}.${net}`, ok)
-      }
-    }
-  }
-  return out
-}
-
-/** The packet count of FABRIC-ISOLATION's DROP for a source pool (iptables-save -c). */
-async function dropCount(ns: string, ipt: Iptables, source: string): Promise<number> {
-  const out = await inNs(ns, ipt.backend === 'nft' ? 'iptables-nft-save' : 'iptables-legacy-save', '-c', '-t', 'filter')
-  const line = out.split('\n').find((l) => l.includes(`-A ${ISOLATION_CHAIN} -s ${source} -j DROP`))
-  const m = line ? /^\[(\d+):\d+\]/.exec(line) : null
-  return m ? Number(m[1]) : -1
-}
-
 test('fabric networks: same network reaches across hosts, different networks are blocked on the same host and across, the dual-homed container reaches both, the receiving host drops on its own', async (t) => {
   t.timeout(180_000)
   const pfx = uniqueName('nw')
@@ -206,7 +130,7 @@ test('fabric networks: same network reaches across hosts, different networks are
     t.deepEqual(await applyRules(ipt.get(host(i))!, `h${i}`), [], `host ${i}: a second apply changes nothing`)
   }
 
-  const want = expected(containers)
+  const want = expectedMatrix(containers)
   const got = await matrix(containers)
   const wrong = [...want].filter(([k, v]) => got.get(k) !== v).map(([k, v]) => `${k}: expected ${v ? 'ok' : 'blocked'}`)
   t.deepEqual(wrong, [])
