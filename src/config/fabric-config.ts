@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import {
   type Prefix, containsAddress, containsPrefix, formatAddress, formatPrefix, overlaps, parseAddress, parsePrefix,
 } from '../net/ipv4.js'
+import type { Prefix6 } from '../net/ipv6.js'
 import { type BgpConfig, parseBgp } from './bgp-config.js'
 import { ConfigError, ConfigErrors } from './errors.js'
 import { type NetworkConfig, checkHostAddresses, hostNetworkSubnets, parseNetworks } from './networks.js'
@@ -23,6 +24,9 @@ export interface HostEntry {
   /** this host's subnet in each [network.NAME] (given as subnet.NAME, or derived; see config/networks.ts).
    *  Always set by loadConfig; optional for entries built elsewhere (--subnet hosts). */
   networks?: Record<string, Prefix>
+  /** [host.NAME] address6: the host's global underlay IPv6 address (RFC 5952 text); subnet6: its container subnet inside pool6 */
+  address6?: string
+  subnet6?: Prefix6
 }
 
 export interface FabricConfig {
@@ -41,6 +45,12 @@ export interface FabricConfig {
   networks: NetworkConfig[]
   /** this host's subnet given by --subnet (modes rip/bgp without a [host.*] entry) */
   subnet?: Prefix
+  /** [fabric] pool6: the IPv6 container pool; absent: the fabric is IPv4-only */
+  pool6?: Prefix6
+  /** [fabric] host-prefix6: length of each host's IPv6 subnet (48-120, default 64) */
+  hostPrefix6: number
+  /** --subnet6: this host's IPv6 subnet (modes rip/bgp without a [host.*] entry) */
+  subnet6?: Prefix6
   bgp: BgpConfig
   rip: RipConfig
 }
@@ -55,6 +65,11 @@ export interface ConfigOverrides {
   reconcileInterval?: string | number
   /** --subnet: this host's subnet */
   subnet?: string
+  /** IPv6: --pool6, --host-prefix6, --subnet6 (this host's), --address6 (this host's underlay IPv6 address) */
+  pool6?: string
+  hostPrefix6?: string | number
+  subnet6?: string
+  address6?: string
   /** BGP flags by flag name (asn, router-id, hold-time, ...) */
   bgp?: Record<string, string | undefined>
   /** repeatable --peer ADDRESS[@ASN] */
@@ -68,6 +83,7 @@ export const DEFAULT_FLAGS_ONLY_POOL = '10.244.0.0/16'
 
 export const DEFAULTS = {
   hostPrefix: 24,
+  hostPrefix6: 64,
   mode: 'static' as Mode,
   routeProtocol: DEFAULT_ROUTE_PROTOCOL,
   reconcileInterval: 5,
@@ -316,5 +332,5 @@ function validate(doc: IniDocument, overrides: ConfigOverrides, errors: ConfigEr
   const bgp = parseBgp({ file: doc.file, bgpSection, peerSections, overrides: o.bgp ?? {}, peerFlags: o.peers ?? [], errors })
   const rip = parseRip({ file: doc.file, section: ripSection, overrides: o.rip ?? {}, errors })
   if (pool === undefined) return undefined
-  return { pool, hostPrefix, mode, routeProtocol, underlay, reconcileInterval, hosts, networks, subnet, bgp, rip }
+  return { pool, hostPrefix, hostPrefix6: DEFAULTS.hostPrefix6, mode, routeProtocol, underlay, reconcileInterval, hosts, networks, subnet, bgp, rip }
 }

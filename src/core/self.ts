@@ -1,4 +1,5 @@
 import type { Prefix } from '../net/ipv4.js'
+import type { Prefix6 } from '../net/ipv6.js'
 
 /** One fabric network as this host has it: the default network (docker0) or a [network.NAME]. */
 export interface SelfNetwork {
@@ -27,6 +28,16 @@ export interface SelfInfo {
    * is `subnet`). Absent: the default network alone (see selfNetworks).
    */
   networks?: SelfNetwork[]
+  /**
+   * IPv6 (dual-stack host): all four set together, or none (an IPv4-only
+   * host). address6 is this host's global underlay IPv6 address (RFC 5952
+   * text) on `interface`; underlay6 its connected prefix there; subnet6 this
+   * host's container subnet inside pool6 (docker0's fixed-cidr-v6).
+   */
+  address6?: string
+  underlay6?: Prefix6
+  subnet6?: Prefix6
+  pool6?: Prefix6
 }
 
 /** The [network.NAME] subnets of this host (the default network left out): what is announced besides `subnet`. */

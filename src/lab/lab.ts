@@ -40,6 +40,10 @@ export interface LabHost {
   subnet: string
   gateway: string
   containerIp: string
+  /** dual-stack lab (--ipv6): underlay IPv6 address, container subnet6, container's IPv6 address (RFC 5952) */
+  address6?: string
+  subnet6?: string
+  containerIp6?: string
   dir: string
   socket: string
   log: string

@@ -3,6 +3,8 @@ import type { SelfInfo } from '../core/self.js'
 import type { BfdAuthType } from '../config/bfd-config.js'
 import type { FabricConfig } from '../config/fabric-config.js'
 import type { Prefix } from '../net/ipv4.js'
+import type { Prefix6 } from '../net/ipv6.js'
+import type { RibRoute6 } from './rib6.js'
 import type { Route, SourceKind } from './route.js'
 
 /** Where a source emits its routes (the RIB). */
@@ -10,6 +12,18 @@ export interface RouteSink {
   add(route: Route): void
   withdraw(prefix: Prefix, source: SourceKind, peer: string): void
   withdrawPeer(source: SourceKind, peer: string): number
+}
+
+/**
+ * Where a source emits its IPv6 routes (the agent's Rib6; present only on a
+ * dual-stack host, i.e. when SelfInfo.subnet6 is set). Candidates are keyed
+ * (prefix, source, peer) as in the IPv4 sink; `source` is the source's kind
+ * ('static', 'bgp') or 'ripng'.
+ */
+export interface RouteSink6 {
+  add(route: RibRoute6): void
+  withdraw(prefix: Prefix6, source: string, peer: string): void
+  withdrawPeer(source: string, peer: string): number
 }
 
 /** Per-peer view a source reports for `fabric peers` / status. */
@@ -33,7 +47,8 @@ export interface PeerStatus {
 /** A way of learning routes. Sources never touch the kernel. */
 export interface RouteSource {
   readonly kind: SourceKind
-  start(sink: RouteSink): Promise<void>
+  /** sink6: the IPv6 RIB, given only on a dual-stack host (self.subnet6 set); IPv4-only sources ignore it */
+  start(sink: RouteSink, sink6?: RouteSink6): Promise<void>
   /** stop, leaving learned routes in place (agent restart must not black-hole) */
   stop(): Promise<void>
   /**
@@ -129,6 +144,8 @@ export interface HostInterface {
   up: boolean
   /** IPv4 addresses with their prefix length */
   addresses: readonly { address: number; prefixLen: number }[]
+  /** IPv6 addresses (RFC 5952 text) with prefix length and scope; absent when not read */
+  addresses6?: readonly { address: string; prefixLen: number; scope: 'link' | 'global' }[]
 }
 
 /** What a source factory gets from the agent. */
