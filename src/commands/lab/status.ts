@@ -1,9 +1,9 @@
 import { Command, Flags } from '@oclif/core'
 import { listLabs, readLab } from '../../lab/lab.js'
-import { labReport, labSummary, renderSummary } from '../../lab/report.js'
+import { labReport, labSummary, renderSummary, summaryOk } from '../../lab/report.js'
 
 export default class LabStatus extends Command {
-  static override description = "Show a lab: up to 10 hosts, each host's fabric routes and the container-to-container reachability matrix; above 10 hosts a summary (hosts converged, routes per host min/median/max, pings from a sample of 10 containers to all others). Exits 1 when a ping fails or a host misses a route."
+  static override description = "Show a lab: up to 10 hosts, each host's fabric routes and the container-to-container reachability matrix (one per address family in a dual-stack lab); above 10 hosts a summary: agents answering, hosts converged (a fabric route in the kernel to every other host's subnet), routes per host min/median/max, and one round of pings from a sample of 10 containers to all others, in parallel. Exits 1 when a ping fails or a host misses a route."
 
   static override flags = {
     name: Flags.string({ description: 'lab name', default: 'lab' }),
@@ -21,7 +21,7 @@ export default class LabStatus extends Command {
     if (spec.hosts.length > 10 && !flags.matrix) {
       const s = await labSummary(spec)
       this.log(renderSummary(spec, s))
-      if (s.converged !== s.hosts || s.pings.some((p) => !p.ok)) this.exit(1)
+      if (!summaryOk(s)) this.exit(1)
       return
     }
     const report = await labReport(spec)
