@@ -6,7 +6,7 @@
  * 200 hosts cost one process and ~0.2 s instead of 200 `ip -n NS route`
  * processes (each one remounts /sys; together ~1 s of CPU). Where the
  * program cannot run (no perl, an architecture whose setns number it does not
- * know) a few shells run `ip -n NS -4|-6 route show proto 233` instead.
+ * know) a few shells run `ip -n NS -4|-6 route show table all proto 233` instead.
  */
 import { formatPrefix6, parsePrefix6 } from '../net/ipv6.js'
 import { formatPrefix, parsePrefix } from '../net/ipv4.js'
@@ -87,7 +87,7 @@ print "done\n";
 `
 
 /** The fallback: one shell per share of the namespaces, `ip -n` for each. */
-const SHELL_SCRIPT = 'p=$1; fams=$2; shift 2; for ns; do for f in $fams; do echo "@$f $ns"; ip -n "$ns" -"$f" route show proto "$p" 2>/dev/null || echo "!$ns ip -n $ns -$f route show failed ($?)"; done; done; echo done'
+const SHELL_SCRIPT = 'p=$1; fams=$2; shift 2; for ns; do for f in $fams; do echo "@$f $ns"; ip -n "$ns" -"$f" route show table all proto "$p" 2>/dev/null || echo "!$ns ip -n $ns -$f route show failed ($?)"; done; done; echo done'
 
 /** Route types `ip route` prints before the prefix; such routes do not forward to a host. */
 const ROUTE_TYPES = new Set(['unreachable', 'blackhole', 'prohibit', 'throw', 'local', 'broadcast', 'multicast', 'anycast', 'nat'])
@@ -163,7 +163,6 @@ export function parseRouteDump(stdout: string, namespaces: readonly string[], fa
     if (line === 'done') {
       done++
       cur = undefined
-      continue
     }
   }
   const out = new Map<string, NamespaceRoutes>()

@@ -176,6 +176,7 @@ export interface PingOptions {
  */
 export async function pingFromNamespace(ns: string, targets: readonly string[], opts: PingOptions = {}): Promise<EchoResults> {
   if (targets.length === 0) return new Map()
+  if (new Set(targets).size !== targets.length) throw new Error(`ping targets: ${targets.find((t, i) => targets.indexOf(t) !== i)} given twice`)
   for (const t of targets) {
     const problem = checkTarget(t)
     if (problem) throw new Error(`ping target ${problem}`)
