@@ -68,13 +68,19 @@ function fmt(ms: number[]): string {
 }
 
 async function waitReady(spec: LabSpec, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs
+  const t0 = Date.now()
+  let said = t0
   for (;;) {
     const s = await labSummary(spec)
     if (summaryOk(s)) return true
-    if (Date.now() > end) {
-      process.stderr.write(`  not ready after ${timeoutMs / 1000} s: ${s.converged}/${s.hosts} converged, ${s.families.map((f) => `IPv${f.family} ${f.pings.filter((p) => !p.ok).length} pings failed`).join(', ')}\n`)
+    const state = `${s.converged}/${s.hosts} converged, ${s.agentsDown.length} agents down, ${s.families.map((f) => `IPv${f.family} ${f.missing.length} missing routes, ${f.pings.filter((p) => !p.ok).length} pings failed`).join(', ')}`
+    if (Date.now() - t0 > timeoutMs) {
+      process.stderr.write(`  not ready after ${timeoutMs / 1000} s: ${state}\n`)
       return false
+    }
+    if (Date.now() - said > 15_000) {
+      said = Date.now()
+      console.log(`  waiting (${((Date.now() - t0) / 1000).toFixed(0)} s): ${state}`)
     }
     await sleep(2000)
   }
