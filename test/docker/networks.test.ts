@@ -130,7 +130,8 @@ if (missing.length > 0 && process.env.FABRIC_SKIP_DOCKER_TEST === '1') {
       for (const [net, octet] of Object.entries(NETWORKS)) {
         const info = JSON.parse(await lab.mustDocker(h, ['network', 'inspect', net]))[0] as { Driver: string; IPAM: { Config: Record<string, string>[] }; Options: Record<string, string>; Labels: Record<string, string> }
         t.is(info.Driver, 'bridge')
-        t.deepEqual(info.IPAM.Config, [{ Subnet: `10.${octet}.0.0/16`, IPRange: `10.${octet}.${h.index}.0/24`, Gateway: `10.${octet}.${h.index}.1` }], `${h.name} ${net} IPAM`)
+        t.deepEqual(info.IPAM.Config, [{ Subnet: `10.${octet}.0.0/16`, IPRange: `10.${octet}.${h.index}.0/24`, Gateway: `10.${octet}.${h.index}.1`,
+          AuxiliaryAddresses: { 'fabric-subnet-network': `10.${octet}.${h.index}.0`, 'fabric-subnet-broadcast': `10.${octet}.${h.index}.255` } }], `${h.name} ${net} IPAM`)
         t.like(info.Options, { 'com.docker.network.driver.mtu': '1500', 'com.docker.network.bridge.enable_ip_masquerade': 'false' })
         t.deepEqual(info.Labels, { 'io.fabric.managed': 'true', 'io.fabric.network': net })
       }
@@ -164,6 +165,10 @@ if (missing.length > 0 && process.env.FABRIC_SKIP_DOCKER_TEST === '1') {
       }
     }
     t.log(`containers: ${containers.map((c) => `${c.name} ${Object.values(c.addresses).join('+')}`).join(', ')}`)
+    // Docker hands out the host's range after the gateway, as on docker0: .2 first (never the /24's network address .0), then .3
+    t.deepEqual(containers.map((c) => [c.name, ...Object.values(c.addresses)]), [
+      ['h1a', '10.245.1.2'], ['h1b', '10.246.1.2'], ['h2a', '10.245.2.2'], ['h2b', '10.246.2.2'], ['h3a', '10.245.3.2'], ['h3b', '10.246.3.2'], ['h3d', '10.245.3.3', '10.246.3.3'],
+    ])
 
     // MTU 1500 inside the containers (no encapsulation), the dual-homed one on both interfaces; its on-link routes to both whole networks
     for (const c of containers) {
