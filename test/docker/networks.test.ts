@@ -137,6 +137,7 @@ if (missing.length > 0 && process.env.FABRIC_SKIP_DOCKER_TEST === '1') {
       }
     }
     const st = (await fabric(h1, ['status'])).stdout
+    t.log(`fabric status (node1), networks:\n${st.slice(st.indexOf('NETWORK'))}`)
     t.regex(st, /^backend\s+10\.245\.0\.0\/16\s+10\.245\.1\.0\/24\s+ok [0-9a-f]{12}\s+br-[0-9a-f]{12} up\s+in place\s+2\/2 hosts\s+ok$/m, st)
 
     // --- the containers: a backend and a frontend one on every host (names as in the namespace test), one on both on host 3
@@ -182,7 +183,7 @@ if (missing.length > 0 && process.env.FABRIC_SKIP_DOCKER_TEST === '1') {
     t.true(routes.includes(`10.246.0.0/16 dev eth1 scope link src ${d.addresses.frontend}`), routes.join('\n'))
     t.true(routes.includes('default via 10.245.3.1 dev eth0'), routes.join('\n'))
 
-    // --- the matrix, probed inside the containers: ping, and TCP to a closed port (a RST is an answer, silence is a drop)
+    // --- the matrix, probed inside the containers: ping (any of 3 answered), and TCP to a closed port (a RST is an answer, silence is a drop)
     const ipts = new Map<number, Awaited<ReturnType<typeof detectIptables>>['ipt']>()
     for (const h of lab.hosts) {
       const exec: Exec = (cmd, args, input) => run('ip', ['netns', 'exec', h.ns, cmd, ...args], { input, timeoutMs: 20_000 })
@@ -192,7 +193,7 @@ if (missing.length > 0 && process.env.FABRIC_SKIP_DOCKER_TEST === '1') {
     const probe = {
       icmp: async (c: string, to: string): Promise<boolean> => {
         const { h, name } = where.get(c)!
-        return (await lab.docker(h, ['exec', name, 'ping', '-c', '2', '-i', '0.2', '-W', '1', to], { timeoutMs: 15_000 })).code === 0
+        return (await lab.docker(h, ['exec', name, 'ping', '-c', '3', '-i', '0.3', '-W', '2', to], { timeoutMs: 15_000 })).code === 0
       },
       tcp: async (c: string, to: string): Promise<boolean> => {
         const { h, name } = where.get(c)!
@@ -214,6 +215,38 @@ if (missing.length > 0 && process.env.FABRIC_SKIP_DOCKER_TEST === '1') {
     // the blocks are fabric's: its FABRIC-ISOLATION counted frontend's packets to backend on the receiving hosts
     const dropsAfter = await Promise.all(lab.hosts.map((h) => dropCount(h.ns, ipts.get(h.index)!, '10.246.0.0/16')))
     for (const [i, h] of lab.hosts.entries()) t.true(dropsAfter[i]! > dropsBefore[i]!, `${h.name}: FABRIC-ISOLATION drops from frontend ${dropsBefore[i]} -> ${dropsAfter[i]}`)
+    t.deepEqual((await run('ip', ['netns', 'exec', h1.ns, 'iptables', '-S', 'FABRIC-ISOLATION'])).stdout.trim().split('\n'),
+      ['-N FABRIC-ISOLATION', ...[244, 245, 246].map((o) => `-A FABRIC-ISOLATION -s 10.${o}.0.0/16 -j DROP`)], 'iptables -S FABRIC-ISOLATION as the walk-through shows')
+
+    // no NAT: the receiver sees the sender's own address, across hosts; the dual-homed container sends from its address in the destination's network
+    const peerSeen = async (from: DHost, fromName: string, to: DHost, toName: string, toIp: string, port: number): Promise<string[]> => {
+      // the listener's stdin stays open (nc closes the connection at EOF on stdin)
+      await lab.mustDocker(to, ['exec', '-d', toName, 'sh', '-c', `sleep 10 | nc -l -p ${port}`])
+      await waitFor(async () => ((await lab.docker(to, ['exec', toName, 'netstat', '-tln'])).stdout.includes(`:${port} `) ? true : undefined), 5000, 100)
+      await lab.mustDocker(from, ['exec', '-d', fromName, 'sh', '-c', `sleep 5 | nc ${toIp} ${port}`])
+      const seen = await waitFor(async () => {
+        const lines = (await lab.docker(to, ['exec', toName, 'netstat', '-tn'])).stdout.split('\n').map((l) => l.trim().split(/\s+/))
+        const peers = lines.filter((c) => c[5] === 'ESTABLISHED' && c[3]?.endsWith(`:${port}`))
+          // "10.245.2.2:40000", or on busybox's dual-stack listener "::ffff:10.245.2.2:40000"
+          .map((c) => c[4]!.replace(/:\d+$/, '').replace(/^::ffff:/, ''))
+        return peers.length ? peers : undefined
+      }, 5000, 100)
+      return seen ?? []
+    }
+    const addr = (name: string, net: Net): string => containers.find((c) => c.name === name)!.addresses[net]!
+    t.deepEqual(await peerSeen(h2, 'h2a', h1, 'h1a', addr('h1a', 'backend'), 5001), [addr('h2a', 'backend')], 'h1a sees h2a\'s own address')
+    t.deepEqual(await peerSeen(h3, 'h3d', h1, 'h1b', addr('h1b', 'frontend'), 5002), [addr('h3d', 'frontend')], 'h1b sees h3d\'s frontend address')
+    t.deepEqual(await peerSeen(h3, 'h3d', h2, 'h2a', addr('h2a', 'backend'), 5003), [addr('h3d', 'backend')], 'h2a sees h3d\'s backend address')
+
+    // the walk-through's status, routes and doctor on node1
+    const routesOut = (await fabric(h1, ['routes', '--network', 'backend'])).stdout
+    t.log(`fabric routes --network backend (node1):\n${routesOut}`)
+    t.regex(routesOut, /^10\.245\.2\.0\/24\s+backend\s+10\.99\.0\.12\s+eth0\s+static\/node2\s+0\s+\S+\s+installed$/m)
+    t.regex(routesOut, /^10\.245\.3\.0\/24\s+backend\s+10\.99\.0\.13\s+eth0\s+static\/node3\s+0\s+\S+\s+installed$/m)
+    const doctor = await fabric(h1, ['doctor', '--config', lab.iniFile])
+    t.log(`fabric doctor (node1):\n${doctor.stdout}`)
+    t.regex(doctor.stdout, /^network isolation\s+ok\s+/m)
+    t.regex(doctor.stdout, /^network backend\s+ok\s+subnet 10\.245\.1\.0\/24 of 10\.245\.0\.0\/16, Docker network backend [0-9a-f]{12}, bridge br-[0-9a-f]{12} up, routes to all 2 other hosts/m)
 
     // --- fabric leave. node1: its containers removed first; node2: its backend container still running; node3: all running
     await lab.mustDocker(h1, ['rm', '-f', 'h1a', 'h1b'])
