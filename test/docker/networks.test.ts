@@ -252,7 +252,11 @@ if (missing.length > 0 && process.env.FABRIC_SKIP_DOCKER_TEST === '1') {
     await lab.mustDocker(h1, ['rm', '-f', 'h1a', 'h1b'])
     await lab.mustDocker(h2, ['rm', '-f', 'h2b'])
     const left = await Promise.all(lab.hosts.map((h) => fabric(h, ['leave', '--yes'])))
-    for (const [i, r] of left.entries()) t.is(r.code, 0, `${lab.hosts[i]!.name}: ${r.stdout}${r.stderr}`)
+    for (const [i, r] of left.entries()) {
+      t.is(r.code, 0, `${lab.hosts[i]!.name}: ${r.stdout}${r.stderr}`)
+      t.regex(r.stdout, new RegExp(`^node${i + 1} left the fabric: 6 routes removed; the agent has stopped$`, 'm'))
+    }
+    t.log(`fabric leave on node2:\n${left[1]!.stdout}`)
     t.regex(left[0]!.stdout, /^removed Docker networks backend, frontend$/m, left[0]!.stdout)
     t.notRegex(left[0]!.stdout, /kept/)
     t.regex(left[1]!.stdout, /^removed Docker networks frontend$/m, left[1]!.stdout)
