@@ -97,6 +97,8 @@ test('RIPng only believes the underlay: hop limit below 255, global sources, oth
   const c1ll = await linkLocal(h1.containerNs)
   await sendUdp6(h1.containerNs, { src: c1ll, dev: 'eth0', sport: 521, to: 'ff02::9', dport: 521, hopLimit: 255, payloads: [response([['fd00:fab:0:24::/64', 1]])] })
   await sendUdp6(h1.containerNs, { src: c1ll, dev: 'eth0', sport: 521, to: await linkLocal(h1.ns, 'docker0'), dport: 521, hopLimit: 255, payloads: [response([['fd00:fab:0:25::/64', 1]])] })
+  // and to the link-local address RIPng is bound to (eth0's), sent out of the container's link: scoped to eth0, not delivered
+  await sendUdp6(h1.containerNs, { src: c1ll, dev: 'eth0', sport: 521, to: await linkLocal(h1.ns), dport: 521, hopLimit: 255, payloads: [response([['fd00:fab:0:27::/64', 1]])] })
   // and one valid response: link-local source, port 521, hop limit 255, inside pool6
   await from({ payloads: [response([['fd00:fab:0:26::/64', 1]])] })
 
