@@ -36,14 +36,14 @@ export interface RipngInteropLab {
 }
 
 /** A namespace NAME-SUFFIX with eth0 on the lab's underlay bridge, IPv4 and IPv6 addresses, no DAD. */
-async function addPeerNs(lab: LabSpec, suffix: string, address: string, address6: string): Promise<string> {
+export async function addPeerNs(lab: LabSpec, suffix: string, address: string, address6: string): Promise<string> {
   const ns = `${lab.name}-${suffix}`
   const sw = `${lab.name}-sw`
   await must('ip', ['netns', 'add', ns])
   await must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.accept_dad=0'])
   await must('ip', ['link', 'add', 'eth0', 'netns', ns, 'type', 'veth', 'peer', 'name', `p${suffix}`, 'netns', sw])
   await must('ip', ['-n', sw, 'link', 'set', `p${suffix}`, 'master', 'br0', 'up'])
-  await must('ip', ['-n', ns, '-batch', '-'], `link set lo up\naddr add ${address}/24 dev eth0\n-6 addr add ${address6}/64 dev eth0 nodad\nlink set eth0 up\n`)
+  await must('ip', ['-n', ns, '-batch', '-'], `link set lo up\naddr add ${address}/24 dev eth0\naddr add ${address6}/64 dev eth0 nodad\nlink set eth0 up\n`)
   await waitFor(async () => ((await linkLocal(ns).catch(() => '')) !== '' ? true : undefined), 10_000, 100)
   return ns
 }

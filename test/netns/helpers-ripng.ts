@@ -37,12 +37,12 @@ export async function addIpv6(lab: LabSpec): Promise<void> {
   for (const h of lab.hosts) {
     const v6 = host6(h)
     await must('ip', ['-n', h.ns, '-batch', '-'], [
-      `-6 addr add ${v6.address6}/64 dev eth0 nodad`,
-      `-6 addr add ${v6.gateway6}/64 dev docker0 nodad`,
+      `addr add ${v6.address6}/64 dev eth0 nodad`,
+      `addr add ${v6.gateway6}/64 dev docker0 nodad`,
     ].join('\n') + '\n')
     await must('ip', ['-n', h.containerNs, '-batch', '-'], [
-      `-6 addr add ${v6.containerIp6}/64 dev eth0 nodad`,
-      `-6 route add default via ${v6.gateway6} dev eth0`,
+      `addr add ${v6.containerIp6}/64 dev eth0 nodad`,
+      `route add ::/0 via ${v6.gateway6} dev eth0`,
     ].join('\n') + '\n')
   }
   const lines: string[] = []
@@ -65,8 +65,9 @@ export async function addIpv6(lab: LabSpec): Promise<void> {
 
 /** The link-local address of `dev` in `ns`. */
 export async function linkLocal(ns: string, dev = 'eth0'): Promise<string> {
-  const j = JSON.parse(await must('ip', ['-n', ns, '-j', '-6', 'addr', 'show', 'dev', dev, 'scope', 'link'])) as { addr_info: { local: string }[] }[]
-  const a = j[0]?.addr_info[0]?.local
+  // ip -j prints the filtered-out addresses as {} entries
+  const j = JSON.parse(await must('ip', ['-n', ns, '-j', '-6', 'addr', 'show', 'dev', dev, 'scope', 'link'])) as { addr_info: { local?: string }[] }[]
+  const a = j[0]?.addr_info.find((x) => x.local !== undefined)?.local
   if (!a) throw new Error(`no link-local address on ${dev} in ${ns}`)
   return a
 }
