@@ -284,6 +284,7 @@ export class RipSource implements RouteSource {
     const every = Math.max(500, Math.min(5000, Math.round((rip.timeout * 1000) / 6)))
     this.#watch = setInterval(() => {
       this.#refreshPeers()
+      if (this.#ripngRunning) this.#ripng!.refreshPeers()
       this.#checkConflicts6()
     }, every)
     this.#watch.unref()

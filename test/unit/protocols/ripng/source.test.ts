@@ -270,3 +270,19 @@ test('IPv4-only host, subnet discovery and an agent without an IPv6 RIB: no RIPn
     await src.stop()
   }
 })
+
+test('a silent RIPng neighbour is logged down by the watch timer, not only at the next RIPng timer', async (t) => {
+  // no RIPng timer after the route's timeout (0.6 s) and its triggered update (+ 10-20 ms) until its
+  // garbage collection (10 s): a long update interval
+  const { src, ng, events } = ripSource({ config: config({ updateInterval: 10, garbageCollection: 10 }) })
+  const s = sinks()
+  await src.start(s.sink, s.sink6)
+  t.teardown(() => src.stop())
+  ng.receive('fe80::2', { command: 'response', entries: [r6('fd00:fab:0:2::/64', 1)] })
+  // heard again 0.4 s later without that route (an entry refused): still up when the route times out at 0.6 s
+  await sleep(400)
+  ng.receive('fe80::2', { command: 'response', entries: [r6('fd00:77::/64', 1)] })
+  for (let i = 0; i < 30 && !events.includes('ripng-neighbor-down'); i++) await sleep(100)
+  t.deepEqual(s.withdrawn6, ['fd00:fab:0:2::/64 ripng fe80::2'])
+  t.true(events.includes('ripng-neighbor-down'), 'down within 3 s of going silent (the watch runs every 0.5 s here)')
+})
