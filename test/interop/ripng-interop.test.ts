@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs'
 import test from 'ava'
 import { getJson } from '../../src/api/client.js'
-import { startAgent, waitAgents } from '../../src/lab/lab.js'
+import { agentPids, startAgent, waitAgents } from '../../src/lab/lab.js'
 import { fabric, logEvents, waitFor } from '../netns/helpers.js'
 import { ripStats } from '../netns/helpers-rip.js'
 import { linkLocal, waitRoutes6 } from '../netns/helpers-ripng.js'
@@ -59,6 +59,8 @@ for (const sc of scenarios) {
     t.is(poisoned.length, 1)
     const poisonedAt = Date.parse(String(poisoned[0]?.time))
     t.true(gone - poisonedAt < 6_000, `poisoned route gone ${gone - poisonedAt} ms after the poison was sent`)
+
+    t.truthy(await waitFor(async () => ((await agentPids(il.lab.hosts[0]!)).length === 0 ? true : undefined), 10_000), 'the agent exited after leave')
 
     // back again, then SIGKILL the daemon: its route leaves fabric's kernel after the 15 s timeout, not before
     startAgent(il.lab, il.lab.hosts[0]!)
