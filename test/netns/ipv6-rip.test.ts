@@ -40,6 +40,12 @@ test('3 dual-stack hosts: subnet6 via the link-local next hop dev eth0 proto 233
   // IPv4 keeps working next to it
   t.true((await ripStats(h1.socket)).stats.routes === 2)
 
+  // `fabric routes --family 6`: the RIPng routes, installed, with the neighbour as peer
+  const rr = await fabric(['routes', '--family', '6', '--json', '--socket', h1.socket])
+  t.is(rr.code, 0, rr.stderr)
+  const rows = (JSON.parse(rr.stdout) as { routes: { family: number; prefix: string; nextHop: string; device: string; source: string; peer: string; metric: number; state: string }[] }).routes
+  t.deepEqual(rows.map((x) => `${x.family} ${x.prefix} ${x.nextHop} ${x.device} ${x.source} ${x.peer} ${x.metric} ${x.state}`).sort(), [h2, h3].map((h) => `6 ${host6(h).subnet6} ${ll.get(h)} eth0 ripng ${ll.get(h)} 2 installed`).sort())
+
   // a container reaches the other hosts' containers over IPv6
   t.true(await ping6(h1.containerNs, host6(h2).containerIp6), 'c1 -> c2 over IPv6')
   t.true(await ping6(h3.containerNs, host6(h1).containerIp6), 'c3 -> c1 over IPv6')
