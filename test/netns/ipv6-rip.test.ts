@@ -109,6 +109,8 @@ test('RIPng only believes the underlay: hop limit below 255, global sources, oth
   await sendUdp6(h1.containerNs, { src: c1ll, dev: 'eth0', sport: 521, to: await linkLocal(h1.ns), dport: 521, hopLimit: 255, payloads: [response([['fd00:fab:0:27::/64', 1]])] })
   // and one valid response: link-local source, port 521, hop limit 255, inside pool6
   await from({ payloads: [response([['fd00:fab:0:26::/64', 1]])] })
+  // node1's own subnet6 announced as connected by node2: a duplicate subnet6, never learned
+  await from({ payloads: [response([[host6(h1).subnet6, 1]])] })
 
   const want = [`fd00:fab:0:26::/64 via ${ll2} dev eth0`]
   t.deepEqual(await waitRoutes6(h1.ns, want, 10_000), want, 'only the valid route is installed')
@@ -122,6 +124,10 @@ test('RIPng only believes the underlay: hop limit below 255, global sources, oth
   t.is(last.drops['drop-packet:bad-port'], 1)
   t.is(last.drops['drop-entry:not-allowed'], 1)
   t.is((await fabricRoutes6(h1.ns)).length, 1)
+  t.deepEqual((last as unknown as { 'subnet-conflicts': unknown[] })['subnet-conflicts'], [{ peer: ll2, prefix: host6(h1).subnet6 }])
+  const conflict = await waitFor(() => logEvents(h1.log, 'subnet-conflict').find((l) => l.family === 6), 10_000)
+  t.is(conflict?.peer, ll2)
+  t.is(conflict?.prefix, host6(h1).subnet6)
 
   // an underlay holding an address inside pool6 faces containers: `fabric join` refuses RIPng there
   await run6(h3.ns, ['addr', 'add', 'fd00:fab:0:99::5/128', 'dev', 'eth0', 'nodad'])

@@ -416,6 +416,7 @@ export class RipngSource {
       'packets-dropped': dropped,
       drops,
       ...(hop !== undefined ? { 'hop-limit-drops': hop } : {}),
+      'subnet-conflicts': this.subnetConflicts().map((c) => ({ peer: c.peer, prefix: formatPrefix6(c.prefix) })),
       counters: { ...counters, ...this.#transport.counters },
       ...(this.#transport.lastSendError ? { lastSendError: this.#transport.lastSendError } : {}),
     }

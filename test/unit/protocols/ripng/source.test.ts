@@ -195,6 +195,7 @@ test("another host announcing this host's subnet6 is a subnet conflict, logged a
   t.deepEqual(s.v6, [])
   t.deepEqual(src.subnetConflicts6().map((c) => [c.peer, formatPrefix6(c.prefix)]), [['fe80::3', 'fd00:fab:0:1::/64']])
   t.deepEqual(src.subnetConflicts(), [], 'the IPv4 list (the agent formats it as IPv4) stays IPv4')
+  t.deepEqual((src.stats() as { ripng: { 'subnet-conflicts': unknown } }).ripng['subnet-conflicts'], [{ peer: 'fe80::3', prefix: 'fd00:fab:0:1::/64' }])
   // the watch timer runs every 500 ms at these timers
   await sleep(700)
   t.true(events.includes('subnet-conflict'))
