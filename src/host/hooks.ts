@@ -22,10 +22,10 @@ import {
   engineVersion, inspectNetwork, interfaceAddresses, MANAGED_LABEL, networkBridge, networkCreateBody, networkMismatch, probeInit,
   readDaemonTemplate, readIfExists, renderDaemonJson, restartPlan, restoreDaemonJson, runRestart, versionAtLeast, writeDaemonJson,
 } from './docker.js'
-import { FORWARD_CHAIN, POSTROUTING_CHAIN, desiredChains, directRoutingDrops, forwardParent, planApply, planRemove } from './firewall.js'
+import { FORWARD_CHAIN, POSTROUTING_CHAIN, desiredChains, desiredChains6, directRoutingDrops, firewallSpec6, forwardParent, planApply, planRemove } from './firewall.js'
 import { FirewallWatch } from './firewall-watch.js'
 import { readHostOptions } from './flags.js'
-import { type Iptables, detectIptables } from './iptables.js'
+import { type Iptables, detectIp6tables, detectIptables } from './iptables.js'
 import { allocateSubnet, readIpamState } from './ipam.js'
 import { waitFor } from '../util/process.js'
 import { createNetworkHooks, hostFirewallSpec } from './networks-hooks.js'
@@ -109,6 +109,13 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
   let watch: FirewallWatch | undefined
   let checking = false
   const fw = { inSync: !o.firewall, parent: '', checks: 0, restored: 0, lastCheck: undefined as string | undefined, lastError: undefined as string | undefined, directRoutingWarned: false }
+  // dual-stack host: the same chains in ip6tables (none on an IPv4-only host: no ip6tables call at all)
+  const spec6 = o.firewall ? firewallSpec6(self, o.masquerade) : undefined
+  let ipt6: Iptables | undefined
+  let ip6Reason = ''
+  /** why there are no IPv6 chains although pool6 is configured (ip6tables not installed) */
+  let ip6Missing: string | undefined
+  const fw6 = { parent: '' }
   let networkCreated = false
   /** docker0 against this host's subnet, as last read (status() reports it without waiting) */
   const bridge0 = { matches: false, reading: undefined as Promise<boolean> | undefined }
@@ -137,13 +144,21 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       const wanted = desiredChains(spec, saved)
       fw.parent = forwardParent(saved)
       const plan = planApply(wanted, saved)
-      if (plan.script) {
-        await ipt.restore(plan.script)
+      if (plan.script) await ipt.restore(plan.script)
+      const changes = [...plan.changes]
+      if (ipt6 && spec6) {
+        const saved6 = await ipt6.save(['filter', 'nat'])
+        fw6.parent = forwardParent(saved6)
+        const plan6 = planApply(desiredChains6(spec6, saved6), saved6)
+        if (plan6.script) await ipt6.restore(plan6.script)
+        changes.push(...plan6.changes.map((c) => `ip6tables ${c}`))
+      }
+      if (changes.length > 0) {
         if (reason === 'periodic') {
           fw.restored++
-          log.warn('firewall-restored', { changes: plan.changes, note: "fabric's chains were changed or removed (Docker restart or firewall reload); put back" })
+          log.warn('firewall-restored', { changes, note: "fabric's chains were changed or removed (Docker restart or firewall reload); put back" })
         } else {
-          log.info('firewall-applied', { backend: ipt.backend, changes: plan.changes })
+          log.info('firewall-applied', { backend: ipt.backend, changes })
         }
       }
       const drops = directRoutingDrops(saved, subnet)
@@ -262,6 +277,14 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
         } catch (e) {
           throw new AgentStartError((e as Error).message, EXIT.USAGE)
         }
+        if (spec6) {
+          const d6 = await detectIp6tables(ipt.backend)
+          if ('missing' in d6) ip6Missing = d6.missing
+          else {
+            ipt6 = d6.ipt
+            ip6Reason = d6.reason
+          }
+        }
       }
     },
     async start() {
@@ -272,8 +295,11 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       if (docker.kind === 'none') log.info('docker-not-found', { note: docker.reason })
       await applyDocker()
       await nets.start()
+      if (ip6Missing) {
+        ctx.warn('ip6tables-missing', `pool6 is configured but ${ip6Missing}: fabric adds no IPv6 firewall chains, so routed IPv6 container traffic is left to the host's ip6tables FORWARD policy and is not masqueraded; install ip6tables (Debian: iptables) and restart the agent`)
+      }
       if (ipt) {
-        log.info('firewall-backend', { backend: ipt.backend, reason: backendReason })
+        log.info('firewall-backend', { backend: ipt.backend, reason: backendReason, ...(ipt6 ? { ipv6: ipt6.names.save, ipv6Reason: ip6Reason } : {}) })
         await checkFirewall('start')
         // on nf_tables change events (polling only where there are none: legacy iptables)
         watch = new FirewallWatch({ backend: ipt.backend, log, pollMs: o.firewallCheckInterval * 1000, check: () => checkFirewall('periodic') })
@@ -291,8 +317,15 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
         const saved = await ipt.save(['filter', 'nat'])
         const plan = planRemove(saved)
         if (plan.script) await ipt.restore(plan.script)
+        const changes = [...plan.changes]
+        if (ipt6) {
+          const saved6 = await ipt6.save(['filter', 'nat'])
+          const plan6 = planRemove(saved6)
+          if (plan6.script) await ipt6.restore(plan6.script)
+          changes.push(...plan6.changes.map((c) => `ip6tables ${c}`))
+        }
         fw.inSync = true
-        log.info('firewall-removed', { changes: plan.changes })
+        log.info('firewall-removed', { changes })
       }
       if (docker.kind === 'network') {
         const net = await inspectNetwork(o.dockerSocket, docker.name).catch(() => undefined)
@@ -326,7 +359,11 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
         docker: dockerStatus,
         networks: nets.status({ enabled: o.firewall, inSync: fw.inSync }),
         firewall: o.firewall
-          ? { enabled: true, backend: ipt?.backend ?? null, chains: [FORWARD_CHAIN, POSTROUTING_CHAIN], forwardJumpFrom: fw.parent || null, inSync: fw.inSync, watch: watch?.mode ?? null, checks: fw.checks, restored: fw.restored, lastCheck: fw.lastCheck ?? null, lastError: fw.lastError ?? null }
+          ? {
+            enabled: true, backend: ipt?.backend ?? null, chains: [FORWARD_CHAIN, POSTROUTING_CHAIN], forwardJumpFrom: fw.parent || null, inSync: fw.inSync, watch: watch?.mode ?? null, checks: fw.checks, restored: fw.restored, lastCheck: fw.lastCheck ?? null, lastError: fw.lastError ?? null,
+            // dual-stack host: the same chains in ip6tables, checked and repaired with the IPv4 ones
+            ...(spec6 ? { ipv6: ipt6 ? { enabled: true, chains: [FORWARD_CHAIN, POSTROUTING_CHAIN], forwardJumpFrom: fw6.parent || null, inSync: fw.inSync } : { enabled: false, reason: ip6Missing ?? null } } : {}),
+          }
           : { enabled: false },
       }
     },
