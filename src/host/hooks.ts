@@ -17,10 +17,11 @@ import type { SelfInfo } from '../core/self.js'
 import type { FabricConfig } from '../config/fabric-config.js'
 import { effectiveRpFilter, enableIpForwarding } from '../kernel/sysctl.js'
 import { formatPrefix, overlaps, parsePrefix, type Prefix } from '../net/ipv4.js'
+import { formatPrefix6 } from '../net/ipv6.js'
 import {
-  type BridgeState, DaemonJsonError, type NetworkInfo, type Rendered, type RestartPlan, bipInDaemonJson, bipOf, bridgeState, dockerApi,
-  engineVersion, inspectNetwork, interfaceAddresses, MANAGED_LABEL, networkBridge, networkCreateBody, networkMismatch, probeInit,
-  readDaemonTemplate, readIfExists, renderDaemonJson, restartPlan, restoreDaemonJson, runRestart, versionAtLeast, writeDaemonJson,
+  BACKUP_SUFFIX, type BridgeState, DaemonJsonError, type NetworkInfo, type Rendered, type RestartPlan, bip6Of, bipInDaemonJson, bipOf, bridgeState, bridgeState6,
+  dockerApi, engineVersion, inspectNetwork, interfaceAddresses, interfaceAddresses6, MANAGED_LABEL, networkBridge, networkCreateBody, networkMismatch,
+  probeInit, readDaemonTemplate, readIfExists, renderDaemonJson, restartPlan, restoreDaemonJson, runRestart, stringKey, versionAtLeast, writeDaemonJson,
 } from './docker.js'
 import { FORWARD_CHAIN, POSTROUTING_CHAIN, desiredChains, desiredChains6, directRoutingDrops, firewallSpec6, forwardParent, planApply, planRemove } from './firewall.js'
 import { FirewallWatch } from './firewall-watch.js'
@@ -101,6 +102,8 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
   const { log, self, config } = ctx
   const { options: o, errors } = readHostOptions(ctx.options)
   const subnet = self.subnet
+  /** dual-stack host: docker0 also needs subnet6 (`ipv6`, `fixed-cidr-v6` in daemon.json) */
+  const subnet6 = self.pool6 !== undefined ? self.subnet6 : undefined
   let docker: DockerPlan = { kind: 'none', reason: 'not checked' }
   let dockerVersion: string | undefined
   let bridge = 'docker0'
@@ -120,10 +123,16 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
   /** docker0 against this host's subnet, as last read (status() reports it without waiting) */
   const bridge0 = { matches: false, reading: undefined as Promise<boolean> | undefined }
 
+  /** docker0 owns this host's subnet (and on a dual-stack host subnet6's gateway too). */
+  async function docker0Matches(): Promise<boolean> {
+    if (bridgeState(await interfaceAddresses('docker0'), subnet).state !== 'match') return false
+    return subnet6 === undefined || bridgeState6(await interfaceAddresses6('docker0'), subnet6).state === 'match'
+  }
+
   /** Reads docker0's addresses (one read at a time); false when it cannot be read. */
   function refreshBridge(): Promise<boolean> {
-    bridge0.reading ??= interfaceAddresses('docker0')
-      .then((a) => (bridge0.matches = bridgeState(a, subnet).state === 'match'))
+    bridge0.reading ??= docker0Matches()
+      .then((m) => (bridge0.matches = m))
       .catch((e: unknown) => {
         log.debug('docker0-read-failed', { error: (e as Error).message })
         return (bridge0.matches = false)
@@ -196,14 +205,21 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       const d0 = ((await interfaceAddresses('docker0')) ?? []).map((a) => parsePrefix(a, false)).filter((p) => p.ok).map((p) => (p as { value: Prefix }).value)
       const clash = d0.find((p) => overlaps(p, config.pool))
       if (clash) ctx.warn('docker0-overlaps-pool', `docker0 (${formatPrefix(clash)}) overlaps the fabric pool ${formatPrefix(config.pool)}; give docker0 a "bip" outside the pool`)
+      if (subnet6 !== undefined) ctx.warn('docker-network-ipv4-only', `--docker-network ${o.dockerNetwork} gets this host's IPv4 subnet only; for IPv6 containers (subnet6 ${formatPrefix6(subnet6)}) use docker0 (--configure-docker sets "ipv6" and "fixed-cidr-v6" in daemon.json)`)
       return { kind: 'network', name: o.dockerNetwork, exists: existing, version: dockerVersion }
     }
     const daemonJsonText = readIfExists(o.daemonJson)
-    const state = bridgeState(await interfaceAddresses('docker0'), subnet)
+    const state4 = bridgeState(await interfaceAddresses('docker0'), subnet)
+    const state6 = subnet6 === undefined ? undefined : bridgeState6(await interfaceAddresses6('docker0'), subnet6)
+    // docker0 as a whole: both families must match on a dual-stack host
+    const state: BridgeState = state4.state !== 'match' || state6 === undefined || state6.state === 'match' ? state4
+      : { state: 'mismatch', addresses: [] }
     if (state.state === 'match') {
       bridge0.matches = true
       const bip = bipInDaemonJson(daemonJsonText)
       if (bip !== undefined && bip !== bipOf(subnet)) ctx.warn('daemon-json-bip-differs', `docker0 has ${bipOf(subnet)} but ${o.daemonJson} says "bip": "${bip}"; the next Docker restart would move docker0 out of the fabric`)
+      const cidr6 = stringKey(daemonJsonText, 'fixed-cidr-v6')
+      if (subnet6 !== undefined && cidr6 !== formatPrefix6(subnet6)) ctx.warn('daemon-json-fixed-cidr-v6-differs', `docker0 has ${bip6Of(subnet6)} but ${o.daemonJson} says ${cidr6 === undefined ? 'no "fixed-cidr-v6"' : `"fixed-cidr-v6": "${cidr6}"`}; the next Docker restart would take docker0 out of the IPv6 fabric`)
       return { kind: 'docker0-ok' }
     }
     if (state.state === 'absent' && !socketThere && daemonJsonText === undefined) {
@@ -211,14 +227,19 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
     }
     let rendered: Rendered
     try {
-      rendered = renderDaemonJson({ current: daemonJsonText, template: readDaemonTemplate(), subnet, dockerVersion, file: o.daemonJson })
+      // the user's own values: the backup when fabric wrote daemon.json before
+      const original = subnet6 !== undefined ? readIfExists(o.daemonJson + BACKUP_SUFFIX) : undefined
+      rendered = renderDaemonJson({ current: daemonJsonText, original, template: readDaemonTemplate(), subnet, subnet6, dockerVersion, file: o.daemonJson })
     } catch (e) {
       if (e instanceof DaemonJsonError) throw new AgentStartError(e.message, EXIT.USAGE)
       throw e
     }
     for (const w of rendered.warnings) ctx.warn('daemon-json', w)
     const restart = restartPlan(o.dockerRestartCommand, probeInit())
-    const have = state.state === 'absent' ? 'docker0 does not exist' : `docker0 has ${state.addresses.join(', ') || 'no IPv4 address'}`
+    const have = state4.state === 'absent' ? 'docker0 does not exist'
+      : state4.state === 'mismatch' ? `docker0 has ${state4.addresses.join(', ') || 'no IPv4 address'}`
+        : `docker0 has ${bipOf(subnet)} but not ${bip6Of(subnet6!)} (${state6?.state === 'mismatch' ? state6.addresses.join(', ') || 'no IPv6 address' : 'no IPv6'})`
+    const needs = `docker0 needs "bip": "${bipOf(subnet)}"${subnet6 !== undefined ? `, "ipv6": true and "fixed-cidr-v6": "${formatPrefix6(subnet6)}"` : ''}`
     if (!o.configureDocker) {
       const cmds = [
         ...(rendered.changed ? [
@@ -229,7 +250,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
         ] : []),
         'error' in restart ? 'systemctl restart docker' : restart.display,
       ]
-      throw manualStepError(`${have} but this host's fabric subnet is ${formatPrefix(subnet)} (docker0 needs "bip": "${bipOf(subnet)}").\n` +
+      throw manualStepError(`${have} but this host's fabric subnet is ${formatPrefix(subnet)}${subnet6 !== undefined ? ` and subnet6 ${formatPrefix6(subnet6)}` : ''} (${needs}).\n` +
         'Run fabric join again with --configure-docker to do this (daemon.json is backed up, Docker is restarted), or do it yourself:\n\n' +
         `${cmds.join('\n')}\n\n` +
         `then start fabric join again. (Or keep docker0 as it is and use --docker-network NAME.)`)
@@ -242,7 +263,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
     if (docker.kind === 'docker0-configure') {
       if (docker.daemonJson !== undefined) {
         const w = writeDaemonJson(o.daemonJson, docker.daemonJson)
-        log.info('docker-daemon-json-written', { file: o.daemonJson, bip: bipOf(subnet), backup: w.backup, backupCreated: w.backupCreated })
+        log.info('docker-daemon-json-written', { file: o.daemonJson, bip: bipOf(subnet), ...(subnet6 !== undefined ? { fixedCidrV6: formatPrefix6(subnet6) } : {}), backup: w.backup, backupCreated: w.backupCreated })
       }
       log.warn('docker-restarting', { via: docker.restart.via, command: docker.restart.display, note: 'containers without --restart or live-restore stop' })
       const r = await runRestart(docker.restart)
@@ -250,10 +271,10 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       const ok = await waitFor(async () => ((await refreshBridge()) ? true : undefined), { timeoutMs: 90_000, intervalMs: 500 })
       if (!ok) {
         const liveRestore = /"live-restore"\s*:\s*true/.test(readIfExists(o.daemonJson) ?? '')
-        throw new Error(`Docker was restarted but docker0 still does not have ${bipOf(subnet)} after 90 s; check ${o.daemonJson} and the Docker daemon's log` +
+        throw new Error(`Docker was restarted but docker0 still does not have ${bipOf(subnet)}${subnet6 !== undefined ? ` and ${bip6Of(subnet6)}` : ''} after 90 s; check ${o.daemonJson} and the Docker daemon's log` +
           (liveRestore ? '. "live-restore" is on: Docker keeps docker0 as it was while containers are running; stop them (or turn live-restore off), restart Docker, then start fabric again' : ''))
       }
-      log.info('docker-configured', { bridge: 'docker0', bip: bipOf(subnet) })
+      log.info('docker-configured', { bridge: 'docker0', bip: bipOf(subnet), ...(subnet6 !== undefined ? { bip6: bip6Of(subnet6) } : {}) })
     } else if (docker.kind === 'network' && !docker.exists) {
       const body = networkCreateBody(docker.name, subnet, docker.version)
       const res = await dockerApi<{ Id: string }>(o.dockerSocket, 'POST', '/networks/create', body)
@@ -350,7 +371,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       if (docker.kind === 'docker0-ok' || docker.kind === 'docker0-configure') {
         // the last reading (the status path never waits on the kernel); the next one starts now
         void refreshBridge()
-        Object.assign(dockerStatus, { bridge: 'docker0', bip: bipOf(subnet), bridgeMatches: bridge0.matches, daemonJson: o.daemonJson, allowDirectRouting: versionAtLeast(dockerVersion, 28, 2) })
+        Object.assign(dockerStatus, { bridge: 'docker0', bip: bipOf(subnet), ...(subnet6 !== undefined ? { fixedCidrV6: formatPrefix6(subnet6), bip6: bip6Of(subnet6) } : {}), bridgeMatches: bridge0.matches, daemonJson: o.daemonJson, allowDirectRouting: versionAtLeast(dockerVersion, 28, 2) })
       }
       return {
         inSync: fw.inSync,
