@@ -219,7 +219,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       const bip = bipInDaemonJson(daemonJsonText)
       if (bip !== undefined && bip !== bipOf(subnet)) ctx.warn('daemon-json-bip-differs', `docker0 has ${bipOf(subnet)} but ${o.daemonJson} says "bip": "${bip}"; the next Docker restart would move docker0 out of the fabric`)
       const cidr6 = stringKey(daemonJsonText, 'fixed-cidr-v6')
-      if (subnet6 !== undefined && cidr6 !== formatPrefix6(subnet6)) ctx.warn('daemon-json-fixed-cidr-v6-differs', `docker0 has ${bip6Of(subnet6)} but ${o.daemonJson} says ${cidr6 === undefined ? 'no "fixed-cidr-v6"' : `"fixed-cidr-v6": "${cidr6}"`}; the next Docker restart would take docker0 out of the IPv6 fabric`)
+      if (subnet6 !== undefined && daemonJsonText !== undefined && cidr6 !== formatPrefix6(subnet6)) ctx.warn('daemon-json-fixed-cidr-v6-differs', `docker0 has ${bip6Of(subnet6)} but ${o.daemonJson} says ${cidr6 === undefined ? 'no "fixed-cidr-v6"' : `"fixed-cidr-v6": "${cidr6}"`}; the next Docker restart would take docker0 out of the IPv6 fabric`)
       return { kind: 'docker0-ok' }
     }
     if (state.state === 'absent' && !socketThere && daemonJsonText === undefined) {
