@@ -131,3 +131,21 @@ test('an IPv4-only host makes no ip6tables call at all (every ip6tables program 
   t.truthy(st)
   t.false('ipv6' in st!, 'no IPv6 backend chosen')
 })
+
+test('a dual-stack host without ip6tables starts with a warning and its IPv4 chains, no IPv6 chains', async (t) => {
+  t.timeout(60_000)
+  const rec = ip6tablesRecorder(t, true)
+  const lab = await withLab(t, { tag: 'f7', hosts: 1, start: false, joinArgs: ['--firewall-check-interval', '300'], iniExtra: ['pool6 = fd00:fab::/48'] })
+  const h = lab.hosts[0]!
+  writeFileSync(lab.config, readFileSync(lab.config, 'utf8').replace(`[host.${h.name}]`, `[host.${h.name}]\naddress6 = fd00:99::1\nsubnet6 = fd00:fab:0:1::/64`))
+  await run('ip', ['-n', h.ns, '-batch', '-'], { input: 'addr add fd00:99::1/64 dev eth0 nodad\naddr add fd00:fab:0:1::1/64 dev docker0 nodad\n' })
+  await startAgents(lab, lab.hosts, { env: { PATH: `${rec.dir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` } })
+  const st = (await getJson(h.socket, '/v1/status', 2000)) as { warnings: string[]; hostIntegration: { firewall: FwStatus } }
+  t.true(st.warnings.some((w) => /pool6 is configured but neither ip6tables-nft-save nor ip6tables is installed/.test(w)), st.warnings.join(' | '))
+  t.like(st.hostIntegration.firewall.ipv6, { enabled: false })
+  t.true(st.hostIntegration.firewall.inSync)
+  t.true(fabricLines(await inNs(h.ns, 'iptables-save')).includes('-A FORWARD -j FABRIC-FORWARD'), 'the IPv4 chains are in place')
+  t.true(rec.calls().some((c) => c.startsWith('ip6tables-nft-save')), 'ip6tables was looked for')
+  t.false(rec.calls().some((c) => c.includes('restore')), 'and nothing was written')
+  t.is(logEvents(h.log, 'ip6tables-missing').length, 1)
+})
