@@ -108,7 +108,7 @@ export function ipv6Checks(input: Ipv6DoctorInput, r: Ipv6Readings): DoctorCheck
       if (foreign) held.push(`${o.name} ${formatPrefix6(o.subnet6)} (held by proto ${protoName(foreign.protocol)})`)
       else missing.push(`${o.name} ${formatPrefix6(o.subnet6)}`)
     }
-    if (missing.length === 0 && held.length === 0) out.push({ name: 'ipv6 routes', result: 'pass', detail: `routes (proto ${protoName(proto)}) to the subnet6 of all ${others.length} other hosts` })
+    if (missing.length === 0 && held.length === 0) out.push({ name: 'ipv6 routes', result: 'pass', detail: `routes (proto ${protoName(proto)}) to the subnet6 of ${others.length === 1 ? `the other host (${others[0]!.name})` : `all ${others.length} other hosts`}` })
     else {
       out.push({
         name: 'ipv6 routes',

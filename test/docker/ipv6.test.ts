@@ -107,7 +107,9 @@ if (missing.length > 0 && process.env.FABRIC_SKIP_DOCKER_TEST === '1') {
     const lab = new DockerLab(`d6${process.pid % 100000}`, 3)
     const agents = new Map<number, ChildProcess>()
     t.teardown(async () => {
-      for (const a of agents.values()) if (a.exitCode === null && a.signalCode === null) a.kill('SIGTERM')
+      const running = [...agents.values()].filter((a) => a.exitCode === null && a.signalCode === null)
+      for (const a of running) a.kill('SIGTERM')
+      await waitFor(() => (running.every((a) => a.exitCode !== null || a.signalCode !== null) ? true : undefined), 10_000, 100)
       const notes = await lab.down()
       if (notes.length) t.log(`cleanup: ${notes.join(', ')}`)
       if (!runDockerExisted) for (const d of ['/run/docker/plugins', '/run/docker']) try { rmdirSync(d) } catch { /* not empty or gone */ }

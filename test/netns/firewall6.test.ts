@@ -86,9 +86,24 @@ test('ip6tables on dual-stack hosts: FABRIC-FORWARD / FABRIC-POSTROUTING for poo
   const v4 = fabricLines(await inNs(h.ns, 'iptables-save'))
   t.true(v4.includes('-A FABRIC-FORWARD -s 10.244.0.0/16 -d 10.244.1.0/24 -j ACCEPT'), 'the IPv4 chains as before')
   t.false(v4.some((l) => l.includes('fd00:')), 'no IPv6 prefix in iptables')
+  // containers reach each other over IPv6 through the accepted, not masqueraded, pool6 traffic
+  const c1 = lab.hosts[0]!.containerNs
+  t.truthy(await waitFor(async () => ((await run('ip', ['netns', 'exec', c1, 'ping', '-6', '-c', '1', '-W', '1', 'fd00:fab:0:2::2'])).code === 0 ? true : undefined), 10_000, 200), 'container 1 -> container 2 over IPv6')
   const st = await fw()
   t.is(st.watch, 'events')
   t.like(st.ipv6, { enabled: true, inSync: true, forwardJumpFrom: 'FORWARD' })
+
+  // fabric doctor's IPv6 checks on the running host (no Docker here: docker0 is the lab's bridge, no daemon.json)
+  const doc = await fabric(['doctor', '--json', '--config', lab.config, '--socket', h.socket, '--state-dir', h.dir, '--timeout', '1'], h.ns)
+  const checks = new Map((JSON.parse(doc.stdout) as { checks: { name: string; result: string; detail: string }[] }).checks.map((c) => [c.name, c]))
+  t.log([...checks.values()].filter((c) => /ipv6|ip6/.test(c.name)).map((c) => `${c.name}: ${c.result}: ${c.detail}`).join('\n'))
+  t.is(checks.get('ipv6 forwarding')?.result, 'pass')
+  t.is(checks.get('ipv6 routes')?.result, 'pass', checks.get('ipv6 routes')?.detail)
+  t.is(checks.get('docker0 ipv6')?.result, 'pass', checks.get('docker0 ipv6')?.detail)
+  t.is(checks.get('ip6tables')?.result, 'pass', checks.get('ip6tables')?.detail)
+  // eth0 keeps the kernel's default accept_ra = 1: with forwarding on, RAs are ignored; static addresses here, so nothing depends on them
+  t.is(checks.get('ipv6 accept_ra')?.result, 'warn')
+  t.regex(checks.get('ipv6 accept_ra')!.detail, /nothing from RAs now \(static IPv6\)/)
 
   // drift: flush and a deleted jump, repaired by the nf_tables event watch (polling is every 300 s)
   const t0 = Date.now()
