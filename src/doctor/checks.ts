@@ -99,7 +99,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
     if (peers) for (const c of checkBfd(peers)) add(c)
   }
   await checkNetworks(ctx, add)
-  await checkIpv6(ctx, add)
+  await checkIpv6({ ...ctx, stateDir: opts.stateDir }, add)
   return checks
 }
 

@@ -9,6 +9,7 @@
  * Nothing here is checked, and nothing read, when pool6 is not configured.
  */
 import { readFileSync } from 'node:fs'
+import { readState } from '../api/state-file.js'
 import type { DoctorCheck, StatusResponse } from '../api/types.js'
 import type { FabricConfig } from '../config/fabric-config.js'
 import { RESERVED_ROUTE_PROTOCOLS } from '../config/route-protocol.js'
@@ -176,12 +177,14 @@ export async function checkIpv6(ctx: {
   self?: { name: string; address: number; iface?: string }
   links: readonly KernelLink[]
   status?: StatusResponse
+  stateDir?: string
 }, add: (c: DoctorCheck) => void): Promise<void> {
   const c = ctx.config
   if (!c?.pool6) return
   const entry = ctx.self ? c.hosts.find((h) => h.address === ctx.self!.address) : undefined
-  const fromStatus = (ctx.status?.host as unknown as Record<string, unknown> | undefined)?.subnet6
-  const parsed = typeof fromStatus === 'string' ? parsePrefix6(fromStatus) : undefined
+  // fabric.ini, --subnet6, else what the agent runs with (status, or state.json while it is down: automatic subnet6)
+  const text6 = ctx.status?.host.subnet6 ?? (ctx.stateDir !== undefined ? readState(ctx.stateDir)?.subnet6 : undefined)
+  const parsed = text6 !== undefined ? parsePrefix6(text6) : undefined
   const subnet6 = entry?.subnet6 ?? c.subnet6 ?? (parsed?.ok ? parsed.value : undefined)
   const rtnl = new Rtnl()
   let routes: KernelRoute6[]
