@@ -123,10 +123,17 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
   /** docker0 against this host's subnet, as last read (status() reports it without waiting) */
   const bridge0 = { matches: false, reading: undefined as Promise<boolean> | undefined }
 
-  /** docker0 owns this host's subnet (and on a dual-stack host subnet6's gateway too). */
+  /**
+   * docker0 must own subnet6's gateway too: on a dual-stack Docker host (no
+   * Docker socket and no daemon.json: docker0 is not Docker's, and fabric
+   * only warns when it has no IPv6 address of subnet6)
+   */
+  let need6 = subnet6 !== undefined
+
+  /** docker0 owns this host's subnet (and on a dual-stack Docker host subnet6's gateway too). */
   async function docker0Matches(): Promise<boolean> {
     if (bridgeState(await interfaceAddresses('docker0'), subnet).state !== 'match') return false
-    return subnet6 === undefined || bridgeState6(await interfaceAddresses6('docker0'), subnet6).state === 'match'
+    return !need6 || subnet6 === undefined || bridgeState6(await interfaceAddresses6('docker0'), subnet6).state === 'match'
   }
 
   /** Reads docker0's addresses (one read at a time); false when it cannot be read. */
@@ -211,8 +218,15 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
     const daemonJsonText = readIfExists(o.daemonJson)
     const state4 = bridgeState(await interfaceAddresses('docker0'), subnet)
     const state6 = subnet6 === undefined ? undefined : bridgeState6(await interfaceAddresses6('docker0'), subnet6)
+    if (subnet6 !== undefined && !socketThere && daemonJsonText === undefined) {
+      // not a Docker host: docker0 (if any) is the operator's bridge, fabric configures nothing on it
+      need6 = false
+      if (state4.state === 'match' && state6?.state !== 'match') {
+        ctx.warn('docker0-no-ipv6', `docker0 has no ${bip6Of(subnet6)} (this host's subnet6 ${formatPrefix6(subnet6)}) and Docker is not installed here (no ${o.dockerSocket}, no ${o.daemonJson}): containers on docker0 get no fabric IPv6 address; add it (ip -6 addr add ${bip6Of(subnet6)} dev docker0) or run Docker with "ipv6": true and "fixed-cidr-v6": "${formatPrefix6(subnet6)}"`)
+      }
+    }
     // docker0 as a whole: both families must match on a dual-stack host
-    const state: BridgeState = state4.state !== 'match' || state6 === undefined || state6.state === 'match' ? state4
+    const state: BridgeState = state4.state !== 'match' || !need6 || state6 === undefined || state6.state === 'match' ? state4
       : { state: 'mismatch', addresses: [] }
     if (state.state === 'match') {
       bridge0.matches = true

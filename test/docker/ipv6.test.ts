@@ -125,7 +125,8 @@ if (missing.length > 0 && process.env.FABRIC_SKIP_DOCKER_TEST === '1') {
     writeFileSync(ini, iniText(lab))
     for (const h of lab.hosts) {
       // the operator's daemon.json: IPv4 only, a bip outside the pool, keys fabric must keep
-      writeFileSync(h.daemonJson, `${JSON.stringify({ bip: h.initialBip, 'log-level': 'info', labels: [`fabric-test=${h.name}`] }, null, 2)}\n`)
+      // (deprecated-key-path: dockerd 20.10 would write /etc/docker/key.json otherwise)
+      writeFileSync(h.daemonJson, `${JSON.stringify({ bip: h.initialBip, 'log-level': 'info', labels: [`fabric-test=${h.name}`], 'deprecated-key-path': join(h.dir, 'key.json') }, null, 2)}\n`)
       lab.startDockerd(h)
     }
     await Promise.all(lab.hosts.map((h) => lab.waitDocker(h)))
