@@ -178,6 +178,17 @@ if (missing.length > 0 && process.env.FABRIC_SKIP_DOCKER_TEST === '1') {
     for (const h of lab.hosts) await lab.mustDocker(h, ['run', '-d', '--name', 'ct', BUSYBOX, 'sleep', '3600'])
     const ips6 = await Promise.all(lab.hosts.map(async (h) => (await lab.mustDocker(h, ['inspect', '-f', '{{.NetworkSettings.GlobalIPv6Address}}', 'ct'])).trim()))
     for (const [i, a] of ips6.entries()) t.true(a.startsWith(`fd00:fab:0:${i + 1}:`), `container on node${i + 1} got ${a}`)
+    // IPv6 addresses are usable once duplicate address detection is done (tentative until then): containers' and docker0's
+    const settled = await waitFor(async () => {
+      for (const h of lab.hosts) {
+        const pid = (await lab.mustDocker(h, ['inspect', '-f', '{{.State.Pid}}', 'ct'])).trim()
+        const inCt = (await run('nsenter', ['-t', pid, '-n', 'ip', '-6', 'addr', 'show'])).stdout
+        const d0 = (await run('ip', ['-6', '-n', h.ns, 'addr', 'show', 'docker0'])).stdout
+        if (/tentative/.test(inCt) || /tentative/.test(d0)) return undefined
+      }
+      return true
+    }, 10_000, 100)
+    t.truthy(settled, 'IPv6 duplicate address detection done on containers and docker0')
     const ping6 = async (h: DHost, to: string) => (await lab.docker(h, ['exec', 'ct', 'ping6', '-c', '1', '-W', '2', to])).code === 0
     for (const a of lab.hosts) for (const [j, b] of lab.hosts.entries()) if (a !== b) t.true(await ping6(a, ips6[j]!), `ping6 ${a.name} -> ${b.name} (${ips6[j]})`)
     step('6 cross-host IPv6 pings')
