@@ -54,7 +54,7 @@
  */
 import { DEFAULT_NETWORK, allowedPairs } from '../config/networks.js'
 import { containsAddress, formatPrefix, type Prefix } from '../net/ipv4.js'
-import { type Prefix6, formatPrefix6 } from '../net/ipv6.js'
+import { type Prefix6, containsAddress6, formatPrefix6, parseAddress6 } from '../net/ipv6.js'
 import { type Saved, hasChain, normalizeRule, rulesOf } from './iptables.js'
 
 export const FORWARD_CHAIN = 'FABRIC-FORWARD'
@@ -308,6 +308,18 @@ export function directRoutingDrops(saved: Saved, local: Prefix): string[] {
     const parts = m[1]!.split('.').map(Number)
     const addr = ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0
     if (containsAddress(local, addr)) out.push(m[1]!)
+  }
+  return out
+}
+
+/** The same protection in ip6tables (raw PREROUTING `-d ADDR6/128 ! -i BRIDGE -j DROP`): the local container IPv6 addresses it protects. */
+export function directRoutingDrops6(saved: Saved, subnet6: Prefix6): string[] {
+  const out: string[] = []
+  for (const r of rulesOf(saved, 'raw', 'PREROUTING')) {
+    const m = /^-d ([0-9a-fA-F:.]+)(?:\/128)? ! -i \S+ -j DROP$/.exec(r)
+    if (!m) continue
+    const a = parseAddress6(m[1]!)
+    if (a.ok && containsAddress6(subnet6, a.value)) out.push(m[1]!)
   }
   return out
 }

@@ -23,7 +23,7 @@ import {
   dockerApi, engineVersion, inspectNetwork, interfaceAddresses, interfaceAddresses6, MANAGED_LABEL, networkBridge, networkCreateBody, networkMismatch,
   probeInit, readDaemonTemplate, readIfExists, renderDaemonJson, restartPlan, restoreDaemonJson, runRestart, stringKey, versionAtLeast, writeDaemonJson,
 } from './docker.js'
-import { FORWARD_CHAIN, POSTROUTING_CHAIN, desiredChains, desiredChains6, directRoutingDrops, firewallSpec6, forwardParent, planApply, planRemove } from './firewall.js'
+import { FORWARD_CHAIN, POSTROUTING_CHAIN, desiredChains, desiredChains6, directRoutingDrops, directRoutingDrops6, firewallSpec6, forwardParent, planApply, planRemove } from './firewall.js'
 import { FirewallWatch } from './firewall-watch.js'
 import { readHostOptions } from './flags.js'
 import { type Iptables, detectIp6tables, detectIptables } from './iptables.js'
@@ -162,8 +162,10 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       const plan = planApply(wanted, saved)
       if (plan.script) await ipt.restore(plan.script)
       const changes = [...plan.changes]
+      const drops = directRoutingDrops(saved, subnet)
       if (ipt6 && spec6) {
-        const saved6 = await ipt6.save(['filter', 'nat'])
+        const saved6 = await ipt6.save(['filter', 'nat', 'raw'])
+        drops.push(...directRoutingDrops6(saved6, spec6.subnet6))
         fw6.parent = forwardParent(saved6)
         const plan6 = planApply(desiredChains6(spec6, saved6), saved6)
         if (plan6.script) await ipt6.restore(plan6.script)
@@ -177,7 +179,6 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
           log.info('firewall-applied', { backend: ipt.backend, changes })
         }
       }
-      const drops = directRoutingDrops(saved, subnet)
       if (drops.length > 0 && !fw.directRoutingWarned) {
         fw.directRoutingWarned = true
         ctx.warn('docker-direct-routing-blocked', `Docker drops packets routed to containers ${drops.slice(0, 3).join(', ')}${drops.length > 3 ? ', ...' : ''} (raw PREROUTING, Docker >= 28): set "allow-direct-routing": true in daemon.json (Docker >= 28.2) and restart Docker`)

@@ -5,7 +5,7 @@
  * repaired after drift, removed at leave; and which ip6tables programs are used.
  */
 import test from 'ava'
-import { FORWARD_CHAIN, POSTROUTING_CHAIN, desiredChains, desiredChains6, firewallSpec6, planApply, planRemove } from '../../../src/host/firewall.js'
+import { FORWARD_CHAIN, POSTROUTING_CHAIN, desiredChains, desiredChains6, directRoutingDrops6, firewallSpec6, planApply, planRemove } from '../../../src/host/firewall.js'
 import { type Exec, detectIp6tables, parseSave, rulesOf } from '../../../src/host/iptables.js'
 import { P, P6 } from '../../helpers/net.js'
 import { applyScript, clone, render } from './restore-sim.js'
@@ -172,4 +172,17 @@ test('detectIp6tables: the IPv4 backend\'s ip6tables tools, plain ip6tables of t
   t.regex((other as { missing: string }).missing, /nft backend .* while IPv4 uses legacy/)
   const none = await detectIp6tables('nft', fakeExec({}).exec)
   t.regex((none as { missing: string }).missing, /neither ip6tables-nft-save nor ip6tables is installed/)
+})
+
+test('Docker 28 direct-routing drops in ip6tables: local container IPv6 addresses found, others not', (t) => {
+  const s = parseSave([
+    '*raw', ':PREROUTING ACCEPT [0:0]',
+    '-A PREROUTING -d fd00:fab:0:2:0:242:ac11:2/128 ! -i docker0 -j DROP',
+    '-A PREROUTING -d fd00:fab:0:3::2/128 ! -i docker0 -j DROP',
+    '-A PREROUTING -d 2001:db8::5/128 ! -i br-x -j DROP',
+    '-A PREROUTING -s fd00:fab:0:2::9/128 -j DROP',
+    'COMMIT', '',
+  ].join('\n'))
+  t.deepEqual(directRoutingDrops6(s, subnet6), ['fd00:fab:0:2:0:242:ac11:2'])
+  t.deepEqual(directRoutingDrops6(parseSave(DOCKER_27_V6), subnet6), [])
 })
