@@ -378,24 +378,35 @@ export interface NetworkInfo {
   Id: string
   Name: string
   Driver: string
+  EnableIPv6?: boolean
   IPAM?: { Config?: { Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> }[] }
   Options?: Record<string, string>
   Labels?: Record<string, string>
   Containers?: Record<string, unknown>
 }
 
-/** The body of POST /networks/create for the fabric network. */
-export function networkCreateBody(name: string, subnet: Prefix, dockerVersion: string | undefined, bridgeName?: string): Record<string, unknown> {
+/**
+ * The body of POST /networks/create for the fabric network; with subnet6
+ * (dual-stack host) the network is dual-stack too: EnableIPv6 and subnet6
+ * with its first address as gateway.
+ */
+export function networkCreateBody(name: string, subnet: Prefix, dockerVersion: string | undefined, bridgeName?: string, subnet6?: Prefix6): Record<string, unknown> {
   const options: Record<string, string> = { 'com.docker.network.bridge.enable_ip_masquerade': 'false' }
   if (bridgeName) options['com.docker.network.bridge.name'] = bridgeName
   // Docker >= 28.0 drops packets routed straight to container addresses
   // unless the network's gateway mode says otherwise
-  if (versionAtLeast(dockerVersion, 28, 0)) options['com.docker.network.bridge.gateway_mode_ipv4'] = 'nat-unprotected'
+  if (versionAtLeast(dockerVersion, 28, 0)) {
+    options['com.docker.network.bridge.gateway_mode_ipv4'] = 'nat-unprotected'
+    if (subnet6 !== undefined) options['com.docker.network.bridge.gateway_mode_ipv6'] = 'nat-unprotected'
+  }
+  const config: Record<string, string>[] = [{ Subnet: formatPrefix(subnet), Gateway: formatAddress(firstHost(subnet)) }]
+  if (subnet6 !== undefined) config.push({ Subnet: formatPrefix6(subnet6), Gateway: bip6Of(subnet6).split('/')[0]! })
   return {
     Name: name,
     Driver: 'bridge',
     CheckDuplicate: true,
-    IPAM: { Driver: 'default', Config: [{ Subnet: formatPrefix(subnet), Gateway: formatAddress(firstHost(subnet)) }] },
+    ...(subnet6 !== undefined ? { EnableIPv6: true } : {}),
+    IPAM: { Driver: 'default', Config: config },
     Options: options,
     Labels: { [MANAGED_LABEL]: 'true' },
   }
@@ -410,11 +421,21 @@ export async function inspectNetwork(socket: string, name: string): Promise<Netw
   }
 }
 
-/** Does an existing network fit fabric (same subnet, masquerade off)? Empty when it does. */
-export function networkMismatch(net: NetworkInfo, subnet: Prefix): string[] {
+/** Does an existing network fit fabric (same subnet, and subnet6 with IPv6 on for a dual-stack host, masquerade off)? Empty when it does. */
+export function networkMismatch(net: NetworkInfo, subnet: Prefix, subnet6?: Prefix6): string[] {
   const problems: string[] = []
   const subnets = (net.IPAM?.Config ?? []).map((c) => c.Subnet)
-  if (!subnets.includes(formatPrefix(subnet))) problems.push(`subnet ${subnets.join(', ') || 'none'} (fabric needs ${formatPrefix(subnet)})`)
+  const v4 = subnets.filter((x) => x !== undefined && !x.includes(':'))
+  if (!subnets.includes(formatPrefix(subnet))) problems.push(`subnet ${v4.join(', ') || 'none'} (fabric needs ${formatPrefix(subnet)})`)
+  if (subnet6 !== undefined) {
+    const v6 = subnets.filter((x): x is string => x !== undefined && x.includes(':'))
+    const has6 = v6.some((x) => {
+      const p = parsePrefix6(x, false)
+      return p.ok && samePrefix6(p.value, subnet6)
+    })
+    if (!has6) problems.push(`IPv6 subnet ${v6.join(', ') || 'none'} (fabric needs ${formatPrefix6(subnet6)})`)
+    if (net.EnableIPv6 !== true) problems.push(`IPv6 off (fabric needs EnableIPv6 with subnet6 ${formatPrefix6(subnet6)})`)
+  }
   if (net.Driver !== 'bridge') problems.push(`driver ${net.Driver} (fabric needs bridge)`)
   if (net.Options?.['com.docker.network.bridge.enable_ip_masquerade'] !== 'false') problems.push('masquerade on (fabric needs com.docker.network.bridge.enable_ip_masquerade=false)')
   return problems

@@ -204,16 +204,15 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       if (!dockerVersion) throw new AgentStartError(`--docker-network ${o.dockerNetwork}: Docker does not answer on ${o.dockerSocket} (start Docker, or pass --docker-socket)`, EXIT.RUNTIME)
       const existing = await inspectNetwork(o.dockerSocket, o.dockerNetwork)
       if (existing) {
-        const problems = networkMismatch(existing, subnet)
+        const problems = networkMismatch(existing, subnet, subnet6)
         if (problems.length > 0) {
-          throw new AgentStartError(`Docker network ${o.dockerNetwork} exists but does not fit fabric: ${problems.join('; ')}. Remove it (docker network rm ${o.dockerNetwork}, after disconnecting its containers) and start again; fabric creates it with subnet ${formatPrefix(subnet)}`, EXIT.USAGE)
+          throw new AgentStartError(`Docker network ${o.dockerNetwork} exists but does not fit fabric: ${problems.join('; ')}. Remove it (docker network rm ${o.dockerNetwork}, after disconnecting its containers) and start again; fabric creates it with subnet ${formatPrefix(subnet)}${subnet6 !== undefined ? ` and IPv6 subnet ${formatPrefix6(subnet6)}` : ''}`, EXIT.USAGE)
         }
         bridge = networkBridge(existing)
       }
       const d0 = ((await interfaceAddresses('docker0')) ?? []).map((a) => parsePrefix(a, false)).filter((p) => p.ok).map((p) => (p as { value: Prefix }).value)
       const clash = d0.find((p) => overlaps(p, config.pool))
       if (clash) ctx.warn('docker0-overlaps-pool', `docker0 (${formatPrefix(clash)}) overlaps the fabric pool ${formatPrefix(config.pool)}; give docker0 a "bip" outside the pool`)
-      if (subnet6 !== undefined) ctx.warn('docker-network-ipv4-only', `--docker-network ${o.dockerNetwork} gets this host's IPv4 subnet only; for IPv6 containers (subnet6 ${formatPrefix6(subnet6)}) use docker0 (--configure-docker sets "ipv6" and "fixed-cidr-v6" in daemon.json)`)
       return { kind: 'network', name: o.dockerNetwork, exists: existing, version: dockerVersion }
     }
     const daemonJsonText = readIfExists(o.daemonJson)
@@ -291,12 +290,12 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       }
       log.info('docker-configured', { bridge: 'docker0', bip: bipOf(subnet), ...(subnet6 !== undefined ? { bip6: bip6Of(subnet6) } : {}) })
     } else if (docker.kind === 'network' && !docker.exists) {
-      const body = networkCreateBody(docker.name, subnet, docker.version)
+      const body = networkCreateBody(docker.name, subnet, docker.version, undefined, subnet6)
       const res = await dockerApi<{ Id: string }>(o.dockerSocket, 'POST', '/networks/create', body)
       networkCreated = true
       const net = await inspectNetwork(o.dockerSocket, docker.name)
       bridge = net ? networkBridge(net) : `br-${res.Id.slice(0, 12)}`
-      log.info('docker-network-created', { name: docker.name, subnet: formatPrefix(subnet), bridge, options: body.Options })
+      log.info('docker-network-created', { name: docker.name, subnet: formatPrefix(subnet), ...(subnet6 !== undefined ? { subnet6: formatPrefix6(subnet6) } : {}), bridge, options: body.Options })
     }
   }
 

@@ -7,7 +7,9 @@
  * "ipv6" and "fixed-cidr-v6" next to "bip" into each daemon.json, restart
  * dockerd, route every subnet6 (static mode) and keep fabric's ip6tables
  * chains; plain `docker run` containers ping each other's IPv6 addresses
- * across hosts, without NAT inside pool6 and masqueraded outside it.
+ * across hosts, without NAT inside pool6 and masqueraded outside it. After
+ * `fabric leave`, node3 joins again the docker-network way: a dual-stack
+ * Docker network (EnableIPv6, subnet6) whose container pings across hosts.
  *
  *   underlay   10.99.0.(10+I)/24 and fd00:99::I/64 on host I's eth0
  *   pool6      fd00:fab::/48, host I's subnet6 fd00:fab:0:I::/64 (docker0 ::1)
@@ -47,12 +49,12 @@ function iniText(lab: DockerLab): string {
 }
 
 /** `fabric join` from this checkout inside the host's namespace, detached, JSON log in the host's directory. */
-function startAgent(lab: DockerLab, h: DHost, ini: string): ChildProcess {
+function startAgent(lab: DockerLab, h: DHost, ini: string, dockerArgs = ['--configure-docker']): ChildProcess {
   const out = openSync(join(h.dir, 'agent.log'), 'a')
   const child = spawn('ip', [
     'netns', 'exec', h.ns, process.execPath, fabricBin, 'join', '--config', ini, '--address', h.address,
     '--state-dir', h.state, '--socket', join(h.run, 'fabric.sock'), '--log-format', 'json', '--log-level', 'debug',
-    '--configure-docker', '--daemon-json', h.daemonJson, '--docker-socket', h.sock,
+    ...dockerArgs, '--daemon-json', h.daemonJson, '--docker-socket', h.sock,
     // this lab's dockerd is not a systemd service: the agent stops it by signal, the lab's supervisor starts it again
     '--docker-restart-command', `kill -TERM $(cat ${h.pidfile})`, '--firewall-check-interval', '2',
   ], { stdio: ['ignore', out, out], env: { ...process.env, FABRIC_RT_PROTOS_DIR: join(lab.root, 'rt_protos.d') } })
@@ -231,6 +233,37 @@ if (missing.length > 0 && process.env.FABRIC_SKIP_DOCKER_TEST === '1') {
     t.false((await run('ip', ['netns', 'exec', h3.ns, 'iptables-save'])).stdout.includes('FABRIC'))
     t.is(readFileSync(h3.daemonJson, 'utf8'), original[2]!, 'daemon.json as it was')
     t.true(await ping6(h1, ips6[1]!), 'node1 <-> node2 unaffected')
+    step('leave')
+
+    // --- node3 again, the docker-network way: a dual-stack Docker network (EnableIPv6, subnet6), no daemon.json change
+    await lab.mustDocker(h3, ['rm', '-f', 'ct'])
+    const pid3 = lab.dockerdPid(h3)!
+    process.kill(pid3, 'SIGTERM')
+    await waitFor(() => (lab.dockerdPid(h3) !== undefined && lab.dockerdPid(h3) !== pid3 ? true : undefined), 30_000, 100)
+    await lab.waitDocker(h3)
+    t.truthy(await waitFor(async () => ((await run('ip', ['-n', h3.ns, '-4', '-o', 'addr', 'show', 'docker0'])).stdout.includes(h3.initialBip) ? true : undefined), 10_000, 100), 'docker0 back outside the pool')
+    agents.set(3, startAgent(lab, h3, ini, ['--docker-network', 'fabric6']))
+    const back = await waitFor(async () => {
+      try {
+        const s = await status(h3)
+        return s.healthy && s.kernel?.routes?.installed === 2 && (await routes6(h3.ns)).length === 2 ? s : undefined
+      } catch {
+        return undefined
+      }
+    }, 30_000, 250)
+    if (!back) throw new Error(`agent of node3 (--docker-network) not healthy:\n${tail(join(h3.dir, 'agent.log'), 30)}`)
+    const net = JSON.parse(await lab.mustDocker(h3, ['network', 'inspect', 'fabric6'])) as { EnableIPv6: boolean; IPAM: { Config: { Subnet: string }[] } }[]
+    t.true(net[0]!.EnableIPv6)
+    t.deepEqual(net[0]!.IPAM.Config.map((c) => c.Subnet), ['10.244.3.0/24', subnet6(h3)])
+    t.is(readFileSync(h3.daemonJson, 'utf8'), original[2]!, 'daemon.json not touched')
+    await lab.mustDocker(h3, ['run', '-d', '--name', 'ct', '--network', 'fabric6', BUSYBOX, 'sleep', '3600'])
+    const ip3 = (await lab.mustDocker(h3, ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}{{end}}', 'ct'])).trim()
+    t.true(ip3.startsWith('fd00:fab:0:3:'), `container on the fabric6 network got ${ip3}`)
+    const pidCt3 = (await lab.mustDocker(h3, ['inspect', '-f', '{{.State.Pid}}', 'ct'])).trim()
+    await waitFor(async () => (/tentative/.test((await run('nsenter', ['-t', pidCt3, '-n', 'ip', '-6', 'addr', 'show'])).stdout) ? undefined : true), 10_000, 100)
+    t.true(await ping6(h1, ip3), `ping6 node1 -> node3 on the Docker network (${ip3})`)
+    t.true(await ping6(h3, ips6[1]!), 'ping6 node3 (Docker network) -> node2')
+    step('docker-network way')
 
     step('total')
     t.is((await run('ip6tables-save', [])).stdout.split('\n').filter((l) => !l.startsWith('#')).join('\n'), rootIp6Before, "the root namespace's ip6tables are untouched")

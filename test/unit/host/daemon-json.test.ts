@@ -211,3 +211,21 @@ test('IPv6: interfaceAddresses6 reads the link\'s IPv6 addresses from rtnetlink 
   t.deepEqual(await interfaceAddresses6('docker0', rtnl), ['fd00:fab:0:3::1/64', 'fe80::1/64'])
   t.is(await interfaceAddresses6('docker9', rtnl), undefined)
 })
+
+test('IPv6: --docker-network on a dual-stack host: EnableIPv6 with subnet6 and its ::1 gateway; an existing network without them does not fit', (t) => {
+  const body = networkCreateBody('fabric', subnet, '20.10.24', undefined, subnet6)
+  t.is(body.EnableIPv6, true)
+  t.deepEqual(body.IPAM, { Driver: 'default', Config: [{ Subnet: '10.244.3.0/24', Gateway: '10.244.3.1' }, { Subnet: 'fd00:fab:0:3::/64', Gateway: 'fd00:fab:0:3::1' }] })
+  t.deepEqual(body.Options, { 'com.docker.network.bridge.enable_ip_masquerade': 'false' })
+  const v28 = networkCreateBody('fabric', subnet, '28.0.1', undefined, subnet6).Options as Record<string, string>
+  t.is(v28['com.docker.network.bridge.gateway_mode_ipv6'], 'nat-unprotected')
+  t.false('EnableIPv6' in networkCreateBody('fabric', subnet, '28.0.1'), 'IPv4-only host: as before')
+  t.false('com.docker.network.bridge.gateway_mode_ipv6' in (networkCreateBody('fabric', subnet, '28.0.1').Options as Record<string, string>))
+  const opts = { 'com.docker.network.bridge.enable_ip_masquerade': 'false' }
+  const dual = { Id: 'abc', Name: 'fabric', Driver: 'bridge', EnableIPv6: true, IPAM: { Config: [{ Subnet: '10.244.3.0/24' }, { Subnet: 'fd00:fab:0:3::/64' }] }, Options: opts }
+  t.deepEqual(networkMismatch(dual, subnet, subnet6), [])
+  t.deepEqual(networkMismatch({ ...dual, EnableIPv6: false, IPAM: { Config: [{ Subnet: '10.244.3.0/24' }] } }, subnet, subnet6), [
+    'IPv6 subnet none (fabric needs fd00:fab:0:3::/64)', 'IPv6 off (fabric needs EnableIPv6 with subnet6 fd00:fab:0:3::/64)',
+  ])
+  t.deepEqual(networkMismatch({ ...dual, IPAM: { Config: [{ Subnet: '10.244.3.0/24' }] } }, subnet), [], 'without subnet6 the IPv6 side is not looked at')
+})
