@@ -428,7 +428,7 @@ export function networkMismatch(net: NetworkInfo, subnet: Prefix, subnet6?: Pref
   const v4 = subnets.filter((x) => x !== undefined && !x.includes(':'))
   if (!subnets.includes(formatPrefix(subnet))) problems.push(`subnet ${v4.join(', ') || 'none'} (fabric needs ${formatPrefix(subnet)})`)
   if (subnet6 !== undefined) {
-    const v6 = subnets.filter((x): x is string => x !== undefined && x.includes(':'))
+    const v6 = subnets.filter((x): x is string => x?.includes(':') === true)
     const has6 = v6.some((x) => {
       const p = parsePrefix6(x, false)
       return p.ok && samePrefix6(p.value, subnet6)
