@@ -29,6 +29,8 @@ export interface Ipv6DoctorInput {
   config?: FabricConfig
   /** this host as doctor identified it; subnet6 when fabric.ini, the flags or the agent tell it */
   self?: { name: string; address: number; iface?: string; subnet6?: Prefix6 }
+  /** the agent's Docker mode (status hostIntegration.docker.mode): 'docker0', 'network' (with its name) or 'none' */
+  docker?: { mode: string; network?: string }
 }
 
 export interface Ipv6Readings {
@@ -123,6 +125,7 @@ export function ipv6Checks(input: Ipv6DoctorInput, r: Ipv6Readings): DoctorCheck
   // docker0's IPv6 gateway and daemon.json's fixed-cidr-v6
   const docker0 = r.links.find((l) => l.name === 'docker0')
   if (!subnet6) out.push({ name: 'docker0 ipv6', result: 'skip', detail: "this host's subnet6 is unknown (not in fabric.ini, agent not running)" })
+  else if (input.docker?.mode === 'network') out.push({ name: 'docker0 ipv6', result: 'skip', detail: `the agent uses the Docker network ${input.docker.network ?? ''} (--docker-network), not docker0`.replace('  ', ' ') })
   else if (!docker0) out.push({ name: 'docker0 ipv6', result: 'skip', detail: 'no docker0 bridge on this host' })
   else {
     const want = bip6Of(subnet6)
@@ -210,5 +213,7 @@ export async function checkIpv6(ctx: {
     ip6tables: forward && postrouting ? { forward, dockerUser: dockerUser ?? [], postrouting } : 'unreadable',
   }
   const self = ctx.self ? { ...ctx.self, ...(subnet6 ? { subnet6 } : {}) } : undefined
-  for (const check of ipv6Checks({ config: c, self }, readings)) add(check)
+  const d = ctx.status?.hostIntegration?.docker
+  const docker = d ? { mode: d.mode, ...(typeof d.network === 'string' ? { network: d.network } : {}) } : undefined
+  for (const check of ipv6Checks({ config: c, self, ...(docker ? { docker } : {}) }, readings)) add(check)
 }

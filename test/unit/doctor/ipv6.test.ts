@@ -113,6 +113,8 @@ test('docker0: no IPv6 gateway of subnet6 fails; daemon.json disagreeing warns; 
   t.regex(w.detail, /"fixed-cidr-v6": "fd00:fab:0:7::\/64": the next Docker restart takes docker0 out of the IPv6 fabric/)
   t.is(byName(ipv6Checks({ ...input, self: { ...input.self!, subnet6: undefined } }, good()), 'docker0 ipv6').result, 'skip')
   t.is(byName(ipv6Checks(input, { ...good(), links: good().links.filter((l) => l.name !== 'docker0') }), 'docker0 ipv6').result, 'skip')
+  const net = byName(ipv6Checks({ ...input, docker: { mode: 'network', network: 'fabric6' } }, wrong), 'docker0 ipv6')
+  t.deepEqual([net.result, net.detail], ['skip', 'the agent uses the Docker network fabric6 (--docker-network), not docker0'])
 })
 
 test('ip6tables: the jumps to fabric\'s chains (FORWARD or DOCKER-USER); missing ones fail under a DROP policy', (t) => {
