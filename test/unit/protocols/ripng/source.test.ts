@@ -85,7 +85,10 @@ function fakeRipng() {
       opened = o
       return {
         open: async () => {},
-        send: async (bytes: Buffer, to: string, port: number) => (sent.push({ bytes, to, port }), true),
+        send: async (bytes: Buffer, to: string, port: number) => {
+          sent.push({ bytes, to, port })
+          return true
+        },
         close: async () => { closed = true },
         counters: { 'rx-datagrams': 0, 'rx-bytes': 0, 'tx-datagrams': 0, 'tx-bytes': 0, 'tx-errors': 0 },
         lastSendError: undefined,
