@@ -418,7 +418,8 @@ export async function waitIpv6Settled(namespaces: string[], timeoutMs = 10_000):
  * dual-stack lab that would overflow it is refused before anything is
  * created, naming the sysctl and the value needed.
  */
-export function neigh6Check(hosts: number, current = readNeigh6Thresh3()): void {
+export function neigh6Check(hosts: number, read: () => number | undefined = readNeigh6Thresh3): void {
+  const current = read()
   if (current === undefined) throw new Error('--ipv6: this kernel has no IPv6 (/proc/sys/net/ipv6 is missing)')
   const needed = neighEntriesFor(hosts)
   if (current < needed) {
