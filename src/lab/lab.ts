@@ -441,8 +441,12 @@ function readNeigh6Thresh3(): number | undefined {
  */
 export async function startAgents(spec: LabSpec, hosts: LabHost[], opts: { logLevel?: string; env?: Record<string, string>; concurrency?: number; timeoutMs?: number } = {}): Promise<void> {
   await pool(hosts, opts.concurrency ?? 8, async (h) => {
-    startAgent(spec, h, { logLevel: opts.logLevel, env: opts.env })
-    await waitAgents(spec, [h], opts.timeoutMs ?? 60_000)
+    const child = startAgent(spec, h, { logLevel: opts.logLevel, env: opts.env })
+    let exit: string | undefined
+    child.once('exit', (code, signal) => {
+      exit = signal ? `signal ${signal}` : `code ${code}`
+    })
+    await waitAgentUp(h, opts.timeoutMs ?? 60_000, () => exit)
   })
 }
 
@@ -471,20 +475,23 @@ function spawnJoin(h: LabHost, args: string[], opts: { logLevel?: string; env?: 
 
 /** Waits until every agent (or the given ones) answers on its control socket. */
 export async function waitAgents(spec: LabSpec, hosts: LabHost[] = spec.hosts, timeoutMs = 30_000): Promise<void> {
-  await pool(hosts, 16, async (h) => {
-    const ok = await waitFor(async () => {
-      try {
-        await getJson(h.socket, '/v1/status', 1000)
-        return true
-      } catch {
-        return undefined
-      }
-    }, timeoutMs, 100)
-    if (!ok) {
-      const tail = existsSync(h.log) ? readFileSync(h.log, 'utf8').split('\n').slice(-15).join('\n') : '(no log)'
-      throw new Error(`agent of ${h.name} did not come up within ${timeoutMs / 1000} s; last log lines:\n${tail}`)
+  await pool(hosts, 16, (h) => waitAgentUp(h, timeoutMs))
+}
+
+/** Waits until a host's agent answers; fails at once when `exited` says the process is gone (e.g. refused its config). */
+async function waitAgentUp(h: LabHost, timeoutMs: number, exited: () => string | undefined = () => undefined): Promise<void> {
+  const r = await waitFor(async () => {
+    try {
+      await getJson(h.socket, '/v1/status', 1000)
+      return 'up'
+    } catch {
+      return exited() === undefined ? undefined : 'exited'
     }
-  })
+  }, timeoutMs, 100)
+  if (r === 'up') return
+  const tail = existsSync(h.log) ? readFileSync(h.log, 'utf8').split('\n').slice(-15).join('\n') : '(no log)'
+  if (r === 'exited') throw new Error(`agent of ${h.name} exited (${exited()}) before answering; last log lines:\n${tail}`)
+  throw new Error(`agent of ${h.name} did not come up within ${timeoutMs / 1000} s; last log lines:\n${tail}`)
 }
 
 /** The pid of the agent process (node) running in a host namespace, if any. */
