@@ -18,7 +18,8 @@
  * docker0's ::1. I is written with the host's decimal digits (host 12:
  * fd00:99::12, fd00:fab:0:12::/64), as in the IPv4 addresses.
  *
- * Labs above ~30 hosts need a larger kernel neighbour table: see neigh.ts.
+ * Labs above ~30 hosts need a larger kernel neighbour table (dual-stack
+ * labs IPv6's too): see neigh.ts.
  *
  * Nothing is created in the root namespace (veths are created directly in
  * their target namespaces). Everything carries the lab name, so `lab down`
@@ -32,7 +33,7 @@ import { getJson } from '../api/client.js'
 import type { Mode } from '../config/fabric-config.js'
 import { formatAddress, parseAddress } from '../net/ipv4.js'
 import { canonicalAddress6 } from '../net/ipv6.js'
-import { claimedLabs, ensureNeigh, neighEntriesFor, neighShortfall, releaseNeigh, sysctlName } from './neigh.js'
+import { type NeighFamily, claimedLabs, ensureNeigh, neighShortfall, readNeigh, releaseNeigh, sysctlName } from './neigh.js'
 import { type RrEngine, removeFrrDirs, startBirdReflector, startFrrReflector } from './reflectors.js'
 import { must, run, sleep, waitFor } from './sh.js'
 
@@ -285,13 +286,14 @@ export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
     if (engine === 'fabric' && nrr >= opts.hosts) throw new Error(`--reflectors ${nrr} with --rr-engine fabric: the reflectors are hosts 1..${nrr}, so --hosts must be larger`)
     if (opts.ipv6) throw new Error('--ipv6 with --topology rr: a dual-stack lab is a full mesh only (the lab\'s reflectors, fabric, BIRD and FRR, are set up for IPv4); use --topology mesh')
   }
-  if (opts.ipv6) neigh6Check(opts.hosts)
+  const families: NeighFamily[] = opts.ipv6 ? ['ipv4', 'ipv6'] : ['ipv4']
+  if (opts.ipv6) ipv6Check()
   if ((await labNamespaces(opts.name)).length > 0 || existsSync(labDir(opts.name))) {
     throw new Error(`lab "${opts.name}" already exists; run \`fabric lab down --name ${opts.name}\` first`)
   }
   const nodes = opts.hosts + (engine === 'fabric' ? 0 : nrr)
   // before anything is created: refuse without --no-sysctl's consent, or raise (and record) the limits
-  if (opts.sysctl === false && neighShortfall(nodes).length > 0) await ensureNeigh(LAB_ROOT, opts.name, nodes, false)
+  if (opts.sysctl === false && families.some((f) => neighShortfall(nodes, readNeigh(f)).length > 0)) await ensureNeigh(LAB_ROOT, opts.name, nodes, false, families)
   const dir = labDir(opts.name)
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   const ipv6 = opts.ipv6 === true
@@ -306,7 +308,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
   }
   writeFileSync(join(dir, 'lab.json'), `${JSON.stringify(spec, null, 2)}\n`)
   try {
-    await ensureNeigh(LAB_ROOT, opts.name, nodes, opts.sysctl !== false)
+    await ensureNeigh(LAB_ROOT, opts.name, nodes, opts.sysctl !== false, families)
     const sw = `${opts.name}-sw`
     const dedicated = reflectors.filter((r) => r.engine !== 'fabric')
     const namespaces = [sw, ...hosts.flatMap((h) => [h.ns, h.containerNs]), ...dedicated.map((r) => r.ns)]
@@ -412,26 +414,12 @@ export async function waitIpv6Settled(namespaces: string[], timeoutMs = 10_000):
   })
 }
 
-/**
- * The IPv6 neighbour table has limits of its own (net.ipv6.neigh.default.
- * gc_thresh3, global like IPv4's; neigh.ts raises only IPv4's): a
- * dual-stack lab that would overflow it is refused before anything is
- * created, naming the sysctl and the value needed.
- */
-export function neigh6Check(hosts: number, read: () => number | undefined = readNeigh6Thresh3): void {
-  const current = read()
-  if (current === undefined) throw new Error('--ipv6: this kernel has no IPv6 (/proc/sys/net/ipv6 is missing)')
-  const needed = neighEntriesFor(hosts)
-  if (current < needed) {
-    throw new Error(`--ipv6 with ${hosts} hosts: the kernel's IPv6 neighbour table is too small (net.ipv6.neigh.default.gc_thresh3 = ${current}, a lab of ${hosts} dual-stack hosts needs ${needed}); set it with \`sysctl -w net.ipv6.neigh.default.gc_thresh3=${needed}\` or use fewer hosts`)
-  }
-}
-
-function readNeigh6Thresh3(): number | undefined {
+/** A dual-stack lab needs a kernel with IPv6 (its neighbour table's limits are read as the check): refused before anything is created. */
+export function ipv6Check(read: () => unknown = () => readNeigh('ipv6')): void {
   try {
-    return Number(readFileSync('/proc/sys/net/ipv6/neigh/default/gc_thresh3', 'utf8').trim())
+    read()
   } catch {
-    return undefined
+    throw new Error('--ipv6: this kernel has no IPv6 (net.ipv6.neigh.default is missing: booted with ipv6.disable=1?)')
   }
 }
 
@@ -579,7 +567,7 @@ export async function labDown(name: string): Promise<{ namespaces: number; proce
   rmSync(labDir(name), { recursive: true, force: true })
   const live = new Set((await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => /^([a-z][a-z0-9]{0,11})-/.exec(l)?.[1]))
   const { restored } = await releaseNeigh(LAB_ROOT, name, (other) => live.has(other) || existsSync(labDir(other)))
-  return { namespaces: namespaces.length, processes, restored: restored.map((r) => `${sysctlName(r.key)}=${r.to}`) }
+  return { namespaces: namespaces.length, processes, restored: restored.map((r) => `${sysctlName(r.key, r.family)}=${r.to}`) }
 }
 
 /** Labs present on this machine (by directory or namespace). */

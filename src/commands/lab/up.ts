@@ -4,7 +4,7 @@ import { type LabHost, MAX_HOSTS, type Topology, labUp } from '../../lab/lab.js'
 import { RR_ENGINES, type RrEngine } from '../../lab/reflectors.js'
 
 export default class LabUp extends Command {
-  static override description = 'Create a lab: N simulated hosts in network namespaces on one underlay bridge, each with a docker0 bridge, one container and a running `fabric join`. Labs above ~30 hosts raise the kernel\'s neighbour-table limits (net.ipv4.neigh.default.gc_thresh1/2/3) for their run; `lab down` puts them back.'
+  static override description = 'Create a lab: N simulated hosts in network namespaces on one underlay bridge, each with a docker0 bridge, one container and a running `fabric join`. Labs above ~30 hosts raise the kernel\'s neighbour-table limits (net.ipv4.neigh.default.gc_thresh1/2/3, with --ipv6 net.ipv6.neigh.default.* too) for their run; `lab down` puts them back.'
 
   static override examples = [
     '<%= config.bin %> lab up --hosts 3 --mode static --name demo',
