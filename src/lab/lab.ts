@@ -243,7 +243,8 @@ function reflectorsOf(name: string, dir: string, hosts: LabHost[], count: number
 /**
  * The `fabric join` arguments a lab host gets from the lab's size and
  * topology: above LARGE_LAB hosts a 30 s firewall check; none more in a mesh
- * (fabric.ini lists every host); with reflectors its subnet and
+ * (fabric.ini lists every host); with reflectors its subnet (dual-stack: and
+ * its subnet6 and address6) and
  * `--peer` for each reflector, and on a fabric reflector `--route-reflector`,
  * the shared cluster id, a listen range for the clients and the other reflectors as peers.
  */
@@ -256,8 +257,10 @@ function peeringArgs(spec: LabSpec, h: LabHost): string[] {
   if (spec.topology !== 'rr') return []
   const self = spec.reflectors.find((r) => r.engine === 'fabric' && r.ns === h.ns)
   const peers = spec.reflectors.filter((r) => r !== self).flatMap((r) => ['--peer', r.address])
-  if (!self) return ['--subnet', h.subnet, ...peers]
-  return ['--subnet', h.subnet, '--route-reflector', 'yes', '--cluster-id', spec.clusterId ?? CLUSTER_ID, '--listen-range', spec.underlay, ...peers]
+  // dual-stack: this host's IPv6 subnet and underlay address by flags too; MP-BGP carries IPv6 over the same IPv4 sessions
+  const own = spec.pool6 && h.subnet6 && h.address6 ? ['--subnet', h.subnet, '--subnet6', h.subnet6, '--address6', h.address6] : ['--subnet', h.subnet]
+  if (!self) return [...own, ...peers]
+  return [...own, '--route-reflector', 'yes', '--cluster-id', spec.clusterId ?? CLUSTER_ID, '--listen-range', spec.underlay, ...peers]
 }
 
 async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -284,7 +287,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
     if ((opts.mode ?? 'static') !== 'bgp') throw new Error(`--topology rr: route reflectors need --mode bgp (not ${opts.mode ?? 'static'})`)
     if (nrr < 1 || nrr > 8) throw new Error(`--reflectors ${nrr}: expected 1 to 8`)
     if (engine === 'fabric' && nrr >= opts.hosts) throw new Error(`--reflectors ${nrr} with --rr-engine fabric: the reflectors are hosts 1..${nrr}, so --hosts must be larger`)
-    if (opts.ipv6) throw new Error('--ipv6 with --topology rr: a dual-stack lab is a full mesh only (the lab\'s reflectors, fabric, BIRD and FRR, are set up for IPv4); use --topology mesh')
+    if (opts.ipv6 && engine !== 'fabric') throw new Error(`--ipv6 with --rr-engine ${engine}: the lab's BIRD and FRR reflector templates are IPv4 only; a dual-stack lab with reflectors uses fabric's own (--rr-engine fabric)`)
   }
   const families: NeighFamily[] = opts.ipv6 ? ['ipv4', 'ipv6'] : ['ipv4']
   if (opts.ipv6) ipv6Check()

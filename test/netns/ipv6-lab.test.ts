@@ -134,11 +134,24 @@ test.serial('fabric lab demo --ipv6: both families reachable, exit 0, nothing le
   t.false(existsSync(labDir(name)))
 })
 
-test('fabric lab up --ipv6 --topology rr is refused (exit 1), nothing created', async (t) => {
+test.serial('bgp with 2 fabric route reflectors (--topology rr), 4 dual-stack hosts joined by flags: every container reaches every other over IPv4 and IPv6', async (t) => {
+  const lab = await withLab(t, { tag: 'f6', hosts: 4, mode: 'bgp', ipv6: true, topology: 'rr', reflectors: 2 })
+  for (const h of lab.hosts) {
+    const want = others(lab, h).map((o) => `${o.subnet} via ${o.address}`).sort()
+    t.deepEqual(await waitRoutes(h.ns, want, 30_000), want, `${h.name}: IPv4 routes`)
+    await waitRoutes6(t, lab, h, 30_000)
+  }
+  t.deepEqual((await pingAll(lab, 4)).filter((r) => !r.ok), [], 'IPv4')
+  const v6 = await pingAll(lab, 6)
+  t.is(v6.length, 12)
+  t.deepEqual(v6.filter((r) => !r.ok), [], 'IPv6')
+})
+
+test('fabric lab up --ipv6 with BIRD reflectors is refused (exit 1), nothing created', async (t) => {
   const name = uniqueName('q6')
-  const r = await fabric(['lab', 'up', '--name', name, '--hosts', '3', '--mode', 'bgp', '--topology', 'rr', '--ipv6'])
+  const r = await fabric(['lab', 'up', '--name', name, '--hosts', '3', '--mode', 'bgp', '--topology', 'rr', '--rr-engine', 'bird', '--ipv6'])
   t.is(r.code, 1)
-  t.regex(r.stderr, /fabric lab up: --ipv6 with --topology rr: a dual-stack lab is a full mesh only/)
+  t.regex(r.stderr, /fabric lab up: --ipv6 with --rr-engine bird: the lab's BIRD and FRR reflector templates are IPv4 only/)
   t.deepEqual(await labNamespaces(name), [])
   t.false(existsSync(labDir(name)))
 })

@@ -19,7 +19,7 @@ export default class LabUp extends Command {
     topology: Flags.string({ description: 'mesh: every host peers with every other; rr: hosts peer only with the route reflectors (--peer flags; mode bgp)', options: ['mesh', 'rr'], default: 'mesh' }),
     reflectors: Flags.integer({ description: 'route reflectors with --topology rr (one cluster id)', default: 2, min: 1, max: 8 }),
     'rr-engine': Flags.string({ description: 'who reflects: fabric (hosts 1..K run with --route-reflector), or BIRD / FRR in namespaces of their own, configured from templates/', options: [...RR_ENGINES], default: 'fabric' }),
-    ipv6: Flags.boolean({ description: 'dual-stack hosts and containers: underlay fd00:99::N/64, pool6 fd00:fab::/48, host N\'s subnet6 fd00:fab:0:N::/64 (docker0 ::1, the container ::2); full mesh only (not with --topology rr)', default: false }),
+    ipv6: Flags.boolean({ description: 'dual-stack hosts and containers: underlay fd00:99::N/64, pool6 fd00:fab::/48, host N\'s subnet6 fd00:fab:0:N::/64 (docker0 ::1, the container ::2); with --topology rr only fabric\'s own reflectors (--rr-engine fabric)', default: false }),
     sysctl: Flags.boolean({ description: 'raise the neighbour-table limits when the lab needs more (--no-sysctl: refuse instead, naming the sysctl and value)', default: true, allowNo: true }),
     'log-level': Flags.string({ description: "agents' log level", default: 'debug', options: ['debug', 'info', 'warn', 'error'] }),
   }

@@ -8,7 +8,7 @@ import test from 'ava'
 import { loadConfigText } from '../../../src/config/fabric-config.js'
 import {
   LAB_POOL6, LAB_UNDERLAY6, type LabHost, type LabSpec, containerLinkSetup, hostLinkSetup, ipv6Check, labAddress6, labUp, modeDefaults,
-  reachabilityFrom, renderLabIni,
+  reachabilityFrom, renderLabIni, topologyArgs,
 } from '../../../src/lab/lab.js'
 import { canonicalAddress6, containsAddress6, containsPrefix6, parsePrefix6 } from '../../../src/net/ipv6.js'
 
@@ -73,7 +73,7 @@ test('renderLabIni: an IPv4 lab is unchanged (no IPv6 key), in every mode', (t) 
   }
 })
 
-test('the dual-stack lab fabric.ini loads in each mode: pool6, each host\'s address6 and subnet6 (needs v6core\'s config parsing)', (t) => {
+test('the dual-stack lab fabric.ini loads in each mode: pool6, each host\'s address6 and subnet6; with reflectors the flags\' subnet6 (needs v6core\'s config parsing)', (t) => {
   const hosts = [1, 2, 3].map((i) => host(i, true))
   for (const mode of ['static', 'rip', 'bgp'] as const) {
     const cfg = loadConfigText(renderLabIni({ pool: '10.244.0.0/16', mode, hosts, pool6: LAB_POOL6 }, modeDefaults(mode)), `lab-${mode}.ini`)
@@ -85,6 +85,12 @@ test('the dual-stack lab fabric.ini loads in each mode: pool6, each host\'s addr
       ['node3', 'fd00:99::3', prefix('fd00:fab:0:3::/64')],
     ], mode)
   }
+  // reflectors: no host listed, this host's subnet6 and address6 by flags
+  const rr = loadConfigText(renderLabIni({ pool: '10.244.0.0/16', mode: 'bgp', hosts, pool6: LAB_POOL6, topology: 'rr' }, modeDefaults('bgp')), 'lab-rr.ini', {
+    subnet: '10.244.3.0/24', subnet6: 'fd00:fab:0:3::/64', address6: 'fd00:99::3', peers: ['10.99.0.11'],
+  })
+  t.deepEqual(rr.subnet6, prefix('fd00:fab:0:3::/64'))
+  t.deepEqual(rr.hosts, [])
 })
 
 test('host and container link setup: IPv6 addresses nodad, the container\'s IPv6 default route via docker0\'s ::1; IPv4 hosts as before', (t) => {
@@ -113,9 +119,33 @@ test('host and container link setup: IPv6 addresses nodad, the container\'s IPv6
   t.deepEqual(containerLinkSetup(v4), ['link set lo up', 'addr add 10.244.2.2/24 dev eth0', 'link set eth0 up', 'route add default via 10.244.2.1'])
 })
 
-test('--ipv6 with --topology rr is refused before anything is created', async (t) => {
-  const e = await t.throwsAsync(labUp({ name: 'neverup', hosts: 4, mode: 'bgp', topology: 'rr', ipv6: true }))
-  t.regex(e!.message, /--ipv6 with --topology rr: a dual-stack lab is a full mesh only/)
+test('--ipv6 with BIRD or FRR reflectors is refused before anything is created', async (t) => {
+  for (const rrEngine of ['bird', 'frr'] as const) {
+    const e = await t.throwsAsync(labUp({ name: 'neverup', hosts: 4, mode: 'bgp', topology: 'rr', rrEngine, ipv6: true }))
+    t.regex(e!.message, new RegExp(`--ipv6 with --rr-engine ${rrEngine}: the lab's BIRD and FRR reflector templates are IPv4 only`))
+  }
+})
+
+test('topologyArgs with fabric reflectors in a dual-stack lab: every host gets --subnet6 and --address6 by flags; IPv4 labs unchanged', (t) => {
+  const rr = (ipv6: boolean): LabSpec => {
+    const hosts = [1, 2, 3, 4].map((i) => host(i, ipv6))
+    return {
+      name: 't', mode: 'bgp', hosts, topology: 'rr', clusterId: '10.99.0.1', pool: '10.244.0.0/16', underlay: '10.99.0.0/24',
+      ...(ipv6 ? { pool6: LAB_POOL6, underlay6: LAB_UNDERLAY6 } : {}),
+      reflectors: [1, 2].map((k) => ({ index: k, engine: 'fabric' as const, ns: `t-h${k}`, address: `10.99.0.${10 + k}`, dir: `/x/h${k}` })),
+      config: '/x/fabric.ini', created: '', joinArgs: [], iniExtra: [],
+    }
+  }
+  const six = rr(true)
+  t.deepEqual(topologyArgs(six, six.hosts[2]!), ['--subnet', '10.244.3.0/24', '--subnet6', 'fd00:fab:0:3::/64', '--address6', 'fd00:99::3', '--peer', '10.99.0.11', '--peer', '10.99.0.12'])
+  t.deepEqual(topologyArgs(six, six.hosts[0]!), [
+    '--subnet', '10.244.1.0/24', '--subnet6', 'fd00:fab:0:1::/64', '--address6', 'fd00:99::1',
+    '--route-reflector', 'yes', '--cluster-id', '10.99.0.1', '--listen-range', '10.99.0.0/24', '--peer', '10.99.0.12',
+  ])
+  t.false(renderLabIni(six).includes('[host.'), 'no host listed with reflectors')
+  t.regex(renderLabIni(six), /^pool6 = fd00:fab::\/48$/m)
+  const four = rr(false)
+  t.deepEqual(topologyArgs(four, four.hosts[2]!), ['--subnet', '10.244.3.0/24', '--peer', '10.99.0.11', '--peer', '10.99.0.12'])
 })
 
 test('ipv6Check: a kernel without IPv6 (no net.ipv6.neigh.default) is refused with the reason', (t) => {
