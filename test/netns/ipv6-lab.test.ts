@@ -31,13 +31,25 @@ async function sysctl6(ns: string, path: string): Promise<string> {
 }
 
 /** Pings in one family until every pair answers or the timeout; the last results. */
-async function pingAll(lab: LabSpec, family: 4 | 6, timeoutMs = 20_000): Promise<{ from: string; to: string; ok: boolean }[]> {
+async function pingAll(lab: LabSpec, family: 4 | 6, timeoutMs = 30_000): Promise<{ from: string; to: string; ok: boolean }[]> {
   let last: { from: string; to: string; ok: boolean }[] = []
   await waitFor(async () => {
-    last = await reachability(lab, 1, family)
+    last = await reachability(lab, 2, family)
     return last.every((r) => r.ok) ? true : undefined
   }, timeoutMs, 200)
   return last
+}
+
+/** For a failed assertion: one verbose ping of the first failed pair and the neighbour and route tables on its way. */
+async function diagnose(lab: LabSpec, failed: { from: string; to: string }[], family: 4 | 6): Promise<string> {
+  const f = failed[0]
+  if (!f) return ''
+  const a = lab.hosts.find((h) => h.name === f.from)!
+  const b = lab.hosts.find((h) => h.name === f.to)!
+  const to = family === 6 ? b.containerIp6! : b.containerIp
+  const out = [await run('ip', ['netns', 'exec', a.containerNs, 'ping', '-n', '-c', '1', '-W', '2', to])]
+  for (const ns of [a.ns, b.ns]) out.push(await run('ip', ['-n', ns, `-${family}`, 'neigh']), await run('ip', ['-n', ns, `-${family}`, 'route']))
+  return out.map((r) => (r.stdout + r.stderr).trim()).join('\n---\n')
 }
 
 /**
@@ -80,10 +92,12 @@ async function dualStack(t: ExecutionContext, mode: Mode, tag: string, timeoutMs
   }
   const v4 = await pingAll(lab, 4)
   t.is(v4.length, 6)
-  t.deepEqual(v4.filter((r) => !r.ok), [], 'every container reaches every other over IPv4')
+  const fail4 = v4.filter((r) => !r.ok)
+  t.deepEqual(fail4, [], `every container reaches every other over IPv4\n${await diagnose(lab, fail4, 4)}`)
   const v6 = await pingAll(lab, 6)
   t.is(v6.length, 6)
-  t.deepEqual(v6.filter((r) => !r.ok), [], 'every container reaches every other over IPv6')
+  const fail6 = v6.filter((r) => !r.ok)
+  t.deepEqual(fail6, [], `every container reaches every other over IPv6\n${await diagnose(lab, fail6, 6)}`)
   // the container pinged is the other host's: its IPv6 address answers from inside that container's namespace only
   const c1 = lab.hosts[0]!
   const own = await run('ip', ['-n', c1.containerNs, '-6', '-o', 'addr', 'show', 'dev', 'eth0', 'scope', 'global'])
@@ -141,10 +155,12 @@ test.serial('bgp with 2 fabric route reflectors (--topology rr), 4 dual-stack ho
     t.deepEqual(await waitRoutes(h.ns, want, 30_000), want, `${h.name}: IPv4 routes`)
     await waitRoutes6(t, lab, h, 30_000)
   }
-  t.deepEqual((await pingAll(lab, 4)).filter((r) => !r.ok), [], 'IPv4')
+  const fail4 = (await pingAll(lab, 4)).filter((r) => !r.ok)
+  t.deepEqual(fail4, [], `IPv4\n${await diagnose(lab, fail4, 4)}`)
   const v6 = await pingAll(lab, 6)
   t.is(v6.length, 12)
-  t.deepEqual(v6.filter((r) => !r.ok), [], 'IPv6')
+  const fail6 = v6.filter((r) => !r.ok)
+  t.deepEqual(fail6, [], `IPv6\n${await diagnose(lab, fail6, 6)}`)
 })
 
 test('fabric lab up --ipv6 with BIRD reflectors is refused (exit 1), nothing created', async (t) => {
