@@ -344,7 +344,10 @@ export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
     await pool([...perNs], 8, async ([ns, lines]) => {
       await must('ip', ['-n', ns, '-batch', '-'], `${lines.join('\n')}\n`)
     })
-    if (ipv6) await waitIpv6Settled(namespaces.filter((n) => n !== sw))
+    if (ipv6) {
+      await staticUnderlay6(hosts.map((h) => h.ns))
+      await waitIpv6Settled(namespaces.filter((n) => n !== sw))
+    }
     writeFileSync(spec.config, renderLabIni(spec, spec.iniExtra))
     for (const r of dedicated) {
       const p = { ns: r.ns, dir: r.dir, address: r.address, asn: 64512, clusterId: CLUSTER_ID, clientRange: spec.underlay, holdTime: 9, clients: opts.hosts }
@@ -414,6 +417,19 @@ export async function waitIpv6Settled(namespaces: string[], timeoutMs = 10_000):
       return r.code === 0 && last === '' ? true : undefined
     }, timeoutMs, 100)
     if (!ok) throw new Error(`IPv6 addresses in ${ns} still tentative after ${timeoutMs / 1000} s: ${last}`)
+  })
+}
+
+/**
+ * The lab's IPv6 underlay is configured statically (no router sends Router
+ * Advertisements on it), as a server's usually is: accept_ra = 0 on each
+ * host's eth0, so the agent's warning about RAs ignored once it forwards
+ * (meant for underlays configured by SLAAC) does not apply. One process per
+ * host namespace (a sysctl is per namespace), 8 at a time.
+ */
+async function staticUnderlay6(namespaces: string[]): Promise<void> {
+  await pool(namespaces, 8, async (ns) => {
+    await must('nsenter', [`--net=/run/netns/${ns}`, 'sh', '-c', 'echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_ra'])
   })
 }
 
@@ -689,7 +705,10 @@ export async function addLabHost(spec: LabSpec, index: number): Promise<LabHost>
   await must('ip', ['-n', `${spec.name}-sw`, 'link', 'set', `h${h.index}`, 'master', 'br0', 'up'])
   await must('ip', ['-n', h.ns, '-batch', '-'], `${hostLinkSetup(h, spec.underlay).join('\n')}\n`)
   await must('ip', ['-n', h.containerNs, '-batch', '-'], `${containerLinkSetup(h).join('\n')}\n`)
-  if (h.subnet6) await waitIpv6Settled([h.ns, h.containerNs])
+  if (h.subnet6) {
+    await staticUnderlay6([h.ns])
+    await waitIpv6Settled([h.ns, h.containerNs])
+  }
   return h
 }
 
