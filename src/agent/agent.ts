@@ -115,7 +115,7 @@ export class Agent {
       })
       await this.host.preflight()
       // sources validate their settings (keys, interfaces, peers) here and open nothing yet
-      this.sources = await this.createSources(assembleInterfaces(links, addrs))
+      this.sources = await this.createSources(assembleInterfaces(links, addrs, addrs6))
     } catch (e) {
       rtnl.close()
       this.rtnl = undefined

@@ -142,9 +142,11 @@ export interface PeerBfdDetails {
 export interface HostInterface {
   name: string
   up: boolean
+  /** the link MTU, when read (RIPng sizes its packets from it) */
+  mtu?: number
   /** IPv4 addresses with their prefix length */
   addresses: readonly { address: number; prefixLen: number }[]
-  /** IPv6 addresses (RFC 5952 text) with prefix length and scope; absent when not read */
+  /** IPv6 addresses (RFC 5952 text) with prefix length and scope ('link': fe80::/10; host-scope ::1 and failed-DAD addresses left out); absent when not read */
   addresses6?: readonly { address: string; prefixLen: number; scope: 'link' | 'global' }[]
 }
 
