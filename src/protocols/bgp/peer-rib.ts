@@ -22,6 +22,10 @@ export interface SpeakerPeer {
   readonly rrClient: boolean
   readonly ctx: CodecContext
   readonly maxPrefixes: number
+  /** IPv6 unicast (AFI 2 SAFI 1) negotiated on this session (speaker6.ts); absent: IPv4 only */
+  readonly ipv6?: boolean
+  /** the peer's graceful restart capability lists IPv6 unicast, with this F bit */
+  readonly gracefulRestart6?: { readonly forwarding: boolean }
   /** sends UPDATEs (already packed) */
   send(messages: UpdateMessage[]): void
   /** closes the session with a Cease NOTIFICATION of this subcode (RFC 4486) */

@@ -9,11 +9,11 @@
 import { type Socket, connect } from 'node:net'
 import type { BfdConfig } from '../../config/bfd-config.js'
 import { formatAddress } from '../../net/ipv4.js'
-import { localCapabilities } from './capabilities.js'
+import { hasIpv6Unicast, localCapabilities } from './capabilities.js'
 import { createFramer, type BgpFramer } from './codec/framer.js'
 import { decodeMessage, encodeMessage } from './codec/message.js'
 import { describeNotification } from './codec/errors.js'
-import { AFI_IPV4, CeaseSubcode, ErrorCode, SAFI_UNICAST } from './codec/constants.js'
+import { AFI_IPV4, AFI_IPV6, CeaseSubcode, ErrorCode, SAFI_UNICAST } from './codec/constants.js'
 import type { BgpDecodeError } from './codec/errors.js'
 import { makeCease, makeNotification } from './codec/notification.js'
 import type { Capability, CodecContext, Message } from './codec/types.js'
@@ -83,6 +83,8 @@ export interface SessionOptions {
   readonly keepaliveTime: number
   readonly connectRetryTime: number
   readonly gracefulRestartTime: number
+  /** a dual-stack host: advertise IPv6 unicast (RFC 4760 AFI 2 SAFI 1) besides IPv4 */
+  readonly ipv6?: boolean
   /** R bit in the OPENs we send now (restarting side, until the deferral ends) */
   readonly restarting?: () => boolean
   /** helper: seconds a resumed peer has to send End-of-RIB before its stale routes go (default 360) */
@@ -110,13 +112,20 @@ const TIMER_EVENT: Record<TimerName, FsmEvent['type']> = {
 
 const STATE_RANK: Record<FsmStateName, number> = { Idle: 0, Connect: 1, Active: 1, OpenSent: 2, OpenConfirm: 3, Established: 4 }
 
-export function capabilitiesFor(o: Pick<SessionOptions, 'localAs' | 'gracefulRestartTime'> & { restarting?: boolean }): Capability[] {
+export function capabilitiesFor(o: Pick<SessionOptions, 'localAs' | 'gracefulRestartTime' | 'ipv6'> & { restarting?: boolean }): Capability[] {
   return localCapabilities(o)
 }
 
 /** Our OPEN advertises the N bit whenever it advertises graceful restart. */
 function localNotificationBit(o: Pick<SessionOptions, 'gracefulRestartTime'>): boolean {
   return o.gracefulRestartTime > 0
+}
+
+/** The IPv6 side of a session as the speaker sees it: negotiated, and how the peer's graceful restart lists it. */
+function ipv6View(n: Negotiated): Pick<SpeakerPeer, 'ipv6' | 'gracefulRestart6'> {
+  if (!hasIpv6Unicast(n)) return {}
+  const f = n.gracefulRestart?.families.find((x) => x.afi === AFI_IPV6 && x.safi === SAFI_UNICAST)
+  return { ipv6: true, ...(f ? { gracefulRestart6: { forwarding: f.forwarding } } : {}) }
 }
 
 /** Sends a Cease NOTIFICATION on a connection that has no FSM (refused before OPEN) and closes it. */
@@ -160,8 +169,8 @@ class Connection {
       // an accepted connection never restarts itself; ours retries every connect-retry-time (backing off up to 8x)
       idleHoldTime: initiator === 'remote' ? 0 : o.connectRetryTime,
       passive: initiator === 'remote' || s.passive,
-      capabilities: capabilitiesFor({ localAs: o.localAs, gracefulRestartTime: o.gracefulRestartTime }),
-      openCapabilities: () => capabilitiesFor({ localAs: o.localAs, gracefulRestartTime: o.gracefulRestartTime, restarting: o.restarting?.() ?? false }),
+      capabilities: capabilitiesFor({ localAs: o.localAs, gracefulRestartTime: o.gracefulRestartTime, ipv6: o.ipv6 }),
+      openCapabilities: () => capabilitiesFor({ localAs: o.localAs, gracefulRestartTime: o.gracefulRestartTime, ipv6: o.ipv6, restarting: o.restarting?.() ?? false }),
     }, o.clock)
   }
 
@@ -643,6 +652,7 @@ export class PeerSession {
       rrClient: this.spec.rrClient,
       ctx: n.ctx,
       maxPrefixes: this.spec.maxPrefixes,
+      ...ipv6View(n),
       send(messages) {
         if (session.current === c) c.write(messages)
       },
