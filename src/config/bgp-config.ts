@@ -4,6 +4,7 @@
  * (full mesh); the agent adds those once it knows which host it is.
  */
 import { type Prefix, formatAddress } from '../net/ipv4.js'
+import { type Prefix6, parsePrefix6 } from '../net/ipv6.js'
 import { type BfdConfig, bfdFromValues, bfdKeys } from './bfd-config.js'
 import { ConfigError } from './errors.js'
 import type { IniSection } from './ini.js'
@@ -48,6 +49,10 @@ export interface BgpConfig {
   allow: Prefix[]
   /** longest prefix accepted */
   maxPrefixLength: number
+  /** IPv6 prefixes accepted besides pool6 (MP-BGP IPv6 unicast, dual-stack hosts) */
+  allow6: Prefix6[]
+  /** longest IPv6 prefix accepted */
+  maxPrefixLength6: number
   /** per-peer limit of accepted prefixes; over it the session is closed (Cease 1) */
   maxPrefixes: number
   /** TCP port to listen on and connect to */
@@ -77,6 +82,8 @@ export const BGP_KEYS: Record<string, KeySpec> = {
   'cluster-id': { parse: v.routerId, flag: 'cluster-id', description: 'route-reflector cluster id', default: 'the router id' },
   allow: { parse: (s) => v.list(s, v.prefix), flag: 'allow', description: 'prefixes accepted besides the pool (comma-separated CIDRs)', default: 'none' },
   'max-prefix-length': { parse: (s) => v.intIn(s, 1, 32, 'prefix length'), flag: 'max-prefix-length', description: 'longest prefix accepted', default: '32' },
+  allow6: { parse: (s) => v.list(s, prefix6), flag: 'allow6', description: 'IPv6 prefixes accepted besides pool6 (comma-separated CIDRs; dual-stack hosts)', default: 'none' },
+  'max-prefix-length6': { parse: (s) => v.intIn(s, 1, 128, 'prefix length'), flag: 'max-prefix-length6', description: 'longest IPv6 prefix accepted', default: '128' },
   'max-prefixes': { parse: (s) => v.intIn(s, 1, 100_000_000, 'count'), flag: 'max-prefixes', description: 'per-peer limit of accepted prefixes (Cease/Maximum Number of Prefixes Reached over it)', default: '100000' },
   port: { parse: (s) => v.intIn(s, 1, 65535, 'port'), flag: 'bgp-port', description: 'TCP port', default: '179' },
   listen: { parse: v.bool, flag: 'bgp-listen', description: 'accept incoming sessions', default: 'yes' },
@@ -94,6 +101,12 @@ export const PEER_KEYS: Record<string, KeySpec> = {
   'rr-client': { parse: v.bool, description: 'this peer is a route-reflector client (when route-reflector = yes every iBGP peer is)', default: 'no' },
   // BFD per peer; absent keys come from [bgp]
   ...Object.fromEntries(Object.entries(bfdKeys(undefined)).map(([k, spec]) => [k, { ...spec, default: `[bgp] ${k}` }])),
+}
+
+/** An IPv6 prefix in CIDR form (host bits zero), e.g. fd00:beef::/48. */
+function prefix6(s: string): v.Parsed<Prefix6> {
+  const r = parsePrefix6(s.trim())
+  return r.ok ? { ok: true, value: r.value } : { ok: false, error: `an IPv6 prefix (${r.error})` }
 }
 
 function holdTime(s: string): v.Parsed<number> {
@@ -132,6 +145,8 @@ export function parseBgp(opts: {
     clusterId: get<number | undefined>(values, 'cluster-id', undefined),
     allow: get(values, 'allow', []),
     maxPrefixLength: get(values, 'max-prefix-length', 32),
+    allow6: get(values, 'allow6', []),
+    maxPrefixLength6: get(values, 'max-prefix-length6', 128),
     maxPrefixes: get(values, 'max-prefixes', 100_000),
     port: get(values, 'port', 179),
     listen: get(values, 'listen', true),

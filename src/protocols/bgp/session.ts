@@ -848,10 +848,11 @@ export class PeerSession {
   }
 
   /** Asks the peer to send its table again (RFC 2918); false when it did not negotiate route refresh. */
-  requestRouteRefresh(): boolean {
+  requestRouteRefresh(afi: number = AFI_IPV4): boolean {
     const c = this.current
     if (!c || !this.negotiated?.routeRefresh || c.state !== 'Established') return false
-    c.write([{ type: 'routeRefresh', afi: AFI_IPV4, subtype: 0, safi: SAFI_UNICAST }])
+    if (!this.negotiated.families.some((f) => f.afi === afi && f.safi === SAFI_UNICAST)) return false
+    c.write([{ type: 'routeRefresh', afi, subtype: 0, safi: SAFI_UNICAST }])
     return true
   }
 

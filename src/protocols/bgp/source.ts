@@ -10,16 +10,18 @@ import type { BgpConfig } from '../../config/bgp-config.js'
 import { type BfdConfig, loadBfdKeyFile } from '../../config/bfd-config.js'
 import { extraSubnets } from '../../core/self.js'
 import { type Prefix, containsAddress, formatAddress, formatPrefix, parseAddress } from '../../net/ipv4.js'
-import type { BfdPort, BfdSessionView, CreateSource, PeerBfdDetails, PeerStatus, RouteSink, RouteSource, SourceContext } from '../../rib/source.js'
+import { type Prefix6, formatPrefix6 } from '../../net/ipv6.js'
+import type { BfdPort, BfdSessionView, CreateSource, PeerBfdDetails, PeerStatus, RouteSink, RouteSink6, RouteSource, SourceContext } from '../../rib/source.js'
 import { peerBfdDetails } from '../bfd/details.js'
 import { DIAG_TEXT, Diag } from '../bfd/codec.js'
 import { negotiatedCapabilities } from './capabilities.js'
-import { CeaseSubcode } from './codec/constants.js'
+import { AFI_IPV6, CeaseSubcode } from './codec/constants.js'
 import type { Clock } from './fsm.js'
 import { type GrTimers, type HelperEndReason, removeRestartMarker, takeRestartMarker, writeRestartMarker } from './graceful-restart.js'
 import { type ImportPolicy, createImportPolicy } from './policy.js'
+import { type ImportPolicy6, createImportPolicy6 } from './policy6.js'
 import { type PeerSpec, PeerSession, type SessionDrops, bump, closeWithCease } from './session.js'
-import { Speaker } from './speaker.js'
+import { Speaker, type SpeakerIpv6Options } from './speaker.js'
 
 export interface BgpSourceOptions {
   /** address to listen on (default all IPv4 addresses of the namespace) */
@@ -97,6 +99,8 @@ export class BgpSource implements RouteSource {
   private readonly bfdSessions = new Set<string>()
   private readonly onBfdUp = (key: string) => this.bfdEvent(key, true)
   private readonly onBfdDown = (key: string, diag: number) => this.bfdEvent(key, false, diag)
+  /** MP-BGP IPv6 unicast: a dual-stack host given the IPv6 RIB */
+  private ipv6 = false
 
   constructor(private readonly ctx: SourceContext, private readonly options: BgpSourceOptions = {}) {
     this.bgp = ctx.config.bgp
@@ -119,9 +123,11 @@ export class BgpSource implements RouteSource {
     return keys
   }
 
-  async start(sink: RouteSink): Promise<void> {
+  async start(sink: RouteSink, sink6?: RouteSink6): Promise<void> {
     const { config, self, log } = this.ctx
     const b = this.bgp
+    const ipv6 = this.ipv6Options(sink6)
+    this.ipv6 = ipv6 !== undefined
     if (b.gracefulRestartTime > 0 && !this.ctx.listenOnly) {
       const m = takeRestartMarker(this.ctx.stateDir, b.gracefulRestartTime)
       this.restarting = m.restarting
@@ -141,6 +147,7 @@ export class BgpSource implements RouteSource {
       policy: this.importPolicy(b),
       nextHop: { underlay: self.underlay, self: self.address, pools: [config.pool, ...config.networks.map((n) => n.pool)] },
       sink, log,
+      ...(ipv6 ? { ipv6 } : {}),
       onEndOfRib: (p) => {
         const s = this.sessions.get(p.peer.address)
         if (s?.rib === p) s.endOfRib()
@@ -161,6 +168,7 @@ export class BgpSource implements RouteSource {
     log.info('bgp-started', {
       asn: b.asn, routerId: formatAddress(this.routerId), peers: this.sessions.size, listen: b.listen ? `${this.options.listenHost ?? '0.0.0.0'}:${b.port}` : 'no',
       listenRanges: b.listenRanges.map(formatPrefix), routeReflector: b.routeReflector, announce: this.ctx.listenOnly ? 'nothing (listening only)' : [self.subnet, ...extraSubnets(self)].map(formatPrefix).join(' '),
+      ...(ipv6 ? { ipv6: 'unicast (RFC 4760) with peers that negotiate it', announce6: ipv6.ownSubnet6 ? formatPrefix6(ipv6.ownSubnet6) : 'nothing', nextHop6: [ipv6.address6, ...(ipv6.linkLocal ? [ipv6.linkLocal] : [])].join(' ') } : {}),
     })
     // readiness: End-of-RIB from every configured peer, or a grace time for peers that never come
     const grace = Math.min(60, Math.max(5, 2 * b.holdTime + b.connectRetryTime))
@@ -310,6 +318,43 @@ export class BgpSource implements RouteSource {
     this.checkReady()
   }
 
+  /**
+   * The IPv6 side on a dual-stack host (SelfInfo.subnet6 set, the agent hands
+   * over its IPv6 RIB): next hops self.address6 and the underlay interface's
+   * link-local address (from the agent's interface dump). Undefined on an
+   * IPv4-only host: the speaker is as before, its OPEN unchanged.
+   */
+  private ipv6Options(sink6: RouteSink6 | undefined): SpeakerIpv6Options | undefined {
+    const { self, log } = this.ctx
+    if (self.subnet6 === undefined || self.address6 === undefined || self.underlay6 === undefined || self.pool6 === undefined) return undefined
+    if (!sink6) {
+      log.warn('bgp-ipv6-unavailable', { note: 'subnet6 is set but the agent gave BGP no IPv6 RIB: IPv6 unicast is not negotiated' })
+      return undefined
+    }
+    const iface = this.ctx.interfaces?.find((i) => i.name === self.interface)
+    const linkLocal = iface?.addresses6?.find((a) => a.scope === 'link')?.address
+    if (linkLocal === undefined) {
+      log.info('bgp-ipv6-no-link-local', { interface: self.interface, note: 'no link-local address known on the underlay interface: IPv6 next hops are announced as the global address alone (16 octets)' })
+    }
+    const underlay = self.underlay
+    return {
+      address6: self.address6, ...(linkLocal !== undefined ? { linkLocal } : {}), interface: self.interface,
+      ...(this.ctx.listenOnly ? {} : { ownSubnet6: self.subnet6 }),
+      policy: this.importPolicy6(this.bgp),
+      nextHop: { underlay: self.underlay6, self: [self.address6, ...(linkLocal !== undefined ? [linkLocal] : [])], pools: [self.pool6] },
+      sink6,
+      // a session over the underlay link (the peer's address on our underlay network): RFC 2545's link-local next hop applies
+      onLink: (peer) => containsAddress(underlay, peer.address),
+    }
+  }
+
+  private importPolicy6(b: BgpConfig): ImportPolicy6 {
+    const { self } = this.ctx
+    return createImportPolicy6({
+      pool6: self.pool6!, allow6: b.allow6, ownSubnet6: this.ctx.listenOnly ? undefined : self.subnet6, maxPrefixLength6: b.maxPrefixLength6,
+    })
+  }
+
   private importPolicy(b: BgpConfig): ImportPolicy {
     const { config, self } = this.ctx
     // listening only: no own subnet to protect (0.0.0.0/32 contains nothing in any pool)
@@ -397,7 +442,7 @@ export class BgpSource implements RouteSource {
     const session = new PeerSession(spec, {
       localAs: this.bgp.asn, routerId: this.routerId, localAddress: this.ctx.self.address, port: this.bgp.port,
       holdTime: this.bgp.holdTime, keepaliveTime: this.bgp.keepaliveTime, connectRetryTime: this.bgp.connectRetryTime,
-      gracefulRestartTime: this.bgp.gracefulRestartTime, speaker: this.speaker, log: this.ctx.log, clock: this.clock,
+      gracefulRestartTime: this.bgp.gracefulRestartTime, ipv6: this.ipv6, speaker: this.speaker, log: this.ctx.log, clock: this.clock,
       restarting: () => this.speaker.isDeferring, stalePathTime: this.bgp.gracefulRestartStalepathTime,
       ...(this.options.grTimers ? { grTimers: this.options.grTimers } : {}),
       onChange: () => this.onSessionChange(spec.address), drops: this.drops,
@@ -543,7 +588,14 @@ export class BgpSource implements RouteSource {
     // import policy (allow list, max prefix length): re-evaluated now against the
     // Adj-RIB-In; what the old policy refused is asked for again (ROUTE-REFRESH)
     const policyChanged = JSON.stringify([next.allow, next.maxPrefixLength]) !== JSON.stringify([old.allow, old.maxPrefixLength])
+    const policy6Changed = this.ipv6 && JSON.stringify([next.allow6, next.maxPrefixLength6]) !== JSON.stringify([old.allow6, old.maxPrefixLength6])
     let policyNote = ''
+    if (policy6Changed) {
+      const withdrawn = this.speaker.setPolicy6(this.importPolicy6(this.bgp))
+      const refreshed: string[] = []
+      for (const s of this.sessions.values()) if (s.rib?.peer.ipv6 && s.requestRouteRefresh(AFI_IPV6)) refreshed.push(s.key)
+      policyNote = `IPv6 import policy re-applied: ${withdrawn} prefixes withdrawn, route refresh asked of ${refreshed.length} peers`
+    }
     if (policyChanged) {
       const withdrawn = this.speaker.setPolicy(this.importPolicy(this.bgp))
       const refreshed: string[] = []
@@ -553,7 +605,7 @@ export class BgpSource implements RouteSource {
         if (s.requestRouteRefresh()) refreshed.push(s.key)
         else noRefresh.push(s.key)
       }
-      policyNote = `import policy re-applied: ${withdrawn} prefixes withdrawn, route refresh asked of ${refreshed.length} peers`
+      policyNote = `${policyNote ? `${policyNote}; ` : ''}import policy re-applied: ${withdrawn} prefixes withdrawn, route refresh asked of ${refreshed.length} peers`
       if (noRefresh.length > 0) policyNote += ` (without route refresh, newly allowed prefixes come with their next announcement: ${noRefresh.join(', ')})`
     }
     for (const [addr, w] of wanted) {
@@ -578,6 +630,11 @@ export class BgpSource implements RouteSource {
 
   subnetConflicts(): { peer: string; prefix: Prefix }[] {
     return this.speaker ? this.speaker.subnetConflicts() : []
+  }
+
+  /** Peers announcing this host's subnet6 now (refused, logged as bgp-subnet-conflict6). */
+  subnetConflicts6(): { peer: string; prefix: Prefix6 }[] {
+    return this.speaker ? this.speaker.subnetConflicts6() : []
   }
 
   peers(): PeerStatus[] {
@@ -622,6 +679,8 @@ export class BgpSource implements RouteSource {
           },
           bfd: this.bfdDetails(s),
           ...(rib ? { endOfRib: rib.eor, filtered: rib.filtered, updatesIn: rib.updatesIn, updatesOut: rib.updatesOut, attributeErrors: rib.attributeErrors } : {}),
+          // IPv6 unicast counters when the session negotiated it (endOfRib above: every negotiated family)
+          ...(rib && this.speaker.v6?.peerView(rib) ? { ipv6: this.speaker.v6.peerView(rib) } : {}),
         },
       })
     }
@@ -663,10 +722,12 @@ export class BgpSource implements RouteSource {
       asn: this.bgp.asn, routerId: formatAddress(this.routerId), sessions: this.sessions.size, established,
       prefixes: st?.prefixes ?? 0, paths: st?.paths ?? 0, updatesIn: st?.updatesIn ?? 0, updatesOut: st?.updatesOut ?? 0,
       filtered: st?.filtered ?? {}, refusedConnections: this.rejected, ...(this.listenError ? { listenError: this.listenError } : {}),
+      ...(st?.filtered6 ? { prefixes6: st.prefixes6 ?? 0, filtered6: st.filtered6 } : {}),
       gracefulRestart: this.grStats(),
       // every drop by reason: prefixes/paths (import), messages (decode errors), connections
       drops: {
         prefixes: { ...(st?.filtered ?? {}) },
+        ...(st?.filtered6 ? { prefixes6: { ...st.filtered6 } } : {}),
         messages: { ...this.drops.messages },
         connections: { ...this.drops.connections },
         internalErrors: [...this.sessions.values()].reduce((n, x) => n + x.internalErrors, 0),
