@@ -59,6 +59,8 @@ export interface PeerSpec {
   /** config name ([peer.NAME], host name, or the address) */
   readonly name: string
   readonly address: number
+  /** a peer reached over IPv6 (RFC 5952 text): the session runs over IPv6; `address` is then 0 */
+  readonly address6?: string
   /** expected AS; undefined for a dynamic neighbour (then acceptAs decides) */
   readonly asn?: number
   readonly acceptAs?: (asn: number) => boolean
@@ -78,6 +80,8 @@ export interface SessionOptions {
   readonly routerId: number
   /** our underlay address: the source address of outgoing connections */
   readonly localAddress: number
+  /** our global underlay IPv6 address: the source address of connections to IPv6 peers */
+  readonly localAddress6?: string
   readonly port: number
   readonly holdTime: number
   readonly keepaliveTime: number
@@ -121,11 +125,17 @@ function localNotificationBit(o: Pick<SessionOptions, 'gracefulRestartTime'>): b
   return o.gracefulRestartTime > 0
 }
 
+/** A peer's key (Route.peer, `fabric peers` address, the source's session map): its address as text. */
+export function peerKey(spec: Pick<PeerSpec, 'address' | 'address6'>): string {
+  return spec.address6 ?? formatAddress(spec.address)
+}
+
 /** The IPv6 side of a session as the speaker sees it: negotiated, and how the peer's graceful restart lists it. */
-function ipv6View(n: Negotiated): Pick<SpeakerPeer, 'ipv6' | 'gracefulRestart6'> {
+function ipv6View(n: Negotiated): Pick<SpeakerPeer, 'ipv6' | 'gracefulRestart6' | 'withoutIpv4'> {
   if (!hasIpv6Unicast(n)) return {}
   const f = n.gracefulRestart?.families.find((x) => x.afi === AFI_IPV6 && x.safi === SAFI_UNICAST)
-  return { ipv6: true, ...(f ? { gracefulRestart6: { forwarding: f.forwarding } } : {}) }
+  const v4 = n.families.some((x) => x.afi === AFI_IPV4 && x.safi === SAFI_UNICAST)
+  return { ipv6: true, ...(f ? { gracefulRestart6: { forwarding: f.forwarding } } : {}), ...(v4 ? {} : { withoutIpv4: true }) }
 }
 
 /** Sends a Cease NOTIFICATION on a connection that has no FSM (refused before OPEN) and closes it. */
@@ -264,7 +274,9 @@ class Connection {
     this.drop()
     const sp = this.session.spec
     const o = this.session.opts
-    const s = connect({ host: formatAddress(sp.address), port: o.port, localAddress: formatAddress(o.localAddress) })
+    const s = sp.address6 !== undefined
+      ? connect({ host: sp.address6, port: o.port, family: 6, ...(o.localAddress6 !== undefined ? { localAddress: o.localAddress6 } : {}) })
+      : connect({ host: formatAddress(sp.address), port: o.port, localAddress: formatAddress(o.localAddress) })
     this.attach(s)
     s.once('connect', () => {
       if (this.socket === s) this.session.guard('connect', () => this.feed({ type: 'Tcp_CR_Acked' }))
@@ -388,7 +400,7 @@ export class PeerSession {
   private closing: HelperEndReason | undefined
 
   constructor(readonly spec: PeerSpec, readonly opts: SessionOptions) {
-    this.key = formatAddress(spec.address)
+    this.key = peerKey(spec)
     this.log = opts.log
     this.helper = new GrHelper(opts.grTimers ?? realTimers, (reason) => this.guard('graceful-restart-timer', () => this.endHelper(reason)))
   }
@@ -646,6 +658,7 @@ export class PeerSession {
     const peer: SpeakerPeer = {
       key: this.key,
       address: this.spec.address,
+      ...(this.spec.address6 !== undefined ? { address6: this.spec.address6 } : {}),
       asn: n.peerAs,
       ibgp: n.ibgp,
       routerId: n.peerId,

@@ -474,6 +474,7 @@ export class Speaker {
     const newPath = neu ? pathOf(neu) : undefined
     let queued = false
     for (const q of this.peers) {
+      if (q.peer.withoutIpv4) continue
       const was = oldPath !== undefined && this.exports.advertisable(q, oldPath)
       const now = newPath !== undefined && this.exports.advertisable(q, newPath)
       if (now) {
@@ -522,7 +523,8 @@ export class Speaker {
     return refused.length
   }
 
-  private sendTable(p: PeerRib, endOfRibToo: boolean): void {
+  /** The whole Adj-RIB-Out of p; ipv4Only: IPv4 unicast alone (a ROUTE-REFRESH for AFI 1). */
+  private sendTable(p: PeerRib, endOfRibToo: boolean, ipv4Only = false): void {
     const groups: PathGroups = new Map()
     let n = 0
     if (this.local && this.o.ownSubnet) {
@@ -536,10 +538,11 @@ export class Speaker {
       n++
     })
     p.pending.clear()
-    p.sent = n
-    const messages = packTable(groups, (path) => this.exports.exportAttributes(p, path).attributes, p.peer.ctx, endOfRibToo)
+    p.sent = p.peer.withoutIpv4 ? 0 : n
+    // a session without IPv4 unicast (IPv6 only) gets no IPv4 UPDATE nor IPv4 End-of-RIB
+    const messages = p.peer.withoutIpv4 ? [] : packTable(groups, (path) => this.exports.exportAttributes(p, path).attributes, p.peer.ctx, endOfRibToo)
     // IPv6 unicast after IPv4's End-of-RIB, with its own End-of-RIB (RFC 4724 2: one per family)
-    if (this.v6 && p.peer.ipv6) messages.push(...this.v6.tableMessages(p, endOfRibToo))
+    if (this.v6 && p.peer.ipv6 && !ipv4Only) messages.push(...this.v6.tableMessages(p, endOfRibToo))
     this.emit(p, messages)
   }
 
@@ -557,9 +560,9 @@ export class Speaker {
       this.emit(p, this.v6.tableMessages(p, false))
       return
     }
-    if (afi !== AFI_IPV4) return
+    if (afi !== AFI_IPV4 || p.peer.withoutIpv4) return
     this.o.log.info('route-refresh-received', { peer: p.peer.key })
-    this.sendTable(p, false)
+    this.sendTable(p, false, true)
   }
 
   private emit(p: PeerRib, messages: UpdateMessage[]): void {
@@ -618,6 +621,7 @@ export class Speaker {
     }
     this.local = undefined
     for (const q of this.peers) {
+      if (q.peer.withoutIpv4) continue
       for (const own of [this.o.ownSubnet, ...(this.o.ownNetworks ?? [])]) {
         q.pending.set(own, null)
         q.sent--

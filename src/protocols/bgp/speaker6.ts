@@ -208,7 +208,7 @@ export class Speaker6 {
       s.eor6 = true
       this.o.log.info('end-of-rib-received', { peer: p.peer.key, family: 'ipv6-unicast', accepted: s.accepted, filtered: s.filtered })
     }
-    return s.eor4 && (s.eor6 || !p.peer.ipv6)
+    return (s.eor4 || p.peer.withoutIpv4 === true) && (s.eor6 || !p.peer.ipv6)
   }
 
   /** Helper mode: keep p's IPv6 routes stale when its graceful restart listed IPv6 unicast, else withdraw them now. */
