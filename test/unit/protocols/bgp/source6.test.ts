@@ -80,7 +80,7 @@ test('two dual-stack hosts over an IPv4 session: IPv6 unicast negotiated, each l
   t.deepEqual(b.sink6.table(), ['fd00:fab:0:1::/64 via fd00:99::1 dev lo (127.0.0.1)'])
   t.truthy(await waitFor(() => (a.ready() && b.ready() ? true : undefined)))
   const pa = a.source.peers()[0]!
-  t.true((pa.details?.capabilities as string[]).includes('ipv6-unicast'))
+  t.true(((pa.details?.capabilities ?? []) as string[]).includes('ipv6-unicast'))
   t.like(pa.details?.ipv6 as object, { accepted: 1, sent: 1, endOfRib: true })
   t.true(pa.details?.endOfRib as boolean)
   t.like(a.source.stats(), { prefixes6: 1 })
@@ -94,7 +94,7 @@ test('a dual-stack host and an IPv4-only one: the session carries IPv4 only, no 
   t.truthy(await waitFor(() => (a.ready() && c.ready() ? true : undefined)))
   const pa = a.source.peers()[0]!
   t.is(pa.state, 'Established')
-  t.false((pa.details?.capabilities as string[]).includes('ipv6-unicast'))
+  t.false(((pa.details?.capabilities ?? []) as string[]).includes('ipv6-unicast'))
   t.is(pa.details?.ipv6, undefined)
   t.deepEqual(a.sink6.table(), [])
   t.false(c.events.includes('bgp-ipv6-unavailable'))
