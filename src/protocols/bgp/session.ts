@@ -780,7 +780,9 @@ export class PeerSession {
 
   /** Routes kept stale for this peer now (helper mode). */
   get staleRoutes(): number {
-    return (this.staleRib ?? this.rib)?.staleCount ?? 0
+    const rib = this.staleRib ?? this.rib
+    if (!rib) return 0
+    return rib.staleCount + (this.opts.speaker.v6?.staleCount(rib) ?? 0)
   }
 
   update(c: Connection, msg: Parameters<Speaker['receiveUpdate']>[1]): void {

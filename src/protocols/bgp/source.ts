@@ -679,6 +679,8 @@ export class BgpSource implements RouteSource {
     }
     for (const [addr, w] of wanted) {
       if (this.sessions.has(addr)) continue
+      // the first IPv6 peer: the IPv6 listener starts now
+      if (w.address6 !== undefined && this.bgp.listen && !this.server6 && this.server) await this.listen6()
       const s = this.addSession(w)
       added.push(addr)
       if (w.bfd?.enabled) {

@@ -167,9 +167,11 @@ export class Speaker6 {
   private readonly table = new PrefixMap6<Route6[]>()
   private readonly state = new Map<PeerRib, Peer6>()
   private local: Path6 | undefined
+  private policy: ImportPolicy6
   readonly filtered: Partial<Record<DropReason6, number>> = {}
 
   constructor(private readonly o: Speaker6Options) {
+    this.policy = o.policy
     if (o.ownSubnet6) this.local = this.makePath(undefined, o.address6, o.linkLocal, o.address6, 0, [], undefined, DEFAULT_LOCAL_PREF, undefined, [], [])
   }
 
@@ -310,7 +312,7 @@ export class Speaker6 {
       return
     }
     for (const n of reach.nlri) {
-      const why = this.o.policy.check(n)
+      const why = this.policy.check(n)
       if (why !== undefined) {
         this.count(why, 1)
         s.filtered++
@@ -477,7 +479,7 @@ export class Speaker6 {
 
   /** A new import policy (reload): IPv6 routes it refuses are withdrawn. Returns how many. */
   setPolicy(policy: ImportPolicy6): number {
-    ;(this.o as { policy: ImportPolicy6 }).policy = policy
+    this.policy = policy
     const refused: Array<[PeerRib, Prefix6]> = []
     for (const [prefix, e] of this.table.entries()) {
       for (const r of e) {

@@ -504,3 +504,15 @@ test('packing: many IPv6 prefixes of one path go in UPDATEs under 4096 octets, e
   for (const m of msgs) t.true(encodeMessage(m, { as4: true }).length <= 4096)
   t.is(v6Log(msgs).filter((x) => x.startsWith('+')).length, 600)
 })
+
+test('a new IPv6 import policy (reload) withdraws what it refuses; the IPv4 table is untouched', (t) => {
+  const h = harness({ allow6: ['fd00:beef::/48'] })
+  const p = h.peer('10.99.0.12')
+  h.speaker.receiveUpdate(p, update6(['fd00:beef:0:1::/64', 'fd00:fab:0:2::/64', 'fd00:fab:0:3::/80'], { nextHop: 'fd00:99::2' }))
+  t.is(h.sink6.table().length, 3)
+  const n = h.speaker.setPolicy6(createImportPolicy6({ pool6: P6('fd00:fab::/48'), allow6: [], ownSubnet6: P6(OWN6), maxPrefixLength6: 64 }))
+  t.is(n, 2)
+  t.deepEqual(h.sink6.table(), ['fd00:fab:0:2::/64 via fd00:99::2 dev eth0 (10.99.0.12)'])
+  t.like(h.speaker.stats().filtered6, { 'outside-pool': 1, 'too-specific': 1 })
+  t.deepEqual(h.speaker.stats().filtered, {})
+})
