@@ -350,3 +350,31 @@ agentTest('the agent (fabric join, dual-stack flags) and BIRD: IPv6 routes over 
   const theirs = await waitFor(async () => ((await d.kernelRoutes()).some((x) => x.startsWith(`${subnet6(h1)} via `)) ? true : undefined), 30_000, 200)
   t.truthy(theirs, `BIRD installs the agent's subnet6: ${JSON.stringify(await d.kernelRoutes())}`)
 })
+
+for (const kind of ['bird', 'frr'] as const) {
+  const start = kind === 'bird' ? startBird6 : startFrr6
+  const serial = kind === 'bird' ? birdTest : frrTest
+
+  serial(`${kind}: graceful restart keeps fabric's subnet6 at the daemon while the speaker restarts (IPv6 unicast with F in the capability)`, async (t) => {
+    const lab = await withLab(t, { ...LAB, tag: kind === 'bird' ? 'b8' : 'f8' })
+    const [h1, h2] = lab.hosts as [LabHost, LabHost]
+    await dualStack([h1, h2])
+    const d = await start(t, h2, ASN, [{ name: 'fabric', address: h1.address, asn: ASN }])
+    const f = await startFabric(t, lab, h1, { peers: [h2.address] })
+    t.true(await established(f, h2.address))
+    const has = async () => (await d.kernelRoutes()).some((x) => x.startsWith(`${subnet6(h1)} via `))
+    t.truthy(await waitFor(async () => ((await has()) ? true : undefined), 30_000, 200), `${kind} installs fabric's subnet6`)
+    await f.stop()
+    // the daemon is helper: the route stays while fabric is away
+    for (let i = 0; i < 10; i++) {
+      t.true(await has(), `${kind} kept fabric's subnet6 ${i * 300} ms after the stop`)
+      await new Promise((r) => setTimeout(r, 300))
+    }
+    const f2 = await startFabric(t, lab, h1, { peers: [h2.address] })
+    t.true(await established(f2, h2.address))
+    t.truthy(await waitFor(() => (f2.status().ready ? true : undefined), 30_000, 100), 'the restarted speaker is ready (End-of-RIB of both families)')
+    await new Promise((r) => setTimeout(r, 1500))
+    t.true(await has(), `${kind} has fabric's subnet6 after the restart`)
+    t.deepEqual(await routes6(h1.ns, '233'), [`${subnet6(h2)} via ${addr6(h2)} dev eth0`], 'fabric\'s kernel route kept through the restart')
+  })
+}
