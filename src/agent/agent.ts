@@ -12,17 +12,22 @@ import { mkdirSync } from 'node:fs'
 import type { HostIntegrationStatus, LeaveResponse, PeersResponse, RoutesResponse, StatusResponse } from '../api/types.js'
 import { type ConfigOverrides, type FabricConfig, loadConfig } from '../config/fabric-config.js'
 import { ConfigError, ConfigErrors } from '../config/errors.js'
+import { AgentStartError, EXIT } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import type { SelfInfo } from '../core/self.js'
 import { type HostHooks, createHostHooks } from '../host/hooks.js'
 import { FibSync } from '../kernel/fib-sync.js'
+import { FibSync6 } from '../kernel/fib-sync6.js'
+import { enableIpv6Forwarding, raIgnored, readSysctl6 } from '../kernel/sysctl.js'
 import { removeProtocolRoutes } from '../kernel/remove-all.js'
 import { registerRouteProtocol } from '../kernel/rt-protos.js'
 import { Rtnl } from '../kernel/rtnl.js'
 import { MAIN_TABLE } from '../kernel/types.js'
 import { formatAddress, formatPrefix } from '../net/ipv4.js'
+import { formatPrefix6 } from '../net/ipv6.js'
 import { BfdService } from '../protocols/bfd/service.js'
 import { Rib } from '../rib/rib.js'
+import { Rib6 } from '../rib/rib6.js'
 import type { Route } from '../rib/route.js'
 import type { HostInterface, RouteSource } from '../rib/source.js'
 import { type AgentApi, controlApi } from './control-api.js'
@@ -32,7 +37,7 @@ import { identifyHost } from './identify.js'
 import { networkPools } from './networks.js'
 import { type Metrics, createMetrics } from './metrics.js'
 import { reloadRefusal } from './reload.js'
-import { buildRouteRows } from './routes.js'
+import { buildRouteRows, buildRouteRows6 } from './routes.js'
 import { SOURCES } from './sources.js'
 import { removeStateFile, writeStateFile } from './state-file.js'
 import { buildStatus, memoryOf } from './status.js'
@@ -66,6 +71,9 @@ export class Agent {
   private rtnl: Rtnl | undefined
   private fib!: FibSync
   private rib!: Rib
+  /** IPv6 (dual-stack host, self.subnet6 set): the IPv6 RIB and its FIB sync; absent on an IPv4-only host */
+  private rib6: Rib6 | undefined
+  private fib6: FibSync6 | undefined
   private sources: RouteSource[] = []
   private server: ControlServer | undefined
   private readonly warnings: string[] = []
@@ -93,9 +101,12 @@ export class Agent {
     const rtnl = new Rtnl()
     this.rtnl = rtnl
     try {
-      const [addrs, links] = await Promise.all([rtnl.dumpAddresses(), rtnl.dumpLinks()])
+      const [addrs, links, addrs6] = await Promise.all([rtnl.dumpAddresses(), rtnl.dumpLinks(), this.config.pool6 === undefined ? Promise.resolve([]) : rtnl.dumpAddresses6()])
+      if (this.config.pool6 !== undefined && readSysctl6('conf/all/forwarding') === undefined) {
+        throw new AgentStartError(`pool6 is set but this kernel has no IPv6 (/proc/sys/net/ipv6 is missing: booted with ipv6.disable=1?); remove pool6 or enable IPv6`, EXIT.USAGE)
+      }
       this.self = await identifyHost({
-        config: this.config, addrs, links, address: this.opts.address, stateDir: this.opts.stateDir, log,
+        config: this.config, addrs, addrs6, links, address: this.opts.address, stateDir: this.opts.stateDir, log,
         hostOptions: this.opts.hostOptions ?? {}, warn: (e, m) => this.warn(e, m),
       })
       this.host = await createHostHooks({
@@ -115,10 +126,12 @@ export class Agent {
     if (reg.result === 'taken') this.warn('route-protocol-name-taken', reg.detail ?? '')
     mkdirSync(this.opts.stateDir, { recursive: true })
     await this.host.start()
+    if (this.self.subnet6 !== undefined) this.enableIpv6()
 
     this.rib = new Rib()
     if (this.opts.metricsListen) this.metrics = await createMetrics({
       routes: () => this.routeCountsBySource(),
+      routes6: () => this.routeCountsBySource6(),
       sessions: () => {
         const m = new Map<string, { source: string; state: string; count: number }>()
         for (const s of this.sources) for (const p of s.peers()) {
@@ -129,7 +142,10 @@ export class Agent {
         }
         return [...m.values()]
       },
-      kernel: () => ({ opsApplied: this.fib.stats.opsApplied, opsFailed: this.fib.stats.opsFailed, fullReconciles: this.fib.stats.reconciles, incrementalRuns: this.fib.stats.incrementals }),
+      kernel: () => ({
+        opsApplied: this.fib.stats.opsApplied + (this.fib6?.stats.opsApplied ?? 0), opsFailed: this.fib.stats.opsFailed + (this.fib6?.stats.opsFailed ?? 0),
+        fullReconciles: this.fib.stats.reconciles + (this.fib6?.stats.reconciles ?? 0), incrementalRuns: this.fib.stats.incrementals,
+      }),
       sourceCounters: () => this.sources.map((s) => ({ source: s.kind, counters: flatCounters(s.stats?.() ?? {}) })),
       info: () => ({ version: VERSION, host: this.self.name, mode: this.config.mode }),
       events: () => this.opts.events?.status() ?? { subscribers: 0, dropped: 0, disconnected: 0 },
@@ -143,21 +159,38 @@ export class Agent {
     })
     // the RIB's best Route is the desired kernel route itself (no copy per prefix)
     this.rib.onBestChange((c) => this.fib.setDesired(c.prefix, c.best, c.previous))
-    for (const s of this.sources) await s.start(this.rib)
-    this.fib.allowDeletes = this.sources.every((s) => s.ready())
+    if (this.self.subnet6 !== undefined) {
+      const self = this.self
+      const rib6 = new Rib6()
+      const fib6 = new FibSync6({
+        port: rtnl, protocol: this.config.routeProtocol, table: MAIN_TABLE, log, desired: rib6.desiredTable(),
+        nextHopScope: { underlay: self.underlay6, self: [self.address6!], pools: [self.pool6!], interface: self.interface },
+        onRun: (r) => this.metrics?.observeReconcile(r.kind, r.durationMs / 1000),
+      })
+      rib6.onBestChange((c) => fib6.setDesired(c.prefix, c.best, c.previous))
+      this.rib6 = rib6
+      this.fib6 = fib6
+    }
+    for (const s of this.sources) await s.start(this.rib, this.rib6)
+    this.setAllowDeletes(this.sources.every((s) => s.ready()))
     if (!this.fib.allowDeletes) {
       // never keep stale routes forever when a peer does not come back
       this.graceTimer = setTimeout(() => {
         if (this.fib.allowDeletes) return
-        this.fib.allowDeletes = true
+        this.setAllowDeletes(true)
         log.warn('startup-grace-ended', { seconds: STARTUP_GRACE_S, note: 'not every source reported its full table; stale routes may now be removed' })
-        void this.fib.flush().catch(() => undefined)
+        void this.flushAll().catch(() => undefined)
       }, STARTUP_GRACE_S * 1000)
       this.graceTimer.unref()
     }
     const first = await this.fib.flush()
     log.info('kernel-synced', { added: first.applied, unchanged: first.unchanged, conflicts: first.conflicts, keptStale: first.keptStale, ms: Math.round(first.durationMs) })
     this.fib.start(this.config.reconcileInterval)
+    if (this.fib6) {
+      const first6 = await this.fib6.flush()
+      log.info('kernel-synced', { family: 6, added: first6.applied, unchanged: first6.unchanged, conflicts: first6.conflicts, keptStale: first6.keptStale, ms: Math.round(first6.durationMs) })
+      this.fib6.start(this.config.reconcileInterval)
+    }
     this.conflictTimer = setInterval(() => this.checkSubnetConflicts(), 2000)
     this.conflictTimer.unref()
 
@@ -170,6 +203,7 @@ export class Agent {
     this.writeState()
     log.info('agent-started', {
       version: VERSION, host: this.self.name, address: formatAddress(this.self.address), subnet: formatPrefix(this.self.subnet),
+      ...(this.self.subnet6 ? { address6: this.self.address6, subnet6: formatPrefix6(this.self.subnet6) } : {}),
       interface: this.self.interface, mode: this.config.mode, routeProtocol: this.config.routeProtocol, socket: this.opts.socket,
     })
   }
@@ -180,6 +214,36 @@ export class Agent {
       throw new ConfigErrors([new ConfigError({ where: config.file ?? '(flags)', expected: 'mode static needs [host.NAME] sections (address, subnet) for every host of the fabric' })])
     }
     return config
+  }
+
+  /**
+   * A dual-stack host forwards IPv6 (net.ipv6.conf.all.forwarding = 1). With
+   * forwarding on, the kernel ignores Router Advertisements on an interface
+   * whose accept_ra is 1: an underlay configured by SLAAC/RAs would lose its
+   * default route and addresses when they expire. That is warned about
+   * (status, doctor), not changed: accept_ra = 2 is the operator's call.
+   */
+  private enableIpv6(): void {
+    const before = raIgnored(this.self.interface)
+    const changed = enableIpv6Forwarding()
+    const after = raIgnored(this.self.interface)
+    if (changed) this.opts.log.info('ipv6-forwarding-enabled', { sysctl: 'net.ipv6.conf.all.forwarding', value: 1 })
+    if (after?.ignored && after.acceptRa === 1 && before?.ignored !== true) {
+      this.warn('ipv6-ra-ignored', `IPv6 forwarding is on, so ${this.self.interface} now ignores Router Advertisements (accept_ra = 1): a default route or addresses learned from RAs will expire. If the underlay is configured by RAs/SLAAC, set net.ipv6.conf.${this.self.interface}.accept_ra = 2`)
+    } else if (after?.ignored && after.acceptRa === 1) {
+      this.warn('ipv6-ra-ignored', `${this.self.interface} ignores Router Advertisements (accept_ra = 1 with forwarding on); if the underlay is configured by RAs/SLAAC, set net.ipv6.conf.${this.self.interface}.accept_ra = 2`)
+    }
+  }
+
+  private setAllowDeletes(allow: boolean): void {
+    this.fib.allowDeletes = allow
+    if (this.fib6) this.fib6.allowDeletes = allow
+  }
+
+  /** A full reconcile of both families. */
+  private async flushAll(): Promise<void> {
+    await this.fib.flush()
+    await this.fib6?.flush()
   }
 
   /** The mode's source (src/agent/sources.ts); it validates its settings here and opens nothing yet. */
@@ -232,9 +296,9 @@ export class Agent {
   /** Deletes of stale routes wait until every source has its full table (or the grace time ends). */
   private onSourceReady(): void {
     if (!this.fib || this.fib.allowDeletes || !this.sources.every((s) => s.ready())) return
-    this.fib.allowDeletes = true
+    this.setAllowDeletes(true)
     this.opts.log.info('sources-ready', { note: 'stale routes of fabric may now be removed' })
-    void this.fib.flush().catch(() => undefined)
+    void this.flushAll().catch(() => undefined)
   }
 
   private warn(event: string, message: string): void {
@@ -261,7 +325,7 @@ export class Agent {
     const summaries: string[] = []
     for (const s of this.sources) if (s.reload) summaries.push(await s.reload(next))
     log.info('config-reloaded', { file: next.file, changes: summaries.join('; ') || 'none applied by the source' })
-    await this.fib.flush()
+    await this.flushAll()
     return true
   }
 
@@ -272,13 +336,14 @@ export class Agent {
     if (this.graceTimer) clearTimeout(this.graceTimer)
     if (this.conflictTimer) clearInterval(this.conflictTimer)
     this.fib?.stop()
+    this.fib6?.stop()
     for (const s of this.sources) await s.stop().catch(() => undefined)
     await this.closeBfd()
     await this.server?.close()
     await this.metrics?.close()
     await this.host?.stop().catch(() => undefined)
     this.rtnl?.close()
-    this.opts.log.info('agent-stopped', { routesLeft: this.fib?.size ?? 0, note: 'routes left in the kernel; a restart adopts them' })
+    this.opts.log.info('agent-stopped', { routesLeft: (this.fib?.size ?? 0) + (this.fib6?.size ?? 0), note: 'routes left in the kernel; a restart adopts them' })
   }
 
   /**
@@ -297,13 +362,15 @@ export class Agent {
       }
     }
     this.fib.stop()
+    this.fib6?.stop()
     for (const s of this.sources) await s.stop().catch(() => undefined)
     this.sources = []
     await this.closeBfd()
+    // both families: IPv4, and IPv6 (Rtnl speaks both) also on an IPv4-only host, in case pool6 was removed since
     const routes = await removeProtocolRoutes(this.rtnl!, this.config.routeProtocol)
     const hostLeft = await this.host?.leave()
     removeStateFile(this.opts.stateDir)
-    log.info('left', { routesRemoved: routes.removed, routesFailed: routes.failed })
+    log.info('left', { routesRemoved: routes.removed, routesFailed: routes.failed, ...(routes.ipv6 ? { routesRemoved6: routes.ipv6.removed } : {}) })
     return { left: true, host: this.self.name, routesRemoved: routes.removed, routesFailed: routes.failed, ...(hostLeft?.networks ? { networks: hostLeft.networks } : {}) }
   }
 
@@ -343,9 +410,24 @@ export class Agent {
     return [...m.values()]
   }
 
+  /** desired IPv6 routes by (source of the best route, kernel state) */
+  private routeCountsBySource6(): { source: string; state: string; count: number }[] {
+    const m = new Map<string, { source: string; state: string; count: number }>()
+    if (!this.rib6 || !this.fib6) return []
+    for (const r of this.rib6.bestValues()) {
+      const state = this.fib6.stateOf(r.prefix)?.state ?? 'pending'
+      const k = `${r.source}/${state}`
+      const e = m.get(k) ?? { source: r.source, state, count: 0 }
+      e.count++
+      m.set(k, e)
+    }
+    return [...m.values()]
+  }
+
   private writeState(): void {
     writeStateFile(this.opts.stateDir, {
       host: this.self.name, address: formatAddress(this.self.address), subnet: formatPrefix(this.self.subnet),
+      ...(this.self.subnet6 ? { address6: this.self.address6, subnet6: formatPrefix6(this.self.subnet6) } : {}),
       mode: this.config.mode, routeProtocol: this.config.routeProtocol, pid: process.pid, started: new Date(this.startedAt).toISOString(),
     })
   }
@@ -356,7 +438,7 @@ export class Agent {
     const host: HostIntegrationStatus = (await this.host?.status()) ?? { inSync: true }
     return buildStatus({
       version: VERSION, self: this.self, config: this.config, startedAt: this.startedAt, now: Date.now(),
-      fib: this.fib, host, sources: this.sources,
+      fib: this.fib, fib6: this.fib6, host, sources: this.sources,
       events: this.opts.events?.status() ?? { subscribers: 0, dropped: 0, disconnected: 0 },
       subnetClaims: [...this.subnetClaims.values()], warnings: this.warnings, memory: memoryOf(),
       routes: this.config.networks.length === 0 ? undefined : this.rib.bestRoutes().map((r) => ({ prefix: r.prefix, peer: r.peer, state: this.fib.stateOf(r.prefix)?.state ?? 'pending' })),
@@ -365,16 +447,23 @@ export class Agent {
 
   private async routes(): Promise<RoutesResponse> {
     const rtnl = this.rtnl!
-    const [kernel, links] = await Promise.all([rtnl.dumpRoutes(), rtnl.dumpLinks()])
-    return {
-      host: this.self.name,
-      routes: buildRouteRows({
-        best: this.rib.bestRoutes(), candidates: (r) => this.rib.candidateCount(r.prefix),
-        stateOf: (p) => this.fib.stateOf(p), since: (p) => this.fib.sinceOf(p),
-        kernel, links, protocol: this.config.routeProtocol, table: MAIN_TABLE, now: Date.now(),
-        networks: (this.self.networks ?? []).map((n) => ({ name: n.name, pool: n.pool })),
-      }),
-    }
+    const rib6 = this.rib6
+    const fib6 = this.fib6
+    const [kernel, links, kernel6] = await Promise.all([rtnl.dumpRoutes(), rtnl.dumpLinks(), rtnl.dumpRoutes6().catch(() => [])])
+    const now = Date.now()
+    const rows = buildRouteRows({
+      best: this.rib.bestRoutes(), candidates: (r) => this.rib.candidateCount(r.prefix),
+      stateOf: (p) => this.fib.stateOf(p), since: (p) => this.fib.sinceOf(p),
+      kernel, links, protocol: this.config.routeProtocol, table: MAIN_TABLE, now,
+      networks: (this.self.networks ?? []).map((n) => ({ name: n.name, pool: n.pool })),
+    })
+    // IPv6 rows: the Rib6's best routes with FibSync6's states; fabric's IPv6 kernel routes nobody wants (also on an IPv4-only host) as stale
+    const rows6 = buildRouteRows6({
+      best: rib6 ? [...rib6.bestValues()] : [], candidates: (r) => rib6?.candidates(r.prefix).length ?? 1,
+      stateOf: (p) => fib6?.stateOf(p), since: (p) => fib6?.sinceOf(p),
+      kernel: kernel6, links, protocol: this.config.routeProtocol, table: MAIN_TABLE, now, pool6: this.self.pool6,
+    })
+    return { host: this.self.name, routes: [...rows, ...rows6] }
   }
 
   private peers(): PeersResponse {

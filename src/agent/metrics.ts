@@ -9,6 +9,8 @@ import type { Counter as CounterT, Gauge as GaugeT, Registry } from 'prom-client
 export interface MetricsView {
   /** desired routes by source and kernel state */
   routes(): { source: string; state: string; count: number }[]
+  /** desired IPv6 routes by source and kernel state (dual-stack host; empty otherwise) */
+  routes6?(): { source: string; state: string; count: number }[]
   /** peers/sessions by source and state */
   sessions(): { source: string; state: string; count: number }[]
   kernel(): { opsApplied: number; opsFailed: number; fullReconciles: number; incrementalRuns: number }
@@ -50,6 +52,9 @@ export async function createMetrics(view: MetricsView): Promise<Metrics> {
   })
   g('fabric_routes', 'routes wanted by fabric, by source and kernel state', ['source', 'state'], (gauge) => {
     for (const r of view.routes()) gauge.set({ source: r.source, state: r.state }, r.count)
+  })
+  g('fabric_ipv6_routes', 'IPv6 routes wanted by fabric, by source and kernel state', ['source', 'state'], (gauge) => {
+    for (const r of view.routes6?.() ?? []) gauge.set({ source: r.source, state: r.state }, r.count)
   })
   g('fabric_sessions', 'peers/sessions by source and state', ['source', 'state'], (gauge) => {
     for (const s of view.sessions()) gauge.set({ source: s.source, state: s.state }, s.count)

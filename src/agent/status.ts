@@ -4,10 +4,11 @@
  * Healthy: the kernel in sync, no conflict, nothing off-link, host
  * integration in sync.
  */
-import type { Conflict, EventsStatus, HostIntegrationStatus, NetworkStatusView, SourceStatusView, StatusResponse } from '../api/types.js'
+import type { Conflict, EventsStatus, KernelStatus6, HostIntegrationStatus, NetworkStatusView, SourceStatusView, StatusResponse } from '../api/types.js'
 import type { FabricConfig } from '../config/fabric-config.js'
 import type { SelfInfo } from '../core/self.js'
 import { type Prefix, containsPrefix, formatAddress, formatPrefix } from '../net/ipv4.js'
+import { formatPrefix6 } from '../net/ipv6.js'
 import type { RouteSource } from '../rib/source.js'
 
 /** What status reads of FIB sync. */
@@ -26,6 +27,8 @@ export interface StatusInput {
   startedAt: number
   now: number
   fib: FibView
+  /** FibSync6 on a dual-stack host */
+  fib6?: FibView
   host: HostIntegrationStatus
   sources: readonly RouteSource[]
   events: EventsStatus
@@ -70,28 +73,48 @@ export function networkViews(i: Pick<StatusInput, 'self' | 'config' | 'host' | '
   })
 }
 
+/** The IPv6 half of the kernel status. */
+function kernel6(fib6: FibView): KernelStatus6 {
+  const c = fib6.stateCounts()
+  return {
+    inSync: fib6.inSync(),
+    routes: { wanted: fib6.size, installed: c.installed, pending: c.pending, conflict: c.conflict, notOnLink: c['not-on-link'], error: c.error },
+    reconciles: fib6.stats.reconciles,
+    opsApplied: fib6.stats.opsApplied,
+    opsFailed: fib6.stats.opsFailed,
+    lastReconcileMs: fib6.stats.lastReconcile ? Math.round(fib6.stats.lastReconcile.durationMs) : null,
+    lastError: fib6.stats.lastError ?? null,
+  }
+}
+
 export function buildStatus(i: StatusInput): StatusResponse {
   const { fib, self, config } = i
+  const ipv6 = i.fib6 ? kernel6(i.fib6) : undefined
   const conflicts: Conflict[] = [
     ...fib.conflicts(),
+    ...(i.fib6?.conflicts() ?? []),
     ...i.subnetClaims.map((c) => ({
       prefix: c.prefix,
       reason: `${c.source} peer ${c.peer} announces ${c.prefix}, inside this host's subnet ${formatPrefix(self.subnet)}: two hosts have the same subnet; neither route is installed`,
     })),
   ]
   const c = fib.stateCounts()
-  const inSync = fib.inSync()
+  const inSync = fib.inSync() && (ipv6?.inSync ?? true)
   const sources: SourceStatusView[] = i.sources.map((s) => ({ kind: s.kind, ready: s.ready(), peers: s.peers().length, stats: s.stats?.() ?? {} }))
   const networks = config.networks.length > 0 ? networkViews(i) : undefined
   return {
     version: i.version,
-    healthy: inSync && conflicts.length === 0 && c['not-on-link'] === 0 && i.host.inSync && (networks ?? []).every((n) => n.ok),
-    host: { name: self.name, address: formatAddress(self.address), subnet: formatPrefix(self.subnet), interface: self.interface, underlay: formatPrefix(self.underlay) },
+    healthy: inSync && conflicts.length === 0 && c['not-on-link'] === 0 && (ipv6?.routes.notOnLink ?? 0) === 0 && i.host.inSync && (networks ?? []).every((n) => n.ok),
+    host: {
+      name: self.name, address: formatAddress(self.address), subnet: formatPrefix(self.subnet), interface: self.interface, underlay: formatPrefix(self.underlay),
+      ...(self.subnet6 !== undefined ? { address6: self.address6, subnet6: formatPrefix6(self.subnet6), ...(self.underlay6 ? { underlay6: formatPrefix6(self.underlay6) } : {}) } : {}),
+    },
     mode: config.mode,
     routerId: config.mode === 'bgp' ? formatAddress(config.bgp.routerId ?? self.address) : null,
     asn: config.mode === 'bgp' ? config.bgp.asn : null,
     config: config.file ?? null,
     pool: formatPrefix(config.pool),
+    ...(config.pool6 !== undefined ? { pool6: formatPrefix6(config.pool6) } : {}),
     routeProtocol: config.routeProtocol,
     pid: process.pid,
     uptime: Math.round((i.now - i.startedAt) / 1000),
@@ -104,6 +127,7 @@ export function buildStatus(i: StatusInput): StatusResponse {
       opsFailed: fib.stats.opsFailed,
       lastReconcileMs: fib.stats.lastReconcile ? Math.round(fib.stats.lastReconcile.durationMs) : null,
       lastError: fib.stats.lastError ?? null,
+      ...(ipv6 ? { ipv6 } : {}),
     },
     hostIntegration: i.host,
     sources,

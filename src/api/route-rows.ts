@@ -4,6 +4,7 @@
  * (src/cli-support/kernel-view.ts). Sorting and `fabric routes` filters.
  */
 import { type Prefix, containsPrefix, formatAddress, formatPrefix, parsePrefix } from '../net/ipv4.js'
+import { type Prefix6, bytesOf6, containsPrefix6, formatPrefix6, parsePrefix6 } from '../net/ipv6.js'
 import type { LocalLink } from './host-identity.js'
 import type { RouteRow } from './types.js'
 
@@ -16,7 +17,7 @@ export interface KernelRouteFields {
 }
 
 /** The device name of a kernel route's output interface. */
-export function deviceOf(route: KernelRouteFields | undefined, links: ReadonlyMap<number, LocalLink>): string | null {
+export function deviceOf(route: { oif?: number } | undefined, links: ReadonlyMap<number, LocalLink>): string | null {
   if (route?.oif === undefined) return null
   return links.get(route.oif)?.name ?? `if${route.oif}`
 }
@@ -24,7 +25,23 @@ export function deviceOf(route: KernelRouteFields | undefined, links: ReadonlyMa
 /** A row for a route only the kernel knows (fabric's protocol, but no source wants it, or the agent is down). */
 export function kernelOnlyRow(k: KernelRouteFields, links: ReadonlyMap<number, LocalLink>, state: 'stale' | 'kernel-only', reason: string): RouteRow {
   return {
-    prefix: formatPrefix(k.prefix), nextHop: k.gateway !== undefined ? formatAddress(k.gateway) : null, device: deviceOf(k, links),
+    family: 4, prefix: formatPrefix(k.prefix), nextHop: k.gateway !== undefined ? formatAddress(k.gateway) : null, device: deviceOf(k, links),
+    source: 'kernel', peer: null, metric: k.metric, asPath: null, age: null, state, reason, alternatives: 0, stale: null, network: null,
+  }
+}
+
+/** The fields of a kernel IPv6 route a row shows (kernel/types' KernelRoute6 fits). */
+export interface KernelRouteFields6 {
+  prefix: Prefix6
+  gateway?: string
+  oif?: number
+  metric: number
+}
+
+/** An IPv6 row for a route only the kernel knows. */
+export function kernelOnlyRow6(k: KernelRouteFields6, links: ReadonlyMap<number, LocalLink>, state: 'stale' | 'kernel-only', reason: string): RouteRow {
+  return {
+    family: 6, prefix: formatPrefix6(k.prefix), nextHop: k.gateway ?? null, device: deviceOf(k, links),
     source: 'kernel', peer: null, metric: k.metric, asPath: null, age: null, state, reason, alternatives: 0, stale: null, network: null,
   }
 }
@@ -35,13 +52,24 @@ export interface RowNetwork {
   pool: Prefix
 }
 
-/** Sets each row's network: the network whose pool contains its prefix (null for none). */
+/** Sets each IPv4 row's network: the network whose pool contains its prefix (null for none); IPv6 rows are left as they are. */
 export function labelNetworks(rows: RouteRow[], networks: readonly RowNetwork[]): RouteRow[] {
   for (const row of rows) {
+    if (row.family === 6) continue
     const p = parsePrefix(row.prefix)
     row.network = p.ok ? networks.find((n) => containsPrefix(n.pool, p.value))?.name ?? null : null
   }
   return rows
+}
+
+/** IPv6 rows by address, then length. */
+export function sortRouteRows6(rows: RouteRow[]): RouteRow[] {
+  const keyed = rows.map((row) => {
+    const p = parsePrefix6(row.prefix)
+    return { row, addr: p.ok ? bytesOf6(p.value.addr) : Buffer.alloc(16), len: p.ok ? p.value.len : 0 }
+  })
+  keyed.sort((x, y) => Buffer.compare(x.addr, y.addr) || x.len - y.len)
+  return keyed.map((k) => k.row)
 }
 
 /** By address, then length; each prefix is parsed once, not in every comparison. */
@@ -55,6 +83,8 @@ export function sortRouteRows(rows: RouteRow[]): RouteRow[] {
 }
 
 export interface RouteFilter {
+  /** 4 or 6: only rows of that address family (rows without a family, from older agents, are IPv4) */
+  family?: 4 | 6
   source?: string
   /** a fabric network's name ('default' for [fabric] pool) */
   network?: string
@@ -66,16 +96,34 @@ export interface RouteFilter {
 /** Applies `fabric routes` filters; match picks the longest prefix containing the address/prefix. */
 export function filterRouteRows(rows: RouteRow[], f: RouteFilter): RouteRow[] | { error: string } {
   let out = rows
+  if (f.family !== undefined) out = out.filter((r) => (r.family ?? 4) === f.family)
   if (f.source) out = out.filter((r) => r.source === f.source)
   if (f.network) out = out.filter((r) => r.network === f.network)
   if (f.peer) out = out.filter((r) => r.peer === f.peer || r.nextHop === f.peer)
-  if (f.match) {
+  if (f.match?.includes(':')) {
+    // an IPv6 address or prefix: the longest IPv6 row containing it
+    const text = f.match.includes('/') ? f.match : `${f.match}/128`
+    const p = parsePrefix6(text, false)
+    if (!p.ok) return { error: `"${f.match}": expected an address or a prefix (${p.error})` }
+    let best: RouteRow | undefined
+    let bestLen = -1
+    for (const r of out) {
+      if ((r.family ?? 4) !== 6) continue
+      const rp = parsePrefix6(r.prefix)
+      if (rp.ok && containsPrefix6(rp.value, p.value) && rp.value.len > bestLen) {
+        best = r
+        bestLen = rp.value.len
+      }
+    }
+    out = best ? [best] : []
+  } else if (f.match) {
     const text = f.match.includes('/') ? f.match : `${f.match}/32`
     const p = parsePrefix(text, false)
     if (!p.ok) return { error: `"${f.match}": expected an address or a prefix (${p.error})` }
     let best: RouteRow | undefined
     let bestLen = -1
     for (const r of out) {
+      if ((r.family ?? 4) !== 4) continue
       const rp = parsePrefix(r.prefix)
       if (!rp.ok) continue
       if (containsPrefix(rp.value, p.value) && rp.value.len > bestLen) {

@@ -12,6 +12,9 @@ export interface StateFile {
   host: string
   address: string
   subnet: string
+  /** dual-stack host: its underlay IPv6 address and IPv6 container subnet */
+  address6?: string
+  subnet6?: string
   mode: string
   routeProtocol: number
   pid: number
@@ -34,7 +37,7 @@ export function readState(stateDir: string): Partial<StateFile> | undefined {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined
   const o = v as Record<string, unknown>
   const out: Partial<StateFile> = {}
-  for (const k of ['host', 'address', 'subnet', 'mode', 'started'] as const) if (typeof o[k] === 'string') out[k] = o[k] as string
+  for (const k of ['host', 'address', 'subnet', 'address6', 'subnet6', 'mode', 'started'] as const) if (typeof o[k] === 'string') out[k] = o[k] as string
   for (const k of ['routeProtocol', 'pid'] as const) if (typeof o[k] === 'number') out[k] = o[k] as number
   return out
 }

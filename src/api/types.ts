@@ -29,6 +29,10 @@ export interface HostView {
   subnet: string
   interface: string
   underlay: string
+  /** dual-stack host (pool6 set): its underlay IPv6 address, IPv6 container subnet and IPv6 underlay prefix; absent on an IPv4-only host */
+  address6?: string
+  subnet6?: string
+  underlay6?: string
 }
 
 export interface KernelRouteCounts {
@@ -40,7 +44,8 @@ export interface KernelRouteCounts {
   error: number
 }
 
-export interface KernelStatus {
+/** The IPv6 half of the kernel status (FibSync6). */
+export interface KernelStatus6 {
   inSync: boolean
   routes: KernelRouteCounts
   reconciles: number
@@ -48,6 +53,20 @@ export interface KernelStatus {
   opsFailed: number
   lastReconcileMs: number | null
   lastError: string | null
+}
+
+export interface KernelStatus {
+  /** both families: false when either is not in sync */
+  inSync: boolean
+  /** IPv4 routes (see ipv6 for the IPv6 ones) */
+  routes: KernelRouteCounts
+  reconciles: number
+  opsApplied: number
+  opsFailed: number
+  lastReconcileMs: number | null
+  lastError: string | null
+  /** IPv6 routes (dual-stack host); absent on an IPv4-only host */
+  ipv6?: KernelStatus6
 }
 
 import type { NetworkHostStatus } from '../core/host-status.js'
@@ -122,6 +141,8 @@ export interface StatusResponse {
   asn: number | null
   config: string | null
   pool: string
+  /** [fabric] pool6, when the fabric is dual-stack */
+  pool6?: string
   routeProtocol: number
   pid: number
   /** seconds */
@@ -163,10 +184,13 @@ export type RouteRowState = 'installed' | 'pending' | 'conflict' | 'not-on-link'
 
 /** One row of `fabric routes` (schema in docs/cli.md; keep it stable). */
 export interface RouteRow {
+  /** the address family of the prefix */
+  family: 4 | 6
   prefix: string
   nextHop: string | null
   device: string | null
-  source: SourceKind | 'kernel'
+  /** IPv6 rows: 'static', 'bgp' or 'ripng' (RIPng in mode rip) */
+  source: SourceKind | 'ripng' | 'kernel'
   peer: string | null
   metric: number | null
   asPath: number[] | null

@@ -1,13 +1,13 @@
 /** Reading fabric's routes straight from the kernel (when the agent is down). */
 import { existsSync } from 'node:fs'
-import { type RowNetwork, kernelOnlyRow, sortRouteRows } from '../api/route-rows.js'
+import { type RowNetwork, kernelOnlyRow, kernelOnlyRow6, sortRouteRows, sortRouteRows6 } from '../api/route-rows.js'
 import { readState } from '../api/state-file.js'
 import type { RouteRow } from '../api/types.js'
 import { loadConfig } from '../config/fabric-config.js'
 import { DEFAULT_ROUTE_PROTOCOL, parseRouteProtocol } from '../config/route-protocol.js'
 import { Rtnl } from '../kernel/rtnl.js'
 import type { KernelLink } from '../kernel/rtnl-codec.js'
-import { type KernelRoute, MAIN_TABLE } from '../kernel/types.js'
+import { type KernelRoute, type KernelRoute6, MAIN_TABLE } from '../kernel/types.js'
 import { DEFAULT_CONFIG } from './flags.js'
 
 /** Route protocol from the flag, else fabric.ini, else the agent's last state, else the default. */
@@ -44,18 +44,21 @@ export function protocolWhenAgentDown(flags: { 'route-protocol'?: string; config
   return resolveRouteProtocol(flags['route-protocol'], flags.config ?? DEFAULT_CONFIG, flags['state-dir'])
 }
 
-/** Rows from the kernel alone (agent down): every route of fabric's protocol. */
-export function kernelRouteRows(kernel: KernelRoute[], links: KernelLink[], protocol: number, table: number): RouteRow[] {
+/** Rows from the kernel alone (agent down): every route of fabric's protocol, IPv4 first, then IPv6. */
+export function kernelRouteRows(kernel: KernelRoute[], links: KernelLink[], protocol: number, table: number, kernel6: KernelRoute6[] = []): RouteRow[] {
   const linkMap = new Map(links.map((l) => [l.index, l]))
-  return sortRouteRows(kernel.filter((k) => k.protocol === protocol && k.table === table)
-    .map((k) => kernelOnlyRow(k, linkMap, 'kernel-only', 'agent not running: read from the kernel')))
+  const why = 'agent not running: read from the kernel'
+  return [
+    ...sortRouteRows(kernel.filter((k) => k.protocol === protocol && k.table === table).map((k) => kernelOnlyRow(k, linkMap, 'kernel-only', why))),
+    ...sortRouteRows6(kernel6.filter((k) => k.protocol === protocol && k.table === table).map((k) => kernelOnlyRow6(k, linkMap, 'kernel-only', why))),
+  ]
 }
 
 export async function kernelRows(protocol: number): Promise<RouteRow[]> {
   const rtnl = new Rtnl()
   try {
-    const [routes, links] = await Promise.all([rtnl.dumpRoutes(), rtnl.dumpLinks()])
-    return kernelRouteRows(routes, links, protocol, MAIN_TABLE)
+    const [routes, links, routes6] = await Promise.all([rtnl.dumpRoutes(), rtnl.dumpLinks(), rtnl.dumpRoutes6().catch(() => [])])
+    return kernelRouteRows(routes, links, protocol, MAIN_TABLE, routes6)
   } finally {
     rtnl.close()
   }

@@ -75,16 +75,23 @@ export function dropSummary(stats: Record<string, unknown>): string {
 
 const MIB = 1 << 20
 
+/** "1/2 routes installed, 1 pending": the route counts of one family. */
+function routeCountsText(r: StatusResponse['kernel']['routes']): string {
+  return `${r.installed}/${r.wanted} routes installed` +
+    `${r.conflict ? `, ${r.conflict} conflict` : ''}${r.notOnLink ? `, ${r.notOnLink} not on-link` : ''}${r.error ? `, ${r.error} error` : ''}${r.pending ? `, ${r.pending} pending` : ''}`
+}
+
 export function renderStatus(s: StatusResponse): string {
   const r = s.kernel.routes
   const ev = s.events
+  const k6 = s.kernel.ipv6
   return [
     `host      ${s.host.name} ${s.host.address} on ${s.host.interface} (${s.host.underlay}), subnet ${s.host.subnet}`,
-    `fabric    mode ${s.mode}${s.routerId ? ` (AS ${s.asn}, router id ${s.routerId})` : ''}, pool ${s.pool}, route protocol ${s.routeProtocol}, config ${s.config ?? '-'}`,
+    ...(s.host.subnet6 ? [`host6     ${s.host.address6 ?? '-'} (${s.host.underlay6 ?? '-'}), subnet6 ${s.host.subnet6}`] : []),
+    `fabric    mode ${s.mode}${s.routerId ? ` (AS ${s.asn}, router id ${s.routerId})` : ''}, pool ${s.pool}${s.pool6 ? `, pool6 ${s.pool6}` : ''}, route protocol ${s.routeProtocol}, config ${s.config ?? '-'}`,
     `agent     fabric ${s.version}, pid ${s.pid}, up ${formatAge(s.uptime)}, ${Math.round(s.memory.rss / MIB)} MiB RSS`,
-    `kernel    ${s.kernel.inSync ? 'in sync' : 'NOT in sync'}: ${r.installed}/${r.wanted} routes installed` +
-      `${r.conflict ? `, ${r.conflict} conflict` : ''}${r.notOnLink ? `, ${r.notOnLink} not on-link` : ''}${r.error ? `, ${r.error} error` : ''}${r.pending ? `, ${r.pending} pending` : ''}` +
-      `${s.kernel.lastError ? `; last error: ${s.kernel.lastError}` : ''}`,
+    `kernel    ${s.kernel.inSync ? 'in sync' : 'NOT in sync'}: ${routeCountsText(r)}${k6 ? ` IPv4, ${routeCountsText(k6.routes)} IPv6` : ''}` +
+      `${s.kernel.lastError ? `; last error: ${s.kernel.lastError}` : ''}${k6?.lastError ? `; last IPv6 error: ${k6.lastError}` : ''}`,
     ...s.sources.map((src) => `source    ${src.kind}: ${src.ready ? 'ready' : 'gathering its initial table'}, ${src.peers} peers${dropSummary(src.stats)}`),
     ...hostIntegrationLines(s.hostIntegration),
     ...(ev.subscribers || ev.dropped || ev.disconnected

@@ -62,6 +62,10 @@ Reads fabric.ini (every key can be given as a flag or FABRIC_* env var; flags wi
     underlay: Flags.string({ description: '[fabric] underlay: CIDR of the underlay network (optional check)', env: 'FABRIC_UNDERLAY' }),
     'reconcile-interval': Flags.string({ description: '[fabric] reconcile-interval: seconds between full kernel reconciles', env: 'FABRIC_RECONCILE_INTERVAL' }),
     subnet: Flags.string({ description: "this host's container subnet (modes rip/bgp without a [host.*] entry)", env: 'FABRIC_SUBNET' }),
+    pool6: Flags.string({ description: '[fabric] pool6: IPv6 prefix all IPv6 container subnets are cut from (absent: IPv4 only)', env: 'FABRIC_POOL6' }),
+    'host-prefix6': Flags.string({ description: '[fabric] host-prefix6: length of each host IPv6 subnet (48-120) [default: 64]', env: 'FABRIC_HOST_PREFIX6' }),
+    subnet6: Flags.string({ description: "this host's IPv6 container subnet (default: [host.*] subnet6, else automatic in modes rip/bgp)", env: 'FABRIC_SUBNET6' }),
+    address6: Flags.string({ description: "this host's underlay IPv6 address (default: [host.*] address6, else the one global IPv6 address of the underlay interface)", env: 'FABRIC_ADDRESS6' }),
     peer: Flags.string({ description: 'BGP peer ADDRESS[@ASN] (repeatable; iBGP when no ASN)', env: 'FABRIC_PEER', multiple: true, helpGroup: 'BGP' }),
     ...sectionFlags('bgp', BGP_KEYS),
     ...sectionFlags('rip', RIP_KEYS),
@@ -85,6 +89,7 @@ Reads fabric.ini (every key can be given as a flag or FABRIC_* env var; flags wi
       overrides: {
         pool: flags.pool, hostPrefix: flags['host-prefix'], mode: flags.mode, routeProtocol: flags['route-protocol'],
         underlay: flags.underlay, reconcileInterval: flags['reconcile-interval'], subnet: flags.subnet,
+        pool6: flags.pool6, hostPrefix6: flags['host-prefix6'], subnet6: flags.subnet6, address6: flags.address6,
         peers: flags.peer, bgp: collect(flags, BGP_KEYS), rip: collect(flags, RIP_KEYS),
       },
       stateDir: flags['state-dir'],

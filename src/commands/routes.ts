@@ -14,13 +14,15 @@ const ROUTE_EVENTS = new Set(['route-added', 'route-removed', 'route-replaced', 
 export default class Routes extends Command {
   static override description = `Show the routes fabric learned and their kernel state.
 
-One row per prefix: its fabric network (NETWORK, shown when [network.NAME] sections are in use), next hop, device, source and peer, metric (RIP hops, BGP MED) or AS path, age and state: installed, pending, conflict (another protocol's route holds the prefix), not-on-link, error, stale. The reason for any state but installed follows the table. When the agent is not running, shows fabric's routes read from the kernel and exits 1.`
+One row per prefix, IPv4 rows first, then IPv6 ones (dual-stack hosts; --family 4 or 6 shows one family): its fabric network (NETWORK, shown when [network.NAME] sections are in use), next hop, device, source and peer, metric (RIP hops, BGP MED) or AS path, age and state: installed, pending, conflict (another protocol's route holds the prefix), not-on-link, error, stale. The reason for any state but installed follows the table. When the agent is not running, shows fabric's routes read from the kernel and exits 1.`
 
   static override examples = [
     '<%= config.bin %> routes',
     '<%= config.bin %> routes 10.244.3.17            # the route used for this address (longest match)',
     '<%= config.bin %> routes --source bgp --peer 192.168.18.130 --json',
     '<%= config.bin %> routes --network backend        # only the routes of one fabric network',
+    '<%= config.bin %> routes --family 6               # only the IPv6 routes',
+    '<%= config.bin %> routes fd00:fab:0:3::17         # the IPv6 route used for this address',
     '<%= config.bin %> routes --watch',
   ]
 
@@ -30,7 +32,8 @@ One row per prefix: its fabric network (NETWORK, shown when [network.NAME] secti
 
   static override flags = {
     json: jsonFlag,
-    source: Flags.string({ description: 'only routes from this source', options: ['static', 'rip', 'bgp', 'kernel'] }),
+    family: Flags.string({ description: 'only routes of this address family (default: both)', options: ['4', '6'] }),
+    source: Flags.string({ description: 'only routes from this source', options: ['static', 'rip', 'ripng', 'bgp', 'kernel'] }),
     peer: Flags.string({ description: 'only routes from this peer (host name or address)' }),
     network: Flags.string({ description: "only routes of this fabric network ([network.NAME], or default for [fabric] pool's)" }),
     watch: Flags.boolean({ char: 'w', description: 'print the table, then every route change as it happens (Ctrl-C to stop)' }),
@@ -39,7 +42,7 @@ One row per prefix: its fabric network (NETWORK, shown when [network.NAME] secti
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Routes)
-    const filter = { source: flags.source, peer: flags.peer, network: flags.network, match: args.match }
+    const filter = { family: flags.family === undefined ? undefined : (Number(flags.family) as 4 | 6), source: flags.source, peer: flags.peer, network: flags.network, match: args.match }
     const show = (rows: RouteRow[]): RouteRow[] => {
       const f = filterRouteRows(rows, filter)
       if ('error' in f) {

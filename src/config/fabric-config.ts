@@ -12,6 +12,7 @@ import { ConfigError, ConfigErrors } from './errors.js'
 import { type NetworkConfig, checkHostAddresses, hostNetworkSubnets, parseNetworks } from './networks.js'
 import { type RipConfig, parseRip } from './rip-config.js'
 import { type IniDocument, type IniSection, parseIni } from './ini.js'
+import { parseIpv6Config } from './ipv6-config.js'
 import { DEFAULT_ROUTE_PROTOCOL, parseRouteProtocol } from './route-protocol.js'
 
 export type Mode = 'static' | 'rip' | 'bgp'
@@ -51,6 +52,8 @@ export interface FabricConfig {
   hostPrefix6: number
   /** --subnet6: this host's IPv6 subnet (modes rip/bgp without a [host.*] entry) */
   subnet6?: Prefix6
+  /** --address6: this host's underlay IPv6 address (RFC 5952 text); absent: from its [host.*] entry or its interface */
+  address6?: string
   bgp: BgpConfig
   rip: RipConfig
 }
@@ -97,10 +100,12 @@ export const FABRIC_KEYS = {
   'route-protocol': { flag: 'route-protocol', env: 'FABRIC_ROUTE_PROTOCOL' },
   underlay: { flag: 'underlay', env: 'FABRIC_UNDERLAY' },
   'reconcile-interval': { flag: 'reconcile-interval', env: 'FABRIC_RECONCILE_INTERVAL' },
+  pool6: { flag: 'pool6', env: 'FABRIC_POOL6' },
+  'host-prefix6': { flag: 'host-prefix6', env: 'FABRIC_HOST_PREFIX6' },
 } as const
 type FabricKey = keyof typeof FABRIC_KEYS
 
-const HOST_KEYS = new Set(['address', 'subnet'])
+const HOST_KEYS = new Set(['address', 'subnet', 'address6', 'subnet6'])
 const HOST_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/
 
 interface Located {
@@ -181,7 +186,7 @@ function validate(doc: IniDocument, overrides: ConfigOverrides, errors: ConfigEr
   const o = overrides
   const flagValues: [FabricKey, string | number | undefined][] = [
     ['pool', o.pool], ['host-prefix', o.hostPrefix], ['mode', o.mode], ['route-protocol', o.routeProtocol],
-    ['underlay', o.underlay], ['reconcile-interval', o.reconcileInterval],
+    ['underlay', o.underlay], ['reconcile-interval', o.reconcileInterval], ['pool6', o.pool6], ['host-prefix6', o.hostPrefix6],
   ]
   for (const [key, value] of flagValues) if (value !== undefined) fabricValues.set(key, fromFlag(key, String(value)))
 
@@ -329,8 +334,26 @@ function validate(doc: IniDocument, overrides: ConfigOverrides, errors: ConfigEr
     else if (s.value.len !== hostPrefix) fail(loc, `a /${hostPrefix} (host-prefix), not a /${s.value.len}`)
     else subnet = s.value
   }
+  // IPv6: pool6, host-prefix6, [host.*] address6/subnet6, --subnet6, --address6 (config/ipv6-config.ts)
+  const v6 = parseIpv6Config({
+    file: doc.file, mode, pool6: fabricValues.get('pool6'), hostPrefix6: fabricValues.get('host-prefix6'),
+    hosts: hostSections.filter((s) => HOST_NAME.test(s.name.slice('host.'.length))).map((s) => ({ name: s.name.slice('host.'.length), section: s })),
+    subnet6: o.subnet6, address6: o.address6, errors, defaultHostPrefix6: DEFAULTS.hostPrefix6,
+  })
+  for (const h of hosts) {
+    const six = v6.hosts.get(h.name)
+    if (six?.address6 !== undefined) h.address6 = six.address6
+    if (six?.subnet6 !== undefined) h.subnet6 = six.subnet6
+  }
   const bgp = parseBgp({ file: doc.file, bgpSection, peerSections, overrides: o.bgp ?? {}, peerFlags: o.peers ?? [], errors })
   const rip = parseRip({ file: doc.file, section: ripSection, overrides: o.rip ?? {}, errors })
   if (pool === undefined) return undefined
-  return { pool, hostPrefix, hostPrefix6: DEFAULTS.hostPrefix6, mode, routeProtocol, underlay, reconcileInterval, hosts, networks, subnet, bgp, rip }
+  return {
+    pool, hostPrefix, mode, routeProtocol, underlay, reconcileInterval, hosts, networks, subnet,
+    hostPrefix6: v6.hostPrefix6,
+    ...(v6.pool6 !== undefined ? { pool6: v6.pool6 } : {}),
+    ...(v6.subnet6 !== undefined ? { subnet6: v6.subnet6 } : {}),
+    ...(v6.address6 !== undefined ? { address6: v6.address6 } : {}),
+    bgp, rip,
+  }
 }

@@ -300,7 +300,7 @@ export interface NetworkInfo {
   Id: string
   Name: string
   Driver: string
-  IPAM?: { Config?: { Subnet?: string; IPRange?: string; Gateway?: string }[] }
+  IPAM?: { Config?: { Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> }[] }
   Options?: Record<string, string>
   Labels?: Record<string, string>
   Containers?: Record<string, unknown>

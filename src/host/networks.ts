@@ -11,6 +11,11 @@
  *   IPAM IPRange  this host's subnet (10.245.3.0/24): Docker hands out only
  *                 these addresses here
  *   Gateway       the first address of this host's subnet (10.245.3.1)
+ *   AuxiliaryAddresses  the network and broadcast addresses of this host's
+ *                 subnet (10.245.3.0, 10.245.3.255), reserved: inside the
+ *                 pool they are ordinary addresses, and Docker would hand out
+ *                 10.245.3.0 to the first container (measured with dockerd
+ *                 20.10); so containers get .2 up to .254, as on docker0
  *   bridge        proxy ARP on (net.ipv4.conf.BRIDGE.proxy_arp = 1): the host
  *                 answers ARP for the other hosts' addresses of the pool, which
  *                 it routes to them (fabric's routes, more specific than the
@@ -26,7 +31,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import type { NetworkConfig } from '../config/networks.js'
-import { type Prefix, firstHost, formatAddress, formatPrefix } from '../net/ipv4.js'
+import { type Prefix, firstHost, formatAddress, formatPrefix, maskOf } from '../net/ipv4.js'
 import { DockerApiError, MANAGED_LABEL, type NetworkInfo, dockerApi, inspectNetwork, networkBridge, versionAtLeast } from './docker.js'
 
 export const NETWORK_LABEL = 'io.fabric.network'
@@ -59,6 +64,17 @@ export function gatewayOf(want: Pick<DockerNetworkWant, 'subnet'>): string {
   return formatAddress(firstHost(want.subnet))
 }
 
+/**
+ * The IPAM auxiliary addresses of a fabric network: this host's subnet's
+ * network and broadcast addresses, which Docker must not give to a container.
+ * None when the subnet is the whole pool (Docker keeps the pool's own out).
+ */
+export function reservedAddresses(want: Pick<DockerNetworkWant, 'pool' | 'subnet'>): Record<string, string> {
+  if (want.subnet.len <= want.pool.len || want.subnet.len >= 31) return {}
+  const broadcast = (want.subnet.addr | ~maskOf(want.subnet.len)) >>> 0
+  return { 'fabric-subnet-network': formatAddress(want.subnet.addr), 'fabric-subnet-broadcast': formatAddress(broadcast) }
+}
+
 /** The body of POST /networks/create for a fabric network. */
 export function dockerNetworkBody(want: DockerNetworkWant, dockerVersion: string | undefined): Record<string, unknown> {
   const options: Record<string, string> = {
@@ -72,10 +88,20 @@ export function dockerNetworkBody(want: DockerNetworkWant, dockerVersion: string
     Name: want.name,
     Driver: 'bridge',
     CheckDuplicate: true,
-    IPAM: { Driver: 'default', Config: [{ Subnet: formatPrefix(want.pool), IPRange: formatPrefix(want.subnet), Gateway: gatewayOf(want) }] },
+    IPAM: { Driver: 'default', Config: [{ Subnet: formatPrefix(want.pool), IPRange: formatPrefix(want.subnet), Gateway: gatewayOf(want), ...aux(want) }] },
     Options: options,
     Labels: { [MANAGED_LABEL]: 'true', [NETWORK_LABEL]: want.name },
   }
+}
+
+function aux(want: Pick<DockerNetworkWant, 'pool' | 'subnet'>): { AuxiliaryAddresses?: Record<string, string> } {
+  const r = reservedAddresses(want)
+  return Object.keys(r).length > 0 ? { AuxiliaryAddresses: r } : {}
+}
+
+function sameAddresses(a: Record<string, string> | undefined, b: Record<string, string>): boolean {
+  const ka = Object.keys(a ?? {})
+  return ka.length === Object.keys(b).length && ka.every((k) => a?.[k] === b[k])
 }
 
 /** Is this Docker network one fabric created for a fabric network (both labels)? */
@@ -93,6 +119,11 @@ export function networkProblems(net: NetworkInfo, want: DockerNetworkWant): stri
     const range = c.IPRange
     if (range !== formatPrefix(want.subnet)) problems.push(`ip-range ${range ?? 'none'} (this host's subnet is ${formatPrefix(want.subnet)})`)
     if (c.Gateway !== gatewayOf(want)) problems.push(`gateway ${c.Gateway ?? 'none'} (fabric needs ${gatewayOf(want)})`)
+    const reserved = reservedAddresses(want)
+    if (!sameAddresses(c.AuxiliaryAddresses, reserved)) {
+      const have = Object.values(c.AuxiliaryAddresses ?? {})
+      problems.push(`auxiliary addresses ${have.join(', ') || 'none'} (fabric reserves ${Object.values(reserved).join(' and ') || 'none'}${Object.keys(reserved).length ? ", this host's subnet's network and broadcast addresses" : ''})`)
+    }
   }
   if (net.Driver !== 'bridge') problems.push(`driver ${net.Driver} (fabric needs bridge)`)
   if (net.Labels?.[NETWORK_LABEL] !== want.name) problems.push(`label ${NETWORK_LABEL}=${net.Labels?.[NETWORK_LABEL] ?? '(none)'} (fabric needs ${want.name})`)

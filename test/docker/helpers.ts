@@ -303,3 +303,19 @@ export function copyImage(lab: DockerLab, from: DHost, to: DHost, image: string)
     load.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`docker save | load ${image} to ${to.name}: ${err}`))))
   })
 }
+
+/**
+ * Imports a busybox image (this machine's static /bin/busybox with its applets
+ * as links, CMD /bin/sh) into every engine of the lab, from one tarball under
+ * the lab's root. No registry is needed.
+ */
+export async function importBusybox(lab: DockerLab, image: string, hosts: DHost[] = lab.hosts): Promise<void> {
+  const bbRoot = join(lab.root, 'busybox')
+  mkdirSync(join(bbRoot, 'bin'), { recursive: true })
+  writeFileSync(join(bbRoot, 'bin/busybox'), readFileSync('/bin/busybox'), { mode: 0o755 })
+  await must('/bin/busybox', ['--install', '-s', join(bbRoot, 'bin')])
+  await must('sh', ['-c', `cd ${bbRoot}/bin && for l in *; do [ -L "$l" ] && ln -sf busybox "$l"; done; true`])
+  const bbTar = join(lab.root, 'busybox.tar')
+  await must('tar', ['-C', bbRoot, '-cf', bbTar, '.'])
+  await Promise.all(hosts.map((h) => lab.mustDocker(h, ['import', '--change', 'CMD ["/bin/sh"]', bbTar, image])))
+}

@@ -121,12 +121,12 @@ async function startFrrGr(t: ExecutionContext, h: LabHost, bfd: boolean, _restar
   // (which never entered that node), leave the configuration node and drop all that follows
   const bfdConf = join(dir, 'bfdd.conf')
   writeFileSync(bfdConf, [
-    'frr defaults traditional', `hostname ${ns}`, `log file ${logFile}`, '!',
+    'frr defaults traditional', `hostname ${ns}`, `log file ${logFile}`, 'debug bfd peer', '!',
     'bfd', ` peer ${FABRIC} local-address ${h.address}`, '  receive-interval 100', '  transmit-interval 100', '  detect-multiplier 3', ' exit', 'exit', '!',
   ].join('\n') + '\n')
   writeFileSync(conf, [
-    'frr defaults traditional', `hostname ${ns}`, `log file ${logFile}`, '!',
-    'router bgp 64512', ` bgp router-id ${h.address}`, ' no bgp ebgp-requires-policy', ' no bgp network import-check',
+    'frr defaults traditional', `hostname ${ns}`, `log file ${logFile}`, 'debug bgp bfd', 'debug bgp neighbor-events', '!',
+    'router bgp 64512', ` bgp router-id ${h.address}`, ' bgp log-neighbor-changes', ' no bgp ebgp-requires-policy', ' no bgp network import-check',
     // preserve-fw-state: F in its OPENs (zebra keeps bgpd's routes while bgpd restarts)
     ' bgp graceful-restart', ' bgp graceful-restart preserve-fw-state', ' bgp graceful-restart restart-time 120', ' timers bgp 3 9',
     ` neighbor ${FABRIC} remote-as 64512`, ` neighbor ${FABRIC} timers connect 1`, ...(bfd ? [` neighbor ${FABRIC} bfd`] : []),
@@ -158,9 +158,14 @@ async function startFrrGr(t: ExecutionContext, h: LabHost, bfd: boolean, _restar
         return false
       }
     },
+    // bfdd's session up is not enough: bgpd acts on a BFD Down only once it has seen the session Up
+    // (FRR's topotests wait for peerBfdInfo.status the same way)
     bfdUp: async () => {
       try {
-        return (JSON.parse(await cli('show bfd peers json')) as { peer: string; status: string }[]).some((p) => p.peer === FABRIC && p.status === 'up')
+        const bfdd = (JSON.parse(await cli('show bfd peers json')) as { peer: string; status: string }[]).some((p) => p.peer === FABRIC && p.status === 'up')
+        type Neighbor = { bgpState?: string; peerBfdInfo?: { status?: string } }
+        const n = (JSON.parse(await cli(`show ip bgp neighbor ${FABRIC} json`)) as Record<string, Neighbor>)[FABRIC]
+        return bfdd && n?.bgpState === 'Established' && n.peerBfdInfo?.status === 'Up'
       } catch {
         return false
       }
@@ -287,11 +292,15 @@ export function bfdBgpSuite(kind: 'bird' | 'frr'): void {
     await ip(h2.ns, 'link', 'set', 'eth0', 'up')
     t.truthy(await waitBfdUp(h1, 1, 60_000, 'Established'), 'back up')
     t.truthy(await waitFor(async () => ((await daemonRoute(h2, d.proto)).includes(h1.subnet) ? true : undefined), 30_000, 200), `${kind} relearned fabric's subnet`)
+    // the daemon's own view too: its BGP session up again and its BFD session Up (a link cut before
+    // that is a failure its BFD never saw Up, which only the hold timer ends)
+    t.truthy(await waitFor(async () => ((await d.established()) && (await d.bfdUp()) ? true : undefined), 30_000, 100), `${kind}: BGP and BFD up again`)
     // fabric's host dies: the daemon withdraws fabric's subnet
     t0 = Date.now()
     await ip(h1.ns, 'link', 'set', 'eth0', 'down')
     const [daemonSaw] = await delays([mons[1]!], h1.subnet, true, t0, 12_000)
     t.log(`fabric's host dead -> ${kind} removed its route after ${daemonSaw!.toFixed(0)} ms`)
+    if (!(daemonSaw! < 1000)) t.log(`${kind} log:\n${d.log().split('\n').filter((l) => /bfd|ADJCHANGE|went from/i.test(l)).slice(-150).join('\n')}`)
     t.true(daemonSaw! < 1000, `${daemonSaw} ms`)
   })
 }

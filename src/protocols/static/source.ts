@@ -4,14 +4,26 @@
  * subnet of (`subnet.NETWORK`, or derived: HostEntry.networks). A reload diffs the old and new host lists, so a
  * host added, removed or moved changes only its own route; the Route of a
  * host that did not change is kept as it is (its AGE goes on).
+ *
+ * IPv6 (dual-stack host: the agent passes its Rib6 as sink6): every other
+ * host with address6 and subnet6 becomes `SUBNET6 via ADDRESS6 dev IFACE`
+ * (IFACE: this host's underlay interface), diffed on reload the same way.
  */
 import type { FabricConfig, HostEntry } from '../../config/fabric-config.js'
 import { type Prefix, formatAddress, formatPrefix } from '../../net/ipv4.js'
+import { formatPrefix6 } from '../../net/ipv6.js'
+import type { RibRoute6 } from '../../rib/rib6.js'
 import type { Route } from '../../rib/route.js'
-import type { CreateSource, PeerStatus, RouteSink, RouteSource } from '../../rib/source.js'
+import type { CreateSource, PeerStatus, RouteSink, RouteSink6, RouteSource } from '../../rib/source.js'
 
 export function staticRoute(h: HostEntry, since: number, subnet = h.subnet): Route {
   return { prefix: subnet, nextHop: h.address, source: 'static', peer: h.name, metric: 0, attrs: { hostName: h.name }, since }
+}
+
+/** The IPv6 route to a host (address6 and subnet6 set), through this host's underlay interface. */
+export function staticRoute6(h: HostEntry, iface: string, since: number): RibRoute6 | undefined {
+  if (h.address6 === undefined || h.subnet6 === undefined) return undefined
+  return { prefix: h.subnet6, nextHop: h.address6, interface: iface, source: 'static', peer: h.name, metric: 0, since }
 }
 
 /** A host's routes: its default subnet first, then one per network (sorted by network name), keyed by network. */
@@ -30,16 +42,22 @@ export class StaticSource implements RouteSource {
   private sink: RouteSink | undefined
   /** by host name: the routes emitted for it, by network ('' for the default) */
   private current = new Map<string, Map<string, Route>>()
+  private sink6: RouteSink6 | undefined
+  /** by host name: the IPv6 route emitted for it */
+  private current6 = new Map<string, RibRoute6>()
 
-  constructor(private hosts: readonly HostEntry[], private readonly selfName: string, private readonly now: () => number = Date.now) {}
+  /** iface: this host's underlay interface, the dev of the IPv6 routes */
+  constructor(private hosts: readonly HostEntry[], private readonly selfName: string, private readonly now: () => number = Date.now, private readonly iface = '') {}
 
-  async start(sink: RouteSink): Promise<void> {
+  async start(sink: RouteSink, sink6?: RouteSink6): Promise<void> {
     this.sink = sink
+    this.sink6 = sink6
     this.apply(this.hosts)
   }
 
   async stop(): Promise<void> {
     this.sink = undefined
+    this.sink6 = undefined
   }
 
   ready(): boolean {
@@ -63,6 +81,7 @@ export class StaticSource implements RouteSource {
     const change: StaticChange = { added: [], removed: [], moved: [] }
     if (!sink) return change
     const since = Math.floor(this.now() / 1000)
+    const moved6 = this.apply6(hosts, since)
     const next = new Map<string, Map<string, Route>>()
     for (const h of hosts) {
       if (h.name === this.selfName) continue
@@ -96,22 +115,56 @@ export class StaticSource implements RouteSource {
       change.removed.push(name)
     }
     this.current = next
+    // a host whose IPv4 routes stayed but whose IPv6 route changed moved too
+    for (const name of moved6) if (!change.added.includes(name) && !change.moved.includes(name) && next.has(name)) change.moved.push(name)
     return change
   }
 
+  /** The IPv6 routes (sink6 given): returns the hosts whose IPv6 route was added, changed or removed. */
+  private apply6(hosts: readonly HostEntry[], since: number): string[] {
+    const sink6 = this.sink6
+    if (!sink6) return []
+    const changed: string[] = []
+    const next = new Map<string, RibRoute6>()
+    for (const h of hosts) {
+      if (h.name === this.selfName) continue
+      const want = staticRoute6(h, this.iface, since)
+      const old = this.current6.get(h.name)
+      if (want === undefined) continue
+      if (old !== undefined && old.nextHop === want.nextHop && formatPrefix6(old.prefix) === formatPrefix6(want.prefix)) {
+        next.set(h.name, old) // unchanged: the same route, its age goes on
+        continue
+      }
+      if (old !== undefined && formatPrefix6(old.prefix) !== formatPrefix6(want.prefix)) sink6.withdraw(old.prefix, 'static', h.name)
+      sink6.add(want)
+      next.set(h.name, want)
+      changed.push(h.name)
+    }
+    for (const [name, old] of this.current6) {
+      if (next.has(name)) continue
+      sink6.withdraw(old.prefix, 'static', name)
+      changed.push(name)
+    }
+    this.current6 = next
+    return changed
+  }
+
   peers(): PeerStatus[] {
-    return [...this.current.values()].map((routes) => {
+    return [...this.current.entries()].map(([name, routes]) => {
       const r = routes.get('')!
+      const r6 = this.current6.get(name)
+      const n = routes.size + (r6 ? 1 : 0)
       return {
         peer: r.peer,
         address: formatAddress(r.nextHop),
         state: 'configured',
         since: Math.min(...[...routes.values()].map((x) => x.since ?? 0)) * 1000,
-        received: routes.size,
-        accepted: routes.size,
+        received: n,
+        accepted: n,
+        ...(r6 ? { details: { address6: r6.nextHop } } : {}),
       }
     })
   }
 }
 
-export const createSource: CreateSource = (ctx) => new StaticSource(ctx.config.hosts, ctx.self.name)
+export const createSource: CreateSource = (ctx) => new StaticSource(ctx.config.hosts, ctx.self.name, Date.now, ctx.self.interface)

@@ -109,7 +109,7 @@ test('BGP import policy with networks: every pool accepted, this host\'s network
 })
 
 const row = (prefix: string, peer: string, state: RouteRow['state'] = 'installed'): RouteRow => ({
-  prefix, nextHop: '10.98.0.12', device: 'eth0', source: 'static', peer, metric: 0, asPath: null, age: 3, state, reason: null, alternatives: 0, stale: null, network: null,
+  family: 4, prefix, nextHop: '10.98.0.12', device: 'eth0', source: 'static', peer, metric: 0, asPath: null, age: 3, state, reason: null, alternatives: 0, stale: null, network: null,
 })
 
 test('route rows: network labels, --network filter, NETWORK column only with networks', (t) => {

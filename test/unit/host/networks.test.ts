@@ -1,7 +1,7 @@
 import test from 'ava'
 import { loadConfigText } from '../../../src/config/fabric-config.js'
 import { MANAGED_LABEL, type NetworkInfo } from '../../../src/host/docker.js'
-import { NETWORK_LABEL, bridgeSysctls, dockerNetworkBody, planLeave, planNetworks, wantedNetworks } from '../../../src/host/networks.js'
+import { NETWORK_LABEL, bridgeSysctls, dockerNetworkBody, planLeave, planNetworks, reservedAddresses, wantedNetworks } from '../../../src/host/networks.js'
 import { P } from '../../helpers/net.js'
 
 const CONFIG = loadConfigText(`[fabric]
@@ -37,7 +37,7 @@ test('create body: pool as subnet, this host\'s subnet as ip-range, its first ad
     Name: 'frontend',
     Driver: 'bridge',
     CheckDuplicate: true,
-    IPAM: { Driver: 'default', Config: [{ Subnet: '10.246.0.0/16', IPRange: '10.246.3.0/24', Gateway: '10.246.3.1' }] },
+    IPAM: { Driver: 'default', Config: [{ Subnet: '10.246.0.0/16', IPRange: '10.246.3.0/24', Gateway: '10.246.3.1', AuxiliaryAddresses: { 'fabric-subnet-network': '10.246.3.0', 'fabric-subnet-broadcast': '10.246.3.255' } }] },
     Options: { 'com.docker.network.bridge.enable_ip_masquerade': 'false', 'com.docker.network.driver.mtu': '1500', 'com.docker.network.bridge.name': 'fab-front' },
     Labels: { [MANAGED_LABEL]: 'true', [NETWORK_LABEL]: 'frontend' },
   })
@@ -58,13 +58,24 @@ test('plan: ours with a wrong subnet, ip-range, MTU or masquerade -> reported (w
   const p = planNetworks(wants.slice(0, 1), new Map([['backend', wrong]]), undefined)
   t.is(p.steps[0]!.kind, 'mismatch')
   t.regex(p.errors[0]!, /Docker network backend \(fabric's\) does not fit fabric\.ini: subnet 10\.245\.3\.0\/24 \(fabric needs 10\.245\.0\.0\/16\)\. Remove it \(docker network rm backend\)/)
-  const used = ours('backend', { IPAM: { Config: [{ Subnet: '10.245.0.0/16', IPRange: '10.245.9.0/24', Gateway: '10.245.9.1' }] }, Containers: { abc: { Name: 'c1' } } })
+  const used = ours('backend', { IPAM: { Config: [{ Subnet: '10.245.0.0/16', IPRange: '10.245.9.0/24', Gateway: '10.245.9.1', AuxiliaryAddresses: { 'fabric-subnet-network': '10.245.9.0', 'fabric-subnet-broadcast': '10.245.9.255' } }] }, Containers: { abc: { Name: 'c1' } } })
   const u = planNetworks(wants.slice(0, 1), new Map([['backend', used]]), undefined)
-  t.regex(u.errors[0]!, /ip-range 10\.245\.9\.0\/24 \(this host's subnet is 10\.245\.3\.0\/24\); gateway 10\.245\.9\.1 \(fabric needs 10\.245\.3\.1\)\. It has 1 container\(s\): disconnect them/)
+  t.regex(u.errors[0]!, /ip-range 10\.245\.9\.0\/24 \(this host's subnet is 10\.245\.3\.0\/24\); gateway 10\.245\.9\.1 \(fabric needs 10\.245\.3\.1\); auxiliary addresses 10\.245\.9\.0, 10\.245\.9\.255 \(fabric reserves 10\.245\.3\.0 and 10\.245\.3\.255, this host's subnet's network and broadcast addresses\)\. It has 1 container\(s\): disconnect them/)
   const opts = ours('backend', { Options: { 'com.docker.network.driver.mtu': '1450' } })
   t.regex(planNetworks(wants.slice(0, 1), new Map([['backend', opts]]), undefined).errors[0]!, /masquerade on .*; mtu 1450 \(fabric needs 1500\)/)
   const bridge = ours('frontend', { Options: { 'com.docker.network.bridge.enable_ip_masquerade': 'false', 'com.docker.network.driver.mtu': '1500' } })
   t.regex(planNetworks(wants.slice(1), new Map([['frontend', bridge]]), undefined).errors[0]!, /bridge br-frontend-id- \(fabric\.ini says fab-front\)/)
+})
+
+test('reserved addresses: this host\'s subnet\'s network and broadcast address (Docker would give a container the .0), none when the subnet is the whole pool', (t) => {
+  t.deepEqual(reservedAddresses(wants[0]!), { 'fabric-subnet-network': '10.245.3.0', 'fabric-subnet-broadcast': '10.245.3.255' })
+  t.deepEqual(reservedAddresses({ pool: P('10.40.0.0/16'), subnet: P('10.40.7.16/28') }), { 'fabric-subnet-network': '10.40.7.16', 'fabric-subnet-broadcast': '10.40.7.31' })
+  const whole = { name: 'solo', pool: P('10.50.0.0/24'), subnet: P('10.50.0.0/24'), mtu: 1500 }
+  t.deepEqual(reservedAddresses(whole), {})
+  t.deepEqual((dockerNetworkBody(whole, '20.10.24') as { IPAM: unknown }).IPAM, { Driver: 'default', Config: [{ Subnet: '10.50.0.0/24', IPRange: '10.50.0.0/24', Gateway: '10.50.0.1' }] })
+  // a fabric network made without them (Docker hands out .0) does not fit
+  const old = ours('backend', { IPAM: { Config: [{ Subnet: '10.245.0.0/16', IPRange: '10.245.3.0/24', Gateway: '10.245.3.1' }] } })
+  t.regex(planNetworks(wants.slice(0, 1), new Map([['backend', old]]), undefined).errors[0]!, /: auxiliary addresses none \(fabric reserves 10\.245\.3\.0 and 10\.245\.3\.255, this host's subnet's network and broadcast addresses\)\. Remove it/)
 })
 
 test('plan: a network of that name fabric did not create -> refused, never adopted', (t) => {
