@@ -12,14 +12,16 @@
  * - fabric leaving: its subnet6 leaves the daemons.
  *
  * fabric here is the BGP source with the real IPv6 RIB and FibSync6
- * (bgp6-speaker.ts, in the host namespace); the last test runs the whole
- * agent (`fabric join` with the IPv6 flags) once the agent has them.
+ * (bgp6-speaker.ts, in the host namespace); the agent tests run the whole
+ * agent (`fabric join` with the IPv6 flags).
  */
 import { chownSync, createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import Join from '../../src/commands/join.js'
+import { getJson } from '../../src/api/client.js'
+import type { RouteRow } from '../../src/api/types.js'
 import { type LabHost, type LabSpec, startAgentArgs, waitAgents } from '../../src/lab/lab.js'
 import { run, waitFor } from '../../src/lab/sh.js'
 import { ip, routesIn, withLab } from '../netns/helpers.js'
@@ -31,8 +33,8 @@ const have = daemonsAvailable()
 const birdTest = have.bird ? test.serial : test.serial.skip
 const frrTest = have.frr ? test.serial : test.serial.skip
 const bothTest = have.bird && have.frr ? test.serial : test.serial.skip
-/** the agent has the IPv6 configuration (helper v6core's [fabric] pool6 and its flags) */
-const agentTest = have.bird && 'pool6' in Join.flags && 'address6' in Join.flags && 'subnet6' in Join.flags ? test.serial : test.serial.skip
+/** the agent has the IPv6 configuration ([fabric] pool6 and its flags) */
+const agent6 = 'pool6' in Join.flags && 'address6' in Join.flags && 'subnet6' in Join.flags
 
 const addr6 = (h: LabHost) => `fd00:99::${h.index}`
 const ll6 = (h: LabHost) => `fe80::${h.index}`
@@ -337,19 +339,38 @@ bothTest('fabric as route reflector: a BIRD client and an FRR client learn each 
   t.truthy(await waitFor(async () => ((await bird.kernelRoutes()).some((x) => x.startsWith(subnet6(h3))) ? undefined : true), 20_000, 200), 'FRR gone: its subnet6 withdrawn from BIRD')
 })
 
-agentTest('the agent (fabric join, dual-stack flags) and BIRD: IPv6 routes over the IPv4 session, installed both ways', async (t) => {
-  const lab = await withLab(t, { ...LAB, tag: 'a6' })
-  const [h1, h2] = lab.hosts as [LabHost, LabHost]
-  await dualStack([h1, h2])
-  const d = await startBird6(t, h2, ASN, [{ name: 'fabric', address: h1.address, asn: ASN }])
-  startAgentArgs(h1, ['--mode', 'bgp', '--pool', lab.pool, '--address', h1.address, '--subnet', h1.subnet, '--peer', h2.address,
-    '--pool6', POOL6, '--address6', addr6(h1), '--subnet6', subnet6(h1),
-    '--hold-time', '3', '--keepalive-time', '1', '--connect-retry-time', '1', '--graceful-restart-time', '0'])
-  await waitAgents(lab, [h1])
-  t.deepEqual(await waitRoutes6(h1.ns, '233', [`${subnet6(h2)} via ${addr6(h2)} dev eth0`]), [`${subnet6(h2)} via ${addr6(h2)} dev eth0`], 'the agent installs BIRD\'s subnet6 (proto 233)')
-  const theirs = await waitFor(async () => ((await d.kernelRoutes()).some((x) => x.startsWith(`${subnet6(h1)} via `)) ? true : undefined), 30_000, 200)
-  t.truthy(theirs, `BIRD installs the agent's subnet6: ${JSON.stringify(await d.kernelRoutes())}`)
-})
+for (const kind of ['bird', 'frr'] as const) {
+  const start = kind === 'bird' ? startBird6 : startFrr6
+  const serial = (kind === 'bird' ? have.bird : have.frr) && agent6 ? test.serial : test.serial.skip
+  const fast = ['--hold-time', '3', '--keepalive-time', '1', '--connect-retry-time', '1']
+
+  serial(`the agent (fabric join, dual-stack flags) and ${kind}: IPv6 routes over the IPv4 session and over an IPv6 session, installed both ways, shown by /v1/routes`, async (t) => {
+    const lab = await withLab(t, { ...LAB, hosts: 3, tag: kind === 'bird' ? 'a6' : 'a7' })
+    const [h1, h2, h3] = lab.hosts as [LabHost, LabHost, LabHost]
+    await dualStack([h1, h2, h3])
+    // h2: iBGP over IPv4; h3: eBGP over IPv6
+    const d2 = await start(t, h2, ASN, [{ name: 'fabric', address: h1.address, asn: ASN }])
+    const d3 = await start(t, h3, 65010, [{ name: 'fabric', address: addr6(h1), asn: ASN }])
+    startAgentArgs(h1, ['--mode', 'bgp', '--pool', lab.pool, '--address', h1.address, '--subnet', h1.subnet, '--peer', h2.address, '--peer', `${addr6(h3)}@65010`,
+      '--pool6', POOL6, '--address6', addr6(h1), '--subnet6', subnet6(h1), ...fast])
+    await waitAgents(lab, [h1])
+    const want = [`${subnet6(h2)} via ${addr6(h2)} dev eth0`, `${subnet6(h3)} via ${addr6(h3)} dev eth0`].sort()
+    t.deepEqual(await waitRoutes6(h1.ns, '233', want), want, `the agent installs ${kind}'s subnet6 (proto 233), learned over IPv4 and IPv6 sessions`)
+    for (const d of [d2, d3]) {
+      const theirs = await waitFor(async () => ((await d.kernelRoutes()).some((x) => x.startsWith(`${subnet6(h1)} via `)) ? true : undefined), 30_000, 200)
+      t.truthy(theirs, `${kind} on ${d.host.name} installs the agent's subnet6: ${JSON.stringify(await d.kernelRoutes())}`)
+    }
+    // IPv4 over the IPv6 session: the agent installs h3's IPv4 subnet via its IPv4 address
+    t.truthy(await waitFor(async () => ((await routesIn(h1.ns, 'proto', '233')).some((r) => r.dst === h3.subnet && r.gateway === h3.address) ? true : undefined), 30_000, 200),
+      `${h3.subnet} via ${h3.address} learned over the IPv6 session: ${JSON.stringify(await routesIn(h1.ns, 'proto', '233'))}`)
+    const rows = (await getJson<{ routes: RouteRow[] }>(h1.socket, '/v1/routes', 3000)).routes.filter((r) => r.family === 6 && r.source === 'bgp')
+    t.deepEqual(rows.map((r) => `${r.prefix} ${r.nextHop} ${r.peer} ${r.state}`).sort(),
+      [`${subnet6(h2)} ${addr6(h2)} ${h2.address} installed`, `${subnet6(h3)} ${addr6(h3)} ${addr6(h3)} installed`].sort())
+    const peers = (await getJson<{ peers: { address: string; state: string; details?: Record<string, unknown> }[] }>(h1.socket, '/v1/peers', 3000)).peers
+    t.deepEqual(peers.map((p) => [p.address, p.state, ((p.details?.capabilities ?? []) as string[]).includes('ipv6-unicast')]).sort(),
+      [[h2.address, 'Established', true], [addr6(h3), 'Established', true]].sort())
+  })
+}
 
 for (const kind of ['bird', 'frr'] as const) {
   const start = kind === 'bird' ? startBird6 : startFrr6
