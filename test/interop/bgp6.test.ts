@@ -81,8 +81,9 @@ async function startFabric(t: ExecutionContext, lab: LabSpec, h: LabHost, o: { p
   const status = join(dir, 'status.json')
   const log = join(dir, 'speaker.log')
   const spec = {
-    // graceful restart stays on (120 s): FRR sends End-of-RIB only to a peer that advertised it
-    ini: ['[fabric]', `pool = ${lab.pool}`, 'mode = bgp', '[bgp]', `asn = ${ASN}`, 'hold-time = 3', 'keepalive-time = 1', 'connect-retry-time = 1', ...(o.bgp ?? [])].join('\n'),
+    // graceful restart stays on (120 s): FRR sends End-of-RIB only to a peer that advertised it.
+  // Hold time 9 s (nothing here waits for a hold timer): a loaded machine must not expire a 3 s one
+    ini: ['[fabric]', `pool = ${lab.pool}`, 'mode = bgp', '[bgp]', `asn = ${ASN}`, 'hold-time = 9', 'keepalive-time = 3', 'connect-retry-time = 1', ...(o.bgp ?? [])].join('\n'),
     peers: o.peers, stateDir: dir, status,
     self: { name: h.name, address: h.address, subnet: h.subnet, interface: 'eth0', underlay: '10.99.0.0/24', address6: addr6(h), underlay6: 'fd00:99::/64', subnet6: subnet6(h), pool6: POOL6, linkLocal: ll6(h) },
   }
@@ -148,7 +149,7 @@ async function startBird6(t: ExecutionContext, h: LabHost, asn: number, neighbor
       `  local ${v6session ? addr6(h) : h.address} as ${asn};`,
       `  neighbor ${n.address} as ${n.asn};`,
       ...(ibgp ? ['  direct;'] : []),
-      '  hold time 3;', '  keepalive time 1;', '  connect retry time 1;', '  error wait time 1, 5;',
+      '  hold time 9;', '  keepalive time 3;', '  connect retry time 1;', '  error wait time 1, 5;',
       `  ipv4 { import all; export where net = ${h.subnet} || source = RTS_BGP; ${v6session ? `next hop address ${h.address};` : ''} };`,
       `  ipv6 { import all; export where net = ${subnet6(h)} || source = RTS_BGP; ${v6session ? '' : `next hop address ${addr6(h)};`} };`,
       '}',
@@ -200,7 +201,7 @@ async function startFrr6(t: ExecutionContext, h: LabHost, asn: number, neighbors
   mkdirSync(dir, { recursive: true })
   const lines = [
     'frr defaults traditional', `hostname ${ns}`, `log file ${join(dir, 'frr.log')}`, '!',
-    `router bgp ${asn}`, ` bgp router-id ${h.address}`, ' no bgp ebgp-requires-policy', ' no bgp network import-check', ' timers bgp 1 3',
+    `router bgp ${asn}`, ` bgp router-id ${h.address}`, ' no bgp ebgp-requires-policy', ' no bgp network import-check', ' timers bgp 3 9',
   ]
   for (const n of neighbors) lines.push(` neighbor ${n.address} remote-as ${n.asn}`, ` neighbor ${n.address} timers connect 1`)
   lines.push(' address-family ipv4 unicast', `  network ${h.subnet}`)
@@ -342,7 +343,7 @@ bothTest('fabric as route reflector: a BIRD client and an FRR client learn each 
 for (const kind of ['bird', 'frr'] as const) {
   const start = kind === 'bird' ? startBird6 : startFrr6
   const serial = (kind === 'bird' ? have.bird : have.frr) && agent6 ? test.serial : test.serial.skip
-  const fast = ['--hold-time', '3', '--keepalive-time', '1', '--connect-retry-time', '1']
+  const fast = ['--hold-time', '9', '--keepalive-time', '3', '--connect-retry-time', '1']
 
   serial(`the agent (fabric join, dual-stack flags) and ${kind}: IPv6 routes over the IPv4 session and over an IPv6 session, installed both ways, shown by /v1/routes`, async (t) => {
     const lab = await withLab(t, { ...LAB, hosts: 3, tag: kind === 'bird' ? 'a6' : 'a7' })
@@ -396,6 +397,6 @@ for (const kind of ['bird', 'frr'] as const) {
     t.truthy(await waitFor(() => (f2.status().ready ? true : undefined), 30_000, 100), 'the restarted speaker is ready (End-of-RIB of both families)')
     await new Promise((r) => setTimeout(r, 1500))
     t.true(await has(), `${kind} has fabric's subnet6 after the restart`)
-    t.deepEqual(await routes6(h1.ns, '233'), [`${subnet6(h2)} via ${addr6(h2)} dev eth0`], 'fabric\'s kernel route kept through the restart')
+    t.deepEqual(await routes6(h1.ns, '233'), [`${subnet6(h2)} via ${addr6(h2)} dev eth0`], `fabric's kernel route kept through the restart: ${readFileSync(f2.log, 'utf8').split('\n').filter((l) => !l.includes('"level":20')).join('\n').slice(-6000)}`)
   })
 }
