@@ -516,3 +516,57 @@ test('a new IPv6 import policy (reload) withdraws what it refuses; the IPv4 tabl
   t.like(h.speaker.stats().filtered6, { 'outside-pool': 1, 'too-specific': 1 })
   t.deepEqual(h.speaker.stats().filtered, {})
 })
+
+test('seeded random sequences (announce, withdraw, End-of-RIB, session down, helper mode, resume, reflection): nothing throws, the RIB holds exactly the Loc-RIB bests, every UPDATE sent encodes and decodes', (t) => {
+  let seed = 0x6b6
+  const r = () => {
+    seed = (seed + 0x6d2b79f5) >>> 0
+    let x = seed
+    x = Math.imul(x ^ (x >>> 15), x | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!
+  const prefixes = ['fd00:fab:0:2::/64', 'fd00:fab:0:3::/64', 'fd00:fab:0:3:8000::/65', 'fd00:fab::/48', OWN6, 'fd00:beef::/48', 'fd00:fab:0:4::1/128', 'fe80::/64', '::/0']
+  const hops = ['fd00:99::2', 'fd00:99::3', '2001:db8::1', '::', SELF6, 'fd00:fab:0:2::9', 'ff02::1', '::ffff:10.0.0.1']
+  const lls = [undefined, 'fe80::2', 'fe80::3', SELF_LL, '::']
+  const h = harness({ routeReflector: true, allow6: ['fd00:beef::/48'] })
+  const addrs = ['10.99.0.12', '10.99.0.13', '10.99.0.14']
+  const opts = (a: string): PeerOpts => (a === '10.99.0.14' ? { asn: 65010, gr6: true } : { gr6: a === '10.99.0.12', as4: a !== '10.99.0.13' })
+  const ribs = new Map<string, PeerRib>(addrs.map((a) => [a, h.peer(a, opts(a))]))
+  const up = new Set(addrs)
+  const mark = { since: 1, reason: 'peer-restarting' as const, until: 2 }
+  for (let i = 0; i < 4000; i++) {
+    const a = pick(addrs)
+    const p = ribs.get(a)!
+    const roll = r()
+    if (!up.has(a)) {
+      if (roll < 0.5) { h.speaker.peerResume(p, h.spec(a, opts(a))); up.add(a) } else if (roll < 0.6) { h.speaker.peerDown(p); ribs.set(a, h.peer(a, opts(a))); up.add(a) }
+    } else if (roll < 0.6) {
+      const nlri = Array.from({ length: 1 + Math.floor(r() * 3) }, () => pick(prefixes))
+      const asPath = a === '10.99.0.14' ? (r() < 0.9 ? [65010] : [65010, LOCAL_AS]) : []
+      h.speaker.receiveUpdate(p, update6([...new Set(nlri)], { nextHop: pick(hops), linkLocal: pick(lls), asPath, ...(r() < 0.3 ? { med: Math.floor(r() * 3) } : {}), ...(r() < 0.2 ? { localPref: 50 + Math.floor(r() * 100) } : {}), ...(r() < 0.3 ? { withdrawn: [pick(prefixes)] } : {}) }))
+    } else if (roll < 0.75) h.speaker.receiveUpdate(p, update6([], { nextHop: '::', withdrawn: [pick(prefixes)] }))
+    else if (roll < 0.82) h.speaker.receiveUpdate(p, pick([EOR4, EOR6]))
+    else if (roll < 0.88) { h.speaker.peerStale(p, mark); up.delete(a) }
+    else if (roll < 0.92) { h.speaker.sweepStale(p) }
+    else if (roll < 0.96) h.speaker.routeRefresh(p, 2, 1)
+    else { h.speaker.peerDown(p); up.delete(a); ribs.set(a, h.peer(a, opts(a))); up.add(a) }
+    h.speaker.flush()
+    if (i % 50 === 0) {
+      const bests = prefixes.map((x) => h.speaker.v6!.best(P6(x))).filter((x): x is RibRoute6 => x !== undefined)
+        .map((x) => `${formatPrefix6(x.prefix)} via ${x.nextHop} dev ${x.interface} (${x.peer})`).sort()
+      t.deepEqual(h.sink6.table(), bests, `step ${i}`)
+    }
+  }
+  for (const [addr, msgs] of h.sent) {
+    const as4 = addr !== '10.99.0.13'
+    for (const m of msgs) {
+      const bytes = encodeMessage(m, { as4 })
+      t.true(bytes.length <= 4096)
+      const back = decodeMessage(bytes, { as4 })
+      if (!back.ok) return t.fail(`${addr}: ${back.error.message}`)
+    }
+  }
+  t.true(h.sink6.table().length > 0)
+})
