@@ -758,10 +758,12 @@ export class BgpSource implements RouteSource {
     return out
   }
 
-  private counters(filtered: Record<string, number>, updatesIn: number, updatesOut: number): Record<string, number> {
+  private counters(filtered: Record<string, number>, updatesIn: number, updatesOut: number, filtered6: Record<string, number> = {}): Record<string, number> {
     const out: Record<string, number> = { 'rx-messages': updatesIn, 'tx-messages': updatesOut }
     for (const [k, v] of Object.entries(this.drops.messages)) out[`drop-packet:${k}`] = v
     for (const [k, v] of Object.entries(filtered)) out[`drop-route:${k}`] = v
+    // IPv6 refusals under their own reasons (metrics: fabric_routes_rejected_total{reason="ipv6-..."})
+    for (const [k, v] of Object.entries(filtered6)) out[`drop-route:ipv6-${k}`] = v
     for (const [k, v] of Object.entries(this.drops.connections)) out[`drop-connection:${k}`] = v
     return out
   }
@@ -805,7 +807,7 @@ export class BgpSource implements RouteSource {
       },
       // the agent's common counter names (metrics, fabric status): drop-packet:<reason> for
       // refused messages, drop-route:<reason> for refused prefixes, drop-connection:<reason>
-      counters: this.counters(st?.filtered ?? {}, st?.updatesIn ?? 0, st?.updatesOut ?? 0),
+      counters: this.counters(st?.filtered ?? {}, st?.updatesIn ?? 0, st?.updatesOut ?? 0, st?.filtered6 ?? {}),
     }
   }
 }

@@ -113,6 +113,7 @@ test('a session over IPv6 (loopback ::1): both families negotiated, IPv4 NLRI ca
   // B's IPv6 next hop is ::1 (its address6 on loopback): refused as not unicast, counted; nothing installed
   t.truthy(await waitFor(() => ((a.stats().filtered6 as Record<string, number> | undefined)?.['next-hop-not-unicast'] === 1 ? true : undefined)))
   t.is(sa6.routes.size, 0)
+  t.is((a.stats().counters as Record<string, number>)['drop-route:ipv6-next-hop-not-unicast'], 1, 'the counter metrics export')
 })
 
 test('an IPv6 peer on an IPv4-only host: no session, an error naming it', async (t) => {
