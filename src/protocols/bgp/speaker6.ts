@@ -71,6 +71,8 @@ export interface Path6 {
   readonly asPathLen: number
   readonly neighborAs: number
   readonly attrs: Attrs6
+  /** the attributes as text: an unchanged re-announcement is recognised and changes nothing */
+  readonly key: string
 }
 
 interface Route6 {
@@ -403,8 +405,9 @@ export class Speaker6 {
     const ibgp = from ? from.peer.ibgp : false
     const flat: number[] = []
     for (const s of segments) for (const a of s.asns) flat.push(a)
+    const key = JSON.stringify([nextHop, linkLocal, hop, origin, segments, med, localPref, originatorId, clusterList, transitive], (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v))
     return {
-      from, nextHop, linkLocal, hop, origin, segments, med, localPref, originatorId, clusterList, transitive, ibgp,
+      key, from, nextHop, linkLocal, hop, origin, segments, med, localPref, originatorId, clusterList, transitive, ibgp,
       asPathLen: asPathLength(segments),
       neighborAs: first && first.type === 'sequence' && first.asns.length > 0 ? first.asns[0]! : 0,
       attrs: { asPath: flat, localPref, origin: ORIGIN_NAMES[origin], ibgp, ...(med !== undefined ? { med } : {}) },
@@ -427,6 +430,8 @@ export class Speaker6 {
     }
     const old = e[0]!
     const i = e.findIndex((r) => r.path.from === p)
+    // an unchanged re-announcement keeps the route (and its age); a stale one is replaced (helper mode: it was re-announced)
+    if (i >= 0 && !e[i]!.stale && e[i]!.path.key === path.key) return
     if (i >= 0) e[i] = route
     else {
       e.push(route)

@@ -570,3 +570,24 @@ test('seeded random sequences (announce, withdraw, End-of-RIB, session down, hel
   }
   t.true(h.sink6.table().length > 0)
 })
+
+test('an unchanged IPv6 re-announcement changes nothing (no RIB churn, nothing sent); a changed one replaces the route', (t) => {
+  const h = harness({ routeReflector: true })
+  const a = h.peer('10.99.0.12')
+  h.peer('10.99.0.13')
+  const u = update6(['fd00:fab:0:2::/64'], { nextHop: 'fd00:99::2', med: 1 })
+  h.speaker.receiveUpdate(a, u)
+  h.speaker.flush()
+  const first = h.speaker.v6!.best(P6('fd00:fab:0:2::/64'))
+  h.sent.clear()
+  h.sink6.log.length = 0
+  h.speaker.receiveUpdate(a, update6(['fd00:fab:0:2::/64'], { nextHop: 'fd00:99::2', med: 1 }))
+  h.speaker.flush()
+  t.is(h.speaker.v6!.best(P6('fd00:fab:0:2::/64')), first)
+  t.deepEqual(h.sink6.log, [])
+  t.is(h.sent.size, 0)
+  h.speaker.receiveUpdate(a, update6(['fd00:fab:0:2::/64'], { nextHop: 'fd00:99::2', med: 2 }))
+  h.speaker.flush()
+  t.is(h.speaker.v6!.best(P6('fd00:fab:0:2::/64'))?.metric, 2)
+  t.deepEqual(v6Log(h.sent.get('10.99.0.13')), ['+fd00:fab:0:2::/64'])
+})
