@@ -178,6 +178,11 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
   let client: ChildProcess | undefined
   const cleanup = async (): Promise<void> => {
     client?.kill()
+    if (process.env.RR_PROF) {
+      // a profiled agent writes its profile on a clean exit
+      for (const p of pidsInNamespaces([rr]).get(rr) ?? []) try { process.kill(p, 'SIGTERM') } catch { /* gone */ }
+      for (let i = 0; i < 150 && (pidsInNamespaces([rr]).get(rr) ?? []).length > 0; i++) await sleep(100)
+    }
     for (const pid of pidsInNamespaces([rr, cl]).values()) for (const p of pid) try { process.kill(p, 'SIGKILL') } catch { /* gone */ }
     await sleep(300)
     await run('ip', ['-batch', '-'], { input: `netns del ${rr}\nnetns del ${cl}\n` })
@@ -200,10 +205,10 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
       await startBirdReflector({ ns: rr, dir, address: formatAddress(RR), asn: ASN, clusterId: formatAddress(RR), clientRange: '10.98.0.0/16', holdTime: 240, clients: N })
     } else {
       const log = openSync(join(dir, 'agent.log'), 'a')
-      const p = spawn('ip', ['netns', 'exec', rr, process.execPath, fileURLToPath(new URL('../bin/fabric.js', import.meta.url)), 'join', '--mode', 'bgp',
+      const p = spawn('ip', ['netns', 'exec', rr, process.execPath, ...(process.env.RR_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RR_PROF}`] : []), fileURLToPath(new URL('../bin/fabric.js', import.meta.url)), 'join', '--mode', 'bgp',
         '--pool', '10.128.0.0/9', '--subnet', '10.128.0.0/24', '--address', formatAddress(RR), '--route-reflector', 'yes', '--listen-range', '10.98.0.0/16',
         '--hold-time', '240', '--max-prefixes', String(N * 2), '--no-firewall', '--state-dir', dir, '--socket', join(dir, 'fabric.sock'), '--log-level', 'info', '--log-format', 'json'],
-      { stdio: ['ignore', log, log], detached: true, env: { ...process.env, FABRIC_USE_DIST: '1', FABRIC_RT_PROTOS_DIR: join(dir, 'rt_protos.d') } })
+      { stdio: ['ignore', log, log], detached: true, env: { ...process.env, FABRIC_USE_DIST: '1', FABRIC_RT_PROTOS_DIR: join(dir, 'rt_protos.d'), } })
       p.unref()
       for (let i = 0; i < 100 && !existsSync(join(dir, 'fabric.sock')); i++) await sleep(100)
     }

@@ -20,6 +20,7 @@ import { readSysctl } from '../kernel/sysctl.js'
 import { type KernelRoute, MAIN_TABLE } from '../kernel/types.js'
 import { type Prefix, containsAddress, firstHost, formatAddress, formatPrefix, overlaps, parseAddress, parsePrefix } from '../net/ipv4.js'
 import { run } from '../util/process.js'
+import { checkIpv6 } from './ipv6.js'
 import { checkNetworks } from './networks.js'
 
 export type Check = DoctorCheck
@@ -98,6 +99,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
     if (peers) for (const c of checkBfd(peers)) add(c)
   }
   await checkNetworks(ctx, add)
+  await checkIpv6({ ...ctx, stateDir: opts.stateDir }, add)
   return checks
 }
 

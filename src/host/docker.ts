@@ -1,8 +1,9 @@
 /**
  * Docker's side of the host integration:
- *   - daemon.json: render `bip` (and, for Docker >= 28.2, `allow-direct-routing`)
- *     from templates/daemon.json into the user's file, keeping every other key;
- *     atomic write, with a backup that `fabric leave` restores;
+ *   - daemon.json: render `bip` (and, for Docker >= 28.2, `allow-direct-routing`;
+ *     on a dual-stack host `ipv6` and `fixed-cidr-v6`) from templates/daemon.json
+ *     into the user's file, keeping every other key; atomic write, with a
+ *     backup that `fabric leave` restores;
  *   - docker0: does it already own this host's subnet?
  *   - restarting the Docker daemon (systemd/service, through the host's init
  *     when running in the agent container with --pid=host, or a given command);
@@ -11,9 +12,11 @@
  */
 import { existsSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { type NetInterface, readInterfaces } from '../kernel/interfaces.js'
+import { Rtnl } from '../kernel/rtnl.js'
 import { run } from '../util/process.js'
 import { type UnixHttpResponse, UnixHttpTimeout, unixHttp } from '../util/unix-http.js'
 import { formatAddress, formatPrefix, type Prefix, firstHost } from '../net/ipv4.js'
+import { type Prefix6, bytesOf6, formatIpv6, formatPrefix6, parsePrefix6, samePrefix6 } from '../net/ipv6.js'
 
 export const DEFAULT_DAEMON_JSON = '/etc/docker/daemon.json'
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock'
@@ -36,7 +39,14 @@ export function versionAtLeast(v: string | undefined, major: number, minor: numb
   return p[0] > major || (p[0] === major && p[1] >= minor)
 }
 
-const BUILTIN_TEMPLATE = '{\n  "bip": "{{bip}}",\n  "allow-direct-routing": "{{allow-direct-routing}}"\n}\n'
+/** docker0's IPv6 gateway for a subnet6: its first address (::1 of a /64), with the prefix length, as Docker assigns it from fixed-cidr-v6. */
+export function bip6Of(subnet6: Prefix6): string {
+  const b = bytesOf6(subnet6.addr)
+  b[15] = b[15]! | 1
+  return `${formatIpv6(b)}/${subnet6.len}`
+}
+
+const BUILTIN_TEMPLATE = '{\n  "bip": "{{bip}}",\n  "allow-direct-routing": "{{allow-direct-routing}}",\n  "ipv6": "{{ipv6}}",\n  "fixed-cidr-v6": "{{fixed-cidr-v6}}"\n}\n'
 
 /** templates/daemon.json of the installed package (dist/ and src/ both sit two levels below it). */
 export function readDaemonTemplate(): string {
@@ -59,6 +69,14 @@ export interface RenderInput {
   current: string | undefined
   template: string
   subnet: Prefix
+  /** this host's IPv6 subnet (dual-stack host, pool6 configured): `ipv6` and `fixed-cidr-v6` are set too */
+  subnet6?: Prefix6
+  /**
+   * daemon.json as fabric first found it (its backup when fabric wrote the
+   * file before, else `current`): the user's own values, which fabric's IPv6
+   * keys may not overwrite
+   */
+  original?: string
   /** the Docker engine version, when known */
   dockerVersion?: string
   file?: string
@@ -73,24 +91,54 @@ export interface Rendered {
   warnings: string[]
 }
 
+function parseDaemonJson(text: string | undefined, file: string): Record<string, unknown> {
+  if (text === undefined || text.trim() === '') return {}
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (e) {
+    throw new DaemonJsonError(file, `is not valid JSON (${(e as Error).message}); fix it before fabric changes it`)
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new DaemonJsonError(file, 'expected a JSON object')
+  return parsed as Record<string, unknown>
+}
+
+/**
+ * The user's IPv6 keys that conflict with this host's subnet6: `"ipv6": false`
+ * and a `"fixed-cidr-v6"` other than subnet6. Unlike `bip` (docker0's IPv4
+ * address, which fabric replaces), these are refused: a fixed-cidr-v6 of the
+ * user's is usually a prefix their network routes to this host, and
+ * replacing it would silently renumber every container's IPv6 address.
+ */
+export function ipv6Conflicts(user: Record<string, unknown>, subnet6: Prefix6): string[] {
+  const out: string[] = []
+  const want = formatPrefix6(subnet6)
+  if (user.ipv6 !== undefined && user.ipv6 !== true) out.push(`"ipv6": ${JSON.stringify(user.ipv6)}, but pool6 is configured and docker0 needs "ipv6": true; remove the key (fabric sets it) or set it to true`)
+  const v6 = user['fixed-cidr-v6']
+  if (v6 !== undefined) {
+    const p = typeof v6 === 'string' ? parsePrefix6(v6, false) : undefined
+    if (!p?.ok || !samePrefix6(p.value, subnet6)) {
+      out.push(`"fixed-cidr-v6": ${JSON.stringify(v6)}, but this host's fabric subnet6 is ${want}; fabric does not replace it: remove the key (fabric sets it) or set it to "${want}", or give this host subnet6 = ${typeof v6 === 'string' ? v6 : 'PREFIX'} in fabric.ini if that prefix is inside pool6`)
+    }
+  }
+  return out
+}
+
 /**
  * Merges fabric's keys into the user's daemon.json. Every user key is kept
- * (in place); fabric's keys overwrite theirs. Template placeholders:
- * "{{bip}}" and "{{allow-direct-routing}}" (true for Docker >= 28.2; the key is
- * left out for older engines, which reject unknown keys).
+ * (in place); fabric's IPv4 keys overwrite theirs. Template placeholders:
+ * "{{bip}}", "{{allow-direct-routing}}" (true for Docker >= 28.2; the key is
+ * left out for older engines, which reject unknown keys), "{{ipv6}}" and
+ * "{{fixed-cidr-v6}}" (only with subnet6). A user's `ipv6` / `fixed-cidr-v6`
+ * that conflicts with subnet6 is refused (DaemonJsonError), never replaced.
  */
 export function renderDaemonJson(input: RenderInput): Rendered {
   const file = input.file ?? DEFAULT_DAEMON_JSON
-  let user: Record<string, unknown> = {}
-  if (input.current !== undefined && input.current.trim() !== '') {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(input.current)
-    } catch (e) {
-      throw new DaemonJsonError(file, `is not valid JSON (${(e as Error).message}); fix it before fabric changes it`)
-    }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new DaemonJsonError(file, 'expected a JSON object')
-    user = parsed as Record<string, unknown>
+  const user = parseDaemonJson(input.current, file)
+  if (input.subnet6 !== undefined) {
+    const original = input.original === undefined ? user : parseDaemonJson(input.original, `${file}${BACKUP_SUFFIX}`)
+    const conflicts = ipv6Conflicts(original, input.subnet6)
+    if (conflicts.length > 0) throw new DaemonJsonError(file, `conflicts with fabric's IPv6 settings (nothing changed): ${conflicts.join('; ')}`)
   }
   let template: Record<string, unknown>
   try {
@@ -101,10 +149,12 @@ export function renderDaemonJson(input: RenderInput): Rendered {
   const values: Record<string, unknown> = {
     bip: bipOf(input.subnet),
     'allow-direct-routing': versionAtLeast(input.dockerVersion, 28, 2) ? true : undefined,
+    ipv6: input.subnet6 !== undefined ? true : undefined,
+    'fixed-cidr-v6': input.subnet6 !== undefined ? formatPrefix6(input.subnet6) : undefined,
   }
   const set: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(template)) {
-    const m = typeof v === 'string' ? /^\{\{([a-z-]+)\}\}$/.exec(v) : null
+    const m = typeof v === 'string' ? /^\{\{([a-z0-9-]+)\}\}$/.exec(v) : null
     const value = m ? values[m[1]!] : v
     if (value === undefined) continue
     set[k] = value
@@ -120,10 +170,15 @@ export function renderDaemonJson(input: RenderInput): Rendered {
 
 /** The `bip` of a daemon.json text, if any. */
 export function bipInDaemonJson(text: string | undefined): string | undefined {
+  return stringKey(text, 'bip')
+}
+
+/** A string key of a daemon.json text (`fixed-cidr-v6`), if any. */
+export function stringKey(text: string | undefined, key: string): string | undefined {
   if (!text) return undefined
   try {
     const j = JSON.parse(text) as Record<string, unknown>
-    return typeof j.bip === 'string' ? j.bip : undefined
+    return typeof j[key] === 'string' ? (j[key] as string) : undefined
   } catch {
     return undefined
   }
@@ -184,6 +239,29 @@ function writeAtomic(file: string, text: string, mode: number): void {
 export async function interfaceAddresses(name: string, read: () => Promise<NetInterface[]> = readInterfaces): Promise<string[] | undefined> {
   const iface = (await read()).find((i) => i.name === name)
   return iface?.addresses.map((a) => `${formatAddress(a.address)}/${a.prefixLen}`)
+}
+
+/**
+ * The IPv6 addresses (RFC 5952 address/len) of an interface, undefined when it
+ * does not exist; link-local ones are included (docker0 always has one).
+ */
+export async function interfaceAddresses6(name: string, rtnl?: Pick<Rtnl, 'dumpLinks' | 'dumpAddresses6'>): Promise<string[] | undefined> {
+  const own = rtnl === undefined ? new Rtnl() : undefined
+  const r = rtnl ?? own!
+  try {
+    const [links, addrs] = await Promise.all([r.dumpLinks(), r.dumpAddresses6()])
+    const link = links.find((l) => l.name === name)
+    if (!link) return undefined
+    return addrs.filter((a) => a.index === link.index).map((a) => `${a.address}/${a.prefixLen}`)
+  } finally {
+    own?.close()
+  }
+}
+
+/** Does the bridge own subnet6's gateway (::1 of it, with the prefix length), as Docker gives it from fixed-cidr-v6? */
+export function bridgeState6(addresses6: string[] | undefined, subnet6: Prefix6): BridgeState {
+  if (addresses6 === undefined) return { state: 'absent' }
+  return addresses6.includes(bip6Of(subnet6)) ? { state: 'match' } : { state: 'mismatch', addresses: addresses6 }
 }
 
 export type BridgeState = { state: 'match' } | { state: 'mismatch'; addresses: string[] } | { state: 'absent' }
@@ -300,24 +378,35 @@ export interface NetworkInfo {
   Id: string
   Name: string
   Driver: string
+  EnableIPv6?: boolean
   IPAM?: { Config?: { Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> }[] }
   Options?: Record<string, string>
   Labels?: Record<string, string>
   Containers?: Record<string, unknown>
 }
 
-/** The body of POST /networks/create for the fabric network. */
-export function networkCreateBody(name: string, subnet: Prefix, dockerVersion: string | undefined, bridgeName?: string): Record<string, unknown> {
+/**
+ * The body of POST /networks/create for the fabric network; with subnet6
+ * (dual-stack host) the network is dual-stack too: EnableIPv6 and subnet6
+ * with its first address as gateway.
+ */
+export function networkCreateBody(name: string, subnet: Prefix, dockerVersion: string | undefined, bridgeName?: string, subnet6?: Prefix6): Record<string, unknown> {
   const options: Record<string, string> = { 'com.docker.network.bridge.enable_ip_masquerade': 'false' }
   if (bridgeName) options['com.docker.network.bridge.name'] = bridgeName
   // Docker >= 28.0 drops packets routed straight to container addresses
   // unless the network's gateway mode says otherwise
-  if (versionAtLeast(dockerVersion, 28, 0)) options['com.docker.network.bridge.gateway_mode_ipv4'] = 'nat-unprotected'
+  if (versionAtLeast(dockerVersion, 28, 0)) {
+    options['com.docker.network.bridge.gateway_mode_ipv4'] = 'nat-unprotected'
+    if (subnet6 !== undefined) options['com.docker.network.bridge.gateway_mode_ipv6'] = 'nat-unprotected'
+  }
+  const config: Record<string, string>[] = [{ Subnet: formatPrefix(subnet), Gateway: formatAddress(firstHost(subnet)) }]
+  if (subnet6 !== undefined) config.push({ Subnet: formatPrefix6(subnet6), Gateway: bip6Of(subnet6).split('/')[0]! })
   return {
     Name: name,
     Driver: 'bridge',
     CheckDuplicate: true,
-    IPAM: { Driver: 'default', Config: [{ Subnet: formatPrefix(subnet), Gateway: formatAddress(firstHost(subnet)) }] },
+    ...(subnet6 !== undefined ? { EnableIPv6: true } : {}),
+    IPAM: { Driver: 'default', Config: config },
     Options: options,
     Labels: { [MANAGED_LABEL]: 'true' },
   }
@@ -332,11 +421,21 @@ export async function inspectNetwork(socket: string, name: string): Promise<Netw
   }
 }
 
-/** Does an existing network fit fabric (same subnet, masquerade off)? Empty when it does. */
-export function networkMismatch(net: NetworkInfo, subnet: Prefix): string[] {
+/** Does an existing network fit fabric (same subnet, and subnet6 with IPv6 on for a dual-stack host, masquerade off)? Empty when it does. */
+export function networkMismatch(net: NetworkInfo, subnet: Prefix, subnet6?: Prefix6): string[] {
   const problems: string[] = []
   const subnets = (net.IPAM?.Config ?? []).map((c) => c.Subnet)
-  if (!subnets.includes(formatPrefix(subnet))) problems.push(`subnet ${subnets.join(', ') || 'none'} (fabric needs ${formatPrefix(subnet)})`)
+  const v4 = subnets.filter((x) => x !== undefined && !x.includes(':'))
+  if (!subnets.includes(formatPrefix(subnet))) problems.push(`subnet ${v4.join(', ') || 'none'} (fabric needs ${formatPrefix(subnet)})`)
+  if (subnet6 !== undefined) {
+    const v6 = subnets.filter((x): x is string => x?.includes(':') === true)
+    const has6 = v6.some((x) => {
+      const p = parsePrefix6(x, false)
+      return p.ok && samePrefix6(p.value, subnet6)
+    })
+    if (!has6) problems.push(`IPv6 subnet ${v6.join(', ') || 'none'} (fabric needs ${formatPrefix6(subnet6)})`)
+    if (net.EnableIPv6 !== true) problems.push(`IPv6 off (fabric needs EnableIPv6 with subnet6 ${formatPrefix6(subnet6)})`)
+  }
   if (net.Driver !== 'bridge') problems.push(`driver ${net.Driver} (fabric needs bridge)`)
   if (net.Options?.['com.docker.network.bridge.enable_ip_masquerade'] !== 'false') problems.push('masquerade on (fabric needs com.docker.network.bridge.enable_ip_masquerade=false)')
   return problems

@@ -34,12 +34,27 @@
  * rules does not get through. With the default network alone the rules are
  * exactly the two-chain set above, and FABRIC-ISOLATION does not exist.
  *
+ * On a dual-stack host (pool6 and subnet6 set) the same two chains exist in
+ * ip6tables, for the default network (fabric networks are IPv4 only):
+ *
+ *   filter FABRIC-FORWARD      jumped first from DOCKER-USER (when Docker
+ *                              programs ip6tables and FORWARD uses it) else
+ *                              from FORWARD: ACCEPT pool6 -> subnet6 and
+ *                              subnet6 -> pool6
+ *   nat FABRIC-POSTROUTING     jumped first from POSTROUTING: ACCEPT
+ *                              subnet6 -> pool6 (no NAT inside pool6), then
+ *                              MASQUERADE subnet6 -> anything else, exactly
+ *                              when IPv4 masquerades (--no-masquerade: neither)
+ *
+ * An IPv4-only host makes no ip6tables call at all.
+ *
  * Planning is pure (iptables-save text in, restore script out) so it is
  * unit-tested; applying is one `iptables-restore --noflush` per change.
  * Other chains are never touched except to add or remove the jump rules.
  */
 import { DEFAULT_NETWORK, allowedPairs } from '../config/networks.js'
 import { containsAddress, formatPrefix, type Prefix } from '../net/ipv4.js'
+import { type Prefix6, containsAddress6, formatPrefix6, parseAddress6 } from '../net/ipv6.js'
 import { type Saved, hasChain, normalizeRule, rulesOf } from './iptables.js'
 
 export const FORWARD_CHAIN = 'FABRIC-FORWARD'
@@ -146,6 +161,37 @@ export function desiredChains(spec: FirewallSpec, saved: Saved): ChainSpec[] {
     { table: 'nat', chain: POSTROUTING_CHAIN, rules: natRules, parent: 'POSTROUTING' },
   )
   return chains
+}
+
+/** This host's IPv6 firewall spec (dual-stack host: SelfInfo.pool6 and subnet6). */
+export interface FirewallSpec6 {
+  pool6: Prefix6
+  /** this host's IPv6 container subnet (docker0's fixed-cidr-v6) */
+  subnet6: Prefix6
+  /** as for IPv4: masquerade subnet6 to destinations outside pool6 */
+  masquerade: boolean
+}
+
+/** The IPv6 spec of a host, undefined on an IPv4-only host (then fabric makes no ip6tables call). */
+export function firewallSpec6(self: { pool6?: Prefix6; subnet6?: Prefix6 }, masquerade: boolean): FirewallSpec6 | undefined {
+  if (self.pool6 === undefined || self.subnet6 === undefined) return undefined
+  return { pool6: self.pool6, subnet6: self.subnet6, masquerade }
+}
+
+/**
+ * fabric's ip6tables chains, for the current state of ip6tables: the IPv4
+ * default network's rules with pool6 and subnet6 (same chain names, same
+ * jump parents, same order: ACCEPT inside the pool before MASQUERADE).
+ */
+export function desiredChains6(spec: FirewallSpec6, saved: Saved): ChainSpec[] {
+  const pool = formatPrefix6(spec.pool6)
+  const local = formatPrefix6(spec.subnet6)
+  const nat = [`-s ${local} -d ${pool} -j ACCEPT`]
+  if (spec.masquerade) nat.push(`-s ${local} -j MASQUERADE`)
+  return [
+    { table: 'filter', chain: FORWARD_CHAIN, rules: [`-s ${pool} -d ${local} -j ACCEPT`, `-s ${local} -d ${pool} -j ACCEPT`], parent: forwardParent(saved) },
+    { table: 'nat', chain: POSTROUTING_CHAIN, rules: nat, parent: 'POSTROUTING' },
+  ]
 }
 
 /** DOCKER-USER when it exists and FORWARD jumps to it (Docker is programming the host), else FORWARD. */
@@ -262,6 +308,18 @@ export function directRoutingDrops(saved: Saved, local: Prefix): string[] {
     const parts = m[1]!.split('.').map(Number)
     const addr = ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0
     if (containsAddress(local, addr)) out.push(m[1]!)
+  }
+  return out
+}
+
+/** The same protection in ip6tables (raw PREROUTING `-d ADDR6/128 ! -i BRIDGE -j DROP`): the local container IPv6 addresses it protects. */
+export function directRoutingDrops6(saved: Saved, subnet6: Prefix6): string[] {
+  const out: string[] = []
+  for (const r of rulesOf(saved, 'raw', 'PREROUTING')) {
+    const m = /^-d ([0-9a-fA-F:.]+)(?:\/128)? ! -i \S+ -j DROP$/.exec(r)
+    if (!m) continue
+    const a = parseAddress6(m[1]!)
+    if (a.ok && containsAddress6(subnet6, a.value)) out.push(m[1]!)
   }
   return out
 }

@@ -17,15 +17,16 @@ import type { SelfInfo } from '../core/self.js'
 import type { FabricConfig } from '../config/fabric-config.js'
 import { effectiveRpFilter, enableIpForwarding } from '../kernel/sysctl.js'
 import { formatPrefix, overlaps, parsePrefix, type Prefix } from '../net/ipv4.js'
+import { formatPrefix6 } from '../net/ipv6.js'
 import {
-  type BridgeState, DaemonJsonError, type NetworkInfo, type Rendered, type RestartPlan, bipInDaemonJson, bipOf, bridgeState, dockerApi,
-  engineVersion, inspectNetwork, interfaceAddresses, MANAGED_LABEL, networkBridge, networkCreateBody, networkMismatch, probeInit,
-  readDaemonTemplate, readIfExists, renderDaemonJson, restartPlan, restoreDaemonJson, runRestart, versionAtLeast, writeDaemonJson,
+  BACKUP_SUFFIX, type BridgeState, DaemonJsonError, type NetworkInfo, type Rendered, type RestartPlan, bip6Of, bipInDaemonJson, bipOf, bridgeState, bridgeState6,
+  dockerApi, engineVersion, inspectNetwork, interfaceAddresses, interfaceAddresses6, MANAGED_LABEL, networkBridge, networkCreateBody, networkMismatch,
+  probeInit, readDaemonTemplate, readIfExists, renderDaemonJson, restartPlan, restoreDaemonJson, runRestart, stringKey, versionAtLeast, writeDaemonJson,
 } from './docker.js'
-import { FORWARD_CHAIN, POSTROUTING_CHAIN, desiredChains, directRoutingDrops, forwardParent, planApply, planRemove } from './firewall.js'
+import { FORWARD_CHAIN, POSTROUTING_CHAIN, desiredChains, desiredChains6, directRoutingDrops, directRoutingDrops6, firewallSpec6, forwardParent, planApply, planRemove } from './firewall.js'
 import { FirewallWatch } from './firewall-watch.js'
 import { readHostOptions } from './flags.js'
-import { type Iptables, detectIptables } from './iptables.js'
+import { type Iptables, detectIp6tables, detectIptables } from './iptables.js'
 import { allocateSubnet, readIpamState } from './ipam.js'
 import { waitFor } from '../util/process.js'
 import { createNetworkHooks, hostFirewallSpec } from './networks-hooks.js'
@@ -101,6 +102,8 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
   const { log, self, config } = ctx
   const { options: o, errors } = readHostOptions(ctx.options)
   const subnet = self.subnet
+  /** dual-stack host: docker0 also needs subnet6 (`ipv6`, `fixed-cidr-v6` in daemon.json) */
+  const subnet6 = self.pool6 !== undefined ? self.subnet6 : undefined
   let docker: DockerPlan = { kind: 'none', reason: 'not checked' }
   let dockerVersion: string | undefined
   let bridge = 'docker0'
@@ -109,14 +112,34 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
   let watch: FirewallWatch | undefined
   let checking = false
   const fw = { inSync: !o.firewall, parent: '', checks: 0, restored: 0, lastCheck: undefined as string | undefined, lastError: undefined as string | undefined, directRoutingWarned: false }
+  // dual-stack host: the same chains in ip6tables (none on an IPv4-only host: no ip6tables call at all)
+  const spec6 = o.firewall ? firewallSpec6(self, o.masquerade) : undefined
+  let ipt6: Iptables | undefined
+  let ip6Reason = ''
+  /** why there are no IPv6 chains although pool6 is configured (ip6tables not installed) */
+  let ip6Missing: string | undefined
+  const fw6 = { parent: '' }
   let networkCreated = false
   /** docker0 against this host's subnet, as last read (status() reports it without waiting) */
   const bridge0 = { matches: false, reading: undefined as Promise<boolean> | undefined }
 
+  /**
+   * docker0 must own subnet6's gateway too: on a dual-stack Docker host (no
+   * Docker socket and no daemon.json: docker0 is not Docker's, and fabric
+   * only warns when it has no IPv6 address of subnet6)
+   */
+  let need6 = subnet6 !== undefined
+
+  /** docker0 owns this host's subnet (and on a dual-stack Docker host subnet6's gateway too). */
+  async function docker0Matches(): Promise<boolean> {
+    if (bridgeState(await interfaceAddresses('docker0'), subnet).state !== 'match') return false
+    return !need6 || subnet6 === undefined || bridgeState6(await interfaceAddresses6('docker0'), subnet6).state === 'match'
+  }
+
   /** Reads docker0's addresses (one read at a time); false when it cannot be read. */
   function refreshBridge(): Promise<boolean> {
-    bridge0.reading ??= interfaceAddresses('docker0')
-      .then((a) => (bridge0.matches = bridgeState(a, subnet).state === 'match'))
+    bridge0.reading ??= docker0Matches()
+      .then((m) => (bridge0.matches = m))
       .catch((e: unknown) => {
         log.debug('docker0-read-failed', { error: (e as Error).message })
         return (bridge0.matches = false)
@@ -137,16 +160,25 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       const wanted = desiredChains(spec, saved)
       fw.parent = forwardParent(saved)
       const plan = planApply(wanted, saved)
-      if (plan.script) {
-        await ipt.restore(plan.script)
+      if (plan.script) await ipt.restore(plan.script)
+      const changes = [...plan.changes]
+      const drops = directRoutingDrops(saved, subnet)
+      if (ipt6 && spec6) {
+        const saved6 = await ipt6.save(['filter', 'nat', 'raw'])
+        drops.push(...directRoutingDrops6(saved6, spec6.subnet6))
+        fw6.parent = forwardParent(saved6)
+        const plan6 = planApply(desiredChains6(spec6, saved6), saved6)
+        if (plan6.script) await ipt6.restore(plan6.script)
+        changes.push(...plan6.changes.map((c) => `ip6tables ${c}`))
+      }
+      if (changes.length > 0) {
         if (reason === 'periodic') {
           fw.restored++
-          log.warn('firewall-restored', { changes: plan.changes, note: "fabric's chains were changed or removed (Docker restart or firewall reload); put back" })
+          log.warn('firewall-restored', { changes, note: "fabric's chains were changed or removed (Docker restart or firewall reload); put back" })
         } else {
-          log.info('firewall-applied', { backend: ipt.backend, changes: plan.changes })
+          log.info('firewall-applied', { backend: ipt.backend, changes })
         }
       }
-      const drops = directRoutingDrops(saved, subnet)
       if (drops.length > 0 && !fw.directRoutingWarned) {
         fw.directRoutingWarned = true
         ctx.warn('docker-direct-routing-blocked', `Docker drops packets routed to containers ${drops.slice(0, 3).join(', ')}${drops.length > 3 ? ', ...' : ''} (raw PREROUTING, Docker >= 28): set "allow-direct-routing": true in daemon.json (Docker >= 28.2) and restart Docker`)
@@ -172,9 +204,9 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       if (!dockerVersion) throw new AgentStartError(`--docker-network ${o.dockerNetwork}: Docker does not answer on ${o.dockerSocket} (start Docker, or pass --docker-socket)`, EXIT.RUNTIME)
       const existing = await inspectNetwork(o.dockerSocket, o.dockerNetwork)
       if (existing) {
-        const problems = networkMismatch(existing, subnet)
+        const problems = networkMismatch(existing, subnet, subnet6)
         if (problems.length > 0) {
-          throw new AgentStartError(`Docker network ${o.dockerNetwork} exists but does not fit fabric: ${problems.join('; ')}. Remove it (docker network rm ${o.dockerNetwork}, after disconnecting its containers) and start again; fabric creates it with subnet ${formatPrefix(subnet)}`, EXIT.USAGE)
+          throw new AgentStartError(`Docker network ${o.dockerNetwork} exists but does not fit fabric: ${problems.join('; ')}. Remove it (docker network rm ${o.dockerNetwork}, after disconnecting its containers) and start again; fabric creates it with subnet ${formatPrefix(subnet)}${subnet6 !== undefined ? ` and IPv6 subnet ${formatPrefix6(subnet6)}` : ''}`, EXIT.USAGE)
         }
         bridge = networkBridge(existing)
       }
@@ -184,11 +216,24 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       return { kind: 'network', name: o.dockerNetwork, exists: existing, version: dockerVersion }
     }
     const daemonJsonText = readIfExists(o.daemonJson)
-    const state = bridgeState(await interfaceAddresses('docker0'), subnet)
+    const state4 = bridgeState(await interfaceAddresses('docker0'), subnet)
+    const state6 = subnet6 === undefined ? undefined : bridgeState6(await interfaceAddresses6('docker0'), subnet6)
+    if (subnet6 !== undefined && !socketThere && daemonJsonText === undefined) {
+      // not a Docker host: docker0 (if any) is the operator's bridge, fabric configures nothing on it
+      need6 = false
+      if (state4.state === 'match' && state6?.state !== 'match') {
+        ctx.warn('docker0-no-ipv6', `docker0 has no ${bip6Of(subnet6)} (this host's subnet6 ${formatPrefix6(subnet6)}) and Docker is not installed here (no ${o.dockerSocket}, no ${o.daemonJson}): containers on docker0 get no fabric IPv6 address; add it (ip -6 addr add ${bip6Of(subnet6)} dev docker0) or run Docker with "ipv6": true and "fixed-cidr-v6": "${formatPrefix6(subnet6)}"`)
+      }
+    }
+    // docker0 as a whole: both families must match on a dual-stack host
+    const state: BridgeState = state4.state !== 'match' || !need6 || state6 === undefined || state6.state === 'match' ? state4
+      : { state: 'mismatch', addresses: [] }
     if (state.state === 'match') {
       bridge0.matches = true
       const bip = bipInDaemonJson(daemonJsonText)
       if (bip !== undefined && bip !== bipOf(subnet)) ctx.warn('daemon-json-bip-differs', `docker0 has ${bipOf(subnet)} but ${o.daemonJson} says "bip": "${bip}"; the next Docker restart would move docker0 out of the fabric`)
+      const cidr6 = stringKey(daemonJsonText, 'fixed-cidr-v6')
+      if (subnet6 !== undefined && daemonJsonText !== undefined && cidr6 !== formatPrefix6(subnet6)) ctx.warn('daemon-json-fixed-cidr-v6-differs', `docker0 has ${bip6Of(subnet6)} but ${o.daemonJson} says ${cidr6 === undefined ? 'no "fixed-cidr-v6"' : `"fixed-cidr-v6": "${cidr6}"`}; the next Docker restart would take docker0 out of the IPv6 fabric`)
       return { kind: 'docker0-ok' }
     }
     if (state.state === 'absent' && !socketThere && daemonJsonText === undefined) {
@@ -196,14 +241,19 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
     }
     let rendered: Rendered
     try {
-      rendered = renderDaemonJson({ current: daemonJsonText, template: readDaemonTemplate(), subnet, dockerVersion, file: o.daemonJson })
+      // the user's own values: the backup when fabric wrote daemon.json before
+      const original = subnet6 !== undefined ? readIfExists(o.daemonJson + BACKUP_SUFFIX) : undefined
+      rendered = renderDaemonJson({ current: daemonJsonText, original, template: readDaemonTemplate(), subnet, subnet6, dockerVersion, file: o.daemonJson })
     } catch (e) {
       if (e instanceof DaemonJsonError) throw new AgentStartError(e.message, EXIT.USAGE)
       throw e
     }
     for (const w of rendered.warnings) ctx.warn('daemon-json', w)
     const restart = restartPlan(o.dockerRestartCommand, probeInit())
-    const have = state.state === 'absent' ? 'docker0 does not exist' : `docker0 has ${state.addresses.join(', ') || 'no IPv4 address'}`
+    const have = state4.state === 'absent' ? 'docker0 does not exist'
+      : state4.state === 'mismatch' ? `docker0 has ${state4.addresses.join(', ') || 'no IPv4 address'}`
+        : `docker0 has ${bipOf(subnet)} but not ${bip6Of(subnet6!)} (${state6?.state === 'mismatch' ? state6.addresses.join(', ') || 'no IPv6 address' : 'no IPv6'})`
+    const needs = `docker0 needs "bip": "${bipOf(subnet)}"${subnet6 !== undefined ? `, "ipv6": true and "fixed-cidr-v6": "${formatPrefix6(subnet6)}"` : ''}`
     if (!o.configureDocker) {
       const cmds = [
         ...(rendered.changed ? [
@@ -214,7 +264,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
         ] : []),
         'error' in restart ? 'systemctl restart docker' : restart.display,
       ]
-      throw manualStepError(`${have} but this host's fabric subnet is ${formatPrefix(subnet)} (docker0 needs "bip": "${bipOf(subnet)}").\n` +
+      throw manualStepError(`${have} but this host's fabric subnet is ${formatPrefix(subnet)}${subnet6 !== undefined ? ` and subnet6 ${formatPrefix6(subnet6)}` : ''} (${needs}).\n` +
         'Run fabric join again with --configure-docker to do this (daemon.json is backed up, Docker is restarted), or do it yourself:\n\n' +
         `${cmds.join('\n')}\n\n` +
         `then start fabric join again. (Or keep docker0 as it is and use --docker-network NAME.)`)
@@ -227,7 +277,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
     if (docker.kind === 'docker0-configure') {
       if (docker.daemonJson !== undefined) {
         const w = writeDaemonJson(o.daemonJson, docker.daemonJson)
-        log.info('docker-daemon-json-written', { file: o.daemonJson, bip: bipOf(subnet), backup: w.backup, backupCreated: w.backupCreated })
+        log.info('docker-daemon-json-written', { file: o.daemonJson, bip: bipOf(subnet), ...(subnet6 !== undefined ? { fixedCidrV6: formatPrefix6(subnet6) } : {}), backup: w.backup, backupCreated: w.backupCreated })
       }
       log.warn('docker-restarting', { via: docker.restart.via, command: docker.restart.display, note: 'containers without --restart or live-restore stop' })
       const r = await runRestart(docker.restart)
@@ -235,17 +285,17 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       const ok = await waitFor(async () => ((await refreshBridge()) ? true : undefined), { timeoutMs: 90_000, intervalMs: 500 })
       if (!ok) {
         const liveRestore = /"live-restore"\s*:\s*true/.test(readIfExists(o.daemonJson) ?? '')
-        throw new Error(`Docker was restarted but docker0 still does not have ${bipOf(subnet)} after 90 s; check ${o.daemonJson} and the Docker daemon's log` +
+        throw new Error(`Docker was restarted but docker0 still does not have ${bipOf(subnet)}${subnet6 !== undefined ? ` and ${bip6Of(subnet6)}` : ''} after 90 s; check ${o.daemonJson} and the Docker daemon's log` +
           (liveRestore ? '. "live-restore" is on: Docker keeps docker0 as it was while containers are running; stop them (or turn live-restore off), restart Docker, then start fabric again' : ''))
       }
-      log.info('docker-configured', { bridge: 'docker0', bip: bipOf(subnet) })
+      log.info('docker-configured', { bridge: 'docker0', bip: bipOf(subnet), ...(subnet6 !== undefined ? { bip6: bip6Of(subnet6) } : {}) })
     } else if (docker.kind === 'network' && !docker.exists) {
-      const body = networkCreateBody(docker.name, subnet, docker.version)
+      const body = networkCreateBody(docker.name, subnet, docker.version, undefined, subnet6)
       const res = await dockerApi<{ Id: string }>(o.dockerSocket, 'POST', '/networks/create', body)
       networkCreated = true
       const net = await inspectNetwork(o.dockerSocket, docker.name)
       bridge = net ? networkBridge(net) : `br-${res.Id.slice(0, 12)}`
-      log.info('docker-network-created', { name: docker.name, subnet: formatPrefix(subnet), bridge, options: body.Options })
+      log.info('docker-network-created', { name: docker.name, subnet: formatPrefix(subnet), ...(subnet6 !== undefined ? { subnet6: formatPrefix6(subnet6) } : {}), bridge, options: body.Options })
     }
   }
 
@@ -262,6 +312,14 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
         } catch (e) {
           throw new AgentStartError((e as Error).message, EXIT.USAGE)
         }
+        if (spec6) {
+          const d6 = await detectIp6tables(ipt.backend)
+          if ('missing' in d6) ip6Missing = d6.missing
+          else {
+            ipt6 = d6.ipt
+            ip6Reason = d6.reason
+          }
+        }
       }
     },
     async start() {
@@ -272,8 +330,11 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       if (docker.kind === 'none') log.info('docker-not-found', { note: docker.reason })
       await applyDocker()
       await nets.start()
+      if (ip6Missing) {
+        ctx.warn('ip6tables-missing', `pool6 is configured but ${ip6Missing}: fabric adds no IPv6 firewall chains, so routed IPv6 container traffic is left to the host's ip6tables FORWARD policy and is not masqueraded; install ip6tables (Debian: iptables) and restart the agent`)
+      }
       if (ipt) {
-        log.info('firewall-backend', { backend: ipt.backend, reason: backendReason })
+        log.info('firewall-backend', { backend: ipt.backend, reason: backendReason, ...(ipt6 ? { ipv6: ipt6.names.save, ipv6Reason: ip6Reason } : {}) })
         await checkFirewall('start')
         // on nf_tables change events (polling only where there are none: legacy iptables)
         watch = new FirewallWatch({ backend: ipt.backend, log, pollMs: o.firewallCheckInterval * 1000, check: () => checkFirewall('periodic') })
@@ -291,8 +352,15 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
         const saved = await ipt.save(['filter', 'nat'])
         const plan = planRemove(saved)
         if (plan.script) await ipt.restore(plan.script)
+        const changes = [...plan.changes]
+        if (ipt6) {
+          const saved6 = await ipt6.save(['filter', 'nat'])
+          const plan6 = planRemove(saved6)
+          if (plan6.script) await ipt6.restore(plan6.script)
+          changes.push(...plan6.changes.map((c) => `ip6tables ${c}`))
+        }
         fw.inSync = true
-        log.info('firewall-removed', { changes: plan.changes })
+        log.info('firewall-removed', { changes })
       }
       if (docker.kind === 'network') {
         const net = await inspectNetwork(o.dockerSocket, docker.name).catch(() => undefined)
@@ -317,7 +385,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       if (docker.kind === 'docker0-ok' || docker.kind === 'docker0-configure') {
         // the last reading (the status path never waits on the kernel); the next one starts now
         void refreshBridge()
-        Object.assign(dockerStatus, { bridge: 'docker0', bip: bipOf(subnet), bridgeMatches: bridge0.matches, daemonJson: o.daemonJson, allowDirectRouting: versionAtLeast(dockerVersion, 28, 2) })
+        Object.assign(dockerStatus, { bridge: 'docker0', bip: bipOf(subnet), ...(subnet6 !== undefined ? { fixedCidrV6: formatPrefix6(subnet6), bip6: bip6Of(subnet6) } : {}), bridgeMatches: bridge0.matches, daemonJson: o.daemonJson, allowDirectRouting: versionAtLeast(dockerVersion, 28, 2) })
       }
       return {
         inSync: fw.inSync,
@@ -326,7 +394,11 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
         docker: dockerStatus,
         networks: nets.status({ enabled: o.firewall, inSync: fw.inSync }),
         firewall: o.firewall
-          ? { enabled: true, backend: ipt?.backend ?? null, chains: [FORWARD_CHAIN, POSTROUTING_CHAIN], forwardJumpFrom: fw.parent || null, inSync: fw.inSync, watch: watch?.mode ?? null, checks: fw.checks, restored: fw.restored, lastCheck: fw.lastCheck ?? null, lastError: fw.lastError ?? null }
+          ? {
+            enabled: true, backend: ipt?.backend ?? null, chains: [FORWARD_CHAIN, POSTROUTING_CHAIN], forwardJumpFrom: fw.parent || null, inSync: fw.inSync, watch: watch?.mode ?? null, checks: fw.checks, restored: fw.restored, lastCheck: fw.lastCheck ?? null, lastError: fw.lastError ?? null,
+            // dual-stack host: the same chains in ip6tables, checked and repaired with the IPv4 ones
+            ...(spec6 ? { ipv6: ipt6 ? { enabled: true, chains: [FORWARD_CHAIN, POSTROUTING_CHAIN], forwardJumpFrom: fw6.parent || null, inSync: fw.inSync } : { enabled: false, reason: ip6Missing ?? null } } : {}),
+          }
           : { enabled: false },
       }
     },

@@ -3,6 +3,8 @@
  * (legacy or nf_tables), `iptables-save` parsing, and atomic changes with
  * `iptables-restore --noflush`. Only fabric's own chains are ever written;
  * other chains only get fabric's single jump rules added or removed.
+ * ip6tables (dual-stack hosts) is the same programs' IPv6 twin, with the
+ * backend IPv4 uses (detectIp6tables).
  */
 import { run } from '../util/process.js'
 
@@ -113,9 +115,9 @@ export type Exec = (cmd: string, args: string[], input?: string) => Promise<Exec
 /** Runs iptables programs through the one process runner (20 s each). */
 export const execCommand: Exec = (cmd, args, input) => run(cmd, args, { input, timeoutMs: 20_000 })
 
-/** The iptables commands of one backend. */
+/** The iptables (or ip6tables) commands of one backend. */
 export class Iptables {
-  constructor(readonly backend: Backend, private readonly exec: Exec = execCommand, private readonly names = binaries(backend)) {}
+  constructor(readonly backend: Backend, private readonly exec: Exec = execCommand, readonly names = binaries(backend)) {}
 
   async save(tables: string[]): Promise<Saved> {
     const out: Saved = new Map()
@@ -134,8 +136,29 @@ export class Iptables {
   }
 }
 
-export function binaries(backend: Backend): { save: string; restore: string; cmd: string } {
-  return { save: `iptables-${backend}-save`, restore: `iptables-${backend}-restore`, cmd: `iptables-${backend}` }
+export function binaries(backend: Backend, family: 4 | 6 = 4): { save: string; restore: string; cmd: string } {
+  const tool = family === 6 ? 'ip6tables' : 'iptables'
+  return { save: `${tool}-${backend}-save`, restore: `${tool}-${backend}-restore`, cmd: `${tool}-${backend}` }
+}
+
+/**
+ * ip6tables with the backend IPv4 uses (Docker programs both families with
+ * one backend): `ip6tables-BACKEND-save`, else plain `ip6tables-save` when
+ * `ip6tables -V` names that backend. `{ missing }` (the reason) when neither
+ * is there: the host then runs without IPv6 chains, with a warning.
+ */
+export async function detectIp6tables(backend: Backend, exec: Exec = execCommand): Promise<{ ipt: Iptables; reason: string } | { missing: string }> {
+  const own = binaries(backend, 6)
+  const r = await exec(own.save, [])
+  if (r.code === 0) return { ipt: new Iptables(backend, exec, own), reason: `${own.save}, as for IPv4` }
+  const v = await exec('ip6tables', ['-V'])
+  if (v.code !== 0) return { missing: `neither ${own.save} nor ip6tables is installed (${(r.stderr || v.stderr).trim() || `exit ${v.code}`})` }
+  const theirs = v.stdout.includes('legacy') ? 'legacy' : v.stdout.includes('nf_tables') ? 'nft' : undefined
+  if (theirs !== undefined && theirs !== backend) return { missing: `${own.save} is missing and ip6tables is the ${theirs} backend (${v.stdout.trim()}) while IPv4 uses ${backend}` }
+  const plain = { save: 'ip6tables-save', restore: 'ip6tables-restore', cmd: 'ip6tables' }
+  const s = await exec(plain.save, [])
+  if (s.code !== 0) return { missing: `ip6tables-save failed: ${s.stderr.trim() || `exit ${s.code}`}` }
+  return { ipt: new Iptables(backend, exec, plain), reason: `ip6tables -V: ${v.stdout.trim()}` }
 }
 
 /**

@@ -66,6 +66,8 @@ export interface RouteSource {
    * subnet. Such routes are never installed; the agent reports the conflict.
    */
   subnetConflicts?(): { peer: string; prefix: Prefix }[]
+  /** the same for this host's subnet6 (RIPng, MP-BGP) */
+  subnetConflicts6?(): { peer: string; prefix: Prefix6 }[]
   /** `fabric leave`: withdraw this host's subnet from peers (RIP: metric 16; BGP: withdraw + Cease) */
   leave?(): Promise<void>
   /** SIGHUP with a valid new config; return a one-line summary of what changed */
@@ -142,9 +144,11 @@ export interface PeerBfdDetails {
 export interface HostInterface {
   name: string
   up: boolean
+  /** the link MTU, when read (RIPng sizes its packets from it) */
+  mtu?: number
   /** IPv4 addresses with their prefix length */
   addresses: readonly { address: number; prefixLen: number }[]
-  /** IPv6 addresses (RFC 5952 text) with prefix length and scope; absent when not read */
+  /** IPv6 addresses (RFC 5952 text) with prefix length and scope ('link': fe80::/10; host-scope ::1 and failed-DAD addresses left out); absent when not read */
   addresses6?: readonly { address: string; prefixLen: number; scope: 'link' | 'global' }[]
 }
 

@@ -110,11 +110,12 @@ cat >"$WORK/fabric-peer.mts" <<TS
 import { writeFileSync } from 'node:fs'
 import { RipngSource } from '$REPO/src/protocols/ripng/source.js'
 import { hopLimitDrops } from '$REPO/src/protocols/ripng/hop-limit.js'
+import { readInterfaces } from '$REPO/src/kernel/interfaces.js'
 const [iface, seconds, outPath] = process.argv.slice(2)
 const learned = new Map<string, string>()
 const log = { info: (e: string, f?: unknown) => console.error(e, JSON.stringify(f ?? {})), warn: (e: string, f?: unknown) => console.error(e, JSON.stringify(f ?? {})), debug: () => {} }
 const src = new RipngSource({
-  interface: iface!, pool6: { addr: 'fd00:fab::', len: 48 }, subnet6: { addr: 'fd00:fab:0:3::', len: 64 },
+  interface: iface!, interfaces: await readInterfaces(), pool6: { addr: 'fd00:fab::', len: 48 }, subnet6: { addr: 'fd00:fab:0:3::', len: 64 },
   timers: { update: 5000, timeout: 30000, garbage: 20000, triggeredMin: 200, triggeredMax: 500 }, log,
 })
 await src.start({

@@ -106,6 +106,9 @@ export interface SessionOptions {
   readonly drops: SessionDrops
 }
 
+/** octets gathered into one socket write */
+const WRITE_CHUNK = 64 * 1024
+
 const TIMER_EVENT: Record<TimerName, FsmEvent['type']> = {
   connectRetry: 'ConnectRetryTimer_Expires',
   hold: 'HoldTimer_Expires',
@@ -262,12 +265,24 @@ class Connection {
   write(messages: readonly Message[]): void {
     const s = this.socket
     if (!s || s.destroyed || !s.writable) return
-    s.cork()
-    try {
-      for (const m of messages) s.write(encodeMessage(m, this.ctx))
-    } finally {
-      s.uncork()
+    if (messages.length === 1) {
+      s.write(encodeMessage(messages[0]!, this.ctx))
+      return
     }
+    // many small messages (a reflector's UPDATEs carry one prefix each) go out as few writes of up to 64 KiB
+    const parts: Buffer[] = []
+    let size = 0
+    for (const m of messages) {
+      const b = encodeMessage(m, this.ctx)
+      parts.push(b)
+      size += b.length
+      if (size >= WRITE_CHUNK) {
+        s.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts, size))
+        parts.length = 0
+        size = 0
+      }
+    }
+    if (parts.length > 0) s.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts, size))
   }
 
   private connectOut(): void {

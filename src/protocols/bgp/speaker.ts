@@ -40,6 +40,9 @@ import type { ImportPolicy, ImportRejection } from './policy.js'
 import type { ImportPolicy6 } from './policy6.js'
 import { type DropReason6, Speaker6 } from './speaker6.js'
 
+/** shortest time between two flushes while UPDATEs keep coming, ms */
+const FLUSH_GAP_MS = 5
+
 export { PeerRib, type SpeakerPeer, type StaleMark } from './peer-rib.js'
 export { ebgpAsPathProblem } from './as-path.js'
 
@@ -129,6 +132,10 @@ export class Speaker {
   private flushScheduled = false
   private readonly clusterId: number
   private readonly schedule: (fn: () => void) => void
+  /** a later flush while UPDATEs keep coming (absent with an injected schedule: tests flush at once) */
+  private readonly later: ((fn: () => void, ms: number) => void) | undefined
+  /** performance.now() of the last flush */
+  private lastFlush = Number.NEGATIVE_INFINITY
   readonly filtered: SpeakerStats['filtered'] = {}
   private updatesIn = 0
   private updatesOut = 0
@@ -140,6 +147,7 @@ export class Speaker {
   constructor(private readonly o: SpeakerOptions) {
     this.clusterId = (o.clusterId ?? o.routerId) >>> 0
     this.schedule = o.schedule ?? ((fn) => setImmediate(fn))
+    this.later = o.schedule ? undefined : (fn, ms) => void setTimeout(fn, ms).unref()
     this.policy = o.policy
     this.deferring = o.deferring ?? false
     this.rib = new LocRib((prefix, old, neu, withdrawOld) => this.bestChanged(prefix, old, neu, withdrawOld))
@@ -575,20 +583,27 @@ export class Speaker {
   private scheduleFlush(): void {
     if (this.flushScheduled) return
     this.flushScheduled = true
-    // an immediate callback: nothing thrown in it may reach the process
-    this.schedule(() => {
+    // an immediate (or timer) callback: nothing thrown in it may reach the process
+    const run = (): void => {
       try {
         this.flush()
       } catch (e) {
         this.flushScheduled = false
         this.o.log.error('bgp-internal-error', { where: 'flush', error: e instanceof Error ? (e.stack ?? e.message) : String(e) })
       }
-    })
+    }
+    // the first change after a quiet spell goes out at once; while changes keep coming, at most one
+    // flush per FLUSH_GAP_MS, so each peer gets its changes in fewer, fuller writes (a reflector with
+    // 1,000 clients announcing at once would otherwise write to every client after every UPDATE read)
+    const wait = this.later ? this.lastFlush + FLUSH_GAP_MS - performance.now() : 0
+    if (wait > 0) this.later!(run, wait)
+    else this.schedule(run)
   }
 
   /** Sends every queued Adj-RIB-Out change. */
   flush(): void {
     this.flushScheduled = false
+    this.lastFlush = performance.now()
     if (this.deferring) return
     for (const p of this.peers) {
       if (p.pending.size === 0 && !this.v6?.hasPending(p)) continue

@@ -15,6 +15,10 @@
  *   stop          SIGTERM: sockets closed, nothing announced, routes kept
  *   bfd           [rip] bfd = yes: a BFD session per neighbour (bfd.ts); its
  *                 down times out the routes via that neighbour at once
+ *   ripng         on a dual-stack host (self.subnet6 set) RIPng (RFC 2080,
+ *                 protocols/ripng) runs on the same interface: subnet6
+ *                 announced, the other hosts' IPv6 subnets into sink6;
+ *                 ready, peers, stats (key `ripng`), leave and stop cover both
  */
 import { AgentStartError, EXIT } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
@@ -22,7 +26,10 @@ import { type SelfInfo, extraSubnets } from '../../core/self.js'
 import type { FabricConfig } from '../../config/fabric-config.js'
 import type { RipConfig } from '../../config/rip-config.js'
 import { type Prefix, containsAddress, formatAddress, formatPrefix, overlaps, parseAddress, prefix } from '../../net/ipv4.js'
-import type { CreateSource, HostInterface, PeerStatus, RouteSink, RouteSource, SourceContext } from '../../rib/source.js'
+import { type Prefix6, formatPrefix6 } from '../../net/ipv6.js'
+import type { CreateSource, HostInterface, PeerStatus, RouteSink, RouteSink6, RouteSource, SourceContext } from '../../rib/source.js'
+import { removeHopLimitCheck } from '../ripng/hop-limit.js'
+import { RipngSource, type RipngSourceDeps } from '../ripng/source.js'
 import { BFD_DEFAULTS } from '../../config/bfd-config.js'
 import { RipBfd } from './bfd.js'
 import type { RipAuthConfig, RipKey } from './auth.js'
@@ -39,6 +46,8 @@ export interface RipSourceDeps {
   random?: () => number
   /** the UDP transport (default: RipTransport on the underlay address); benches and tests pass one without sockets */
   transport?: (opts: RipTransportOptions) => RipTransportPort
+  /** RIPng's (dual-stack hosts): transport, clock and hop-limit counter; hopLimitRule false skips the ip6tables rule */
+  ripng?: RipngSourceDeps & { hopLimitRule?: boolean }
 }
 
 /** What the source needs of a transport (RipTransport implements it). */
@@ -141,6 +150,13 @@ export class RipSource implements RouteSource {
   #via: RipDatagram['via'] | undefined
   readonly #pending = new Set<Promise<unknown>>()
   readonly #bfd: RipBfd
+  /** RIPng on the same interface (dual-stack host); running once started with a sink6 */
+  readonly #ripng: RipngSource | undefined
+  #ripngRunning = false
+  /** the ip6tables hop-limit rule is installed at RIPng's start (removed at leave) */
+  #ripngRule = false
+  /** "peer prefix" of the IPv6 duplicate-subnet claims logged last time */
+  #conflicts6 = new Set<string>()
 
   constructor(ctx: { config: FabricConfig; self: SelfInfo; log: Logger; onReady: () => void; listenOnly?: boolean; bfd?: SourceContext['bfd']; interfaces?: readonly HostInterface[] }, deps: RipSourceDeps = {}) {
     this.#config = ctx.config
@@ -200,9 +216,48 @@ export class RipSource implements RouteSource {
       onDatagram: (d) => this.#onDatagram(d),
       onError: (where, e) => this.#log.limited('warn', 'rip-socket-error', where, { where, error: e.message }),
     })
+    this.#ripng = this.#makeRipng(ctx, interfaces, deps)
   }
 
-  async start(sink: RouteSink): Promise<void> {
+  /**
+   * RIPng on the RIP interface when this host is dual-stack (subnet6 and
+   * pool6 set) and not only listening (subnet discovery is IPv4's). It
+   * refuses here, before anything runs, an interface that faces containers.
+   */
+  #makeRipng(ctx: { config: FabricConfig; self: SelfInfo }, interfaces: readonly HostInterface[], deps: RipSourceDeps): RipngSource | undefined {
+    const { config, self } = ctx
+    const pool6 = self.pool6 ?? config.pool6
+    if (self.subnet6 === undefined || pool6 === undefined || this.#listenOnly) return undefined
+    const rip = config.rip
+    const ms = (x: number) => Math.round(x * 1000)
+    const { hopLimitRule, ...ripngDeps } = deps.ripng ?? {}
+    this.#ripngRule = hopLimitRule ?? true
+    return new RipngSource({
+      interface: this.#iface.name,
+      interfaces,
+      pool6,
+      subnet6: self.subnet6,
+      containers: {
+        pools: [config.pool, ...config.networks.map((n) => n.pool)],
+        subnets: [self.subnet, ...extraSubnets(self)],
+        bridges: config.networks.flatMap((n) => (n.bridge !== undefined ? [n.bridge] : [])),
+      },
+      timers: { update: ms(rip.updateInterval), updateJitter: UPDATE_JITTER, timeout: ms(rip.timeout), garbage: ms(rip.garbageCollection), triggeredMin: ms(rip.triggeredMin), triggeredMax: ms(rip.triggeredMax) },
+      cost: rip.cost,
+      splitHorizon: rip.splitHorizon,
+      maxRoutes: rip.maxRoutes,
+      ...(hopLimitRule !== undefined ? { hopLimitRule } : {}),
+      log: this.#log,
+      onReady: () => this.#maybeReady(),
+    }, { now: this.#now, ...ripngDeps })
+  }
+
+  /** RIPng's part, when it runs (for tests and the agent's IPv6 view). */
+  get ripng(): RipngSource | undefined {
+    return this.#ripngRunning ? this.#ripng : undefined
+  }
+
+  async start(sink: RouteSink, sink6?: RouteSink6): Promise<void> {
     this.#sink = sink
     await this.#transport.open()
     this.#running = true
@@ -227,12 +282,34 @@ export class RipSource implements RouteSource {
     this.#readyTimer = setTimeout(() => this.#markReady('update-interval'), readyAfter)
     this.#readyTimer.unref()
     const every = Math.max(500, Math.min(5000, Math.round((rip.timeout * 1000) / 6)))
-    this.#watch = setInterval(() => this.#refreshPeers(), every)
+    this.#watch = setInterval(() => {
+      this.#refreshPeers()
+      if (this.#ripngRunning) this.#ripng!.refreshPeers()
+      this.#checkConflicts6()
+    }, every)
     this.#watch.unref()
+    await this.#startRipng(sink6)
   }
 
+  async #startRipng(sink6: RouteSink6 | undefined): Promise<void> {
+    if (!this.#ripng) return
+    if (!sink6) {
+      // an agent without an IPv6 RIB: nothing to learn into
+      this.#log.warn('ripng-not-started', { interface: this.#iface.name, note: 'no IPv6 RIB was given to the RIP source; RIPng needs one (dual-stack agent)' })
+      return
+    }
+    try {
+      await this.#ripng.start(sink6)
+    } catch (e) {
+      await this.stop().catch(() => undefined)
+      throw e
+    }
+    this.#ripngRunning = true
+  }
+
+  /** RIP's first update interval is over and, on a dual-stack host, RIPng's too. */
   ready(): boolean {
-    return this.#ready
+    return this.#ready && (!this.#ripngRunning || this.#ripng!.ready())
   }
 
   #markReady(why: string): void {
@@ -240,7 +317,11 @@ export class RipSource implements RouteSource {
     this.#ready = true
     if (this.#readyTimer) clearTimeout(this.#readyTimer)
     this.#log.info('rip-ready', { reason: why, routes: this.#engine.routes().filter((r) => r.state === 'active').length, neighbors: this.#engine.neighbors().length })
-    this.#onReady()
+    this.#maybeReady()
+  }
+
+  #maybeReady(): void {
+    if (this.ready()) this.#onReady()
   }
 
   /** O(entries of the datagram): nothing here looks at the whole table or every neighbour. */
@@ -355,6 +436,29 @@ export class RipSource implements RouteSource {
     return this.#engine.subnetConflicts().map((c) => ({ peer: formatAddress(c.neighbor), prefix: c.prefix }))
   }
 
+  /** RIPng neighbours announcing this host's subnet6 at metric 1: two hosts with the same IPv6 subnet. */
+  subnetConflicts6(): { peer: string; prefix: Prefix6 }[] {
+    return this.#ripngRunning ? this.#ripng!.subnetConflicts() : []
+  }
+
+  /**
+   * IPv6 duplicate subnets are logged here, with the fields of the agent's
+   * IPv4 `subnet-conflict` lines plus `family: 6` (the agent's conflict
+   * check formats IPv4 prefixes; subnetConflicts() stays IPv4).
+   */
+  #checkConflicts6(): void {
+    const now = new Map(this.subnetConflicts6().map((c) => [`${c.peer} ${formatPrefix6(c.prefix)}`, c]))
+    for (const [k, c] of now) {
+      if (this.#conflicts6.has(k)) continue
+      this.#log.limited('error', 'subnet-conflict', `ripng ${c.peer}`, {
+        source: 'rip', family: 6, peer: c.peer, prefix: formatPrefix6(c.prefix), subnet: this.#self.subnet6 ? formatPrefix6(this.#self.subnet6) : undefined,
+        note: "another host announces this host's IPv6 subnet: two hosts have the same subnet6; neither installs the other's route. Give one of them another subnet6.",
+      })
+    }
+    for (const k of this.#conflicts6) if (!now.has(k)) this.#log.limited('info', 'subnet-conflict-cleared', `ripng ${k}`, { source: 'rip', family: 6, peer: k.split(' ')[0], prefix: k.split(' ')[1] })
+    this.#conflicts6 = new Set(now.keys())
+  }
+
   peers(): PeerStatus[] {
     this.#refreshPeers()
     const out: PeerStatus[] = []
@@ -387,7 +491,10 @@ export class RipSource implements RouteSource {
       const p = parseAddress(s)
       return p.ok ? p.value : 0
     }
-    return out.sort((a, b) => num(a.address) - num(b.address))
+    out.sort((a, b) => num(a.address) - num(b.address))
+    // RIPng neighbours (link-local addresses) after the RIP ones
+    if (this.#ripngRunning) out.push(...this.#ripng!.peers())
+    return out
   }
 
   stats(): Record<string, unknown> {
@@ -412,6 +519,7 @@ export class RipSource implements RouteSource {
       drops,
       counters: { ...counters, ...this.#transport.counters },
       ...(this.#transport.lastSendError ? { lastSendError: this.#transport.lastSendError } : {}),
+      ...(this.#ripngRunning ? { ripng: this.#ripng!.stats() } : {}),
     }
   }
 
@@ -427,6 +535,11 @@ export class RipSource implements RouteSource {
     this.#log.info('rip-leave', { poisoned: formatPrefix(this.#self.subnet), datagrams: actions.filter((a) => a.type === 'send').length })
     this.#apply(actions)
     await Promise.all([...this.#pending])
+    if (this.#ripngRunning) {
+      // subnet6 at metric 16 to ff02::9 as well, then the hop-limit rule goes
+      await this.#ripng!.leave()
+      if (this.#ripngRule) await removeHopLimitCheck().catch((e: Error) => this.#log.warn('ripng-rule-not-removed', { error: e.message }))
+    }
     await this.stop()
   }
 
@@ -450,6 +563,7 @@ export class RipSource implements RouteSource {
     this.#watch = undefined
     await Promise.all([...this.#pending])
     await this.#transport.close()
+    await this.#ripng?.stop()
   }
 
   /** SIGHUP: a changed key file is applied (key rotation); other [rip] changes need a restart. */

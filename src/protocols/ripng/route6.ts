@@ -1,11 +1,8 @@
 /**
- * IPv6 routes out of RIPng, and the sink they are emitted through.
- *
- * The RIB and the kernel layer carry IPv4 only today (rib/route.ts Route,
- * rib/source.ts RouteSink). Until they carry IPv6, RIPng emits Route6 into a
- * RouteSink6 the agent supplies; the intended wiring is that the RIB grows a
- * family-6 table with the same (prefix, source, peer) candidate keys and
- * election, and FIB sync installs `prefix via nextHop dev interface proto 233`.
+ * IPv6 routes out of RIPng. The engine emits Route6; the source hands them
+ * to the agent's IPv6 RIB (rib/rib6.ts Rib6, a rib/source.ts RouteSink6,
+ * whose RibRoute6 is this shape with any source kind), and FibSync6 installs
+ * `prefix via nextHop dev interface proto 233`.
  *
  * A link-local next hop (fe80::/10, what RIPng always learns) is only
  * meaningful with its interface, so Route6 always names it.
@@ -28,12 +25,5 @@ export interface Route6 {
   readonly attrs?: { readonly tag?: number }
 }
 
-/** Where an IPv6 source emits its routes (the RIB's IPv6 table, once it has one). */
-export interface RouteSink6 {
-  /** add or replace the candidate (prefix, source, peer) */
-  add(route: Route6): void
-  /** remove the candidate (prefix, source, peer); no-op when absent */
-  withdraw(prefix: Prefix6, source: SourceKind6, peer: string): void
-  /** remove every candidate of this peer; returns how many were removed */
-  withdrawPeer(source: SourceKind6, peer: string): number
-}
+/** Where RIPng emits its routes: the agent's IPv6 RIB. */
+export type { RouteSink6 } from '../../rib/source.js'

@@ -31,6 +31,12 @@ export interface RipngTransportOptions {
   port: number
   onDatagram: (d: RipngDatagram) => void
   onError?: (where: string, e: Error) => void
+  /**
+   * How long open() keeps retrying while the link-local address cannot be
+   * bound yet (EADDRNOTAVAIL: still tentative, duplicate address detection
+   * runs for a second or two after the link comes up). Default 5000 ms.
+   */
+  bindWaitMs?: number
 }
 
 export class RipngTransport {
@@ -74,13 +80,24 @@ export class RipngTransport {
           resolve()
         })
       })
-    const uni = this.#socket('unicast')
-    try {
-      await bind(uni, `${linkLocal}%${ifname}`)
-    } catch (e) {
-      uni.close()
-      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message
-      throw new Error(`cannot bind UDP [${linkLocal}%${ifname}]:${port} for RIPng: ${code}${code === 'EADDRINUSE' ? ' (another RIPng speaker, e.g. ripngd or BIRD, runs on this host?)' : ''}`)
+    const until = Date.now() + (this.#opts.bindWaitMs ?? 5000)
+    let uni: Socket
+    for (;;) {
+      uni = this.#socket('unicast')
+      try {
+        await bind(uni, `${linkLocal}%${ifname}`)
+        break
+      } catch (e) {
+        uni.close()
+        const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message
+        // a tentative address (DAD not done) cannot be bound yet: wait for it
+        if (code === 'EADDRNOTAVAIL' && Date.now() < until && !this.#closed) {
+          await new Promise((r) => setTimeout(r, 200))
+          continue
+        }
+        const hint = code === 'EADDRINUSE' ? ' (another RIPng speaker, e.g. ripngd or BIRD, runs on this host?)' : code === 'EADDRNOTAVAIL' ? ' (the link-local address is not usable: duplicate address detection still running or failed?)' : ''
+        throw new Error(`cannot bind UDP [${linkLocal}%${ifname}]:${port} for RIPng: ${code}${hint}`)
+      }
     }
     this.#unicast = uni
     uni.setTTL(255)

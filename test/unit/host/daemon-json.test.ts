@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
 import {
-  BACKUP_SUFFIX, DaemonJsonError, bipOf, bridgeState, networkCreateBody, networkMismatch, parseVersion, readDaemonTemplate,
-  renderDaemonJson, restartPlan, restoreDaemonJson, versionAtLeast, writeDaemonJson,
+  BACKUP_SUFFIX, DaemonJsonError, bip6Of, bipOf, bridgeState, bridgeState6, interfaceAddresses6, ipv6Conflicts, networkCreateBody, networkMismatch, parseVersion,
+  readDaemonTemplate, renderDaemonJson, restartPlan, restoreDaemonJson, versionAtLeast, writeDaemonJson,
 } from '../../../src/host/docker.js'
-import { P } from '../../helpers/net.js'
+import { P, P6 } from '../../helpers/net.js'
 
 const template = readDaemonTemplate()
 const subnet = P('10.244.3.0/24')
@@ -127,4 +127,105 @@ test('docker network: masquerade off, gateway mode for Docker >= 28, existing ne
   const good = { Id: 'abc', Name: 'fabric', Driver: 'bridge', IPAM: { Config: [{ Subnet: '10.244.3.0/24' }] }, Options: { 'com.docker.network.bridge.enable_ip_masquerade': 'false' } }
   t.deepEqual(networkMismatch(good, subnet), [])
   t.is(networkMismatch({ ...good, IPAM: { Config: [{ Subnet: '172.20.0.0/16' }] }, Options: {} }, subnet).length, 2)
+})
+
+// ---- IPv6 (dual-stack host: pool6 configured) ---------------------------------------
+
+const subnet6 = P6('fd00:fab:0:3::/64')
+
+test('IPv6: docker0 gateway is ::1 of subnet6 with its length', (t) => {
+  t.is(bip6Of(subnet6), 'fd00:fab:0:3::1/64')
+  t.is(bip6Of(P6('fd00:fab:0:300::/56')), 'fd00:fab:0:300::1/56')
+  t.is(bip6Of(P6('2001:db8:0:7:8::/80')), '2001:db8:0:7:8::1/80')
+})
+
+test('IPv6: with subnet6, "ipv6": true and "fixed-cidr-v6" are set next to bip; without it, neither', (t) => {
+  const r = renderDaemonJson({ current: undefined, template, subnet, subnet6, dockerVersion: '20.10.24' })
+  t.deepEqual(JSON.parse(r.text), { bip: '10.244.3.1/24', ipv6: true, 'fixed-cidr-v6': 'fd00:fab:0:3::/64' })
+  t.deepEqual(r.set, { bip: '10.244.3.1/24', ipv6: true, 'fixed-cidr-v6': 'fd00:fab:0:3::/64' })
+  const v4 = renderDaemonJson({ current: undefined, template, subnet, dockerVersion: '20.10.24' })
+  t.deepEqual(JSON.parse(v4.text), { bip: '10.244.3.1/24' }, 'an IPv4-only host gets no IPv6 key')
+  // the built-in template (no templates/ installed) says the same
+  t.deepEqual(JSON.parse(renderDaemonJson({ current: undefined, template: '{"bip": "{{bip}}", "allow-direct-routing": "{{allow-direct-routing}}", "ipv6": "{{ipv6}}", "fixed-cidr-v6": "{{fixed-cidr-v6}}"}', subnet, subnet6 }).text), JSON.parse(r.text))
+})
+
+test('IPv6: user keys kept in place, also their IPv6 keys when they agree; idempotent', (t) => {
+  const current = JSON.stringify({ 'log-driver': 'journald', ipv6: true, 'fixed-cidr-v6': 'fd00:fab:0:3:0::/64', 'ip6tables': true, experimental: true })
+  const r = renderDaemonJson({ current, template, subnet, subnet6, dockerVersion: '20.10.24' })
+  const out = JSON.parse(r.text) as Record<string, unknown>
+  t.deepEqual(Object.keys(out), ['log-driver', 'ipv6', 'fixed-cidr-v6', 'ip6tables', 'experimental', 'bip'])
+  t.is(out['fixed-cidr-v6'], 'fd00:fab:0:3::/64', 'the same prefix in another spelling is no conflict; written canonically')
+  t.is(out.ip6tables, true)
+  const again = renderDaemonJson({ current: r.text, template, subnet, subnet6, dockerVersion: '20.10.24' })
+  t.false(again.changed)
+  t.is(again.text, r.text)
+})
+
+test('IPv6: a conflicting user "fixed-cidr-v6" or "ipv6": false is refused (DaemonJsonError, exit 2), never overwritten', (t) => {
+  const e = t.throws(() => renderDaemonJson({ current: '{"fixed-cidr-v6": "2001:db8:1::/64", "bip": "172.17.0.1/16"}', template, subnet, subnet6, file: '/x/daemon.json' }), { instanceOf: DaemonJsonError })
+  t.regex(e!.message, /^\/x\/daemon\.json: conflicts with fabric's IPv6 settings \(nothing changed\): "fixed-cidr-v6": "2001:db8:1::\/64", but this host's fabric subnet6 is fd00:fab:0:3::\/64/)
+  t.regex(e!.message, /set it to "fd00:fab:0:3::\/64"/)
+  t.throws(() => renderDaemonJson({ current: '{"ipv6": false}', template, subnet, subnet6 }), { message: /"ipv6": false, but pool6 is configured/ })
+  t.throws(() => renderDaemonJson({ current: '{"fixed-cidr-v6": 64}', template, subnet, subnet6 }), { message: /"fixed-cidr-v6": 64/ })
+  // IPv4 keeps its way: a user bip is replaced, not refused
+  t.is(JSON.parse(renderDaemonJson({ current: '{"bip": "172.17.0.1/16"}', template, subnet, subnet6 }).text).bip, '10.244.3.1/24')
+  // and without subnet6 the IPv6 keys are the user's business
+  t.notThrows(() => renderDaemonJson({ current: '{"fixed-cidr-v6": "2001:db8:1::/64"}', template, subnet }))
+})
+
+test('IPv6: the user\'s values are those of the backup once fabric wrote the file (a new subnet6 replaces fabric\'s own old one)', (t) => {
+  // fabric wrote fd00:fab:0:3::/64 before; this host now has fd00:fab:0:9::/64
+  const written = renderDaemonJson({ current: '{"debug": true}', template, subnet, subnet6, dockerVersion: '20.10.24' }).text
+  const moved = renderDaemonJson({ current: written, original: '{"debug": true}', template, subnet, subnet6: P6('fd00:fab:0:9::/64'), dockerVersion: '20.10.24' })
+  t.is(JSON.parse(moved.text)['fixed-cidr-v6'], 'fd00:fab:0:9::/64')
+  t.true(moved.changed)
+  // an empty backup: there was no daemon.json before fabric
+  t.notThrows(() => renderDaemonJson({ current: written, original: '', template, subnet, subnet6: P6('fd00:fab:0:9::/64') }))
+  // the user's own value in the backup still conflicts
+  t.throws(() => renderDaemonJson({ current: written, original: '{"fixed-cidr-v6": "2001:db8:1::/64"}', template, subnet, subnet6: P6('fd00:fab:0:9::/64') }), { instanceOf: DaemonJsonError })
+})
+
+test('IPv6: ipv6Conflicts names each conflicting key', (t) => {
+  t.deepEqual(ipv6Conflicts({}, subnet6), [])
+  t.deepEqual(ipv6Conflicts({ ipv6: true, 'fixed-cidr-v6': 'fd00:fab:0:3::/64' }, subnet6), [])
+  t.is(ipv6Conflicts({ ipv6: 'yes', 'fixed-cidr-v6': 'fd00:fab:0:4::/64' }, subnet6).length, 2)
+  t.is(ipv6Conflicts({ 'fixed-cidr-v6': 'fd00:fab:0:3::/80' }, subnet6).length, 1, 'the length counts')
+})
+
+test('IPv6: docker0 state from its IPv6 addresses (link-local ones ignored)', (t) => {
+  t.deepEqual(bridgeState6(['fe80::42:acff:fe11:2/64', 'fd00:fab:0:3::1/64'], subnet6), { state: 'match' })
+  t.is(bridgeState6(['fe80::42:acff:fe11:2/64'], subnet6).state, 'mismatch')
+  t.is(bridgeState6(['fd00:fab:0:3::1/56'], subnet6).state, 'mismatch', 'the length counts too')
+  t.deepEqual(bridgeState6(undefined, subnet6), { state: 'absent' })
+})
+
+test('IPv6: interfaceAddresses6 reads the link\'s IPv6 addresses from rtnetlink dumps', async (t) => {
+  const rtnl = {
+    dumpLinks: async () => [{ index: 1, name: 'lo', flags: 1 }, { index: 5, name: 'docker0', flags: 1 }] as never,
+    dumpAddresses6: async () => [
+      { index: 5, address: 'fd00:fab:0:3::1', prefixLen: 64, scope: 0, flags: 0 },
+      { index: 1, address: '::1', prefixLen: 128, scope: 254, flags: 0 },
+      { index: 5, address: 'fe80::1', prefixLen: 64, scope: 253, flags: 0 },
+    ],
+  }
+  t.deepEqual(await interfaceAddresses6('docker0', rtnl), ['fd00:fab:0:3::1/64', 'fe80::1/64'])
+  t.is(await interfaceAddresses6('docker9', rtnl), undefined)
+})
+
+test('IPv6: --docker-network on a dual-stack host: EnableIPv6 with subnet6 and its ::1 gateway; an existing network without them does not fit', (t) => {
+  const body = networkCreateBody('fabric', subnet, '20.10.24', undefined, subnet6)
+  t.is(body.EnableIPv6, true)
+  t.deepEqual(body.IPAM, { Driver: 'default', Config: [{ Subnet: '10.244.3.0/24', Gateway: '10.244.3.1' }, { Subnet: 'fd00:fab:0:3::/64', Gateway: 'fd00:fab:0:3::1' }] })
+  t.deepEqual(body.Options, { 'com.docker.network.bridge.enable_ip_masquerade': 'false' })
+  const v28 = networkCreateBody('fabric', subnet, '28.0.1', undefined, subnet6).Options as Record<string, string>
+  t.is(v28['com.docker.network.bridge.gateway_mode_ipv6'], 'nat-unprotected')
+  t.false('EnableIPv6' in networkCreateBody('fabric', subnet, '28.0.1'), 'IPv4-only host: as before')
+  t.false('com.docker.network.bridge.gateway_mode_ipv6' in (networkCreateBody('fabric', subnet, '28.0.1').Options as Record<string, string>))
+  const opts = { 'com.docker.network.bridge.enable_ip_masquerade': 'false' }
+  const dual = { Id: 'abc', Name: 'fabric', Driver: 'bridge', EnableIPv6: true, IPAM: { Config: [{ Subnet: '10.244.3.0/24' }, { Subnet: 'fd00:fab:0:3::/64' }] }, Options: opts }
+  t.deepEqual(networkMismatch(dual, subnet, subnet6), [])
+  t.deepEqual(networkMismatch({ ...dual, EnableIPv6: false, IPAM: { Config: [{ Subnet: '10.244.3.0/24' }] } }, subnet, subnet6), [
+    'IPv6 subnet none (fabric needs fd00:fab:0:3::/64)', 'IPv6 off (fabric needs EnableIPv6 with subnet6 fd00:fab:0:3::/64)',
+  ])
+  t.deepEqual(networkMismatch({ ...dual, IPAM: { Config: [{ Subnet: '10.244.3.0/24' }] } }, subnet), [], 'without subnet6 the IPv6 side is not looked at')
 })

@@ -26,6 +26,14 @@ test('isRulesetChange: rule, chain and table messages are changes; a generation 
   t.false(isRulesetChange(nl(0x0105)), 'another subsystem (conntrack) is not ours')
 })
 
+test('isRulesetChange: ip6tables-nft changes (nfgenmsg family AF_INET6) are changes too, on the same group', (t) => {
+  for (const family of [2 /* AF_INET */, 10 /* AF_INET6 */, 1 /* NFPROTO_INET */]) {
+    const m = nl(NFT(6), NFT(NFT_MSG_NEWGEN)) // NEWRULE then the generation
+    m.writeUInt8(family, 16) // nfgen_family of the first message
+    t.true(isRulesetChange(m), `family ${family}`)
+  }
+})
+
 test('isRulesetChange: a malformed datagram counts as a change and never throws', (t) => {
   const short = nl(NFT(NFT_MSG_NEWGEN))
   short.writeUInt32LE(8, 0) // length below the header size

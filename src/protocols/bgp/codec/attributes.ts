@@ -372,6 +372,29 @@ export function encodeAttributes(attrs: readonly PathAttribute[], ctx: CodecCont
   return Buffer.concat(attrs.map((a) => encodeAttribute(a, ctx)))
 }
 
+const EMPTY_BLOCK = Buffer.alloc(0)
+/** encoded blocks per attribute list: [2-octet AS encoding, 4-octet AS encoding] */
+const blocks = new WeakMap<readonly PathAttribute[], [Buffer | undefined, Buffer | undefined]>()
+
+/**
+ * The encoded attributes of a list, remembered per list object: the speaker
+ * sends one exported list (export-policy.ts keeps one per path and kind of
+ * peer) to many peers, and a reflector with 1,000 clients would otherwise
+ * encode it 1,000 times (twice each: once to measure, once to write). Lists
+ * are never changed once built (readonly throughout). Only the AS number size
+ * (ctx.as4) changes how a list encodes. The caller must not modify the buffer.
+ */
+export function attributeBlock(attrs: readonly PathAttribute[], ctx: CodecContext): Buffer {
+  if (attrs.length === 0) return EMPTY_BLOCK
+  let m = blocks.get(attrs)
+  if (m === undefined) {
+    m = [undefined, undefined]
+    blocks.set(attrs, m)
+  }
+  const i = ctx.as4 ? 1 : 0
+  return (m[i] ??= encodeAttributes(attrs, ctx))
+}
+
 /** Octets encodeAttribute writes: flags, type, a 1- or 2-octet length, the value. */
 export function attributeEncodingLength(attr: PathAttribute, ctx: CodecContext): number {
   const value = attributeValue(attr, ctx)[2].length

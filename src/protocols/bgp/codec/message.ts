@@ -8,7 +8,7 @@ import { type BgpDecodeError, decodeError } from './errors.js'
 import { decodeNotificationBody, encodeNotificationBody } from './notification.js'
 import { decodeOpen, encodeOpenBody } from './open.js'
 import type { CodecContext, Message, NotificationMessage } from './types.js'
-import { decodeUpdate, encodeUpdateBody, updateBodyEncodingLength } from './update.js'
+import { decodeUpdate, encodeUpdateMessage, updateBodyEncodingLength } from './update.js'
 
 const MIN_LENGTH: Record<number, number> = {
   [MessageType.OPEN]: 29,
@@ -139,7 +139,7 @@ export function encodeMessage(msg: Message, ctx: CodecContext): Buffer {
   const max = maxMessageLength(ctx)
   switch (msg.type) {
     case 'open': return frame(MessageType.OPEN, encodeOpenBody(msg), max)
-    case 'update': return frame(MessageType.UPDATE, encodeUpdateBody(msg, ctx), max)
+    case 'update': return encodeUpdateMessage(msg, ctx, max)
     case 'notification': return frame(MessageType.NOTIFICATION, encodeNotificationBody(fitNotification(msg, max)), max)
     case 'keepalive': return frame(MessageType.KEEPALIVE, Buffer.alloc(0), max)
     case 'routeRefresh': {

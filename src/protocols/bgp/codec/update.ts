@@ -1,10 +1,10 @@
 /** UPDATE message body (RFC 4271 4.3), RFC 7606 outcome, End-of-RIB (RFC 4724) and packing. */
 import type { Prefix } from '../../../net/ipv4.js'
 import { type Result, err, ok } from '../../../util/result.js'
-import { attributesEncodingLength, decodeAttributes, encodeAttributes } from './attributes.js'
+import { attributeBlock, decodeAttributes } from './attributes.js'
 import { AFI_IPV4, AFI_IPV6, AttrType, ErrorCode, HEADER_LENGTH, MAX_MESSAGE_LENGTH, SAFI_UNICAST, UpdateSubcode } from './constants.js'
 import { type BgpDecodeError, decodeError } from './errors.js'
-import { decodeIpv4Prefixes, encodeIpv4Prefixes, ipv4PrefixEncodingLength, ipv4PrefixesEncodingLength } from './nlri.js'
+import { decodeIpv4Prefixes, encodeIpv4Prefix, ipv4PrefixEncodingLength, ipv4PrefixesEncodingLength } from './nlri.js'
 import type { AttributeError, CodecContext, PathAttribute, UpdateMessage } from './types.js'
 
 /** Decodes an UPDATE; `buf` is the whole message, `end` its length (>= 23). */
@@ -43,19 +43,43 @@ export function decodeUpdate(buf: Buffer, end: number, ctx: CodecContext): Resul
 }
 
 export function encodeUpdateBody(msg: UpdateMessage, ctx: CodecContext): Buffer {
-  const w = encodeIpv4Prefixes(msg.withdrawn)
-  const a = encodeAttributes(msg.attributes, ctx)
-  const n = encodeIpv4Prefixes(msg.nlri)
-  const wl = Buffer.alloc(2)
-  wl.writeUInt16BE(w.length)
-  const al = Buffer.alloc(2)
-  al.writeUInt16BE(a.length)
-  return Buffer.concat([wl, w, al, a, n])
+  return encodeUpdateInto(msg, ctx, 0, 0)
+}
+
+/**
+ * A whole UPDATE message (marker, length, type, body) in one buffer; the
+ * attributes are encoded once per list (attributeBlock). RangeError when it
+ * would exceed maxLength.
+ */
+export function encodeUpdateMessage(msg: UpdateMessage, ctx: CodecContext, maxLength: number): Buffer {
+  const buf = encodeUpdateInto(msg, ctx, HEADER_LENGTH, maxLength)
+  buf.fill(0xff, 0, 16)
+  buf.writeUInt16BE(buf.length, 16)
+  buf[18] = 2 // UPDATE
+  return buf
+}
+
+/** The body written at `head` octets into a new buffer of exactly the needed size (maxLength 0: no limit). */
+function encodeUpdateInto(msg: UpdateMessage, ctx: CodecContext, head: number, maxLength: number): Buffer {
+  const a = attributeBlock(msg.attributes, ctx)
+  const wLen = ipv4PrefixesEncodingLength(msg.withdrawn)
+  const total = head + 4 + wLen + a.length + ipv4PrefixesEncodingLength(msg.nlri)
+  if (maxLength > 0 && total > maxLength) throw new RangeError(`BGP message type 2 would be ${total} octets, limit ${maxLength}`)
+  const buf = Buffer.allocUnsafe(total)
+  let pos = head
+  buf.writeUInt16BE(wLen, pos)
+  pos += 2
+  for (const p of msg.withdrawn) pos = encodeIpv4Prefix(p, buf, pos)
+  buf.writeUInt16BE(a.length, pos)
+  pos += 2
+  pos += a.copy(buf, pos)
+  for (const p of msg.nlri) pos = encodeIpv4Prefix(p, buf, pos)
+  return buf
 }
 
 /** Octets encodeUpdateBody writes: two length fields, withdrawn routes, attributes, NLRI. */
 export function updateBodyEncodingLength(msg: UpdateMessage, ctx: CodecContext): number {
-  return 4 + ipv4PrefixesEncodingLength(msg.withdrawn) + attributesEncodingLength(msg.attributes, ctx) + ipv4PrefixesEncodingLength(msg.nlri)
+  return 4 + ipv4PrefixesEncodingLength(msg.withdrawn) + attributeBlock(msg.attributes, ctx).length + ipv4PrefixesEncodingLength(msg.nlri)
 }
 
 /** True when RFC 7606 asks to treat every route in this UPDATE as withdrawn. */
@@ -106,7 +130,7 @@ function chunk(prefixes: readonly Prefix[], room: number): Prefix[][] {
  * Throws RangeError when the attributes alone leave no room for a /32.
  */
 export function packUpdates(attributes: readonly PathAttribute[], nlri: readonly Prefix[], ctx: CodecContext, maxLength = MAX_MESSAGE_LENGTH): UpdateMessage[] {
-  const room = maxLength - HEADER_LENGTH - 4 - attributesEncodingLength(attributes, ctx)
+  const room = maxLength - HEADER_LENGTH - 4 - attributeBlock(attributes, ctx).length
   if (room < 5) throw new RangeError(`path attributes leave ${room} octets for NLRI in a ${maxLength}-octet UPDATE`)
   return chunk(nlri, room).map((group) => ({ type: 'update', withdrawn: [], attributes, nlri: group }))
 }
