@@ -361,6 +361,8 @@ for (const kind of ['bird', 'frr'] as const) {
       const theirs = await waitFor(async () => ((await d.kernelRoutes()).some((x) => x.startsWith(`${subnet6(h1)} via `)) ? true : undefined), 30_000, 200)
       t.truthy(theirs, `${kind} on ${d.host.name} installs the agent's subnet6: ${JSON.stringify(await d.kernelRoutes())}`)
     }
+    // RFC 2545: to the on-link iBGP peer the agent sends its global next hop and the underlay's link-local one (32 octets)
+    if (kind === 'bird') t.regex(await d2.cli('show', 'route', 'for', subnet6(h1), 'all'), new RegExp(`BGP\\.next_hop: ${addr6(h1)} fe80::`))
     // IPv4 over the IPv6 session: the agent installs h3's IPv4 subnet via its IPv4 address
     t.truthy(await waitFor(async () => ((await routesIn(h1.ns, 'proto', '233')).some((r) => r.dst === h3.subnet && r.gateway === h3.address) ? true : undefined), 30_000, 200),
       `${h3.subnet} via ${h3.address} learned over the IPv6 session: ${JSON.stringify(await routesIn(h1.ns, 'proto', '233'))}`)
