@@ -5,6 +5,7 @@
  * IPv4 NLRI with NEXT_HOP = the host's IPv4 address (RFC 4271 5.1.3); an
  * IPv6 peer on an IPv4-only host gets no session.
  */
+import { connect } from 'node:net'
 import test from 'ava'
 import { loadConfigText } from '../../../../src/config/fabric-config.js'
 import type { SelfInfo } from '../../../../src/core/self.js'
@@ -125,4 +126,24 @@ test('an IPv6 peer on an IPv4-only host: no session, an error naming it', async 
   t.teardown(() => s.stop())
   t.deepEqual(s.peers(), [])
   t.true(events.includes('bgp-peer6-unavailable'))
+})
+
+test('the IPv6 listener: a connection from an address that is no IPv6 peer is closed at once and counted', async (t) => {
+  const c = loadConfigText([...base, '[peer.b]', 'address = fd00:99::2', 'passive = yes'].join('\n'))
+  c.bgp.port = 0
+  const events: string[] = []
+  const limited: string[] = []
+  const s = new BgpSource({ config: c, self: self(1, 'fd00:99::1'), log: eventLog(events, limited), stateDir: '/nonexistent', onReady: () => undefined }, { listenHost: '127.0.0.1', listenHost6: '::1' })
+  await s.start(new Sink(), new Sink6())
+  t.teardown(() => s.stop())
+  const sock = connect({ host: '::1', port: s.listenPort()!, family: 6 })
+  sock.on('error', () => undefined)
+  const closed = await new Promise<boolean>((resolve) => {
+    sock.once('close', () => resolve(true))
+    setTimeout(() => resolve(false), 5000)
+  })
+  t.true(closed)
+  t.is((s.stats().drops as { connections: Record<string, number> }).connections['not-a-peer'], 1)
+  t.true(limited.includes('bgp-connection-refused'))
+  t.is(s.peers()[0]?.state, 'Active', 'the configured IPv6 peer is untouched')
 })
