@@ -4,7 +4,8 @@
  * agents. Every container reaches every other over IPv4 and IPv6 (pings
  * from the container namespaces), every host holds fabric's routes (proto
  * 233) to the other hosts' subnets in both families and nothing else routes
- * them, and the agent turned IPv6 forwarding on. Then the CLI: `lab up
+ * them, and the agent turned IPv6 forwarding on; then 4 hosts under 2 of
+ * fabric's route reflectors, joined by flags. Then the CLI: `lab up
  * --ipv6`, the hosts' IPv6 addresses in lab.json for other processes, `lab
  * down` leaving nothing, and `lab demo --ipv6`. Every lab has a per-run
  * name and is removed in teardown, also when a test fails.
