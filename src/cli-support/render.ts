@@ -5,7 +5,7 @@
  */
 import { formatAge, renderRouteTable, renderTable } from '../api/render.js'
 import type { DoctorCheck, HostIntegrationStatus, LeaveResponse, PeerRow, RouteRow, StatusResponse } from '../api/types.js'
-import { type PeerBfd, type PeerGracefulRestart, bfdDiagText, peerBfd, peerGracefulRestart } from '../api/peer-details.js'
+import { type PeerBfd, type PeerGracefulRestart, bfdDiagText, peerBfd, peerGracefulRestart, peerIpv6 } from '../api/peer-details.js'
 
 /** A value of a status field as text: never JSON. */
 export function textOf(v: unknown): string {
@@ -166,6 +166,8 @@ export function renderPeers(peers: PeerRow[], now: number, verbose = false): str
       const diag = bfdDiagText(b.lastDownDiag)
       parts.push(`BFD ${bfdText(b)}, remote ${b.remoteState}, ${b.packetsIn} in / ${b.packetsOut} out, last packet ${b.lastRxAgoMs === null ? 'never' : `${b.lastRxAgoMs}ms ago`}${diag && b.state === 'Up' ? `, last down: ${diag}` : ''}`)
     }
+    const v6 = peerIpv6(p)
+    if (v6) parts.push(`IPv6 unicast: ${v6.received} received, ${v6.accepted} accepted${v6.filtered ? `, ${v6.filtered} filtered` : ''}, ${v6.sent} sent, End-of-RIB ${v6.endOfRib ? 'received' : 'awaited'}`)
     if (parts.length) notes.push(`  ${p.peer}: ${parts.join('; ')}`)
   }
   return notes.length ? `${table}\n\n${notes.join('\n')}` : table
