@@ -161,6 +161,8 @@ class Connection {
   socket: Socket | undefined
   private framer: BgpFramer = createFramer()
   private readonly timers = new Map<TimerName, NodeJS.Timeout>()
+  /** the duration each running timer was started with */
+  private readonly timerMs = new Map<TimerName, number>()
   ctx: CodecContext = { as4: false }
   discarded = false
   /** an internal error is being handled: a second one abandons the connection */
@@ -229,7 +231,14 @@ class Connection {
         if (a.message.type === 'notification') this.session.notificationSent(a.message.code, a.message.subcode, a.message.shutdownMessage)
         break
       case 'startTimer': {
+        const running = this.timers.get(a.timer)
+        if (running !== undefined && this.timerMs.get(a.timer) === a.ms) {
+          // the same timer restarted with the same duration (the hold timer, on every message): rescheduled in place
+          running.refresh()
+          break
+        }
         this.clearTimer(a.timer)
+        this.timerMs.set(a.timer, a.ms)
         const event = TIMER_EVENT[a.timer]
         const t = setTimeout(() => {
           this.timers.delete(a.timer)
@@ -266,6 +275,7 @@ class Connection {
     const s = this.socket
     if (!s || s.destroyed || !s.writable) return
     if (messages.length === 1) {
+      // one message (a KEEPALIVE, mostly): one write
       s.write(encodeMessage(messages[0]!, this.ctx))
       return
     }
