@@ -5,7 +5,9 @@
  * image runs them, product defaults (hold 9 s, keepalive 3 s, reconcile 5 s,
  * firewall on, log level info). Once all sessions are up it waits a few
  * seconds, then measures each agent over --seconds (default 60):
- *   - RSS (VmRSS) at the end, and the peak (VmHWM)
+ *   - RSS (VmRSS) at the end, and the peak (VmHWM); of the RSS, the
+ *     file-backed part (RssFile: mostly the node binary's pages, shared with
+ *     every node process) and the private part (USS, smaps_rollup)
  *   - CPU % of one core: the agent's threads' run time (/proc/PID/task/STAR/schedstat,
  *     ns) plus cutime+cstime of /proc/PID/stat (the children it has waited
  *     for: iptables-save/-restore, ...), so child processes count
@@ -20,6 +22,7 @@
  * Everything runs in namespaces of a lab named idlPID (removed at the end,
  * also on failure); nothing touches the root namespace.
  */
+import { spawn } from 'node:child_process'
 import { readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { getJson } from '../src/api/client.js'
@@ -88,7 +91,15 @@ function descendants(pid: number, into: Set<number>): void {
   }
 }
 
-interface Figures { name: string; rss: number; hwm: number; cpuPct: number; ownPct: number; childPct: number; children: number; extra: string }
+interface Figures { name: string; rss: number; hwm: number; rssFile: number; uss: number; cpuPct: number; ownPct: number; childPct: number; children: number; extra: string }
+
+/** memory only this process holds (Private_Clean + Private_Dirty of smaps_rollup): RSS without the pages it shares, e.g. the node binary's */
+function uss(pid: number): number {
+  const t = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')
+  let kb = 0
+  for (const m of t.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+) kB/gm)) kb += Number(m[1])
+  return kb * 1024
+}
 
 /** Measures the processes for `seconds`; `extra` gives a per-process note at the end. */
 async function measure(procs: { name: string; pid: number }[], extraOf: (i: number) => Promise<string>): Promise<Figures[]> {
@@ -109,7 +120,7 @@ async function measure(procs: { name: string; pid: number }[], extraOf: (i: numb
     const own = (b.ownNs - a.ownNs) / 1e9
     const kids = (b.childTicks - a.childTicks) / CLK_TCK
     out.push({
-      name: p.name, rss: status(p.pid, 'VmRSS'), hwm: status(p.pid, 'VmHWM'), cpuPct: ((own + kids) / wall) * 100,
+      name: p.name, rss: status(p.pid, 'VmRSS'), hwm: status(p.pid, 'VmHWM'), rssFile: status(p.pid, 'RssFile'), uss: uss(p.pid), cpuPct: ((own + kids) / wall) * 100,
       ownPct: (own / wall) * 100, childPct: (kids / wall) * 100, children: seen[i]!.size, extra: await extraOf(i),
     })
   }
@@ -121,10 +132,10 @@ const mb = (b: number) => `${(b / 1048576).toFixed(1)} MB`
 function print(title: string, figs: Figures[]): void {
   console.log(title)
   for (const f of figs) {
-    console.log(`  ${f.name.padEnd(8)} RSS ${mb(f.rss).padStart(8)} (peak ${mb(f.hwm)})  CPU ${f.cpuPct.toFixed(3)}% of a core (own ${f.ownPct.toFixed(3)}%, children ${f.childPct.toFixed(3)}%)  children seen ${f.children}${f.extra ? `  ${f.extra}` : ''}`)
+    console.log(`  ${f.name.padEnd(8)} RSS ${mb(f.rss).padStart(8)} (peak ${mb(f.hwm)}; file-backed ${mb(f.rssFile)}, private ${mb(f.uss)})  CPU ${f.cpuPct.toFixed(3)}% of a core (own ${f.ownPct.toFixed(3)}%, children ${f.childPct.toFixed(3)}%)  children seen ${f.children}${f.extra ? `  ${f.extra}` : ''}`)
   }
-  const avg = (k: 'rss' | 'cpuPct') => figs.reduce((s, f) => s + f[k], 0) / figs.length
-  console.log(`  mean     RSS ${mb(avg('rss'))}  CPU ${avg('cpuPct').toFixed(3)}%`)
+  const avg = (k: 'rss' | 'rssFile' | 'uss' | 'cpuPct') => figs.reduce((s, f) => s + f[k], 0) / figs.length
+  console.log(`  mean     RSS ${mb(avg('rss'))} (file-backed ${mb(avg('rssFile'))}, private ${mb(avg('uss'))})  CPU ${avg('cpuPct').toFixed(3)}%`)
 }
 
 async function established(h: LabHost): Promise<number> {
@@ -163,6 +174,15 @@ async function fabricRun(lab: LabSpec): Promise<void> {
   })
   print('fabric agents', figs)
   for (const h of lab.hosts) await signalAgent(h, 'SIGTERM')
+  // the floor: a bare node process with one timer, on this machine
+  const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 3000)'], { stdio: 'ignore' })
+  try {
+    await sleep(2000)
+    const pid = bare.pid!
+    console.log(`  bare node (node -e 'setInterval(...)'): RSS ${mb(status(pid, 'VmRSS'))} (file-backed ${mb(status(pid, 'RssFile'))}, private ${mb(uss(pid))})`)
+  } finally {
+    bare.kill()
+  }
 }
 
 async function fwChecks(h: LabHost): Promise<number> {

@@ -386,11 +386,15 @@ export class Agent {
         const prefix = formatPrefix(c.prefix)
         now.set(`${s.kind} ${c.peer} ${prefix}`, { peer: c.peer, prefix, source: s.kind })
       }
+      for (const c of s.subnetConflicts6?.() ?? []) {
+        const prefix = formatPrefix6(c.prefix)
+        now.set(`${s.kind} ${c.peer} ${prefix}`, { peer: c.peer, prefix, source: s.kind })
+      }
     }
     for (const [k, c] of now) {
       if (!this.subnetClaims.has(k)) {
         // a peer whose claim comes and goes (a flapping or hostile neighbour) is summarised, not logged each time
-        this.opts.log.limited('error', 'subnet-conflict', `${c.source} ${c.peer}`, { ...c, subnet: formatPrefix(this.self.subnet), note: 'another host announces this host\'s subnet: two hosts have the same subnet; neither installs the other\'s route. Give one of them another subnet.' })
+        this.opts.log.limited('error', 'subnet-conflict', `${c.source} ${c.peer}`, { ...c, subnet: c.prefix.includes(':') && this.self.subnet6 ? formatPrefix6(this.self.subnet6) : formatPrefix(this.self.subnet), note: 'another host announces this host\'s subnet: two hosts have the same subnet; neither installs the other\'s route. Give one of them another subnet.' })
       }
     }
     for (const [k, c] of this.subnetClaims) if (!now.has(k)) this.opts.log.limited('info', 'subnet-conflict-cleared', `${c.source} ${c.peer}`, { ...c })

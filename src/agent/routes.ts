@@ -50,9 +50,7 @@ export function buildRouteRows(opts: {
       state: st.state,
       reason: 'reason' in st ? st.reason : null,
       alternatives: Math.max(0, opts.candidates(r) - 1),
-      stale: r.attrs?.stale
-        ? { reason: r.attrs.stale.reason, secondsLeft: r.attrs.stale.until === undefined ? null : Math.max(0, Math.ceil((r.attrs.stale.until - opts.now) / 1000)) }
-        : null,
+      stale: staleOf(r.attrs?.stale, opts.now),
       network: null,
     })
   }
@@ -101,10 +99,19 @@ export function buildRouteRows6(opts: {
       state: st.state,
       reason: 'reason' in st ? st.reason : null,
       alternatives: Math.max(0, opts.candidates(r) - 1),
-      stale: null,
+      stale: staleOf(r.attrs?.stale, opts.now),
       network: opts.pool6 !== undefined && containsPrefix6(opts.pool6, r.prefix) ? 'default' : null,
     })
   }
   for (const [key, k] of ours) if (!seen.has(key)) rows.push(kernelOnlyRow6(k, linkMap, 'stale', STALE_REASON))
   return sortRouteRows6(rows)
+}
+
+type StaleAttr = { reason: 'peer-restarting' | 'awaiting-end-of-rib'; until?: number }
+
+/** A graceful-restart stale mark (rib/route.ts RouteAttrs.stale; speaker6 writes the same shape on IPv6 routes) as a row field. */
+function staleOf(mark: unknown, now: number): RouteRow['stale'] {
+  if (!mark || typeof mark !== 'object') return null
+  const m = mark as StaleAttr
+  return { reason: m.reason, secondsLeft: m.until === undefined ? null : Math.max(0, Math.ceil((m.until - now) / 1000)) }
 }

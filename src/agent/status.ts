@@ -95,7 +95,7 @@ export function buildStatus(i: StatusInput): StatusResponse {
     ...(i.fib6?.conflicts() ?? []),
     ...i.subnetClaims.map((c) => ({
       prefix: c.prefix,
-      reason: `${c.source} peer ${c.peer} announces ${c.prefix}, inside this host's subnet ${formatPrefix(self.subnet)}: two hosts have the same subnet; neither route is installed`,
+      reason: `${c.source} peer ${c.peer} announces ${c.prefix}, inside this host's subnet ${c.prefix.includes(':') && self.subnet6 ? formatPrefix6(self.subnet6) : formatPrefix(self.subnet)}: two hosts have the same subnet; neither route is installed`,
     })),
   ]
   const c = fib.stateCounts()

@@ -34,3 +34,18 @@ export function peerGracefulRestart(p: PeerRow): PeerGracefulRestart | null {
   const g = p.details?.gracefulRestart
   return g && typeof g === 'object' && typeof (g as PeerGracefulRestart).state === 'string' ? (g as PeerGracefulRestart) : null
 }
+
+/** `details.ipv6` of a BGP peer with IPv6 unicast negotiated (MP-BGP, RFC 4760): its IPv6 prefix counts. */
+export interface PeerIpv6 {
+  received: number
+  accepted: number
+  filtered: number
+  sent: number
+  /** the peer's IPv6 End-of-RIB arrived */
+  endOfRib: boolean
+}
+
+export function peerIpv6(p: PeerRow): PeerIpv6 | null {
+  const v = p.details?.ipv6
+  return v && typeof v === 'object' && typeof (v as PeerIpv6).received === 'number' ? (v as PeerIpv6) : null
+}

@@ -5,7 +5,7 @@
  */
 import { formatAge, renderRouteTable, renderTable } from '../api/render.js'
 import type { DoctorCheck, HostIntegrationStatus, LeaveResponse, PeerRow, RouteRow, StatusResponse } from '../api/types.js'
-import { type PeerBfd, type PeerGracefulRestart, bfdDiagText, peerBfd, peerGracefulRestart } from '../api/peer-details.js'
+import { type PeerBfd, type PeerGracefulRestart, bfdDiagText, peerBfd, peerGracefulRestart, peerIpv6 } from '../api/peer-details.js'
 
 /** A value of a status field as text: never JSON. */
 export function textOf(v: unknown): string {
@@ -31,11 +31,11 @@ export function hostIntegrationLines(h: HostIntegrationStatus): string[] {
     const parts: string[] = []
     if (d.mode === 'none') parts.push('not managed by fabric')
     else if (d.mode === 'network') parts.push(`network ${d.network ?? '?'}${d.bridge ? ` on bridge ${d.bridge}` : ''}${d.created ? ' (created by fabric)' : ''}`)
-    else parts.push(`${d.bridge ?? 'docker0'}${d.bip ? ` bip ${d.bip}` : ''}${d.bridgeMatches === undefined ? '' : d.bridgeMatches ? ' (matches)' : ' (DOES NOT match this host\'s subnet)'}`)
+    else parts.push(`${d.bridge ?? 'docker0'}${d.bip ? ` bip ${d.bip}` : ''}${typeof d.bip6 === 'string' ? ` and ${d.bip6}` : ''}${typeof d.fixedCidrV6 === 'string' ? ` (fixed-cidr-v6 ${d.fixedCidrV6})` : ''}${d.bridgeMatches === undefined ? '' : d.bridgeMatches ? ' (matches)' : ' (DOES NOT match this host\'s subnet)'}`)
     parts.push(d.version ? `Docker ${d.version}` : 'Docker version unknown')
     if (d.daemonJson) parts.push(`daemon.json ${d.daemonJson}`)
     if (d.allowDirectRouting !== undefined) parts.push(`direct routing ${d.allowDirectRouting ? 'allowed by Docker' : 'needs Docker 28.2+ or fabric\'s firewall rules'}`)
-    parts.push(...extras(d, ['mode', 'network', 'bridge', 'created', 'bip', 'bridgeMatches', 'version', 'daemonJson', 'allowDirectRouting']))
+    parts.push(...extras(d, ['mode', 'network', 'bridge', 'created', 'bip', 'bip6', 'fixedCidrV6', 'bridgeMatches', 'version', 'daemonJson', 'allowDirectRouting']))
     lines.push(`docker    ${parts.join(', ')}`)
   }
   const f = h.firewall
@@ -49,8 +49,14 @@ export function hostIntegrationLines(h: HostIntegrationStatus): string[] {
       if (f.checks !== undefined) parts.push(`${f.checks} checks`)
       if (f.restored) parts.push(`${f.restored} restored`)
       if (f.lastError) parts.push(`last error: ${f.lastError}`)
-      parts.push(...extras(f, ['enabled', 'backend', 'chains', 'forwardJumpFrom', 'inSync', 'checks', 'restored', 'lastCheck', 'lastError']))
+      parts.push(...extras(f, ['enabled', 'backend', 'chains', 'forwardJumpFrom', 'inSync', 'checks', 'restored', 'lastCheck', 'lastError', 'ipv6']))
       lines.push(`firewall  ${parts.join(', ')}`)
+      const v6 = f.ipv6 as { enabled?: boolean; chains?: string[]; forwardJumpFrom?: string | null; inSync?: boolean; reason?: string | null } | undefined
+      if (v6) {
+        lines.push(v6.enabled
+          ? `firewall6 ip6tables, chains ${(v6.chains ?? []).join(' ') || '-'}${v6.forwardJumpFrom ? ` (jump from ${v6.forwardJumpFrom})` : ''}, ${v6.inSync === false ? 'NOT in sync' : 'in sync'}`
+          : `firewall6 not managed${v6.reason ? `: ${v6.reason}` : ''}`)
+      }
     }
   }
   const rest = extras(h, ['inSync', 'ipForwarding', 'subnet', 'docker', 'firewall', 'networks'])
@@ -160,6 +166,8 @@ export function renderPeers(peers: PeerRow[], now: number, verbose = false): str
       const diag = bfdDiagText(b.lastDownDiag)
       parts.push(`BFD ${bfdText(b)}, remote ${b.remoteState}, ${b.packetsIn} in / ${b.packetsOut} out, last packet ${b.lastRxAgoMs === null ? 'never' : `${b.lastRxAgoMs}ms ago`}${diag && b.state === 'Up' ? `, last down: ${diag}` : ''}`)
     }
+    const v6 = peerIpv6(p)
+    if (v6) parts.push(`IPv6 unicast: ${v6.received} received, ${v6.accepted} accepted${v6.filtered ? `, ${v6.filtered} filtered` : ''}, ${v6.sent} sent, End-of-RIB ${v6.endOfRib ? 'received' : 'awaited'}`)
     if (parts.length) notes.push(`  ${p.peer}: ${parts.join('; ')}`)
   }
   return notes.length ? `${table}\n\n${notes.join('\n')}` : table

@@ -14,6 +14,7 @@ One row per peer: address, AS (BGP) or protocol, state (BGP: Idle..Established; 
     json: jsonFlag,
     socket: socketFlag,
     source: Flags.string({ description: 'only peers of this source', options: ['static', 'rip', 'bgp'] }),
+    verbose: Flags.boolean({ char: 'v', description: 'a line per peer after the table: graceful-restart capabilities, BFD counters, IPv6 unicast counts', default: false }),
   }
 
   async run(): Promise<void> {
@@ -27,6 +28,6 @@ One row per peer: address, AS (BGP) or protocol, state (BGP: Idle..Established; 
     }
     const peers = flags.source ? body.peers.filter((p) => p.source === flags.source) : body.peers
     if (flags.json) return this.log(JSON.stringify({ host: body.host, peers }, null, 2))
-    this.log(renderPeers(peers, Date.now()))
+    this.log(renderPeers(peers, Date.now(), flags.verbose))
   }
 }

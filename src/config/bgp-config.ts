@@ -4,6 +4,7 @@
  * (full mesh); the agent adds those once it knows which host it is.
  */
 import { type Prefix, formatAddress } from '../net/ipv4.js'
+import { type Prefix6, canonicalAddress6, classify6, parsePrefix6 } from '../net/ipv6.js'
 import { type BfdConfig, bfdFromValues, bfdKeys } from './bfd-config.js'
 import { ConfigError } from './errors.js'
 import type { IniSection } from './ini.js'
@@ -30,6 +31,17 @@ export interface BgpPeerConfig {
   bfd: BfdConfig
 }
 
+/**
+ * A peer reached over IPv6 (`[peer.NAME] address = fd00:99::2`, `--peer
+ * fd00:99::2@65010`): the TCP session runs from this host's address6 and
+ * carries IPv6 unicast (and IPv4 unicast when both negotiate it). Only on a
+ * dual-stack host; the router id stays IPv4.
+ */
+export interface BgpPeer6Config extends Omit<BgpPeerConfig, 'address'> {
+  /** RFC 5952 text of the peer's global (or unique local) IPv6 address */
+  address6: string
+}
+
 export interface BgpConfig {
   asn: number
   /** router id; this host's underlay address when absent */
@@ -48,6 +60,10 @@ export interface BgpConfig {
   allow: Prefix[]
   /** longest prefix accepted */
   maxPrefixLength: number
+  /** IPv6 prefixes accepted besides pool6 (MP-BGP IPv6 unicast, dual-stack hosts) */
+  allow6: Prefix6[]
+  /** longest IPv6 prefix accepted */
+  maxPrefixLength6: number
   /** per-peer limit of accepted prefixes; over it the session is closed (Cease 1) */
   maxPrefixes: number
   /** TCP port to listen on and connect to */
@@ -63,6 +79,8 @@ export interface BgpConfig {
   /** BFD for the mesh peers, --peer peers, dynamic neighbours; the default of every [peer.NAME] */
   bfd: BfdConfig
   peers: BgpPeerConfig[]
+  /** peers with an IPv6 address (IPv6 TCP sessions) */
+  peers6: BgpPeer6Config[]
 }
 
 export const BGP_KEYS: Record<string, KeySpec> = {
@@ -77,6 +95,8 @@ export const BGP_KEYS: Record<string, KeySpec> = {
   'cluster-id': { parse: v.routerId, flag: 'cluster-id', description: 'route-reflector cluster id', default: 'the router id' },
   allow: { parse: (s) => v.list(s, v.prefix), flag: 'allow', description: 'prefixes accepted besides the pool (comma-separated CIDRs)', default: 'none' },
   'max-prefix-length': { parse: (s) => v.intIn(s, 1, 32, 'prefix length'), flag: 'max-prefix-length', description: 'longest prefix accepted', default: '32' },
+  allow6: { parse: (s) => v.list(s, prefix6), flag: 'allow6', description: 'IPv6 prefixes accepted besides pool6 (comma-separated CIDRs; dual-stack hosts)', default: 'none' },
+  'max-prefix-length6': { parse: (s) => v.intIn(s, 1, 128, 'prefix length'), flag: 'max-prefix-length6', description: 'longest IPv6 prefix accepted', default: '128' },
   'max-prefixes': { parse: (s) => v.intIn(s, 1, 100_000_000, 'count'), flag: 'max-prefixes', description: 'per-peer limit of accepted prefixes (Cease/Maximum Number of Prefixes Reached over it)', default: '100000' },
   port: { parse: (s) => v.intIn(s, 1, 65535, 'port'), flag: 'bgp-port', description: 'TCP port', default: '179' },
   listen: { parse: v.bool, flag: 'bgp-listen', description: 'accept incoming sessions', default: 'yes' },
@@ -87,13 +107,42 @@ export const BGP_KEYS: Record<string, KeySpec> = {
 }
 
 export const PEER_KEYS: Record<string, KeySpec> = {
-  address: { parse: v.address, description: "the peer's address" },
+  address: { parse: peerAddress, description: "the peer's address (IPv4, or IPv6 on a dual-stack host: a session over IPv6)" },
   asn: { parse: v.asn, description: "the peer's AS (eBGP when it differs from the fabric asn)", default: 'the fabric asn' },
   passive: { parse: v.bool, description: 'only accept the session, never connect', default: 'no' },
   'max-prefixes': { parse: (s) => v.intIn(s, 1, 100_000_000, 'count'), description: 'limit for this peer', default: '[bgp] max-prefixes' },
   'rr-client': { parse: v.bool, description: 'this peer is a route-reflector client (when route-reflector = yes every iBGP peer is)', default: 'no' },
   // BFD per peer; absent keys come from [bgp]
   ...Object.fromEntries(Object.entries(bfdKeys(undefined)).map(([k, spec]) => [k, { ...spec, default: `[bgp] ${k}` }])),
+}
+
+/** A peer's address: IPv4 (a number), or a global / unique-local IPv6 address (canonical text). */
+function peerAddress(s: string): v.Parsed<number | string> {
+  const t = s.trim()
+  if (!t.includes(':')) return v.address(t)
+  const r = canonicalAddress6(t)
+  if (!r.ok) return { ok: false, error: `an IPv4 or IPv6 address (${r.error})` }
+  const kind = classify6(r.value)
+  if (kind !== 'global' && kind !== 'unique-local') return { ok: false, error: `a global or unique-local IPv6 address, not ${kind} (link-local peers are not supported: a session needs an address without a zone)` }
+  return { ok: true, value: r.value }
+}
+
+/** `ADDRESS[@ASN]` with an IPv4 or IPv6 address (the --peer flag). */
+function peerFlag(text: string): v.Parsed<{ address: number | string; asn?: number }> {
+  const [a, n, ...rest] = text.trim().split('@')
+  if (rest.length > 0 || a === undefined) return { ok: false, error: 'ADDRESS or ADDRESS@ASN' }
+  const addr = peerAddress(a)
+  if (!addr.ok) return { ok: false, error: `ADDRESS or ADDRESS@ASN (${addr.error})` }
+  if (n === undefined) return { ok: true, value: { address: addr.value } }
+  const as = v.asn(n)
+  if (!as.ok) return { ok: false, error: `ADDRESS@ASN (${as.error})` }
+  return { ok: true, value: { address: addr.value, asn: as.value } }
+}
+
+/** An IPv6 prefix in CIDR form (host bits zero), e.g. fd00:beef::/48. */
+function prefix6(s: string): v.Parsed<Prefix6> {
+  const r = parsePrefix6(s.trim())
+  return r.ok ? { ok: true, value: r.value } : { ok: false, error: `an IPv6 prefix (${r.error})` }
 }
 
 function holdTime(s: string): v.Parsed<number> {
@@ -132,6 +181,8 @@ export function parseBgp(opts: {
     clusterId: get<number | undefined>(values, 'cluster-id', undefined),
     allow: get(values, 'allow', []),
     maxPrefixLength: get(values, 'max-prefix-length', 32),
+    allow6: get(values, 'allow6', []),
+    maxPrefixLength6: get(values, 'max-prefix-length6', 128),
     maxPrefixes: get(values, 'max-prefixes', 100_000),
     port: get(values, 'port', 179),
     listen: get(values, 'listen', true),
@@ -140,12 +191,13 @@ export function parseBgp(opts: {
     gracefulRestartStalepathTime: get(values, 'graceful-restart-stalepath-time', 360),
     bfd: bfdFromValues({ file, sectionName: 'bgp', values, errors }),
     peers: [],
+    peers6: [],
   }
   if (config.holdTime > 0 && config.keepaliveTime * 3 > config.holdTime) {
     const w = values.get('keepalive-time')?.where ?? values.get('hold-time')?.where ?? file
     errors.push(new ConfigError({ where: w, section: 'bgp', key: 'keepalive-time', value: String(config.keepaliveTime), expected: `at most a third of hold-time (${config.holdTime} s)` }))
   }
-  const byAddress = new Map<number, string>()
+  const byAddress = new Map<number | string, string>()
   for (const section of opts.peerSections) {
     const name = section.name.slice('peer.'.length)
     const where = `${file}:${section.line}`
@@ -155,20 +207,22 @@ export function parseBgp(opts: {
       if (!section.entries.has('address')) errors.push(new ConfigError({ where, section: section.name, key: 'address', expected: "required: the peer's address" }))
       continue
     }
-    const a = address.value as number
+    const a = address.value as number | string
     if (byAddress.has(a)) {
-      errors.push(new ConfigError({ where: address.where, section: section.name, key: 'address', value: formatAddress(a), expected: `a unique peer address; ${byAddress.get(a)} already uses it` }))
+      errors.push(new ConfigError({ where: address.where, section: section.name, key: 'address', value: typeof a === 'string' ? a : formatAddress(a), expected: `a unique peer address; ${byAddress.get(a)} already uses it` }))
       continue
     }
     byAddress.set(a, `[peer.${name}]`)
-    config.peers.push({
-      name, address: a, asn: get(pv, 'asn', fabricAsn), passive: get(pv, 'passive', false),
+    const peer = {
+      name, asn: get(pv, 'asn', fabricAsn), passive: get(pv, 'passive', false),
       maxPrefixes: get<number | undefined>(pv, 'max-prefixes', undefined), rrClient: get(pv, 'rr-client', false), where: address.where,
       bfd: bfdFromValues({ file, sectionName: section.name, values: pv, base: config.bfd, errors }),
-    })
+    }
+    if (typeof a === 'string') config.peers6.push({ ...peer, address6: a })
+    else config.peers.push({ ...peer, address: a })
   }
   for (const text of opts.peerFlags) {
-    const r = v.peerSpec(text)
+    const r = peerFlag(text)
     if (!r.ok) {
       errors.push(new ConfigError({ where: '--peer (or FABRIC_PEER)', key: 'peer', value: text, expected: r.error }))
       continue
@@ -179,7 +233,10 @@ export function parseBgp(opts: {
       continue
     }
     byAddress.set(r.value.address, `--peer ${text}`)
-    config.peers.push({ name: formatAddress(r.value.address), address: r.value.address, asn: r.value.asn ?? fabricAsn, passive: false, rrClient: false, where: '--peer', bfd: config.bfd })
+    const a = r.value.address
+    const peer = { asn: r.value.asn ?? fabricAsn, passive: false, rrClient: false, where: '--peer', bfd: config.bfd }
+    if (typeof a === 'string') config.peers6.push({ ...peer, name: a, address6: a })
+    else config.peers.push({ ...peer, name: formatAddress(a), address: a })
   }
   return config
 }

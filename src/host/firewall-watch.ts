@@ -22,6 +22,13 @@ export const NFNL_SUBSYS_NFTABLES = 10
 /** the last message of every nf_tables transaction (a new ruleset generation) */
 export const NFT_MSG_NEWGEN = 15
 const NLMSG_HDRLEN = 16
+/**
+ * The safety check while events arrive: every 5 minutes. Lost events are
+ * reported by the socket (ENOBUFS, checked at once), so this is for the
+ * unforeseen; each check starts iptables-save, which an idle agent should not
+ * do every minute (bench/idle).
+ */
+export const SAFETY_MS = 300_000
 const NLMSG_ERROR = 2
 const NLMSG_OVERRUN = 4
 
@@ -61,7 +68,7 @@ export interface FirewallWatchOptions {
   log: Logger
   /** polling interval when no events can be had (--firewall-check-interval) */
   pollMs: number
-  /** safety check interval while events arrive (default 60 s) */
+  /** safety check interval while events arrive (default SAFETY_MS) */
   safetyMs?: number
   /** quiet time after a change before the check runs (default 150 ms) */
   debounceMs?: number
@@ -112,7 +119,7 @@ export class FirewallWatch {
     } else {
       this.fallbackReason = 'legacy iptables announces no changes'
     }
-    const every = this.mode === 'events' ? (this.opts.safetyMs ?? 60_000) : this.opts.pollMs
+    const every = this.mode === 'events' ? (this.opts.safetyMs ?? SAFETY_MS) : this.opts.pollMs
     if (this.mode === 'poll') this.opts.log.info('firewall-watch-polling', { intervalSeconds: this.opts.pollMs / 1000, reason: this.fallbackReason })
     else this.opts.log.debug('firewall-watch-events', { safetyCheckSeconds: every / 1000 })
     this.interval = setInterval(() => this.run(), every)

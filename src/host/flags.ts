@@ -41,7 +41,7 @@ export const HOST_OPTIONS = {
     type: 'string', description: 'iptables backend to program', options: ['auto', 'nft', 'legacy'], env: 'FABRIC_IPTABLES_BACKEND', default: 'auto',
   },
   'firewall-check-interval': {
-    type: 'string', description: "seconds between checks that fabric's chains are in place when nf_tables change events cannot be had (legacy iptables); with them the chains are checked on every change and every 60 s", env: 'FABRIC_FIREWALL_CHECK_INTERVAL', default: '3',
+    type: 'string', description: "seconds between checks that fabric's chains are in place when nf_tables change events cannot be had (legacy iptables); with them the chains are checked on every change and every 5 minutes", env: 'FABRIC_FIREWALL_CHECK_INTERVAL', default: '3',
   },
 } as const satisfies Record<string, HostOptionSpec>
 

@@ -111,6 +111,9 @@ const EXPECT_MAX = 16384
 /** A route event fabric's own operation will cause. */
 type Expected = ExpectedEvent<number>
 
+/** a full reconcile re-reads the connected networks when they are older than this (events keep them current) */
+const CONNECTED_MAX_AGE_MS = 60_000
+
 /** Why a desired route is not given to the kernel. */
 interface Refusal {
   refused: NextHopRefusal
@@ -143,6 +146,8 @@ export class FibSync extends SyncRunner<ReconcileResult> {
   private intervalMs = 5000
   /** connected networks, kept while the subscription tells of interface changes */
   private connectedCache: Connected[] | undefined
+  /** when connectedCache was read from the kernel (timers.now()) */
+  private connectedAt = 0
   private readonly debounceMs: number
 
   constructor(private readonly opts: FibSyncOptions) {
@@ -395,7 +400,10 @@ export class FibSync extends SyncRunner<ReconcileResult> {
     if (this.connectedCache) return this.connectedCache
     const c = await this.port.connected()
     // kept only while interface events would tell that it changed
-    if (this.subscription) this.connectedCache = c
+    if (this.subscription) {
+      this.connectedCache = c
+      this.connectedAt = this.timers.now()
+    }
     return c
   }
 
@@ -603,8 +611,10 @@ export class FibSync extends SyncRunner<ReconcileResult> {
 
   private async fullRun(t0: number): Promise<void> {
     const { protocol, table, log } = this.opts
-    // connected networks are read afresh: a full reconcile trusts no cache
-    this.connectedCache = undefined
+    // connected networks: interface events and overruns drop the cache at once; besides, a full
+    // reconcile reads them afresh once a minute (not every time: an idle agent would dump links
+    // and addresses every reconcile interval for nothing)
+    if (this.timers.now() - this.connectedAt >= CONNECTED_MAX_AGE_MS) this.connectedCache = undefined
     const connected = await this.refreshConnected()
     // slots of prefixes nobody wants any more, and the current objects of those still wanted
     for (const [p, slot] of [...this.slots.entries()]) {

@@ -97,7 +97,8 @@ export function defaultMetric6(r: DesiredRoute6): number {
 }
 
 const LOG_EACH_MAX = 64
-const EXPECT_MS = 2000
+/** how long the events of an applied batch are still expected (queued on the event socket behind a busy loop) */
+const EXPECT_MS = 30_000
 
 /** What fabric has (or would have) in the kernel for a prefix. */
 interface Inst {
@@ -288,6 +289,15 @@ export class FibSync6 extends SyncRunner<ReconcileResult6> {
 
   private expect(batch: RouteBatch6, id: number): void {
     for (const op of batch.ops) this.own.expect(op.prefix, { kind: op.kind === OP.DELETE ? 'del' : 'new', gateway: op.gateway, oif: op.oif, metric: op.metric, batch: id })
+  }
+
+  /** Forgets the expectations of the batch's failed operations. */
+  private unexpectFailed(batch: RouteBatch6, id: number, errnos: Int32Array): void {
+    batch.ops.forEach((op, i) => {
+      if (errnos[i] === 0) return
+      const kind = op.kind === OP.DELETE ? 'del' : 'new'
+      this.own.take(op.prefix, (e) => e.batch === id && e.kind === kind && e.gateway === op.gateway && e.metric === op.metric)
+    })
   }
 
   private unexpect(batch: RouteBatch6, id: number): void {
@@ -498,10 +508,18 @@ export class FibSync6 extends SyncRunner<ReconcileResult6> {
     const id = ++this.batchSeq
     const sub = this.subscription
     if (sub !== undefined) this.expect(batch, id)
+    let errnos: Int32Array | undefined
     try {
-      return await this.opts.port.applyBatch6(batch)
+      errnos = await this.opts.port.applyBatch6(batch)
+      return errnos
     } finally {
-      if (sub !== undefined) this.timers.after(EXPECT_MS, () => this.guard(() => this.unexpect(batch, id)))
+      if (sub !== undefined) {
+        // a failed operation changed nothing: no event will come for it (as fib-sync.ts does)
+        if (errnos) this.unexpectFailed(batch, id, errnos)
+        else this.unexpect(batch, id)
+        // the others' events may still be queued on the event socket
+        this.timers.after(EXPECT_MS, () => this.guard(() => this.unexpect(batch, id)))
+      }
     }
   }
 }

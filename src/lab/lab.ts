@@ -11,7 +11,15 @@
  *   NAME-rK   with --topology rr and a BIRD or FRR engine: reflector K
  *             (10.99.0.(1+K)); with fabric's own reflectors hosts 1..K reflect
  *
- * Labs above ~30 hosts need a larger kernel neighbour table: see neigh.ts.
+ * With --ipv6 (dual-stack) every host and container also gets IPv6 (see
+ * labAddress6, V6CONTRACT's lab addressing): eth0 fd00:99::I/64 on the
+ * underlay, docker0 fd00:fab:0:I::1/64 (host I's subnet6 in pool6
+ * fd00:fab::/48), the container fd00:fab:0:I::2 with its default route via
+ * docker0's ::1. I is written with the host's decimal digits (host 12:
+ * fd00:99::12, fd00:fab:0:12::/64), as in the IPv4 addresses.
+ *
+ * Labs above ~30 hosts need a larger kernel neighbour table (dual-stack
+ * labs IPv6's too): see neigh.ts.
  *
  * Nothing is created in the root namespace (veths are created directly in
  * their target namespaces). Everything carries the lab name, so `lab down`
@@ -24,7 +32,8 @@ import { fileURLToPath } from 'node:url'
 import { getJson } from '../api/client.js'
 import type { Mode } from '../config/fabric-config.js'
 import { formatAddress, parseAddress } from '../net/ipv4.js'
-import { claimedLabs, ensureNeigh, neighShortfall, releaseNeigh, sysctlName } from './neigh.js'
+import { canonicalAddress6 } from '../net/ipv6.js'
+import { type NeighFamily, claimedLabs, ensureNeigh, neighShortfall, readNeigh, releaseNeigh, sysctlName } from './neigh.js'
 import { type RrEngine, removeFrrDirs, startBirdReflector, startFrrReflector } from './reflectors.js'
 import { must, run, sleep, waitFor } from './sh.js'
 
@@ -44,6 +53,8 @@ export interface LabHost {
   address6?: string
   subnet6?: string
   containerIp6?: string
+  /** dual-stack lab: docker0's IPv6 address (::1 of subnet6), the container's default gateway */
+  gateway6?: string
   dir: string
   socket: string
   log: string
@@ -72,6 +83,9 @@ export interface LabSpec {
   clusterId?: string
   pool: string
   underlay: string
+  /** dual-stack lab (--ipv6): the IPv6 pool and underlay prefix; absent: IPv4 only */
+  pool6?: string
+  underlay6?: string
   config: string
   created: string
   /** extra `fabric join` arguments every agent gets */
@@ -102,6 +116,8 @@ export interface LabUpOptions {
   env?: Record<string, string>
   /** agents started at once while earlier ones are still coming up (default 8) */
   startConcurrency?: number
+  /** dual-stack hosts and containers (IPv6 addressing of labAddress6, pool6 in fabric.ini); default false: IPv4 only */
+  ipv6?: boolean
 }
 
 /** The underlay: 10.99.0.0/24 while every host fits (up to 244 hosts: the addresses the docs and tests show), /16 beyond. */
@@ -137,7 +153,29 @@ export function labDir(name: string): string {
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
 const fabricBin = join(repoRoot, 'bin', 'fabric.js')
 
-function hostSpec(name: string, dir: string, i: number): LabHost {
+/** The lab's IPv6 pool and underlay (dual-stack labs). */
+export const LAB_POOL6 = 'fd00:fab::/48'
+export const LAB_UNDERLAY6 = 'fd00:99::/64'
+/** Every host index is written as one IPv6 group of its decimal digits, so at most 9999 (MAX_HOSTS is far below). */
+const MAX_HOSTS6 = 9999
+
+/**
+ * Host I's IPv6 addresses in a dual-stack lab: underlay fd00:99::I, subnet6
+ * fd00:fab:0:I::/64, docker0 (gateway6) ::1 of it, the container ::2; I in
+ * decimal digits read as one hex group (host 12: fd00:99::12), all RFC 5952 text.
+ */
+export function labAddress6(i: number): { address6: string; subnet6: string; gateway6: string; containerIp6: string } {
+  if (!Number.isInteger(i) || i < 1 || i > MAX_HOSTS6) throw new Error(`lab host index ${i}: expected 1 to ${MAX_HOSTS6} for IPv6 addressing`)
+  const canon = (text: string): string => {
+    const r = canonicalAddress6(text)
+    if (!r.ok) throw new Error(r.error)
+    return r.value
+  }
+  const net = canon(`fd00:fab:0:${i}::`)
+  return { address6: canon(`fd00:99::${i}`), subnet6: `${net}/64`, gateway6: canon(`fd00:fab:0:${i}::1`), containerIp6: canon(`fd00:fab:0:${i}::2`) }
+}
+
+function hostSpec(name: string, dir: string, i: number, ipv6 = false): LabHost {
   const h = `h${i}`
   return {
     index: i,
@@ -148,6 +186,7 @@ function hostSpec(name: string, dir: string, i: number): LabHost {
     subnet: `${formatAddress(POOL_BASE + i * 256)}/24`,
     gateway: formatAddress(POOL_BASE + i * 256 + 1),
     containerIp: formatAddress(POOL_BASE + i * 256 + 2),
+    ...(ipv6 ? labAddress6(i) : {}),
     dir: join(dir, h),
     socket: join(dir, h, 'fabric.sock'),
     log: join(dir, h, 'agent.log'),
@@ -161,12 +200,13 @@ export function modeDefaults(mode: Mode): string[] {
   return []
 }
 
-export function renderLabIni(spec: Pick<LabSpec, 'pool' | 'mode' | 'hosts'> & { topology?: Topology }, extra: string[] = []): string {
+export function renderLabIni(spec: Pick<LabSpec, 'pool' | 'mode' | 'hosts'> & { topology?: Topology; pool6?: string }, extra: string[] = []): string {
   const lines = [
     '; written by `fabric lab up`',
     '[fabric]',
     `pool = ${spec.pool}`,
     'host-prefix = 24',
+    ...(spec.pool6 ? [`pool6 = ${spec.pool6}`, 'host-prefix6 = 64'] : []),
     `mode = ${spec.mode}`,
     'route-protocol = fabric',
     // short in small labs (tests see a deleted route come back quickly); in large
@@ -175,7 +215,12 @@ export function renderLabIni(spec: Pick<LabSpec, 'pool' | 'mode' | 'hosts'> & { 
     ...extra,
   ]
   // with reflectors no host is listed: each one gets its subnet and its peers (the reflectors) by flags
-  if (spec.topology !== 'rr') for (const h of spec.hosts) lines.push('', `[host.${h.name}]`, `address = ${h.address}`, `subnet = ${h.subnet}`)
+  if (spec.topology !== 'rr') {
+    for (const h of spec.hosts) {
+      lines.push('', `[host.${h.name}]`, `address = ${h.address}`, `subnet = ${h.subnet}`)
+      if (spec.pool6 && h.address6 && h.subnet6) lines.push(`address6 = ${h.address6}`, `subnet6 = ${h.subnet6}`)
+    }
+  }
   return `${lines.join('\n')}\n`
 }
 
@@ -198,7 +243,8 @@ function reflectorsOf(name: string, dir: string, hosts: LabHost[], count: number
 /**
  * The `fabric join` arguments a lab host gets from the lab's size and
  * topology: above LARGE_LAB hosts a 30 s firewall check; none more in a mesh
- * (fabric.ini lists every host); with reflectors its subnet and
+ * (fabric.ini lists every host); with reflectors its subnet (dual-stack: and
+ * its subnet6 and address6) and
  * `--peer` for each reflector, and on a fabric reflector `--route-reflector`,
  * the shared cluster id, a listen range for the clients and the other reflectors as peers.
  */
@@ -211,8 +257,10 @@ function peeringArgs(spec: LabSpec, h: LabHost): string[] {
   if (spec.topology !== 'rr') return []
   const self = spec.reflectors.find((r) => r.engine === 'fabric' && r.ns === h.ns)
   const peers = spec.reflectors.filter((r) => r !== self).flatMap((r) => ['--peer', r.address])
-  if (!self) return ['--subnet', h.subnet, ...peers]
-  return ['--subnet', h.subnet, '--route-reflector', 'yes', '--cluster-id', spec.clusterId ?? CLUSTER_ID, '--listen-range', spec.underlay, ...peers]
+  // dual-stack: this host's IPv6 subnet and underlay address by flags too; MP-BGP carries IPv6 over the same IPv4 sessions
+  const own = spec.pool6 && h.subnet6 && h.address6 ? ['--subnet', h.subnet, '--subnet6', h.subnet6, '--address6', h.address6] : ['--subnet', h.subnet]
+  if (!self) return [...own, ...peers]
+  return [...own, '--route-reflector', 'yes', '--cluster-id', spec.clusterId ?? CLUSTER_ID, '--listen-range', spec.underlay, ...peers]
 }
 
 async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -239,26 +287,31 @@ export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
     if ((opts.mode ?? 'static') !== 'bgp') throw new Error(`--topology rr: route reflectors need --mode bgp (not ${opts.mode ?? 'static'})`)
     if (nrr < 1 || nrr > 8) throw new Error(`--reflectors ${nrr}: expected 1 to 8`)
     if (engine === 'fabric' && nrr >= opts.hosts) throw new Error(`--reflectors ${nrr} with --rr-engine fabric: the reflectors are hosts 1..${nrr}, so --hosts must be larger`)
+    if (opts.ipv6 && engine !== 'fabric') throw new Error(`--ipv6 with --rr-engine ${engine}: the lab's BIRD and FRR reflector templates are IPv4 only; a dual-stack lab with reflectors uses fabric's own (--rr-engine fabric)`)
   }
+  const families: NeighFamily[] = opts.ipv6 ? ['ipv4', 'ipv6'] : ['ipv4']
+  if (opts.ipv6) ipv6Check()
   if ((await labNamespaces(opts.name)).length > 0 || existsSync(labDir(opts.name))) {
     throw new Error(`lab "${opts.name}" already exists; run \`fabric lab down --name ${opts.name}\` first`)
   }
   const nodes = opts.hosts + (engine === 'fabric' ? 0 : nrr)
   // before anything is created: refuse without --no-sysctl's consent, or raise (and record) the limits
-  if (opts.sysctl === false && neighShortfall(nodes).length > 0) await ensureNeigh(LAB_ROOT, opts.name, nodes, false)
+  if (opts.sysctl === false && families.some((f) => neighShortfall(nodes, readNeigh(f)).length > 0)) await ensureNeigh(LAB_ROOT, opts.name, nodes, false, families)
   const dir = labDir(opts.name)
   mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const hosts = Array.from({ length: opts.hosts }, (_, k) => hostSpec(opts.name, dir, k + 1))
+  const ipv6 = opts.ipv6 === true
+  const hosts = Array.from({ length: opts.hosts }, (_, k) => hostSpec(opts.name, dir, k + 1, ipv6))
   const reflectors = topology === 'rr' ? reflectorsOf(opts.name, dir, hosts, nrr, engine) : []
   const spec: LabSpec = {
     name: opts.name, mode: opts.mode ?? 'static', hosts, topology, reflectors, clusterId: topology === 'rr' ? CLUSTER_ID : undefined,
     pool: labPool(opts.hosts), underlay: labUnderlay(opts.hosts),
+    ...(ipv6 ? { pool6: LAB_POOL6, underlay6: LAB_UNDERLAY6 } : {}),
     config: join(dir, 'fabric.ini'), created: new Date().toISOString(), joinArgs: opts.joinArgs ?? [],
     iniExtra: opts.iniExtra ?? modeDefaults(opts.mode ?? 'static'),
   }
   writeFileSync(join(dir, 'lab.json'), `${JSON.stringify(spec, null, 2)}\n`)
   try {
-    await ensureNeigh(LAB_ROOT, opts.name, nodes, opts.sysctl !== false)
+    await ensureNeigh(LAB_ROOT, opts.name, nodes, opts.sysctl !== false, families)
     const sw = `${opts.name}-sw`
     const dedicated = reflectors.filter((r) => r.engine !== 'fabric')
     const namespaces = [sw, ...hosts.flatMap((h) => [h.ns, h.containerNs]), ...dedicated.map((r) => r.ns)]
@@ -266,7 +319,8 @@ export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
     // links are created from here directly inside their namespaces; then each
     // namespace is configured with one `ip -n NS -batch -`, several at once
     const create: string[] = []
-    const perNs = new Map<string, string[]>([[sw, ['link set lo up', 'link add br0 type bridge', 'link set br0 up']]])
+    // dual-stack: no MLD snooping on the underlay switch, so IPv6 multicast (ND, RIPng's ff02::9) is flooded as on a plain segment
+    const perNs = new Map<string, string[]>([[sw, ['link set lo up', `link add br0 type bridge${ipv6 ? ' mcast_snooping 0' : ''}`, 'link set br0 up']]])
     for (const h of hosts) {
       mkdirSync(h.dir, { recursive: true })
       create.push(
@@ -290,6 +344,10 @@ export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
     await pool([...perNs], 8, async ([ns, lines]) => {
       await must('ip', ['-n', ns, '-batch', '-'], `${lines.join('\n')}\n`)
     })
+    if (ipv6) {
+      await staticUnderlay6(hosts.map((h) => h.ns))
+      await waitIpv6Settled(namespaces.filter((n) => n !== sw))
+    }
     writeFileSync(spec.config, renderLabIni(spec, spec.iniExtra))
     for (const r of dedicated) {
       const p = { ns: r.ns, dir: r.dir, address: r.address, asn: 64512, clusterId: CLUSTER_ID, clientRange: spec.underlay, holdTime: 9, clients: opts.hosts }
@@ -308,20 +366,80 @@ function prefixLen(cidr: string): number {
   return Number(cidr.split('/')[1])
 }
 
-function hostLinkSetup(h: LabHost, underlay: string): string[] {
+/**
+ * `ip -batch` lines of a host namespace. IPv6 addresses are added with
+ * nodad, so they are usable at once (no duplicate on the lab's segments);
+ * IPv6 forwarding is the agent's to enable, like IPv4's.
+ */
+export function hostLinkSetup(h: LabHost, underlay: string): string[] {
+  const v6 = h.address6 && h.gateway6 && h.subnet6
   return [
     'link set lo up',
     `addr add ${h.address}/${prefixLen(underlay)} dev eth0`,
+    ...(v6 ? [`addr add ${h.address6}/${prefixLen(LAB_UNDERLAY6)} dev eth0 nodad`] : []),
     'link set eth0 up',
     'link add docker0 type bridge',
     `addr add ${h.gateway}/24 dev docker0`,
+    ...(v6 ? [`addr add ${h.gateway6}/${prefixLen(h.subnet6!)} dev docker0 nodad`] : []),
     'link set docker0 up',
     'link set veth0 master docker0 up',
   ]
 }
 
-function containerLinkSetup(h: LabHost): string[] {
-  return ['link set lo up', `addr add ${h.containerIp}/24 dev eth0`, 'link set eth0 up', `route add default via ${h.gateway}`]
+/** `ip -batch` lines of a container namespace: its address(es) and default route(s) via docker0. */
+export function containerLinkSetup(h: LabHost): string[] {
+  const v6 = h.containerIp6 && h.gateway6 && h.subnet6
+  return [
+    'link set lo up',
+    `addr add ${h.containerIp}/24 dev eth0`,
+    ...(v6 ? [`addr add ${h.containerIp6}/${prefixLen(h.subnet6!)} dev eth0 nodad`] : []),
+    'link set eth0 up',
+    `route add default via ${h.gateway}`,
+    ...(v6 ? [`route add default via ${h.gateway6}`] : []),
+  ]
+}
+
+/**
+ * Waits until no IPv6 address in these namespaces is tentative: the
+ * link-local addresses the kernel gives every interface pass duplicate
+ * address detection about 1-2 s after the link is up, and until then a
+ * namespace sends no neighbour solicitation (a ping leaves only after it),
+ * RIPng has no link-local source. The lab's own addresses are nodad; a
+ * duplicate (dadfailed) is an error.
+ */
+export async function waitIpv6Settled(namespaces: string[], timeoutMs = 10_000): Promise<void> {
+  await pool(namespaces, 8, async (ns) => {
+    let last = ''
+    const ok = await waitFor(async () => {
+      const r = await run('ip', ['-n', ns, '-6', '-o', 'addr', 'show', 'tentative'])
+      last = r.stdout.trim()
+      if (/\bdadfailed\b/.test(last)) throw new Error(`IPv6 duplicate address detection failed in ${ns}: ${last}`)
+      return r.code === 0 && last === '' ? true : undefined
+    }, timeoutMs, 100)
+    if (!ok) throw new Error(`IPv6 addresses in ${ns} still tentative after ${timeoutMs / 1000} s: ${last}`)
+  })
+}
+
+/**
+ * The lab's IPv6 underlay is configured statically (no router sends Router
+ * Advertisements on it), as a server's usually is: accept_ra = 0 on each
+ * host's eth0, so the agent's warning about RAs ignored once it forwards
+ * (meant for underlays configured by SLAAC) does not apply. One process per
+ * host namespace (a sysctl is per namespace), 8 at a time.
+ */
+async function staticUnderlay6(namespaces: string[]): Promise<void> {
+  await pool(namespaces, 8, async (ns) => {
+    await must('nsenter', [`--net=/run/netns/${ns}`, 'sh', '-c', 'echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_ra'])
+  })
+}
+
+/** A dual-stack lab needs a kernel with IPv6 (its neighbour table's limits are read as the check): refused before anything is created. */
+export function ipv6Check(read: () => unknown = () => readNeigh('ipv6')): void {
+  try {
+    read()
+  } catch {
+    throw new Error('--ipv6: this kernel has no IPv6 (net.ipv6.neigh.default is missing: booted with ipv6.disable=1?)')
+  }
 }
 
 /**
@@ -330,8 +448,12 @@ function containerLinkSetup(h: LabHost): string[] {
  */
 export async function startAgents(spec: LabSpec, hosts: LabHost[], opts: { logLevel?: string; env?: Record<string, string>; concurrency?: number; timeoutMs?: number } = {}): Promise<void> {
   await pool(hosts, opts.concurrency ?? 8, async (h) => {
-    startAgent(spec, h, { logLevel: opts.logLevel, env: opts.env })
-    await waitAgents(spec, [h], opts.timeoutMs ?? 60_000)
+    const child = startAgent(spec, h, { logLevel: opts.logLevel, env: opts.env })
+    let exit: string | undefined
+    child.once('exit', (code, signal) => {
+      exit = signal ? `signal ${signal}` : `code ${code}`
+    })
+    await waitAgentUp(h, opts.timeoutMs ?? 60_000, () => exit)
   })
 }
 
@@ -360,20 +482,23 @@ function spawnJoin(h: LabHost, args: string[], opts: { logLevel?: string; env?: 
 
 /** Waits until every agent (or the given ones) answers on its control socket. */
 export async function waitAgents(spec: LabSpec, hosts: LabHost[] = spec.hosts, timeoutMs = 30_000): Promise<void> {
-  await pool(hosts, 16, async (h) => {
-    const ok = await waitFor(async () => {
-      try {
-        await getJson(h.socket, '/v1/status', 1000)
-        return true
-      } catch {
-        return undefined
-      }
-    }, timeoutMs, 100)
-    if (!ok) {
-      const tail = existsSync(h.log) ? readFileSync(h.log, 'utf8').split('\n').slice(-15).join('\n') : '(no log)'
-      throw new Error(`agent of ${h.name} did not come up within ${timeoutMs / 1000} s; last log lines:\n${tail}`)
+  await pool(hosts, 16, (h) => waitAgentUp(h, timeoutMs))
+}
+
+/** Waits until a host's agent answers; fails at once when `exited` says the process is gone (e.g. refused its config). */
+async function waitAgentUp(h: LabHost, timeoutMs: number, exited: () => string | undefined = () => undefined): Promise<void> {
+  const r = await waitFor(async () => {
+    try {
+      await getJson(h.socket, '/v1/status', 1000)
+      return 'up'
+    } catch {
+      return exited() === undefined ? undefined : 'exited'
     }
-  })
+  }, timeoutMs, 100)
+  if (r === 'up') return
+  const tail = existsSync(h.log) ? readFileSync(h.log, 'utf8').split('\n').slice(-15).join('\n') : '(no log)'
+  if (r === 'exited') throw new Error(`agent of ${h.name} exited (${exited()}) before answering; last log lines:\n${tail}`)
+  throw new Error(`agent of ${h.name} did not come up within ${timeoutMs / 1000} s; last log lines:\n${tail}`)
 }
 
 /** The pid of the agent process (node) running in a host namespace, if any. */
@@ -461,7 +586,7 @@ export async function labDown(name: string): Promise<{ namespaces: number; proce
   rmSync(labDir(name), { recursive: true, force: true })
   const live = new Set((await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => /^([a-z][a-z0-9]{0,11})-/.exec(l)?.[1]))
   const { restored } = await releaseNeigh(LAB_ROOT, name, (other) => live.has(other) || existsSync(labDir(other)))
-  return { namespaces: namespaces.length, processes, restored: restored.map((r) => `${sysctlName(r.key)}=${r.to}`) }
+  return { namespaces: namespaces.length, processes, restored: restored.map((r) => `${sysctlName(r.key, r.family)}=${r.to}`) }
 }
 
 /** Labs present on this machine (by directory or namespace). */
@@ -486,24 +611,32 @@ export interface PingResult {
   ok: boolean
 }
 
-/** Pings every container from every other container (one shell per source container, 4 sources at a time). */
-export async function reachability(spec: LabSpec, timeoutS = 1): Promise<PingResult[]> {
-  return reachabilityFrom(spec, spec.hosts, { timeoutS })
+/** Pings every container from every other container (one shell per source container, 4 sources at a time); family 6: their IPv6 addresses (dual-stack lab). */
+export async function reachability(spec: LabSpec, timeoutS = 1, family: 4 | 6 = 4): Promise<PingResult[]> {
+  return reachabilityFrom(spec, spec.hosts, { timeoutS, family })
 }
 
 /**
  * Pings every other container from each of these containers: one shell per
  * source inside its container's namespace sends all its pings at once
  * (sources `parallel` at a time), so a 200-host sample takes seconds.
+ * family 6 pings the containers' IPv6 addresses (containerIp6) instead;
+ * a lab without IPv6 has none to ping, which is an error.
  */
-export async function reachabilityFrom(spec: LabSpec, sources: LabHost[], opts: { timeoutS?: number; parallel?: number } = {}): Promise<PingResult[]> {
+export async function reachabilityFrom(spec: LabSpec, sources: LabHost[], opts: { timeoutS?: number; parallel?: number; family?: 4 | 6 } = {}): Promise<PingResult[]> {
   const script = 'w=$1; shift; for a; do (ping -n -q -c 1 -W "$w" "$a" >/dev/null 2>&1 && echo "ok $a" || echo "fail $a") & done; wait'
-  const byIp = new Map(spec.hosts.map((h) => [h.containerIp, h.name]))
+  const v6 = opts.family === 6
+  const target = (h: LabHost): string => {
+    if (!v6) return h.containerIp
+    if (!h.containerIp6) throw new Error(`lab ${spec.name}: ${h.name} has no IPv6 address (the lab was not brought up with --ipv6)`)
+    return h.containerIp6
+  }
+  const byIp = new Map(spec.hosts.map((h) => [target(h), h.name]))
   const results: PingResult[] = []
   const queue = [...sources]
   const worker = async (): Promise<void> => {
     for (let a = queue.shift(); a; a = queue.shift()) {
-      const targets = spec.hosts.filter((b) => b !== a).map((b) => b.containerIp)
+      const targets = spec.hosts.filter((b) => b !== a).map(target)
       const r = await run('nsenter', [`--net=/run/netns/${a.containerNs}`, 'sh', '-c', script, 'sh', String(opts.timeoutS ?? 1), ...targets], { timeoutMs: 60_000 })
       const seen = new Map<string, boolean>()
       for (const line of r.stdout.split('\n')) {
@@ -515,6 +648,29 @@ export async function reachabilityFrom(spec: LabSpec, sources: LabHost[], opts: 
   }
   await Promise.all(Array.from({ length: Math.min(opts.parallel ?? 10, sources.length) }, worker))
   return results
+}
+
+/** fabric's IPv6 kernel routes (proto 233) in a namespace, as `ip -6 -j route` gives them. */
+export async function fabricRoutes6(ns: string): Promise<{ dst: string; gateway?: string; dev?: string; protocol?: string }[]> {
+  const r = await run('ip', ['-n', ns, '-6', '-j', 'route', 'show', 'proto', '233'])
+  if (r.code !== 0) throw new Error(`ip -n ${ns} -6 route: ${r.stderr.trim()}`)
+  return JSON.parse(r.stdout || '[]') as { dst: string; gateway?: string; dev?: string; protocol?: string }[]
+}
+
+/**
+ * Waits until every host of a dual-stack lab has a fabric IPv6 route
+ * (proto 233, in its kernel) to every other host's subnet6; false at the timeout.
+ */
+export async function waitConverged6(spec: LabSpec, timeoutMs = 30_000): Promise<boolean> {
+  if (!spec.pool6) throw new Error(`lab ${spec.name} has no IPv6 (not brought up with --ipv6)`)
+  const ok = await waitFor(async () => {
+    for (const h of spec.hosts) {
+      const have = new Set((await fabricRoutes6(h.ns)).map((r) => r.dst))
+      if (spec.hosts.some((o) => o !== h && !have.has(o.subnet6!))) return undefined
+    }
+    return true
+  }, timeoutMs, 250)
+  return ok === true
 }
 
 export function renderMatrix(spec: LabSpec, results: PingResult[]): string {
@@ -538,7 +694,7 @@ export { sleep }
  */
 export async function addLabHost(spec: LabSpec, index: number): Promise<LabHost> {
   const dir = labDir(spec.name)
-  const h = hostSpec(spec.name, dir, index)
+  const h = hostSpec(spec.name, dir, index, spec.pool6 !== undefined)
   mkdirSync(h.dir, { recursive: true })
   await must('ip', ['netns', 'add', h.ns])
   await must('ip', ['netns', 'add', h.containerNs])
@@ -549,6 +705,10 @@ export async function addLabHost(spec: LabSpec, index: number): Promise<LabHost>
   await must('ip', ['-n', `${spec.name}-sw`, 'link', 'set', `h${h.index}`, 'master', 'br0', 'up'])
   await must('ip', ['-n', h.ns, '-batch', '-'], `${hostLinkSetup(h, spec.underlay).join('\n')}\n`)
   await must('ip', ['-n', h.containerNs, '-batch', '-'], `${containerLinkSetup(h).join('\n')}\n`)
+  if (h.subnet6) {
+    await staticUnderlay6([h.ns])
+    await waitIpv6Settled([h.ns, h.containerNs])
+  }
   return h
 }
 

@@ -1,11 +1,13 @@
 /**
- * The kernel's neighbour (ARP) table limits for large labs.
+ * The kernel's neighbour (ARP, and IPv6 ND) table limits for large labs.
  *
  * The IPv4 neighbour table is one table for every network namespace; its
  * limits are the root namespace's net.ipv4.neigh.default.gc_thresh1/2/3
  * (defaults 128/512/1024). A lab of N hosts, every host talking to every
  * other, holds about N² entries, so above ~30 hosts the table overflows
- * (ping: "No buffer space available", BGP: EHOSTUNREACH).
+ * (ping: "No buffer space available", BGP: EHOSTUNREACH). The IPv6
+ * neighbour table is the same, with limits of its own
+ * (net.ipv6.neigh.default.gc_thresh1/2/3): a dual-stack lab needs both.
  *
  * This is the one root-namespace change the lab makes: when the limits are
  * too small it raises them for its run and records the values it found in
@@ -22,10 +24,16 @@ export const NEIGH_KEYS = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'] as const
 export type NeighKey = (typeof NEIGH_KEYS)[number]
 export type NeighValues = Record<NeighKey, number>
 
-const PROC = process.env.FABRIC_LAB_NEIGH_PROC ?? '/proc/sys/net/ipv4/neigh/default'
+/** Which neighbour table: ARP (IPv4) or IPv6 neighbour discovery. */
+export type NeighFamily = 'ipv4' | 'ipv6'
 
-export function sysctlName(k: NeighKey): string {
-  return `net.ipv4.neigh.default.${k}`
+const PROC: Record<NeighFamily, string> = {
+  ipv4: process.env.FABRIC_LAB_NEIGH_PROC ?? '/proc/sys/net/ipv4/neigh/default',
+  ipv6: process.env.FABRIC_LAB_NEIGH6_PROC ?? '/proc/sys/net/ipv6/neigh/default',
+}
+
+export function sysctlName(k: NeighKey, family: NeighFamily = 'ipv4'): string {
+  return `net.${family}.neigh.default.${k}`
 }
 
 /**
@@ -44,18 +52,19 @@ export function neighRequired(nodes: number): NeighValues {
   return { gc_thresh1: round(e / 2), gc_thresh2: round(e), gc_thresh3: round(2 * e) }
 }
 
-export function readNeigh(): NeighValues {
+/** The current limits of one family's table; throws when the kernel has no such table (IPv6 disabled). */
+export function readNeigh(family: NeighFamily = 'ipv4'): NeighValues {
   const out = {} as NeighValues
-  for (const k of NEIGH_KEYS) out[k] = Number(readFileSync(join(PROC, k), 'utf8').trim())
+  for (const k of NEIGH_KEYS) out[k] = Number(readFileSync(join(PROC[family], k), 'utf8').trim())
   return out
 }
 
-function writeNeigh(v: Partial<NeighValues>): void {
+function writeNeigh(v: Partial<NeighValues>, family: NeighFamily): void {
   // raise thresh3 first and lower it last, so thresh1 <= thresh2 <= thresh3 holds at every step
-  const current = readNeigh()
+  const current = readNeigh(family)
   const raising = (v.gc_thresh3 ?? current.gc_thresh3) >= current.gc_thresh3
   const order: NeighKey[] = raising ? ['gc_thresh3', 'gc_thresh2', 'gc_thresh1'] : ['gc_thresh1', 'gc_thresh2', 'gc_thresh3']
-  for (const k of order) if (v[k] !== undefined) writeFileSync(join(PROC, k), `${v[k]}\n`)
+  for (const k of order) if (v[k] !== undefined) writeFileSync(join(PROC[family], k), `${v[k]}\n`)
 }
 
 /** Which limits are below what `nodes` addresses need ([] when none). */
@@ -67,12 +76,27 @@ export function neighShortfall(nodes: number, current: NeighValues = readNeigh()
 }
 
 export interface NeighRecord {
-  /** the values found before any lab raised them */
-  original: NeighValues
-  /** the values the labs wrote */
-  written: NeighValues
+  /** IPv4: the values found before any lab raised them (absent: no lab raised IPv4's) */
+  original?: NeighValues
+  /** IPv4: the values the labs wrote */
+  written?: NeighValues
+  /** IPv6's table, the same way (absent: no lab raised IPv6's) */
+  ipv6?: { original: NeighValues; written: NeighValues }
   /** lab name -> number of underlay addresses it needs */
   labs: Record<string, number>
+}
+
+function recorded(rec: NeighRecord, family: NeighFamily): { original: NeighValues; written: NeighValues } | undefined {
+  if (family === 'ipv6') return rec.ipv6
+  return rec.original && rec.written ? { original: rec.original, written: rec.written } : undefined
+}
+
+function setRecorded(rec: NeighRecord, family: NeighFamily, v: { original: NeighValues; written: NeighValues }): void {
+  if (family === 'ipv6') rec.ipv6 = v
+  else {
+    rec.original = v.original
+    rec.written = v.written
+  }
 }
 
 export function recordFile(root: string): string {
@@ -112,15 +136,19 @@ async function withLock<T>(root: string, fn: () => T): Promise<T> {
 export class NeighLimitError extends Error {}
 
 /**
- * Makes sure the neighbour table holds `nodes` lab addresses. Raises the
- * limits (recording the old ones) unless `allowRaise` is false, in which
- * case it throws a NeighLimitError naming each sysctl and the value needed.
- * Returns the changes made (empty when none were needed).
+ * Makes sure the neighbour tables of these families (default IPv4's alone;
+ * a dual-stack lab both) hold `nodes` lab addresses. Raises the limits
+ * (recording the old ones) unless `allowRaise` is false, in which case it
+ * throws a NeighLimitError naming each sysctl and the value needed, before
+ * writing anything. Returns the changes made (empty when none were needed).
  */
-export async function ensureNeigh(root: string, lab: string, nodes: number, allowRaise: boolean): Promise<{ key: NeighKey; from: number; to: number }[]> {
+export async function ensureNeigh(root: string, lab: string, nodes: number, allowRaise: boolean, families: NeighFamily[] = ['ipv4']): Promise<{ key: NeighKey; from: number; to: number; family: NeighFamily }[]> {
   return withLock(root, () => {
-    const current = readNeigh()
-    const short = neighShortfall(nodes, current)
+    const found = families.map((family) => {
+      const current = readNeigh(family)
+      return { family, current, short: neighShortfall(nodes, current) }
+    })
+    const short = found.flatMap((f) => f.short.map((s) => ({ ...s, family: f.family })))
     const rec = readRecord(root)
     if (short.length === 0) {
       // another lab raised them: hold on to them until this lab is down too
@@ -131,17 +159,20 @@ export async function ensureNeigh(root: string, lab: string, nodes: number, allo
       return []
     }
     if (!allowRaise) {
-      const list = short.map((s) => `${sysctlName(s.key)}=${s.needed} (now ${s.current})`).join(', ')
-      throw new NeighLimitError(`the kernel's neighbour table is too small for a lab of ${nodes} hosts: it needs ${list}; set them with \`sysctl -w ${short.map((s) => `${sysctlName(s.key)}=${s.needed}`).join(' ')}\` or run without --no-sysctl to let the lab raise them for its run`)
+      const list = short.map((s) => `${sysctlName(s.key, s.family)}=${s.needed} (now ${s.current})`).join(', ')
+      throw new NeighLimitError(`the kernel's neighbour table is too small for a lab of ${nodes} hosts: it needs ${list}; set them with \`sysctl -w ${short.map((s) => `${sysctlName(s.key, s.family)}=${s.needed}`).join(' ')}\` or run without --no-sysctl to let the lab raise them for its run`)
     }
-    const target = { ...current }
-    for (const s of short) target[s.key] = s.needed
-    writeNeigh(target)
-    const next: NeighRecord = rec ?? { original: current, written: target, labs: {} }
-    next.written = target
+    const next: NeighRecord = rec ?? { labs: {} }
+    for (const f of found) {
+      if (f.short.length === 0) continue
+      const target = { ...f.current }
+      for (const s of f.short) target[s.key] = s.needed
+      writeNeigh(target, f.family)
+      setRecorded(next, f.family, { original: recorded(next, f.family)?.original ?? f.current, written: target })
+    }
     next.labs[lab] = nodes
     writeFileSync(recordFile(root), `${JSON.stringify(next, null, 2)}\n`)
-    return short.map((s) => ({ key: s.key, from: s.current, to: s.needed }))
+    return short.map((s) => ({ key: s.key, from: s.current, to: s.needed, family: s.family }))
   })
 }
 
@@ -150,7 +181,7 @@ export async function ensureNeigh(root: string, lab: string, nodes: number, allo
  * `exists`); when no claim is left, puts back the recorded values, each
  * only if it still holds what the labs wrote.
  */
-export async function releaseNeigh(root: string, lab: string, exists: (name: string) => boolean): Promise<{ restored: { key: NeighKey; to: number }[] }> {
+export async function releaseNeigh(root: string, lab: string, exists: (name: string) => boolean): Promise<{ restored: { key: NeighKey; to: number; family: NeighFamily }[] }> {
   return withLock(root, () => {
     const rec = readRecord(root)
     if (!rec) return { restored: [] }
@@ -160,16 +191,20 @@ export async function releaseNeigh(root: string, lab: string, exists: (name: str
       writeFileSync(recordFile(root), `${JSON.stringify(rec, null, 2)}\n`)
       return { restored: [] }
     }
-    const current = readNeigh()
-    const back: Partial<NeighValues> = {}
-    const restored: { key: NeighKey; to: number }[] = []
-    for (const k of NEIGH_KEYS) {
-      if (current[k] === rec.written[k] && current[k] !== rec.original[k]) {
-        back[k] = rec.original[k]
-        restored.push({ key: k, to: rec.original[k] })
+    const restored: { key: NeighKey; to: number; family: NeighFamily }[] = []
+    for (const family of ['ipv4', 'ipv6'] as const) {
+      const r = recorded(rec, family)
+      if (!r) continue
+      const current = readNeigh(family)
+      const back: Partial<NeighValues> = {}
+      for (const k of NEIGH_KEYS) {
+        if (current[k] === r.written[k] && current[k] !== r.original[k]) {
+          back[k] = r.original[k]
+          restored.push({ key: k, to: r.original[k], family })
+        }
       }
+      writeNeigh(back, family)
     }
-    writeNeigh(back)
     rmSync(recordFile(root), { force: true })
     return { restored }
   })

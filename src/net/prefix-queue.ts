@@ -11,12 +11,20 @@ import { PrefixSet } from './prefix-map.js'
 
 const BITMAP_MAX_LEN = 24
 
+/** prefixes up to /24 a PrefixBitSet keeps in a PrefixSet before it switches to bitmaps */
+const SMALL_MAX = 4096
+
 /**
  * A set of prefixes: a bitmap per length up to /24 (2^len bits, allocated on
- * first use: 2 MiB for /24s whatever their number), a PrefixSet above.
+ * first use: 2 MiB for /24s whatever their number), a PrefixSet above. A
+ * set that never holds more than SMALL_MAX prefixes up to /24 keeps them in
+ * a PrefixSet too: FIB sync makes two of these per full reconcile, and an
+ * idle agent with a handful of routes should not allocate (and collect)
+ * 4 MiB of bitmaps every reconcile interval.
  */
 export class PrefixBitSet {
-  private readonly bits: (Uint8Array | undefined)[] = new Array(BITMAP_MAX_LEN + 1)
+  private bits: (Uint8Array | undefined)[] | undefined
+  private readonly small = new PrefixSet()
   private readonly long = new PrefixSet()
   private count = 0
 
@@ -26,6 +34,7 @@ export class PrefixBitSet {
 
   has(p: Prefix): boolean {
     if (p.len > BITMAP_MAX_LEN) return this.long.has(p)
+    if (this.bits === undefined) return this.small.has(p)
     const b = this.bits[p.len]
     if (b === undefined) return false
     const i = p.len === 0 ? 0 : p.addr >>> (32 - p.len)
@@ -37,16 +46,12 @@ export class PrefixBitSet {
     if (p.len > BITMAP_MAX_LEN) {
       if (this.long.has(p)) return false
       this.long.add(p)
-    } else {
-      let b = this.bits[p.len]
-      if (b === undefined) {
-        b = new Uint8Array(Math.max(1, (2 ** p.len) >>> 3))
-        this.bits[p.len] = b
-      }
-      const i = p.len === 0 ? 0 : p.addr >>> (32 - p.len)
-      const m = 1 << (i & 7)
-      if (b[i >>> 3]! & m) return false
-      b[i >>> 3]! |= m
+    } else if (this.bits === undefined) {
+      if (this.small.has(p)) return false
+      this.small.add(p)
+      if (this.small.size > SMALL_MAX) this.toBitmaps()
+    } else if (!this.setBit(this.bits, p)) {
+      return false
     }
     this.count++
     return true
@@ -55,11 +60,33 @@ export class PrefixBitSet {
   delete(p: Prefix): boolean {
     if (!this.has(p)) return false
     if (p.len > BITMAP_MAX_LEN) this.long.delete(p)
+    else if (this.bits === undefined) this.small.delete(p)
     else {
       const i = p.len === 0 ? 0 : p.addr >>> (32 - p.len)
       this.bits[p.len]![i >>> 3]! &= ~(1 << (i & 7))
     }
     this.count--
+    return true
+  }
+
+  private toBitmaps(): void {
+    const bits: (Uint8Array | undefined)[] = new Array(BITMAP_MAX_LEN + 1)
+    for (const p of this.small) this.setBit(bits, p)
+    this.small.clear()
+    this.bits = bits
+  }
+
+  /** sets p's bit; false when it was set */
+  private setBit(bits: (Uint8Array | undefined)[], p: Prefix): boolean {
+    let b = bits[p.len]
+    if (b === undefined) {
+      b = new Uint8Array(Math.max(1, (2 ** p.len) >>> 3))
+      bits[p.len] = b
+    }
+    const i = p.len === 0 ? 0 : p.addr >>> (32 - p.len)
+    const m = 1 << (i & 7)
+    if (b[i >>> 3]! & m) return false
+    b[i >>> 3]! |= m
     return true
   }
 }

@@ -66,6 +66,8 @@ export interface RouteSource {
    * subnet. Such routes are never installed; the agent reports the conflict.
    */
   subnetConflicts?(): { peer: string; prefix: Prefix }[]
+  /** the same for this host's subnet6 (RIPng, MP-BGP) */
+  subnetConflicts6?(): { peer: string; prefix: Prefix6 }[]
   /** `fabric leave`: withdraw this host's subnet from peers (RIP: metric 16; BGP: withdraw + Cease) */
   leave?(): Promise<void>
   /** SIGHUP with a valid new config; return a one-line summary of what changed */

@@ -8,6 +8,7 @@
 import test from 'ava'
 import { type LabHost, startAgent, signalAgent, waitAgents } from '../../src/lab/lab.js'
 import { encodePacket } from '../../src/protocols/ripng/codec.js'
+import { getJson } from '../../src/api/client.js'
 import { parsePrefix6 } from '../../src/net/ipv6.js'
 import { fabric, logEvents, run, waitFor, withLab } from './helpers.js'
 import { ripStats } from './helpers-rip.js'
@@ -128,6 +129,13 @@ test('RIPng only believes the underlay: hop limit below 255, global sources, oth
   const conflict = await waitFor(() => logEvents(h1.log, 'subnet-conflict').find((l) => l.family === 6), 10_000)
   t.is(conflict?.peer, ll2)
   t.is(conflict?.prefix, host6(h1).subnet6)
+  // the agent reports it like an IPv4 duplicate subnet: a conflict, unhealthy
+  const st = await waitFor(async () => {
+    const s = await getJson<{ healthy: boolean; conflicts: { prefix: string; reason: string }[] }>(h1.socket, '/v1/status', 3000)
+    return s.conflicts.some((c) => c.prefix === host6(h1).subnet6) ? s : undefined
+  }, 10_000, 200)
+  t.false(st?.healthy, 'a duplicate subnet6 makes the agent unhealthy')
+  t.regex(st?.conflicts.find((c) => c.prefix === host6(h1).subnet6)?.reason ?? '', /inside this host's subnet fd00:fab:/)
 
   // an underlay holding an address inside pool6 faces containers: `fabric join` refuses RIPng there
   await run6(h3.ns, ['addr', 'add', 'fd00:fab:0:99::5/128', 'dev', 'eth0', 'nodad'])

@@ -1,14 +1,15 @@
 import { Command, Flags } from '@oclif/core'
 import { MODES, type Mode } from '../../config/fabric-config.js'
-import { MAX_HOSTS, type Topology, labUp } from '../../lab/lab.js'
+import { type LabHost, MAX_HOSTS, type Topology, labUp } from '../../lab/lab.js'
 import { RR_ENGINES, type RrEngine } from '../../lab/reflectors.js'
 
 export default class LabUp extends Command {
-  static override description = 'Create a lab: N simulated hosts in network namespaces on one underlay bridge, each with a docker0 bridge, one container and a running `fabric join`. Labs above ~30 hosts raise the kernel\'s neighbour-table limits (net.ipv4.neigh.default.gc_thresh1/2/3) for their run; `lab down` puts them back.'
+  static override description = 'Create a lab: N simulated hosts in network namespaces on one underlay bridge, each with a docker0 bridge, one container and a running `fabric join`. Labs above ~30 hosts raise the kernel\'s neighbour-table limits (net.ipv4.neigh.default.gc_thresh1/2/3, with --ipv6 net.ipv6.neigh.default.* too) for their run; `lab down` puts them back.'
 
   static override examples = [
     '<%= config.bin %> lab up --hosts 3 --mode static --name demo',
     '<%= config.bin %> lab up --hosts 200 --mode bgp --topology rr --reflectors 2 --rr-engine bird',
+    '<%= config.bin %> lab up --hosts 3 --mode rip --ipv6 --name dual',
   ]
 
   static override flags = {
@@ -18,6 +19,7 @@ export default class LabUp extends Command {
     topology: Flags.string({ description: 'mesh: every host peers with every other; rr: hosts peer only with the route reflectors (--peer flags; mode bgp)', options: ['mesh', 'rr'], default: 'mesh' }),
     reflectors: Flags.integer({ description: 'route reflectors with --topology rr (one cluster id)', default: 2, min: 1, max: 8 }),
     'rr-engine': Flags.string({ description: 'who reflects: fabric (hosts 1..K run with --route-reflector), or BIRD / FRR in namespaces of their own, configured from templates/', options: [...RR_ENGINES], default: 'fabric' }),
+    ipv6: Flags.boolean({ description: 'dual-stack hosts and containers: underlay fd00:99::N/64, pool6 fd00:fab::/48, host N\'s subnet6 fd00:fab:0:N::/64 (docker0 ::1, the container ::2); with --topology rr only fabric\'s own reflectors (--rr-engine fabric)', default: false }),
     sysctl: Flags.boolean({ description: 'raise the neighbour-table limits when the lab needs more (--no-sysctl: refuse instead, naming the sysctl and value)', default: true, allowNo: true }),
     'log-level': Flags.string({ description: "agents' log level", default: 'debug', options: ['debug', 'info', 'warn', 'error'] }),
   }
@@ -28,11 +30,10 @@ export default class LabUp extends Command {
       const t0 = Date.now()
       const spec = await labUp({
         name: flags.name, hosts: flags.hosts, mode: flags.mode as Mode, logLevel: flags['log-level'], topology: flags.topology as Topology,
-        reflectors: flags.reflectors, rrEngine: flags['rr-engine'] as RrEngine, sysctl: flags.sysctl,
+        reflectors: flags.reflectors, rrEngine: flags['rr-engine'] as RrEngine, sysctl: flags.sysctl, ipv6: flags.ipv6,
       })
-      const list = spec.hosts.length <= 10
-        ? spec.hosts.map((h) => `${h.name} ${h.address} ${h.subnet}`).join(', ')
-        : `${spec.hosts[0]!.name} ${spec.hosts[0]!.address} ${spec.hosts[0]!.subnet} ... ${spec.hosts.at(-1)!.name} ${spec.hosts.at(-1)!.address} ${spec.hosts.at(-1)!.subnet}`
+      const one = (h: LabHost): string => `${h.name} ${h.address} ${h.subnet}${h.subnet6 ? ` ${h.address6} ${h.subnet6}` : ''}`
+      const list = spec.hosts.length <= 10 ? spec.hosts.map(one).join(', ') : `${one(spec.hosts[0]!)} ... ${one(spec.hosts.at(-1)!)}`
       this.log(`lab ${spec.name} is up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${spec.hosts.length} hosts (${list})`)
       if (spec.topology === 'rr') this.log(`route reflectors (${spec.reflectors[0]!.engine}, cluster id ${spec.clusterId}): ${spec.reflectors.map((r) => `${r.address} in ${r.ns}`).join(', ')}`)
       this.log(`config ${spec.config}; agent logs and sockets under ${spec.hosts[0]!.dir.replace(/\/h1$/, '')}/hN`)

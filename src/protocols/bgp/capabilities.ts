@@ -3,7 +3,7 @@
  * OPEN advertises, what negotiation looks for, and what `fabric peers`
  * reports as negotiated all come from this table.
  */
-import { AFI_IPV4, CapabilityCode, SAFI_UNICAST } from './codec/constants.js'
+import { AFI_IPV4, AFI_IPV6, CapabilityCode, SAFI_UNICAST } from './codec/constants.js'
 import type { Capability } from './codec/types.js'
 
 /** What negotiation found, as far as this table needs it (fsm.ts Negotiated; declared here so fsm.ts may import this file) */
@@ -27,6 +27,8 @@ export interface SupportedCapability {
 
 export const SUPPORTED_CAPABILITIES: readonly SupportedCapability[] = [
   { kind: 'multiprotocol', code: CapabilityCode.MULTIPROTOCOL, name: 'ipv4-unicast', rfc: 'RFC 4760', negotiated: (n) => n.families.some((f) => f.afi === AFI_IPV4 && f.safi === SAFI_UNICAST) },
+  // advertised by a dual-stack host only (SelfInfo.subnet6 set): an IPv4-only host's OPEN is as before
+  { kind: 'multiprotocol', code: CapabilityCode.MULTIPROTOCOL, name: 'ipv6-unicast', rfc: 'RFC 4760, RFC 2545', negotiated: (n) => hasIpv6Unicast(n) },
   { kind: 'routeRefresh', code: CapabilityCode.ROUTE_REFRESH, name: 'route-refresh', rfc: 'RFC 2918', negotiated: (n) => n.routeRefresh },
   { kind: 'as4', code: CapabilityCode.AS4, name: '4-octet-as', rfc: 'RFC 6793', negotiated: (n) => n.as4 },
   // advertised when a restart time is configured: F for IPv4 unicast (fabric's kernel routes stay
@@ -40,6 +42,13 @@ export interface LocalCapabilityOptions {
   readonly gracefulRestartTime?: number
   /** R bit: this speaker restarted within the restart time and is still deferring (RFC 4724 3) */
   readonly restarting?: boolean
+  /** a dual-stack host: IPv6 unicast (AFI 2 SAFI 1) advertised besides IPv4, and listed with F in graceful restart */
+  readonly ipv6?: boolean
+}
+
+/** Whether a session negotiated IPv6 unicast (both OPENs listed AFI 2 SAFI 1). */
+export function hasIpv6Unicast(n: Pick<Negotiated, 'families'>): boolean {
+  return n.families.some((f) => f.afi === AFI_IPV6 && f.safi === SAFI_UNICAST)
 }
 
 /** Our OPEN's capabilities, from SUPPORTED_CAPABILITIES. */
@@ -47,12 +56,17 @@ export function localCapabilities(o: LocalCapabilityOptions): Capability[] {
   const out: Capability[] = []
   for (const c of SUPPORTED_CAPABILITIES) {
     switch (c.kind) {
-      case 'multiprotocol': out.push({ kind: 'multiprotocol', afi: AFI_IPV4, safi: SAFI_UNICAST }); break
+      case 'multiprotocol':
+        if (c.name === 'ipv4-unicast') out.push({ kind: 'multiprotocol', afi: AFI_IPV4, safi: SAFI_UNICAST })
+        else if (o.ipv6) out.push({ kind: 'multiprotocol', afi: AFI_IPV6, safi: SAFI_UNICAST })
+        break
       case 'routeRefresh': out.push({ kind: 'routeRefresh', code: CapabilityCode.ROUTE_REFRESH }); break
       case 'as4': out.push({ kind: 'as4', asn: o.localAs }); break
       case 'gracefulRestart':
         if ((o.gracefulRestartTime ?? 0) > 0) {
-          out.push({ kind: 'gracefulRestart', restarting: o.restarting ?? false, notification: true, restartTime: o.gracefulRestartTime!, families: [{ afi: AFI_IPV4, safi: SAFI_UNICAST, forwarding: true }] })
+          // F for both families: the kernel keeps fabric's IPv4 and IPv6 routes across an agent restart
+          const families = [{ afi: AFI_IPV4, safi: SAFI_UNICAST, forwarding: true }, ...(o.ipv6 ? [{ afi: AFI_IPV6, safi: SAFI_UNICAST, forwarding: true }] : [])]
+          out.push({ kind: 'gracefulRestart', restarting: o.restarting ?? false, notification: true, restartTime: o.gracefulRestartTime!, families })
         }
         break
       default: break

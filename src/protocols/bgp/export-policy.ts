@@ -63,7 +63,7 @@ export class ExportPolicy {
   }
 
   /** Whether the Loc-RIB path goes to peer q (RFC 4271 9.2, RFC 4456 6). */
-  exportable(q: PeerRib, path: Path): boolean {
+  exportable(q: PeerRib, path: Pick<Path, 'from' | 'originatorId'>): boolean {
     const from = path.from
     if (from === undefined) return true
     if (from === q) return false

@@ -24,8 +24,11 @@ export type BestChanged = (prefix: Prefix, old: Route | undefined, neu: Route | 
 
 type Entry = Route | Route[]
 
+/** What best path selection reads of a path (an IPv4 Path, or an IPv6 one of speaker6.ts). */
+export type PathRank = Pick<Path, 'localPref' | 'asPathLen' | 'origin' | 'neighborAs' | 'med' | 'ibgp' | 'originatorId' | 'from' | 'clusterList'>
+
 /** RFC 4271 9.1.2.2 (and RFC 4456 9): negative when a is preferred over b. */
-export function comparePaths(a: Path, b: Path): number {
+export function comparePaths(a: PathRank, b: PathRank): number {
   if (a.localPref !== b.localPref) return b.localPref - a.localPref
   if (a.asPathLen !== b.asPathLen) return a.asPathLen - b.asPathLen
   if (a.origin !== b.origin) return a.origin - b.origin

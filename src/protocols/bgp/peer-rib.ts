@@ -12,7 +12,10 @@ import type { Path } from './paths.js'
 export interface SpeakerPeer {
   /** Route.peer of routes learned from it: the peer address as text */
   readonly key: string
+  /** the peer's IPv4 address; 0 for a peer reached over IPv6 */
   readonly address: number
+  /** the peer's IPv6 address when the session runs over IPv6 */
+  readonly address6?: string
   /** negotiated peer AS */
   readonly asn: number
   readonly ibgp: boolean
@@ -22,6 +25,12 @@ export interface SpeakerPeer {
   readonly rrClient: boolean
   readonly ctx: CodecContext
   readonly maxPrefixes: number
+  /** IPv6 unicast (AFI 2 SAFI 1) negotiated on this session (speaker6.ts); absent: IPv4 only */
+  readonly ipv6?: boolean
+  /** IPv4 unicast not negotiated (a session that carries IPv6 only): no IPv4 UPDATE, no IPv4 End-of-RIB awaited */
+  readonly withoutIpv4?: boolean
+  /** the peer's graceful restart capability lists IPv6 unicast, with this F bit */
+  readonly gracefulRestart6?: { readonly forwarding: boolean }
   /** sends UPDATEs (already packed) */
   send(messages: UpdateMessage[]): void
   /** closes the session with a Cease NOTIFICATION of this subcode (RFC 4486) */

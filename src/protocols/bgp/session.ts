@@ -9,11 +9,11 @@
 import { type Socket, connect } from 'node:net'
 import type { BfdConfig } from '../../config/bfd-config.js'
 import { formatAddress } from '../../net/ipv4.js'
-import { localCapabilities } from './capabilities.js'
+import { hasIpv6Unicast, localCapabilities } from './capabilities.js'
 import { createFramer, type BgpFramer } from './codec/framer.js'
 import { decodeMessage, encodeMessage } from './codec/message.js'
 import { describeNotification } from './codec/errors.js'
-import { AFI_IPV4, CeaseSubcode, ErrorCode, SAFI_UNICAST } from './codec/constants.js'
+import { AFI_IPV4, AFI_IPV6, CeaseSubcode, ErrorCode, SAFI_UNICAST } from './codec/constants.js'
 import type { BgpDecodeError } from './codec/errors.js'
 import { makeCease, makeNotification } from './codec/notification.js'
 import type { Capability, CodecContext, Message } from './codec/types.js'
@@ -59,6 +59,8 @@ export interface PeerSpec {
   /** config name ([peer.NAME], host name, or the address) */
   readonly name: string
   readonly address: number
+  /** a peer reached over IPv6 (RFC 5952 text): the session runs over IPv6; `address` is then 0 */
+  readonly address6?: string
   /** expected AS; undefined for a dynamic neighbour (then acceptAs decides) */
   readonly asn?: number
   readonly acceptAs?: (asn: number) => boolean
@@ -78,11 +80,15 @@ export interface SessionOptions {
   readonly routerId: number
   /** our underlay address: the source address of outgoing connections */
   readonly localAddress: number
+  /** our global underlay IPv6 address: the source address of connections to IPv6 peers */
+  readonly localAddress6?: string
   readonly port: number
   readonly holdTime: number
   readonly keepaliveTime: number
   readonly connectRetryTime: number
   readonly gracefulRestartTime: number
+  /** a dual-stack host: advertise IPv6 unicast (RFC 4760 AFI 2 SAFI 1) besides IPv4 */
+  readonly ipv6?: boolean
   /** R bit in the OPENs we send now (restarting side, until the deferral ends) */
   readonly restarting?: () => boolean
   /** helper: seconds a resumed peer has to send End-of-RIB before its stale routes go (default 360) */
@@ -113,13 +119,26 @@ const TIMER_EVENT: Record<TimerName, FsmEvent['type']> = {
 
 const STATE_RANK: Record<FsmStateName, number> = { Idle: 0, Connect: 1, Active: 1, OpenSent: 2, OpenConfirm: 3, Established: 4 }
 
-export function capabilitiesFor(o: Pick<SessionOptions, 'localAs' | 'gracefulRestartTime'> & { restarting?: boolean }): Capability[] {
+export function capabilitiesFor(o: Pick<SessionOptions, 'localAs' | 'gracefulRestartTime' | 'ipv6'> & { restarting?: boolean }): Capability[] {
   return localCapabilities(o)
 }
 
 /** Our OPEN advertises the N bit whenever it advertises graceful restart. */
 function localNotificationBit(o: Pick<SessionOptions, 'gracefulRestartTime'>): boolean {
   return o.gracefulRestartTime > 0
+}
+
+/** A peer's key (Route.peer, `fabric peers` address, the source's session map): its address as text. */
+export function peerKey(spec: Pick<PeerSpec, 'address' | 'address6'>): string {
+  return spec.address6 ?? formatAddress(spec.address)
+}
+
+/** The IPv6 side of a session as the speaker sees it: negotiated, and how the peer's graceful restart lists it. */
+function ipv6View(n: Negotiated): Pick<SpeakerPeer, 'ipv6' | 'gracefulRestart6' | 'withoutIpv4'> {
+  if (!hasIpv6Unicast(n)) return {}
+  const f = n.gracefulRestart?.families.find((x) => x.afi === AFI_IPV6 && x.safi === SAFI_UNICAST)
+  const v4 = n.families.some((x) => x.afi === AFI_IPV4 && x.safi === SAFI_UNICAST)
+  return { ipv6: true, ...(f ? { gracefulRestart6: { forwarding: f.forwarding } } : {}), ...(v4 ? {} : { withoutIpv4: true }) }
 }
 
 /** Sends a Cease NOTIFICATION on a connection that has no FSM (refused before OPEN) and closes it. */
@@ -142,6 +161,8 @@ class Connection {
   socket: Socket | undefined
   private framer: BgpFramer = createFramer()
   private readonly timers = new Map<TimerName, NodeJS.Timeout>()
+  /** the duration each running timer was started with */
+  private readonly timerMs = new Map<TimerName, number>()
   ctx: CodecContext = { as4: false }
   discarded = false
   /** an internal error is being handled: a second one abandons the connection */
@@ -163,8 +184,8 @@ class Connection {
       // an accepted connection never restarts itself; ours retries every connect-retry-time (backing off up to 8x)
       idleHoldTime: initiator === 'remote' ? 0 : o.connectRetryTime,
       passive: initiator === 'remote' || s.passive,
-      capabilities: capabilitiesFor({ localAs: o.localAs, gracefulRestartTime: o.gracefulRestartTime }),
-      openCapabilities: () => capabilitiesFor({ localAs: o.localAs, gracefulRestartTime: o.gracefulRestartTime, restarting: o.restarting?.() ?? false }),
+      capabilities: capabilitiesFor({ localAs: o.localAs, gracefulRestartTime: o.gracefulRestartTime, ipv6: o.ipv6 }),
+      openCapabilities: () => capabilitiesFor({ localAs: o.localAs, gracefulRestartTime: o.gracefulRestartTime, ipv6: o.ipv6, restarting: o.restarting?.() ?? false }),
     }, o.clock)
   }
 
@@ -210,7 +231,14 @@ class Connection {
         if (a.message.type === 'notification') this.session.notificationSent(a.message.code, a.message.subcode, a.message.shutdownMessage)
         break
       case 'startTimer': {
+        const running = this.timers.get(a.timer)
+        if (running !== undefined && this.timerMs.get(a.timer) === a.ms) {
+          // the same timer restarted with the same duration (the hold timer, on every message): rescheduled in place
+          running.refresh()
+          break
+        }
         this.clearTimer(a.timer)
+        this.timerMs.set(a.timer, a.ms)
         const event = TIMER_EVENT[a.timer]
         const t = setTimeout(() => {
           this.timers.delete(a.timer)
@@ -247,6 +275,7 @@ class Connection {
     const s = this.socket
     if (!s || s.destroyed || !s.writable) return
     if (messages.length === 1) {
+      // one message (a KEEPALIVE, mostly): one write
       s.write(encodeMessage(messages[0]!, this.ctx))
       return
     }
@@ -270,7 +299,9 @@ class Connection {
     this.drop()
     const sp = this.session.spec
     const o = this.session.opts
-    const s = connect({ host: formatAddress(sp.address), port: o.port, localAddress: formatAddress(o.localAddress) })
+    const s = sp.address6 !== undefined
+      ? connect({ host: sp.address6, port: o.port, family: 6, ...(o.localAddress6 !== undefined ? { localAddress: o.localAddress6 } : {}) })
+      : connect({ host: formatAddress(sp.address), port: o.port, localAddress: formatAddress(o.localAddress) })
     this.attach(s)
     s.once('connect', () => {
       if (this.socket === s) this.session.guard('connect', () => this.feed({ type: 'Tcp_CR_Acked' }))
@@ -394,7 +425,7 @@ export class PeerSession {
   private closing: HelperEndReason | undefined
 
   constructor(readonly spec: PeerSpec, readonly opts: SessionOptions) {
-    this.key = formatAddress(spec.address)
+    this.key = peerKey(spec)
     this.log = opts.log
     this.helper = new GrHelper(opts.grTimers ?? realTimers, (reason) => this.guard('graceful-restart-timer', () => this.endHelper(reason)))
   }
@@ -652,12 +683,14 @@ export class PeerSession {
     const peer: SpeakerPeer = {
       key: this.key,
       address: this.spec.address,
+      ...(this.spec.address6 !== undefined ? { address6: this.spec.address6 } : {}),
       asn: n.peerAs,
       ibgp: n.ibgp,
       routerId: n.peerId,
       rrClient: this.spec.rrClient,
       ctx: n.ctx,
       maxPrefixes: this.spec.maxPrefixes,
+      ...ipv6View(n),
       send(messages) {
         if (session.current === c) c.write(messages)
       },
@@ -772,7 +805,9 @@ export class PeerSession {
 
   /** Routes kept stale for this peer now (helper mode). */
   get staleRoutes(): number {
-    return (this.staleRib ?? this.rib)?.staleCount ?? 0
+    const rib = this.staleRib ?? this.rib
+    if (!rib) return 0
+    return rib.staleCount + (this.opts.speaker.v6?.staleCount(rib) ?? 0)
   }
 
   update(c: Connection, msg: Parameters<Speaker['receiveUpdate']>[1]): void {
@@ -853,10 +888,11 @@ export class PeerSession {
   }
 
   /** Asks the peer to send its table again (RFC 2918); false when it did not negotiate route refresh. */
-  requestRouteRefresh(): boolean {
+  requestRouteRefresh(afi: number = AFI_IPV4): boolean {
     const c = this.current
     if (!c || !this.negotiated?.routeRefresh || c.state !== 'Established') return false
-    c.write([{ type: 'routeRefresh', afi: AFI_IPV4, subtype: 0, safi: SAFI_UNICAST }])
+    if (!this.negotiated.families.some((f) => f.afi === afi && f.safi === SAFI_UNICAST)) return false
+    c.write([{ type: 'routeRefresh', afi, subtype: 0, safi: SAFI_UNICAST }])
     return true
   }
 

@@ -10,20 +10,24 @@ import type { BgpConfig } from '../../config/bgp-config.js'
 import { type BfdConfig, loadBfdKeyFile } from '../../config/bfd-config.js'
 import { extraSubnets } from '../../core/self.js'
 import { type Prefix, containsAddress, formatAddress, formatPrefix, parseAddress } from '../../net/ipv4.js'
-import type { BfdPort, BfdSessionView, CreateSource, PeerBfdDetails, PeerStatus, RouteSink, RouteSource, SourceContext } from '../../rib/source.js'
+import { type Prefix6, canonicalAddress6, containsAddress6, formatPrefix6 } from '../../net/ipv6.js'
+import type { BfdPort, BfdSessionView, CreateSource, PeerBfdDetails, PeerStatus, RouteSink, RouteSink6, RouteSource, SourceContext } from '../../rib/source.js'
 import { peerBfdDetails } from '../bfd/details.js'
 import { DIAG_TEXT, Diag } from '../bfd/codec.js'
 import { negotiatedCapabilities } from './capabilities.js'
-import { CeaseSubcode } from './codec/constants.js'
+import { AFI_IPV6, CeaseSubcode } from './codec/constants.js'
 import type { Clock } from './fsm.js'
 import { type GrTimers, type HelperEndReason, removeRestartMarker, takeRestartMarker, writeRestartMarker } from './graceful-restart.js'
 import { type ImportPolicy, createImportPolicy } from './policy.js'
-import { type PeerSpec, PeerSession, type SessionDrops, bump, closeWithCease } from './session.js'
-import { Speaker } from './speaker.js'
+import { type ImportPolicy6, createImportPolicy6 } from './policy6.js'
+import { type PeerSpec, PeerSession, type SessionDrops, bump, closeWithCease, peerKey } from './session.js'
+import { Speaker, type SpeakerIpv6Options } from './speaker.js'
 
 export interface BgpSourceOptions {
   /** address to listen on (default all IPv4 addresses of the namespace) */
   readonly listenHost?: string
+  /** IPv6 address to listen on for IPv6 peers (default all IPv6 addresses of the namespace; only with IPv6 peers) */
+  readonly listenHost6?: string
   readonly clock?: Clock
   /** seconds an accepted connection has to send a valid OPEN (default PRE_OPEN_TIMEOUT_S) */
   readonly preOpenTimeout?: number
@@ -36,9 +40,9 @@ export interface BgpSourceOptions {
 /** How often the BFD sessions' status is fetched for `fabric peers` (status() never waits on BFD). */
 const BFD_STATUS_INTERVAL_MS = 1000
 
-/** BFD session key of a BGP peer */
-function bfdKey(address: number): string {
-  return `bgp/${formatAddress(address)}`
+/** BFD session key of a BGP peer (its session key, the address as text) */
+function bfdKey(peer: string): string {
+  return `bgp/${peer}`
 }
 
 /** unauthenticated (pre-OPEN) accepted connections held at once, all addresses together */
@@ -64,14 +68,24 @@ export function peerSpecs(config: FabricConfig, selfName: string, selfAddress: n
     seen.add(h.address)
     out.push({ name: h.name, address: h.address, asn: b.asn, passive: false, rrClient: false, maxPrefixes: b.maxPrefixes, dynamic: false, origin: `[host.${h.name}]`, bfd: b.bfd })
   }
+  // peers reached over IPv6 (a dual-stack host's sessions from its address6)
+  for (const p of b.peers6 ?? []) {
+    out.push({
+      name: p.name, address: 0, address6: p.address6, asn: p.asn, passive: p.passive, rrClient: p.rrClient,
+      maxPrefixes: p.maxPrefixes ?? b.maxPrefixes, dynamic: false, origin: p.where, bfd: p.bfd,
+    })
+  }
   return out
 }
 
 export class BgpSource implements RouteSource {
   readonly kind = 'bgp' as const
   private speaker!: Speaker
-  private readonly sessions = new Map<number, PeerSession>()
+  /** by peer key (the address as text: IPv4 dotted, IPv6 RFC 5952) */
+  private readonly sessions = new Map<string, PeerSession>()
   private server: Server | undefined
+  /** the IPv6 listener (IPv6 peers on a dual-stack host) */
+  private server6: Server | undefined
   private isReady = false
   private graceOver = false
   private graceTimer: NodeJS.Timeout | undefined
@@ -97,6 +111,8 @@ export class BgpSource implements RouteSource {
   private readonly bfdSessions = new Set<string>()
   private readonly onBfdUp = (key: string) => this.bfdEvent(key, true)
   private readonly onBfdDown = (key: string, diag: number) => this.bfdEvent(key, false, diag)
+  /** MP-BGP IPv6 unicast: a dual-stack host given the IPv6 RIB */
+  private ipv6 = false
 
   constructor(private readonly ctx: SourceContext, private readonly options: BgpSourceOptions = {}) {
     this.bgp = ctx.config.bgp
@@ -119,9 +135,11 @@ export class BgpSource implements RouteSource {
     return keys
   }
 
-  async start(sink: RouteSink): Promise<void> {
+  async start(sink: RouteSink, sink6?: RouteSink6): Promise<void> {
     const { config, self, log } = this.ctx
     const b = this.bgp
+    const ipv6 = this.ipv6Options(sink6)
+    this.ipv6 = ipv6 !== undefined
     if (b.gracefulRestartTime > 0 && !this.ctx.listenOnly) {
       const m = takeRestartMarker(this.ctx.stateDir, b.gracefulRestartTime)
       this.restarting = m.restarting
@@ -141,8 +159,9 @@ export class BgpSource implements RouteSource {
       policy: this.importPolicy(b),
       nextHop: { underlay: self.underlay, self: self.address, pools: [config.pool, ...config.networks.map((n) => n.pool)] },
       sink, log,
+      ...(ipv6 ? { ipv6 } : {}),
       onEndOfRib: (p) => {
-        const s = this.sessions.get(p.peer.address)
+        const s = this.sessions.get(p.peer.key)
         if (s?.rib === p) s.endOfRib()
         this.checkReady()
       },
@@ -157,10 +176,13 @@ export class BgpSource implements RouteSource {
       this.deferralTimer.unref()
     }
     if (b.listen) await this.listen()
-    for (const spec of peerSpecs(config, self.name, self.address)) this.addSession(spec)
+    const specs = this.usableSpecs(peerSpecs(config, self.name, self.address))
+    if (b.listen && specs.some((p) => p.address6 !== undefined)) await this.listen6()
+    for (const spec of specs) this.addSession(spec)
     log.info('bgp-started', {
       asn: b.asn, routerId: formatAddress(this.routerId), peers: this.sessions.size, listen: b.listen ? `${this.options.listenHost ?? '0.0.0.0'}:${b.port}` : 'no',
       listenRanges: b.listenRanges.map(formatPrefix), routeReflector: b.routeReflector, announce: this.ctx.listenOnly ? 'nothing (listening only)' : [self.subnet, ...extraSubnets(self)].map(formatPrefix).join(' '),
+      ...(ipv6 ? { ipv6: 'unicast (RFC 4760) with peers that negotiate it', announce6: ipv6.ownSubnet6 ? formatPrefix6(ipv6.ownSubnet6) : 'nothing', nextHop6: [ipv6.address6, ...(ipv6.linkLocal ? [ipv6.linkLocal] : [])].join(' ') } : {}),
     })
     // readiness: End-of-RIB from every configured peer, or a grace time for peers that never come
     const grace = Math.min(60, Math.max(5, 2 * b.holdTime + b.connectRetryTime))
@@ -207,7 +229,11 @@ export class BgpSource implements RouteSource {
     const c = s.spec.bfd
     const port = this.bfd
     if (!c?.enabled || !port) return
-    const key = bfdKey(s.spec.address)
+    if (s.spec.address6 !== undefined) {
+      this.ctx.log.warn('bfd-unavailable', { peer: s.key, note: 'BFD runs over IPv4 only (RFC 5881); this IPv6 session relies on the hold time' })
+      return
+    }
+    const key = bfdKey(s.key)
     const auth = c.auth !== 'none' ? this.loadKeys(c) : undefined
     try {
       await port.add({
@@ -222,8 +248,8 @@ export class BgpSource implements RouteSource {
     }
   }
 
-  private async removeBfd(address: number): Promise<void> {
-    const key = bfdKey(address)
+  private async removeBfd(peer: string): Promise<void> {
+    const key = bfdKey(peer)
     if (!this.bfdSessions.delete(key) || !this.bfd) return
     this.bfdStatus.delete(key)
     await this.bfd.remove(key).catch(() => undefined)
@@ -242,8 +268,7 @@ export class BgpSource implements RouteSource {
 
   private bfdEvent(key: string, up: boolean, diag = 0): void {
     if (!this.bfdSessions.has(key)) return
-    const address = parseAddress(key.slice('bgp/'.length))
-    const s = address.ok ? this.sessions.get(address.value) : undefined
+    const s = this.sessions.get(key.slice('bgp/'.length))
     if (!s) return
     if (up) {
       this.ctx.log.info('bfd-up', { peer: s.key, note: s.state === 'Established' ? 'session Established' : 'connecting now' })
@@ -264,14 +289,14 @@ export class BgpSource implements RouteSource {
         return
       }
     }
-    if (this.sessions.get(s.spec.address) !== s) return
+    if (this.sessions.get(s.key) !== s) return
     this.ctx.log.warn('bfd-down', { peer: s.key, diag: DIAG_TEXT[diag] ?? String(diag), note: 'session reset, routes withdrawn (no graceful restart)' })
     s.guard('bfd-down', () => s.bfdDown(DIAG_TEXT[diag] ?? `diag ${diag}`))
   }
 
   private bfdDetails(s: PeerSession): PeerBfdDetails | null {
     if (!s.spec.bfd?.enabled) return null
-    return peerBfdDetails(this.bfdStatus.get(bfdKey(s.spec.address)))
+    return peerBfdDetails(this.bfdStatus.get(bfdKey(s.key)))
   }
 
   // ------------------------------------------------------------------ graceful restart (restarting side)
@@ -310,11 +335,75 @@ export class BgpSource implements RouteSource {
     this.checkReady()
   }
 
+  /**
+   * The IPv6 side on a dual-stack host (SelfInfo.subnet6 set, the agent hands
+   * over its IPv6 RIB): next hops self.address6 and the underlay interface's
+   * link-local address (from the agent's interface dump). Undefined on an
+   * IPv4-only host: the speaker is as before, its OPEN unchanged.
+   */
+  private ipv6Options(sink6: RouteSink6 | undefined): SpeakerIpv6Options | undefined {
+    const { self, log } = this.ctx
+    if (self.subnet6 === undefined || self.address6 === undefined || self.underlay6 === undefined || self.pool6 === undefined) return undefined
+    if (!sink6) {
+      log.warn('bgp-ipv6-unavailable', { note: 'subnet6 is set but the agent gave BGP no IPv6 RIB: IPv6 unicast is not negotiated' })
+      return undefined
+    }
+    const iface = this.ctx.interfaces?.find((i) => i.name === self.interface)
+    const linkLocal = iface?.addresses6?.find((a) => a.scope === 'link')?.address
+    if (linkLocal === undefined) {
+      log.info('bgp-ipv6-no-link-local', { interface: self.interface, note: 'no link-local address known on the underlay interface: IPv6 next hops are announced as the global address alone (16 octets)' })
+    }
+    const underlay = self.underlay
+    const underlay6 = self.underlay6
+    return {
+      address6: self.address6, ...(linkLocal !== undefined ? { linkLocal } : {}), interface: self.interface,
+      ...(this.ctx.listenOnly ? {} : { ownSubnet6: self.subnet6 }),
+      policy: this.importPolicy6(this.bgp),
+      nextHop: { underlay: self.underlay6, self: [self.address6, ...(linkLocal !== undefined ? [linkLocal] : [])], pools: [self.pool6] },
+      sink6,
+      // a session over the underlay link (the peer's address on our underlay network): RFC 2545's link-local next hop applies
+      onLink: (peer) => (peer.address6 !== undefined ? containsAddress6(underlay6, peer.address6) : containsAddress(underlay, peer.address)),
+    }
+  }
+
+  private importPolicy6(b: BgpConfig): ImportPolicy6 {
+    const { self } = this.ctx
+    return createImportPolicy6({
+      pool6: self.pool6!, allow6: b.allow6, ownSubnet6: this.ctx.listenOnly ? undefined : self.subnet6, maxPrefixLength6: b.maxPrefixLength6,
+    })
+  }
+
   private importPolicy(b: BgpConfig): ImportPolicy {
     const { config, self } = this.ctx
     // listening only: no own subnet to protect (0.0.0.0/32 contains nothing in any pool)
     return createImportPolicy({ pool: config.pool, allow: b.allow, ownSubnet: this.ctx.listenOnly ? { addr: 0, len: 32 } : self.subnet, maxPrefixLength: b.maxPrefixLength,
       networks: { pools: config.networks.map((n) => n.pool), ownSubnets: this.ctx.listenOnly ? [] : extraSubnets(self) } })
+  }
+
+  /** IPv6 peers: only a dual-stack host has sessions over IPv6 (from its address6). */
+  private usableSpecs(specs: PeerSpec[]): PeerSpec[] {
+    return specs.filter((p) => {
+      if (p.address6 === undefined || this.ipv6) return true
+      this.ctx.log.error('bgp-peer6-unavailable', { peer: p.address6, configured: p.origin, note: 'an IPv6 peer needs a dual-stack host (address6, subnet6, pool6): no session' })
+      return false
+    })
+  }
+
+  /** The IPv6 listener for IPv6 peers (IPv6 only: the IPv4 listener stays as it was). */
+  private listen6(): Promise<void> {
+    const server = createServer((s) => this.onIncoming(s))
+    this.server6 = server
+    return new Promise((resolve) => {
+      server.once('error', (e: NodeJS.ErrnoException) => {
+        this.ctx.log.error('bgp-listen-failed', { port: this.bgp.port, family: 6, error: `${e.code ?? e.message}`, note: 'only outgoing sessions to IPv6 peers will be made' })
+        this.server6 = undefined
+        resolve()
+      })
+      server.listen({ port: this.listenPort() ?? this.bgp.port, host: this.options.listenHost6 ?? '::', ipv6Only: true }, () => {
+        server.on('error', (e) => this.ctx.log.error('bgp-listen-error', { family: 6, error: e.message }))
+        resolve()
+      })
+    })
   }
 
   private listen(): Promise<void> {
@@ -347,12 +436,33 @@ export class BgpSource implements RouteSource {
     s.once('close', () => this.accepted.delete(s))
     try {
       const text = (s.remoteAddress ?? '').replace(/^::ffff:/, '')
+      if (text.includes(':')) {
+        // IPv6: configured IPv6 peers only (listen ranges are IPv4)
+        const t6 = canonicalAddress6(text)
+        const session6 = t6.ok ? this.sessions.get(t6.value) : undefined
+        if (!session6 || session6.spec.address6 === undefined) {
+          this.rejected++
+          bump(this.drops.connections, 'not-a-peer')
+          this.ctx.log.limited('warn', 'bgp-connection-refused', text, { from: text, note: 'not a configured IPv6 peer' })
+          s.destroy()
+          return
+        }
+        if (!this.preOpenRoom()) {
+          this.rejected++
+          bump(this.drops.connections, 'pre-open-total')
+          this.ctx.log.limited('warn', 'bgp-pre-open-limit', 'total', { from: text, limit: this.options.maxPreOpen ?? PRE_OPEN_TOTAL, note: 'too many connections without OPEN: refused (Cease/Connection Rejected)' })
+          closeWithCease(s, CeaseSubcode.CONNECTION_REJECTED)
+          return
+        }
+        session6.accept(s)
+        return
+      }
       const a = parseAddress(text)
       if (!a.ok) {
         s.destroy()
         return
       }
-      let session = this.sessions.get(a.value)
+      let session = this.sessions.get(formatAddress(a.value))
       if (!session) {
         const range = this.bgp.listenRanges.find((r) => containsAddress(r, a.value))
         if (!range || a.value === this.ctx.self.address) {
@@ -394,21 +504,23 @@ export class BgpSource implements RouteSource {
   }
 
   private addSession(spec: PeerSpec): PeerSession {
+    const key = peerKey(spec)
     const session = new PeerSession(spec, {
       localAs: this.bgp.asn, routerId: this.routerId, localAddress: this.ctx.self.address, port: this.bgp.port,
+      ...(this.ctx.self.address6 !== undefined ? { localAddress6: this.ctx.self.address6 } : {}),
       holdTime: this.bgp.holdTime, keepaliveTime: this.bgp.keepaliveTime, connectRetryTime: this.bgp.connectRetryTime,
-      gracefulRestartTime: this.bgp.gracefulRestartTime, speaker: this.speaker, log: this.ctx.log, clock: this.clock,
+      gracefulRestartTime: this.bgp.gracefulRestartTime, ipv6: this.ipv6, speaker: this.speaker, log: this.ctx.log, clock: this.clock,
       restarting: () => this.speaker.isDeferring, stalePathTime: this.bgp.gracefulRestartStalepathTime,
       ...(this.options.grTimers ? { grTimers: this.options.grTimers } : {}),
-      onChange: () => this.onSessionChange(spec.address), drops: this.drops,
+      onChange: () => this.onSessionChange(key), drops: this.drops,
       ...(this.options.preOpenTimeout !== undefined ? { preOpenTimeout: this.options.preOpenTimeout } : {}),
     })
-    this.sessions.set(spec.address, session)
+    this.sessions.set(key, session)
     session.start()
     return session
   }
 
-  private onSessionChange(address: number): void {
+  private onSessionChange(address: string): void {
     const s = this.sessions.get(address)
     // a dynamic neighbour disappears with its last connection
     if (s?.isIdleDynamic) {
@@ -491,8 +603,10 @@ export class BgpSource implements RouteSource {
     }
     for (const s of this.sessions.values()) s.stop(message, how)
     const server = this.server
+    const server6 = this.server6
     this.server = undefined
-    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve()
+    this.server6 = undefined
+    const closed = Promise.all([server, server6].map((x) => (x ? new Promise<void>((r) => x.close(() => r())) : Promise.resolve())))
     // let the NOTIFICATIONs reach the peers before the process exits
     const end = Date.now() + 1000
     while (Date.now() < end && [...this.sessions.values()].some((s) => s.openSockets() > 0)) await new Promise((r) => setTimeout(r, 20))
@@ -520,7 +634,7 @@ export class BgpSource implements RouteSource {
     for (const k of ['asn', 'routerId', 'port', 'listen', 'routeReflector', 'clusterId', 'holdTime'] as const) {
       if (JSON.stringify(next[k]) !== JSON.stringify(this.bgp[k])) fixed.push(k)
     }
-    const wanted = new Map(peerSpecs(config, this.ctx.self.name, this.ctx.self.address).map((p) => [p.address, p]))
+    const wanted = new Map(this.usableSpecs(peerSpecs(config, this.ctx.self.name, this.ctx.self.address)).map((p) => [peerKey(p), p]))
     const added: string[] = []
     const removed: string[] = []
     for (const [addr, s] of [...this.sessions]) {
@@ -531,7 +645,7 @@ export class BgpSource implements RouteSource {
         s.cease(CeaseSubcode.PEER_DECONFIGURED, 'peer removed or changed in the configuration')
         this.sessions.delete(addr)
         await this.removeBfd(addr)
-        removed.push(formatAddress(addr))
+        removed.push(addr)
       }
     }
     // what needs a restart stays as it was, so what is reported is what is applied
@@ -543,7 +657,14 @@ export class BgpSource implements RouteSource {
     // import policy (allow list, max prefix length): re-evaluated now against the
     // Adj-RIB-In; what the old policy refused is asked for again (ROUTE-REFRESH)
     const policyChanged = JSON.stringify([next.allow, next.maxPrefixLength]) !== JSON.stringify([old.allow, old.maxPrefixLength])
+    const policy6Changed = this.ipv6 && JSON.stringify([next.allow6, next.maxPrefixLength6]) !== JSON.stringify([old.allow6, old.maxPrefixLength6])
     let policyNote = ''
+    if (policy6Changed) {
+      const withdrawn = this.speaker.setPolicy6(this.importPolicy6(this.bgp))
+      const refreshed: string[] = []
+      for (const s of this.sessions.values()) if (s.rib?.peer.ipv6 && s.requestRouteRefresh(AFI_IPV6)) refreshed.push(s.key)
+      policyNote = `IPv6 import policy re-applied: ${withdrawn} prefixes withdrawn, route refresh asked of ${refreshed.length} peers`
+    }
     if (policyChanged) {
       const withdrawn = this.speaker.setPolicy(this.importPolicy(this.bgp))
       const refreshed: string[] = []
@@ -553,13 +674,15 @@ export class BgpSource implements RouteSource {
         if (s.requestRouteRefresh()) refreshed.push(s.key)
         else noRefresh.push(s.key)
       }
-      policyNote = `import policy re-applied: ${withdrawn} prefixes withdrawn, route refresh asked of ${refreshed.length} peers`
+      policyNote = `${policyNote ? `${policyNote}; ` : ''}import policy re-applied: ${withdrawn} prefixes withdrawn, route refresh asked of ${refreshed.length} peers`
       if (noRefresh.length > 0) policyNote += ` (without route refresh, newly allowed prefixes come with their next announcement: ${noRefresh.join(', ')})`
     }
     for (const [addr, w] of wanted) {
       if (this.sessions.has(addr)) continue
+      // the first IPv6 peer: the IPv6 listener starts now
+      if (w.address6 !== undefined && this.bgp.listen && !this.server6 && this.server) await this.listen6()
       const s = this.addSession(w)
-      added.push(formatAddress(addr))
+      added.push(addr)
       if (w.bfd?.enabled) {
         try {
           this.loadKeys(w.bfd)
@@ -578,6 +701,11 @@ export class BgpSource implements RouteSource {
 
   subnetConflicts(): { peer: string; prefix: Prefix }[] {
     return this.speaker ? this.speaker.subnetConflicts() : []
+  }
+
+  /** Peers announcing this host's subnet6 now (refused, logged as bgp-subnet-conflict6). */
+  subnetConflicts6(): { peer: string; prefix: Prefix6 }[] {
+    return this.speaker ? this.speaker.subnetConflicts6() : []
   }
 
   peers(): PeerStatus[] {
@@ -622,16 +750,20 @@ export class BgpSource implements RouteSource {
           },
           bfd: this.bfdDetails(s),
           ...(rib ? { endOfRib: rib.eor, filtered: rib.filtered, updatesIn: rib.updatesIn, updatesOut: rib.updatesOut, attributeErrors: rib.attributeErrors } : {}),
+          // IPv6 unicast counters when the session negotiated it (endOfRib above: every negotiated family)
+          ...(rib && this.speaker.v6?.peerView(rib) ? { ipv6: this.speaker.v6.peerView(rib) } : {}),
         },
       })
     }
     return out
   }
 
-  private counters(filtered: Record<string, number>, updatesIn: number, updatesOut: number): Record<string, number> {
+  private counters(filtered: Record<string, number>, updatesIn: number, updatesOut: number, filtered6: Record<string, number> = {}): Record<string, number> {
     const out: Record<string, number> = { 'rx-messages': updatesIn, 'tx-messages': updatesOut }
     for (const [k, v] of Object.entries(this.drops.messages)) out[`drop-packet:${k}`] = v
     for (const [k, v] of Object.entries(filtered)) out[`drop-route:${k}`] = v
+    // IPv6 refusals under their own reasons (metrics: fabric_routes_rejected_total{reason="ipv6-..."})
+    for (const [k, v] of Object.entries(filtered6)) out[`drop-route:ipv6-${k}`] = v
     for (const [k, v] of Object.entries(this.drops.connections)) out[`drop-connection:${k}`] = v
     return out
   }
@@ -663,17 +795,19 @@ export class BgpSource implements RouteSource {
       asn: this.bgp.asn, routerId: formatAddress(this.routerId), sessions: this.sessions.size, established,
       prefixes: st?.prefixes ?? 0, paths: st?.paths ?? 0, updatesIn: st?.updatesIn ?? 0, updatesOut: st?.updatesOut ?? 0,
       filtered: st?.filtered ?? {}, refusedConnections: this.rejected, ...(this.listenError ? { listenError: this.listenError } : {}),
+      ...(st?.filtered6 ? { prefixes6: st.prefixes6 ?? 0, filtered6: st.filtered6 } : {}),
       gracefulRestart: this.grStats(),
       // every drop by reason: prefixes/paths (import), messages (decode errors), connections
       drops: {
         prefixes: { ...(st?.filtered ?? {}) },
+        ...(st?.filtered6 ? { prefixes6: { ...st.filtered6 } } : {}),
         messages: { ...this.drops.messages },
         connections: { ...this.drops.connections },
         internalErrors: [...this.sessions.values()].reduce((n, x) => n + x.internalErrors, 0),
       },
       // the agent's common counter names (metrics, fabric status): drop-packet:<reason> for
       // refused messages, drop-route:<reason> for refused prefixes, drop-connection:<reason>
-      counters: this.counters(st?.filtered ?? {}, st?.updatesIn ?? 0, st?.updatesOut ?? 0),
+      counters: this.counters(st?.filtered ?? {}, st?.updatesIn ?? 0, st?.updatesOut ?? 0, st?.filtered6 ?? {}),
     }
   }
 }

@@ -22,10 +22,12 @@ import type { Logger } from '../../core/log.js'
 import { type Prefix, formatAddress } from '../../net/ipv4.js'
 import { type NextHopScope, NEXT_HOP_PROBLEM_TEXT, nextHopProblem } from '../../net/next-hop.js'
 import type { Route } from '../../rib/route.js'
-import type { RouteSink } from '../../rib/source.js'
+import type { NextHopScope6, Prefix6 } from '../../net/ipv6.js'
+import type { RouteSink, RouteSink6 } from '../../rib/source.js'
+import { ebgpAsPathProblem } from './as-path.js'
 import { normalizeAs4 } from './codec/attributes.js'
-import { AFI_IPV4, AS_TRANS, AttrType, CeaseSubcode, SAFI_UNICAST } from './codec/constants.js'
-import type { AsPathSegment, PathAttribute, UpdateMessage } from './codec/types.js'
+import { AFI_IPV4, AFI_IPV6, AS_TRANS, AttrType, CeaseSubcode, SAFI_UNICAST } from './codec/constants.js'
+import type { AsPathSegment, MpReach, PathAttribute, UpdateMessage } from './codec/types.js'
 import { endOfRib } from './codec/update.js'
 import { ExportPolicy } from './export-policy.js'
 import { LocRib } from './loc-rib.js'
@@ -33,11 +35,14 @@ import { addToGroup, packChanges, packTable, type PathGroups } from './packing.j
 import { PeerRib, type SpeakerPeer, type StaleMark } from './peer-rib.js'
 import { type Origin, type Path, forgetUnused, internPath, localPath, pathOf } from './paths.js'
 import type { ImportPolicy, ImportRejection } from './policy.js'
+import type { ImportPolicy6 } from './policy6.js'
+import { type DropReason6, Speaker6 } from './speaker6.js'
 
 /** shortest time between two flushes while UPDATEs keep coming, ms */
 const FLUSH_GAP_MS = 5
 
 export { PeerRib, type SpeakerPeer, type StaleMark } from './peer-rib.js'
+export { ebgpAsPathProblem } from './as-path.js'
 
 export type SpeakerLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error' | 'limited'>
 
@@ -68,15 +73,25 @@ export interface SpeakerOptions {
    * End-of-RIB) until endDeferral() (RFC 4724 4.1 selection deferral)
    */
   readonly deferring?: boolean
+  /** a dual-stack host: MP-BGP IPv6 unicast (speaker6.ts) with peers that negotiate it */
+  readonly ipv6?: SpeakerIpv6Options
 }
 
-/** Why an AS_PATH from an eBGP peer of this AS is refused, if it is. */
-export function ebgpAsPathProblem(segments: readonly AsPathSegment[], peerAs: number): 'as-path-empty' | 'first-as-mismatch' | 'as-confed' | undefined {
-  if (segments.length === 0) return 'as-path-empty'
-  for (const s of segments) if (s.type === 'confedSequence' || s.type === 'confedSet') return 'as-confed'
-  const first = segments[0]!
-  if (first.type !== 'sequence' || first.asns[0] !== peerAs) return 'first-as-mismatch'
-  return undefined
+/** The IPv6 side of the speaker (dual-stack host): what speaker6.ts needs besides the IPv4 options. */
+export interface SpeakerIpv6Options {
+  /** our global underlay IPv6 address: the next hop we announce */
+  readonly address6: string
+  /** the underlay interface's link-local address (RFC 2545 second next hop to on-link peers) */
+  readonly linkLocal?: string
+  /** the underlay interface: every IPv6 route learned goes out of it */
+  readonly interface: string
+  /** our subnet6 (undefined: announce nothing, listening only) */
+  readonly ownSubnet6?: Prefix6
+  readonly policy: ImportPolicy6
+  readonly nextHop: NextHopScope6
+  readonly sink6: RouteSink6
+  /** whether a peer shares our underlay link */
+  readonly onLink: (peer: SpeakerPeer) => boolean
 }
 
 /**
@@ -101,6 +116,9 @@ export interface SpeakerStats {
   updatesIn: number
   updatesOut: number
   filtered: Partial<Record<DropReason, number>>
+  /** IPv6 unicast (dual-stack host only) */
+  prefixes6?: number
+  filtered6?: Partial<Record<DropReason6, number>>
 }
 
 export class Speaker {
@@ -121,6 +139,8 @@ export class Speaker {
   private updatesOut = 0
   private policy: ImportPolicy
   private deferring: boolean
+  /** MP-BGP IPv6 unicast, on a dual-stack host */
+  readonly v6: Speaker6 | undefined
 
   constructor(private readonly o: SpeakerOptions) {
     this.clusterId = (o.clusterId ?? o.routerId) >>> 0
@@ -134,6 +154,11 @@ export class Speaker {
       log: o.log, onUnencodable: () => this.count('unencodable', 1),
     })
     if (o.ownSubnet) this.local = localPath(o.localAddress)
+    const v6 = o.ipv6
+    this.v6 = v6 ? new Speaker6({
+      ...v6, asn: o.asn, routerId: o.routerId, clusterId: this.clusterId, exports: this.exports, log: o.log,
+      peers: () => this.peers, scheduleFlush: () => this.scheduleFlush(),
+    }) : undefined
   }
 
   // ------------------------------------------------------------ sessions
@@ -142,6 +167,7 @@ export class Speaker {
   peerUp(peer: SpeakerPeer): PeerRib {
     const p = new PeerRib(peer)
     this.peers.add(p)
+    this.v6?.up(p)
     if (!this.deferring) this.sendTable(p, true)
     return p
   }
@@ -173,13 +199,16 @@ export class Speaker {
     p.stalePaths = stale
     p.paths = new Map()
     this.markStale(p, mark)
-    return p.staleCount
+    // RFC 4724 4.2: a family not listed in the peer's graceful restart capability is withdrawn now
+    const kept6 = this.v6 ? this.v6.stale(p, mark, p.peer.gracefulRestart6 !== undefined) : 0
+    return p.staleCount + kept6
   }
 
   /** Updates the stale marks (reason, deadline) of a peer's stale routes: one write per shared path. */
   markStale(p: PeerRib, mark: StaleMark): void {
     if (!p.stalePaths) return
     for (const path of p.stalePaths) path.display.stale = { ...mark }
+    this.v6?.markStale(p, mark)
   }
 
   /**
@@ -193,14 +222,17 @@ export class Speaker {
     p.eor = false
     p.overLimit = false
     this.peers.add(p)
+    // without IPv6, or without F for IPv6, in the new OPEN its stale IPv6 routes go now
+    this.v6?.resume(p)
     if (!this.deferring) this.sendTable(p, true)
     return p
   }
 
   /** End-of-RIB from a resumed peer: removes what it did not re-announce. Returns how many. */
   sweepStale(p: PeerRib): number {
+    const swept6 = this.v6 ? this.v6.sweep(p) : 0
     const stale = p.stalePaths
-    if (!stale) return 0
+    if (!stale) return swept6
     const gone: Prefix[] = []
     if (p.staleCount > 0) {
       this.rib.forEachRoute((r) => {
@@ -210,7 +242,7 @@ export class Speaker {
     for (const n of gone) this.remove(p, n)
     p.stalePaths = undefined
     this.scheduleFlush()
-    return gone.length
+    return gone.length + swept6
   }
 
   /** Peers announcing this host's own subnet now (a duplicate subnet in the fabric). */
@@ -220,6 +252,11 @@ export class Speaker {
     return out
   }
 
+  /** Peers announcing this host's own subnet6 now (dual-stack host). */
+  subnetConflicts6(): { peer: string; prefix: Prefix6 }[] {
+    return this.v6 ? this.v6.subnetConflicts() : []
+  }
+
   /** A session left Established (or helper mode ended): everything learned from it is withdrawn. */
   peerDown(p: PeerRib): number {
     if (!p.up && !p.stalePaths) return 0
@@ -227,6 +264,7 @@ export class Speaker {
     p.up = false
     this.peers.delete(p)
     p.pending.clear()
+    const removed6 = this.v6 ? this.v6.down(p) : 0
     let removed = 0
     if (p.accepted > 0) {
       // the new bests are added to the RIB before the old peer's routes go (withdrawPeer below)
@@ -236,7 +274,7 @@ export class Speaker {
     p.accepted = 0
     p.paths.clear()
     this.scheduleFlush()
-    return removed
+    return removed + removed6
   }
 
   // ------------------------------------------------------------ receiving
@@ -248,7 +286,10 @@ export class Speaker {
     this.updatesIn++
     const eor = endOfRib(msg)
     if (eor) {
-      if (eor.afi === AFI_IPV4 && eor.safi === SAFI_UNICAST && !p.eor) {
+      const v6 = this.v6 && p.peer.ipv6 ? this.v6 : undefined
+      const family = eor.afi === AFI_IPV4 && eor.safi === SAFI_UNICAST ? 1 : eor.afi === AFI_IPV6 && eor.safi === SAFI_UNICAST && v6 ? 2 : 0
+      // the peer's table is complete once every negotiated family has sent its End-of-RIB
+      if (family !== 0 && !p.eor && (v6 ? v6.endOfRib(p, family) : family === 1)) {
         p.eor = true
         this.o.log.info('end-of-rib-received', { peer: p.peer.key, accepted: p.accepted, filtered: p.filtered })
         this.o.onEndOfRib?.(p)
@@ -260,12 +301,18 @@ export class Speaker {
     let mpNextHop = 0
     let mpWithdrawn: readonly Prefix[] | undefined
     let nextHop: number | undefined
+    let reach6: Extract<MpReach, { afi: 2 }> | undefined
+    let withdrawn6: readonly Prefix6[] | undefined
     for (const a of attrs) {
       if (a.type === 'mpReach' && a.afi === AFI_IPV4 && a.safi === SAFI_UNICAST && !('raw' in a)) {
         mpNlri = a.nlri as readonly Prefix[]
         mpNextHop = a.nextHop as number
       } else if (a.type === 'mpUnreach' && a.afi === AFI_IPV4 && a.safi === SAFI_UNICAST && !('raw' in a)) {
         mpWithdrawn = a.withdrawn as readonly Prefix[]
+      } else if (a.type === 'mpReach' && a.afi === AFI_IPV6 && a.safi === SAFI_UNICAST && !('raw' in a)) {
+        reach6 = a as Extract<MpReach, { afi: 2 }>
+      } else if (a.type === 'mpUnreach' && a.afi === AFI_IPV6 && a.safi === SAFI_UNICAST && !('raw' in a)) {
+        withdrawn6 = a.withdrawn as readonly Prefix6[]
       } else if (a.type === 'nextHop') nextHop = a.nextHop
     }
     let treatAsWithdraw = false
@@ -286,6 +333,11 @@ export class Speaker {
     }
     for (const w of msg.withdrawn) this.remove(p, w)
     if (mpWithdrawn) for (const w of mpWithdrawn) this.remove(p, w)
+    // IPv6 unicast from a peer that negotiated it (anything else of AFI 2 is ignored, as before)
+    if ((reach6 || withdrawn6) && this.v6 && p.peer.ipv6) {
+      this.v6.receive(p, reach6, withdrawn6, p.peer.ctx.as4 ? attrs : normalizeAs4(attrs), treatAsWithdraw, () => this.overLimit(p))
+      if (p.overLimit) return
+    }
     const announced = msg.nlri.length + (mpNlri?.length ?? 0)
     if (announced === 0) return
     p.received += announced
@@ -326,14 +378,20 @@ export class Speaker {
         continue
       }
       this.insert(p, n, path)
-      if (p.accepted > p.peer.maxPrefixes) {
-        p.overLimit = true
-        this.o.log.warn('prefix-limit', { peer: p.peer.key, limit: p.peer.maxPrefixes, note: 'closing the session with Cease/Maximum Number of Prefixes Reached' })
-        p.peer.cease(CeaseSubcode.MAX_PREFIXES, `more than ${p.peer.maxPrefixes} prefixes`)
-        return
-      }
+      if (this.overLimit(p)) return
     }
     forgetUnused(path)
+  }
+
+  /** Over the peer's prefix limit (both families together): the session is closed with Cease 1. */
+  private overLimit(p: PeerRib): boolean {
+    if (p.overLimit) return true
+    const accepted = p.accepted + (this.v6 ? this.v6.accepted(p) : 0)
+    if (accepted <= p.peer.maxPrefixes) return false
+    p.overLimit = true
+    this.o.log.warn('prefix-limit', { peer: p.peer.key, limit: p.peer.maxPrefixes, note: 'closing the session with Cease/Maximum Number of Prefixes Reached' })
+    p.peer.cease(CeaseSubcode.MAX_PREFIXES, `more than ${p.peer.maxPrefixes} prefixes`)
+    return true
   }
 
   /** The shared Path for these attributes from this peer, or why they are refused. */
@@ -422,6 +480,7 @@ export class Speaker {
     const newPath = neu ? pathOf(neu) : undefined
     let queued = false
     for (const q of this.peers) {
+      if (q.peer.withoutIpv4) continue
       const was = oldPath !== undefined && this.exports.advertisable(q, oldPath)
       const now = newPath !== undefined && this.exports.advertisable(q, newPath)
       if (now) {
@@ -470,7 +529,8 @@ export class Speaker {
     return refused.length
   }
 
-  private sendTable(p: PeerRib, endOfRibToo: boolean): void {
+  /** The whole Adj-RIB-Out of p; ipv4Only: IPv4 unicast alone (a ROUTE-REFRESH for AFI 1). */
+  private sendTable(p: PeerRib, endOfRibToo: boolean, ipv4Only = false): void {
     const groups: PathGroups = new Map()
     let n = 0
     if (this.local && this.o.ownSubnet) {
@@ -484,16 +544,31 @@ export class Speaker {
       n++
     })
     p.pending.clear()
-    p.sent = n
-    this.emit(p, packTable(groups, (path) => this.exports.exportAttributes(p, path).attributes, p.peer.ctx, endOfRibToo))
+    p.sent = p.peer.withoutIpv4 ? 0 : n
+    // a session without IPv4 unicast (IPv6 only) gets no IPv4 UPDATE nor IPv4 End-of-RIB
+    const messages = p.peer.withoutIpv4 ? [] : packTable(groups, (path) => this.exports.exportAttributes(p, path).attributes, p.peer.ctx, endOfRibToo)
+    // IPv6 unicast after IPv4's End-of-RIB, with its own End-of-RIB (RFC 4724 2: one per family)
+    if (this.v6 && p.peer.ipv6 && !ipv4Only) messages.push(...this.v6.tableMessages(p, endOfRibToo))
+    this.emit(p, messages)
+  }
+
+  /** A new IPv6 import policy (reload): IPv6 routes it refuses are withdrawn. Returns how many. */
+  setPolicy6(policy: ImportPolicy6): number {
+    return this.v6 ? this.v6.setPolicy(policy) : 0
   }
 
   /** ROUTE-REFRESH from the peer: the whole Adj-RIB-Out again (RFC 2918). */
   routeRefresh(p: PeerRib, afi: number, safi: number): void {
     // while deferring, the whole table goes at the end of the deferral anyway
-    if (!p.up || this.deferring || afi !== AFI_IPV4 || safi !== SAFI_UNICAST) return
+    if (!p.up || this.deferring || safi !== SAFI_UNICAST) return
+    if (afi === AFI_IPV6 && this.v6 && p.peer.ipv6) {
+      this.o.log.info('route-refresh-received', { peer: p.peer.key, family: 'ipv6-unicast' })
+      this.emit(p, this.v6.tableMessages(p, false))
+      return
+    }
+    if (afi !== AFI_IPV4 || p.peer.withoutIpv4) return
     this.o.log.info('route-refresh-received', { peer: p.peer.key })
-    this.sendTable(p, false)
+    this.sendTable(p, false, true)
   }
 
   private emit(p: PeerRib, messages: UpdateMessage[]): void {
@@ -529,7 +604,7 @@ export class Speaker {
     this.lastFlush = performance.now()
     if (this.deferring) return
     for (const p of this.peers) {
-      if (p.pending.size === 0) continue
+      if (p.pending.size === 0 && !this.v6?.hasPending(p)) continue
       try {
         this.flushPeer(p)
       } catch (e) {
@@ -542,8 +617,9 @@ export class Speaker {
   }
 
   private flushPeer(p: PeerRib): void {
-    const messages = packChanges(p.pending, (path) => this.exports.exportAttributes(p, path).attributes, p.peer.ctx)
+    const messages = p.pending.size > 0 ? packChanges(p.pending, (path) => this.exports.exportAttributes(p, path).attributes, p.peer.ctx) : []
     p.pending.clear()
+    if (this.v6) messages.push(...this.v6.pendingMessages(p))
     this.emit(p, messages)
   }
 
@@ -551,9 +627,14 @@ export class Speaker {
 
   /** Withdraws our own subnet from every peer (fabric leave). */
   withdrawLocal(): void {
-    if (!this.local || !this.o.ownSubnet) return
+    this.v6?.withdrawLocal()
+    if (!this.local || !this.o.ownSubnet) {
+      if (this.v6) this.flush()
+      return
+    }
     this.local = undefined
     for (const q of this.peers) {
+      if (q.peer.withoutIpv4) continue
       for (const own of [this.o.ownSubnet, ...(this.o.ownNetworks ?? [])]) {
         q.pending.set(own, null)
         q.sent--
@@ -581,6 +662,9 @@ export class Speaker {
   stats(): SpeakerStats {
     let paths = 0
     for (const p of this.peers) paths += p.paths.size
-    return { prefixes: this.rib.size, paths, updatesIn: this.updatesIn, updatesOut: this.updatesOut, filtered: { ...this.filtered } }
+    return {
+      prefixes: this.rib.size, paths, updatesIn: this.updatesIn, updatesOut: this.updatesOut, filtered: { ...this.filtered },
+      ...(this.v6 ? { prefixes6: this.v6.size, filtered6: { ...this.v6.filtered } } : {}),
+    }
   }
 }

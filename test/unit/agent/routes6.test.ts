@@ -87,3 +87,13 @@ test('agent down: kernel rows of both families, IPv4 first', (t) => {
     [k6('fd00:fab:0:3::/64', 'fd00:99::3'), k6('fd00:fab:0:2::/64', 'fd00:99::2'), k6('fd00:fab:0:4::/64', 'fd00:99::4', 12)])
   t.deepEqual(rows.map((r) => [r.family, r.prefix, r.state]), [[4, '10.244.2.0/24', 'kernel-only'], [6, 'fd00:fab:0:2::/64', 'kernel-only'], [6, 'fd00:fab:0:3::/64', 'kernel-only']])
 })
+
+test('an IPv6 BGP route kept through a peer\'s graceful restart is a stale row with its seconds left, like IPv4', (t) => {
+  const rows = buildRouteRows6({
+    best: [r6(4, { source: 'bgp', peer: 'node4', attrs: { stale: { since: NOW - 5000, reason: 'peer-restarting', until: NOW + 90_500 } } })],
+    candidates: () => 1, stateOf: () => ({ state: 'installed' }), since: () => undefined,
+    kernel: [], links, protocol: 233, table: 254, now: NOW, pool6: P6('fd00:fab::/48'),
+  })
+  t.deepEqual(rows[0]!.stale, { reason: 'peer-restarting', secondsLeft: 91 })
+  t.is(rows6({}, [])[0]!.stale, null)
+})

@@ -30,6 +30,12 @@ test('fabric peers verbose: capabilities and BFD counters per peer', (t) => {
   t.regex(text, /^ {2}tor: graceful restart: only we advertise it \(120s\)$/m)
 })
 
+test('fabric peers verbose: a peer with IPv6 unicast negotiated gets its IPv6 counts', (t) => {
+  const peers = fixture.peers.map((p) => (p.peer === 'tor' ? { ...p, details: { ...p.details, ipv6: { received: 3, accepted: 2, filtered: 1, sent: 1, endOfRib: true } } } : p))
+  t.regex(renderPeers(peers, NOW, true), /^ {2}tor: graceful restart: only we advertise it \(120s\); IPv6 unicast: 3 received, 2 accepted, 1 filtered, 1 sent, End-of-RIB received$/m)
+  t.false(renderPeers(fixture.peers, NOW, true).includes('IPv6'), 'no IPv6 line without details.ipv6')
+})
+
 test('BFD and graceful-restart cells', (t) => {
   t.is(bfdText(null), '-')
   t.is(bfdText({ state: 'Init', remoteState: 'Down', detectionTimeMs: 0, packetsIn: 1, packetsOut: 3, lastRxAgoMs: 10, lastDownDiag: null }), 'Init')

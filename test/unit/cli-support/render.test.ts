@@ -39,3 +39,21 @@ test('host integration without docker or firewall management', (t) => {
   ])
   t.is(textOf({ a: [1, 2], b: null, c: true }), 'a 1 2, b -, c yes')
 })
+
+test('host integration of a dual-stack host: docker0 with its IPv6 address, and an ip6tables line', (t) => {
+  const lines = hostIntegrationLines({
+    inSync: true,
+    docker: { mode: 'docker0', bridge: 'docker0', bip: '10.244.1.1/24', bip6: 'fd00:fab:0:1::1/64', fixedCidrV6: 'fd00:fab:0:1::/64', bridgeMatches: true, version: '27.1.0' },
+    firewall: {
+      enabled: true, backend: 'nft', chains: ['FABRIC-FORWARD', 'FABRIC-POSTROUTING'], forwardJumpFrom: 'DOCKER-USER', inSync: true,
+      ipv6: { enabled: true, chains: ['FABRIC-FORWARD', 'FABRIC-POSTROUTING'], forwardJumpFrom: 'FORWARD', inSync: true },
+    },
+  } as never)
+  t.deepEqual(lines.slice(1), [
+    'docker    docker0 bip 10.244.1.1/24 and fd00:fab:0:1::1/64 (fixed-cidr-v6 fd00:fab:0:1::/64) (matches), Docker 27.1.0',
+    'firewall  nft, chains FABRIC-FORWARD FABRIC-POSTROUTING (jump from DOCKER-USER), in sync',
+    'firewall6 ip6tables, chains FABRIC-FORWARD FABRIC-POSTROUTING (jump from FORWARD), in sync',
+  ])
+  const missing = hostIntegrationLines({ inSync: true, firewall: { enabled: true, backend: 'nft', chains: [], inSync: true, ipv6: { enabled: false, reason: 'ip6tables not found' } } } as never)
+  t.is(missing.at(-1), 'firewall6 not managed: ip6tables not found')
+})

@@ -311,3 +311,37 @@ test('stopped (SIGTERM: the sources withdraw as their sessions close): the kerne
   await fib.drain()
   t.deepEqual(kernel.ours(), ['10.244.2.0/24 via 10.0.0.2', '10.244.3.0/24 via 10.0.0.3'], 'nothing changed after stop')
 })
+
+test('a periodic full reconcile re-reads connected networks once a minute, and at once after an interface event', async (t) => {
+  class CountingKernel extends FakeKernel {
+    reads = 0
+    override async connected() {
+      this.reads++
+      return super.connected()
+    }
+  }
+  const kernel = new CountingKernel()
+  const { clock, rib, fib } = setup({}, kernel)
+  fib.start(5)
+  rib.add(route('10.244.1.0/24', '10.0.0.2'))
+  await fib.flush()
+  const first = kernel.reads
+  const reconciles = fib.stats.reconciles
+  for (let i = 0; i < 6; i++) {
+    clock.advance(5000)
+    await fib.drain()
+  }
+  t.is(fib.stats.reconciles, reconciles + 6, 'a full reconcile every 5 s')
+  t.is(kernel.reads, first, 'no link/address dump for them within the minute')
+  kernel.setConnected([...kernel.connectedNets, { name: 'up1', net: P('10.1.0.0/24'), local: A('10.1.0.1') }])
+  clock.advance(1000)
+  await fib.drain()
+  t.is(kernel.reads, first + 1, 'an interface event: read again')
+  for (let i = 0; i < 13; i++) {
+    clock.advance(5000)
+    await fib.drain()
+  }
+  t.is(kernel.reads, first + 2, 'and again once the minute is over')
+  t.deepEqual(kernel.ours(), ['10.244.1.0/24 via 10.0.0.2'])
+  fib.stop()
+})

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { formatPrefix } from '../../../src/net/ipv4.js'
-import { PrefixQueue } from '../../../src/net/prefix-queue.js'
+import { PrefixBitSet, PrefixQueue } from '../../../src/net/prefix-queue.js'
 import { P } from '../../helpers/net.js'
 
 
@@ -36,4 +36,46 @@ test('a million /24s: order kept, memory is the bitmap plus references', (t) => 
   }
   t.is(seen, n)
   t.is(q.size, 0)
+})
+
+test('a small PrefixBitSet allocates no bitmaps (FIB sync makes two per full reconcile; an idle agent reconciles every 5 s)', (t) => {
+  const before = process.memoryUsage().arrayBuffers
+  const sets = [0, 1, 2, 3].map(() => {
+    const s = new PrefixBitSet()
+    for (const p of ['10.244.1.0/24', '10.244.2.0/24', '10.244.3.0/24', '10.0.0.0/8']) s.add(P(p))
+    return s
+  })
+  const grown = process.memoryUsage().arrayBuffers - before
+  t.true(grown < 1 << 20, `4 sets of 4 prefixes: ${grown} bytes of ArrayBuffers (a /24 bitmap is 2 MiB)`)
+  t.true(sets.every((s) => s.size === 4 && s.has(P('10.244.2.0/24')) && !s.has(P('10.244.4.0/24'))))
+})
+
+test('PrefixBitSet agrees with a Set of strings below, across and above the switch to bitmaps', (t) => {
+  const s = new PrefixBitSet()
+  const ref = new Set<string>()
+  let seed = 7
+  const rnd = (n: number): number => {
+    seed ^= seed << 13
+    seed ^= seed >>> 17
+    seed ^= seed << 5
+    return (seed >>> 0) % n
+  }
+  const lens = [0, 8, 16, 20, 24, 24, 24, 24, 25, 32]
+  for (let i = 0; i < 20_000; i++) {
+    const len = lens[rnd(lens.length)]!
+    const addr = len === 0 ? 0 : ((0x0a000000 + rnd(1 << 14) * 256 + rnd(256)) >>> (32 - len) << (32 - len)) >>> 0
+    const p = { addr, len }
+    const k = formatPrefix(p)
+    if (rnd(4) === 0) t.is(s.delete(p), ref.delete(k), `delete ${k}`)
+    else {
+      t.is(s.add(p), !ref.has(k), `add ${k}`)
+      ref.add(k)
+    }
+    if (i % 997 === 0) {
+      t.is(s.size, ref.size)
+      for (const x of ref) if (!s.has(P(x))) return t.fail(`lost ${x} at ${i}`)
+    }
+  }
+  t.is(s.size, ref.size)
+  t.true(ref.size > 4096, `${ref.size} prefixes: past the switch`)
 })

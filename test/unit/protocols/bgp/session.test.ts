@@ -415,7 +415,7 @@ test('decode errors are counted by reason in stats(); warnings go through the ra
 test('fsm.handle throwing: the connection is reset once, no unbounded recursion, the process survives, routes withdrawn', async (t) => {
   const f = await startSource(t)
   const good = await goodPeer(t, f)
-  const session = (f.source as unknown as { sessions: Map<number, { connections(): Array<{ fsm: { handle: unknown } }> }> }).sessions.get(A('127.0.0.2'))!
+  const session = (f.source as unknown as { sessions: Map<string, { connections(): Array<{ fsm: { handle: unknown } }> }> }).sessions.get('127.0.0.2')!
   let calls = 0
   for (const c of session.connections()) c.fsm.handle = () => { calls++; throw new Error('broken fsm') }
   good.send({ type: 'keepalive' })
