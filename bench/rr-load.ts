@@ -19,6 +19,7 @@
  *   CPU       the reflector's CPU seconds until full, and % of a core idle after
  *
  *   npm run build && node --import tsx bench/rr-load.ts [--clients 1000] [--only fabric|bird]
+ *   RR_PROF=DIR ... also writes a V8 CPU profile of the fabric reflector into DIR
  *
  * Namespaces rlPID-rr and rlPID-cl are removed at the end (also on failure).
  */
