@@ -29,7 +29,7 @@ import net from 'node:net'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { LAB_ROOT, pidsInNamespaces } from '../src/lab/lab.js'
+import { LAB_ROOT, labsAlive, pidsInNamespaces } from '../src/lab/lab.js'
 import { ensureNeigh, releaseNeigh } from '../src/lab/neigh.js'
 import { startBirdReflector } from '../src/lab/reflectors.js'
 import { must, run, sleep } from '../src/lab/sh.js'
@@ -188,7 +188,8 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
     await sleep(300)
     await run('ip', ['-batch', '-'], { input: `netns del ${rr}\nnetns del ${cl}\n` })
     rmSync(dir, { recursive: true, force: true })
-    await releaseNeigh(LAB_ROOT, name, () => false)
+    // other labs' and benches' claims stay (they may be running)
+    await releaseNeigh(LAB_ROOT, name, await labsAlive())
   }
   const onInt = (): void => {
     void cleanup().finally(() => process.exit(130))

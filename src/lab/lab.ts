@@ -561,6 +561,16 @@ export function pidsInNamespaces(namespaces: string[]): Map<string, number[]> {
 }
 
 /** Removes everything of a lab: processes in its namespaces, namespaces, files; puts back neighbour-table limits it raised. Idempotent. */
+/**
+ * Whether another lab (or bench run) that claimed neighbour-table limits is
+ * still there: its namespaces exist or its directory does. Releasing a
+ * claim with anything less would put the old limits back under running labs.
+ */
+export async function labsAlive(): Promise<(name: string) => boolean> {
+  const live = new Set((await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => /^([a-z][a-z0-9]{0,11})-/.exec(l)?.[1]))
+  return (other) => live.has(other) || existsSync(labDir(other))
+}
+
 export async function labDown(name: string): Promise<{ namespaces: number; processes: number; restored: string[] }> {
   validateLabName(name)
   const namespaces = await labNamespaces(name)
@@ -584,8 +594,7 @@ export async function labDown(name: string): Promise<{ namespaces: number; proce
   for (const ns of await labNamespaces(name)) await run('ip', ['netns', 'del', ns])
   removeFrrDirs(name)
   rmSync(labDir(name), { recursive: true, force: true })
-  const live = new Set((await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => /^([a-z][a-z0-9]{0,11})-/.exec(l)?.[1]))
-  const { restored } = await releaseNeigh(LAB_ROOT, name, (other) => live.has(other) || existsSync(labDir(other)))
+  const { restored } = await releaseNeigh(LAB_ROOT, name, await labsAlive())
   return { namespaces: namespaces.length, processes, restored: restored.map((r) => `${sysctlName(r.key, r.family)}=${r.to}`) }
 }
 
