@@ -24,16 +24,16 @@ import { type NextHopScope, NEXT_HOP_PROBLEM_TEXT, nextHopProblem } from '../../
 import type { Route } from '../../rib/route.js'
 import type { NextHopScope6, Prefix6 } from '../../net/ipv6.js'
 import type { RouteSink, RouteSink6 } from '../../rib/source.js'
-import { ebgpAsPathProblem } from './as-path.js'
+import { readReceivedPath, receivedPathProblem } from './as-path.js'
 import { normalizeAs4 } from './codec/attributes.js'
-import { AFI_IPV4, AFI_IPV6, AS_TRANS, AttrType, CeaseSubcode, SAFI_UNICAST } from './codec/constants.js'
-import type { AsPathSegment, MpReach, PathAttribute, UpdateMessage } from './codec/types.js'
+import { AFI_IPV4, AFI_IPV6, AttrType, CeaseSubcode, SAFI_UNICAST } from './codec/constants.js'
+import type { MpReach, PathAttribute, UpdateMessage } from './codec/types.js'
 import { endOfRib } from './codec/update.js'
 import { ExportPolicy } from './export-policy.js'
 import { LocRib } from './loc-rib.js'
 import { addToGroup, packChanges, packTable, type PathGroups } from './packing.js'
 import { PeerRib, type SpeakerPeer, type StaleMark } from './peer-rib.js'
-import { type Origin, type Path, forgetUnused, internPath, localPath, pathOf } from './paths.js'
+import { type Path, forgetUnused, internPath, localPath, pathOf } from './paths.js'
 import type { ImportPolicy, ImportRejection } from './policy.js'
 import type { ImportPolicy6 } from './policy6.js'
 import { type DropReason6, Speaker6 } from './speaker6.js'
@@ -396,31 +396,7 @@ export class Speaker {
 
   /** The shared Path for these attributes from this peer, or why they are refused. */
   private buildPath(p: PeerRib, attrs: readonly PathAttribute[], nextHop: number): Path | DropReason {
-    let origin: Origin = 0
-    let segments: readonly AsPathSegment[] = []
-    let med: number | undefined
-    let localPref: number | undefined
-    let originatorId: number | undefined
-    let clusterList: readonly number[] = []
-    const transitive: PathAttribute[] = []
-    for (const a of attrs) {
-      switch (a.type) {
-        case 'origin': origin = a.origin; break
-        case 'asPath': segments = a.segments; break
-        case 'med': med = a.med; break
-        case 'localPref': localPref = a.localPref; break
-        case 'originatorId': originatorId = a.id; break
-        case 'clusterList': clusterList = a.ids; break
-        case 'atomicAggregate':
-        case 'aggregator':
-        case 'communities':
-        case 'unknown':
-          transitive.push(a)
-          break
-        default:
-          break
-      }
-    }
+    const r = readReceivedPath(attrs)
     const peer = p.peer
     // RFC 7606 7.3: a semantically wrong NEXT_HOP is treat-as-withdraw for the path;
     // only another host's underlay address may carry traffic for its subnet
@@ -431,26 +407,9 @@ export class Speaker {
       })
       return `next-hop-${hop}`
     }
-    if (peer.ibgp) {
-      if (originatorId !== undefined && originatorId >>> 0 === this.o.routerId >>> 0) return 'originator-loop'
-      if (clusterList.includes(this.clusterId)) return 'cluster-loop'
-    } else {
-      // RFC 4271 6.3 and RFC 7606 7.2 (BIRD's and FRR's enforce-first-as): from an
-      // external peer the AS_PATH starts with its AS and carries no confederation
-      // segments (RFC 5065 5: we are in no confederation); else treat-as-withdraw
-      // (a 2-octet peer of a 4-octet AS is AS_TRANS in its OPEN: its path starts with the real AS)
-      const why = peer.asn === AS_TRANS && !peer.ctx.as4 ? undefined : ebgpAsPathProblem(segments, peer.asn)
-      if (why !== undefined) {
-        this.o.log.limited('warn', 'bgp-as-path-refused', `${peer.key} ${why}`, { peer: peer.key, problem: why, note: 'treat-as-withdraw (RFC 7606 7.2)' })
-        return why
-      }
-      for (const s of segments) if (s.asns.includes(this.o.asn)) return 'as-loop'
-      // LOCAL_PREF, ORIGINATOR_ID and CLUSTER_LIST mean nothing across an AS border
-      localPref = undefined
-      originatorId = undefined
-      clusterList = []
-    }
-    return internPath(p, nextHop, origin, segments, med, localPref, originatorId, clusterList, transitive)
+    const problem = receivedPathProblem(r, peer, { asn: this.o.asn, routerId: this.o.routerId, clusterId: this.clusterId }, this.o.log)
+    if (problem !== undefined) return problem
+    return internPath(p, nextHop, r.origin, r.segments, r.med, r.localPref, r.originatorId, r.clusterList, r.transitive)
   }
 
   /** Adds or replaces p's route for prefix n. */

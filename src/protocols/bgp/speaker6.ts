@@ -16,7 +16,7 @@ import { type NextHopProblem6, type NextHopScope6, NEXT_HOP_PROBLEM_TEXT6, type 
 import type { RibRoute6 } from '../../rib/rib6.js'
 import type { RouteSink6 } from '../../rib/source.js'
 import { as2Attributes, asPathLength, attributesEncodingLength, ipv6NextHops } from './codec/attributes.js'
-import { AFI_IPV6, AS_TRANS, AttrType, HEADER_LENGTH, SAFI_UNICAST } from './codec/constants.js'
+import { AFI_IPV6, AttrType, HEADER_LENGTH, SAFI_UNICAST } from './codec/constants.js'
 import { maxMessageLength } from './codec/message.js'
 import type { AsPathSegment, MpReach, PathAttribute, UpdateMessage } from './codec/types.js'
 import { makeEndOfRib } from './codec/update.js'
@@ -26,7 +26,7 @@ import { DEFAULT_LOCAL_PREF, type Origin } from './paths.js'
 import type { PeerRib, SpeakerPeer, StaleMark } from './peer-rib.js'
 import type { ImportRejection } from './policy.js'
 import type { ImportPolicy6 } from './policy6.js'
-import { ebgpAsPathProblem } from './as-path.js'
+import { readReceivedPath, receivedPathProblem } from './as-path.js'
 
 /** Why an IPv6 prefix was dropped (counted in `filtered6`). */
 export type DropReason6 =
@@ -335,50 +335,14 @@ export class Speaker6 {
 
   /** The path of an IPv6 announcement, or why it is refused (the IPv4 checks of speaker.ts buildPath, RFC 2545 next hops). */
   private buildPath(p: PeerRib, attrs: readonly PathAttribute[], reach: Extract<MpReach, { afi: 2 }>): Path6 | DropReason6 {
-    let origin: Origin = 0
-    let segments: readonly AsPathSegment[] = []
-    let med: number | undefined
-    let localPref: number | undefined
-    let originatorId: number | undefined
-    let clusterList: readonly number[] = []
-    const transitive: PathAttribute[] = []
-    for (const a of attrs) {
-      switch (a.type) {
-        case 'origin': origin = a.origin; break
-        case 'asPath': segments = a.segments; break
-        case 'med': med = a.med; break
-        case 'localPref': localPref = a.localPref; break
-        case 'originatorId': originatorId = a.id; break
-        case 'clusterList': clusterList = a.ids; break
-        case 'atomicAggregate':
-        case 'aggregator':
-        case 'communities':
-        case 'unknown':
-          transitive.push(a)
-          break
-        default:
-          break
-      }
-    }
+    const r = readReceivedPath(attrs)
     const peer = p.peer
     const hops = ipv6NextHops(reach)
     const hop = this.chooseNextHop(peer.key, hops.global, hops.linkLocal)
     if (hop.problem !== undefined) return hop.problem
-    if (peer.ibgp) {
-      if (originatorId !== undefined && originatorId >>> 0 === this.o.routerId >>> 0) return 'originator-loop'
-      if (clusterList.includes(this.o.clusterId)) return 'cluster-loop'
-    } else {
-      const why = peer.asn === AS_TRANS && !peer.ctx.as4 ? undefined : ebgpAsPathProblem(segments, peer.asn)
-      if (why !== undefined) {
-        this.o.log.limited('warn', 'bgp-as-path-refused', `${peer.key} ${why}`, { peer: peer.key, family: 'ipv6-unicast', problem: why, note: 'treat-as-withdraw (RFC 7606 7.2)' })
-        return why
-      }
-      for (const s of segments) if (s.asns.includes(this.o.asn)) return 'as-loop'
-      localPref = undefined
-      originatorId = undefined
-      clusterList = []
-    }
-    return this.makePath(p, hops.global, hops.linkLocal, hop.hop, origin, segments, med, localPref ?? DEFAULT_LOCAL_PREF, originatorId, clusterList, transitive)
+    const problem = receivedPathProblem(r, peer, this.o, this.o.log, { family: 'ipv6-unicast' })
+    if (problem !== undefined) return problem
+    return this.makePath(p, hops.global, hops.linkLocal, hop.hop, r.origin, r.segments, r.med, r.localPref ?? DEFAULT_LOCAL_PREF, r.originatorId, r.clusterList, r.transitive)
   }
 
   /**
