@@ -24,8 +24,48 @@ const ATTR_CODE: Record<PathAttribute['type'], number> = {
   as4Aggregator: AttrType.AS4_AGGREGATOR, unknown: 255,
 }
 
-function codeOf(a: PathAttribute): number {
+/** The attribute's type code: attributes are sent in this order. */
+export function codeOf(a: PathAttribute): number {
   return a.type === 'unknown' ? a.code : ATTR_CODE[a.type]
+}
+
+/** What the export of a path reads, IPv4 (paths.ts Path) or IPv6 (speaker6.ts Path6) alike. */
+export interface ExportablePath {
+  readonly from: PeerRib | undefined
+  readonly origin: Path['origin']
+  readonly segments: readonly AsPathSegment[]
+  readonly med: number | undefined
+  readonly localPref: number
+  readonly originatorId: number | undefined
+  readonly clusterList: readonly number[]
+  readonly transitive: readonly PathAttribute[]
+}
+
+/**
+ * The attributes a path goes to q with (RFC 4271 9.2, RFC 4456 8), in type
+ * code order and, to a 2-octet AS peer, with AS4_PATH (RFC 6793): to an
+ * eBGP peer our AS prepended and no LOCAL_PREF, MED or reflection
+ * attributes; to an iBGP peer LOCAL_PREF and MED, and on reflection
+ * ORIGINATOR_ID and our cluster id in front of CLUSTER_LIST. `nextHop` is the
+ * family's next-hop attribute (NEXT_HOP, or MP_REACH_NLRI for IPv6), chosen
+ * by the caller.
+ */
+export function exportedAttributes(q: PeerRib, path: ExportablePath, local: { asn: number; clusterId: number }, nextHop: PathAttribute): PathAttribute[] {
+  const ebgp = !q.peer.ibgp
+  const out: PathAttribute[] = [{ type: 'origin', origin: path.origin }, nextHop]
+  if (ebgp) out.push({ type: 'asPath', segments: prependAs(local.asn, path.segments) })
+  else {
+    out.push({ type: 'asPath', segments: path.segments })
+    if (path.med !== undefined) out.push({ type: 'med', med: path.med })
+    out.push({ type: 'localPref', localPref: path.localPref })
+    const from = path.from
+    if (from?.peer.ibgp) {
+      out.push({ type: 'originatorId', id: path.originatorId ?? from.peer.routerId })
+      out.push({ type: 'clusterList', ids: [local.clusterId, ...path.clusterList] })
+    }
+  }
+  out.push(...path.transitive)
+  return (q.peer.ctx.as4 ? out : as2Attributes(out)).sort((a, b) => codeOf(a) - codeOf(b))
 }
 
 /** The AS_PATH with asn in front (a new leading AS_SEQUENCE when the first is full or not a sequence). */
@@ -106,22 +146,7 @@ export class ExportPolicy {
     const reflect = !ebgp && path.from !== undefined && path.from.peer.ibgp
     const kind = `${ebgp ? 'e' : reflect ? 'r' : 'i'}${as4 ? 4 : 2}`
     return path.cached(kind, () => {
-      const out: PathAttribute[] = [{ type: 'origin', origin: path.origin }]
-      if (ebgp) {
-        out.push({ type: 'asPath', segments: prependAs(this.o.asn, path.segments) })
-        out.push({ type: 'nextHop', nextHop: this.o.localAddress })
-      } else {
-        out.push({ type: 'asPath', segments: path.segments })
-        out.push({ type: 'nextHop', nextHop: path.nextHop })
-        if (path.med !== undefined) out.push({ type: 'med', med: path.med })
-        out.push({ type: 'localPref', localPref: path.localPref })
-        if (reflect) {
-          out.push({ type: 'originatorId', id: path.originatorId ?? path.from!.peer.routerId })
-          out.push({ type: 'clusterList', ids: [this.o.clusterId, ...path.clusterList] })
-        }
-      }
-      out.push(...path.transitive)
-      const list = (as4 ? out : as2Attributes(out)).sort((a, b) => codeOf(a) - codeOf(b))
+      const list = exportedAttributes(q, path, this.o, { type: 'nextHop', nextHop: ebgp ? this.o.localAddress : path.nextHop })
       return { attributes: list, length: attributesEncodingLength(list, q.peer.ctx) }
     })
   }

@@ -15,12 +15,12 @@
 import { type NextHopProblem6, type NextHopScope6, NEXT_HOP_PROBLEM_TEXT6, type Prefix6, PrefixMap6, formatPrefix6, nextHopProblem6, samePrefix6 } from '../../net/ipv6.js'
 import type { RibRoute6 } from '../../rib/rib6.js'
 import type { RouteSink6 } from '../../rib/source.js'
-import { as2Attributes, asPathLength, attributesEncodingLength, ipv6NextHops } from './codec/attributes.js'
-import { AFI_IPV6, AttrType, HEADER_LENGTH, SAFI_UNICAST } from './codec/constants.js'
+import { asPathLength, attributesEncodingLength, ipv6NextHops } from './codec/attributes.js'
+import { AFI_IPV6, HEADER_LENGTH, SAFI_UNICAST } from './codec/constants.js'
 import { maxMessageLength } from './codec/message.js'
 import type { AsPathSegment, MpReach, PathAttribute, UpdateMessage } from './codec/types.js'
-import { makeEndOfRib } from './codec/update.js'
-import { type ExportPolicy, prependAs } from './export-policy.js'
+import { chunkPrefixes, makeEndOfRib } from './codec/update.js'
+import { type ExportPolicy, exportedAttributes } from './export-policy.js'
 import { comparePaths } from './loc-rib.js'
 import { DEFAULT_LOCAL_PREF, type Origin } from './paths.js'
 import type { PeerRib, SpeakerPeer, StaleMark } from './peer-rib.js'
@@ -134,35 +134,6 @@ const MAX_NLRI6_LENGTH = 17
 
 function nlri6Length(p: Prefix6): number {
   return 1 + Math.ceil(p.len / 8)
-}
-
-function chunk6(prefixes: readonly Prefix6[], room: number): Prefix6[][] {
-  const out: Prefix6[][] = []
-  let cur: Prefix6[] = []
-  let used = 0
-  for (const p of prefixes) {
-    const size = nlri6Length(p)
-    if (used + size > room && cur.length > 0) {
-      out.push(cur)
-      cur = []
-      used = 0
-    }
-    cur.push(p)
-    used += size
-  }
-  if (cur.length > 0) out.push(cur)
-  return out
-}
-
-const ATTR_ORDER: Partial<Record<PathAttribute['type'], number>> = {
-  origin: AttrType.ORIGIN, asPath: AttrType.AS_PATH, med: AttrType.MULTI_EXIT_DISC, localPref: AttrType.LOCAL_PREF,
-  atomicAggregate: AttrType.ATOMIC_AGGREGATE, aggregator: AttrType.AGGREGATOR, communities: AttrType.COMMUNITIES,
-  originatorId: AttrType.ORIGINATOR_ID, clusterList: AttrType.CLUSTER_LIST, mpReach: AttrType.MP_REACH_NLRI,
-  as4Path: AttrType.AS4_PATH, as4Aggregator: AttrType.AS4_AGGREGATOR,
-}
-
-function codeOf(a: PathAttribute): number {
-  return a.type === 'unknown' ? a.code : (ATTR_ORDER[a.type] ?? 255)
 }
 
 export class Speaker6 {
@@ -499,43 +470,22 @@ export class Speaker6 {
    * underlay link.
    */
   exportAttributes(q: PeerRib, path: Path6, nlri: readonly Prefix6[]): PathAttribute[] {
-    const ebgp = !q.peer.ibgp
-    const reflect = !ebgp && path.from !== undefined && path.from.peer.ibgp
     const onLink = this.o.onLink(q.peer)
-    const out: PathAttribute[] = [{ type: 'origin', origin: path.origin }]
-    let global: string
-    let linkLocal: string | undefined
-    if (ebgp || path.from === undefined) {
-      global = this.o.address6
-      linkLocal = onLink ? this.o.linkLocal : undefined
-    } else {
-      global = path.nextHop
-      linkLocal = onLink ? path.linkLocal : undefined
-    }
-    if (ebgp) out.push({ type: 'asPath', segments: prependAs(this.o.asn, path.segments) })
-    else {
-      out.push({ type: 'asPath', segments: path.segments })
-      if (path.med !== undefined) out.push({ type: 'med', med: path.med })
-      out.push({ type: 'localPref', localPref: path.localPref })
-      if (reflect) {
-        out.push({ type: 'originatorId', id: path.originatorId ?? path.from!.peer.routerId })
-        out.push({ type: 'clusterList', ids: [this.o.clusterId, ...path.clusterList] })
-      }
-    }
-    out.push(...path.transitive)
-    out.push({ type: 'mpReach', afi: 2, safi: 1, nextHop: global, ...(linkLocal !== undefined ? { linkLocalNextHop: linkLocal } : {}), nlri })
-    return (q.peer.ctx.as4 ? out : as2Attributes(out)).sort((a, b) => codeOf(a) - codeOf(b))
+    const own = !q.peer.ibgp || path.from === undefined
+    const global = own ? this.o.address6 : path.nextHop
+    const linkLocal = onLink ? (own ? this.o.linkLocal : path.linkLocal) : undefined
+    return exportedAttributes(q, path, this.o, { type: 'mpReach', afi: 2, safi: 1, nextHop: global, ...(linkLocal !== undefined ? { linkLocalNextHop: linkLocal } : {}), nlri })
   }
 
   /** UPDATEs announcing these prefixes with path to q, as few as fit q's message size. */
   private announcements(q: PeerRib, path: Path6, prefixes: readonly Prefix6[]): UpdateMessage[] {
-    return chunk6(prefixes, this.nlriRoom(q, path)).map((group) => ({ type: 'update', withdrawn: [], nlri: [], attributes: this.exportAttributes(q, path, group) }))
+    return chunkPrefixes(prefixes, this.nlriRoom(q, path), nlri6Length).map((group) => ({ type: 'update', withdrawn: [], nlri: [], attributes: this.exportAttributes(q, path, group) }))
   }
 
   private withdrawals(q: PeerRib, prefixes: readonly Prefix6[]): UpdateMessage[] {
     // header, two length fields, an extended-length MP_UNREACH_NLRI header (4) and AFI/SAFI (3)
     const room = maxMessageLength(q.peer.ctx) - HEADER_LENGTH - 4 - 4 - 3
-    return chunk6(prefixes, room).map((group) => ({ type: 'update', withdrawn: [], nlri: [], attributes: [{ type: 'mpUnreach', afi: 2, safi: 1, withdrawn: group }] }))
+    return chunkPrefixes(prefixes, room, nlri6Length).map((group) => ({ type: 'update', withdrawn: [], nlri: [], attributes: [{ type: 'mpUnreach', afi: 2, safi: 1, withdrawn: group }] }))
   }
 
   /** The whole IPv6 Adj-RIB-Out of q (our subnet6 first), then the IPv6 End-of-RIB if asked. */

@@ -106,12 +106,13 @@ export function makeEndOfRib(afi = AFI_IPV4, safi = SAFI_UNICAST): UpdateMessage
   return { type: 'update', withdrawn: [], attributes: [attr], nlri: [] }
 }
 
-function chunk(prefixes: readonly Prefix[], room: number): Prefix[][] {
-  const out: Prefix[][] = []
-  let cur: Prefix[] = []
+/** Prefixes in groups whose NLRI encodings (sizeOf each) fit `room` octets; a group has at least one prefix. */
+export function chunkPrefixes<P>(prefixes: readonly P[], room: number, sizeOf: (p: P) => number): P[][] {
+  const out: P[][] = []
+  let cur: P[] = []
   let used = 0
   for (const p of prefixes) {
-    const size = ipv4PrefixEncodingLength(p)
+    const size = sizeOf(p)
     if (used + size > room && cur.length > 0) {
       out.push(cur)
       cur = []
@@ -132,11 +133,11 @@ function chunk(prefixes: readonly Prefix[], room: number): Prefix[][] {
 export function packUpdates(attributes: readonly PathAttribute[], nlri: readonly Prefix[], ctx: CodecContext, maxLength = MAX_MESSAGE_LENGTH): UpdateMessage[] {
   const room = maxLength - HEADER_LENGTH - 4 - attributeBlock(attributes, ctx).length
   if (room < 5) throw new RangeError(`path attributes leave ${room} octets for NLRI in a ${maxLength}-octet UPDATE`)
-  return chunk(nlri, room).map((group) => ({ type: 'update', withdrawn: [], attributes, nlri: group }))
+  return chunkPrefixes(nlri, room, ipv4PrefixEncodingLength).map((group) => ({ type: 'update', withdrawn: [], attributes, nlri: group }))
 }
 
 /** Packs IPv4 withdrawals into as few UPDATEs as possible (each <= maxLength octets). */
 export function packWithdrawals(withdrawn: readonly Prefix[], maxLength = MAX_MESSAGE_LENGTH): UpdateMessage[] {
   const room = maxLength - HEADER_LENGTH - 4
-  return chunk(withdrawn, room).map((group) => ({ type: 'update', withdrawn: group, attributes: [], nlri: [] }))
+  return chunkPrefixes(withdrawn, room, ipv4PrefixEncodingLength).map((group) => ({ type: 'update', withdrawn: group, attributes: [], nlri: [] }))
 }
