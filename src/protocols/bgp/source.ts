@@ -441,19 +441,10 @@ export class BgpSource implements RouteSource {
         const t6 = canonicalAddress6(text)
         const session6 = t6.ok ? this.sessions.get(t6.value) : undefined
         if (!session6 || session6.spec.address6 === undefined) {
-          this.rejected++
-          bump(this.drops.connections, 'not-a-peer')
-          this.ctx.log.limited('warn', 'bgp-connection-refused', text, { from: text, note: 'not a configured IPv6 peer' })
-          s.destroy()
+          this.refuseStranger(s, text, 'not a configured IPv6 peer')
           return
         }
-        if (!this.preOpenRoom()) {
-          this.rejected++
-          bump(this.drops.connections, 'pre-open-total')
-          this.ctx.log.limited('warn', 'bgp-pre-open-limit', 'total', { from: text, limit: this.options.maxPreOpen ?? PRE_OPEN_TOTAL, note: 'too many connections without OPEN: refused (Cease/Connection Rejected)' })
-          closeWithCease(s, CeaseSubcode.CONNECTION_REJECTED)
-          return
-        }
+        if (this.refusedOverPreOpen(s, text)) return
         session6.accept(s)
         return
       }
@@ -466,20 +457,11 @@ export class BgpSource implements RouteSource {
       if (!session) {
         const range = this.bgp.listenRanges.find((r) => containsAddress(r, a.value))
         if (!range || a.value === this.ctx.self.address) {
-          this.rejected++
-          bump(this.drops.connections, 'not-a-peer')
-          this.ctx.log.limited('warn', 'bgp-connection-refused', text, { from: text, note: 'not a configured peer nor inside a listen range' })
-          s.destroy()
+          this.refuseStranger(s, text, 'not a configured peer nor inside a listen range')
           return
         }
       }
-      if (!this.preOpenRoom()) {
-        this.rejected++
-        bump(this.drops.connections, 'pre-open-total')
-        this.ctx.log.limited('warn', 'bgp-pre-open-limit', 'total', { from: text, limit: this.options.maxPreOpen ?? PRE_OPEN_TOTAL, note: 'too many connections without OPEN: refused (Cease/Connection Rejected)' })
-        closeWithCease(s, CeaseSubcode.CONNECTION_REJECTED)
-        return
-      }
+      if (this.refusedOverPreOpen(s, text)) return
       if (!session) {
         const range = this.bgp.listenRanges.find((r) => containsAddress(r, a.value))!
         const asn = this.bgp.listenRangeAsn ?? this.bgp.asn
@@ -494,6 +476,24 @@ export class BgpSource implements RouteSource {
       this.ctx.log.limited('error', 'bgp-internal-error', 'accept', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) })
       s.destroy()
     }
+  }
+
+  /** A connection from an address that is no peer of ours: closed at once, counted, logged (rate-limited). */
+  private refuseStranger(s: Socket, from: string, note: string): void {
+    this.rejected++
+    bump(this.drops.connections, 'not-a-peer')
+    this.ctx.log.limited('warn', 'bgp-connection-refused', from, { from, note })
+    s.destroy()
+  }
+
+  /** True when the connection was refused (Cease/Connection Rejected) for too many connections without OPEN. */
+  private refusedOverPreOpen(s: Socket, from: string): boolean {
+    if (this.preOpenRoom()) return false
+    this.rejected++
+    bump(this.drops.connections, 'pre-open-total')
+    this.ctx.log.limited('warn', 'bgp-pre-open-limit', 'total', { from, limit: this.options.maxPreOpen ?? PRE_OPEN_TOTAL, note: 'too many connections without OPEN: refused (Cease/Connection Rejected)' })
+    closeWithCease(s, CeaseSubcode.CONNECTION_REJECTED)
+    return true
   }
 
   /** Whether one more unauthenticated connection may be held. */
