@@ -73,23 +73,23 @@ export function networkViews(i: Pick<StatusInput, 'self' | 'config' | 'host' | '
   })
 }
 
-/** The IPv6 half of the kernel status. */
-function kernel6(fib6: FibView): KernelStatus6 {
-  const c = fib6.stateCounts()
+/** One family's kernel status, from its FIB sync. */
+function kernelOf(fib: FibView): KernelStatus6 {
+  const c = fib.stateCounts()
   return {
-    inSync: fib6.inSync(),
-    routes: { wanted: fib6.size, installed: c.installed, pending: c.pending, conflict: c.conflict, notOnLink: c['not-on-link'], error: c.error },
-    reconciles: fib6.stats.reconciles,
-    opsApplied: fib6.stats.opsApplied,
-    opsFailed: fib6.stats.opsFailed,
-    lastReconcileMs: fib6.stats.lastReconcile ? Math.round(fib6.stats.lastReconcile.durationMs) : null,
-    lastError: fib6.stats.lastError ?? null,
+    inSync: fib.inSync(),
+    routes: { wanted: fib.size, installed: c.installed, pending: c.pending, conflict: c.conflict, notOnLink: c['not-on-link'], error: c.error },
+    reconciles: fib.stats.reconciles,
+    opsApplied: fib.stats.opsApplied,
+    opsFailed: fib.stats.opsFailed,
+    lastReconcileMs: fib.stats.lastReconcile ? Math.round(fib.stats.lastReconcile.durationMs) : null,
+    lastError: fib.stats.lastError ?? null,
   }
 }
 
 export function buildStatus(i: StatusInput): StatusResponse {
   const { fib, self, config } = i
-  const ipv6 = i.fib6 ? kernel6(i.fib6) : undefined
+  const ipv6 = i.fib6 ? kernelOf(i.fib6) : undefined
   const conflicts: Conflict[] = [
     ...fib.conflicts(),
     ...(i.fib6?.conflicts() ?? []),
@@ -119,16 +119,7 @@ export function buildStatus(i: StatusInput): StatusResponse {
     pid: process.pid,
     uptime: Math.round((i.now - i.startedAt) / 1000),
     memory: i.memory,
-    kernel: {
-      inSync,
-      routes: { wanted: fib.size, installed: c.installed, pending: c.pending, conflict: c.conflict, notOnLink: c['not-on-link'], error: c.error },
-      reconciles: fib.stats.reconciles,
-      opsApplied: fib.stats.opsApplied,
-      opsFailed: fib.stats.opsFailed,
-      lastReconcileMs: fib.stats.lastReconcile ? Math.round(fib.stats.lastReconcile.durationMs) : null,
-      lastError: fib.stats.lastError ?? null,
-      ...(ipv6 ? { ipv6 } : {}),
-    },
+    kernel: { ...kernelOf(fib), inSync, ...(ipv6 ? { ipv6 } : {}) },
     hostIntegration: i.host,
     sources,
     events: i.events,

@@ -44,7 +44,7 @@ export interface KernelRouteCounts {
   error: number
 }
 
-/** The IPv6 half of the kernel status (FibSync6). */
+/** One family's kernel status (a FibSync or FibSync6); KernelStatus is IPv4's with the IPv6 one inside. */
 export interface KernelStatus6 {
   inSync: boolean
   routes: KernelRouteCounts
@@ -55,16 +55,8 @@ export interface KernelStatus6 {
   lastError: string | null
 }
 
-export interface KernelStatus {
-  /** both families: false when either is not in sync */
-  inSync: boolean
-  /** IPv4 routes (see ipv6 for the IPv6 ones) */
-  routes: KernelRouteCounts
-  reconciles: number
-  opsApplied: number
-  opsFailed: number
-  lastReconcileMs: number | null
-  lastError: string | null
+/** The kernel status: the IPv4 FIB sync's figures (routes: IPv4 routes), inSync for both families. */
+export interface KernelStatus extends KernelStatus6 {
   /** IPv6 routes (dual-stack host); absent on an IPv4-only host */
   ipv6?: KernelStatus6
 }
