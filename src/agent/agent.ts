@@ -403,29 +403,14 @@ export class Agent {
 
   /** desired routes by (source of the best route, kernel state) */
   private routeCountsBySource(): { source: string; state: string; count: number }[] {
-    const m = new Map<string, { source: string; state: string; count: number }>()
-    for (const r of this.rib.bestValues()) {
-      const state = this.fib.stateOf(r.prefix)?.state ?? 'pending'
-      const k = `${r.source}/${state}`
-      const e = m.get(k) ?? { source: r.source, state, count: 0 }
-      e.count++
-      m.set(k, e)
-    }
-    return [...m.values()]
+    return countBySourceAndState(this.rib.bestValues(), (p) => this.fib.stateOf(p)?.state)
   }
 
   /** desired IPv6 routes by (source of the best route, kernel state) */
   private routeCountsBySource6(): { source: string; state: string; count: number }[] {
-    const m = new Map<string, { source: string; state: string; count: number }>()
     if (!this.rib6 || !this.fib6) return []
-    for (const r of this.rib6.bestValues()) {
-      const state = this.fib6.stateOf(r.prefix)?.state ?? 'pending'
-      const k = `${r.source}/${state}`
-      const e = m.get(k) ?? { source: r.source, state, count: 0 }
-      e.count++
-      m.set(k, e)
-    }
-    return [...m.values()]
+    const fib6 = this.fib6
+    return countBySourceAndState(this.rib6.bestValues(), (p) => fib6.stateOf(p)?.state)
   }
 
   private writeState(): void {
@@ -501,4 +486,17 @@ export function flatCounters(stats: Record<string, unknown>, prefix = ''): Recor
 /** The kernel route metric: the RIP hop count for RIP routes (like ripd), else 0. */
 function kernelMetric(r: Route): number {
   return r.source === 'rip' ? r.metric : 0
+}
+
+/** Routes counted by (source, kernel state; pending when the FIB sync has none yet). */
+function countBySourceAndState<P>(routes: Iterable<{ source: string; prefix: P }>, stateOf: (p: P) => string | undefined): { source: string; state: string; count: number }[] {
+  const m = new Map<string, { source: string; state: string; count: number }>()
+  for (const r of routes) {
+    const state = stateOf(r.prefix) ?? 'pending'
+    const k = `${r.source}/${state}`
+    const e = m.get(k) ?? { source: r.source, state, count: 0 }
+    e.count++
+    m.set(k, e)
+  }
+  return [...m.values()]
 }
