@@ -100,38 +100,32 @@ export function filterRouteRows(rows: RouteRow[], f: RouteFilter): RouteRow[] | 
   if (f.source) out = out.filter((r) => r.source === f.source)
   if (f.network) out = out.filter((r) => r.network === f.network)
   if (f.peer) out = out.filter((r) => r.peer === f.peer || r.nextHop === f.peer)
-  if (f.match?.includes(':')) {
-    // an IPv6 address or prefix: the longest IPv6 row containing it
-    const text = f.match.includes('/') ? f.match : `${f.match}/128`
-    const p = parsePrefix6(text, false)
-    if (!p.ok) return { error: `"${f.match}": expected an address or a prefix (${p.error})` }
-    let best: RouteRow | undefined
-    let bestLen = -1
-    for (const r of out) {
-      if ((r.family ?? 4) !== 6) continue
-      const rp = parsePrefix6(r.prefix)
-      if (rp.ok && containsPrefix6(rp.value, p.value) && rp.value.len > bestLen) {
-        best = r
-        bestLen = rp.value.len
-      }
-    }
-    out = best ? [best] : []
-  } else if (f.match) {
-    const text = f.match.includes('/') ? f.match : `${f.match}/32`
-    const p = parsePrefix(text, false)
-    if (!p.ok) return { error: `"${f.match}": expected an address or a prefix (${p.error})` }
-    let best: RouteRow | undefined
-    let bestLen = -1
-    for (const r of out) {
-      if ((r.family ?? 4) !== 4) continue
-      const rp = parsePrefix(r.prefix)
-      if (!rp.ok) continue
-      if (containsPrefix(rp.value, p.value) && rp.value.len > bestLen) {
-        best = r
-        bestLen = rp.value.len
-      }
-    }
-    out = best ? [best] : []
+  if (f.match) {
+    const best = f.match.includes(':')
+      ? longestMatch(out, 6, f.match, 128, parsePrefix6, containsPrefix6)
+      : longestMatch(out, 4, f.match, 32, parsePrefix, containsPrefix)
+    if ('error' in best) return best
+    out = best.row ? [best.row] : []
   }
   return out
+}
+
+/** The longest row of the family whose prefix contains `match` (an address, or a prefix), like `ip route get`. */
+function longestMatch<P extends { len: number }>(
+  rows: readonly RouteRow[], family: 4 | 6, match: string, hostLen: number,
+  parse: (text: string, strict?: boolean) => { ok: true; value: P } | { ok: false; error: string }, contains: (outer: P, inner: P) => boolean,
+): { row: RouteRow | undefined } | { error: string } {
+  const p = parse(match.includes('/') ? match : `${match}/${hostLen}`, false)
+  if (!p.ok) return { error: `"${match}": expected an address or a prefix (${p.error})` }
+  let row: RouteRow | undefined
+  let rowLen = -1
+  for (const r of rows) {
+    if ((r.family ?? 4) !== family) continue
+    const rp = parse(r.prefix)
+    if (rp.ok && contains(rp.value, p.value) && rp.value.len > rowLen) {
+      row = r
+      rowLen = rp.value.len
+    }
+  }
+  return { row }
 }
