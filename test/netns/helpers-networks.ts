@@ -109,51 +109,67 @@ export async function buildNetLab(t: ExecutionContext, pfx: string, mode: 'stati
     mkdirSync(dir, { recursive: true })
     hosts.push({ index: i, name: `h${i}`, ns: h, dir, socket: join(dir, 'fabric.sock'), log: join(dir, 'agent.log'), config })
     const entry = cfg.hosts.find((x) => x.name === `h${i}`)!
-    await sh('ip', 'netns', 'add', h)
-    await sh('ip', '-n', sw, 'link', 'add', `p${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h)
-    await sh('ip', '-n', sw, 'link', 'set', `p${i}`, 'master', 'br0', 'up')
-    await sh('ip', '-n', h, 'addr', 'add', `10.98.0.${10 + i}/24`, 'dev', 'eth0')
-    await sh('ip', '-n', h, 'link', 'set', 'eth0', 'up')
-    await sh('ip', '-n', h, 'link', 'set', 'lo', 'up')
-    await inNs(h, 'sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=2', 'net.ipv4.conf.default.rp_filter=2')
+    await underlayHost(sw, h, i)
     // docker0 of the default network, as the lab makes it
     await sh('ip', '-n', h, 'link', 'add', 'docker0', 'type', 'bridge')
     await sh('ip', '-n', h, 'addr', 'add', `10.244.${i}.1/24`, 'dev', 'docker0')
     await sh('ip', '-n', h, 'link', 'set', 'docker0', 'up')
-    // the fabric networks' bridges as Docker makes them for fabric: gateway/pool-length, proxy ARP
-    for (const w of wantedNetworks(cfg.networks, entry.networks!)) {
-      const br = w.bridge!
-      await sh('ip', '-n', h, 'link', 'add', br, 'type', 'bridge')
-      await sh('ip', '-n', h, 'addr', 'add', `${gatewayOf(w)}/${w.pool.len}`, 'dev', br)
-      await sh('ip', '-n', h, 'link', 'set', br, 'up')
-      for (const s of bridgeSysctls(br)) await inNs(h, 'sysctl', '-qw', `${s.key}=${s.value}`)
-    }
-    const attach = async (c: string, ifname: string, br: string, addr: string, len: number, gw?: string): Promise<void> => {
-      const hostEnd = `${c.slice(-2)}${ifname.slice(-1)}`
-      await sh('ip', '-n', h, 'link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', ifname, 'netns', c)
-      await sh('ip', '-n', h, 'link', 'set', hostEnd, 'master', br, 'up')
-      await sh('ip', '-n', c, 'addr', 'add', `${addr}/${len}`, 'dev', ifname)
-      await sh('ip', '-n', c, 'link', 'set', ifname, 'up')
-      if (gw) await sh('ip', '-n', c, 'route', 'add', 'default', 'via', gw)
-    }
-    for (const [suffix, net, br] of [['a', 'backend', 'bk'], ['b', 'frontend', 'fr']] as const) {
-      const c = `${h}${suffix}`
-      await sh('ip', 'netns', 'add', c)
-      await sh('ip', '-n', c, 'link', 'set', 'lo', 'up')
-      const octet = net === 'backend' ? 245 : 246
-      await attach(c, 'eth0', br, `10.${octet}.${i}.10`, 16, `10.${octet}.${i}.1`)
-      containers.push({ ns: c, name: `h${i}${suffix}`, addresses: { [net]: `10.${octet}.${i}.10` } })
-    }
-    if (i === 3) {
-      const c = `${h}d`
-      await sh('ip', 'netns', 'add', c)
-      await sh('ip', '-n', c, 'link', 'set', 'lo', 'up')
-      await attach(c, 'eth0', 'bk', '10.245.3.20', 16, '10.245.3.1')
-      await attach(c, 'eth1', 'fr', '10.246.3.20', 16)
-      containers.push({ ns: c, name: 'h3d', addresses: { backend: '10.245.3.20', frontend: '10.246.3.20' } })
-    }
+    await networkBridges(h, wantedNetworks(cfg.networks, entry.networks!))
+    containers.push(...(await networkContainers(h, i)))
   }
   return { pfx, hosts, containers, agents }
+}
+
+/** A lab host: namespace h, eth0 10.98.0.(10+i)/24 on the switch sw's br0, loose rp_filter (and any further sysctls). */
+export async function underlayHost(sw: string, h: string, i: number, ...sysctls: string[]): Promise<void> {
+  await sh('ip', 'netns', 'add', h)
+  await sh('ip', '-n', sw, 'link', 'add', `p${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h)
+  await sh('ip', '-n', sw, 'link', 'set', `p${i}`, 'master', 'br0', 'up')
+  await sh('ip', '-n', h, 'addr', 'add', `10.98.0.${10 + i}/24`, 'dev', 'eth0')
+  await sh('ip', '-n', h, 'link', 'set', 'eth0', 'up')
+  await sh('ip', '-n', h, 'link', 'set', 'lo', 'up')
+  await inNs(h, 'sysctl', '-qw', ...sysctls, 'net.ipv4.conf.all.rp_filter=2', 'net.ipv4.conf.default.rp_filter=2')
+}
+
+/** The fabric networks' bridges in host h as Docker makes them for fabric: gateway/pool-length, proxy ARP. */
+export async function networkBridges(h: string, wanted: ReturnType<typeof wantedNetworks>): Promise<void> {
+  for (const w of wanted) {
+    const br = w.bridge!
+    await sh('ip', '-n', h, 'link', 'add', br, 'type', 'bridge')
+    await sh('ip', '-n', h, 'addr', 'add', `${gatewayOf(w)}/${w.pool.len}`, 'dev', br)
+    await sh('ip', '-n', h, 'link', 'set', br, 'up')
+    for (const s of bridgeSysctls(br)) await inNs(h, 'sysctl', '-qw', `${s.key}=${s.value}`)
+  }
+}
+
+/** Host i's containers: one on backend (bk) and one on frontend (fr); host 3 also h3d, on both. */
+export async function networkContainers(h: string, i: number): Promise<Container[]> {
+  const containers: Container[] = []
+  const attach = async (c: string, ifname: string, br: string, addr: string, len: number, gw?: string): Promise<void> => {
+    const hostEnd = `${c.slice(-2)}${ifname.slice(-1)}`
+    await sh('ip', '-n', h, 'link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', ifname, 'netns', c)
+    await sh('ip', '-n', h, 'link', 'set', hostEnd, 'master', br, 'up')
+    await sh('ip', '-n', c, 'addr', 'add', `${addr}/${len}`, 'dev', ifname)
+    await sh('ip', '-n', c, 'link', 'set', ifname, 'up')
+    if (gw) await sh('ip', '-n', c, 'route', 'add', 'default', 'via', gw)
+  }
+  for (const [suffix, net, br] of [['a', 'backend', 'bk'], ['b', 'frontend', 'fr']] as const) {
+    const c = `${h}${suffix}`
+    await sh('ip', 'netns', 'add', c)
+    await sh('ip', '-n', c, 'link', 'set', 'lo', 'up')
+    const octet = net === 'backend' ? 245 : 246
+    await attach(c, 'eth0', br, `10.${octet}.${i}.10`, 16, `10.${octet}.${i}.1`)
+    containers.push({ ns: c, name: `h${i}${suffix}`, addresses: { [net]: `10.${octet}.${i}.10` } })
+  }
+  if (i === 3) {
+    const c = `${h}d`
+    await sh('ip', 'netns', 'add', c)
+    await sh('ip', '-n', c, 'link', 'set', 'lo', 'up')
+    await attach(c, 'eth0', 'bk', '10.245.3.20', 16, '10.245.3.1')
+    await attach(c, 'eth1', 'fr', '10.246.3.20', 16)
+    containers.push({ ns: c, name: 'h3d', addresses: { backend: '10.245.3.20', frontend: '10.246.3.20' } })
+  }
+  return containers
 }
 
 /** `fabric join` in a host namespace: no Docker (socket and daemon.json paths that do not exist), the firewall check slowed down so rules removed by hand stay removed. */

@@ -17,10 +17,10 @@ import test from 'ava'
 import { loadConfigText } from '../../src/config/fabric-config.js'
 import { FORWARD_CHAIN, ISOLATION_CHAIN, desiredChains, firewallSpec, planApply, planRemove } from '../../src/host/firewall.js'
 import { type Exec, type Iptables, detectIptables } from '../../src/host/iptables.js'
-import { bridgeSysctls, gatewayOf, wantedNetworks } from '../../src/host/networks.js'
+import { wantedNetworks } from '../../src/host/networks.js'
 import { formatPrefix } from '../../src/net/ipv4.js'
 import { run, uniqueName } from './helpers.js'
-import { type Container, dropCount, expectedMatrix, inNs, matrix, ping, sh, tcp } from './helpers-networks.js'
+import { type Container, dropCount, expectedMatrix, inNs, matrix, networkBridges, networkContainers, ping, sh, tcp, underlayHost } from './helpers-networks.js'
 
 const HOSTS = [1, 2, 3]
 const CONFIG = loadConfigText(`[fabric]
@@ -45,49 +45,13 @@ async function build(pfx: string): Promise<{ containers: Container[]; ipt: Map<s
   for (const i of HOSTS) {
     const h = host(i)
     const entry = CONFIG.hosts.find((x) => x.name === `h${i}`)!
-    await sh('ip', 'netns', 'add', h)
-    await sh('ip', '-n', sw, 'link', 'add', `p${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h)
-    await sh('ip', '-n', sw, 'link', 'set', `p${i}`, 'master', 'br0', 'up')
-    await sh('ip', '-n', h, 'addr', 'add', `10.98.0.${10 + i}/24`, 'dev', 'eth0')
-    await sh('ip', '-n', h, 'link', 'set', 'eth0', 'up')
-    await sh('ip', '-n', h, 'link', 'set', 'lo', 'up')
-    await inNs(h, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=2', 'net.ipv4.conf.default.rp_filter=2')
-    // the Docker networks' bridges as fabric makes them: gateway/pool-length, proxy ARP
-    for (const w of wantedNetworks(CONFIG.networks, entry.networks!)) {
-      const br = w.bridge!
-      await sh('ip', '-n', h, 'link', 'add', br, 'type', 'bridge')
-      await sh('ip', '-n', h, 'addr', 'add', `${gatewayOf(w)}/${w.pool.len}`, 'dev', br)
-      await sh('ip', '-n', h, 'link', 'set', br, 'up')
-      for (const s of bridgeSysctls(br)) await inNs(h, 'sysctl', '-qw', `${s.key}=${s.value}`)
-    }
+    await underlayHost(sw, h, i, 'net.ipv4.ip_forward=1')
+    await networkBridges(h, wantedNetworks(CONFIG.networks, entry.networks!))
     // the other hosts' subnets of every network: static routes (the agent's job in fabric)
     for (const o of CONFIG.hosts.filter((x) => x.name !== `h${i}`)) {
       for (const p of [o.subnet, ...Object.values(o.networks!)]) await sh('ip', '-n', h, 'route', 'add', formatPrefix(p), 'via', `10.98.0.${10 + Number(o.name.slice(1))}`, 'proto', 'static')
     }
-    const attach = async (c: string, ifname: string, br: string, addr: string, len: number, gw?: string): Promise<void> => {
-      const hostEnd = `${c.slice(-2)}${ifname.slice(-1)}`
-      await sh('ip', '-n', h, 'link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', ifname, 'netns', c)
-      await sh('ip', '-n', h, 'link', 'set', hostEnd, 'master', br, 'up')
-      await sh('ip', '-n', c, 'addr', 'add', `${addr}/${len}`, 'dev', ifname)
-      await sh('ip', '-n', c, 'link', 'set', ifname, 'up')
-      if (gw) await sh('ip', '-n', c, 'route', 'add', 'default', 'via', gw)
-    }
-    for (const [suffix, net, br] of [['a', 'backend', 'bk'], ['b', 'frontend', 'fr']] as const) {
-      const c = `${h}${suffix}`
-      await sh('ip', 'netns', 'add', c)
-      await sh('ip', '-n', c, 'link', 'set', 'lo', 'up')
-      const prefix = net === 'backend' ? 245 : 246
-      await attach(c, 'eth0', br, `10.${prefix}.${i}.10`, 16, `10.${prefix}.${i}.1`)
-      containers.push({ ns: c, name: `h${i}${suffix}`, addresses: { [net]: `10.${prefix}.${i}.10` } })
-    }
-    if (i === 3) {
-      const c = `${h}d`
-      await sh('ip', 'netns', 'add', c)
-      await sh('ip', '-n', c, 'link', 'set', 'lo', 'up')
-      await attach(c, 'eth0', 'bk', '10.245.3.20', 16, '10.245.3.1')
-      await attach(c, 'eth1', 'fr', '10.246.3.20', 16)
-      containers.push({ ns: c, name: 'h3d', addresses: { backend: '10.245.3.20', frontend: '10.246.3.20' } })
-    }
+    containers.push(...(await networkContainers(h, i)))
   }
   const ipt = new Map<string, Iptables>()
   for (const i of HOSTS) {
