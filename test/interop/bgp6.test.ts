@@ -15,7 +15,7 @@
  * (bgp6-speaker.ts, in the host namespace); the agent tests run the whole
  * agent (`fabric join` with the IPv6 flags).
  */
-import { chownSync, createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
@@ -25,7 +25,7 @@ import type { RouteRow } from '../../src/api/types.js'
 import { type LabHost, type LabSpec, startAgentArgs, waitAgents } from '../../src/lab/lab.js'
 import { run, waitFor } from '../../src/lab/sh.js'
 import { ip, routesIn, withLab } from '../netns/helpers.js'
-import { type Daemon, daemonsAvailable } from './helpers-bgp.js'
+import { type Daemon, daemonsAvailable, runBird, runFrr } from './helpers-bgp.js'
 
 const ASN = 64512
 const POOL6 = 'fd00:fab::/48'
@@ -128,111 +128,50 @@ interface Neighbor6 { name: string; address: string; asn: number; rrClient?: boo
 
 /** BIRD 2 with IPv4 and IPv6 channels; over an IPv4 session IPv6 routes go with `next hop address` = its address6, over an IPv6 one IPv4 routes with its IPv4 address. */
 async function startBird6(t: ExecutionContext, h: LabHost, asn: number, neighbors: Neighbor6[]): Promise<Daemon> {
-  const dir = join(h.dir, 'bird')
-  mkdirSync(dir, { recursive: true })
-  const conf = join(dir, 'bird.conf')
-  const sock = join(dir, 'bird.ctl')
-  const pidFile = join(dir, 'bird.pid')
-  const lines = [
-    `log "${join(dir, 'bird.log')}" all;`,
-    `router id ${h.address};`,
-    'protocol device { scan time 2; }',
-    'protocol direct { ipv4; ipv6; interface "docker0"; }',
-    'protocol kernel { ipv4 { export where source = RTS_BGP; }; scan time 2; }',
-    'protocol kernel { ipv6 { export where source = RTS_BGP; }; scan time 2; }',
-  ]
-  for (const n of neighbors) {
-    const v6session = n.address.includes(':')
-    const ibgp = n.asn === asn
-    lines.push(
-      `protocol bgp ${n.name} {`,
-      `  local ${v6session ? addr6(h) : h.address} as ${asn};`,
-      `  neighbor ${n.address} as ${n.asn};`,
-      ...(ibgp ? ['  direct;'] : []),
-      '  hold time 9;', '  keepalive time 3;', '  connect retry time 1;', '  error wait time 1, 5;',
-      `  ipv4 { import all; export where net = ${h.subnet} || source = RTS_BGP; ${v6session ? `next hop address ${h.address};` : ''} };`,
-      `  ipv6 { import all; export where net = ${subnet6(h)} || source = RTS_BGP; ${v6session ? '' : `next hop address ${addr6(h)};`} };`,
-      '}',
-    )
-  }
-  writeFileSync(conf, `${lines.join('\n')}\n`)
-  const stop = async () => {
-    try {
-      const pid = Number(readFileSync(pidFile, 'utf8').trim())
-      if (pid > 0) process.kill(pid, 'SIGTERM')
-    } catch {
-      // not running
+  return runBird(t, h, (logFile) => {
+    const lines = [
+      `log "${logFile}" all;`,
+      `router id ${h.address};`,
+      'protocol device { scan time 2; }',
+      'protocol direct { ipv4; ipv6; interface "docker0"; }',
+      'protocol kernel { ipv4 { export where source = RTS_BGP; }; scan time 2; }',
+      'protocol kernel { ipv6 { export where source = RTS_BGP; }; scan time 2; }',
+    ]
+    for (const n of neighbors) {
+      const v6session = n.address.includes(':')
+      const ibgp = n.asn === asn
+      lines.push(
+        `protocol bgp ${n.name} {`,
+        `  local ${v6session ? addr6(h) : h.address} as ${asn};`,
+        `  neighbor ${n.address} as ${n.asn};`,
+        ...(ibgp ? ['  direct;'] : []),
+        '  hold time 9;', '  keepalive time 3;', '  connect retry time 1;', '  error wait time 1, 5;',
+        `  ipv4 { import all; export where net = ${h.subnet} || source = RTS_BGP; ${v6session ? `next hop address ${h.address};` : ''} };`,
+        `  ipv6 { import all; export where net = ${subnet6(h)} || source = RTS_BGP; ${v6session ? '' : `next hop address ${addr6(h)};`} };`,
+        '}',
+      )
     }
-  }
-  t.teardown(stop)
-  const r = await run('ip', ['netns', 'exec', h.ns, 'bird', '-c', conf, '-s', sock, '-P', pidFile])
-  if (r.code !== 0) throw new Error(`bird failed to start in ${h.ns}: ${r.stderr}${r.stdout}`)
-  const cli = async (...args: string[]) => (await run('ip', ['netns', 'exec', h.ns, 'birdc', '-s', sock, ...args])).stdout
-  return {
-    kind: 'bird', host: h, proto: 'bird', cli, stop,
-    kernelRoutes: () => routes6(h.ns, 'bird'),
-    async established() {
-      const out = await cli('show', 'protocols')
-      return out.split('\n').filter((l) => /\bBGP\b.*\bEstablished\b/.test(l)).map((l) => l.split(/\s+/)[0]!)
-    },
-  }
+    return `${lines.join('\n')}\n`
+  }, () => routes6(h.ns, 'bird'))
 }
 
-/** FRR 8 (zebra + bgpd) with IPv6 unicast activated for every neighbour, IPv4 unicast for all. */
 async function startFrr6(t: ExecutionContext, h: LabHost, asn: number, neighbors: Neighbor6[]): Promise<Daemon> {
-  const ns = h.ns
-  const dir = `/var/run/frr/${ns}`
-  const pids = ['bgpd', 'zebra'].map((d) => join(dir, `${d}.pid`))
-  const stop = async () => {
-    for (const f of pids) {
-      try {
-        const pid = Number(readFileSync(f, 'utf8').trim())
-        if (pid > 0) process.kill(pid, 'SIGTERM')
-      } catch {
-        // not running
-      }
-    }
-  }
-  t.teardown(async () => {
-    await stop()
-    await new Promise((r) => setTimeout(r, 300))
-    rmSync(dir, { recursive: true, force: true })
+  return runFrr(t, h, (logFile) => {
+    const lines = [
+      'frr defaults traditional', `hostname ${h.ns}`, `log file ${logFile}`, '!',
+      `router bgp ${asn}`, ` bgp router-id ${h.address}`, ' no bgp ebgp-requires-policy', ' no bgp network import-check', ' timers bgp 3 9',
+    ]
+    for (const n of neighbors) lines.push(` neighbor ${n.address} remote-as ${n.asn}`, ` neighbor ${n.address} timers connect 1`)
+    lines.push(' address-family ipv4 unicast', `  network ${h.subnet}`)
+    for (const n of neighbors) lines.push(`  neighbor ${n.address} activate`)
+    lines.push(' exit-address-family', ' address-family ipv6 unicast', `  network ${subnet6(h)}`)
+    for (const n of neighbors) lines.push(`  neighbor ${n.address} activate`)
+    lines.push(' exit-address-family', '!')
+    return `${lines.join('\n')}\n`
+  }, () => routes6(h.ns, 'bgp'), async (cli) => {
+    const j = JSON.parse(await cli('show bgp ipv6 unicast summary json')) as { peers?: Record<string, { state: string }> }
+    return Object.entries(j.peers ?? {}).filter(([, p]) => p.state === 'Established').map(([a]) => a)
   })
-  mkdirSync(dir, { recursive: true })
-  const lines = [
-    'frr defaults traditional', `hostname ${ns}`, `log file ${join(dir, 'frr.log')}`, '!',
-    `router bgp ${asn}`, ` bgp router-id ${h.address}`, ' no bgp ebgp-requires-policy', ' no bgp network import-check', ' timers bgp 3 9',
-  ]
-  for (const n of neighbors) lines.push(` neighbor ${n.address} remote-as ${n.asn}`, ` neighbor ${n.address} timers connect 1`)
-  lines.push(' address-family ipv4 unicast', `  network ${h.subnet}`)
-  for (const n of neighbors) lines.push(`  neighbor ${n.address} activate`)
-  lines.push(' exit-address-family', ' address-family ipv6 unicast', `  network ${subnet6(h)}`)
-  for (const n of neighbors) lines.push(`  neighbor ${n.address} activate`)
-  lines.push(' exit-address-family', '!')
-  const conf = join(dir, 'frr.conf')
-  writeFileSync(conf, `${lines.join('\n')}\n`)
-  writeFileSync(join(dir, 'vtysh.conf'), '')
-  const uid = Number((await run('id', ['-u', 'frr'])).stdout.trim())
-  const gid = Number((await run('id', ['-g', 'frr'])).stdout.trim())
-  for (const f of [dir, conf, join(dir, 'vtysh.conf')]) chownSync(f, uid, gid)
-  for (const d of ['zebra', 'bgpd']) {
-    const r = await run('ip', ['netns', 'exec', ns, `/usr/lib/frr/${d}`, '-N', ns, '-d', '-f', conf, '-i', join(dir, `${d}.pid`)])
-    if (r.code !== 0) throw new Error(`${d} failed to start in ${ns}: ${r.stderr}${r.stdout}`)
-  }
-  const cli = async (...args: string[]) => (await run('ip', ['netns', 'exec', ns, 'vtysh', '-N', ns, ...args.flatMap((a) => ['-c', a])])).stdout
-  return {
-    kind: 'frr', host: h, proto: 'bgp', cli, stop,
-    kernelRoutes: () => routes6(ns, 'bgp'),
-    async established() {
-      const out = await cli('show bgp ipv6 unicast summary json')
-      try {
-        const j = JSON.parse(out) as { peers?: Record<string, { state: string }> }
-        return Object.entries(j.peers ?? {}).filter(([, p]) => p.state === 'Established').map(([a]) => a)
-      } catch {
-        return []
-      }
-    },
-  }
 }
 
 async function waitDaemon6(d: Daemon, expected: string[], timeoutMs = 30_000): Promise<string[]> {

@@ -117,12 +117,20 @@ export function birdConfig(s: DaemonSpec & { logFile: string }): string {
 
 export async function startBird(t: ExecutionContext, spec: DaemonSpec): Promise<Daemon> {
   const h = spec.host
+  return runBird(t, h, (logFile) => birdConfig({ ...spec, logFile }), () => kernelRoutes(h.ns, 'bird'))
+}
+
+/**
+ * BIRD in h's namespace with the configuration `config(logFile)` (files in
+ * h.dir/bird), stopped at the test's end; `routes` reads what it installed.
+ */
+export async function runBird(t: ExecutionContext, h: LabHost, config: (logFile: string) => string, routes: () => Promise<string[]>): Promise<Daemon> {
   const dir = join(h.dir, 'bird')
   mkdirSync(dir, { recursive: true })
   const conf = join(dir, 'bird.conf')
   const sock = join(dir, 'bird.ctl')
   const pidFile = join(dir, 'bird.pid')
-  writeFileSync(conf, birdConfig({ ...spec, logFile: join(dir, 'bird.log') }))
+  writeFileSync(conf, config(join(dir, 'bird.log')))
   const stop = async () => {
     await killPidFile(pidFile)
   }
@@ -132,7 +140,7 @@ export async function startBird(t: ExecutionContext, spec: DaemonSpec): Promise<
   const cli = async (...args: string[]) => (await run('ip', ['netns', 'exec', h.ns, 'birdc', '-s', sock, ...args])).stdout
   return {
     kind: 'bird', host: h, proto: 'bird', cli, stop,
-    kernelRoutes: () => kernelRoutes(h.ns, 'bird'),
+    kernelRoutes: routes,
     async established() {
       const out = await cli('show', 'protocols')
       return out.split('\n').filter((l) => /\bBGP\b.*\bEstablished\b/.test(l)).map((l) => l.split(/\s+/)[0]!)
@@ -162,6 +170,22 @@ export function frrConfig(s: DaemonSpec & { logFile: string }): string {
 
 export async function startFrr(t: ExecutionContext, spec: DaemonSpec): Promise<Daemon> {
   const h = spec.host
+  return runFrr(t, h, (logFile) => frrConfig({ ...spec, logFile }), () => kernelRoutes(h.ns, 'bgp'), async (cli) => {
+    const j = JSON.parse(await cli('show bgp ipv4 unicast summary json')) as { ipv4Unicast?: { peers?: Record<string, { state: string }> } }
+    return Object.entries(j.ipv4Unicast?.peers ?? {}).filter(([, p]) => p.state === 'Established').map(([a]) => a)
+  })
+}
+
+/**
+ * FRR's zebra and bgpd in h's namespace with the configuration
+ * `config(logFile)` (files in /var/run/frr/NS), stopped and removed at the
+ * test's end; `routes` reads what it installed, `peersUp` lists the
+ * Established peers from vtysh (an unreadable answer counts as none).
+ */
+export async function runFrr(
+  t: ExecutionContext, h: LabHost, config: (logFile: string) => string, routes: () => Promise<string[]>,
+  peersUp: (cli: Daemon['cli']) => Promise<string[]>,
+): Promise<Daemon> {
   const ns = h.ns
   const dir = `/var/run/frr/${ns}`
   const stop = async () => {
@@ -174,7 +198,7 @@ export async function startFrr(t: ExecutionContext, spec: DaemonSpec): Promise<D
   })
   mkdirSync(dir, { recursive: true })
   const conf = join(dir, 'frr.conf')
-  writeFileSync(conf, frrConfig({ ...spec, logFile: join(dir, 'frr.log') }))
+  writeFileSync(conf, config(join(dir, 'frr.log')))
   writeFileSync(join(dir, 'vtysh.conf'), '')
   const { uid, gid } = await frrIds()
   for (const f of [dir, conf, join(dir, 'vtysh.conf')]) chownSync(f, uid, gid)
@@ -185,12 +209,10 @@ export async function startFrr(t: ExecutionContext, spec: DaemonSpec): Promise<D
   const cli = async (...args: string[]) => (await run('ip', ['netns', 'exec', ns, 'vtysh', '-N', ns, ...args.flatMap((a) => ['-c', a])])).stdout
   return {
     kind: 'frr', host: h, proto: 'bgp', cli, stop,
-    kernelRoutes: () => kernelRoutes(ns, 'bgp'),
+    kernelRoutes: routes,
     async established() {
-      const out = await cli('show bgp ipv4 unicast summary json')
       try {
-        const j = JSON.parse(out) as { ipv4Unicast?: { peers?: Record<string, { state: string }> } }
-        return Object.entries(j.ipv4Unicast?.peers ?? {}).filter(([, p]) => p.state === 'Established').map(([a]) => a)
+        return await peersUp(cli)
       } catch {
         return []
       }
