@@ -124,11 +124,9 @@ protocol rip rip1 {
 /** FRR zebra + ripd in NAME-frr (pathspace NAME): RIP on eth0, `route 10.244.22.0/24`, timers basic 5 15 10. */
 export async function startFrr(il: InteropLab, auth: 'none' | 'md5'): Promise<void> {
   const dir = il.frrDir
-  mkdirSync(dir, { recursive: true })
-  writeFileSync(join(dir, 'zebra.conf'), `hostname ${il.name}-zebra\nlog file ${dir}/zebra.log\n`)
   const chain = auth === 'md5' ? `key chain fabric\n key ${SECRETS.md5.id}\n  key-string ${SECRETS.md5.secret}\n!\n` : ''
   const ifAuth = auth === 'md5' ? ' ip rip authentication mode md5\n ip rip authentication key-chain fabric\n' : ''
-  writeFileSync(join(dir, 'ripd.conf'), `hostname ${il.name}-ripd
+  await startFrrDaemon(il.ns.frr, il.name, dir, 'ripd', `hostname ${il.name}-ripd
 log file ${dir}/ripd.log
 ${chain}interface eth0
 ${ifAuth}!
@@ -139,12 +137,23 @@ router rip
  timers basic 5 15 10
 !
 `)
+}
+
+/**
+ * FRR's zebra and one routing daemon in namespace ns (pathspace name), files
+ * in dir: the daemon's configuration `conf`, zebra's a hostname and a log.
+ * The daemon starts once zebra's socket is there.
+ */
+export async function startFrrDaemon(ns: string, name: string, dir: string, daemon: 'ripd' | 'ripngd', conf: string): Promise<void> {
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'zebra.conf'), `hostname ${name}-zebra\nlog file ${dir}/zebra.log\n`)
+  writeFileSync(join(dir, `${daemon}.conf`), conf)
   const uid = Number((await must('id', ['-u', 'frr'])).trim())
   const gid = Number((await must('id', ['-g', 'frr'])).trim())
-  for (const f of ['', 'zebra.conf', 'ripd.conf']) chownSync(join(dir, f), uid, gid)
-  await must('ip', ['netns', 'exec', il.ns.frr, '/usr/lib/frr/zebra', '-N', il.name, '-d', '-f', join(dir, 'zebra.conf'), '-i', join(dir, 'zebra.pid')])
+  for (const f of ['', 'zebra.conf', `${daemon}.conf`]) chownSync(join(dir, f), uid, gid)
+  await must('ip', ['netns', 'exec', ns, '/usr/lib/frr/zebra', '-N', name, '-d', '-f', join(dir, 'zebra.conf'), '-i', join(dir, 'zebra.pid')])
   await waitFor(async () => ((await run('test', ['-S', join(dir, 'zserv.api')])).code === 0 ? true : undefined), 10_000, 100)
-  await must('ip', ['netns', 'exec', il.ns.frr, '/usr/lib/frr/ripd', '-N', il.name, '-d', '-f', join(dir, 'ripd.conf'), '-i', join(dir, 'ripd.pid')])
+  await must('ip', ['netns', 'exec', ns, `/usr/lib/frr/${daemon}`, '-N', name, '-d', '-f', join(dir, `${daemon}.conf`), '-i', join(dir, `${daemon}.pid`)])
 }
 
 /** Kills a daemon by its pid file (SIGKILL: no goodbye, peers must time it out). */

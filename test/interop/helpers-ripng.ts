@@ -13,13 +13,14 @@
  * process in them and deletes them; FRR's files live in /var/run/frr/NAME
  * and are removed in teardown too.
  */
-import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ExecutionContext } from 'ava'
 import { type LabSpec, labDown, labUp, modeDefaults, startAgent, waitAgents } from '../../src/lab/lab.js'
 import { must, run, waitFor } from '../../src/lab/sh.js'
 import { uniqueName } from '../netns/helpers.js'
 import { addIpv6, linkLocal } from '../netns/helpers-ripng.js'
+import { startFrrDaemon } from './helpers-rip.js'
 
 export const FABRIC6 = { address6: 'fd00:99::1', subnet6: 'fd00:fab:0:1::/64' }
 export const BIRD6 = { address: '10.99.0.21', address6: 'fd00:99::21', subnet6: 'fd00:fab:0:21::/64' }
@@ -94,9 +95,7 @@ protocol rip ng rip1 {
 /** FRR zebra + ripngd (pathspace NAME): RIPng on eth0, `route fd00:fab:0:22::/64`, timers basic 5 15 10. */
 export async function startFrrRipng(il: RipngInteropLab): Promise<{ pidFile: string }> {
   const dir = il.frrDir
-  mkdirSync(dir, { recursive: true })
-  writeFileSync(join(dir, 'zebra.conf'), `hostname ${il.name}-zebra\nlog file ${dir}/zebra.log\n`)
-  writeFileSync(join(dir, 'ripngd.conf'), `hostname ${il.name}-ripngd
+  await startFrrDaemon(il.ns.peer, il.name, dir, 'ripngd', `hostname ${il.name}-ripngd
 log file ${dir}/ripngd.log
 router ripng
  network eth0
@@ -104,12 +103,6 @@ router ripng
  timers basic 5 15 10
 !
 `)
-  const uid = Number((await must('id', ['-u', 'frr'])).trim())
-  const gid = Number((await must('id', ['-g', 'frr'])).trim())
-  for (const f of ['', 'zebra.conf', 'ripngd.conf']) chownSync(join(dir, f), uid, gid)
-  await must('ip', ['netns', 'exec', il.ns.peer, '/usr/lib/frr/zebra', '-N', il.name, '-d', '-f', join(dir, 'zebra.conf'), '-i', join(dir, 'zebra.pid')])
-  await waitFor(async () => ((await run('test', ['-S', join(dir, 'zserv.api')])).code === 0 ? true : undefined), 10_000, 100)
-  await must('ip', ['netns', 'exec', il.ns.peer, '/usr/lib/frr/ripngd', '-N', il.name, '-d', '-f', join(dir, 'ripngd.conf'), '-i', join(dir, 'ripngd.pid')])
   return { pidFile: join(dir, 'ripngd.pid') }
 }
 
