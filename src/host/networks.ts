@@ -198,8 +198,13 @@ export function planLeave(networks: NetworkInfo[]): LeavePlan {
     if (containers.length === 0) out.remove.push({ name: net.Name, id: net.Id })
     else out.kept.push({ name: net.Name, id: net.Id, containers })
   }
+  // Docker lists networks in no fixed order; the plan (and so `fabric leave`'s report) goes by name, the same every time
+  out.remove.sort((a, b) => byName(a.name, b.name))
+  out.kept.sort((a, b) => byName(a.name, b.name))
   return out
 }
+
+const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
 /** The per-bridge sysctls a fabric network's bridge needs (see the header: proxy ARP for the other hosts' addresses, answered at once). */
 export function bridgeSysctls(bridge: string): { path: string; key: string; value: string }[] {
@@ -285,5 +290,6 @@ export async function leaveNetworks(socket: string): Promise<{ removed: string[]
       else if (!(e instanceof DockerApiError && e.status === 404)) throw e
     }
   }
+  kept.sort((a, b) => byName(a.name, b.name))
   return { removed, kept }
 }

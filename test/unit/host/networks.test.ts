@@ -99,6 +99,13 @@ test('leave: removes fabric\'s unused networks, keeps (and names the containers 
   t.deepEqual(plan.kept, [{ name: 'frontend', id: 'frontend-id-0123456789', containers: ['web1', 'web2'] }])
 })
 
+test('leave: the plan goes by network name whatever order Docker lists the networks in', (t) => {
+  const as = (name: string, used: boolean): NetworkInfo => ({ ...ours('backend'), Id: `${name}-id`, Name: name, Containers: used ? { e: { Name: `${name}-c` } } : {} })
+  const plan = planLeave([as('frontend', false), as('db', true), as('backend', false), as('app', true)])
+  t.deepEqual(plan.remove.map((r) => r.name), ['backend', 'frontend'])
+  t.deepEqual(plan.kept.map((r) => r.name), ['app', 'db'])
+})
+
 test('bridge sysctls: proxy ARP on the network\'s bridge', (t) => {
   t.deepEqual(bridgeSysctls('fab-front'), [
     { path: '/proc/sys/net/ipv4/conf/fab-front/proxy_arp', key: 'net.ipv4.conf.fab-front.proxy_arp', value: '1' },
