@@ -7,8 +7,8 @@
  * Memory is the design constraint (a million prefixes): the table is a
  * compact PrefixTable (net/prefix-table.ts) whose slot holds the prefix, the
  * time the route was learned and, in the common case of one peer, the shared
- * Path itself; a `Many` holder is made only when several peers announce the
- * prefix. There is no object per route: `Route` objects (BgpRoute) are made
+ * Path itself; a flat array (path, time, path, time...) is made only when
+ * several peers announce the prefix. There is no object per route: `Route` objects (BgpRoute) are made
  * when asked for (best, routes, change reports) and not kept.
  *
  * Every change of a prefix's best route is reported to the owner (the
@@ -46,32 +46,32 @@ export function comparePaths(a: PathRank, b: PathRank): number {
   return (a.from?.peer.address ?? 0) - (b.from?.peer.address ?? 0)
 }
 
-/** The candidates of a prefix announced by several peers: paths and their learn times, best first. */
-class Many {
-  constructor(
-    readonly paths: Path[],
-    readonly since: number[],
-  ) {}
-}
+/**
+ * The candidates of a prefix announced by several peers, best first, flat:
+ * path, learn time, path, learn time... (one array: 80 bytes for two peers).
+ */
+type Many = (Path | number)[]
 
 type Entry = Path | Many
+
+const count = (e: Many): number => e.length >> 1
+const pathAt = (e: Many, i: number): Path => e[2 * i] as Path
+const sinceAt = (e: Many, i: number): number => e[2 * i + 1] as number
 
 /** Moves the best candidate of an entry to the front. */
 function select(e: Many): void {
   let best = 0
-  for (let i = 1; i < e.paths.length; i++) if (comparePaths(e.paths[i]!, e.paths[best]!) < 0) best = i
+  for (let i = 1; i < count(e); i++) if (comparePaths(pathAt(e, i), pathAt(e, best)) < 0) best = i
   if (best !== 0) {
-    const path = e.paths[best]!
-    const since = e.since[best]!
-    e.paths.splice(best, 1)
-    e.since.splice(best, 1)
-    e.paths.unshift(path)
-    e.since.unshift(since)
+    const path = pathAt(e, best)
+    const since = sinceAt(e, best)
+    e.splice(2 * best, 2)
+    e.unshift(path, since)
   }
 }
 
 function indexOfPeer(e: Many, p: PeerRib): number {
-  for (let i = 0; i < e.paths.length; i++) if (e.paths[i]!.from === p) return i
+  for (let i = 0; i < count(e); i++) if (pathAt(e, i).from === p) return i
   return -1
 }
 
@@ -103,24 +103,23 @@ export class LocRib {
     const cur = t.valueAt(slot)!
     if (cur === path) return // unchanged re-announcement
     const now = nowSeconds()
-    if (cur instanceof Many) {
-      const old = cur.paths[0]!
-      const oldSince = cur.since[0]!
+    if (Array.isArray(cur)) {
+      const old = pathAt(cur, 0)
+      const oldSince = sinceAt(cur, 0)
       const i = indexOfPeer(cur, p)
       if (i >= 0) {
-        const was = cur.paths[i]!
+        const was = pathAt(cur, i)
         if (was === path) return
         releasePath(was)
-        cur.paths[i] = path
-        cur.since[i] = now
+        cur[2 * i] = path
+        cur[2 * i + 1] = now
       } else {
-        cur.paths.push(path)
-        cur.since.push(now)
+        cur.push(path, now)
         p.accepted++
       }
       path.refs++
       select(cur)
-      if (cur.paths[0] !== old) this.changed(n, this.route(slot, old, oldSince), this.route(slot, cur.paths[0]!, cur.since[0]!), true)
+      if (pathAt(cur, 0) !== old) this.changed(n, this.route(slot, old, oldSince), this.route(slot, pathAt(cur, 0), sinceAt(cur, 0)), true)
       return
     }
     const curSince = t.stampAt(slot)
@@ -134,7 +133,7 @@ export class LocRib {
     }
     p.accepted++
     const first = comparePaths(path, cur) < 0
-    t.setValueAt(slot, first ? new Many([path, cur], [now, curSince]) : new Many([cur, path], [curSince, now]))
+    t.setValueAt(slot, first ? [path, now, cur, curSince] : [cur, curSince, path, now])
     if (first) this.changed(n, this.route(slot, cur, curSince), this.route(slot, path, now), true)
   }
 
@@ -144,21 +143,22 @@ export class LocRib {
     const slot = t.find(n.addr, n.len)
     if (slot < 0) return
     const cur = t.valueAt(slot)!
-    if (cur instanceof Many) {
+    if (Array.isArray(cur)) {
       const i = indexOfPeer(cur, p)
       if (i < 0) return
-      const old = cur.paths[0]!
-      const oldSince = cur.since[0]!
-      releasePath(cur.paths[i]!)
-      cur.paths.splice(i, 1)
-      cur.since.splice(i, 1)
+      const old = pathAt(cur, 0)
+      const oldSince = sinceAt(cur, 0)
+      releasePath(pathAt(cur, i))
+      cur.splice(2 * i, 2)
       p.accepted--
       if (i === 0) select(cur)
-      if (cur.paths.length === 1) {
-        t.setValueAt(slot, cur.paths[0]!)
-        t.setStampAt(slot, cur.since[0]!)
+      const best = pathAt(cur, 0)
+      const bestSince = sinceAt(cur, 0)
+      if (count(cur) === 1) {
+        t.setValueAt(slot, best)
+        t.setStampAt(slot, bestSince)
       }
-      if (i === 0) this.changed(n, this.route(slot, old, oldSince), this.route(slot, cur.paths[0]!, cur.since[0]!), true)
+      if (i === 0) this.changed(n, this.route(slot, old, oldSince), this.route(slot, best, bestSince), true)
       return
     }
     if (cur.from !== p) return
@@ -182,20 +182,21 @@ export class LocRib {
     for (let slot = 0; slot < t.capacity; slot++) {
       if (!t.used(slot)) continue
       const e = t.valueAt(slot)!
-      if (e instanceof Many) {
+      if (Array.isArray(e)) {
         const i = indexOfPeer(e, p)
         if (i < 0) continue
-        const old = e.paths[0]!
-        const oldSince = e.since[0]!
-        e.paths.splice(i, 1)
-        e.since.splice(i, 1)
+        const old = pathAt(e, 0)
+        const oldSince = sinceAt(e, 0)
+        e.splice(2 * i, 2)
         removed++
         if (i === 0) select(e)
-        if (e.paths.length === 1) {
-          t.setValueAt(slot, e.paths[0]!)
-          t.setStampAt(slot, e.since[0]!)
+        const best = pathAt(e, 0)
+        const bestSince = sinceAt(e, 0)
+        if (count(e) === 1) {
+          t.setValueAt(slot, best)
+          t.setStampAt(slot, bestSince)
         }
-        if (i === 0) this.changed(t.prefixAt(slot), this.route(slot, old, oldSince), this.route(slot, e.paths[0]!, e.since[0]!), false)
+        if (i === 0) this.changed(t.prefixAt(slot), this.route(slot, old, oldSince), this.route(slot, best, bestSince), false)
       } else if (e.from === p) {
         gone.push(this.route(slot, e, t.stampAt(slot)))
         removed++
@@ -214,7 +215,7 @@ export class LocRib {
     for (let slot = 0; slot < t.capacity; slot++) {
       if (!t.used(slot)) continue
       const e = t.valueAt(slot)!
-      fn(t.addrAt(slot), t.lenAt(slot), e instanceof Many ? e.paths[0]! : e)
+      fn(t.addrAt(slot), t.lenAt(slot), Array.isArray(e) ? pathAt(e, 0) : e)
     }
   }
 
@@ -224,7 +225,7 @@ export class LocRib {
     for (let slot = 0; slot < t.capacity; slot++) {
       if (!t.used(slot)) continue
       const e = t.valueAt(slot)!
-      if (e instanceof Many) for (const path of e.paths) fn(t.addrAt(slot), t.lenAt(slot), path)
+      if (Array.isArray(e)) for (let i = 0; i < count(e); i++) fn(t.addrAt(slot), t.lenAt(slot), pathAt(e, i))
       else fn(t.addrAt(slot), t.lenAt(slot), e)
     }
   }
@@ -240,7 +241,7 @@ export class LocRib {
     for (let slot = 0; slot < t.capacity; slot++) {
       if (!t.used(slot)) continue
       const e = t.valueAt(slot)!
-      yield e instanceof Many ? this.route(slot, e.paths[0]!, e.since[0]!) : this.route(slot, e, t.stampAt(slot))
+      yield Array.isArray(e) ? this.route(slot, pathAt(e, 0), sinceAt(e, 0)) : this.route(slot, e, t.stampAt(slot))
     }
   }
 
@@ -250,7 +251,7 @@ export class LocRib {
     for (let slot = 0; slot < t.capacity; slot++) {
       if (!t.used(slot)) continue
       const e = t.valueAt(slot)!
-      if (e instanceof Many) for (let i = 0; i < e.paths.length; i++) fn(this.route(slot, e.paths[i]!, e.since[i]!))
+      if (Array.isArray(e)) for (let i = 0; i < count(e); i++) fn(this.route(slot, pathAt(e, i), sinceAt(e, i)))
       else fn(this.route(slot, e, t.stampAt(slot)))
     }
   }
@@ -260,7 +261,7 @@ export class LocRib {
     const slot = this.table.find(p.addr, p.len)
     if (slot < 0) return undefined
     const e = this.table.valueAt(slot)!
-    return e instanceof Many ? this.route(slot, e.paths[0]!, e.since[0]!) : this.route(slot, e, this.table.stampAt(slot))
+    return Array.isArray(e) ? this.route(slot, pathAt(e, 0), sinceAt(e, 0)) : this.route(slot, e, this.table.stampAt(slot))
   }
 
   /** Whether any peer announces prefix p. */
@@ -273,7 +274,10 @@ export class LocRib {
     const slot = this.table.find(p.addr, p.len)
     if (slot < 0) return []
     const e = this.table.valueAt(slot)!
-    return e instanceof Many ? e.paths.map((path, i) => this.route(slot, path, e.since[i]!)) : [this.route(slot, e, this.table.stampAt(slot))]
+    if (!Array.isArray(e)) return [this.route(slot, e, this.table.stampAt(slot))]
+    const out: Route[] = []
+    for (let i = 0; i < count(e); i++) out.push(this.route(slot, pathAt(e, i), sinceAt(e, i)))
+    return out
   }
 
   /** prefixes with at least one route */
