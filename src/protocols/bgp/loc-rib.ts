@@ -177,8 +177,13 @@ export class LocRib {
   removePeer(p: PeerRib): number {
     const t = this.table
     let removed = 0
-    // prefixes whose only route was p's: deleted after the walk (a delete moves entries)
-    const gone: Route[] = []
+    // prefixes whose only route was p's: deleted after the walk (a delete moves entries), kept
+    // meanwhile as columns (a peer with a million routes going down makes no object per route here)
+    const room = Math.min(t.size, Math.max(p.accepted, 0) + 16)
+    let goneAddr = new Uint32Array(room)
+    let goneLen = new Uint8Array(room)
+    let goneSince = new Uint32Array(room)
+    const gonePath: Path[] = []
     for (let slot = 0; slot < t.capacity; slot++) {
       if (!t.used(slot)) continue
       const e = t.valueAt(slot)!
@@ -198,13 +203,27 @@ export class LocRib {
         }
         if (i === 0) this.changed(t.prefixAt(slot), this.route(slot, old, oldSince), this.route(slot, best, bestSince), false)
       } else if (e.from === p) {
-        gone.push(this.route(slot, e, t.stampAt(slot)))
+        const k = gonePath.length
+        if (k === goneAddr.length) {
+          // p.accepted undercounted: grow the columns
+          const grow = <T extends Uint32Array | Uint8Array>(a: T, b: T): T => (b.set(a), b)
+          goneAddr = grow(goneAddr, new Uint32Array(k * 2 + 16))
+          goneLen = grow(goneLen, new Uint8Array(k * 2 + 16))
+          goneSince = grow(goneSince, new Uint32Array(k * 2 + 16))
+        }
+        goneAddr[k] = t.addrAt(slot)
+        goneLen[k] = t.lenAt(slot)
+        goneSince[k] = t.stampAt(slot)
+        gonePath.push(e)
         removed++
       }
     }
-    for (const r of gone) {
-      t.delete(r.prefix.addr, r.prefix.len)
-      this.changed(r.prefix, r, undefined, false)
+    for (let k = 0; k < gonePath.length; k++) {
+      const addr = goneAddr[k]!
+      const len = goneLen[k]!
+      t.delete(addr, len)
+      const old = new BgpRoute(addr, len, gonePath[k]!.display, goneSince[k]!)
+      this.changed(old, old, undefined, false)
     }
     return removed
   }
