@@ -206,7 +206,10 @@ export class LocRib {
         const k = gonePath.length
         if (k === goneAddr.length) {
           // p.accepted undercounted: grow the columns
-          const grow = <T extends Uint32Array | Uint8Array>(a: T, b: T): T => (b.set(a), b)
+          const grow = <T extends Uint32Array | Uint8Array>(a: T, b: T): T => {
+            b.set(a)
+            return b
+          }
           goneAddr = grow(goneAddr, new Uint32Array(k * 2 + 16))
           goneLen = grow(goneLen, new Uint8Array(k * 2 + 16))
           goneSince = grow(goneSince, new Uint32Array(k * 2 + 16))
