@@ -164,6 +164,8 @@ async function once(n: number): Promise<Result> {
     r.fabricRss = vmHwm(fabPid)
     r.birdRss = vmHwm(receiver.pid)
     agent.kill('SIGTERM')
+    // BENCH_AGENT_LOG=FILE keeps the agent's output (e.g. with AGENT_NODE_FLAGS=--trace-gc)
+    if (process.env.BENCH_AGENT_LOG) execFileSync('cp', [fab.log, process.env.BENCH_AGENT_LOG])
     return r
   } finally {
     await labDown(name)

@@ -1,59 +1,31 @@
 /**
  * V8 heap tuning for the long-running agent. By default V8 lets the old
- * generation grow to well over its live size before collecting; with a
- * million routes that slack is most of the peak RSS. Once the heap is large,
- * a 10% growing factor keeps the peak close to the live size (bench/bgp-ingest:
- * 1M prefixes, peak RSS 318 MB -> 280 MB) for a little more GC work. Small
- * heaps keep V8's default: there a tight factor would only mean many GCs.
+ * generation grow to several times its live size before it collects again,
+ * and it sets that limit at each full collection: a collection early in a
+ * million-prefix ingest (a few tens of MB live) let the heap grow to ~185 MB
+ * before the next one, though only ~20 MB stayed live (bench/bgp-ingest).
+ * A 10% growing factor from the start keeps the heap close to its live
+ * size. It used to apply only above 48 MB: with ~130 B of heap per prefix a
+ * tight factor made a 100k ingest's full collections costly; now that the
+ * route tables are typed arrays (net/prefix-table.ts) the live heap of a
+ * million prefixes is ~20 MB and collections are cheap at any size.
+ * FABRIC_HEAP_GROWING_PERCENT sets the factor (0: V8's default).
  *
  * The young generation keeps its initial 1 MB semi-spaces (V8 grows them to
  * 16 MB each under an ingest and keeps them): bench/bgp-ingest at 1M
  * prefixes, peak RSS 341-351 MB -> 257-300 MB, after GC 211-213 -> 193-200 MB,
  * ingest times unchanged. FABRIC_SMALL_YOUNG_GENERATION=0 turns it off.
  */
-import { getHeapStatistics, setFlagsFromString } from 'node:v8'
+import { setFlagsFromString } from 'node:v8'
 
 export const HEAP_GROWING_PERCENT = 10
-/** heap used above which the tight factor applies, and below which it is lifted again */
-const TIGHT_ABOVE = 48 << 20
-const LOOSE_BELOW = 24 << 20
-/** heap growth between two checks that counts as busy */
-const GROWING_BYTES = 4 << 20
-const BUSY_CHECK_MS = 250
-const IDLE_CHECK_MS = 2000
 
-/** Starts the tuning for this process; returns a function that stops it. */
+/** Applies the tuning to this process; returns a function that undoes the growing factor. */
 export function tuneHeapForAgent(percent = Number(process.env.FABRIC_HEAP_GROWING_PERCENT ?? HEAP_GROWING_PERCENT)): () => void {
   // the young generation keeps its initial 1 MB semi-spaces: V8 would grow them to 16 MB each
   // during an ingest and keep them (routes either die at once or live long; a big nursery buys little)
   if (process.env.FABRIC_SMALL_YOUNG_GENERATION !== '0') setFlagsFromString('--semi-space-growth-factor=1')
   if (!Number.isInteger(percent) || percent <= 0 || percent > 1000) return () => {}
-  let tight = false
-  let last = 0
-  let timer: NodeJS.Timeout | undefined
-  let stopped = false
-  const check = (): void => {
-    // V8's own figure: process.memoryUsage() would also read /proc/self/stat for the RSS, every check
-    const used = getHeapStatistics().used_heap_size
-    if (!tight && used > TIGHT_ABOVE) {
-      setFlagsFromString(`--heap-growing-percent=${percent}`)
-      tight = true
-    } else if (tight && used < LOOSE_BELOW) {
-      setFlagsFromString('--heap-growing-percent=0')
-      tight = false
-    }
-    // while the heap is large or growing (an ingest) look often, else rarely:
-    // an idle agent wakes up every 2 s for this, not 4 times a second
-    const busy = used > LOOSE_BELOW || used - last > GROWING_BYTES
-    last = used
-    if (!stopped) {
-      timer = setTimeout(check, busy ? BUSY_CHECK_MS : IDLE_CHECK_MS)
-      timer.unref()
-    }
-  }
-  check()
-  return () => {
-    stopped = true
-    clearTimeout(timer)
-  }
+  setFlagsFromString(`--heap-growing-percent=${percent}`)
+  return () => setFlagsFromString('--heap-growing-percent=0')
 }

@@ -633,6 +633,7 @@ export class FibSync extends SyncRunner<ReconcileResult> {
     const desired = this.desired
     // routes found exactly right in the kernel during this run
     const found = new PrefixBitSet()
+    let keptAdds = 0
     const view: DesiredView = {
       get: (p) => (refused.size > 0 && refused.has(p) ? undefined : desired.get(p)),
       *values() {
@@ -646,6 +647,17 @@ export class FibSync extends SyncRunner<ReconcileResult> {
         return true
       },
       inKernel: (want) => found.has(want.prefix),
+      // past one chunk of plain adds, the rest go to the incremental queue (the same kernel
+      // operation, CHUNK at a time): the plan of a full reconcile during an ingest would
+      // otherwise hold an op and a route object for every route not installed yet
+      deferAdd: (want) => {
+        if (keptAdds < CHUNK) {
+          keptAdds++
+          return false
+        }
+        this.dirty.add(want.prefix)
+        return true
+      },
     }
     const planner = new ReconcilePlanner(view, { protocol, table, allowDeletes: this.allowDeletes, metricOf: this.metricOf })
     await this.port.streamRoutes((r) => planner.observe(r), table)

@@ -45,6 +45,13 @@ export interface DesiredView {
    */
   markInKernel(want: DesiredRoute): boolean
   inKernel(want: DesiredRoute): boolean
+  /**
+   * Optional: a plain add (nothing of ours or another protocol's on the
+   * prefix) the caller makes itself later instead; true: no op is planned
+   * for it. FIB sync hands a huge plan's adds to its incremental queue, so
+   * the plan holds no object per route of a million-route ingest.
+   */
+  deferAdd?(want: DesiredRoute): boolean
 }
 
 export class ReconcilePlanner {
@@ -98,7 +105,7 @@ export class ReconcilePlanner {
         continue
       }
       if (mine === undefined) {
-        ops.push({ op: 'add', route: want })
+        if (this.desired.deferAdd?.(want) !== true) ops.push({ op: 'add', route: want })
         continue
       }
       const metric = this.metricOf(want)

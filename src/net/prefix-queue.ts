@@ -3,8 +3,9 @@
  * sync's dirty prefixes during a million-route ingest). Membership of
  * prefixes up to /24 is a bitmap per length (2^len bits: 4 MiB for all of
  * them together, allocated on first use), longer ones a PrefixSet; the queue
- * itself holds references to the caller's prefix objects, 8 bytes each. A
- * removed prefix stays in the queue until it is reached and skipped.
+ * itself is two columns (address, length: 5 bytes a prefix), so a queued
+ * prefix keeps no object alive. A removed prefix stays in the queue until it
+ * is reached and skipped.
  */
 import type { Prefix } from './ipv4.js'
 import { PrefixSet } from './prefix-map.js'
@@ -92,8 +93,11 @@ export class PrefixBitSet {
 }
 
 export class PrefixQueue {
-  private queue: Prefix[] = []
+  /** the queue as columns (address, length) from head to tail: no object kept per queued prefix */
+  private addrs = new Uint32Array(16)
+  private lens = new Uint8Array(16)
   private head = 0
+  private tail = 0
   private readonly members = new PrefixBitSet()
 
   get size(): number {
@@ -106,32 +110,61 @@ export class PrefixQueue {
 
   /** Adds a prefix (no-op when queued already). */
   add(p: Prefix): void {
-    if (this.members.add(p)) this.queue.push(p)
+    if (!this.members.add(p)) return
+    if (this.tail === this.addrs.length) this.makeRoom()
+    this.addrs[this.tail] = p.addr
+    this.lens[this.tail] = p.len
+    this.tail++
+  }
+
+  /** at the end of the columns: drop the taken part, or double them when more than half is queued */
+  private makeRoom(): void {
+    const queued = this.tail - this.head
+    const cap = queued * 2 > this.addrs.length ? this.addrs.length * 2 : this.addrs.length
+    if (cap === this.addrs.length) {
+      this.addrs.copyWithin(0, this.head, this.tail)
+      this.lens.copyWithin(0, this.head, this.tail)
+    } else {
+      const addrs = new Uint32Array(cap)
+      const lens = new Uint8Array(cap)
+      addrs.set(this.addrs.subarray(this.head, this.tail))
+      lens.set(this.lens.subarray(this.head, this.tail))
+      this.addrs = addrs
+      this.lens = lens
+    }
+    this.head = 0
+    this.tail = queued
   }
 
   delete(p: Prefix): boolean {
     return this.members.delete(p)
   }
 
-  /** Removes and returns up to n queued prefixes, oldest first. */
+  /** Removes and returns up to n queued prefixes, oldest first (new objects). */
   take(n: number): Prefix[] {
     const out: Prefix[] = []
-    while (out.length < n && this.head < this.queue.length) {
-      const p = this.queue[this.head++]!
+    while (out.length < n && this.head < this.tail) {
+      const p = { addr: this.addrs[this.head]!, len: this.lens[this.head]! }
+      this.head++
       if (!this.members.delete(p)) continue // deleted while queued
       out.push(p)
     }
-    if (this.head > 4096 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head)
+    if (this.head === this.tail) {
       this.head = 0
+      this.tail = 0
+      // an emptied queue gives back big columns
+      if (this.addrs.length > 65536) {
+        this.addrs = new Uint32Array(16)
+        this.lens = new Uint8Array(16)
+      }
     }
     return out
   }
 
-  /** The queued prefixes, oldest first (not removed). */
+  /** The queued prefixes, oldest first (not removed; new objects). */
   *[Symbol.iterator](): Generator<Prefix> {
-    for (let i = this.head; i < this.queue.length; i++) {
-      const p = this.queue[i]!
+    for (let i = this.head; i < this.tail; i++) {
+      const p = { addr: this.addrs[i]!, len: this.lens[i]! }
       if (this.members.has(p)) yield p
     }
   }

@@ -6,6 +6,13 @@
  *
  * Memory: most prefixes have one candidate, stored as the Route itself; a
  * Multi holder is made only when a second source or peer offers the prefix.
+ *
+ * A source with a big table of its own (BGP's Loc-RIB, which elects one
+ * best per prefix itself) attaches it instead of adding its routes: the RIB
+ * then stores nothing per prefix for that source and reads its best route
+ * from the attached table (`BestSource`) when it elects, lists or counts; the
+ * source reports each change of its best with `BestSink`. An attached best is
+ * one candidate among the others of the prefix, with the same election.
  */
 import type { Prefix } from '../net/ipv4.js'
 import { PrefixMap } from '../net/prefix-map.js'
@@ -20,6 +27,21 @@ export interface BestChange {
 }
 
 export type BestListener = (change: BestChange) => void
+
+/** A source's own table of best routes, one per prefix (BGP's Loc-RIB), read by the RIB. */
+export interface BestSource {
+  /** the source's best route for a prefix (may be made on demand) */
+  best(p: Prefix): Route | undefined
+  has(p: Prefix): boolean
+  bestValues(): Iterable<Route>
+  readonly size: number
+}
+
+/**
+ * How an attached source reports that its best route of a prefix changed
+ * from `old` to `neu` (either undefined: none), after its table holds `neu`.
+ */
+export type BestSink = (prefix: Prefix, old: Route | undefined, neu: Route | undefined) => void
 
 class Multi {
   constructor(
@@ -41,11 +63,55 @@ export function compareRoutes(a: Route, b: Route): number {
 
 const sameRoute = (a: Route | undefined, b: Route | undefined): boolean => sameCandidate(a, b)
 
+/** The better of two candidates (either may be absent); a on a tie. */
+function better(a: Route | undefined, b: Route | undefined): Route | undefined {
+  if (a === undefined) return b
+  if (b === undefined) return a
+  return compareRoutes(b, a) < 0 ? b : a
+}
+
 const bestOf = (many: Map<string, Route>): Route | undefined => bestBy(many.values(), compareRoutes)
 
 export class Rib {
   private readonly entries = new PrefixMap<Slot>()
   private readonly listeners: BestListener[] = []
+  /** the attached table (BGP's Loc-RIB) and its source */
+  private attached: BestSource | undefined
+  private attachedKind: Route['source'] | undefined
+  /** prefixes with both an own candidate (entries) and an attached best */
+  private overlap = 0
+
+  /**
+   * Attaches a source's table of best routes (BGP's Loc-RIB): its routes are
+   * never added, the RIB reads them from `table` and is told of changes
+   * through the returned sink. One table at a time.
+   */
+  attach(source: Route['source'], table: BestSource): BestSink {
+    if (this.attached) throw new Error(`the RIB has an attached ${this.attachedKind} table already`)
+    this.attached = table
+    this.attachedKind = source
+    for (const r of table.bestValues()) if (this.entries.has(r.prefix)) this.overlap++
+    return (prefix, old, neu) => this.attachedChanged(prefix, old, neu)
+  }
+
+  private attachedChanged(prefix: Prefix, old: Route | undefined, neu: Route | undefined): void {
+    const own = this.entries.get(prefix)
+    const ownBest = own instanceof Multi ? own.best : own
+    if (own !== undefined) {
+      if (old === undefined && neu !== undefined) this.overlap++
+      else if (old !== undefined && neu === undefined) this.overlap--
+    }
+    this.announce(prefix, better(ownBest, neu), better(ownBest, old))
+  }
+
+  private attachedBest(prefix: Prefix): Route | undefined {
+    return this.attached?.best(prefix)
+  }
+
+  /** A prefix got (+1) or lost (-1) its own slot: the overlap count follows. */
+  private slotCountChanged(prefix: Prefix, delta: 1 | -1): void {
+    if (this.attached?.has(prefix)) this.overlap += delta
+  }
 
   onBestChange(listener: BestListener): void {
     this.listeners.push(listener)
@@ -56,22 +122,23 @@ export class Rib {
     const slot = this.entries.get(route.prefix)
     if (slot === undefined) {
       this.entries.set(route.prefix, route)
-      return this.announce(route.prefix, route, undefined)
+      this.slotCountChanged(route.prefix, 1)
+      return this.announceOwn(route.prefix, route, undefined)
     }
     if (!(slot instanceof Multi)) {
       if (slot.source === route.source && slot.peer === route.peer) {
         this.entries.set(route.prefix, route)
-        return this.announce(route.prefix, route, slot)
+        return this.announceOwn(route.prefix, route, slot)
       }
       const many = new Map([[candidateKey(slot.source, slot.peer), slot], [candidateKey(route.source, route.peer), route]])
       const best = compareRoutes(route, slot) < 0 ? route : slot
       this.entries.set(route.prefix, new Multi(many, best))
-      return this.announce(route.prefix, best, slot)
+      return this.announceOwn(route.prefix, best, slot)
     }
     slot.many.set(candidateKey(route.source, route.peer), route)
     const previous = slot.best
     slot.best = bestOf(slot.many)
-    this.announce(route.prefix, slot.best, previous)
+    this.announceOwn(route.prefix, slot.best, previous)
   }
 
   /** Removes the candidate of (source, peer) for a prefix. */
@@ -81,17 +148,18 @@ export class Rib {
     if (!(slot instanceof Multi)) {
       if (slot.source !== source || slot.peer !== peer) return
       this.entries.delete(prefix)
-      return this.announce(slot.prefix, undefined, slot)
+      this.slotCountChanged(prefix, -1)
+      return this.announceOwn(slot.prefix, undefined, slot)
     }
     if (!slot.many.delete(candidateKey(source, peer))) return
     const previous = slot.best
     if (slot.many.size === 1) {
       const only = slot.many.values().next().value as Route
       this.entries.set(prefix, only)
-      return this.announce(prefix, only, previous)
+      return this.announceOwn(prefix, only, previous)
     }
     slot.best = bestOf(slot.many)
-    this.announce(prefix, slot.best, previous)
+    this.announceOwn(prefix, slot.best, previous)
   }
 
   /** Removes every candidate a (source, peer) offered, e.g. when a session goes down. */
@@ -109,47 +177,60 @@ export class Rib {
 
   best(prefix: Prefix): Route | undefined {
     const slot = this.entries.get(prefix)
-    return slot instanceof Multi ? slot.best : slot
+    const own = slot instanceof Multi ? slot.best : slot
+    return this.attached ? better(own, this.attached.best(prefix)) : own
   }
 
   /** All candidates for a prefix, best first. */
   candidates(prefix: Prefix): Route[] {
     const slot = this.entries.get(prefix)
-    if (slot === undefined) return []
-    return slot instanceof Multi ? [...slot.many.values()].sort(compareRoutes) : [slot]
+    const out = slot === undefined ? [] : slot instanceof Multi ? [...slot.many.values()] : [slot]
+    const a = this.attachedBest(prefix)
+    if (a) out.push(a)
+    return out.length > 1 ? out.sort(compareRoutes) : out
   }
 
   /** Number of candidates for a prefix. */
   candidateCount(prefix: Prefix): number {
     const slot = this.entries.get(prefix)
-    return slot === undefined ? 0 : slot instanceof Multi ? slot.many.size : 1
+    const own = slot === undefined ? 0 : slot instanceof Multi ? slot.many.size : 1
+    return this.attached?.has(prefix) ? own + 1 : own
   }
 
   /** Every prefix's best route. */
   bestRoutes(): Route[] {
-    const out: Route[] = []
-    for (const slot of this.entries.values()) {
-      const b = slot instanceof Multi ? slot.best : slot
-      if (b) out.push(b)
-    }
-    return out
+    return [...this.bestValues()]
   }
 
   get size(): number {
-    return this.entries.size
+    return this.entries.size + (this.attached ? this.attached.size - this.overlap : 0)
   }
 
-  /** Every prefix's best route, lazily. */
+  /** Every prefix's best route, lazily: the own slots' (with the attached best where both are), then the attached table's other prefixes. */
   *bestValues(): Generator<Route> {
+    const attached = this.attached
     for (const slot of this.entries.values()) {
-      const b = slot instanceof Multi ? slot.best : slot
+      const own = slot instanceof Multi ? slot.best : slot
+      if (own === undefined) continue
+      const b = attached ? better(own, attached.best(own.prefix)) : own
       if (b) yield b
     }
+    if (!attached) return
+    const entries = this.entries
+    for (const r of attached.bestValues()) if (!entries.has(r.prefix)) yield r
   }
 
   /** The best routes as FIB sync's desired table (read-only view, nothing copied). */
   desiredTable(): BestTable<Prefix, Route> {
     return bestTable(this)
+  }
+
+  /** An own candidate changed the own best from previous to best: the attached best takes part in the election. */
+  private announceOwn(prefix: Prefix, best: Route | undefined, previous: Route | undefined): void {
+    if (this.attached === undefined) return this.announce(prefix, best, previous)
+    if (best === previous) return
+    const a = this.attached.best(prefix)
+    this.announce(prefix, better(best, a), better(previous, a))
   }
 
   private announce(prefix: Prefix, best: Route | undefined, previous: Route | undefined): void {

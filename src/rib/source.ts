@@ -4,6 +4,7 @@ import type { BfdAuthType } from '../config/bfd-config.js'
 import type { FabricConfig } from '../config/fabric-config.js'
 import type { Prefix } from '../net/ipv4.js'
 import type { Prefix6 } from '../net/ipv6.js'
+import type { BestSink, BestSource } from './rib.js'
 import type { RibRoute6 } from './rib6.js'
 import type { Route, SourceKind } from './route.js'
 
@@ -12,6 +13,12 @@ export interface RouteSink {
   add(route: Route): void
   withdraw(prefix: Prefix, source: SourceKind, peer: string): void
   withdrawPeer(source: SourceKind, peer: string): number
+  /**
+   * A source with its own table of best routes (BGP's Loc-RIB) attaches it
+   * instead of adding and withdrawing (rib.ts); a sink without it gets
+   * add/withdraw.
+   */
+  attach?(source: SourceKind, table: BestSource): BestSink
 }
 
 /**

@@ -1,12 +1,14 @@
 /**
  * BGP path attribute interning: every UPDATE's attributes become one shared,
  * immutable `Path`, interned per peer (equal attribute sets from one peer are
- * one object) and reference counted by the routes using it; and the one
- * small object per prefix and peer (`BgpRoute`) that points at it.
+ * one object) and reference counted by the routes using it; and the Route
+ * view of one prefix and peer (`BgpRoute`) that points at it.
  *
- * Memory is the design constraint (a million prefixes from one peer): a
- * route is its address, its length and the shared display attributes; its
- * Path is found through a symbol on those attributes.
+ * Memory is the design constraint (a million prefixes from one peer): the
+ * Loc-RIB stores a route as its prefix, its learn time and its Path in a
+ * compact table; a BgpRoute (address, length, the shared display attributes,
+ * learn time) is made only when a Route is asked for, and its Path is found
+ * through a symbol on those attributes.
  */
 import type { Prefix } from '../../net/ipv4.js'
 import type { Route, RouteAttrs } from '../../rib/route.js'
@@ -92,14 +94,19 @@ export function localPath(localAddress: number): Path {
 }
 
 /**
- * A route learned from a peer: the Adj-RIB-In entry and the RIB candidate in
- * one small object (address, length and the shared attributes); everything
- * else is read from the shared Path. It is its own `prefix`.
+ * A route learned from a peer, as the RIB, the FIB and the CLI see it: made
+ * on demand from a Loc-RIB slot (loc-rib.ts keeps no object per route) and
+ * not kept. Address, length, learn time and the shared attributes; the rest
+ * is read from the shared Path. It is its own `prefix`.
  */
 export class BgpRoute implements Route {
-  /** seconds since the epoch (a small integer to V8: no boxed number) */
-  readonly since = Math.floor(Date.now() / 1000)
-  constructor(readonly addr: number, readonly len: number, readonly attrs: DisplayAttrs) {}
+  constructor(
+    readonly addr: number,
+    readonly len: number,
+    readonly attrs: DisplayAttrs,
+    /** seconds since the epoch */
+    readonly since: number = Math.floor(Date.now() / 1000),
+  ) {}
   get prefix(): Prefix {
     return this
   }

@@ -6,7 +6,7 @@
  * helper mode and deferral, route refresh (RFC 2918). The parts:
  *
  * - paths.ts: attribute interning (one shared Path per attribute set and
- *   peer) and the one small BgpRoute object per prefix and peer;
+ *   peer) and the BgpRoute view of a prefix's route, made on demand;
  * - peer-rib.ts: per-peer state (counters, intern map, pending changes);
  * - loc-rib.ts: Adj-RIBs-In and Loc-RIB, best path (RFC 4271 9.1, RFC 4456);
  * - export-policy.ts: what goes to which peer with which attributes;
@@ -14,13 +14,16 @@
  *
  * The Adj-RIB-Out is not stored: what a peer was sent is export(peer,
  * Loc-RIB best), so it is recomputed for route refresh, new peers and
- * changes. Only the Loc-RIB best of each prefix is emitted to the RIB
- * (preference 0): when the best changes, the new route is added before the
- * old one is withdrawn, so the kernel never loses the prefix in between.
+ * changes. Only the Loc-RIB best of each prefix goes to the RIB (preference
+ * 0): a RIB that takes attached tables (rib.ts) reads it from the Loc-RIB
+ * and is told of each change of best (no copy per prefix there); another
+ * sink gets add and withdraw, the new route added before the old one is
+ * withdrawn, so the kernel never loses the prefix in between.
  */
 import type { Logger } from '../../core/log.js'
 import { type Prefix, formatAddress } from '../../net/ipv4.js'
 import { type NextHopScope, NEXT_HOP_PROBLEM_TEXT, nextHopProblem } from '../../net/next-hop.js'
+import type { BestSink } from '../../rib/rib.js'
 import type { Route } from '../../rib/route.js'
 import type { NextHopScope6, Prefix6 } from '../../net/ipv6.js'
 import type { RouteSink, RouteSink6 } from '../../rib/source.js'
@@ -141,6 +144,8 @@ export class Speaker {
   private deferring: boolean
   /** MP-BGP IPv6 unicast, on a dual-stack host */
   readonly v6: Speaker6 | undefined
+  /** the RIB reads the Loc-RIB's bests (sink.attach); undefined: add/withdraw to the sink */
+  private readonly attached: BestSink | undefined
 
   constructor(private readonly o: SpeakerOptions) {
     this.clusterId = (o.clusterId ?? o.routerId) >>> 0
@@ -154,6 +159,7 @@ export class Speaker {
       log: o.log, onUnencodable: () => this.count('unencodable', 1),
     })
     if (o.ownSubnet) this.local = localPath(o.localAddress)
+    this.attached = o.sink.attach?.('bgp', this.rib)
     const v6 = o.ipv6
     this.v6 = v6 ? new Speaker6({
       ...v6, asn: o.asn, routerId: o.routerId, clusterId: this.clusterId, exports: this.exports, log: o.log,
@@ -235,8 +241,8 @@ export class Speaker {
     if (!stale) return swept6
     const gone: Prefix[] = []
     if (p.staleCount > 0) {
-      this.rib.forEachRoute((r) => {
-        if (stale.has(pathOf(r))) gone.push(r.prefix)
+      this.rib.forEachPath((addr, len, path) => {
+        if (stale.has(path)) gone.push({ addr, len })
       })
     }
     for (const n of gone) this.remove(p, n)
@@ -269,7 +275,7 @@ export class Speaker {
     if (p.accepted > 0) {
       // the new bests are added to the RIB before the old peer's routes go (withdrawPeer below)
       removed = this.rib.removePeer(p)
-      this.o.sink.withdrawPeer('bgp', p.peer.key)
+      if (!this.attached) this.o.sink.withdrawPeer('bgp', p.peer.key)
     }
     p.accepted = 0
     p.paths.clear()
@@ -429,11 +435,14 @@ export class Speaker {
    * and queue the Adj-RIB-Out change for every peer.
    */
   private bestChanged(prefix: Prefix, old: Route | undefined, neu: Route | undefined, withdrawOld: boolean): void {
-    const sink = this.o.sink
-    if (neu) {
-      sink.add(neu)
-      if (withdrawOld && old && old.peer !== neu.peer) sink.withdraw(old.prefix, 'bgp', old.peer)
-    } else if (withdrawOld && old) sink.withdraw(old.prefix, 'bgp', old.peer)
+    if (this.attached) this.attached(prefix, old, neu)
+    else {
+      const sink = this.o.sink
+      if (neu) {
+        sink.add(neu)
+        if (withdrawOld && old && old.peer !== neu.peer) sink.withdraw(old.prefix, 'bgp', old.peer)
+      } else if (withdrawOld && old) sink.withdraw(old.prefix, 'bgp', old.peer)
+    }
     if (this.peers.size === 0) return
     const oldPath = old ? pathOf(old) : undefined
     const newPath = neu ? pathOf(neu) : undefined
@@ -475,11 +484,11 @@ export class Speaker {
   setPolicy(policy: ImportPolicy): number {
     this.policy = policy
     const refused: Array<[PeerRib, Prefix]> = []
-    this.rib.forEachRoute((r) => {
-      const from = pathOf(r).from
-      const why = from ? policy.check(r.prefix.addr, r.prefix.len) : undefined
+    this.rib.forEachPath((addr, len, path) => {
+      const from = path.from
+      const why = from ? policy.check(addr, len) : undefined
       if (from && why !== undefined) {
-        refused.push([from, r.prefix])
+        refused.push([from, { addr, len }])
         this.count(why, 1)
         from.filtered++
       }
@@ -496,10 +505,9 @@ export class Speaker {
       groups.set(this.local, [this.o.ownSubnet, ...(this.o.ownNetworks ?? [])])
       n += 1 + (this.o.ownNetworks?.length ?? 0)
     }
-    this.rib.forEachBest((best) => {
-      const path = pathOf(best)
+    this.rib.forEachBestPath((addr, len, path) => {
       if (!this.exports.advertisable(p, path)) return
-      addToGroup(groups, path, best.prefix)
+      addToGroup(groups, path, { addr, len })
       n++
     })
     p.pending.clear()

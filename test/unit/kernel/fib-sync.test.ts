@@ -345,3 +345,20 @@ test('a periodic full reconcile re-reads connected networks once a minute, and a
   t.deepEqual(kernel.ours(), ['10.244.1.0/24 via 10.0.0.2'])
   fib.stop()
 })
+
+test('a full reconcile with more than one chunk (8192) of plain adds applies one chunk and hands the rest to the incremental queue; all end installed', async (t) => {
+  const { kernel, rib, fib } = setup()
+  const n = 20_000
+  for (let i = 0; i < n; i++) rib.add({ prefix: { addr: (A('11.0.0.0') + i * 256) >>> 0, len: 24 }, nextHop: A('10.0.0.2'), source: 'static', peer: `h${i}`, metric: 0 })
+  // the full run takes over every dirty prefix; its plan keeps 8192 adds, the others go back to the queue
+  const full = await fib.flush()
+  t.is(full.kind, 'full')
+  t.is(full.applied, 8192)
+  t.is(kernel.ours().length, n, 'the deferred adds were applied by the incremental runs the drain ran')
+  t.deepEqual(fib.stateCounts(), { installed: n, pending: 0, conflict: 0, 'not-on-link': 0, error: 0 })
+  t.true(fib.inSync())
+  // a second full reconcile finds everything in place
+  const again = await fib.flush()
+  t.is(again.applied, 0)
+  t.is(again.unchanged, n)
+})

@@ -79,6 +79,42 @@ test('LocRib: best per prefix, changes reported old -> new, removePeer reports w
   t.deepEqual(changes, ['->10.99.0.1', '10.99.0.1>10.99.0.2', '10.99.0.2>10.99.0.1', '->10.99.0.2', '10.99.0.1>- bulk'])
 })
 
+test('LocRib: three peers on one prefix (flat candidate list), replace, remove from the middle and the front, removePeer; learn times kept; high addresses', (t) => {
+  const changes: string[] = []
+  const name = (r: Route | undefined) => r?.peer ?? '-'
+  const rib = new LocRib((_n, old, neu) => changes.push(`${name(old)}>${name(neu)}`))
+  const a = peer('10.99.0.1')
+  const b = peer('10.99.0.2')
+  const c = peer('10.99.0.3')
+  const n = p('200.1.2.0/24')
+  rib.insert(a, n, path(a, { localPref: 100 }))
+  rib.insert(b, n, path(b, { localPref: 300 }))
+  rib.insert(c, n, path(c, { localPref: 200 }))
+  t.deepEqual(rib.routes(n).map((r) => r.peer), ['10.99.0.2', '10.99.0.1', '10.99.0.3'], 'best first')
+  t.is(rib.best(n)?.prefix.addr, ip('200.1.2.0'), 'the address >= 128.0.0.0 comes back as a uint32')
+  const since = rib.routes(n).map((r) => r.since)
+  t.true(since.every((x) => typeof x === 'number' && x > 1_600_000_000))
+  // c replaces its path with a better one: the new best
+  rib.insert(c, n, path(c, { localPref: 400 }))
+  t.is(rib.best(n)?.peer, '10.99.0.3')
+  t.is(rib.routes(n).length, 3)
+  // remove the middle (not the best): no change
+  const before = changes.length
+  rib.remove(b, n)
+  t.is(changes.length, before)
+  t.deepEqual(rib.routes(n).map((r) => r.peer).sort(), ['10.99.0.1', '10.99.0.3'])
+  // remove the best: a is left, held as a single path again
+  rib.remove(c, n)
+  t.deepEqual(rib.routes(n).map((r) => r.peer), ['10.99.0.1'])
+  t.is(rib.best(n)?.since, since[1], 'the remaining route keeps its learn time')
+  rib.insert(b, n, path(b, { localPref: 50 }))
+  t.is(rib.removePeer(a), 1)
+  t.is(rib.best(n)?.peer, '10.99.0.2')
+  t.is(rib.size, 1)
+  t.deepEqual([b.accepted, c.accepted], [1, 0]) // removePeer leaves a's counter to peerDown
+  t.deepEqual(changes, ['->10.99.0.1', '10.99.0.1>10.99.0.2', '10.99.0.2>10.99.0.3', '10.99.0.3>10.99.0.1', '10.99.0.1>10.99.0.2'])
+})
+
 function exportPolicy(routeReflector: boolean): { policy: ExportPolicy; unencodable: number[] } {
   const unencodable: number[] = []
   const policy = new ExportPolicy({
