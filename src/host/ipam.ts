@@ -12,6 +12,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { containsPrefix, formatAddress, formatPrefix, overlaps, parsePrefix, type Prefix, prefix } from '../net/ipv4.js'
+import { isoTime } from '../util/time.js'
 
 export const IPAM_FILE = 'ipam.json'
 
@@ -120,7 +121,7 @@ export function allocateSubnet(input: AllocateInput): PickResult & { identity?: 
   if (!r.ok) return r
   if (!state || state.subnet !== formatPrefix(r.subnet) || state.pool !== formatPrefix(input.pool)) {
     writeIpamState(input.stateDir, {
-      pool: formatPrefix(input.pool), hostPrefix: input.hostPrefix, subnet: formatPrefix(r.subnet), identity, chosen: new Date().toISOString(),
+      pool: formatPrefix(input.pool), hostPrefix: input.hostPrefix, subnet: formatPrefix(r.subnet), identity, chosen: isoTime(),
     })
   }
   return { ...r, identity }

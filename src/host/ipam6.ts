@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Prefix6, bytesOf6, containsPrefix6, formatIpv6, formatPrefix6, overlaps6, parsePrefix6 } from '../net/ipv6.js'
+import { isoTime } from '../util/time.js'
 
 export const IPAM6_FILE = 'ipam6.json'
 
@@ -127,7 +128,7 @@ export function allocateSubnet6(input: Omit<PickInput6, 'previous'> & { stateDir
   if (!r.ok) return r
   const subnet6 = formatPrefix6(r.subnet)
   if (!state || state.subnet6 !== subnet6 || state.pool6 !== formatPrefix6(input.pool6)) {
-    writeIpamState6(input.stateDir, { pool6: formatPrefix6(input.pool6), hostPrefix6: input.hostPrefix6, subnet6, identity: input.identity, chosen: new Date().toISOString() })
+    writeIpamState6(input.stateDir, { pool6: formatPrefix6(input.pool6), hostPrefix6: input.hostPrefix6, subnet6, identity: input.identity, chosen: isoTime() })
   }
   return r
 }
