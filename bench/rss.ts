@@ -99,7 +99,7 @@ const lab = await labUp({ name, hosts: 4, mode: 'bgp', start: false })
 try {
   writeFileSync(lab.config, renderLabIni(lab, ['', '[bgp]', 'asn = 64512']).replace(/^reconcile-interval = .*\n/m, ''))
   const of = (i: number): Variant => variants[i % variants.length]!
-  lab.hosts.forEach((h, i) => startAgent(lab, h, { logLevel: 'info', extraArgs: of(i).join, env: of(i).env }))
+  for (const [i, h] of lab.hosts.entries()) startAgent(lab, h, { logLevel: 'info', extraArgs: of(i).join, env: of(i).env })
   await waitAgents(lab)
   const up = await waitFor(async () => {
     for (const h of lab.hosts) if ((await established(h)) < lab.hosts.length - 1) return undefined
