@@ -44,7 +44,7 @@ export interface TieringOptions {
   env?: NodeJS.ProcessEnv
   /** the process's CPU time so far in µs (user + system); injectable for tests */
   cpuMicros?: () => number
-  /** monotonic ms; injectable for tests */
+  /** ms (Date.now: `performance` would load perf_hooks); injectable for tests */
   now?: () => number
   /** sets a V8 flag; injectable for tests */
   setFlag?: (flag: string) => void
@@ -81,7 +81,7 @@ export function holdOptimizer(opts: TieringOptions = {}): Tiering {
     const u = process.cpuUsage()
     return u.user + u.system
   })
-  const now = opts.now ?? (() => performance.now())
+  const now = opts.now ?? Date.now
   const setTimer = opts.setTimer ?? ((fn, ms) => setTimeout(fn, ms))
   const clearTimer = opts.clearTimer ?? ((t) => clearTimeout(t as NodeJS.Timeout))
   let optimizing = env.FABRIC_LAZY_TURBOFAN === '0'
