@@ -107,8 +107,10 @@ try {
   }, 60_000, 250)
   if (!up) console.warn('warning: not every BGP session came up within 60 s')
   console.log(`${lab.hosts.length} agents, ${lab.hosts.length - 1} BGP peers each; idle ${seconds} s ...`)
+  const pidsAtStart = await Promise.all(lab.hosts.map(async (h) => (await agentPids(h))[0]!))
+  const cpuBefore = pidsAtStart.map((p) => mem(p).cpuS)
   await sleep(seconds * 1000)
-  console.log('MB:        variant        RSS  file  anon  private  sessions  CPU s since start')
+  console.log(`MB:        variant        RSS  file  anon  private  sessions  CPU s since start  CPU % of a core over the ${seconds} s`)
   const shown = new Set<string>()
   const pids: number[] = []
   for (const [i, h] of lab.hosts.entries()) {
@@ -116,7 +118,7 @@ try {
     if (!pid) throw new Error(`no agent pid for ${h.name}`)
     pids.push(pid)
     const m = mem(pid)
-    console.log(`  ${h.name.padEnd(8)} ${of(i).name.padEnd(12)} ${mb(m.rss).padStart(5)} ${mb(m.file).padStart(5)} ${mb(m.anon).padStart(5)} ${mb(m.uss).padStart(8)}  ${await established(h)}         ${m.cpuS.toFixed(2)}`)
+    console.log(`  ${h.name.padEnd(8)} ${of(i).name.padEnd(12)} ${mb(m.rss).padStart(5)} ${mb(m.file).padStart(5)} ${mb(m.anon).padStart(5)} ${mb(m.uss).padStart(8)}  ${await established(h)}         ${m.cpuS.toFixed(2)}              ${(((m.cpuS - cpuBefore[i]!) / seconds) * 100).toFixed(3)}`)
   }
   if (withSmaps) {
     for (const [i, pid] of pids.entries()) {

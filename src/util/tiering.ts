@@ -18,7 +18,8 @@
  * that were hot in the meantime are optimized at their next check. While
  * TurboFan is held back, unused code is also flushed sooner (IDLE_FLAGS).
  *
- * FABRIC_LAZY_TURBOFAN=0 leaves V8's default (TurboFan from the start).
+ * FABRIC_LAZY_TURBOFAN=0 leaves V8's default (TurboFan from the start);
+ * FABRIC_IDLE_CODE_FLUSH=0 holds TurboFan back without IDLE_FLAGS.
  */
 import { setFlagsFromString } from 'node:v8'
 
@@ -85,6 +86,7 @@ export function holdOptimizer(opts: TieringOptions = {}): Tiering {
   const setTimer = opts.setTimer ?? ((fn, ms) => setTimeout(fn, ms))
   const clearTimer = opts.clearTimer ?? ((t) => clearTimeout(t as NodeJS.Timeout))
   let optimizing = env.FABRIC_LAZY_TURBOFAN === '0'
+  const flush = env.FABRIC_IDLE_CODE_FLUSH !== '0'
   let reason: string | undefined
   let work = 0
   let timer: unknown
@@ -130,7 +132,7 @@ export function holdOptimizer(opts: TieringOptions = {}): Tiering {
       optimizing = true
       reason = why
       setFlag('--turbofan')
-      for (const f of BUSY_FLAGS) setFlag(f)
+      if (flush) for (const f of BUSY_FLAGS) setFlag(f)
       if (timer !== undefined) clearTimer(timer)
       timer = undefined
       listener?.(why)
@@ -145,7 +147,7 @@ export function holdOptimizer(opts: TieringOptions = {}): Tiering {
   }
   if (!optimizing) {
     setFlag('--no-turbofan')
-    for (const f of IDLE_FLAGS) setFlag(f)
+    if (flush) for (const f of IDLE_FLAGS) setFlag(f)
     arm()
   }
   return t
