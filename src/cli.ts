@@ -19,7 +19,10 @@ export async function main(argv: string[]): Promise<void> {
     const { joinDirect } = await import('./commands/join-main.js')
     try {
       if (await joinDirect(argv.slice(1), tiering)) return
+      // oclif parses these flags; its join command (runJoin) takes its own switch
+      tiering.stop()
     } catch (error) {
+      tiering.stop()
       const { handle } = await import('@oclif/core')
       await handle(error as Error)
     }
