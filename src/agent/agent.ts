@@ -25,7 +25,7 @@ import { Rtnl } from '../kernel/rtnl.js'
 import { MAIN_TABLE } from '../kernel/types.js'
 import { formatAddress, formatPrefix } from '../net/ipv4.js'
 import { formatPrefix6 } from '../net/ipv6.js'
-import { BfdService } from '../protocols/bfd/service.js'
+import type { BfdService } from '../protocols/bfd/service.js'
 import { Rib } from '../rib/rib.js'
 import { Rib6 } from '../rib/rib6.js'
 import type { Route } from '../rib/route.js'
@@ -35,13 +35,15 @@ import { ControlServer } from './control-server.js'
 import type { EventHub } from './events.js'
 import { identifyHost } from './identify.js'
 import { networkPools } from './networks.js'
-import { type Metrics, createMetrics } from './metrics.js'
+import type { Metrics } from './metrics.js'
 import { reloadRefusal } from './reload.js'
 import { buildRouteRows, buildRouteRows6 } from './routes.js'
 import { SOURCES } from './sources.js'
 import { removeStateFile, writeStateFile } from './state-file.js'
 import { buildStatus, memoryOf } from './status.js'
 import { VERSION } from './version.js'
+import type { Tiering } from '../util/tiering.js'
+import { isoTime } from '../util/time.js'
 
 export interface AgentOptions {
   configFile?: string
@@ -60,6 +62,8 @@ export interface AgentOptions {
   events?: EventHub
   /** --metrics-listen ADDR:PORT */
   metricsListen?: string
+  /** V8's optimizing compiler held back until there is work (util/tiering.ts): told of route changes and of the end of start */
+  tiering?: Tiering
 }
 
 /** Longest time stale routes are kept at start while sources gather their tables. */
@@ -129,7 +133,8 @@ export class Agent {
     if (this.self.subnet6 !== undefined) this.enableIpv6()
 
     this.rib = new Rib()
-    if (this.opts.metricsListen) this.metrics = await createMetrics({
+    // prom-client and node:http only with --metrics-listen; the BFD worker only when a source asks for it (lazy imports)
+    if (this.opts.metricsListen) this.metrics = await (await import('./metrics.js')).createMetrics({
       routes: () => this.routeCountsBySource(),
       routes6: () => this.routeCountsBySource6(),
       sessions: () => {
@@ -159,6 +164,11 @@ export class Agent {
     })
     // the RIB's best Route is the desired kernel route itself (no copy per prefix)
     this.rib.onBestChange((c) => this.fib.setDesired(c.prefix, c.best, c.previous))
+    const tiering = this.opts.tiering
+    if (tiering && !tiering.optimizing) {
+      tiering.onOptimize((reason) => log.info('optimizer-on', { reason }))
+      this.rib.onBestChange(() => tiering.noteWork())
+    }
     if (this.self.subnet6 !== undefined) {
       const self = this.self
       const rib6 = new Rib6()
@@ -168,6 +178,7 @@ export class Agent {
         onRun: (r) => this.metrics?.observeReconcile(r.kind, r.durationMs / 1000),
       })
       rib6.onBestChange((c) => fib6.setDesired(c.prefix, c.best, c.previous))
+      if (tiering && !tiering.optimizing) rib6.onBestChange(() => tiering.noteWork())
       this.rib6 = rib6
       this.fib6 = fib6
     }
@@ -206,6 +217,7 @@ export class Agent {
       ...(this.self.subnet6 ? { address6: this.self.address6, subnet6: formatPrefix6(this.self.subnet6) } : {}),
       interface: this.self.interface, mode: this.config.mode, routeProtocol: this.config.routeProtocol, socket: this.opts.socket,
     })
+    tiering?.started()
   }
 
   private loadConfig(): FabricConfig {
@@ -269,6 +281,7 @@ export class Agent {
     if (this.stopping) return Promise.reject(new Error('the agent is stopping'))
     this.bfd ??= (async () => {
       const log = this.opts.log.child({ part: 'bfd' })
+      const { BfdService } = await import('../protocols/bfd/service.js')
       let service: BfdService
       try {
         service = await BfdService.start({ gtsm: true })
@@ -417,7 +430,7 @@ export class Agent {
     writeStateFile(this.opts.stateDir, {
       host: this.self.name, address: formatAddress(this.self.address), subnet: formatPrefix(this.self.subnet),
       ...(this.self.subnet6 ? { address6: this.self.address6, subnet6: formatPrefix6(this.self.subnet6) } : {}),
-      mode: this.config.mode, routeProtocol: this.config.routeProtocol, pid: process.pid, started: new Date(this.startedAt).toISOString(),
+      mode: this.config.mode, routeProtocol: this.config.routeProtocol, pid: process.pid, started: isoTime(this.startedAt),
     })
   }
 

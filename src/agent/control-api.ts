@@ -6,6 +6,7 @@
 import { API, type LeaveResponse, type PeersResponse, type RoutesResponse, type StatusResponse, parseLeaveRequest } from '../api/types.js'
 import { type Handler, json } from './control-server.js'
 import type { EventHub } from './events.js'
+import { isoTime } from '../util/time.js'
 
 export interface AgentApi {
   readonly hostName: string
@@ -41,7 +42,7 @@ export function controlApi(agent: AgentApi): Map<string, Handler> {
       const hub = agent.events
       if (!hub) return json({ error: 'events are not available' }, 503)
       res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
-      const off = hub.stream(res, { time: new Date().toISOString(), level: 'info', event: 'stream-start', host: agent.hostName })
+      const off = hub.stream(res, { time: isoTime(), level: 'info', event: 'stream-start', host: agent.hostName })
       req.on('close', off)
       return { streaming: true }
     }],

@@ -143,6 +143,9 @@ export class ControlServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // no Date header: node formats it with Date#toUTCString, whose first use faults
+    // ~0.9 MB of ICU time-zone data into the agent (no client of this API reads it)
+    res.sendDate = false
     const target = parseTarget(req.url)
     if (!target.ok) return this.error(res, 400, { error: target.error })
     const { url } = target

@@ -9,6 +9,7 @@
 import type { Writable } from 'node:stream'
 import type { Level } from '../core/log.js'
 import type { EventsStatus } from '../api/types.js'
+import { isoTime } from '../util/time.js'
 
 export interface AgentEvent {
   time: string
@@ -45,7 +46,7 @@ export class EventHub {
   }
 
   publish(level: Level, event: string, fields: Record<string, unknown>): void {
-    const e: AgentEvent = { ...fields, time: new Date(this.now()).toISOString(), level, event }
+    const e: AgentEvent = { ...fields, time: isoTime(this.now()), level, event }
     for (const l of this.listeners) {
       try {
         l(e)
@@ -85,7 +86,7 @@ export class EventHub {
     const onDrain = (): void => {
       overSince = undefined
       if (dropped > 0) {
-        write(`${JSON.stringify({ time: new Date(this.now()).toISOString(), level: 'warn', event: 'events-dropped', count: dropped, note: 'this client read too slowly: events were left out' })}\n`)
+        write(`${JSON.stringify({ time: isoTime(this.now()), level: 'warn', event: 'events-dropped', count: dropped, note: 'this client read too slowly: events were left out' })}\n`)
         dropped = 0
       }
     }

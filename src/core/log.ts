@@ -8,6 +8,7 @@
  *   {"level":30,"time":"2026-11-22T08:00:00.000Z","pid":42,...fields,"event":"route-added"}
  * level 20 debug, 30 info, 40 warn, 50 error.
  */
+import { isoTime } from '../util/time.js'
 
 export type Level = 'debug' | 'info' | 'warn' | 'error'
 export const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error']
@@ -120,14 +121,14 @@ export function createLogger(opts: LoggerOptions): Logger {
 export const LEVEL_NUMBERS: Record<Level, number> = { debug: 20, info: 30, warn: 40, error: 50 }
 
 /** One JSON line: level, time, pid, the fields in order, then the event name. */
-export function jsonLine(level: Level, event: string, fields: Record<string, unknown>, time = new Date()): string {
+export function jsonLine(level: Level, event: string, fields: Record<string, unknown>, time: number = Date.now()): string {
   let body = ''
   for (const k in fields) {
     const v = fields[k]
     if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue
     body += `,${JSON.stringify(k)}:${jsonValue(v)}`
   }
-  return `{"level":${LEVEL_NUMBERS[level]},"time":"${time.toISOString()}","pid":${process.pid}${body},"event":${JSON.stringify(event)}}\n`
+  return `{"level":${LEVEL_NUMBERS[level]},"time":"${isoTime(time)}","pid":${process.pid}${body},"event":${JSON.stringify(event)}}\n`
 }
 
 /** A field's value as JSON; never throws (bigint as a number string, Error as its message, a cycle as "[Circular]"). */
@@ -156,7 +157,7 @@ function replacer(_k: string, x: unknown): unknown {
 }
 
 function humanLine(level: Level, event: string, fields: Record<string, unknown>): string {
-  const time = new Date().toISOString().slice(11, 19)
+  const time = isoTime().slice(11, 19)
   const kv = Object.entries(fields)
     .map(([k, v]) => `${k}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v)}`)
     .join(' ')

@@ -30,6 +30,7 @@ import { type Iptables, detectIp6tables, detectIptables } from './iptables.js'
 import { allocateSubnet, readIpamState } from './ipam.js'
 import { waitFor } from '../util/process.js'
 import { createNetworkHooks, hostFirewallSpec } from './networks-hooks.js'
+import { isoTime } from '../util/time.js'
 
 export interface HostHookContext {
   config: FabricConfig
@@ -192,7 +193,7 @@ export async function createHostHooks(ctx: HostHookContext): Promise<HostHooks> 
       if (reason === 'start') throw e
     } finally {
       fw.checks++
-      fw.lastCheck = new Date().toISOString()
+      fw.lastCheck = isoTime()
       checking = false
     }
   }

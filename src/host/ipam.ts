@@ -7,11 +7,12 @@
  * uses. The choice is persisted in the state dir (ipam.json) and kept across
  * restarts as long as it is still valid and free.
  */
-import { createHash } from 'node:crypto'
+import { sha256 } from '../util/sha256.js'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { containsPrefix, formatAddress, formatPrefix, overlaps, parsePrefix, type Prefix, prefix } from '../net/ipv4.js'
+import { isoTime } from '../util/time.js'
 
 export const IPAM_FILE = 'ipam.json'
 
@@ -53,7 +54,7 @@ export function pickSubnet(input: PickInput): PickResult {
 
 /** A slot in [0, count) from the identity's SHA-256. */
 export function hashSlot(identity: string, count: number): number {
-  const h = createHash('sha256').update(identity).digest()
+  const h = sha256(identity)
   // 48 bits are plenty for any pool (at most 2^22 /30s in a /8)
   const n = h.readUIntBE(0, 6)
   return n % count
@@ -120,7 +121,7 @@ export function allocateSubnet(input: AllocateInput): PickResult & { identity?: 
   if (!r.ok) return r
   if (!state || state.subnet !== formatPrefix(r.subnet) || state.pool !== formatPrefix(input.pool)) {
     writeIpamState(input.stateDir, {
-      pool: formatPrefix(input.pool), hostPrefix: input.hostPrefix, subnet: formatPrefix(r.subnet), identity, chosen: new Date().toISOString(),
+      pool: formatPrefix(input.pool), hostPrefix: input.hostPrefix, subnet: formatPrefix(r.subnet), identity, chosen: isoTime(),
     })
   }
   return { ...r, identity }

@@ -9,10 +9,11 @@
  * IPv4) and the slots after it. Subnets in use ([host.*] subnet6, subnets
  * learned from the fabric) are avoided.
  */
-import { createHash } from 'node:crypto'
+import { sha256 } from '../util/sha256.js'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Prefix6, bytesOf6, containsPrefix6, formatIpv6, formatPrefix6, overlaps6, parsePrefix6 } from '../net/ipv6.js'
+import { isoTime } from '../util/time.js'
 
 export const IPAM6_FILE = 'ipam6.json'
 
@@ -55,7 +56,7 @@ export function slotSubnet6(pool6: Prefix6, hostPrefix6: number, slot: bigint): 
 
 /** A slot in [0, count) from the identity's SHA-256. */
 export function hashSlot6(identity: string, count: bigint): bigint {
-  const h = createHash('sha256').update(identity).digest()
+  const h = sha256(identity)
   return toBig(h.subarray(0, 16)) % count
 }
 
@@ -127,7 +128,7 @@ export function allocateSubnet6(input: Omit<PickInput6, 'previous'> & { stateDir
   if (!r.ok) return r
   const subnet6 = formatPrefix6(r.subnet)
   if (!state || state.subnet6 !== subnet6 || state.pool6 !== formatPrefix6(input.pool6)) {
-    writeIpamState6(input.stateDir, { pool6: formatPrefix6(input.pool6), hostPrefix6: input.hostPrefix6, subnet6, identity: input.identity, chosen: new Date().toISOString() })
+    writeIpamState6(input.stateDir, { pool6: formatPrefix6(input.pool6), hostPrefix6: input.hostPrefix6, subnet6, identity: input.identity, chosen: isoTime() })
   }
   return r
 }

@@ -1,5 +1,8 @@
-/** One HTTP request over a Unix socket, body collected as text (the control API and Docker's Engine API both use it). */
-import { request } from 'node:http'
+/**
+ * One HTTP request over a Unix socket, body collected as text (the control
+ * API and Docker's Engine API both use it). node:http is loaded on the first
+ * request: an agent that never asks Docker anything does not hold it.
+ */
 
 export class UnixHttpTimeout extends Error {
   constructor(readonly ms: number) {
@@ -14,7 +17,8 @@ export interface UnixHttpResponse {
 }
 
 /** Rejects with the transport's error (ENOENT, ECONNREFUSED, EACCES, ...) or a UnixHttpTimeout. */
-export function unixHttp(socket: string, method: string, path: string, opts: { body?: Buffer; headers?: Record<string, string | number>; timeoutMs: number }): Promise<UnixHttpResponse> {
+export async function unixHttp(socket: string, method: string, path: string, opts: { body?: Buffer; headers?: Record<string, string | number>; timeoutMs: number }): Promise<UnixHttpResponse> {
+  const { request } = await import('node:http')
   return new Promise((resolve, reject) => {
     const req = request({ socketPath: socket, method, path, timeout: opts.timeoutMs, headers: opts.headers }, (res) => {
       const chunks: Buffer[] = []

@@ -434,7 +434,8 @@ export class DistanceVectorEngine<A, P, Pkt, R> {
 
   /** Packet and entry counters, including every drop reason seen ('drop-packet:<reason>', 'drop-entry:<reason>'). */
   counters(): Readonly<Record<string, number>> {
-    return Object.fromEntries([...this.#counters].sort(([a], [b]) => a.localeCompare(b)))
+    // plain code-unit order: localeCompare would fault ICU's collation data into the agent
+    return Object.fromEntries([...this.#counters].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
   }
 
   /** Neighbours announcing this host's own subnet as directly connected (a duplicate subnet), within the route timeout. */

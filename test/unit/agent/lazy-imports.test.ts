@@ -1,0 +1,68 @@
+/**
+ * What an agent in mode bgp loads only when it needs it (each costs an idle
+ * agent RSS; docs/benchmarks.md "bench/idle"): node:crypto (the subnet hash
+ * is util/sha256.ts), the BFD service (node:worker_threads, when a source
+ * asks for BFD), prom-client (with --metrics-listen) and @oclif/core (not
+ * for `fabric join` with plain flags). Checked on the static import graph
+ * of the sources (a dynamic `import()` is lazy; `import type` is erased):
+ * under tsx the test process itself has these builtins loaded already.
+ */
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import test from 'ava'
+
+const SRC = fileURLToPath(new URL('../../../src/', import.meta.url))
+
+/** the specifiers a file imports at load time (not `import type`, not an import whose names are all types, not `import()`) */
+function staticImports(text: string): string[] {
+  const out: string[] = []
+  for (const m of text.matchAll(/^(?:import|export)\s+(type\s+)?([\s\S]*?)\s*from\s*'([^']+)'|^import\s+'([^']+)'/gm)) {
+    if (m[4] !== undefined) {
+      out.push(m[4])
+      continue
+    }
+    if (m[1] !== undefined) continue
+    const names = /^\{([\s\S]*)\}$/.exec(m[2]!.trim())
+    if (names && names[1]!.split(',').map((s) => s.trim()).filter(Boolean).every((s) => s.startsWith('type '))) continue
+    out.push(m[3]!)
+  }
+  return out
+}
+
+/** every module and package reached from the entries by static imports */
+function reach(entries: string[]): Map<string, string> {
+  const seen = new Map<string, string>()
+  const visit = (file: string, from: string): void => {
+    if (seen.has(file)) return
+    seen.set(file, from)
+    if (!file.endsWith('.ts')) return
+    for (const spec of staticImports(readFileSync(file, 'utf8'))) {
+      if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')), file)
+      else if (!seen.has(spec)) seen.set(spec, file)
+    }
+  }
+  for (const e of entries) visit(resolve(SRC, e), 'entry')
+  return seen
+}
+
+test('staticImports: type-only and dynamic imports are not load-time imports', (t) => {
+  const text = [
+    "import { a, type B } from './a.js'",
+    "import type { C } from './c.js'",
+    "import { type D, type E } from 'node:crypto'",
+    "import {\n  f,\n  g,\n} from './fg.js'",
+    "export { h } from './h.js'",
+    "import './side.js'",
+    "const x = await import('prom-client')",
+  ].join('\n')
+  t.deepEqual(staticImports(text), ['./a.js', './fg.js', './h.js', './side.js'])
+})
+
+test('fabric join in mode bgp: node:crypto, worker_threads, prom-client and @oclif/core are not loaded at start', (t) => {
+  const r = reach(['cli.ts', 'commands/join-main.ts', 'agent/agent.ts', 'protocols/bgp/source.ts'])
+  t.true(r.has('node:net') && r.has('netlink/dist/raw.js'), 'the walk sees what the agent does load')
+  for (const m of ['node:crypto', 'node:worker_threads', 'prom-client', '@oclif/core']) {
+    t.false(r.has(m), `${m} is imported by ${r.get(m)?.replace(SRC, 'src/')}`)
+  }
+})
