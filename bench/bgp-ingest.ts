@@ -175,14 +175,11 @@ async function once(n: number): Promise<Result> {
 /** Inside the fabric namespace: the compiled agent, no oclif, no tsx. */
 async function agentMain(json: string): Promise<void> {
   const a = JSON.parse(json)
-  // as `fabric join` does: TurboFan held back until there is work (cli.ts), heap tuning (join-main.ts)
-  const { holdOptimizer } = await import('../src/util/tiering.js')
-  const tiering = holdOptimizer()
   const { tuneHeapForAgent } = await import('../src/agent/heap.js')
-  tuneHeapForAgent()
+  tuneHeapForAgent() // as `fabric join` does
   const { Agent } = await import('../src/agent/agent.js')
   const { createLogger } = await import('../src/core/log.js')
-  const agent = new Agent({ ...a, log: createLogger({ level: 'warn', format: 'json' }), tiering })
+  const agent = new Agent({ ...a, log: createLogger({ level: 'warn', format: 'json' }) })
   await agent.start()
   process.on('SIGTERM', () => { void agent.stop().then(() => process.exit(0)) })
   process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.())

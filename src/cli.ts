@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { holdOptimizer } from './util/tiering.js'
 
 /**
  * Runs the oclif CLI with the given argv (without node and script).
@@ -10,19 +9,14 @@ import { holdOptimizer } from './util/tiering.js'
  * `fabric join` with nothing but known flags and valid values starts the
  * agent without loading oclif (commands/join-main.ts): the long-running
  * process is ~8 MB smaller for it. Help, errors and every other command go
- * through oclif. The agent holds V8's optimizing compiler back until it has
- * work (util/tiering.ts), from before its modules are loaded.
+ * through oclif.
  */
 export async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'join') {
-    const tiering = holdOptimizer()
     const { joinDirect } = await import('./commands/join-main.js')
     try {
-      if (await joinDirect(argv.slice(1), tiering)) return
-      // oclif parses these flags; its join command (runJoin) takes its own switch
-      tiering.stop()
+      if (await joinDirect(argv.slice(1))) return
     } catch (error) {
-      tiering.stop()
       const { handle } = await import('@oclif/core')
       await handle(error as Error)
     }

@@ -42,7 +42,6 @@ import { SOURCES } from './sources.js'
 import { removeStateFile, writeStateFile } from './state-file.js'
 import { buildStatus, memoryOf } from './status.js'
 import { VERSION } from './version.js'
-import type { Tiering } from '../util/tiering.js'
 import { isoTime } from '../util/time.js'
 
 export interface AgentOptions {
@@ -62,8 +61,6 @@ export interface AgentOptions {
   events?: EventHub
   /** --metrics-listen ADDR:PORT */
   metricsListen?: string
-  /** V8's optimizing compiler held back until there is work (util/tiering.ts): told of route changes and of the end of start */
-  tiering?: Tiering
 }
 
 /** Longest time stale routes are kept at start while sources gather their tables. */
@@ -164,11 +161,6 @@ export class Agent {
     })
     // the RIB's best Route is the desired kernel route itself (no copy per prefix)
     this.rib.onBestChange((c) => this.fib.setDesired(c.prefix, c.best, c.previous))
-    const tiering = this.opts.tiering
-    if (tiering && !tiering.optimizing) {
-      tiering.onOptimize((reason) => log.info('optimizer-on', { reason }))
-      this.rib.onBestChange(() => tiering.noteWork())
-    }
     if (this.self.subnet6 !== undefined) {
       const self = this.self
       const rib6 = new Rib6()
@@ -178,7 +170,6 @@ export class Agent {
         onRun: (r) => this.metrics?.observeReconcile(r.kind, r.durationMs / 1000),
       })
       rib6.onBestChange((c) => fib6.setDesired(c.prefix, c.best, c.previous))
-      if (tiering && !tiering.optimizing) rib6.onBestChange(() => tiering.noteWork())
       this.rib6 = rib6
       this.fib6 = fib6
     }
@@ -217,7 +208,6 @@ export class Agent {
       ...(this.self.subnet6 ? { address6: this.self.address6, subnet6: formatPrefix6(this.self.subnet6) } : {}),
       interface: this.self.interface, mode: this.config.mode, routeProtocol: this.config.routeProtocol, socket: this.opts.socket,
     })
-    tiering?.started()
   }
 
   private loadConfig(): FabricConfig {

@@ -15,19 +15,14 @@ import { AgentStartError, EXIT } from '../core/errors.js'
 import { hostOptions } from '../host/flags.js'
 import { JOIN_FLAGS, joinOverrides } from '../cli-support/join-flags.js'
 import { DEFAULT_CONFIG, type FlagValues, parseFlagsFast } from '../cli-support/plain-flags.js'
-import { type Tiering, holdOptimizer } from '../util/tiering.js'
 
 /** Reports a start failure (`fabric join: MESSAGE` on stderr) and exits with the code. */
 export type Fail = (message: string, code: number) => never
 
 const str = (v: FlagValues[string]): string | undefined => (typeof v === 'string' ? v : undefined)
 
-/**
- * Runs the agent in the foreground until SIGTERM / SIGINT or `fabric leave`.
- * `tiering`: the optimizing-compiler switch, when the caller took it before
- * loading the agent's modules (cli.ts); else it is taken here.
- */
-export async function runJoin(flags: FlagValues, fail: Fail, tiering: Tiering = holdOptimizer()): Promise<void> {
+/** Runs the agent in the foreground until SIGTERM / SIGINT or `fabric leave`. */
+export async function runJoin(flags: FlagValues, fail: Fail): Promise<void> {
   tuneHeapForAgent()
   const events = new EventHub()
   const log = createLogger({ level: flags['log-level'] as Level, format: flags['log-format'] as 'json' | 'human' | undefined, tap: (l, e, f) => events.publish(l, e, f) })
@@ -44,7 +39,6 @@ export async function runJoin(flags: FlagValues, fail: Fail, tiering: Tiering = 
     onLeft: () => left?.(),
     events,
     metricsListen: str(flags['metrics-listen']),
-    tiering,
   })
   let left: (() => void) | undefined
   try {
@@ -74,12 +68,12 @@ export async function runJoin(flags: FlagValues, fail: Fail, tiering: Tiering = 
  * `fabric join ARGS` without oclif when every argument is a known flag with a
  * valid value; false (nothing done) when oclif must parse them.
  */
-export async function joinDirect(argv: readonly string[], tiering?: Tiering): Promise<boolean> {
+export async function joinDirect(argv: readonly string[]): Promise<boolean> {
   const flags = parseFlagsFast(argv, JOIN_FLAGS, process.env)
   if (flags === undefined) return false
   await runJoin(flags, (message, code) => {
     process.stderr.write(`fabric join: ${message}\n`)
     process.exit(code)
-  }, tiering)
+  })
   return true
 }

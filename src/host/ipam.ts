@@ -7,7 +7,7 @@
  * uses. The choice is persisted in the state dir (ipam.json) and kept across
  * restarts as long as it is still valid and free.
  */
-import { sha256 } from '../util/sha256.js'
+import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
@@ -54,7 +54,7 @@ export function pickSubnet(input: PickInput): PickResult {
 
 /** A slot in [0, count) from the identity's SHA-256. */
 export function hashSlot(identity: string, count: number): number {
-  const h = sha256(identity)
+  const h = createHash('sha256').update(identity).digest()
   // 48 bits are plenty for any pool (at most 2^22 /30s in a /8)
   const n = h.readUIntBE(0, 6)
   return n % count

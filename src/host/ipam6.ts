@@ -9,7 +9,7 @@
  * IPv4) and the slots after it. Subnets in use ([host.*] subnet6, subnets
  * learned from the fabric) are avoided.
  */
-import { sha256 } from '../util/sha256.js'
+import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Prefix6, bytesOf6, containsPrefix6, formatIpv6, formatPrefix6, overlaps6, parsePrefix6 } from '../net/ipv6.js'
@@ -56,7 +56,7 @@ export function slotSubnet6(pool6: Prefix6, hostPrefix6: number, slot: bigint): 
 
 /** A slot in [0, count) from the identity's SHA-256. */
 export function hashSlot6(identity: string, count: bigint): bigint {
-  const h = sha256(identity)
+  const h = createHash('sha256').update(identity).digest()
   return toBig(h.subarray(0, 16)) % count
 }
 

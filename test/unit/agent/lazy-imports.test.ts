@@ -1,8 +1,7 @@
 /**
  * What an agent in mode bgp loads only when it needs it (each costs an idle
- * agent RSS; docs/benchmarks.md "bench/idle"): node:crypto (the subnet hash
- * is util/sha256.ts), the BFD service (node:worker_threads, when a source
- * asks for BFD), prom-client (with --metrics-listen) and @oclif/core (not
+ * agent RSS; docs/benchmarks.md "bench/idle"): the BFD service
+ * (node:worker_threads, when a source asks for BFD), prom-client (with --metrics-listen) and @oclif/core (not
  * for `fabric join` with plain flags). Checked on the static import graph
  * of the sources (a dynamic `import()` is lazy; `import type` is erased):
  * under tsx the test process itself has these builtins loaded already.
@@ -59,10 +58,10 @@ test('staticImports: type-only and dynamic imports are not load-time imports', (
   t.deepEqual(staticImports(text), ['./a.js', './fg.js', './h.js', './side.js'])
 })
 
-test('fabric join in mode bgp: node:crypto, worker_threads, prom-client and @oclif/core are not loaded at start', (t) => {
+test('fabric join in mode bgp: worker_threads, prom-client and @oclif/core are not loaded at start', (t) => {
   const r = reach(['cli.ts', 'commands/join-main.ts', 'agent/agent.ts', 'protocols/bgp/source.ts'])
   t.true(r.has('node:net') && r.has('netlink/dist/raw.js'), 'the walk sees what the agent does load')
-  for (const m of ['node:crypto', 'node:worker_threads', 'prom-client', '@oclif/core']) {
+  for (const m of ['node:worker_threads', 'prom-client', '@oclif/core']) {
     t.false(r.has(m), `${m} is imported by ${r.get(m)?.replace(SRC, 'src/')}`)
   }
 })
