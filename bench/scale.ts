@@ -149,8 +149,21 @@ async function usage(groups: Record<string, number[][]>, windowMs = 20_000): Pro
   return out
 }
 
+/** BFD sessions that went Down after Up (`bfd-down` events) in the agents' logs of a lab: false detections when no host failed. */
+function bfdDowns(lab: LabSpec): number {
+  let n = 0
+  for (const h of lab.hosts) {
+    try {
+      n += readFileSync(h.log, 'utf8').split('\n').filter((l) => l.includes('"event":"bfd-down"')).length
+    } catch {
+      /* no log */
+    }
+  }
+  return n
+}
+
 interface Row {
-  lab: string; bfd: string; up: number; converged: number; join?: number; down?: number; crash?: number; crashNoBfd?: number
+  lab: string; bfdDownsBefore?: number; bfd: string; up: number; converged: number; join?: number; down?: number; crash?: number; crashNoBfd?: number
   agentRss: string; agentCpu: string; rrRss: string; rrCpu: string; load: string
 }
 
@@ -185,7 +198,7 @@ async function scenario(label: string, n: number, topology: 'mesh' | 'rr', engin
       await waitAgents(lab, [plain], 60_000)
     }
     const up = (Date.now() - t0) / 1000
-    if (!(await waitConverged(running, 300_000))) throw new Error(`${label}: not converged after 300 s`)
+    if (!(await waitConverged(running, 300_000))) throw new Error(`${label}: not converged after 300 s${BFD ? `; ${bfdDowns(lab)} BFD sessions went down after Up in the agents' logs` : ''}`)
     const converged = (Date.now() - t0) / 1000
     process.stderr.write(`  up ${up.toFixed(1)} s, converged ${converged.toFixed(1)} s\n`)
     await sleep(2000)
@@ -208,6 +221,8 @@ async function scenario(label: string, n: number, topology: 'mesh' | 'rr', engin
     }
     const u = await usage({ agents: agentGroups, rr: rrGroups })
 
+    // BFD downs so far: none is a real failure (no host has failed yet)
+    const bfdDownsBefore = BFD ? bfdDowns(lab) : undefined
     const gone = (victim: LabHost, dead: LabHost[]) => lab.hosts.filter((h) => !dead.includes(h)).map((h) => ({ m: mons[lab.hosts.indexOf(h)]!, prefix: victim.subnet }))
     const since = (t: number | undefined, t0: number) => (t === undefined ? undefined : (t - t0) / 1000)
     // a host dies: its link, then its agent
@@ -224,7 +239,7 @@ async function scenario(label: string, n: number, topology: 'mesh' | 'rr', engin
     const dead = [died, ...crashedAll]
     const [crash, crashNoBfd] = await Promise.all(crashedAll.map(async (h) => since(await waitEvents(gone(h, dead), true, 180_000), c0)))
     return {
-      lab: label, bfd: BFD ? `${bfdInterval} ms x 3` : 'no', up, converged, join, down, crash, crashNoBfd,
+      lab: label, bfdDownsBefore, bfd: BFD ? `${bfdInterval} ms x 3` : 'no', up, converged, join, down, crash, crashNoBfd,
       load: `${load0.toFixed(1)} / ${loadavg()[0]!.toFixed(1)}`,
       agentRss: stats(u.agents!.rss), agentCpu: stats(u.agents!.cpu),
       rrRss: lab.reflectors.length ? stats(u.rr!.rss) : '-', rrCpu: lab.reflectors.length ? stats(u.rr!.cpu) : '-',
@@ -236,16 +251,30 @@ async function scenario(label: string, n: number, topology: 'mesh' | 'rr', engin
 }
 
 const rows: Row[] = []
-const want = (k: string) => ONLY === '' || ONLY.split(',').includes(k)
-if (want('mesh')) rows.push(await scenario(`mesh-${MESH}`, MESH, 'mesh', 'fabric'))
-if (want('fabric')) rows.push(await scenario(`rr-fabric-${RR}`, RR, 'rr', 'fabric'))
-if (want('bird')) rows.push(await scenario(`rr-bird-${RR}`, RR, 'rr', 'bird'))
-if (want('frr')) rows.push(await scenario(`rr-frr-${RR}`, RR, 'rr', 'frr'))
+const failed: string[] = []
+// a lab that fails is reported and the next one runs
+const attempt = async (label: string, n: number, topology: 'mesh' | 'rr', engine: RrEngine): Promise<void> => {
+  try {
+    const r = await scenario(label, n, topology, engine)
+    rows.push(r)
+    process.stderr.write(`  row: ${JSON.stringify(r)}\n`)
+  } catch (e) {
+    failed.push(`${label}: ${(e as Error).message}`)
+    process.stderr.write(`  FAILED: ${(e as Error).message}\n`)
+  }
+}
+for (const k of (ONLY === '' ? 'mesh,fabric,bird,frr' : ONLY).split(',')) {
+  if (k === 'mesh') await attempt(`mesh-${MESH}`, MESH, 'mesh', 'fabric')
+  else if (k === 'fabric' || k === 'bird' || k === 'frr') await attempt(`rr-${k}-${RR}`, RR, 'rr', k)
+  else throw new Error(`--only ${k}: expected mesh, fabric, bird or frr`)
+}
 
 const f = (x: number | undefined) => (x === undefined ? 'timeout' : x.toFixed(2))
 console.log(`scale, ${new Date().toISOString()}, ${BFD ? 'with BFD' : 'without BFD'}`)
-console.log(`| lab | BFD | lab up (s) | converged (s) | join routed both ways (s) | host down: withdrawn everywhere (s) | agent SIGKILL: withdrawn everywhere (s) |${BFD ? ' agent SIGKILL, host without BFD (s) |' : ''} agent RSS MB min/med/max | agent CPU % min/med/max | reflector RSS MB | reflector CPU % | load 1 min before / after |`)
-console.log(`|---|---|---|---|---|---|---|${BFD ? '---|' : ''}---|---|---|---|---|`)
+console.log(`| lab | BFD | lab up (s) | converged (s) | join routed both ways (s) | host down: withdrawn everywhere (s) | agent SIGKILL: withdrawn everywhere (s) |${BFD ? ' agent SIGKILL, host without BFD (s) |' : ''} agent RSS MB min/med/max | agent CPU % min/med/max | reflector RSS MB | reflector CPU % | load 1 min before / after |${BFD ? " BFD downs before the failures |" : ''}`)
+console.log(`|---|---|---|---|---|---|---|${BFD ? '---|' : ''}---|---|---|---|---|${BFD ? '---|' : ''}`)
 for (const r of rows) {
-  console.log(`| ${r.lab} | ${r.bfd} | ${r.up.toFixed(1)} | ${r.converged.toFixed(1)} | ${f(r.join)} | ${f(r.down)} | ${f(r.crash)} |${BFD ? ` ${f(r.crashNoBfd)} |` : ''} ${r.agentRss} | ${r.agentCpu} | ${r.rrRss} | ${r.rrCpu} | ${r.load} |`)
+  console.log(`| ${r.lab} | ${r.bfd} | ${r.up.toFixed(1)} | ${r.converged.toFixed(1)} | ${f(r.join)} | ${f(r.down)} | ${f(r.crash)} |${BFD ? ` ${f(r.crashNoBfd)} |` : ''} ${r.agentRss} | ${r.agentCpu} | ${r.rrRss} | ${r.rrCpu} | ${r.load} |${BFD ? ` ${r.bfdDownsBefore} |` : ''}`)
 }
+for (const f of failed) console.log(`failed: ${f}`)
+if (failed.length) process.exitCode = 1
