@@ -35,7 +35,11 @@
  * does), is SIGKILLed together with the crash victim:
  *   crash, no BFD   time until that one's subnet has left every other host
  * Each row gives the 1-minute load average before and after its lab (the
- * machine is shared: compare rows of one run).
+ * machine is shared: compare rows of one run), and with --bfd how many BFD
+ * sessions went down after Up before any host failed (false detections,
+ * from the agents' logs). On a 2-vCPU machine 200 hosts with BFD at 100 or
+ * 300 ms do not hold (BFD threads starved past the detection time, each
+ * false down a session reset: docs/benchmarks.md); use --rr 50 there.
  *
  *   npm run build && node --import tsx bench/scale.ts [--mesh 50] [--rr 200] [--only mesh,fabric,bird,frr] [--bfd [--bfd-interval 100] [--mesh-bfd-interval 500]]
  *
