@@ -6,30 +6,53 @@
  *   - a 200-host fabric under two fabric route reflectors,
  *   - the same 200 hosts under two BIRD reflectors (templates/bird-route-reflector.conf),
  *   - and under two FRR reflectors (templates/frr-route-reflector.conf).
- * BIRD and FRR are graceful-restart helpers: they keep a SIGKILLed host's
- * subnet for its advertised restart time (120 s), which the kill figure shows.
+ * fabric, BIRD and FRR are graceful-restart helpers (RFC 4724): they keep the
+ * subnet of a host whose agent was SIGKILLed (its kernel closes the sessions)
+ * for its advertised restart time (120 s), which the crash figure shows.
  * Each lab has one host more than it starts; once the others have converged:
  *   join   time from spawning `fabric join` on that host until its subnet is
  *          in every other host's kernel and every other subnet is in its
  *          kernel (timestamps from `ip -ts monitor route` in each host
  *          namespace, not polling)
- *   kill   time from SIGKILL of one client host until its subnet has left the
- *          kernel of every other host (same monitors)
  *   agents RSS (MB) and CPU (% of one core, the agent and the processes it
  *          spawned, over a 20 s idle window) of every client agent: min/median/max
- *   rr     the reflectors' RSS and CPU over the same window
+ *   rr     the reflectors' RSS and CPU over the same window (BIRD; FRR's
+ *          zebra + bgpd, + bfdd with BFD)
+ *   down   a client host dies (its underlay link set down, then its agent
+ *          SIGKILLed, as at a power loss): time until its subnet has left the
+ *          kernel of every other host (same monitors): the hold time (9 s)
+ *          without BFD, BFD's detection time with it (in a --bfd mesh the
+ *          host without BFD below is not counted: it is the dead host's
+ *          peer itself and notices at the hold time)
+ *   crash  another client's agent SIGKILLed on a live host: time until its
+ *          subnet has left every other host (graceful-restart helper mode:
+ *          the restart time, unless BFD ends it)
+ * With --bfd the lab runs BFD (`lab up --bfd`: agents, fabric reflectors,
+ * the BIRD/FRR templates' BFD block) at --bfd-interval ms x 3 (default 100;
+ * the full mesh at --mesh-bfd-interval, default 500: its n(n-1)/2 sessions
+ * at 100 ms would take more than this machine's two cores), and a third
+ * client, started without BFD (`bfd = no`: what graceful restart alone
+ * does), is SIGKILLed together with the crash victim:
+ *   crash, no BFD   time until that one's subnet has left every other host
+ * Each row gives the 1-minute load average before and after its lab (the
+ * machine is shared: compare rows of one run), and with --bfd how many BFD
+ * sessions went down after Up before any host failed (false detections,
+ * from the agents' logs). On a 2-vCPU machine 200 hosts with BFD at 100 or
+ * 300 ms do not hold (BFD threads starved past the detection time, each
+ * false down a session reset: docs/benchmarks.md); use --rr 50 there.
  *
- *   npm run build && node --import tsx bench/scale.ts [--mesh 50] [--rr 200] [--only mesh,fabric,bird,frr]
+ *   npm run build && node --import tsx bench/scale.ts [--mesh 50] [--rr 200] [--only mesh,fabric,bird,frr] [--bfd [--bfd-interval 100] [--mesh-bfd-interval 500]]
  *
  * Every lab is named scPID-like and removed at the end (also on failure).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { type LabHost, type LabSpec, agentPids, labDown, labUp, pidsInNamespaces, signalAgent, startAgent, startAgents } from '../src/lab/lab.js'
+import { type LabHost, type LabSpec, agentPids, labDown, labUp, pidsInNamespaces, signalAgent, startAgent, startAgents, waitAgents } from '../src/lab/lab.js'
 import type { RrEngine } from '../src/lab/reflectors.js'
 import { waitConverged } from '../src/lab/report.js'
-import { sleep } from '../src/lab/sh.js'
+import { must, sleep } from '../src/lab/sh.js'
 
 const repo = fileURLToPath(new URL('../', import.meta.url))
 if (!existsSync(`${repo}dist/cli.js`)) {
@@ -46,6 +69,9 @@ const opt = (name: string, dflt: string): string => {
 const MESH = Number(opt('mesh', '50'))
 const RR = Number(opt('rr', '200'))
 const ONLY = opt('only', '')
+const BFD = args.includes('--bfd')
+const BFD_INTERVAL = Number(opt('bfd-interval', '100'))
+const MESH_BFD_INTERVAL = Number(opt('mesh-bfd-interval', '500'))
 const TICK = 100 // USER_HZ
 
 interface Monitor { proc: ChildProcess; lines: string[] }
@@ -127,7 +153,23 @@ async function usage(groups: Record<string, number[][]>, windowMs = 20_000): Pro
   return out
 }
 
-interface Row { lab: string; up: number; converged: number; join?: number; kill?: number; agentRss: string; agentCpu: string; rrRss: string; rrCpu: string }
+/** BFD sessions that went Down after Up (`bfd-down` events) in the agents' logs of a lab: false detections when no host failed. */
+function bfdDowns(lab: LabSpec): number {
+  let n = 0
+  for (const h of lab.hosts) {
+    try {
+      n += readFileSync(h.log, 'utf8').split('\n').filter((l) => l.includes('"event":"bfd-down"')).length
+    } catch {
+      /* no log */
+    }
+  }
+  return n
+}
+
+interface Row {
+  lab: string; bfdDownsBefore?: number; bfd: string; up: number; converged: number; join?: number; down?: number; crash?: number; crashNoBfd?: number
+  agentRss: string; agentCpu: string; rrRss: string; rrCpu: string; load: string
+}
 
 let current: string | undefined
 process.once('SIGINT', () => {
@@ -138,16 +180,29 @@ process.once('SIGINT', () => {
 async function scenario(label: string, n: number, topology: 'mesh' | 'rr', engine: RrEngine): Promise<Row> {
   const name = `sc${process.pid % 10000}${topology === 'mesh' ? 'm' : engine[0]}`
   current = name
-  process.stderr.write(`${label}: ${n} hosts (+1 joining)...\n`)
+  const bfdInterval = topology === 'mesh' ? MESH_BFD_INTERVAL : BFD_INTERVAL
+  process.stderr.write(`${label}: ${n} hosts (+1 joining)${BFD ? `, BFD ${bfdInterval} ms x 3` : ''}...\n`)
   const mons: Monitor[] = []
+  const load0 = loadavg()[0]!
   try {
     const t0 = Date.now()
-    const lab = await labUp({ name, hosts: n + 1, mode: 'bgp', topology, reflectors: 2, rrEngine: engine, logLevel: 'info', start: false })
+    const lab = await labUp({
+      name, hosts: n + 1, mode: 'bgp', topology, reflectors: 2, rrEngine: engine, logLevel: 'info', start: false,
+      ...(BFD ? { bfd: { interval: bfdInterval, multiplier: 3 } } : {}),
+    })
     const joiner = lab.hosts[n]!
     const running: LabSpec = { ...lab, hosts: lab.hosts.slice(0, n) }
-    await startAgents(lab, running.hosts)
+    const clients = running.hosts.filter((h) => !lab.reflectors.some((r) => r.ns === h.ns))
+    const mid = Math.floor(clients.length / 2)
+    const [died, crashed, plain] = [clients[mid]!, clients[mid + 1]!, BFD ? clients[mid + 2]! : undefined]
+    // with --bfd one client runs without it: its crash shows graceful restart alone
+    await startAgents(lab, running.hosts.filter((h) => h !== plain))
+    if (plain) {
+      startAgent(lab, plain, { logLevel: 'info', bfd: false })
+      await waitAgents(lab, [plain], 60_000)
+    }
     const up = (Date.now() - t0) / 1000
-    if (!(await waitConverged(running, 300_000))) throw new Error(`${label}: not converged after 300 s`)
+    if (!(await waitConverged(running, 300_000))) throw new Error(`${label}: not converged after 300 s${BFD ? `; ${bfdDowns(lab)} BFD sessions went down after Up in the agents' logs` : ''}`)
     const converged = (Date.now() - t0) / 1000
     process.stderr.write(`  up ${up.toFixed(1)} s, converged ${converged.toFixed(1)} s\n`)
     await sleep(2000)
@@ -163,21 +218,33 @@ async function scenario(label: string, n: number, topology: 'mesh' | 'rr', engin
     const join = joinDone === undefined ? undefined : (joinDone - j0) / 1000
     await sleep(2000)
 
-    const clients = lab.hosts.filter((h) => !lab.reflectors.some((r) => r.ns === h.ns))
-    const agentGroups = await Promise.all(clients.map(async (h) => agentPids(h)))
+    const agentGroups = await Promise.all(lab.hosts.filter((h) => !lab.reflectors.some((r) => r.ns === h.ns)).map(async (h) => agentPids(h)))
     const rrGroups = lab.reflectors.map((r) => (r.engine === 'fabric' ? [] : pidsInNamespaces([r.ns]).get(r.ns)!))
     for (const [i, r] of lab.reflectors.entries()) {
       if (r.engine === 'fabric') rrGroups[i] = await agentPids(lab.hosts.find((h) => h.ns === r.ns)!)
     }
     const u = await usage({ agents: agentGroups, rr: rrGroups })
 
-    const victim: LabHost = clients[Math.floor(clients.length / 2)]!
-    const k0 = Date.now()
-    await signalAgent(victim, 'SIGKILL', false)
-    const killDone = await waitEvents(lab.hosts.filter((h) => h !== victim).map((h) => ({ m: mons[lab.hosts.indexOf(h)]!, prefix: victim.subnet })), true, 180_000)
-    const kill = killDone === undefined ? undefined : (killDone - k0) / 1000
+    // BFD downs so far: none is a real failure (no host has failed yet)
+    const bfdDownsBefore = BFD ? bfdDowns(lab) : undefined
+    const gone = (victim: LabHost, dead: LabHost[]) => lab.hosts.filter((h) => !dead.includes(h)).map((h) => ({ m: mons[lab.hosts.indexOf(h)]!, prefix: victim.subnet }))
+    const since = (t: number | undefined, t0: number) => (t === undefined ? undefined : (t - t0) / 1000)
+    // a host dies: its link, then its agent
+    const d0 = Date.now()
+    await must('ip', ['-n', died.ns, 'link', 'set', 'eth0', 'down'])
+    await signalAgent(died, 'SIGKILL', false)
+    // (in a mesh the host without BFD is the died host's peer itself and notices at the hold time: not counted)
+    const down = since(await waitEvents(gone(died, topology === 'mesh' && plain ? [died, plain] : [died]), true, 60_000), d0)
+    process.stderr.write(`  host down: ${down ?? 'timeout'} s\n`)
+    // agents crash on live hosts (with --bfd the one without BFD at the same moment)
+    const crashedAll = plain ? [crashed, plain] : [crashed]
+    const c0 = Date.now()
+    await Promise.all(crashedAll.map((h) => signalAgent(h, 'SIGKILL', false)))
+    const dead = [died, ...crashedAll]
+    const [crash, crashNoBfd] = await Promise.all(crashedAll.map(async (h) => since(await waitEvents(gone(h, dead), true, 180_000), c0)))
     return {
-      lab: label, up, converged, join, kill,
+      lab: label, bfdDownsBefore, bfd: BFD ? `${bfdInterval} ms x 3` : 'no', up, converged, join, down, crash, crashNoBfd,
+      load: `${load0.toFixed(1)} / ${loadavg()[0]!.toFixed(1)}`,
       agentRss: stats(u.agents!.rss), agentCpu: stats(u.agents!.cpu),
       rrRss: lab.reflectors.length ? stats(u.rr!.rss) : '-', rrCpu: lab.reflectors.length ? stats(u.rr!.cpu) : '-',
     }
@@ -188,13 +255,30 @@ async function scenario(label: string, n: number, topology: 'mesh' | 'rr', engin
 }
 
 const rows: Row[] = []
-const want = (k: string) => ONLY === '' || ONLY.split(',').includes(k)
-if (want('mesh')) rows.push(await scenario(`mesh-${MESH}`, MESH, 'mesh', 'fabric'))
-if (want('fabric')) rows.push(await scenario(`rr-fabric-${RR}`, RR, 'rr', 'fabric'))
-if (want('bird')) rows.push(await scenario(`rr-bird-${RR}`, RR, 'rr', 'bird'))
-if (want('frr')) rows.push(await scenario(`rr-frr-${RR}`, RR, 'rr', 'frr'))
+const failed: string[] = []
+// a lab that fails is reported and the next one runs
+const attempt = async (label: string, n: number, topology: 'mesh' | 'rr', engine: RrEngine): Promise<void> => {
+  try {
+    const r = await scenario(label, n, topology, engine)
+    rows.push(r)
+    process.stderr.write(`  row: ${JSON.stringify(r)}\n`)
+  } catch (e) {
+    failed.push(`${label}: ${(e as Error).message}`)
+    process.stderr.write(`  FAILED: ${(e as Error).message}\n`)
+  }
+}
+for (const k of (ONLY === '' ? 'mesh,fabric,bird,frr' : ONLY).split(',')) {
+  if (k === 'mesh') await attempt(`mesh-${MESH}`, MESH, 'mesh', 'fabric')
+  else if (k === 'fabric' || k === 'bird' || k === 'frr') await attempt(`rr-${k}-${RR}`, RR, 'rr', k)
+  else throw new Error(`--only ${k}: expected mesh, fabric, bird or frr`)
+}
 
 const f = (x: number | undefined) => (x === undefined ? 'timeout' : x.toFixed(2))
-console.log('| lab | lab up (s) | converged (s) | join routed both ways (s) | SIGKILL withdrawn everywhere (s) | agent RSS MB min/med/max | agent CPU % min/med/max | reflector RSS MB | reflector CPU % |')
-console.log('|---|---|---|---|---|---|---|---|---|')
-for (const r of rows) console.log(`| ${r.lab} | ${r.up.toFixed(1)} | ${r.converged.toFixed(1)} | ${f(r.join)} | ${f(r.kill)} | ${r.agentRss} | ${r.agentCpu} | ${r.rrRss} | ${r.rrCpu} |`)
+console.log(`scale, ${new Date().toISOString()}, ${BFD ? 'with BFD' : 'without BFD'}`)
+console.log(`| lab | BFD | lab up (s) | converged (s) | join routed both ways (s) | host down: withdrawn everywhere (s) | agent SIGKILL: withdrawn everywhere (s) |${BFD ? ' agent SIGKILL, host without BFD (s) |' : ''} agent RSS MB min/med/max | agent CPU % min/med/max | reflector RSS MB | reflector CPU % | load 1 min before / after |${BFD ? " BFD downs before the failures |" : ''}`)
+console.log(`|---|---|---|---|---|---|---|${BFD ? '---|' : ''}---|---|---|---|---|${BFD ? '---|' : ''}`)
+for (const r of rows) {
+  console.log(`| ${r.lab} | ${r.bfd} | ${r.up.toFixed(1)} | ${r.converged.toFixed(1)} | ${f(r.join)} | ${f(r.down)} | ${f(r.crash)} |${BFD ? ` ${f(r.crashNoBfd)} |` : ''} ${r.agentRss} | ${r.agentCpu} | ${r.rrRss} | ${r.rrCpu} | ${r.load} |${BFD ? ` ${r.bfdDownsBefore} |` : ''}`)
+}
+for (const f of failed) console.log(`failed: ${f}`)
+if (failed.length) process.exitCode = 1

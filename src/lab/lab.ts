@@ -92,7 +92,13 @@ export interface LabSpec {
   joinArgs: string[]
   /** extra fabric.ini lines (e.g. a [bgp] or [rip] section) */
   iniExtra: string[]
+  /** --bfd: every agent runs BFD with its neighbours (BGP peers, RIP neighbours), BIRD/FRR reflectors with their clients */
+  bfd?: LabBfd
 }
+
+/** A lab's BFD timers: detection after interval x multiplier ms without a packet. */
+export interface LabBfd { interval: number; multiplier: number }
+export const LAB_BFD: LabBfd = { interval: 100, multiplier: 3 }
 
 export interface LabUpOptions {
   name: string
@@ -118,6 +124,8 @@ export interface LabUpOptions {
   startConcurrency?: number
   /** dual-stack hosts and containers (IPv6 addressing of labAddress6, pool6 in fabric.ini); default false: IPv4 only */
   ipv6?: boolean
+  /** BFD between every agent and its neighbours, and between BIRD/FRR reflectors and their clients (mode bgp or rip); true: LAB_BFD's timers */
+  bfd?: boolean | Partial<LabBfd>
 }
 
 /** The underlay: 10.99.0.0/24 while every host fits (up to 244 hosts: the addresses the docs and tests show), /16 beyond. */
@@ -253,6 +261,27 @@ export function topologyArgs(spec: LabSpec, h: LabHost): string[] {
   return [...scale, ...peeringArgs(spec, h)]
 }
 
+/**
+ * The `fabric join` flags of a --bfd lab: `--bfd yes` and its timers in mode
+ * bgp (every peer: the mesh, the reflectors, a fabric reflector's dynamic
+ * neighbours), `--rip-bfd yes` ... in mode rip; none without BFD.
+ */
+export function bfdArgs(spec: Pick<LabSpec, 'mode' | 'bfd'>): string[] {
+  if (!spec.bfd) return []
+  const p = spec.mode === 'rip' ? '--rip-bfd' : '--bfd'
+  return [p, 'yes', `${p}-interval`, String(spec.bfd.interval), `${p}-multiplier`, String(spec.bfd.multiplier)]
+}
+
+/** The lab's BFD timers from `bfd` of LabUpOptions (validated as fabric's config would: interval 10-10000 ms, multiplier 1-255); refused in mode static. */
+export function labBfd(mode: Mode, bfd: LabUpOptions['bfd']): LabBfd | undefined {
+  if (bfd === undefined || bfd === false) return undefined
+  if (mode !== 'bgp' && mode !== 'rip') throw new Error(`--bfd: BFD runs with BGP peers or RIP neighbours, so it needs --mode bgp or rip (not ${mode})`)
+  const b = { ...LAB_BFD, ...(bfd === true ? {} : bfd) }
+  if (!Number.isInteger(b.interval) || b.interval < 10 || b.interval > 10_000) throw new Error(`--bfd-interval ${b.interval}: expected 10 to 10000 ms`)
+  if (!Number.isInteger(b.multiplier) || b.multiplier < 1 || b.multiplier > 255) throw new Error(`--bfd-multiplier ${b.multiplier}: expected 1 to 255`)
+  return b
+}
+
 function peeringArgs(spec: LabSpec, h: LabHost): string[] {
   if (spec.topology !== 'rr') return []
   const self = spec.reflectors.find((r) => r.engine === 'fabric' && r.ns === h.ns)
@@ -289,6 +318,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
     if (engine === 'fabric' && nrr >= opts.hosts) throw new Error(`--reflectors ${nrr} with --rr-engine fabric: the reflectors are hosts 1..${nrr}, so --hosts must be larger`)
     if (opts.ipv6 && engine !== 'fabric') throw new Error(`--ipv6 with --rr-engine ${engine}: the lab's BIRD and FRR reflector templates are IPv4 only; a dual-stack lab with reflectors uses fabric's own (--rr-engine fabric)`)
   }
+  const bfd = labBfd(opts.mode ?? 'static', opts.bfd)
   const families: NeighFamily[] = opts.ipv6 ? ['ipv4', 'ipv6'] : ['ipv4']
   if (opts.ipv6) ipv6Check()
   if ((await labNamespaces(opts.name)).length > 0 || existsSync(labDir(opts.name))) {
@@ -308,6 +338,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
     ...(ipv6 ? { pool6: LAB_POOL6, underlay6: LAB_UNDERLAY6 } : {}),
     config: join(dir, 'fabric.ini'), created: new Date().toISOString(), joinArgs: opts.joinArgs ?? [],
     iniExtra: opts.iniExtra ?? modeDefaults(opts.mode ?? 'static'),
+    ...(bfd ? { bfd } : {}),
   }
   writeFileSync(join(dir, 'lab.json'), `${JSON.stringify(spec, null, 2)}\n`)
   try {
@@ -350,7 +381,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabSpec> {
     }
     writeFileSync(spec.config, renderLabIni(spec, spec.iniExtra))
     for (const r of dedicated) {
-      const p = { ns: r.ns, dir: r.dir, address: r.address, asn: 64512, clusterId: CLUSTER_ID, clientRange: spec.underlay, holdTime: 9, clients: opts.hosts }
+      const p = { ns: r.ns, dir: r.dir, address: r.address, asn: 64512, clusterId: CLUSTER_ID, clientRange: spec.underlay, holdTime: 9, clients: opts.hosts, ...(bfd ? { bfd } : {}) }
       if (r.engine === 'bird') await startBirdReflector(p)
       else await startFrrReflector(p)
     }
@@ -457,9 +488,15 @@ export async function startAgents(spec: LabSpec, hosts: LabHost[], opts: { logLe
   })
 }
 
-/** Starts `fabric join` inside a lab host's namespace, detached, logging to its agent.log. */
-export function startAgent(spec: LabSpec, h: LabHost, opts: { logLevel?: string; extraArgs?: string[]; env?: Record<string, string> } = {}): ChildProcess {
-  return spawnJoin(h, ['--config', spec.config, '--address', h.address, ...topologyArgs(spec, h), ...spec.joinArgs, ...(opts.extraArgs ?? [])], opts)
+/**
+ * Starts `fabric join` inside a lab host's namespace, detached, logging to
+ * its agent.log. In a --bfd lab `bfd: false` starts this one agent without
+ * BFD (its neighbours' sessions to it stay Down: nothing but the hold time
+ * and graceful restart notice its failure).
+ */
+export function startAgent(spec: LabSpec, h: LabHost, opts: { logLevel?: string; extraArgs?: string[]; env?: Record<string, string>; bfd?: boolean } = {}): ChildProcess {
+  const bfd = opts.bfd === false ? [] : bfdArgs(spec)
+  return spawnJoin(h, ['--config', spec.config, '--address', h.address, ...topologyArgs(spec, h), ...bfd, ...spec.joinArgs, ...(opts.extraArgs ?? [])], opts)
 }
 
 /** `fabric join ARGS` in the host's namespace, detached, with its state dir, socket and JSON log. */

@@ -11,6 +11,7 @@ export default class LabDemo extends Command {
     mode: Flags.string({ description: 'fabric mode', options: [...MODES], default: 'static' }),
     name: Flags.string({ description: 'lab name', default: 'demo' }),
     ipv6: Flags.boolean({ description: 'dual-stack hosts: containers reach each other over IPv4 and IPv6 (pool6 fd00:fab::/48)', default: false }),
+    bfd: Flags.boolean({ description: 'BFD (100 ms x 3) between the agents (mode bgp or rip), as `lab up --bfd`', default: false }),
     keep: Flags.boolean({ description: 'leave the lab running (remove it later with `fabric lab down --name demo`)' }),
   }
 
@@ -23,8 +24,8 @@ export default class LabDemo extends Command {
     }
     process.once('SIGINT', () => void cleanup().then(() => process.exit(130)))
     try {
-      this.log(`bringing up ${flags.hosts} ${flags.ipv6 ? 'dual-stack ' : ''}hosts in mode ${flags.mode} (lab "${flags.name}")...`)
-      const spec = await labUp({ name: flags.name, hosts: flags.hosts, mode: flags.mode as Mode, logLevel: 'info', ipv6: flags.ipv6 })
+      this.log(`bringing up ${flags.hosts} ${flags.ipv6 ? 'dual-stack ' : ''}hosts in mode ${flags.mode}${flags.bfd ? ' with BFD' : ''} (lab "${flags.name}")...`)
+      const spec = await labUp({ name: flags.name, hosts: flags.hosts, mode: flags.mode as Mode, logLevel: 'info', ipv6: flags.ipv6, bfd: flags.bfd })
       const converged = (await waitConverged(spec, 60_000)) && (!flags.ipv6 || (await waitConverged6(spec, 60_000)))
       if (!converged) this.log('(not every host has every route after 60 s; showing what there is)')
       await sleep(200)
