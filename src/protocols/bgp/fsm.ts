@@ -276,12 +276,19 @@ export function validateOpen(open: OpenMessage, o: ResolvedOptions): Result<Nego
   })
 }
 
+/** The KEEPALIVE message (immutable: one object for every send). */
+const KEEPALIVE_MESSAGE: Message = Object.freeze({ type: 'keepalive' })
+const SEND_KEEPALIVE: FsmAction = Object.freeze({ type: 'send', message: KEEPALIVE_MESSAGE })
+
+/** The event of every KEEPALIVE received (immutable). */
+export const KEEPALIVE_EVENT: FsmEvent = Object.freeze({ type: 'KeepAliveMsg' })
+
 /** Maps a decoded message to its FSM event. */
 export function eventForMessage(msg: Message): FsmEvent {
   switch (msg.type) {
     case 'open': return { type: 'BGPOpen', message: msg }
     case 'update': return { type: 'UpdateMsg' }
-    case 'keepalive': return { type: 'KeepAliveMsg' }
+    case 'keepalive': return KEEPALIVE_EVENT
     case 'routeRefresh': return { type: 'RouteRefreshMsg' }
     case 'notification':
       return msg.code === ErrorCode.OPEN_MESSAGE && msg.subcode === OpenSubcode.UNSUPPORTED_VERSION
@@ -606,7 +613,7 @@ export function fsmStep(prev: FsmData, event: FsmEvent, o: ResolvedOptions, cloc
           fail('hold timer expired', makeNotification(ErrorCode.HOLD_TIMER_EXPIRED, HOLD_TIMER_NO_SUBCODE))
           break
         case 'KeepaliveTimer_Expires':
-          send({ type: 'keepalive' })
+          send(KEEPALIVE_MESSAGE)
           if (d.negotiated && d.negotiated.keepaliveMs > 0) start('keepalive', d.negotiated.keepaliveMs)
           break
         case 'UpdateSent':
@@ -661,6 +668,32 @@ export interface BgpFsm {
   handle(event: FsmEvent): FsmAction[]
 }
 
+/**
+ * The two events an Established session sees every few seconds (a KEEPALIVE
+ * received, the keepalive timer expiring), computed without fsmStep's
+ * general machinery: the same data and actions as fsmStep (test/unit/
+ * protocols/bgp/fsm.test.ts compares them), fewer objects. undefined: any
+ * other event or state (fsmStep decides).
+ */
+export function fsmFastStep(prev: FsmData, event: FsmEvent, o: ResolvedOptions, clock: Clock): { data: FsmData; actions: FsmAction[] } | undefined {
+  if (prev.state !== 'Established') return undefined
+  const n = prev.negotiated
+  if (n === undefined) return undefined
+  if (event.type === 'KeepAliveMsg') {
+    if (n.holdTime <= 0) return { data: { ...prev, timers: { ...prev.timers } }, actions: [] }
+    const ms = Math.max(0, Math.round(o.jitter('hold', n.holdTime * 1000)))
+    return { data: { ...prev, timers: { ...prev.timers, hold: clock.now() + ms } }, actions: [{ type: 'startTimer', timer: 'hold', ms }] }
+  }
+  if (event.type === 'KeepaliveTimer_Expires') {
+    if (prev.timers.keepalive === undefined) return { data: prev, actions: [] }
+    if (n.keepaliveMs <= 0) return undefined
+    const ms = Math.max(0, Math.round(o.jitter('keepalive', n.keepaliveMs)))
+    const { keepalive: _expired, ...others } = prev.timers
+    return { data: { ...prev, timers: { ...others, keepalive: clock.now() + ms } }, actions: [SEND_KEEPALIVE, { type: 'startTimer', timer: 'keepalive', ms }] }
+  }
+  return undefined
+}
+
 export function createFsm(options: FsmOptions, clock: Clock): BgpFsm {
   const o = resolveFsmOptions(options)
   let current = initialFsmData(clock)
@@ -669,7 +702,7 @@ export function createFsm(options: FsmOptions, clock: Clock): BgpFsm {
     state: () => current.state,
     data: () => current,
     handle(event) {
-      const r = fsmStep(current, event, o, clock)
+      const r = fsmFastStep(current, event, o, clock) ?? fsmStep(current, event, o, clock)
       current = r.data
       return r.actions
     },

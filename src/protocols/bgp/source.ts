@@ -95,6 +95,8 @@ export class BgpSource implements RouteSource {
   private rejected = 0
   private listenError: string | undefined
   private readonly drops: SessionDrops = { messages: {}, connections: {} }
+  /** what outgoing connections read into (one buffer for all: see SessionOptions.readBuffer) */
+  private readonly readBuffer = Buffer.allocUnsafe(64 * 1024)
   /** accepted sockets not closed yet: stop() closes what a peer leaves half-open */
   private readonly accepted = new Set<Socket>()
   /** graceful restart, restarting side: started within the restart time of a SIGTERM */
@@ -512,7 +514,7 @@ export class BgpSource implements RouteSource {
       gracefulRestartTime: this.bgp.gracefulRestartTime, ipv6: this.ipv6, speaker: this.speaker, log: this.ctx.log, clock: this.clock,
       restarting: () => this.speaker.isDeferring, stalePathTime: this.bgp.gracefulRestartStalepathTime,
       ...(this.options.grTimers ? { grTimers: this.options.grTimers } : {}),
-      onChange: () => this.onSessionChange(key), drops: this.drops,
+      onChange: () => this.onSessionChange(key), drops: this.drops, readBuffer: this.readBuffer,
       ...(this.options.preOpenTimeout !== undefined ? { preOpenTimeout: this.options.preOpenTimeout } : {}),
     })
     this.sessions.set(key, session)

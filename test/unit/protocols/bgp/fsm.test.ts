@@ -1,8 +1,8 @@
 import test from 'ava'
 import { decodeError, makeOpen, type Capability, type NotificationMessage, type OpenMessage } from '../../../../src/protocols/bgp/codec/index.js'
 import {
-  createFsm, eventForDecodeError, eventForMessage, resolveCollision, validateOpen, resolveFsmOptions,
-  type FsmAction, type FsmOptions, type FsmStateName, type Initiator,
+  createFsm, eventForDecodeError, eventForMessage, fsmFastStep, fsmStep, resolveCollision, validateOpen, resolveFsmOptions,
+  type FsmAction, type FsmData, type FsmEvent, type FsmOptions, type FsmStateName, type Initiator,
 } from '../../../../src/protocols/bgp/fsm.js'
 import { ip } from './helpers.js'
 
@@ -214,6 +214,65 @@ test('keepalive timer sends KEEPALIVE and restarts; received messages restart th
   t.deepEqual(fsm.handle({ type: 'KeepAliveMsg' }), [{ type: 'startTimer', timer: 'hold', ms: 9000 }])
   t.deepEqual(fsm.handle({ type: 'UpdateMsg' }), [{ type: 'startTimer', timer: 'hold', ms: 9000 }])
   t.deepEqual(fsm.handle({ type: 'UpdateSent' }), [{ type: 'startTimer', timer: 'keepalive', ms: 3000 }])
+})
+
+test('the fast path of an Established session (KEEPALIVE in, keepalive timer) gives exactly what fsmStep gives', (t) => {
+  const cases: { name: string; opts: Partial<FsmOptions>; open?: OpenMessage }[] = [
+    { name: 'defaults', opts: {} },
+    { name: 'jitter', opts: { jitter: (timer, ms) => (timer === 'hold' ? ms * 0.9 + 0.4 : ms * 0.8) } },
+    { name: 'hold time 0', opts: {}, open: peerOpen({ holdTime: 0 }) },
+    { name: 'hold 240 s against our 90', opts: { holdTime: 90, keepaliveTime: 30 }, open: peerOpen({ holdTime: 240 }) },
+  ]
+  const events: FsmEvent[] = [{ type: 'KeepAliveMsg' }, { type: 'KeepaliveTimer_Expires' }]
+  let compared = 0
+  for (const k of cases) {
+    const { fsm, c } = established(k.opts, k.open)
+    t.is(fsm.state(), 'Established', k.name)
+    const o = fsm.options
+    // the timers as a running session has them, and with the keepalive timer stopped (a late expiry)
+    const datas: FsmData[] = [fsm.data(), { ...fsm.data(), timers: { ...fsm.data().timers, keepalive: undefined } }]
+    delete (datas[1]!.timers as Record<string, number | undefined>).keepalive
+    for (const d of datas) {
+      for (const e of events) {
+        c.advance(1234)
+        const fast = fsmFastStep(d, e, o, c)
+        const slow = fsmStep(d, e, o, c)
+        if (fast === undefined) continue
+        t.deepEqual(fast.actions, slow.actions, `${k.name}: ${e.type} actions`)
+        t.deepEqual(fast.data, slow.data, `${k.name}: ${e.type} data`)
+        compared++
+      }
+    }
+  }
+  t.true(compared >= 7, `${compared} comparisons`)
+  // any other state or event: no fast path
+  const idle = createFsm(LOCAL, clock())
+  t.is(fsmFastStep(idle.data(), { type: 'KeepAliveMsg' }, idle.options, clock()), undefined)
+  const { fsm, c } = established()
+  t.is(fsmFastStep(fsm.data(), { type: 'UpdateMsg' }, fsm.options, c), undefined)
+  t.is(fsmFastStep(fsm.data(), { type: 'HoldTimer_Expires' }, fsm.options, c), undefined)
+})
+
+test('keepalive timing with an injected clock: a KEEPALIVE every keepalive time, the hold deadline moved by each one received', (t) => {
+  const { fsm, c } = established()
+  const sends: number[] = []
+  for (let i = 0; i < 5; i++) {
+    const due = fsm.data().timers.keepalive!
+    c.advance(due - c.now())
+    const acts = fsm.handle({ type: 'KeepaliveTimer_Expires' })
+    if (sent(acts).some((m) => m.type === 'keepalive')) sends.push(c.now())
+    t.is(fsm.data().timers.keepalive, c.now() + 3000)
+    c.advance(500)
+    fsm.handle({ type: 'KeepAliveMsg' })
+    t.is(fsm.data().timers.hold, c.now() + 9000, 'hold deadline moved by the KEEPALIVE received')
+  }
+  t.deepEqual(sends.map((x, i) => (i === 0 ? 0 : x - sends[i - 1]!)), [0, 3000, 3000, 3000, 3000])
+  t.is(fsm.state(), 'Established')
+  // without KEEPALIVEs from the peer the hold timer expires: NOTIFICATION 4, Idle
+  c.advance(9000)
+  const acts = fsm.handle({ type: 'HoldTimer_Expires' })
+  t.is(fsm.state(), 'Idle')
+  t.is((sent(acts)[0] as NotificationMessage).code, 4)
 })
 
 test('OpenConfirm: keepalive timer sends KEEPALIVE', (t) => {
