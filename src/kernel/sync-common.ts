@@ -112,6 +112,21 @@ export abstract class SyncRunner<R> {
     })
   }
 
+  /**
+   * The periodic run: one timer, set for the moment it is due (`due`, in
+   * timers.now() terms), replacing the one set before. No tick that wakes the
+   * process only to find nothing due; the subclass sets it again after each run.
+   */
+  protected periodicAt(due: number, fn: () => void): void {
+    this.interval?.cancel()
+    this.interval = undefined
+    if (this.stopped) return
+    this.interval = this.timers.after(Math.max(0, due - this.timers.now()), () => {
+      this.interval = undefined
+      this.guard(fn)
+    })
+  }
+
   /** Nothing thrown in an event or timer callback may reach the process. */
   protected guard(fn: () => void): void {
     try {
