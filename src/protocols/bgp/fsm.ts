@@ -280,6 +280,23 @@ export function validateOpen(open: OpenMessage, o: ResolvedOptions): Result<Nego
 const KEEPALIVE_MESSAGE: Message = Object.freeze({ type: 'keepalive' })
 const SEND_KEEPALIVE: FsmAction = Object.freeze({ type: 'send', message: KEEPALIVE_MESSAGE })
 
+/**
+ * Whether a KEEPALIVE received in Established is answered with ours at once
+ * (our keepalive timer restarted): when ours is due within half the keepalive
+ * time anyway, and at least a second after our last one (RFC 4271 4.4: not
+ * more often than one per second). Two speakers then send in the same
+ * moment: the answer carries the TCP ACK of the peer's KEEPALIVE (no pure
+ * ACK) and an idle session wakes each side about once per keepalive time
+ * instead of twice. Our KEEPALIVEs still come at most a keepalive time apart.
+ */
+export function answerKeepaliveNow(due: number | undefined, keepaliveMs: number, o: Pick<ResolvedOptions, 'jitter'>, now: number): boolean {
+  if (due === undefined || keepaliveMs <= 0) return false
+  const remaining = due - now
+  // the timer ran for what the jitter hook made of keepaliveMs
+  const started = Math.max(0, Math.round(o.jitter('keepalive', keepaliveMs)))
+  return remaining <= keepaliveMs / 2 && started - remaining >= 1000
+}
+
 /** The event of every KEEPALIVE received (immutable). */
 export const KEEPALIVE_EVENT: FsmEvent = Object.freeze({ type: 'KeepAliveMsg' })
 
@@ -639,6 +656,9 @@ export function fsmStep(prev: FsmData, event: FsmEvent, o: ResolvedOptions, cloc
             to('Established')
             d.establishedAt = now
             if (d.negotiated && d.peerOpen) actions.push({ type: 'established', negotiated: d.negotiated, peerOpen: d.peerOpen })
+          } else if (d.negotiated && answerKeepaliveNow(timers.keepalive, d.negotiated.keepaliveMs, o, now)) {
+            send(KEEPALIVE_MESSAGE)
+            start('keepalive', d.negotiated.keepaliveMs)
           }
           break
         case 'UpdateMsg':
@@ -680,9 +700,17 @@ export function fsmFastStep(prev: FsmData, event: FsmEvent, o: ResolvedOptions, 
   const n = prev.negotiated
   if (n === undefined) return undefined
   if (event.type === 'KeepAliveMsg') {
+    const now = clock.now()
     if (n.holdTime <= 0) return { data: { ...prev, timers: { ...prev.timers } }, actions: [] }
     const ms = Math.max(0, Math.round(o.jitter('hold', n.holdTime * 1000)))
-    return { data: { ...prev, timers: { ...prev.timers, hold: clock.now() + ms } }, actions: [{ type: 'startTimer', timer: 'hold', ms }] }
+    if (answerKeepaliveNow(prev.timers.keepalive, n.keepaliveMs, o, now)) {
+      const ka = Math.max(0, Math.round(o.jitter('keepalive', n.keepaliveMs)))
+      return {
+        data: { ...prev, timers: { ...prev.timers, hold: now + ms, keepalive: now + ka } },
+        actions: [{ type: 'startTimer', timer: 'hold', ms }, SEND_KEEPALIVE, { type: 'startTimer', timer: 'keepalive', ms: ka }],
+      }
+    }
+    return { data: { ...prev, timers: { ...prev.timers, hold: now + ms } }, actions: [{ type: 'startTimer', timer: 'hold', ms }] }
   }
   if (event.type === 'KeepaliveTimer_Expires') {
     if (prev.timers.keepalive === undefined) return { data: prev, actions: [] }
