@@ -618,7 +618,11 @@ export class FibSync extends SyncRunner<ReconcileResult> {
    * goes to it (20x its last duration).
    */
   private schedulePeriodic(from: number): void {
-    this.periodicAt(from + Math.max(this.intervalMs, this.lastFullMs * 20), () => this.requestFull(0))
+    this.periodicAt(from + Math.max(this.intervalMs, this.lastFullMs * 20), () => {
+      // at once, in this timer's callback (not through a kick: a second timer, a second wakeup)
+      this.fullRequested = true
+      this.runNow()
+    })
   }
 
   private async fullRun(t0: number): Promise<void> {

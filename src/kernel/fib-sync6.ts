@@ -227,7 +227,7 @@ export class FibSync6 extends SyncRunner<ReconcileResult6> {
   start(intervalSeconds: number): void {
     this.intervalMs = intervalSeconds * 1000
     this.periodic = true
-    this.periodicAt((this.lastRunEnd > 0 ? this.lastRunEnd : this.timers.now()) + this.intervalMs, () => this.request(0))
+    this.periodicAt((this.lastRunEnd > 0 ? this.lastRunEnd : this.timers.now()) + this.intervalMs, () => this.periodicRun())
     this.subscription = this.opts.port.subscribe6({
       route: (kind, r) => this.guard(() => this.onRouteEvent(kind, r)),
       interfaces: () => this.guard(() => this.request(this.debounceMs)),
@@ -251,12 +251,18 @@ export class FibSync6 extends SyncRunner<ReconcileResult6> {
       done = true
     } finally {
       // the next periodic run counts from the end of this one (or, after a failure, from now)
-      if (this.periodic) this.periodicAt((done ? this.lastRunEnd : this.timers.now()) + this.intervalMs, () => this.request(0))
+      if (this.periodic) this.periodicAt((done ? this.lastRunEnd : this.timers.now()) + this.intervalMs, () => this.periodicRun())
     }
   }
 
   protected failed(): void {
     this.retry(1000)
+  }
+
+  /** The periodic run, at once in its timer's callback (no second timer through a kick). */
+  private periodicRun(): void {
+    this.requested = true
+    this.runNow()
   }
 
   private request(delay: number): void {

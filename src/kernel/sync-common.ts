@@ -103,6 +103,12 @@ export abstract class SyncRunner<R> {
     })
   }
 
+  /** Starts the work now (the periodic run: already late enough), unless it runs or a kick is scheduled. */
+  protected runNow(): void {
+    if (this.stopped || this.worker || this.timer) return
+    this.worker = this.work()
+  }
+
   /** Calls `fn` after `delay` ms (a later run, after errors: not before its time); once while one is waiting. */
   protected later(delay: number, fn: () => void): void {
     if (this.stopped || this.laterTimer) return

@@ -30,3 +30,24 @@ test('tuneHeapForAgent keeps the young generation at its initial size; V8 alone 
   t.true(tuned[1] <= tuned[0], `tuned: new space ${tuned[0]} -> ${tuned[1]} MB`)
   t.true(untuned[1] > untuned[0], `untuned: new space ${untuned[0]} -> ${untuned[1]} MB (the check can fail)`)
 })
+
+test('the heap check does not wake an idle process; allocation (garbage collections) brings checks', (t) => {
+  const script = `
+    import { tuneHeapForAgent } from ${JSON.stringify(HEAP)}
+    let checks = 0
+    const stop = tuneHeapForAgent(10, () => { checks++ })
+    // start-up (module loading) may still collect: the idle window starts after it
+    await new Promise((r) => setTimeout(r, 500))
+    const settled = checks
+    await new Promise((r) => setTimeout(r, 2500))
+    const idle = checks - settled
+    let keep = []
+    for (let i = 0; i < 3e6; i++) { keep.push({ a: i, b: [i] }); if (keep.length > 200000) keep = [] }
+    await new Promise((r) => setTimeout(r, 100))
+    stop()
+    process.stdout.write(JSON.stringify({ idle, busy: checks - idle }))
+  `
+  const r = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })) as { idle: number; busy: number }
+  t.is(r.idle, 0, 'no check in 2.5 s of idleness')
+  t.true(r.busy >= 1, `${r.busy} checks while allocating`)
+})
