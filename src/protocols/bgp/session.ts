@@ -111,6 +111,41 @@ export interface SessionOptions {
    * and the framer copies what it keeps. Absent: 'data' events.
    */
   readonly readBuffer?: Buffer
+  /** what every session of a source shares (pre-OPEN count, our capabilities and OPEN bytes); absent: per session */
+  readonly shared?: SessionShared
+}
+
+/**
+ * State shared by a source's sessions, so per-session work stays O(1) with
+ * a thousand of them: the count of accepted connections without a valid
+ * OPEN (the source's total bound), our capability lists and the encoded
+ * OPENs (the same octets for every session).
+ */
+export class SessionShared {
+  /** accepted connections without a valid OPEN yet, over every session */
+  preOpen = 0
+  private readonly caps = new Map<string, Capability[]>()
+  private readonly opens = new WeakMap<readonly Capability[], { holdTime: number; bgpId: number; myAs: number; bytes: Buffer }>()
+
+  /** Our capabilities for these options (one list per distinct options: never modified). */
+  capabilities(o: Pick<SessionOptions, 'localAs' | 'gracefulRestartTime' | 'ipv6'> & { restarting?: boolean }): Capability[] {
+    const key = `${o.localAs} ${o.gracefulRestartTime} ${o.ipv6 === true} ${o.restarting === true}`
+    let c = this.caps.get(key)
+    if (!c) {
+      c = capabilitiesFor(o)
+      this.caps.set(key, c)
+    }
+    return c
+  }
+
+  /** The octets of an OPEN whose capability list came from capabilities() (encoded once per list). */
+  openBytes(m: Extract<Message, { type: 'open' }>): Buffer {
+    const hit = this.opens.get(m.capabilities)
+    if (hit && hit.holdTime === m.holdTime && hit.bgpId === m.bgpId && hit.myAs === m.myAs && m.version === 4) return hit.bytes
+    const bytes = encodeMessage(m, { as4: false })
+    if (m.version === 4) this.opens.set(m.capabilities, { holdTime: m.holdTime, bgpId: m.bgpId, myAs: m.myAs, bytes })
+    return bytes
+  }
 }
 
 /** octets gathered into one socket write */
@@ -193,6 +228,10 @@ class Connection {
   constructor(readonly session: PeerSession, readonly initiator: 'local' | 'remote') {
     const s = session.spec
     const o = session.opts
+    const caps = (restarting: boolean) => {
+      const c = { localAs: o.localAs, gracefulRestartTime: o.gracefulRestartTime, ipv6: o.ipv6, restarting }
+      return o.shared ? o.shared.capabilities(c) : capabilitiesFor(c)
+    }
     this.fsm = createFsm({
       localAs: o.localAs,
       localId: o.routerId,
@@ -206,9 +245,11 @@ class Connection {
       // an accepted connection never restarts itself; ours retries every connect-retry-time (backing off up to 8x)
       idleHoldTime: initiator === 'remote' ? 0 : o.connectRetryTime,
       passive: initiator === 'remote' || s.passive,
-      capabilities: capabilitiesFor({ localAs: o.localAs, gracefulRestartTime: o.gracefulRestartTime, ipv6: o.ipv6 }),
-      openCapabilities: () => capabilitiesFor({ localAs: o.localAs, gracefulRestartTime: o.gracefulRestartTime, ipv6: o.ipv6, restarting: o.restarting?.() ?? false }),
+      capabilities: caps(false),
+      openCapabilities: () => caps(o.restarting?.() ?? false),
     }, o.clock)
+    // an accepted connection counts against the source's bound on connections without OPEN until it has one
+    if (initiator === 'remote' && o.shared) o.shared.preOpen++
   }
 
   get state(): FsmStateName {
@@ -225,12 +266,15 @@ class Connection {
   feed(event: FsmEvent): void {
     if (this.discarded) return
     let actions: FsmAction[]
+    const shared = this.initiator === 'remote' ? this.session.opts.shared : undefined
+    const wasPreOpen = shared !== undefined && this.preOpen
     try {
       actions = this.fsm.handle(event)
     } catch (e) {
       this.session.internalError(this, e)
       return
     }
+    if (shared !== undefined && wasPreOpen !== this.preOpen) shared.preOpen += wasPreOpen ? -1 : 1
     for (const a of actions) {
       try {
         this.perform(a)
@@ -298,7 +342,8 @@ class Connection {
     if (messages.length === 1) {
       // one message (a KEEPALIVE, mostly: the same 19 octets every time): one write
       const m = messages[0]!
-      s.write(m.type === 'keepalive' ? KEEPALIVE_BYTES : encodeMessage(m, this.ctx))
+      const shared = this.session.opts.shared
+      s.write(m.type === 'keepalive' ? KEEPALIVE_BYTES : m.type === 'open' && shared ? shared.openBytes(m) : encodeMessage(m, this.ctx))
       return
     }
     // many small messages (a reflector's UPDATEs carry one prefix each) go out as few writes of up to 64 KiB
@@ -427,6 +472,7 @@ class Connection {
   }
 
   discard(): void {
+    if (!this.discarded && this.initiator === 'remote' && this.session.opts.shared && this.preOpen) this.session.opts.shared.preOpen--
     this.discarded = true
     for (const t of this.timers.values()) clearTimeout(t)
     this.timers.clear()
@@ -744,7 +790,7 @@ export class PeerSession {
     }
     this.log.info('session-up', {
       peer: this.key, name: this.spec.name, asn: n.peerAs, type: n.ibgp ? 'ibgp' : 'ebgp', routerId: formatAddress(n.peerId),
-      holdTime: n.holdTime, connection: c.initiator === 'local' ? 'outgoing' : 'incoming',
+      holdTime: n.holdTime, connection: c.initiator === 'local' ? 'outgoing' : 'incoming', ...(this.spec.dynamic ? { origin: this.spec.origin } : {}),
     })
     this.rib = this.resumeOrUp(peer)
     this.refreshView()

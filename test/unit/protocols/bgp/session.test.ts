@@ -395,8 +395,14 @@ test('many reconnects in any order leave no stale prefixes and no growth', async
   const st = f.source.stats()
   t.is(st.prefixes, 0)
   t.is(st.paths, 0)
+  // the source-wide count of connections without OPEN (kept as connections change) matches them one by one
+  const internals = f.source as unknown as { shared: { preOpen: number }; sessions: Map<string, { preOpenCount(): number }> }
+  const counted = [...internals.sessions.values()].reduce((n, x) => n + x.preOpenCount(), 0)
+  t.is(internals.shared.preOpen, counted, 'pre-OPEN count in step with the connections')
+  t.is(counted, 0, 'none left waiting')
   // a last session still works and is alone
   await goodPeer(t, f)
+  t.is(internals.shared.preOpen, 0)
   t.deepEqual(f.sink.table(), ['10.244.2.0/24 127.0.0.2'])
   t.is(f.source.stats().prefixes, 1)
 })
