@@ -475,8 +475,8 @@ export class BgpSource implements RouteSource {
           name: text, address: a.value, acceptAs: (n) => n === asn, passive: true, rrClient: false,
           maxPrefixes: this.bgp.maxPrefixes, dynamic: true, origin: `listen-range ${formatPrefix(range)}`,
         })
-        // debug: its session-up line (info) names the range too
-        this.ctx.log.limited('debug', 'bgp-dynamic-peer', text, { peer: text, range: formatPrefix(range), asn })
+        // debug (no rate limiter to feed per neighbour): its session-up line (info) names the range too
+        this.ctx.log.debug('bgp-dynamic-peer', { peer: text, range: formatPrefix(range), asn })
       }
       session.accept(s)
     } catch (e) {
