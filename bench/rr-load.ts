@@ -20,11 +20,12 @@
  *
  *   npm run build && node --import tsx bench/rr-load.ts [--clients 1000] [--only fabric|bird]
  *   RR_PROF=DIR ... also writes a V8 CPU profile of the fabric reflector into DIR
+ *   RR_LOG=DIR ... keeps the fabric reflector's log (DIR/NAME-agent.log)
  *
  * Namespaces rlPID-rr and rlPID-cl are removed at the end (also on failure).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -187,6 +188,7 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
     for (const pid of pidsInNamespaces([rr, cl]).values()) for (const p of pid) try { process.kill(p, 'SIGKILL') } catch { /* gone */ }
     await sleep(300)
     await run('ip', ['-batch', '-'], { input: `netns del ${rr}\nnetns del ${cl}\n` })
+    if (process.env.RR_LOG && existsSync(join(dir, 'agent.log'))) copyFileSync(join(dir, 'agent.log'), join(process.env.RR_LOG, `${name}-agent.log`))
     rmSync(dir, { recursive: true, force: true })
     // other labs' and benches' claims stay (they may be running)
     await releaseNeigh(LAB_ROOT, name, await labsAlive())

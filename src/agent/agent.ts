@@ -81,7 +81,6 @@ export class Agent {
   private readonly startedAt = Date.now()
   private stopping = false
   private graceTimer: NodeJS.Timeout | undefined
-  private conflictTimer: NodeJS.Timeout | undefined
   /** "peer prefix" of every duplicate-subnet claim seen last time */
   private subnetClaims = new Map<string, { peer: string; prefix: string; source: string }>()
   private host: HostHooks | undefined
@@ -155,7 +154,12 @@ export class Agent {
     this.fib = new FibSync({
       port: rtnl, protocol: this.config.routeProtocol, table: MAIN_TABLE, log,
       nextHopScope: { underlay: this.self.underlay, self: this.self.address, pools: networkPools(this.config) },
-      onRun: (r) => this.metrics?.observeReconcile(r.kind, r.durationMs / 1000),
+      onRun: (r) => {
+        this.metrics?.observeReconcile(r.kind, r.durationMs / 1000)
+        // duplicate subnets are looked for on every full reconcile (each reconcile interval), not by a timer
+        // of their own that would wake an idle agent; /v1/status looks at once
+        if (r.kind === 'full') this.checkSubnetConflictsSafely()
+      },
       metricOf: (r) => kernelMetric(r as Route),
       desired: this.rib.desiredTable(),
     })
@@ -193,8 +197,6 @@ export class Agent {
       log.info('kernel-synced', { family: 6, added: first6.applied, unchanged: first6.unchanged, conflicts: first6.conflicts, keptStale: first6.keptStale, ms: Math.round(first6.durationMs) })
       this.fib6.start(this.config.reconcileInterval)
     }
-    this.conflictTimer = setInterval(() => this.checkSubnetConflicts(), 2000)
-    this.conflictTimer.unref()
 
     this.server = new ControlServer(this.opts.socket, controlApi(this.api()))
     await this.server.listen()
@@ -337,7 +339,6 @@ export class Agent {
     if (this.stopping) return
     this.stopping = true
     if (this.graceTimer) clearTimeout(this.graceTimer)
-    if (this.conflictTimer) clearInterval(this.conflictTimer)
     this.fib?.stop()
     this.fib6?.stop()
     for (const s of this.sources) await s.stop().catch(() => undefined)
@@ -382,6 +383,14 @@ export class Agent {
    * sources never install such a route; the conflict is logged (as an error,
    * once) and makes the agent unhealthy until the claim goes away.
    */
+  private checkSubnetConflictsSafely(): void {
+    try {
+      this.checkSubnetConflicts()
+    } catch (e) {
+      this.opts.log.error('subnet-conflict-check-failed', { error: (e as Error).message })
+    }
+  }
+
   private checkSubnetConflicts(): void {
     const now = new Map<string, { peer: string; prefix: string; source: string }>()
     for (const s of this.sources) {

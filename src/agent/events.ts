@@ -46,6 +46,8 @@ export class EventHub {
   }
 
   publish(level: Level, event: string, fields: Record<string, unknown>): void {
+    // nobody listening (the usual case): no event object, no timestamp
+    if (this.listeners.size === 0) return
     const e: AgentEvent = { ...fields, time: isoTime(this.now()), level, event }
     for (const l of this.listeners) {
       try {

@@ -144,6 +144,8 @@ export class FibSync extends SyncRunner<ReconcileResult> {
   private lastFullEnd = 0
   private lastFullMs = 0
   private intervalMs = 5000
+  /** start() was called: full reconciles recur */
+  private periodic = false
   /** connected networks, kept while the subscription tells of interface changes */
   private connectedCache: Connected[] | undefined
   /** when connectedCache was read from the kernel (timers.now()) */
@@ -280,11 +282,8 @@ export class FibSync extends SyncRunner<ReconcileResult> {
   /** Starts the periodic full reconcile and the kernel's event subscription. */
   start(intervalSeconds: number): void {
     this.intervalMs = intervalSeconds * 1000
-    // half the interval (1-5 s): the check below may also stretch the interval for huge tables
-    this.interval = this.timers.every(Math.min(Math.max(this.intervalMs / 2, 1000), 5000), () => {
-      // with huge tables a full dump costs; never spend more than ~5% of the time on it
-      if (this.timers.now() - this.lastFullEnd >= Math.max(this.intervalMs, this.lastFullMs * 20)) this.requestFull(0)
-    })
+    this.periodic = true
+    this.schedulePeriodic(this.lastFullEnd > 0 ? this.lastFullEnd : this.timers.now())
     this.subscription = this.port.subscribe({
       route: (kind, r) => this.guard(() => this.onRouteEvent(kind, r)),
       interfaces: () => this.guard(() => this.onInterfaces()),
@@ -602,11 +601,28 @@ export class FibSync extends SyncRunner<ReconcileResult> {
     this.inFlight = this.dirty
     this.dirty = new PrefixQueue()
     for (const [p] of this.removals.entries()) this.dirty.add(p)
+    let done = false
     try {
       await this.fullRun(t0)
+      done = true
     } finally {
       this.inFlight = undefined
+      // the next periodic one counts from the end of this one (or, after a failure, from now)
+      if (this.periodic) this.schedulePeriodic(done ? this.lastFullEnd : this.timers.now())
     }
+  }
+
+  /**
+   * The next periodic full reconcile, one reconcile interval after `from`;
+   * with huge tables a full dump costs, so never more than ~5% of the time
+   * goes to it (20x its last duration).
+   */
+  private schedulePeriodic(from: number): void {
+    this.periodicAt(from + Math.max(this.intervalMs, this.lastFullMs * 20), () => {
+      // at once, in this timer's callback (not through a kick: a second timer, a second wakeup)
+      this.fullRequested = true
+      this.runNow()
+    })
   }
 
   private async fullRun(t0: number): Promise<void> {

@@ -137,6 +137,9 @@ export class FibSync6 extends SyncRunner<ReconcileResult6> {
   private requested = false
   private batchSeq = 0
   private lastRunEnd = 0
+  /** reconcile interval (ms), and whether start() made runs recur */
+  private intervalMs = 0
+  private periodic = false
 
   constructor(private readonly opts: FibSync6Options) {
     super(opts.timers ?? systemTimers, opts.log, { family: 6 })
@@ -222,10 +225,9 @@ export class FibSync6 extends SyncRunner<ReconcileResult6> {
 
   /** Starts the periodic reconcile and the kernel's IPv6 event subscription. */
   start(intervalSeconds: number): void {
-    const every = intervalSeconds * 1000
-    this.interval = this.timers.every(Math.min(every, 1000), () => {
-      if (this.timers.now() - this.lastRunEnd >= every) this.request(0)
-    })
+    this.intervalMs = intervalSeconds * 1000
+    this.periodic = true
+    this.periodicAt((this.lastRunEnd > 0 ? this.lastRunEnd : this.timers.now()) + this.intervalMs, () => this.periodicRun())
     this.subscription = this.opts.port.subscribe6({
       route: (kind, r) => this.guard(() => this.onRouteEvent(kind, r)),
       interfaces: () => this.guard(() => this.request(this.debounceMs)),
@@ -243,11 +245,24 @@ export class FibSync6 extends SyncRunner<ReconcileResult6> {
 
   protected async step(): Promise<void> {
     this.requested = false
-    await this.run()
+    let done = false
+    try {
+      await this.run()
+      done = true
+    } finally {
+      // the next periodic run counts from the end of this one (or, after a failure, from now)
+      if (this.periodic) this.periodicAt((done ? this.lastRunEnd : this.timers.now()) + this.intervalMs, () => this.periodicRun())
+    }
   }
 
   protected failed(): void {
     this.retry(1000)
+  }
+
+  /** The periodic run, at once in its timer's callback (no second timer through a kick). */
+  private periodicRun(): void {
+    this.requested = true
+    this.runNow()
   }
 
   private request(delay: number): void {

@@ -103,11 +103,32 @@ export abstract class SyncRunner<R> {
     })
   }
 
+  /** Starts the work now (the periodic run: already late enough), unless it runs or a kick is scheduled. */
+  protected runNow(): void {
+    if (this.stopped || this.worker || this.timer) return
+    this.worker = this.work()
+  }
+
   /** Calls `fn` after `delay` ms (a later run, after errors: not before its time); once while one is waiting. */
   protected later(delay: number, fn: () => void): void {
     if (this.stopped || this.laterTimer) return
     this.laterTimer = this.timers.after(delay, () => {
       this.laterTimer = undefined
+      this.guard(fn)
+    })
+  }
+
+  /**
+   * The periodic run: one timer, set for the moment it is due (`due`, in
+   * timers.now() terms), replacing the one set before. No tick that wakes the
+   * process only to find nothing due; the subclass sets it again after each run.
+   */
+  protected periodicAt(due: number, fn: () => void): void {
+    this.interval?.cancel()
+    this.interval = undefined
+    if (this.stopped) return
+    this.interval = this.timers.after(Math.max(0, due - this.timers.now()), () => {
+      this.interval = undefined
       this.guard(fn)
     })
   }

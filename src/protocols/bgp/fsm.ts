@@ -276,12 +276,36 @@ export function validateOpen(open: OpenMessage, o: ResolvedOptions): Result<Nego
   })
 }
 
+/** The KEEPALIVE message (immutable: one object for every send). */
+const KEEPALIVE_MESSAGE: Message = Object.freeze({ type: 'keepalive' })
+const SEND_KEEPALIVE: FsmAction = Object.freeze({ type: 'send', message: KEEPALIVE_MESSAGE })
+
+/**
+ * Whether a KEEPALIVE received in Established is answered with ours at once
+ * (our keepalive timer restarted): when ours is due within half the keepalive
+ * time anyway, and at least a second after our last one (RFC 4271 4.4: not
+ * more often than one per second). Two speakers then send in the same
+ * moment: the answer carries the TCP ACK of the peer's KEEPALIVE (no pure
+ * ACK) and an idle session wakes each side about once per keepalive time
+ * instead of twice. Our KEEPALIVEs still come at most a keepalive time apart.
+ */
+export function answerKeepaliveNow(due: number | undefined, keepaliveMs: number, o: Pick<ResolvedOptions, 'jitter'>, now: number): boolean {
+  if (due === undefined || keepaliveMs <= 0) return false
+  const remaining = due - now
+  // the timer ran for what the jitter hook made of keepaliveMs
+  const started = Math.max(0, Math.round(o.jitter('keepalive', keepaliveMs)))
+  return remaining <= keepaliveMs / 2 && started - remaining >= 1000
+}
+
+/** The event of every KEEPALIVE received (immutable). */
+export const KEEPALIVE_EVENT: FsmEvent = Object.freeze({ type: 'KeepAliveMsg' })
+
 /** Maps a decoded message to its FSM event. */
 export function eventForMessage(msg: Message): FsmEvent {
   switch (msg.type) {
     case 'open': return { type: 'BGPOpen', message: msg }
     case 'update': return { type: 'UpdateMsg' }
-    case 'keepalive': return { type: 'KeepAliveMsg' }
+    case 'keepalive': return KEEPALIVE_EVENT
     case 'routeRefresh': return { type: 'RouteRefreshMsg' }
     case 'notification':
       return msg.code === ErrorCode.OPEN_MESSAGE && msg.subcode === OpenSubcode.UNSUPPORTED_VERSION
@@ -606,7 +630,7 @@ export function fsmStep(prev: FsmData, event: FsmEvent, o: ResolvedOptions, cloc
           fail('hold timer expired', makeNotification(ErrorCode.HOLD_TIMER_EXPIRED, HOLD_TIMER_NO_SUBCODE))
           break
         case 'KeepaliveTimer_Expires':
-          send({ type: 'keepalive' })
+          send(KEEPALIVE_MESSAGE)
           if (d.negotiated && d.negotiated.keepaliveMs > 0) start('keepalive', d.negotiated.keepaliveMs)
           break
         case 'UpdateSent':
@@ -632,6 +656,9 @@ export function fsmStep(prev: FsmData, event: FsmEvent, o: ResolvedOptions, cloc
             to('Established')
             d.establishedAt = now
             if (d.negotiated && d.peerOpen) actions.push({ type: 'established', negotiated: d.negotiated, peerOpen: d.peerOpen })
+          } else if (d.negotiated && answerKeepaliveNow(timers.keepalive, d.negotiated.keepaliveMs, o, now)) {
+            send(KEEPALIVE_MESSAGE)
+            start('keepalive', d.negotiated.keepaliveMs)
           }
           break
         case 'UpdateMsg':
@@ -661,6 +688,40 @@ export interface BgpFsm {
   handle(event: FsmEvent): FsmAction[]
 }
 
+/**
+ * The two events an Established session sees every few seconds (a KEEPALIVE
+ * received, the keepalive timer expiring), computed without fsmStep's
+ * general machinery: the same data and actions as fsmStep (test/unit/
+ * protocols/bgp/fsm.test.ts compares them), fewer objects. undefined: any
+ * other event or state (fsmStep decides).
+ */
+export function fsmFastStep(prev: FsmData, event: FsmEvent, o: ResolvedOptions, clock: Clock): { data: FsmData; actions: FsmAction[] } | undefined {
+  if (prev.state !== 'Established') return undefined
+  const n = prev.negotiated
+  if (n === undefined) return undefined
+  if (event.type === 'KeepAliveMsg') {
+    const now = clock.now()
+    if (n.holdTime <= 0) return { data: { ...prev, timers: { ...prev.timers } }, actions: [] }
+    const ms = Math.max(0, Math.round(o.jitter('hold', n.holdTime * 1000)))
+    if (answerKeepaliveNow(prev.timers.keepalive, n.keepaliveMs, o, now)) {
+      const ka = Math.max(0, Math.round(o.jitter('keepalive', n.keepaliveMs)))
+      return {
+        data: { ...prev, timers: { ...prev.timers, hold: now + ms, keepalive: now + ka } },
+        actions: [{ type: 'startTimer', timer: 'hold', ms }, SEND_KEEPALIVE, { type: 'startTimer', timer: 'keepalive', ms: ka }],
+      }
+    }
+    return { data: { ...prev, timers: { ...prev.timers, hold: now + ms } }, actions: [{ type: 'startTimer', timer: 'hold', ms }] }
+  }
+  if (event.type === 'KeepaliveTimer_Expires') {
+    if (prev.timers.keepalive === undefined) return { data: prev, actions: [] }
+    if (n.keepaliveMs <= 0) return undefined
+    const ms = Math.max(0, Math.round(o.jitter('keepalive', n.keepaliveMs)))
+    const { keepalive: _expired, ...others } = prev.timers
+    return { data: { ...prev, timers: { ...others, keepalive: clock.now() + ms } }, actions: [SEND_KEEPALIVE, { type: 'startTimer', timer: 'keepalive', ms }] }
+  }
+  return undefined
+}
+
 export function createFsm(options: FsmOptions, clock: Clock): BgpFsm {
   const o = resolveFsmOptions(options)
   let current = initialFsmData(clock)
@@ -669,7 +730,7 @@ export function createFsm(options: FsmOptions, clock: Clock): BgpFsm {
     state: () => current.state,
     data: () => current,
     handle(event) {
-      const r = fsmStep(current, event, o, clock)
+      const r = fsmFastStep(current, event, o, clock) ?? fsmStep(current, event, o, clock)
       current = r.data
       return r.actions
     },

@@ -22,7 +22,7 @@ import {
 } from './graceful-restart.js'
 import {
   type BgpFsm, type Clock, type FsmAction, type FsmEvent, type FsmStateName, type Negotiated, type TimerName,
-  createFsm, eventForDecodeError, eventForMessage, resolveCollision,
+  KEEPALIVE_EVENT, createFsm, eventForDecodeError, eventForMessage, resolveCollision,
 } from './fsm.js'
 import type { Logger } from '../../core/log.js'
 import type { PeerRib, Speaker, SpeakerPeer } from './speaker.js'
@@ -104,17 +104,74 @@ export interface SessionOptions {
   readonly preOpenTimeout?: number
   /** drop counters, shared with the source */
   readonly drops: SessionDrops
+  /**
+   * One buffer outgoing connections read into (net.Socket's `onread`: no
+   * Readable stream, no buffer allocated per read). Shared by every
+   * connection of a source: a read is handled before the next one is made,
+   * and the framer copies what it keeps. Absent: 'data' events.
+   */
+  readonly readBuffer?: Buffer
+  /** what every session of a source shares (pre-OPEN count, our capabilities and OPEN bytes); absent: per session */
+  readonly shared?: SessionShared
+}
+
+/**
+ * State shared by a source's sessions, so per-session work stays O(1) with
+ * a thousand of them: the count of accepted connections without a valid
+ * OPEN (the source's total bound), our capability lists and the encoded
+ * OPENs (the same octets for every session).
+ */
+export class SessionShared {
+  /** accepted connections without a valid OPEN yet, over every session */
+  preOpen = 0
+  private readonly caps = new Map<string, Capability[]>()
+  private readonly opens = new WeakMap<readonly Capability[], { holdTime: number; bgpId: number; myAs: number; bytes: Buffer }>()
+
+  /** Our capabilities for these options (one list per distinct options: never modified). */
+  capabilities(o: Pick<SessionOptions, 'localAs' | 'gracefulRestartTime' | 'ipv6'> & { restarting?: boolean }): Capability[] {
+    const key = `${o.localAs} ${o.gracefulRestartTime} ${o.ipv6 === true} ${o.restarting === true}`
+    let c = this.caps.get(key)
+    if (!c) {
+      c = capabilitiesFor(o)
+      this.caps.set(key, c)
+    }
+    return c
+  }
+
+  /** The octets of an OPEN whose capability list came from capabilities() (encoded once per list). */
+  openBytes(m: Extract<Message, { type: 'open' }>): Buffer {
+    const hit = this.opens.get(m.capabilities)
+    if (hit && hit.holdTime === m.holdTime && hit.bgpId === m.bgpId && hit.myAs === m.myAs && m.version === 4) return hit.bytes
+    const bytes = encodeMessage(m, { as4: false })
+    if (m.version === 4) this.opens.set(m.capabilities, { holdTime: m.holdTime, bgpId: m.bgpId, myAs: m.myAs, bytes })
+    return bytes
+  }
 }
 
 /** octets gathered into one socket write */
 const WRITE_CHUNK = 64 * 1024
 
-const TIMER_EVENT: Record<TimerName, FsmEvent['type']> = {
-  connectRetry: 'ConnectRetryTimer_Expires',
-  hold: 'HoldTimer_Expires',
-  keepalive: 'KeepaliveTimer_Expires',
-  delayOpen: 'DelayOpenTimer_Expires',
-  idleHold: 'IdleHoldTimer_Expires',
+/** The event of each timer's expiry (immutable: one object per timer name). */
+const TIMER_EVENT: Record<TimerName, FsmEvent> = {
+  connectRetry: Object.freeze({ type: 'ConnectRetryTimer_Expires' }),
+  hold: Object.freeze({ type: 'HoldTimer_Expires' }),
+  keepalive: Object.freeze({ type: 'KeepaliveTimer_Expires' }),
+  delayOpen: Object.freeze({ type: 'DelayOpenTimer_Expires' }),
+  idleHold: Object.freeze({ type: 'IdleHoldTimer_Expires' }),
+}
+
+/** A KEEPALIVE on the wire (never written to: every session sends these same 19 octets). */
+const KEEPALIVE_BYTES = encodeMessage({ type: 'keepalive' }, { as4: false })
+const KEEPALIVE_LENGTH = KEEPALIVE_BYTES.length
+
+/** Whether buf[0, len) is nothing but whole KEEPALIVE messages (marker, length 19, type 4). */
+export function onlyKeepalives(buf: Uint8Array, len: number): boolean {
+  if (len === 0 || len % KEEPALIVE_LENGTH !== 0) return false
+  for (let at = 0; at < len; at += KEEPALIVE_LENGTH) {
+    for (let i = 0; i < 16; i++) if (buf[at + i] !== 0xff) return false
+    if (buf[at + 16] !== 0 || buf[at + 17] !== KEEPALIVE_LENGTH || buf[at + 18] !== 4) return false
+  }
+  return true
 }
 
 const STATE_RANK: Record<FsmStateName, number> = { Idle: 0, Connect: 1, Active: 1, OpenSent: 2, OpenConfirm: 3, Established: 4 }
@@ -171,6 +228,10 @@ class Connection {
   constructor(readonly session: PeerSession, readonly initiator: 'local' | 'remote') {
     const s = session.spec
     const o = session.opts
+    const caps = (restarting: boolean) => {
+      const c = { localAs: o.localAs, gracefulRestartTime: o.gracefulRestartTime, ipv6: o.ipv6, restarting }
+      return o.shared ? o.shared.capabilities(c) : capabilitiesFor(c)
+    }
     this.fsm = createFsm({
       localAs: o.localAs,
       localId: o.routerId,
@@ -184,9 +245,11 @@ class Connection {
       // an accepted connection never restarts itself; ours retries every connect-retry-time (backing off up to 8x)
       idleHoldTime: initiator === 'remote' ? 0 : o.connectRetryTime,
       passive: initiator === 'remote' || s.passive,
-      capabilities: capabilitiesFor({ localAs: o.localAs, gracefulRestartTime: o.gracefulRestartTime, ipv6: o.ipv6 }),
-      openCapabilities: () => capabilitiesFor({ localAs: o.localAs, gracefulRestartTime: o.gracefulRestartTime, ipv6: o.ipv6, restarting: o.restarting?.() ?? false }),
+      capabilities: caps(false),
+      openCapabilities: () => caps(o.restarting?.() ?? false),
     }, o.clock)
+    // an accepted connection counts against the source's bound on connections without OPEN until it has one
+    if (initiator === 'remote' && o.shared) o.shared.preOpen++
   }
 
   get state(): FsmStateName {
@@ -203,12 +266,15 @@ class Connection {
   feed(event: FsmEvent): void {
     if (this.discarded) return
     let actions: FsmAction[]
+    const shared = this.initiator === 'remote' ? this.session.opts.shared : undefined
+    const wasPreOpen = shared !== undefined && this.preOpen
     try {
       actions = this.fsm.handle(event)
     } catch (e) {
       this.session.internalError(this, e)
       return
     }
+    if (shared !== undefined && wasPreOpen !== this.preOpen) shared.preOpen += wasPreOpen ? -1 : 1
     for (const a of actions) {
       try {
         this.perform(a)
@@ -231,20 +297,19 @@ class Connection {
         if (a.message.type === 'notification') this.session.notificationSent(a.message.code, a.message.subcode, a.message.shutdownMessage)
         break
       case 'startTimer': {
-        const running = this.timers.get(a.timer)
-        if (running !== undefined && this.timerMs.get(a.timer) === a.ms) {
-          // the same timer restarted with the same duration (the hold timer, on every message): rescheduled in place
-          running.refresh()
+        const known = this.timers.get(a.timer)
+        if (known !== undefined && this.timerMs.get(a.timer) === a.ms) {
+          // the same timer restarted with the same duration: rescheduled in place (the hold timer on
+          // every message; the keepalive timer, which has just fired, re-armed: no new Timeout)
+          known.refresh()
           break
         }
         this.clearTimer(a.timer)
         this.timerMs.set(a.timer, a.ms)
         const event = TIMER_EVENT[a.timer]
-        const t = setTimeout(() => {
-          this.timers.delete(a.timer)
-          this.session.guard('timer', () => this.feed({ type: event } as FsmEvent))
-        }, a.ms)
-        this.timers.set(a.timer, t)
+        const fire = () => this.feed(event)
+        // the Timeout stays in `timers` after it fires, so a restart with the same duration can refresh it
+        this.timers.set(a.timer, setTimeout(() => this.session.guard('timer', fire), a.ms))
         break
       }
       case 'stopTimer':
@@ -275,8 +340,10 @@ class Connection {
     const s = this.socket
     if (!s || s.destroyed || !s.writable) return
     if (messages.length === 1) {
-      // one message (a KEEPALIVE, mostly): one write
-      s.write(encodeMessage(messages[0]!, this.ctx))
+      // one message (a KEEPALIVE, mostly: the same 19 octets every time): one write
+      const m = messages[0]!
+      const shared = this.session.opts.shared
+      s.write(m.type === 'keepalive' ? KEEPALIVE_BYTES : m.type === 'open' && shared ? shared.openBytes(m) : encodeMessage(m, this.ctx))
       return
     }
     // many small messages (a reflector's UPDATEs carry one prefix each) go out as few writes of up to 64 KiB
@@ -299,9 +366,15 @@ class Connection {
     this.drop()
     const sp = this.session.spec
     const o = this.session.opts
-    const s = sp.address6 !== undefined
-      ? connect({ host: sp.address6, port: o.port, family: 6, ...(o.localAddress6 !== undefined ? { localAddress: o.localAddress6 } : {}) })
-      : connect({ host: formatAddress(sp.address), port: o.port, localAddress: formatAddress(o.localAddress) })
+    // read into the source's one buffer (no stream machinery per read); the callback is bound to this socket
+    let s: Socket | undefined
+    const buffer = o.readBuffer
+    const onread = buffer
+      ? { onread: { buffer, callback: (n: number, buf: Uint8Array): boolean => { if (s !== undefined) this.onRead(s, buf, n); return true } } }
+      : {}
+    s = sp.address6 !== undefined
+      ? connect({ host: sp.address6, port: o.port, family: 6, ...(o.localAddress6 !== undefined ? { localAddress: o.localAddress6 } : {}), ...onread })
+      : connect({ host: formatAddress(sp.address), port: o.port, localAddress: formatAddress(o.localAddress), ...onread })
     this.attach(s)
     s.once('connect', () => {
       if (this.socket === s) this.session.guard('connect', () => this.feed({ type: 'Tcp_CR_Acked' }))
@@ -320,14 +393,8 @@ class Connection {
     this.framer = createFramer()
     this.ctx = { as4: false }
     s.setNoDelay(true)
-    s.on('data', (chunk: Buffer) => {
-      if (this.socket !== s) return
-      try {
-        this.onData(chunk)
-      } catch (e) {
-        this.session.internalError(this, e)
-      }
-    })
+    // a socket made with `onread` delivers its bytes to onRead, never as 'data'
+    s.on('data', (chunk: Buffer) => this.onRead(s, chunk, chunk.length))
     s.on('error', (e: Error) => {
       if (this.socket === s) this.session.lastSocketError = e.message
     })
@@ -337,6 +404,24 @@ class Connection {
       this.session.guard('close', () => this.feed({ type: 'TcpConnectionFails', reason: this.session.lastSocketError ?? 'connection closed by peer' }))
       this.session.lastSocketError = undefined
     })
+  }
+
+  /** Bytes read from socket s: buf[0, len), valid only during this call (a shared read buffer). */
+  private onRead(s: Socket, buf: Uint8Array, len: number): void {
+    if (this.socket !== s) return
+    try {
+      // the steady state of an idle session: whole KEEPALIVEs, nothing half-read; no framer, no decode
+      if (this.framer.buffered() === 0 && onlyKeepalives(buf, len)) {
+        for (let at = 0; at < len; at += KEEPALIVE_LENGTH) {
+          if (this.socket !== s || this.discarded) return
+          this.feed(KEEPALIVE_EVENT)
+        }
+        return
+      }
+      this.onData(Buffer.isBuffer(buf) && buf.length === len ? buf : Buffer.from(buf.buffer, buf.byteOffset, len))
+    } catch (e) {
+      this.session.internalError(this, e)
+    }
   }
 
   private onData(chunk: Buffer): void {
@@ -387,6 +472,7 @@ class Connection {
   }
 
   discard(): void {
+    if (!this.discarded && this.initiator === 'remote' && this.session.opts.shared && this.preOpen) this.session.opts.shared.preOpen--
     this.discarded = true
     for (const t of this.timers.values()) clearTimeout(t)
     this.timers.clear()
@@ -704,7 +790,7 @@ export class PeerSession {
     }
     this.log.info('session-up', {
       peer: this.key, name: this.spec.name, asn: n.peerAs, type: n.ibgp ? 'ibgp' : 'ebgp', routerId: formatAddress(n.peerId),
-      holdTime: n.holdTime, connection: c.initiator === 'local' ? 'outgoing' : 'incoming',
+      holdTime: n.holdTime, connection: c.initiator === 'local' ? 'outgoing' : 'incoming', ...(this.spec.dynamic ? { origin: this.spec.origin } : {}),
     })
     this.rib = this.resumeOrUp(peer)
     this.refreshView()

@@ -20,7 +20,7 @@ import type { Clock } from './fsm.js'
 import { type GrTimers, type HelperEndReason, removeRestartMarker, takeRestartMarker, writeRestartMarker } from './graceful-restart.js'
 import { type ImportPolicy, createImportPolicy } from './policy.js'
 import { type ImportPolicy6, createImportPolicy6 } from './policy6.js'
-import { type PeerSpec, PeerSession, type SessionDrops, bump, closeWithCease, peerKey } from './session.js'
+import { type PeerSpec, PeerSession, type SessionDrops, SessionShared, bump, closeWithCease, peerKey } from './session.js'
 import { Speaker, type SpeakerIpv6Options } from './speaker.js'
 
 export interface BgpSourceOptions {
@@ -95,6 +95,12 @@ export class BgpSource implements RouteSource {
   private rejected = 0
   private listenError: string | undefined
   private readonly drops: SessionDrops = { messages: {}, connections: {} }
+  /** what outgoing connections read into (one buffer for all: see SessionOptions.readBuffer) */
+  private readonly readBuffer = Buffer.allocUnsafe(64 * 1024)
+  /** what the sessions share: the pre-OPEN count, capability lists, OPEN octets */
+  private readonly shared = new SessionShared()
+  /** the configured (not dynamic) sessions: readiness waits for their End-of-RIB */
+  private readonly configuredSessions = new Set<PeerSession>()
   /** accepted sockets not closed yet: stop() closes what a peer leaves half-open */
   private readonly accepted = new Set<Socket>()
   /** graceful restart, restarting side: started within the restart time of a SIGTERM */
@@ -469,7 +475,8 @@ export class BgpSource implements RouteSource {
           name: text, address: a.value, acceptAs: (n) => n === asn, passive: true, rrClient: false,
           maxPrefixes: this.bgp.maxPrefixes, dynamic: true, origin: `listen-range ${formatPrefix(range)}`,
         })
-        this.ctx.log.limited('info', 'bgp-dynamic-peer', text, { peer: text, range: formatPrefix(range), asn })
+        // debug (no rate limiter to feed per neighbour): its session-up line (info) names the range too
+        this.ctx.log.debug('bgp-dynamic-peer', { peer: text, range: formatPrefix(range), asn })
       }
       session.accept(s)
     } catch (e) {
@@ -498,9 +505,7 @@ export class BgpSource implements RouteSource {
 
   /** Whether one more unauthenticated connection may be held. */
   private preOpenRoom(): boolean {
-    let n = 0
-    for (const s of this.sessions.values()) n += s.preOpenCount()
-    return n < (this.options.maxPreOpen ?? PRE_OPEN_TOTAL)
+    return this.shared.preOpen < (this.options.maxPreOpen ?? PRE_OPEN_TOTAL)
   }
 
   private addSession(spec: PeerSpec): PeerSession {
@@ -512,10 +517,11 @@ export class BgpSource implements RouteSource {
       gracefulRestartTime: this.bgp.gracefulRestartTime, ipv6: this.ipv6, speaker: this.speaker, log: this.ctx.log, clock: this.clock,
       restarting: () => this.speaker.isDeferring, stalePathTime: this.bgp.gracefulRestartStalepathTime,
       ...(this.options.grTimers ? { grTimers: this.options.grTimers } : {}),
-      onChange: () => this.onSessionChange(key), drops: this.drops,
+      onChange: () => this.onSessionChange(key), drops: this.drops, readBuffer: this.readBuffer, shared: this.shared,
       ...(this.options.preOpenTimeout !== undefined ? { preOpenTimeout: this.options.preOpenTimeout } : {}),
     })
     this.sessions.set(key, session)
+    if (!spec.dynamic) this.configuredSessions.add(session)
     session.start()
     return session
   }
@@ -551,19 +557,19 @@ export class BgpSource implements RouteSource {
       this.ctx.onReady()
       return
     }
+    // the configured sessions first (a reflector with a thousand dynamic ones looks at none of
+    // them on every session change until the grace time is over)
     let configured = 0
     let done = 0
     let establishedPending = 0
-    for (const s of this.sessions.values()) {
-      if (s.spec.dynamic) {
-        if (s.rib && !s.rib.eor) establishedPending++
-        continue
-      }
+    for (const s of this.configuredSessions) {
       configured++
       if (s.rib?.eor) done++
       else if (s.rib) establishedPending++
     }
     const all = configured > 0 && done === configured
+    if (!all && !this.graceOver) return
+    if (!all) for (const s of this.sessions.values()) if (s.spec.dynamic && s.rib && !s.rib.eor) establishedPending++
     if (all || (this.graceOver && establishedPending === 0)) {
       this.isReady = true
       this.ctx.log.info('bgp-ready', { peers: configured, endOfRib: done, note: all ? 'End-of-RIB from every configured peer' : 'grace time over' })
@@ -644,6 +650,7 @@ export class BgpSource implements RouteSource {
           JSON.stringify(w.bfd ?? null) !== JSON.stringify(s.spec.bfd ?? null)) {
         s.cease(CeaseSubcode.PEER_DECONFIGURED, 'peer removed or changed in the configuration')
         this.sessions.delete(addr)
+        this.configuredSessions.delete(s)
         await this.removeBfd(addr)
         removed.push(addr)
       }

@@ -223,6 +223,41 @@ test('periodic reconcile restores a route whose delete event was lost', async (t
   fib.stop()
 })
 
+test('an idle FIB sync sets one timer per reconcile interval: none fires between two periodic reconciles', async (t) => {
+  const clock = new ManualTimers()
+  let fired = 0
+  const counting = {
+    now: () => clock.now(),
+    after: (ms: number, fn: () => void) => clock.after(ms, () => { fired++; fn() }),
+    every: (ms: number, fn: () => void) => clock.every(ms, () => { fired++; fn() }),
+  }
+  const { kernel, rib, fib } = setup({ timers: counting })
+  rib.add(route('10.244.1.0/24', '10.0.0.2'))
+  await fib.flush()
+  fib.start(5)
+  await fib.flush()
+  // the route events of the first runs are behind us: count from here
+  clock.advance(1000)
+  await fib.drain()
+  const reconciles = fib.stats.reconciles
+  fired = 0
+  clock.advance(3999)
+  await fib.drain()
+  t.is(fired, 0, 'no timer fired before the reconcile was due')
+  t.is(fib.stats.reconciles, reconciles)
+  clock.advance(1)
+  await fib.drain()
+  t.is(fib.stats.reconciles, reconciles + 1, 'the reconcile ran when due (5 s after the last one)')
+  for (let i = 0; i < 4; i++) {
+    clock.advance(5000)
+    await fib.drain()
+  }
+  t.is(fib.stats.reconciles, reconciles + 5)
+  t.true(fired <= 10, `${fired} timer callbacks for 5 reconciles (one each, plus a debounce kick each)`)
+  t.deepEqual(kernel.ours(), ['10.244.1.0/24 via 10.0.0.2'])
+  fib.stop()
+})
+
 test('startup grace: stale routes of ours are kept until deletes are allowed; existing right routes are adopted', async (t) => {
   const { kernel, rib, fib } = setup()
   fib.allowDeletes = false

@@ -1,8 +1,8 @@
 import test from 'ava'
 import { decodeError, makeOpen, type Capability, type NotificationMessage, type OpenMessage } from '../../../../src/protocols/bgp/codec/index.js'
 import {
-  createFsm, eventForDecodeError, eventForMessage, resolveCollision, validateOpen, resolveFsmOptions,
-  type FsmAction, type FsmOptions, type FsmStateName, type Initiator,
+  createFsm, eventForDecodeError, eventForMessage, fsmFastStep, fsmStep, resolveCollision, validateOpen, resolveFsmOptions,
+  type FsmAction, type FsmData, type FsmEvent, type FsmOptions, type FsmStateName, type Initiator,
 } from '../../../../src/protocols/bgp/fsm.js'
 import { ip } from './helpers.js'
 
@@ -214,6 +214,127 @@ test('keepalive timer sends KEEPALIVE and restarts; received messages restart th
   t.deepEqual(fsm.handle({ type: 'KeepAliveMsg' }), [{ type: 'startTimer', timer: 'hold', ms: 9000 }])
   t.deepEqual(fsm.handle({ type: 'UpdateMsg' }), [{ type: 'startTimer', timer: 'hold', ms: 9000 }])
   t.deepEqual(fsm.handle({ type: 'UpdateSent' }), [{ type: 'startTimer', timer: 'keepalive', ms: 3000 }])
+})
+
+test('the fast path of an Established session (KEEPALIVE in, keepalive timer) gives exactly what fsmStep gives', (t) => {
+  const cases: { name: string; opts: Partial<FsmOptions>; open?: OpenMessage }[] = [
+    { name: 'defaults', opts: {} },
+    { name: 'jitter', opts: { jitter: (timer, ms) => (timer === 'hold' ? ms * 0.9 + 0.4 : ms * 0.8) } },
+    { name: 'hold time 0', opts: {}, open: peerOpen({ holdTime: 0 }) },
+    { name: 'hold 240 s against our 90', opts: { holdTime: 90, keepaliveTime: 30 }, open: peerOpen({ holdTime: 240 }) },
+  ]
+  const events: FsmEvent[] = [{ type: 'KeepAliveMsg' }, { type: 'KeepaliveTimer_Expires' }]
+  let compared = 0
+  for (const k of cases) {
+    const { fsm, c } = established(k.opts, k.open)
+    t.is(fsm.state(), 'Established', k.name)
+    const o = fsm.options
+    c.advance(1234)
+    const now = c.now()
+    const base = fsm.data()
+    // our keepalive timer just started, half-way, due soon (a KEEPALIVE received is then answered), and stopped (a late expiry)
+    const datas: FsmData[] = [3000, 1600, 1400, 100].map((left) => ({ ...base, timers: { ...base.timers, keepalive: now + left } }))
+    const { keepalive: _k, ...noKeepalive } = base.timers
+    datas.push({ ...base, timers: noKeepalive })
+    for (const d of datas) {
+      for (const e of events) {
+        const fast = fsmFastStep(d, e, o, c)
+        const slow = fsmStep(d, e, o, c)
+        if (fast === undefined) continue
+        t.deepEqual(fast.actions, slow.actions, `${k.name}: ${e.type} actions`)
+        t.deepEqual(fast.data, slow.data, `${k.name}: ${e.type} data`)
+        compared++
+      }
+    }
+  }
+  t.true(compared >= 30, `${compared} comparisons`)
+  // any other state or event: no fast path
+  const idle = createFsm(LOCAL, clock())
+  t.is(fsmFastStep(idle.data(), { type: 'KeepAliveMsg' }, idle.options, clock()), undefined)
+  const { fsm, c } = established()
+  t.is(fsmFastStep(fsm.data(), { type: 'UpdateMsg' }, fsm.options, c), undefined)
+  t.is(fsmFastStep(fsm.data(), { type: 'HoldTimer_Expires' }, fsm.options, c), undefined)
+})
+
+test('keepalive timing with an injected clock: a KEEPALIVE every keepalive time, the hold deadline moved by each one received', (t) => {
+  const { fsm, c } = established()
+  const sends: number[] = []
+  for (let i = 0; i < 5; i++) {
+    const due = fsm.data().timers.keepalive!
+    c.advance(due - c.now())
+    const acts = fsm.handle({ type: 'KeepaliveTimer_Expires' })
+    if (sent(acts).some((m) => m.type === 'keepalive')) sends.push(c.now())
+    t.is(fsm.data().timers.keepalive, c.now() + 3000)
+    c.advance(500)
+    fsm.handle({ type: 'KeepAliveMsg' })
+    t.is(fsm.data().timers.hold, c.now() + 9000, 'hold deadline moved by the KEEPALIVE received')
+  }
+  t.deepEqual(sends.map((x, i) => (i === 0 ? 0 : x - sends[i - 1]!)), [0, 3000, 3000, 3000, 3000])
+  t.is(fsm.state(), 'Established')
+  // without KEEPALIVEs from the peer the hold timer expires: NOTIFICATION 4, Idle
+  c.advance(9000)
+  const acts = fsm.handle({ type: 'HoldTimer_Expires' })
+  t.is(fsm.state(), 'Idle')
+  t.is((sent(acts)[0] as NotificationMessage).code, 4)
+})
+
+test('a KEEPALIVE received when ours is due within half the keepalive time is answered at once, never within a second of our last', (t) => {
+  const { fsm, c } = established()
+  // ours was sent when Established (timer 3 s): 1 s later the peer's is not answered, 1.6 s later it is
+  c.advance(1000)
+  t.deepEqual(sent(fsm.handle({ type: 'KeepAliveMsg' })), [])
+  c.advance(600)
+  const acts = fsm.handle({ type: 'KeepAliveMsg' })
+  t.deepEqual(sent(acts), [{ type: 'keepalive' }])
+  t.is(timer(acts, 'keepalive')?.ms, 3000)
+  t.is(fsm.data().timers.keepalive, c.now() + 3000)
+  // at once again: not answered (our last one was just now)
+  t.deepEqual(sent(fsm.handle({ type: 'KeepAliveMsg' })), [])
+  // keepalive time 1 s (hold 3): half of it is under a second, never answered early
+  const short = established({ holdTime: 3, keepaliveTime: 1 }, peerOpen({ holdTime: 3 }))
+  short.c.advance(600)
+  t.deepEqual(sent(short.fsm.handle({ type: 'KeepAliveMsg' })), [])
+})
+
+test('two speakers that answer each other settle into sending at the same moments, at most a keepalive time apart', (t) => {
+  for (const offset of [0, 400, 1000, 1499, 1501, 2000, 2900]) {
+    const c = clock(0)
+    const a = createFsm({ ...LOCAL }, c)
+    const b = createFsm({ localAs: 65002, localId: ip('10.0.0.2'), peerAs: 65001 }, c)
+    for (const f of [a, b]) {
+      f.handle({ type: 'ManualStart' })
+      f.handle({ type: 'Tcp_CR_Acked' })
+    }
+    a.handle({ type: 'BGPOpen', message: peerOpen() })
+    b.handle({ type: 'BGPOpen', message: peerOpen({ asn: 65001, bgpId: ip('10.0.0.1') }) })
+    a.handle({ type: 'KeepAliveMsg' })
+    c.advance(offset)
+    b.handle({ type: 'KeepAliveMsg' })
+    const sends: Record<'a' | 'b', number[]> = { a: [], b: [] }
+    // zero-latency wire: what one sends the other receives at once
+    const deliver = (from: 'a' | 'b', acts: FsmAction[]): void => {
+      if (!sent(acts).some((m) => m.type === 'keepalive')) return
+      sends[from].push(c.now())
+      const to = from === 'a' ? 'b' : 'a'
+      deliver(to, (to === 'a' ? a : b).handle({ type: 'KeepAliveMsg' }))
+    }
+    while (c.now() < 30_000) {
+      const da = a.data().timers.keepalive!
+      const db = b.data().timers.keepalive!
+      c.advance(Math.min(da, db) - c.now())
+      if (da <= db) deliver('a', a.handle({ type: 'KeepaliveTimer_Expires' }))
+      else deliver('b', b.handle({ type: 'KeepaliveTimer_Expires' }))
+    }
+    for (const side of ['a', 'b'] as const) {
+      const gaps = sends[side].slice(1).map((x, i) => x - sends[side][i]!)
+      t.true(gaps.every((g) => g >= 1000 && g <= 3000), `offset ${offset}, ${side}: gaps ${gaps.join(' ')}`)
+      t.is(a.state(), 'Established')
+    }
+    // after the first 6 s every KEEPALIVE of one side goes at the same moment as one of the other
+    const late = (xs: number[]) => xs.filter((x) => x >= 6000)
+    t.deepEqual(late(sends.a), late(sends.b), `offset ${offset}: sends at the same moments`)
+    t.true(late(sends.a).length >= 7 && late(sends.a).length <= 9, `offset ${offset}: ${late(sends.a).length} in 24 s`)
+  }
 })
 
 test('OpenConfirm: keepalive timer sends KEEPALIVE', (t) => {

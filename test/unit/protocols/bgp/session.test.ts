@@ -6,7 +6,7 @@
  * is refused; leave() sends Cease/Administrative Shutdown with an RFC 9003
  * message.
  */
-import { type Socket, connect } from 'node:net'
+import { type Socket, connect, createServer } from 'node:net'
 import { flatCounters } from '../../../../src/agent/agent.js'
 import { createMetrics } from '../../../../src/agent/metrics.js'
 import { dropSummary } from '../../../../src/cli-support/render.js'
@@ -230,6 +230,55 @@ test('hold timer expiry sends NOTIFICATION 4 and withdraws the routes; a strange
   t.deepEqual(f.sink.table(), [])
 })
 
+test('an outgoing session (read through the shared buffer): KEEPALIVEs keep it up past the hold time, split and batched messages are reassembled, silence expires the hold timer', async (t) => {
+  // the peer listens on 127.0.0.4 at the port the source also listens on (127.0.0.1): the source connects out to it
+  const server = createServer()
+  await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.4' }, r))
+  t.teardown(() => server.close())
+  const port = (server.address() as { port: number }).port
+  const accepted = new Promise<Socket>((r) => server.once('connection', r))
+  const ini = ['[fabric]', 'pool = 10.244.0.0/16', 'mode = bgp', '[bgp]', 'hold-time = 3', 'connect-retry-time = 1', '[peer.out]', 'address = 127.0.0.4'].join('\n')
+  const config = loadConfigText(ini)
+  config.bgp.port = port
+  const events: string[] = []
+  const source = new BgpSource({
+    config, self: { name: 'me', address: A('127.0.0.1'), subnet: P('10.244.1.0/24'), interface: 'lo', underlay: P('10.99.0.0/24') },
+    log: eventLog(events, []), stateDir: '/nonexistent', onReady: () => undefined,
+  }, { listenHost: '127.0.0.1' })
+  const sink = new Sink()
+  await source.start(sink)
+  t.teardown(() => source.stop())
+  const peer = new TestPeer(await accepted)
+  t.teardown(() => peer.socket.destroy())
+  await peer.establish('127.0.0.4', 3)
+  t.truthy(await waitFor(() => (source.peers()[0]?.state === 'Established' ? true : undefined)))
+  const ka = encodeMessage({ type: 'keepalive' }, { as4: true })
+  // 5 s of KEEPALIVEs (one, or two in one write) against a 3 s hold time
+  for (let i = 0; i < 10; i++) {
+    peer.raw(i % 2 === 0 ? ka : Buffer.concat([ka, ka]))
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  t.is(source.peers()[0]?.state, 'Established', 'KEEPALIVEs restarted the hold timer')
+  // an UPDATE in two reads, the second with a KEEPALIVE behind it; then one whole UPDATE after a KEEPALIVE
+  const update = (p: string) => encodeMessage({ type: 'update', withdrawn: [], nlri: [P(p)], attributes: [
+    { type: 'origin', origin: 0 }, { type: 'asPath', segments: [] }, { type: 'nextHop', nextHop: A('10.99.0.12') }, { type: 'localPref', localPref: 100 },
+  ] }, { as4: true })
+  const u = update('10.244.2.0/24')
+  peer.raw(u.subarray(0, 10))
+  await new Promise((r) => setTimeout(r, 100))
+  peer.raw(Buffer.concat([u.subarray(10), ka]))
+  await new Promise((r) => setTimeout(r, 100))
+  peer.raw(Buffer.concat([ka, update('10.244.3.0/24')]))
+  t.truthy(await waitFor(() => (sink.table().length === 2 ? true : undefined)), sink.table().join(', '))
+  t.deepEqual(sink.table(), ['10.244.2.0/24 127.0.0.4', '10.244.3.0/24 127.0.0.4'])
+  // KEEPALIVEs from fabric went out every second (a third of the 3 s hold time)
+  const kas = peer.messages.filter((m) => m.type === 'keepalive').length
+  t.true(kas >= 4, `${kas} KEEPALIVEs from fabric in ~5 s`)
+  // silence: hold timer expiry, NOTIFICATION 4/0, routes withdrawn
+  await expectNotification(t, peer, 4, 0, 'hold timer')
+  t.truthy(await waitFor(() => (sink.table().length === 0 ? true : undefined)))
+})
+
 test('leave(): our subnet withdrawn, then Cease/Administrative Shutdown with an RFC 9003 message', async (t) => {
   const f = await startSource(t)
   const good = await TestPeer.connect(f.port, '127.0.0.2')
@@ -346,8 +395,14 @@ test('many reconnects in any order leave no stale prefixes and no growth', async
   const st = f.source.stats()
   t.is(st.prefixes, 0)
   t.is(st.paths, 0)
+  // the source-wide count of connections without OPEN (kept as connections change) matches them one by one
+  const internals = f.source as unknown as { shared: { preOpen: number }; sessions: Map<string, { preOpenCount(): number }> }
+  const counted = [...internals.sessions.values()].reduce((n, x) => n + x.preOpenCount(), 0)
+  t.is(internals.shared.preOpen, counted, 'pre-OPEN count in step with the connections')
+  t.is(counted, 0, 'none left waiting')
   // a last session still works and is alone
   await goodPeer(t, f)
+  t.is(internals.shared.preOpen, 0)
   t.deepEqual(f.sink.table(), ['10.244.2.0/24 127.0.0.2'])
   t.is(f.source.stats().prefixes, 1)
 })
