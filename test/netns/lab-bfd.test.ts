@@ -47,11 +47,7 @@ async function goneFrom(hosts: LabHost[], prefix: string, t0: number): Promise<n
 }
 
 for (const engine of ['fabric', 'bird', 'frr'] as RrEngine[]) {
-  // fabric reflectors: fails until the BGP source gives dynamic neighbours (listen-range) the
-  // [bgp] bfd settings and a BFD session (src/protocols/bgp/source.ts, outside the lab); seen
-  // passing with that change. Then make it test.serial like the others.
-  const define = engine === 'fabric' ? test.serial.failing : test.serial
-  define(`--bfd, ${HOSTS} hosts under two ${engine} reflectors: BFD Up on every session; a crashed agent's subnet ${engine === 'frr' ? 'kept (FRR helper mode)' : 'withdrawn by BFD'} and a dead host's withdrawn long before the hold time; all removed`, async (t) => {
+  test.serial(`--bfd, ${HOSTS} hosts under two ${engine} reflectors: BFD Up on every session; a crashed agent's subnet ${engine === 'frr' ? 'kept (FRR helper mode)' : 'withdrawn by BFD'} and a dead host's withdrawn long before the hold time; all removed`, async (t) => {
     const name = uniqueName(`b${engine[0]}`)
     t.teardown(async () => {
       await labDown(name)

@@ -254,6 +254,20 @@ export class BgpSource implements RouteSource {
     }
   }
 
+  /**
+   * BFD with a neighbour from a listen range ([bgp] bfd*), started with its
+   * session; a neighbour gone before the BFD service was up gets none, one
+   * gone while it was being added has it removed again.
+   */
+  private addDynamicBfd(session: PeerSession): void {
+    const current = (): boolean => this.sessions.get(session.key) === session
+    void (async () => {
+      if (!(await this.ensureBfd()) || !current()) return
+      await this.addBfd(session)
+      if (!current()) await this.removeBfd(session.key)
+    })().catch((e: unknown) => this.ctx.log.error('bfd-session-failed', { peer: session.key, error: e instanceof Error ? e.message : String(e) }))
+  }
+
   private async removeBfd(peer: string): Promise<void> {
     const key = bfdKey(peer)
     if (!this.bfdSessions.delete(key) || !this.bfd) return
@@ -473,8 +487,9 @@ export class BgpSource implements RouteSource {
         const asn = this.bgp.listenRangeAsn ?? this.bgp.asn
         session = this.addSession({
           name: text, address: a.value, acceptAs: (n) => n === asn, passive: true, rrClient: false,
-          maxPrefixes: this.bgp.maxPrefixes, dynamic: true, origin: `listen-range ${formatPrefix(range)}`,
+          maxPrefixes: this.bgp.maxPrefixes, dynamic: true, origin: `listen-range ${formatPrefix(range)}`, bfd: this.bgp.bfd,
         })
+        if (this.bgp.bfd.enabled) this.addDynamicBfd(session)
         // debug (no rate limiter to feed per neighbour): its session-up line (info) names the range too
         this.ctx.log.debug('bgp-dynamic-peer', { peer: text, range: formatPrefix(range), asn })
       }
@@ -531,7 +546,10 @@ export class BgpSource implements RouteSource {
     // a dynamic neighbour disappears with its last connection
     if (s?.isIdleDynamic) {
       setImmediate(() => s.guard('dynamic-peer-gone', () => {
-        if (s.isIdleDynamic && this.sessions.get(address) === s) this.sessions.delete(address)
+        if (s.isIdleDynamic && this.sessions.get(address) === s) {
+          this.sessions.delete(address)
+          void this.removeBfd(address)
+        }
       }))
     }
     this.checkReady()
