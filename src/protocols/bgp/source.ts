@@ -21,7 +21,8 @@ import { type GrTimers, type HelperEndReason, removeRestartMarker, takeRestartMa
 import { type ImportPolicy, createImportPolicy } from './policy.js'
 import { type ImportPolicy6, createImportPolicy6 } from './policy6.js'
 import { type PeerSpec, PeerSession, type SessionDrops, SessionShared, bump, closeWithCease, peerKey } from './session.js'
-import { Speaker, type SpeakerIpv6Options } from './speaker.js'
+import { Speaker } from './speaker.js'
+import type { SpeakerIpv6Options } from './speaker6.js'
 
 export interface BgpSourceOptions {
   /** address to listen on (default all IPv4 addresses of the namespace) */

@@ -25,8 +25,8 @@ import { type Prefix, formatAddress } from '../../net/ipv4.js'
 import { type NextHopScope, NEXT_HOP_PROBLEM_TEXT, nextHopProblem } from '../../net/next-hop.js'
 import type { BestSink } from '../../rib/rib.js'
 import type { Route } from '../../rib/route.js'
-import type { NextHopScope6, Prefix6 } from '../../net/ipv6.js'
-import type { RouteSink, RouteSink6 } from '../../rib/source.js'
+import type { Prefix6 } from '../../net/ipv6.js'
+import type { RouteSink } from '../../rib/source.js'
 import { readReceivedPath, receivedPathProblem } from './as-path.js'
 import { normalizeAs4 } from './codec/attributes.js'
 import { AFI_IPV4, AFI_IPV6, AttrType, CeaseSubcode, SAFI_UNICAST } from './codec/constants.js'
@@ -39,7 +39,7 @@ import { PeerRib, type SpeakerPeer, type StaleMark } from './peer-rib.js'
 import { type Path, forgetUnused, internPath, localPath, pathOf } from './paths.js'
 import type { ImportPolicy, ImportRejection } from './policy.js'
 import type { ImportPolicy6 } from './policy6.js'
-import { type DropReason6, Speaker6 } from './speaker6.js'
+import { type DropReason6, Speaker6, type SpeakerIpv6Options } from './speaker6.js'
 
 /** shortest time between two flushes while UPDATEs keep coming, ms */
 const FLUSH_GAP_MS = 5
@@ -78,23 +78,6 @@ export interface SpeakerOptions {
   readonly deferring?: boolean
   /** a dual-stack host: MP-BGP IPv6 unicast (speaker6.ts) with peers that negotiate it */
   readonly ipv6?: SpeakerIpv6Options
-}
-
-/** The IPv6 side of the speaker (dual-stack host): what speaker6.ts needs besides the IPv4 options. */
-export interface SpeakerIpv6Options {
-  /** our global underlay IPv6 address: the next hop we announce */
-  readonly address6: string
-  /** the underlay interface's link-local address (RFC 2545 second next hop to on-link peers) */
-  readonly linkLocal?: string
-  /** the underlay interface: every IPv6 route learned goes out of it */
-  readonly interface: string
-  /** our subnet6 (undefined: announce nothing, listening only) */
-  readonly ownSubnet6?: Prefix6
-  readonly policy: ImportPolicy6
-  readonly nextHop: NextHopScope6
-  readonly sink6: RouteSink6
-  /** whether a peer shares our underlay link */
-  readonly onLink: (peer: SpeakerPeer) => boolean
 }
 
 /**

@@ -20,7 +20,7 @@ import { AFI_IPV6, HEADER_LENGTH, SAFI_UNICAST } from './codec/constants.js'
 import { maxMessageLength } from './codec/message.js'
 import type { AsPathSegment, MpReach, PathAttribute, UpdateMessage } from './codec/types.js'
 import { chunkPrefixes, makeEndOfRib } from './codec/update.js'
-import { type ExportPolicy, exportedAttributes } from './export-policy.js'
+import { type ExportablePath, type ExportPolicy, exportedAttributes } from './export-policy.js'
 import { comparePaths } from './loc-rib.js'
 import { DEFAULT_LOCAL_PREF, type Origin } from './paths.js'
 import type { PeerRib, SpeakerPeer, StaleMark } from './peer-rib.js'
@@ -51,7 +51,7 @@ interface Attrs6 {
 }
 
 /** One set of IPv6 path attributes from one UPDATE (shared by its prefixes). */
-export interface Path6 {
+export interface Path6 extends ExportablePath {
   /** the peer it was learned from; undefined for our own subnet6 */
   readonly from: PeerRib | undefined
   /** the global next hop as received (RFC 2545: first 16 octets) */
@@ -60,13 +60,6 @@ export interface Path6 {
   readonly linkLocal: string | undefined
   /** what the kernel route uses: the global next hop when it is on underlay6, else the link-local one */
   readonly hop: string
-  readonly origin: Origin
-  readonly segments: readonly AsPathSegment[]
-  readonly med: number | undefined
-  readonly localPref: number
-  readonly originatorId: number | undefined
-  readonly clusterList: readonly number[]
-  readonly transitive: readonly PathAttribute[]
   readonly ibgp: boolean
   readonly asPathLen: number
   readonly neighborAs: number
@@ -103,27 +96,32 @@ export interface Speaker6Log {
   limited(level: 'info' | 'warn' | 'error', event: string, key: string, fields?: Record<string, unknown>): void
 }
 
-export interface Speaker6Options {
-  readonly asn: number
-  readonly routerId: number
-  readonly clusterId: number
-  /** the speaker's export policy (split horizon, reflection rules) */
-  readonly exports: ExportPolicy
+/** The IPv6 side of the speaker (dual-stack host): what speaker6.ts needs besides the IPv4 options. */
+export interface SpeakerIpv6Options {
   /** our global underlay IPv6 address: the next hop we announce */
   readonly address6: string
-  /** the underlay interface's link-local address: the second next hop (RFC 2545) to on-link peers */
+  /** the underlay interface's link-local address (RFC 2545 second next hop to on-link peers) */
   readonly linkLocal?: string
-  /** the underlay interface: the interface of every IPv6 route learned */
+  /** the underlay interface: every IPv6 route learned goes out of it */
   readonly interface: string
-  /** our subnet6, announced to every peer that negotiated IPv6 (undefined: announce nothing) */
+  /** our subnet6 (undefined: announce nothing, listening only) */
   readonly ownSubnet6?: Prefix6
   readonly policy: ImportPolicy6
   /** which next hops are acceptable: underlay6, our own addresses, pool6 */
   readonly nextHop: NextHopScope6
   readonly sink6: RouteSink6
-  readonly log: Speaker6Log
-  /** whether the peer shares our underlay link (then the link-local next hop goes with the global one) */
+  /** whether a peer shares our underlay link (then the link-local next hop goes with the global one) */
   readonly onLink: (peer: SpeakerPeer) => boolean
+}
+
+/** What the IPv6 speaker gets: the IPv6 options plus what it shares with the IPv4 speaker. */
+export interface Speaker6Options extends SpeakerIpv6Options {
+  readonly asn: number
+  readonly routerId: number
+  readonly clusterId: number
+  /** the speaker's export policy (split horizon, reflection rules) */
+  readonly exports: ExportPolicy
+  readonly log: Speaker6Log
   /** the Established peers (the speaker's set) */
   readonly peers: () => Iterable<PeerRib>
   readonly scheduleFlush: () => void
