@@ -26,8 +26,9 @@ import { spawn } from 'node:child_process'
 import { readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { getJson } from '../src/api/client.js'
-import { type LabHost, type LabSpec, agentPids, labDown, labUp, renderLabIni, signalAgent, startAgent, waitAgents } from '../src/lab/lab.js'
+import { type LabHost, type LabSpec, agentPids, labDown, labUp, signalAgent } from '../src/lab/lab.js'
 import { run, sleep, waitFor } from '../src/lab/sh.js'
+import { established, startIdleAgents } from './idle-lab.js'
 
 const args = process.argv.slice(2)
 const seconds = Number(args[args.indexOf('--seconds') + 1] ?? 60) || 60
@@ -138,26 +139,8 @@ function print(title: string, figs: Figures[]): void {
   console.log(`  mean     RSS ${mb(avg('rss'))} (file-backed ${mb(avg('rssFile'))}, private ${mb(avg('uss'))})  CPU ${avg('cpuPct').toFixed(3)}%`)
 }
 
-async function established(h: LabHost): Promise<number> {
-  try {
-    const s = await getJson(h.socket, '/v1/peers', 1000) as { peers?: { state?: string }[] } | { state?: string }[]
-    const list = Array.isArray(s) ? s : s.peers ?? []
-    return list.filter((p) => p.state === 'Established' || p.state === 'up').length
-  } catch {
-    return 0
-  }
-}
-
 async function fabricRun(lab: LabSpec): Promise<void> {
-  // product defaults (the lab's short test timers left out)
-  writeFileSync(lab.config, renderLabIni(lab, ['', '[bgp]', 'asn = 64512']).replace(/^reconcile-interval = .*\n/m, ''))
-  for (const h of lab.hosts) startAgent(lab, h, { logLevel: 'info', extraArgs: joinArgs, env: nodeOptions ? { NODE_OPTIONS: nodeOptions } : undefined })
-  await waitAgents(lab)
-  const up = await waitFor(async () => {
-    for (const h of lab.hosts) if ((await established(h)) < lab.hosts.length - 1) return undefined
-    return true
-  }, 60_000, 250)
-  if (!up) console.warn('warning: not every BGP session came up within 60 s')
+  await startIdleAgents(lab, () => ({ extraArgs: joinArgs, env: nodeOptions ? { NODE_OPTIONS: nodeOptions } : undefined }))
   await sleep(5000)
   const procs = []
   for (const h of lab.hosts) {

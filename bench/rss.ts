@@ -20,11 +20,11 @@
  * Everything runs in namespaces of a lab named rssPID (removed at the end,
  * also on failure); nothing touches the root namespace.
  */
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { getJson } from '../src/api/client.js'
-import { type LabHost, agentPids, labDown, labUp, renderLabIni, signalAgent, startAgent, waitAgents } from '../src/lab/lab.js'
-import { sleep, waitFor } from '../src/lab/sh.js'
+import { agentPids, labDown, labUp, signalAgent } from '../src/lab/lab.js'
+import { sleep } from '../src/lab/sh.js'
+import { established, startIdleAgents } from './idle-lab.js'
 
 const args = process.argv.slice(2)
 const opt = (name: string, dflt: string): string => (args.includes(name) ? args[args.indexOf(name) + 1]! : dflt)
@@ -84,28 +84,11 @@ function smaps(pid: number): { name: string; rss: number; priv: number }[] {
   return [...by].map(([name, e]) => ({ name, ...e })).sort((a, b) => b.rss - a.rss)
 }
 
-async function established(h: LabHost): Promise<number> {
-  try {
-    const s = await getJson(h.socket, '/v1/peers', 1000) as { peers?: { state?: string }[] } | { state?: string }[]
-    const list = Array.isArray(s) ? s : s.peers ?? []
-    return list.filter((p) => p.state === 'Established').length
-  } catch {
-    return 0
-  }
-}
-
 const name = `rss${process.pid % 100000}`
 const lab = await labUp({ name, hosts: 4, mode: 'bgp', start: false })
 try {
-  writeFileSync(lab.config, renderLabIni(lab, ['', '[bgp]', 'asn = 64512']).replace(/^reconcile-interval = .*\n/m, ''))
   const of = (i: number): Variant => variants[i % variants.length]!
-  for (const [i, h] of lab.hosts.entries()) startAgent(lab, h, { logLevel: 'info', extraArgs: of(i).join, env: of(i).env })
-  await waitAgents(lab)
-  const up = await waitFor(async () => {
-    for (const h of lab.hosts) if ((await established(h)) < lab.hosts.length - 1) return undefined
-    return true
-  }, 60_000, 250)
-  if (!up) console.warn('warning: not every BGP session came up within 60 s')
+  await startIdleAgents(lab, (i) => ({ extraArgs: of(i).join, env: of(i).env }))
   console.log(`${lab.hosts.length} agents, ${lab.hosts.length - 1} BGP peers each; idle ${seconds} s ...`)
   const pidsAtStart = await Promise.all(lab.hosts.map(async (h) => (await agentPids(h))[0]!))
   const cpuBefore = pidsAtStart.map((p) => mem(p).cpuS)
