@@ -18,26 +18,18 @@
  * Ctrl-C (with --keep the last one is left up).
  */
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { readFileSync } from 'node:fs'
 import type { Mode } from '../src/config/fabric-config.js'
 import { type LabSpec, type LabUpOptions, type Topology, labDown, labUp } from '../src/lab/lab.js'
 import { labSummary } from '../src/lab/report.js'
 import { routeStats, summaryOk } from '../src/lab/summary.js'
 import { sleep } from '../src/lab/sh.js'
+import { option, repo, useCompiledAgent } from './options.js'
 
-const repo = fileURLToPath(new URL('../', import.meta.url))
-if (!existsSync(`${repo}dist/cli.js`)) {
-  process.stderr.write('bench/lab-status.ts runs the compiled CLI and agents: run `npm run build` first\n')
-  process.exit(2)
-}
-process.env.FABRIC_USE_DIST = '1'
+useCompiledAgent('bench/lab-status.ts', 'the compiled CLI and agents')
 
 const args = process.argv.slice(2)
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt
-}
+const opt = option
 const SIZES = opt('hosts', '10,50,200').split(',').map(Number)
 const RUNS = Number(opt('runs', '5'))
 const MATRIX_RUNS = Number(opt('matrix-runs', '2'))

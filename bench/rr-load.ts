@@ -38,12 +38,10 @@ import { createFramer } from '../src/protocols/bgp/codec/framer.js'
 import { decodeMessage, encodeMessage } from '../src/protocols/bgp/codec/index.js'
 import type { Message } from '../src/protocols/bgp/codec/types.js'
 import { formatAddress } from '../src/net/ipv4.js'
+import { option, useCompiledAgent } from './options.js'
 
 const args = process.argv.slice(2)
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt
-}
+const opt = option
 const N = Number(opt('clients', '1000'))
 const ASN = 64512
 const RR = (10 << 24) | (98 << 16) | 1
@@ -265,10 +263,7 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
 
 if (args.includes('--client-mode')) clientMain()
 else {
-  if (!existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)))) {
-    process.stderr.write('bench/rr-load.ts runs the compiled agent: run `npm run build` first\n')
-    process.exit(2)
-  }
+  useCompiledAgent('bench/rr-load.ts')
   const only = opt('only', '')
   const rows: Figures[] = []
   for (const e of ['fabric', 'bird'] as const) {

@@ -46,26 +46,18 @@
  * Every lab is named scPID-like and removed at the end (also on failure).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
-import { fileURLToPath } from 'node:url'
 import { type LabHost, type LabSpec, agentPids, labDown, labUp, pidsInNamespaces, signalAgent, startAgent, startAgents, waitAgents } from '../src/lab/lab.js'
 import type { RrEngine } from '../src/lab/reflectors.js'
 import { waitConverged } from '../src/lab/report.js'
 import { must, sleep } from '../src/lab/sh.js'
+import { option, useCompiledAgent } from './options.js'
 
-const repo = fileURLToPath(new URL('../', import.meta.url))
-if (!existsSync(`${repo}dist/cli.js`)) {
-  process.stderr.write('bench/scale.ts runs the compiled agent: run `npm run build` first\n')
-  process.exit(2)
-}
-process.env.FABRIC_USE_DIST = '1'
+useCompiledAgent('bench/scale.ts')
 
 const args = process.argv.slice(2)
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt
-}
+const opt = option
 const MESH = Number(opt('mesh', '50'))
 const RR = Number(opt('rr', '200'))
 const ONLY = opt('only', '')
