@@ -1,31 +1,15 @@
-/**
- * fabric against real Docker engines (Debian's docker.io, dockerd 20.10): three
- * lab hosts, one dockerd each inside the host's network namespace, the agent
- * as the privileged host-network container built from containers/Dockerfile.
- * See test/docker/helpers.ts for how the engines are kept apart from this
- * machine's root namespace.
- */
-import { execFileSync } from 'node:child_process'
+
 import { cpSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
 import { getJson } from '../../src/api/client.js'
 import type { StatusResponse } from '../../src/api/types.js'
-import { type DHost, DockerLab, INET_ADDRESS, copyImage, must, run, sleep, tail, waitFor } from './helpers.js'
+import { type DHost, DockerLab, INET_ADDRESS, copyImage, must, run, sleep, tail, waitFor, missingCommands } from './helpers.js'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 const AGENT = 'fabric-test/agent'
 const BUSYBOX = 'fabric-test/busybox'
-
-function have(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** Capability names by number (Docker's spelling), for those a sandbox may lack. */
 const CAP_NAMES = ['CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'LINUX_IMMUTABLE',
@@ -51,7 +35,7 @@ function privilegedArgs(): { args: string[]; note?: string } {
   }
 }
 
-const missing = ['dockerd', 'containerd', 'runc', 'debootstrap', 'busybox', 'nsenter', 'iptables-save'].filter((c) => !have(c))
+const missing = missingCommands(['dockerd', 'containerd', 'runc', 'debootstrap', 'busybox', 'nsenter', 'iptables-save'])
 
 function timed<T>(t: { log: (...a: unknown[]) => void }, what: string, f: () => Promise<T>): Promise<T> {
   const t0 = Date.now()

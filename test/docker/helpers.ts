@@ -11,7 +11,7 @@
  *   PREFIX-hI     host I: eth0 10.99.0.(10+I)/24, its dockerd, the fabric agent container
  *   PREFIX-inet   "the internet": 10.99.0.100/24 on the underlay, no route to the pool
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { must, run, sleep, waitFor } from '../../src/lab/sh.js'
@@ -256,6 +256,18 @@ function removeCgroups(name: string): void {
   }
 }
 
+
+/** The commands of the list this machine does not have (a Docker test is skipped without them). */
+export function missingCommands(cmds: readonly string[]): string[] {
+  return cmds.filter((cmd) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' })
+      return false
+    } catch {
+      return true
+    }
+  })
+}
 
 export function normalizeSave(text: string): string {
   return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.replace(/\s\[\d+:\d+\]$/, '').replace(/^\[\d+:\d+\]\s+/, '')).join('\n')

@@ -15,29 +15,20 @@
  *   pool6      fd00:fab::/48, host I's subnet6 fd00:fab:0:I::/64 (docker0 ::1)
  *   outside    the "internet" namespace, 10.99.0.100 and fd00:99::100, no route to the pools
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
 import { getJson } from '../../src/api/client.js'
 import type { StatusResponse } from '../../src/api/types.js'
-import { type DHost, DockerLab, must, run, sleep, tail, waitFor } from './helpers.js'
+import { type DHost, DockerLab, must, run, sleep, tail, waitFor, missingCommands } from './helpers.js'
 
 const fabricBin = fileURLToPath(new URL('../../bin/fabric.js', import.meta.url))
 const BUSYBOX = 'fabric-test/busybox'
 const INET6 = 'fd00:99::100'
 
-function have(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
-const missing = ['dockerd', 'containerd', 'runc', 'busybox', 'nsenter', 'ip6tables-save'].filter((c) => !have(c))
+const missing = missingCommands(['dockerd', 'containerd', 'runc', 'busybox', 'nsenter', 'ip6tables-save'])
 
 const address6 = (h: DHost): string => `fd00:99::${h.index}`
 const subnet6 = (h: DHost): string => `fd00:fab:0:${h.index}::/64`

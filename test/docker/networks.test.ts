@@ -19,7 +19,7 @@
  *     use kept and reported; once the user removes those, iptables-save equals
  *     the state before join.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { appendFileSync, existsSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -28,23 +28,14 @@ import { getJson } from '../../src/api/client.js'
 import type { StatusResponse } from '../../src/api/types.js'
 import { type Exec, detectIptables } from '../../src/host/iptables.js'
 import { type Container, dropCount, expectedMatrix, matrix, matrixDiff } from '../netns/helpers-networks.js'
-import { type DHost, DockerLab, importBusybox, run, tail, waitFor } from './helpers.js'
+import { type DHost, DockerLab, importBusybox, run, tail, waitFor, missingCommands } from './helpers.js'
 
 const fabricBin = fileURLToPath(new URL('../../bin/fabric.js', import.meta.url))
 const BUSYBOX = 'fabric-test/busybox'
 const NETWORKS = { backend: 245, frontend: 246 } as const
 type Net = keyof typeof NETWORKS
 
-function have(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
-const missing = ['dockerd', 'containerd', 'runc', 'busybox', 'nsenter', 'iptables-save'].filter((c) => !have(c))
+const missing = missingCommands(['dockerd', 'containerd', 'runc', 'busybox', 'nsenter', 'iptables-save'])
 
 const socketOf = (h: DHost): string => join(h.run, 'fabric.sock')
 
