@@ -36,6 +36,7 @@ import {
 import { BgpSource } from '../../../../src/protocols/bgp/source.js'
 import { eventLog } from '../../../helpers/log.js'
 import { A, P } from '../../../helpers/net.js'
+import { waitFor as poll } from '../../../../src/util/process.js'
 
 type GrCap = Extract<Capability, { kind: 'gracefulRestart' }>
 
@@ -145,15 +146,7 @@ class Sink implements RouteSink {
 }
 
 
-async function waitFor<T>(f: () => T | undefined, ms = 5_000): Promise<T | undefined> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = f()
-    if (v !== undefined) return v
-    if (Date.now() > end) return undefined
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+const waitFor = <T,>(f: () => T | undefined, ms = 5_000): Promise<T | undefined> => poll(f, ms, 10)
 const until = async (f: () => boolean, ms = 5_000) => (await waitFor(() => (f() ? true : undefined), ms)) === true
 
 const GR = (o: Partial<GrCap> & { forwarding?: boolean } = {}): GrCap => ({

@@ -17,6 +17,7 @@ import type { RouteSink, RouteSink6 } from '../../../../src/rib/source.js'
 import { BgpSource, peerSpecs } from '../../../../src/protocols/bgp/source.js'
 import { eventLog } from '../../../helpers/log.js'
 import { A, P, P6 } from '../../../helpers/net.js'
+import { waitFor as poll } from '../../../../src/util/process.js'
 
 const base = ['[fabric]', 'pool = 10.244.0.0/16', 'mode = bgp']
 
@@ -63,15 +64,7 @@ class Sink6 implements RouteSink6 {
   withdrawPeer(): number { return 0 }
 }
 
-async function waitFor<T>(f: () => T | undefined, ms = 10_000): Promise<T | undefined> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = f()
-    if (v !== undefined) return v
-    if (Date.now() > end) return undefined
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+const waitFor = <T,>(f: () => T | undefined, ms = 10_000): Promise<T | undefined> => poll(f, ms, 20)
 
 function self(n: number, address6: string | undefined): SelfInfo {
   return {

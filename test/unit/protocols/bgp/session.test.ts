@@ -22,6 +22,7 @@ import type { Message, NotificationMessage } from '../../../../src/protocols/bgp
 import { BgpSource, type BgpSourceOptions } from '../../../../src/protocols/bgp/source.js'
 import { eventLog } from '../../../helpers/log.js'
 import { A, P } from '../../../helpers/net.js'
+import { waitFor as poll } from '../../../../src/util/process.js'
 
 
 class Sink implements RouteSink {
@@ -37,15 +38,7 @@ class Sink implements RouteSink {
 }
 
 
-async function waitFor<T>(f: () => T | undefined, ms = 10_000): Promise<T | undefined> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = f()
-    if (v !== undefined) return v
-    if (Date.now() > end) return undefined
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+const waitFor = <T,>(f: () => T | undefined, ms = 10_000): Promise<T | undefined> => poll(f, ms, 20)
 
 /** A scripted peer: raw socket, decoded messages as they arrive. */
 class TestPeer {

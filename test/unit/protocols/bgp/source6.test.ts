@@ -16,6 +16,7 @@ import type { RouteSink, RouteSink6 } from '../../../../src/rib/source.js'
 import { BgpSource } from '../../../../src/protocols/bgp/source.js'
 import { eventLog } from '../../../helpers/log.js'
 import { A, P, P6 } from '../../../helpers/net.js'
+import { waitFor as poll } from '../../../../src/util/process.js'
 
 class Sink implements RouteSink {
   add(_r: Route): void {}
@@ -35,15 +36,7 @@ class Sink6 implements RouteSink6 {
   table(): string[] { return [...this.routes.values()].map((r) => `${formatPrefix6(r.prefix)} via ${r.nextHop} dev ${r.interface} (${r.peer})`).sort() }
 }
 
-async function waitFor<T>(f: () => T | undefined, ms = 10_000): Promise<T | undefined> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = f()
-    if (v !== undefined) return v
-    if (Date.now() > end) return undefined
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+const waitFor = <T,>(f: () => T | undefined, ms = 10_000): Promise<T | undefined> => poll(f, ms, 20)
 
 interface Host { source: BgpSource; sink6: Sink6; events: string[]; ready: () => boolean }
 
