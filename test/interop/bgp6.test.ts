@@ -25,7 +25,7 @@ import type { RouteRow } from '../../src/api/types.js'
 import { type LabHost, type LabSpec, startAgentArgs, waitAgents } from '../../src/lab/lab.js'
 import { run, waitFor } from '../../src/lab/sh.js'
 import { ip, routesIn, withLab } from '../netns/helpers.js'
-import { type Daemon, daemonsAvailable, runBird, runFrr } from './helpers-bgp.js'
+import { type Daemon, daemonsAvailable, runBird, runFrr, waitDaemonRoutes } from './helpers-bgp.js'
 
 const ASN = 64512
 const POOL6 = 'fd00:fab::/48'
@@ -174,15 +174,6 @@ async function startFrr6(t: ExecutionContext, h: LabHost, asn: number, neighbors
   })
 }
 
-async function waitDaemon6(d: Daemon, expected: string[], timeoutMs = 30_000): Promise<string[]> {
-  let last: string[] = []
-  await waitFor(async () => {
-    last = await d.kernelRoutes()
-    return JSON.stringify(last) === JSON.stringify([...expected].sort()) ? true : undefined
-  }, timeoutMs, 200)
-  return last
-}
-
 const LAB = { hosts: 2, mode: 'bgp' as const, start: false }
 
 // ---------------------------------------------------------------- scenarios
@@ -217,7 +208,7 @@ for (const kind of ['bird', 'frr'] as const) {
     else t.regex(await d.cli(`show bgp ipv6 unicast ${subnet6(h1)}`), /localpref 100/)
     // the speaker leaves: the daemon drops fabric's subnet6, fabric's kernel keeps its route (FIB sync stopped first)
     await f.leave()
-    t.deepEqual(await waitDaemon6(d, [], 15_000), [], `${kind} dropped fabric's subnet6`)
+    t.deepEqual(await waitDaemonRoutes(d, [], 15_000), [], `${kind} dropped fabric's subnet6`)
     t.deepEqual(await routes6(h1.ns, '233'), [`${subnet6(h2)} via ${addr6(h2)} dev eth0`], 'the harness leaves its kernel route')
   })
 
