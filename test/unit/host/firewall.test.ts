@@ -1,7 +1,8 @@
 import test from 'ava'
 import { FORWARD_CHAIN, POSTROUTING_CHAIN, desiredChains, directRoutingDrops, forwardParent, planApply, planRemove } from '../../../src/host/firewall.js'
-import { type Saved, chooseBackend, detectIptables, parseSave, rulesOf } from '../../../src/host/iptables.js'
+import { chooseBackend, detectIptables, parseSave, rulesOf } from '../../../src/host/iptables.js'
 import { P } from '../../helpers/net.js'
+import { applyScript, clone, render } from './restore-sim.js'
 
 const spec = { pool: P('10.244.0.0/16'), local: P('10.244.2.0/24'), masquerade: true }
 
@@ -40,51 +41,6 @@ COMMIT
 -A DOCKER -i docker0 -j RETURN
 COMMIT
 `
-
-/** Applies a restore script (the subset fabric writes) to a parsed save, like iptables-restore --noflush. */
-function applyScript(saved: Saved, script: string): Saved {
-  let table = ''
-  for (const line of script.split('\n')) {
-    if (line.startsWith('*')) {
-      table = line.slice(1)
-      if (!saved.has(table)) saved.set(table, { chains: new Map(), rules: new Map() })
-      continue
-    }
-    const t = saved.get(table)!
-    if (line === 'COMMIT' || line === '') continue
-    let m: RegExpExecArray | null
-    if ((m = /^:(\S+) /.exec(line))) {
-      t.chains.set(m[1]!, { policy: '-' })
-      t.rules.set(m[1]!, [])
-    } else if ((m = /^-F (\S+)$/.exec(line))) t.rules.set(m[1]!, [])
-    else if ((m = /^-X (\S+)$/.exec(line))) {
-      t.chains.delete(m[1]!)
-      t.rules.delete(m[1]!)
-    } else if ((m = /^-A (\S+) (.*)$/.exec(line))) t.rules.get(m[1]!)!.push(m[2]!)
-    else if ((m = /^-I (\S+) 1 (.*)$/.exec(line))) t.rules.get(m[1]!)!.unshift(m[2]!)
-    else if ((m = /^-D (\S+) (.*)$/.exec(line))) {
-      const rules = t.rules.get(m[1]!)!
-      const i = rules.indexOf(m[2]!)
-      if (i < 0) throw new Error(`-D of a missing rule: ${line}`)
-      rules.splice(i, 1)
-    } else throw new Error(`unexpected line ${line}`)
-  }
-  return saved
-}
-
-function clone(s: Saved): Saved {
-  return parseSave(render(s))
-}
-function render(s: Saved): string {
-  let out = ''
-  for (const [name, t] of s) {
-    out += `*${name}\n`
-    for (const [c, { policy }] of t.chains) out += `:${c} ${policy} [0:0]\n`
-    for (const [c, rules] of t.rules) for (const r of rules) out += `-A ${c} ${r}\n`
-    out += 'COMMIT\n'
-  }
-  return out
-}
 
 test('parseSave: chains, policies, rules in order; counters and comments ignored', (t) => {
   const s = parseSave(DOCKER_20)
