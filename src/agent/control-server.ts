@@ -143,6 +143,8 @@ export class ControlServer {
           }
           head = r.head
           bodyAt = r.length
+          // a client that waits for leave to send its body (curl does for larger ones, RFC 9110 10.1.1)
+          if (head.contentLength > buf.length - bodyAt && head.headers.get('expect')?.toLowerCase() === '100-continue') socket.write('HTTP/1.1 100 Continue\r\n\r\n')
         }
         if (buf.length - bodyAt < head.contentLength) return
         stopReading()

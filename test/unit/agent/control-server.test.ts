@@ -221,3 +221,19 @@ test('/v1/events streams NDJSON until the client closes; closing unsubscribes; c
   await until(() => events.status().subscribers === 0)
   t.is(events.status().subscribers, 0)
 })
+
+test('expect: 100-continue is answered with 100 before the body is sent, then the answer', async (t) => {
+  const { socket } = await serve(t)
+  const answer = await new Promise<string>((resolve, reject) => {
+    const s = connect(socket)
+    let out = ''
+    s.on('data', (d) => {
+      out += d.toString()
+      if (out === 'HTTP/1.1 100 Continue\r\n\r\n') s.write('{}')
+    })
+    s.on('end', () => resolve(out))
+    s.on('error', reject)
+    s.write('POST /v1/leave HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nexpect: 100-continue\r\n\r\n')
+  })
+  t.true(answer.startsWith('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n'), answer.slice(0, 80))
+})
