@@ -80,6 +80,15 @@ const isTarget = (s: string): boolean => {
   return true
 }
 
+/** `s` from `from` without optional whitespace (SP, HTAB) at either end; linear, no regular expression */
+function trimOws(s: string, from: number): string {
+  let a = from
+  let b = s.length
+  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++
+  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--
+  return s.slice(a, b)
+}
+
 const fail = (status: number, error: string): HeadResult => ({ kind: 'error', status, error })
 const quote = (s: string): string => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}...` : s)
 
@@ -129,7 +138,7 @@ export function parseRequestHead(buf: Uint8Array, limits: HeadLimits = DEFAULT_L
     const name = line.slice(0, colon)
     // no whitespace between name and colon (RFC 9112 5.1: MUST reject)
     if (!isToken(name)) return fail(400, `bad header name ${quote(name)}`)
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '')
+    const value = trimOws(line, colon + 1)
     if (!isFieldValue(value)) return fail(400, `bad value of header ${quote(name)}: control characters`)
     const key = name.toLowerCase()
     const had = headers.get(key)

@@ -118,6 +118,16 @@ test('random bytes and mutations of a valid head never throw and give only the k
   t.pass()
 })
 
+test('optional whitespace (SP, HTAB) around a value is trimmed, inside it kept; a value of only whitespace is empty', (t) => {
+  const spaces = ' \t'.repeat(2000)
+  const limits = { ...DEFAULT_LIMITS, maxHead: 16384 }
+  const r = parseRequestHead(Buffer.from(`GET / HTTP/1.1\r\nhost: x\r\nx:${spaces}a${spaces}b${spaces}\r\n\r\n`, 'latin1'), limits)
+  t.like(r, { kind: 'ok' })
+  if (r.kind === 'ok') t.is(r.head.headers.get('x'), `a${spaces}b`)
+  const empty = parseRequestHead(Buffer.from(`GET / HTTP/1.1\r\nhost: x\r\nx:${spaces}\r\n\r\n`, 'latin1'), limits)
+  t.is(empty.kind === 'ok' ? empty.head.headers.get('x') : empty.kind, '')
+})
+
 test('responseHead: status line with its reason, fields, empty line', (t) => {
   t.is(responseHead(413, [['content-length', 0], ['connection', 'close']]), 'HTTP/1.1 413 Content Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n')
 })
