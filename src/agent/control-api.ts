@@ -27,7 +27,7 @@ export function controlApi(agent: AgentApi): Map<string, Handler> {
     [API.status, async () => json(await agent.status())],
     [API.routes, async () => json(await agent.routes())],
     [API.peers, () => json(agent.peers())],
-    [`POST ${API.leave}`, async ({ body, res }) => {
+    [`POST ${API.leave}`, async ({ body }) => {
       const request = parseLeaveRequest(body)
       if (!request.ok) return json({ error: `POST ${API.leave}: ${request.error}` }, 400)
       if (leaving) return json({ error: 'this host is already leaving the fabric' }, 409)
@@ -35,16 +35,16 @@ export function controlApi(agent: AgentApi): Map<string, Handler> {
       const result = await agent.leave()
       // exit a moment after answering: the client (maybe `fabric leave` in this
       // very container, which stops with the agent) must get to print and exit first
-      res.once('finish', () => setTimeout(() => agent.afterLeave(), 1500))
-      return json(result)
+      return { status: 200, body: result, sent: () => setTimeout(() => agent.afterLeave(), 1500) }
     }],
-    [API.events, ({ req, res }) => {
+    [API.events, () => {
       const hub = agent.events
       if (!hub) return json({ error: 'events are not available' }, 503)
-      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
-      const off = hub.stream(res, { time: isoTime(), level: 'info', event: 'stream-start', host: agent.hostName })
-      req.on('close', off)
-      return { streaming: true }
+      return {
+        status: 200,
+        // the stream ends when the client closes the connection (hub.stream unsubscribes on close)
+        stream: { contentType: 'application/x-ndjson', start: (out) => void hub.stream(out, { time: isoTime(), level: 'info', event: 'stream-start', host: agent.hostName }) },
+      }
     }],
   ])
 }

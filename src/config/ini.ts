@@ -6,8 +6,13 @@
  * is decoded by conf-cfg-ini, and the wrapper checks what it made of it
  * (a section header or `key = value`, nothing else), keeping the line number.
  */
-import ConfCfgIni from 'conf-cfg-ini'
+import type ConfCfgIniClass from 'conf-cfg-ini'
+import { requireCjs } from '../util/cjs.js'
 import { ConfigError } from './errors.js'
+
+// the CommonJS package through require, not an ESM import (util/cjs.ts)
+const ConfCfgIni = requireCjs('conf-cfg-ini') as typeof ConfCfgIniClass
+type ConfCfgIni = ConfCfgIniClass
 
 export interface IniEntry {
   value: string

@@ -12,12 +12,15 @@
  * fabric's own repairs are changes too: each is followed by one more check,
  * which finds nothing to do.
  */
-import { RawNetlinkSocket } from 'netlink/dist/raw.js'
+import { requireCjs } from '../util/cjs.js'
 import type { Logger } from '../core/log.js'
 import type { Backend } from './iptables.js'
 
 export const NETLINK_NETFILTER = 12
 export const NFNLGRP_NFTABLES = 7
+// the CommonJS package through require, not an ESM import (util/cjs.ts)
+const { RawNetlinkSocket } = requireCjs('netlink/dist/raw.js') as typeof import('netlink/dist/raw.js')
+
 export const NFNL_SUBSYS_NFTABLES = 10
 /** the last message of every nf_tables transaction (a new ruleset generation) */
 export const NFT_MSG_NEWGEN = 15

@@ -7,8 +7,8 @@
  * uses. The choice is persisted in the state dir (ipam.json) and kept across
  * restarts as long as it is still valid and free.
  */
-import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { containsPrefix, formatAddress, formatPrefix, overlaps, parsePrefix, type Prefix, prefix } from '../net/ipv4.js'
@@ -54,6 +54,8 @@ export function pickSubnet(input: PickInput): PickResult {
 
 /** A slot in [0, count) from the identity's SHA-256. */
 export function hashSlot(identity: string, count: number): number {
+  // node:crypto is loaded here, on first use: an agent whose subnet is configured or persisted never holds it (~0.7 MB)
+  const { createHash } = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
   const h = createHash('sha256').update(identity).digest()
   // 48 bits are plenty for any pool (at most 2^22 /30s in a /8)
   const n = h.readUIntBE(0, 6)

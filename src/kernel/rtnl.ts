@@ -6,7 +6,8 @@
  * thousands per second with one process and no `ip` children.
  */
 import { endianness } from 'node:os'
-import { RawNetlinkSocket } from 'netlink/dist/raw.js'
+import type { RawNetlinkSocket as NetlinkSocket } from 'netlink/dist/raw.js'
+import { requireCjs } from '../util/cjs.js'
 import type { Result } from '../util/result.js'
 import { parseIpv6 } from '../net/ipv6.js'
 import { type Connected, type Connected6, connectedNetworks, connectedNetworks6 } from './connected.js'
@@ -20,6 +21,10 @@ import {
   encodeRouteRaw, route6EncodingLength, routeRawEncodingLength,
 } from './rtnl-codec.js'
 import { MAIN_TABLE, type KernelRoute, type KernelRoute6 } from './types.js'
+
+// the CommonJS package through require, not an ESM import (util/cjs.ts)
+const { RawNetlinkSocket } = requireCjs('netlink/dist/raw.js') as typeof import('netlink/dist/raw.js')
+type RawNetlinkSocket = NetlinkSocket
 
 const NETLINK_ROUTE = 0
 const LE = endianness() === 'LE'
