@@ -3,7 +3,7 @@
  *
  * A 4-host BGP lab (full mesh: 3 peers per agent), compiled agents as the
  * image runs them, product defaults (hold 9 s, keepalive 3 s, reconcile 5 s,
- * firewall on, log level info). Once all sessions are up it waits a few
+ * firewall on, log level info). Once all sessions are up (and the settle window, below) it waits a few
  * seconds, then measures each agent over --seconds (default 60):
  *   - RSS (VmRSS) at the end, and the peak (VmHWM); of the RSS, the
  *     file-backed part (RssFile: mostly the node binary's pages, shared with
@@ -17,7 +17,12 @@
  * Then, with --bird (default on), the same for BIRD 2 in the same lab shape
  * (4 namespaces, full mesh iBGP, device + direct + kernel protocols).
  *
- *   npm run build && FABRIC_USE_DIST=1 node --import tsx bench/idle.ts [--seconds 60] [--no-bird] [--join "ARGS"] [--node-options "..."]
+ * The first --settle seconds (default 90) after the sessions are up are
+ * measured and printed apart, before the idle window: an agent that has just
+ * started is still settling (V8's memory reducer runs a few full GCs once
+ * the start-up allocations stop; the first functions get optimized).
+ *
+ *   npm run build && FABRIC_USE_DIST=1 node --import tsx bench/idle.ts [--seconds 60] [--settle 90] [--no-bird] [--join "ARGS"] [--node-options "..."]
  *
  * Everything runs in namespaces of a lab named idlPID (removed at the end,
  * also on failure); nothing touches the root namespace.
@@ -32,6 +37,8 @@ import { established, startIdleAgents } from './idle-lab.js'
 
 const args = process.argv.slice(2)
 const seconds = Number(args[args.indexOf('--seconds') + 1] ?? 60) || 60
+/** seconds measured first, right after the sessions are up (start-up tail: V8's memory reducer, first optimizations), reported on their own */
+const settle = args.includes('--settle') ? Number(args[args.indexOf('--settle') + 1]) : 90
 const withBird = !args.includes('--no-bird')
 const CLK_TCK = 100
 /** extra `fabric join` arguments and [fabric]/[bgp] lines, for experiments (e.g. --join "--no-firewall") */
@@ -103,11 +110,11 @@ function uss(pid: number): number {
 }
 
 /** Measures the processes for `seconds`; `extra` gives a per-process note at the end. */
-async function measure(procs: { name: string; pid: number }[], extraOf: (i: number) => Promise<string>): Promise<Figures[]> {
+async function measure(procs: { name: string; pid: number }[], extraOf: (i: number) => Promise<string>, secs = seconds): Promise<Figures[]> {
   const before = procs.map((p) => stat(p.pid))
   const seen = procs.map(() => new Set<number>())
   const t0 = process.hrtime.bigint()
-  const end = Date.now() + seconds * 1000
+  const end = Date.now() + secs * 1000
   while (Date.now() < end) {
     for (let i = 0; i < procs.length; i++) descendants(procs[i]!.pid, seen[i]!)
     await sleep(20)
@@ -128,6 +135,16 @@ async function measure(procs: { name: string; pid: number }[], extraOf: (i: numb
   return out
 }
 
+const mean = (figs: Figures[], k: 'rss' | 'rssFile' | 'uss' | 'cpuPct') => figs.reduce((s, f) => s + f[k], 0) / figs.length
+
+/** The first `settle` seconds after the sessions are up, measured and printed on their own (the idle window comes after). */
+async function settleWindow(what: string, procs: { name: string; pid: number }[]): Promise<void> {
+  if (!(settle > 0)) return
+  console.log(`${what}: first ${settle} s after the sessions are up (start-up tail), measured apart ...`)
+  const figs = await measure(procs, async () => '', settle)
+  console.log(`  CPU per process ${figs.map((f) => `${f.cpuPct.toFixed(3)}%`).join(' ')}  mean ${mean(figs, 'cpuPct').toFixed(3)}%  (RSS mean ${mb(mean(figs, 'rss'))})`)
+}
+
 const mb = (b: number) => `${(b / 1048576).toFixed(1)} MB`
 
 function print(title: string, figs: Figures[]): void {
@@ -135,7 +152,7 @@ function print(title: string, figs: Figures[]): void {
   for (const f of figs) {
     console.log(`  ${f.name.padEnd(8)} RSS ${mb(f.rss).padStart(8)} (peak ${mb(f.hwm)}; file-backed ${mb(f.rssFile)}, private ${mb(f.uss)})  CPU ${f.cpuPct.toFixed(3)}% of a core (own ${f.ownPct.toFixed(3)}%, children ${f.childPct.toFixed(3)}%)  children seen ${f.children}${f.extra ? `  ${f.extra}` : ''}`)
   }
-  const avg = (k: 'rss' | 'rssFile' | 'uss' | 'cpuPct') => figs.reduce((s, f) => s + f[k], 0) / figs.length
+  const avg = (k: 'rss' | 'rssFile' | 'uss' | 'cpuPct') => mean(figs, k)
   console.log(`  mean     RSS ${mb(avg('rss'))} (file-backed ${mb(avg('rssFile'))}, private ${mb(avg('uss'))})  CPU ${avg('cpuPct').toFixed(3)}%`)
 }
 
@@ -148,6 +165,7 @@ async function fabricRun(lab: LabSpec): Promise<void> {
     if (!pid) throw new Error(`no agent pid for ${h.name}`)
     procs.push({ name: h.name, pid })
   }
+  await settleWindow('fabric', procs)
   const checksBefore = await Promise.all(lab.hosts.map(fwChecks))
   console.log(`fabric: ${lab.hosts.length} agents (${process.env.FABRIC_USE_DIST === '1' ? 'compiled dist/' : 'src via tsx'}), ${lab.hosts.length - 1} BGP peers each, idle${joinArgs.length ? ` (join ${joinArgs.join(' ')})` : ''}; measuring ${seconds} s ...`)
   const figs = await measure(procs, async (i) => {
@@ -207,6 +225,7 @@ async function birdRun(lab: LabSpec): Promise<void> {
     return true
   }, 60_000, 250)
   await sleep(5000)
+  await settleWindow('BIRD 2', procs)
   console.log(`BIRD 2: ${lab.hosts.length} daemons, same lab, ${lab.hosts.length - 1} iBGP peers each (hold 9, keepalive 3, kernel scan 5 s); measuring ${seconds} s ...`)
   const figs = await measure(procs, async (i) => `sessions up ${await birdUp(lab.hosts[i]!)}`)
   print('BIRD 2', figs)
