@@ -221,6 +221,12 @@ class Connection {
   /** the duration each running timer was started with */
   private readonly timerMs = new Map<TimerName, number>()
   ctx: CodecContext = { as4: false }
+  /**
+   * While one read is handled before Established: what it makes us send,
+   * written as one piece at its end (the peer's OPEN and KEEPALIVE read
+   * together: our KEEPALIVE, the table and End-of-RIB in one write).
+   */
+  private gathered: Buffer[] | undefined
   discarded = false
   /** an internal error is being handled: a second one abandons the connection */
   failing = false
@@ -339,11 +345,14 @@ class Connection {
   write(messages: readonly Message[]): void {
     const s = this.socket
     if (!s || s.destroyed || !s.writable) return
+    const gathered = this.gathered
+    if (gathered) {
+      for (const m of messages) gathered.push(this.encode(m))
+      return
+    }
     if (messages.length === 1) {
       // one message (a KEEPALIVE, mostly: the same 19 octets every time): one write
-      const m = messages[0]!
-      const shared = this.session.opts.shared
-      s.write(m.type === 'keepalive' ? KEEPALIVE_BYTES : m.type === 'open' && shared ? shared.openBytes(m) : encodeMessage(m, this.ctx))
+      s.write(this.encode(messages[0]!))
       return
     }
     // many small messages (a reflector's UPDATEs carry one prefix each) go out as few writes of up to 64 KiB
@@ -360,6 +369,21 @@ class Connection {
       }
     }
     if (parts.length > 0) s.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts, size))
+  }
+
+  private encode(m: Message): Buffer {
+    const shared = this.session.opts.shared
+    return m.type === 'keepalive' ? KEEPALIVE_BYTES : m.type === 'open' && shared ? shared.openBytes(m) : encodeMessage(m, this.ctx)
+  }
+
+  /** Writes what was gathered while a read was handled (one write), and stops gathering. */
+  private flushGathered(): void {
+    const g = this.gathered
+    if (!g) return
+    this.gathered = undefined
+    const s = this.socket
+    if (g.length === 0 || !s || s.destroyed || !s.writable) return
+    s.write(g.length === 1 ? g[0]! : Buffer.concat(g))
   }
 
   private connectOut(): void {
@@ -409,6 +433,8 @@ class Connection {
   /** Bytes read from socket s: buf[0, len), valid only during this call (a shared read buffer). */
   private onRead(s: Socket, buf: Uint8Array, len: number): void {
     if (this.socket !== s) return
+    // a session coming up: the answers to this read go out together
+    if (this.state !== 'Established') this.gathered = []
     try {
       // the steady state of an idle session: whole KEEPALIVEs, nothing half-read; no framer, no decode
       if (this.framer.buffered() === 0 && onlyKeepalives(buf, len)) {
@@ -421,6 +447,8 @@ class Connection {
       this.onData(Buffer.isBuffer(buf) && buf.length === len ? buf : Buffer.from(buf.buffer, buf.byteOffset, len))
     } catch (e) {
       this.session.internalError(this, e)
+    } finally {
+      this.flushGathered()
     }
   }
 
@@ -455,6 +483,8 @@ class Connection {
 
   /** Closes the socket after pending writes (a NOTIFICATION) are flushed. */
   private drop(): void {
+    // what this read made us send (a NOTIFICATION) goes before the close
+    this.flushGathered()
     const s = this.socket
     if (!s) return
     this.socket = undefined
