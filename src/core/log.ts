@@ -165,7 +165,7 @@ export function createLogger(opts: LoggerOptions): Logger {
     process.on('uncaughtExceptionMonitor', () => buffer.flush())
   }
   const write = buffer ? (line: string) => buffer.write(line) : (line: string) => { stream.write(line) }
-  const time = lastTime()
+  const json = jsonFormatter()
   const make = (bound: Record<string, unknown>): Logger => {
     const hasBound = Object.keys(bound).length > 0
     const log = (level: Level, event: string, fields: Record<string, unknown> = {}): void => {
@@ -175,7 +175,7 @@ export function createLogger(opts: LoggerOptions): Logger {
       const all = hasBound ? { ...bound, ...fields } : fields
       opts.tap?.(level, event, all)
       if (rank < min) return
-      write(human ? humanLine(level, event, all) : jsonLine(level, event, all, Date.now(), time))
+      write(human ? humanLine(level, event, all) : json(level, event, all, Date.now()))
     }
     return {
       log,
@@ -195,16 +195,32 @@ export function createLogger(opts: LoggerOptions): Logger {
   return make({})
 }
 
-/** isoTime with the last answer kept: a burst of lines logs many in the same millisecond. */
-function lastTime(): (ms: number) => string {
+/** most field names and event names a logger keeps quoted */
+const KEYS_KEPT = 1024
+
+/**
+ * jsonLine for one logger, with what repeats kept: the time text of the last
+ * millisecond (a burst logs many lines in one) and the quoted field and
+ * event names (the same few dozen from the code).
+ */
+function jsonFormatter(): (level: Level, event: string, fields: Record<string, unknown>, time: number) => string {
   let at = Number.NaN
   let text = ''
-  return (ms) => {
-    if (ms !== at) {
-      text = isoTime(ms)
-      at = ms
+  const quoted = new Map<string, string>()
+  const quote = (k: string): string => {
+    let q = quoted.get(k)
+    if (q === undefined) {
+      q = JSON.stringify(k)
+      if (quoted.size < KEYS_KEPT) quoted.set(k, q)
     }
-    return text
+    return q
+  }
+  return (level, event, fields, time) => {
+    if (time !== at) {
+      text = isoTime(time)
+      at = time
+    }
+    return formatJson(level, event, fields, text, quote)
   }
 }
 
@@ -212,14 +228,18 @@ function lastTime(): (ms: number) => string {
 export const LEVEL_NUMBERS: Record<Level, number> = { debug: 20, info: 30, warn: 40, error: 50 }
 
 /** One JSON line: level, time, pid, the fields in order, then the event name. */
-export function jsonLine(level: Level, event: string, fields: Record<string, unknown>, time: number = Date.now(), iso: (ms: number) => string = isoTime): string {
+export function jsonLine(level: Level, event: string, fields: Record<string, unknown>, time: number = Date.now()): string {
+  return formatJson(level, event, fields, isoTime(time), JSON.stringify)
+}
+
+function formatJson(level: Level, event: string, fields: Record<string, unknown>, time: string, quote: (s: string) => string): string {
   let body = ''
   for (const k in fields) {
     const v = fields[k]
     if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue
-    body += `,${JSON.stringify(k)}:${jsonValue(v)}`
+    body += `,${quote(k)}:${jsonValue(v)}`
   }
-  return `{"level":${LEVEL_NUMBERS[level]},"time":"${iso(time)}","pid":${process.pid}${body},"event":${JSON.stringify(event)}}\n`
+  return `{"level":${LEVEL_NUMBERS[level]},"time":"${time}","pid":${process.pid}${body},"event":${quote(event)}}\n`
 }
 
 /** A field's value as JSON; never throws (bigint as a number string, Error as its message, a cycle as "[Circular]"). */
