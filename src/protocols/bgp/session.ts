@@ -241,13 +241,13 @@ class Connection {
     this.fsm = createFsm({
       localAs: o.localAs,
       localId: o.routerId,
-      ...(s.asn !== undefined ? { peerAs: s.asn } : {}),
-      ...(s.acceptAs ? { acceptPeerAs: s.acceptAs } : {}),
+      peerAs: s.asn,
+      acceptPeerAs: s.acceptAs,
       holdTime: o.holdTime,
       keepaliveTime: o.keepaliveTime,
       connectRetryTime: o.connectRetryTime,
-      // an accepted connection is unauthenticated until its OPEN: a short wait for it
-      ...(initiator === 'remote' ? { largeHoldTime: o.preOpenTimeout ?? PRE_OPEN_TIMEOUT_S } : {}),
+      // an accepted connection is unauthenticated until its OPEN: a short wait for it (ours: the default)
+      largeHoldTime: initiator === 'remote' ? (o.preOpenTimeout ?? PRE_OPEN_TIMEOUT_S) : undefined,
       // an accepted connection never restarts itself; ours retries every connect-retry-time (backing off up to 8x)
       idleHoldTime: initiator === 'remote' ? 0 : o.connectRetryTime,
       passive: initiator === 'remote' || s.passive,
@@ -653,7 +653,11 @@ export class PeerSession {
   }
 
   connections(): Connection[] {
-    return [...(this.out ? [this.out] : []), ...this.incoming]
+    const out = this.out
+    if (!out) return this.incoming.slice()
+    const all = [out]
+    for (const c of this.incoming) all.push(c)
+    return all
   }
 
   /** Sockets not yet closed (stop waits for them so the NOTIFICATION goes out). */
@@ -820,7 +824,7 @@ export class PeerSession {
     }
     this.log.info('session-up', {
       peer: this.key, name: this.spec.name, asn: n.peerAs, type: n.ibgp ? 'ibgp' : 'ebgp', routerId: formatAddress(n.peerId),
-      holdTime: n.holdTime, connection: c.initiator === 'local' ? 'outgoing' : 'incoming', ...(this.spec.dynamic ? { origin: this.spec.origin } : {}),
+      holdTime: n.holdTime, connection: c.initiator === 'local' ? 'outgoing' : 'incoming', origin: this.spec.dynamic ? this.spec.origin : undefined,
     })
     this.rib = this.resumeOrUp(peer)
     this.refreshView()
@@ -1023,7 +1027,10 @@ export class PeerSession {
   private refreshView(): void {
     let best: FsmStateName = this.spec.passive || this.spec.dynamic ? 'Active' : 'Idle'
     if (this.stopped) best = 'Idle'
-    for (const c of this.connections()) if (!c.discarded && STATE_RANK[c.state] > STATE_RANK[best]) best = c.state
+    // (no array of the connections: this runs on every state change of every session)
+    const out = this.out
+    if (out && !out.discarded && STATE_RANK[out.state] > STATE_RANK[best]) best = out.state
+    for (const c of this.incoming) if (!c.discarded && STATE_RANK[c.state] > STATE_RANK[best]) best = c.state
     if (this.current && !this.current.discarded) best = this.current.state
     this.setView(best)
   }
