@@ -11,11 +11,12 @@
  * To stdout (the agent's log), lines are gathered and written together:
  * a reflector bringing up a thousand sessions logs a thousand session-up
  * lines in a second, and stdout to a file is a synchronous write(2) per
- * write. The lines of one turn of the event loop go out in one write at its
- * end (setImmediate), at once when 64 KiB are waiting, and synchronously
+ * write. A line after a quiet spell goes out at the end of its turn of the
+ * event loop (setImmediate); while lines keep coming, at most one write per
+ * LOG_FLUSH_GAP_MS (10 ms) or when 64 KiB are waiting; and synchronously
  * when the process exits (process.exit, the loop ending, a signal handler
  * that exits) or before an uncaught exception is reported. Order is kept;
- * a SIGKILL loses at most the lines of the turn it interrupts.
+ * a SIGKILL loses at most the last 10 ms of lines.
  */
 import { isoTime } from '../util/time.js'
 
@@ -104,21 +105,33 @@ export interface LoggerOptions {
 
 /** lines waiting in a buffered logger beyond this are written at once */
 export const LOG_BUFFER_BYTES = 64 * 1024
+/** while lines keep coming, a buffered logger writes at most once per this many ms */
+export const LOG_FLUSH_GAP_MS = 10
+
+/** Runs fn after ms (0: at the end of this turn of the event loop); never keeps the process alive. */
+function laterUnref(fn: () => void, ms: number): void {
+  if (ms <= 0) setImmediate(fn).unref()
+  else setTimeout(fn, ms).unref()
+}
 
 /**
  * The lines a buffered logger has not written yet, in order. One write per
- * flush; a flush is scheduled for the end of the current turn of the event
- * loop when the first line comes in, and happens at once past maxBytes.
+ * flush. When the first line comes in, a flush is scheduled: at the end of
+ * the current turn of the event loop after a quiet spell, else gapMs after
+ * the last write; past maxBytes it happens at once.
  */
 export class LineBuffer {
   private text = ''
   private scheduled = false
+  private lastWrite = Number.NEGATIVE_INFINITY
   private readonly flushNow = (): void => this.flush()
 
   constructor(
     private readonly stream: NodeJS.WritableStream,
     private readonly maxBytes = LOG_BUFFER_BYTES,
-    private readonly schedule: (fn: () => void) => void = (fn) => { setImmediate(fn).unref() },
+    private readonly schedule: (fn: () => void, ms: number) => void = laterUnref,
+    private readonly gapMs = LOG_FLUSH_GAP_MS,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   write(line: string): void {
@@ -126,7 +139,7 @@ export class LineBuffer {
     if (this.text.length >= this.maxBytes) this.flush()
     else if (!this.scheduled) {
       this.scheduled = true
-      this.schedule(this.flushNow)
+      this.schedule(this.flushNow, Math.max(0, this.lastWrite + this.gapMs - this.now()))
     }
   }
 
@@ -136,6 +149,7 @@ export class LineBuffer {
     const t = this.text
     if (t === '') return
     this.text = ''
+    this.lastWrite = this.now()
     try {
       this.stream.write(t)
     } catch {

@@ -112,7 +112,7 @@ test('LineBuffer: past its size the lines go out at once; a throwing stream does
   const writes: string[] = []
   const stream = new Writable({ write(chunk, _e, cb) { writes.push(String(chunk)); cb() } })
   const scheduled: (() => void)[] = []
-  const b = new LineBuffer(stream, 100, (fn) => scheduled.push(fn))
+  const b = new LineBuffer(stream, 100, (fn) => { scheduled.push(fn) })
   b.write('a'.repeat(60))
   t.is(writes.length, 0)
   t.is(scheduled.length, 1)
@@ -155,4 +155,26 @@ test('a buffered logger\'s lines reach the file before process.exit and before a
   const report = crash.out.indexOf('Error: boom')
   t.true(before >= 0 && last > before, 'both lines, in order')
   t.true(report > last, 'the lines come before the crash report')
+})
+
+test('LineBuffer: a line after a quiet spell is written at the end of its turn; while lines keep coming, at most one write per gap', (t) => {
+  const writes: string[] = []
+  const stream = new Writable({ write(chunk, _e, cb) { writes.push(String(chunk)); cb() } })
+  let now = 1000
+  const scheduled: { fn: () => void; ms: number }[] = []
+  const b = new LineBuffer(stream, 1 << 20, (fn, ms) => { scheduled.push({ fn, ms }) }, 10, () => now)
+  b.write('a\n')
+  t.is(scheduled.at(-1)?.ms, 0, 'quiet before: at the end of this turn')
+  scheduled.pop()!.fn()
+  t.deepEqual(writes, ['a\n'])
+  now += 3
+  b.write('b\n')
+  b.write('c\n')
+  t.is(scheduled.length, 1, 'one flush scheduled for both')
+  t.is(scheduled[0]!.ms, 7, 'the rest of the 10 ms gap since the last write')
+  scheduled.pop()!.fn()
+  t.deepEqual(writes, ['a\n', 'b\nc\n'])
+  now += 50
+  b.write('d\n')
+  t.is(scheduled.pop()?.ms, 0, 'quiet again: at once')
 })
