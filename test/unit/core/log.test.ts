@@ -148,7 +148,7 @@ test('a buffered logger\'s lines reach the file before process.exit and before a
   const exit = runLoggingScript("for (let i = 0; i < 3; i++) log.info('line', { i })\nprocess.exit(3)")
   t.is(exit.status, 3)
   t.deepEqual(exit.out.trim().split('\n').map((l) => (JSON.parse(l) as { i: number }).i), [0, 1, 2])
-  const crash = runLoggingScript("log.info('before-crash', { n: 1 })\nlog.warn('last-words')\nsetTimeout(() => { throw new Error('boom') }, 0)")
+  const crash = runLoggingScript("log.info('before-crash', { n: 1 })\nlog.warn('last-words')\nprocess.nextTick(() => { throw new Error('boom') })")
   t.is(crash.status, 1)
   const before = crash.out.indexOf('"event":"before-crash"')
   const last = crash.out.indexOf('"event":"last-words"')
