@@ -187,11 +187,13 @@ export function defaultCapabilities(localAs: number): Capability[] {
 export function resolveFsmOptions(o: FsmOptions): ResolvedOptions {
   const holdTime = o.holdTime ?? FSM_DEFAULTS.holdTime
   if (holdTime !== 0 && holdTime < 3) throw new RangeError(`hold time ${holdTime} s: must be 0 or at least 3`)
+  // one shape for every FSM (absent options as undefined, no spreads): a thousand connections
+  // build this, and the code reading it sees one object layout
   return {
     localAs: o.localAs,
     localId: o.localId,
-    ...(o.peerAs !== undefined ? { peerAs: o.peerAs } : {}),
-    ...(o.acceptPeerAs ? { acceptPeerAs: o.acceptPeerAs } : {}),
+    peerAs: o.peerAs,
+    acceptPeerAs: o.acceptPeerAs,
     holdTime,
     keepaliveTime: o.keepaliveTime ?? FSM_DEFAULTS.keepaliveTime,
     connectRetryTime: o.connectRetryTime ?? FSM_DEFAULTS.connectRetryTime,
@@ -200,10 +202,12 @@ export function resolveFsmOptions(o: FsmOptions): ResolvedOptions {
     idleHoldTime: o.idleHoldTime ?? FSM_DEFAULTS.idleHoldTime,
     passive: o.passive ?? false,
     capabilities: o.capabilities ?? defaultCapabilities(o.localAs),
-    ...(o.openCapabilities ? { openCapabilities: o.openCapabilities } : {}),
-    jitter: o.jitter ?? ((_t, ms) => ms),
+    openCapabilities: o.openCapabilities,
+    jitter: o.jitter ?? noJitter,
   }
 }
+
+const noJitter = (_t: TimerName, ms: number): number => ms
 
 export function initialFsmData(clock: Clock): FsmData {
   return { state: 'Idle', connectRetryCounter: 0, timers: {}, stateSince: clock.now(), autoRestart: true }
@@ -696,7 +700,7 @@ export interface BgpFsm {
  * other event or state (fsmStep decides).
  */
 export function fsmFastStep(prev: FsmData, event: FsmEvent, o: ResolvedOptions, clock: Clock): { data: FsmData; actions: FsmAction[] } | undefined {
-  if (prev.state !== 'Established') return undefined
+  if (prev.state !== 'Established') return handshakeStep(prev, event, o, clock)
   const n = prev.negotiated
   if (n === undefined) return undefined
   if (event.type === 'KeepAliveMsg') {
@@ -720,6 +724,81 @@ export function fsmFastStep(prev: FsmData, event: FsmEvent, o: ResolvedOptions, 
     return { data: { ...prev, timers: { ...others, keepalive: clock.now() + ms } }, actions: [SEND_KEEPALIVE, { type: 'startTimer', timer: 'keepalive', ms }] }
   }
   return undefined
+}
+
+/**
+ * The four steps of a session coming up the usual way, computed without
+ * fsmStep's general machinery (a reflector takes a thousand connections in
+ * a second): an accepted connection's start (Idle -> Active), the TCP
+ * connection up (Connect/Active -> OpenSent, OPEN sent), a valid OPEN
+ * (OpenSent -> OpenConfirm, KEEPALIVE sent), the first KEEPALIVE
+ * (OpenConfirm -> Established). Only when no other timer runs than the
+ * one the usual way has; the same data and actions as fsmStep (test/unit/
+ * protocols/bgp/fsm.test.ts compares them). undefined: fsmStep decides
+ * (an invalid OPEN, DelayOpen, any other event or state).
+ */
+function handshakeStep(prev: FsmData, event: FsmEvent, o: ResolvedOptions, clock: Clock): { data: FsmData; actions: FsmAction[] } | undefined {
+  const t = prev.timers
+  switch (event.type) {
+    case 'ManualStart_with_PassiveTcpEstablishment': {
+      if (prev.state !== 'Idle' || t.idleHold !== undefined) return undefined
+      const now = clock.now()
+      const ms = Math.max(0, Math.round(o.jitter('connectRetry', o.connectRetryTime * 1000)))
+      return {
+        data: { ...prev, connectRetryCounter: 0, autoRestart: true, state: 'Active', stateSince: now, timers: { ...t, connectRetry: now + ms } },
+        actions: [{ type: 'startTimer', timer: 'connectRetry', ms }, { type: 'stateChange', from: 'Idle', to: 'Active' }],
+      }
+    }
+    case 'TcpConnectionConfirmed':
+    case 'Tcp_CR_Acked': {
+      // the usual way: only the connect-retry timer runs (replaced by the hold timer)
+      if ((prev.state !== 'Active' && prev.state !== 'Connect') || o.delayOpenTime > 0 || t.connectRetry === undefined ||
+          t.hold !== undefined || t.keepalive !== undefined || t.delayOpen !== undefined || t.idleHold !== undefined) return undefined
+      const now = clock.now()
+      const ms = Math.max(0, Math.round(o.jitter('hold', o.largeHoldTime * 1000)))
+      return {
+        data: { ...prev, state: 'OpenSent', stateSince: now, timers: { hold: now + ms } },
+        actions: [{ type: 'stopTimer', timer: 'connectRetry' }, { type: 'send', message: buildOpen(o) }, { type: 'startTimer', timer: 'hold', ms }, { type: 'stateChange', from: prev.state, to: 'OpenSent' }],
+      }
+    }
+    case 'BGPOpen': {
+      if (prev.state !== 'OpenSent' || t.connectRetry !== undefined || t.delayOpen !== undefined) return undefined
+      const v = validateOpen(event.message, o)
+      if (!v.ok) return undefined
+      const n = v.value
+      const now = clock.now()
+      const timers: Partial<Record<TimerName, number>> = { ...t }
+      const actions: FsmAction[] = [SEND_KEEPALIVE]
+      if (n.holdTime > 0) {
+        const ka = Math.max(0, Math.round(o.jitter('keepalive', n.keepaliveMs)))
+        const hold = Math.max(0, Math.round(o.jitter('hold', n.holdTime * 1000)))
+        timers.keepalive = now + ka
+        timers.hold = now + hold
+        actions.push({ type: 'startTimer', timer: 'keepalive', ms: ka }, { type: 'startTimer', timer: 'hold', ms: hold })
+      } else if (timers.hold !== undefined) {
+        delete timers.hold
+        actions.push({ type: 'stopTimer', timer: 'hold' })
+      }
+      actions.push({ type: 'stateChange', from: 'OpenSent', to: 'OpenConfirm' })
+      return { data: { ...prev, timers, negotiated: n, peerOpen: event.message, state: 'OpenConfirm', stateSince: now }, actions }
+    }
+    case 'KeepAliveMsg': {
+      const n = prev.negotiated
+      if (prev.state !== 'OpenConfirm' || n === undefined || prev.peerOpen === undefined) return undefined
+      const now = clock.now()
+      const actions: FsmAction[] = []
+      let timers = t
+      if (n.holdTime > 0) {
+        const ms = Math.max(0, Math.round(o.jitter('hold', n.holdTime * 1000)))
+        timers = { ...t, hold: now + ms }
+        actions.push({ type: 'startTimer', timer: 'hold', ms })
+      } else timers = { ...t }
+      actions.push({ type: 'stateChange', from: 'OpenConfirm', to: 'Established' }, { type: 'established', negotiated: n, peerOpen: prev.peerOpen })
+      return { data: { ...prev, timers, state: 'Established', stateSince: now, establishedAt: now }, actions }
+    }
+    default:
+      return undefined
+  }
 }
 
 export function createFsm(options: FsmOptions, clock: Clock): BgpFsm {

@@ -221,6 +221,12 @@ class Connection {
   /** the duration each running timer was started with */
   private readonly timerMs = new Map<TimerName, number>()
   ctx: CodecContext = { as4: false }
+  /**
+   * While one read is handled before Established: what it makes us send,
+   * written as one piece at its end (the peer's OPEN and KEEPALIVE read
+   * together: our KEEPALIVE, the table and End-of-RIB in one write).
+   */
+  private gathered: Buffer[] | undefined
   discarded = false
   /** an internal error is being handled: a second one abandons the connection */
   failing = false
@@ -235,13 +241,13 @@ class Connection {
     this.fsm = createFsm({
       localAs: o.localAs,
       localId: o.routerId,
-      ...(s.asn !== undefined ? { peerAs: s.asn } : {}),
-      ...(s.acceptAs ? { acceptPeerAs: s.acceptAs } : {}),
+      peerAs: s.asn,
+      acceptPeerAs: s.acceptAs,
       holdTime: o.holdTime,
       keepaliveTime: o.keepaliveTime,
       connectRetryTime: o.connectRetryTime,
-      // an accepted connection is unauthenticated until its OPEN: a short wait for it
-      ...(initiator === 'remote' ? { largeHoldTime: o.preOpenTimeout ?? PRE_OPEN_TIMEOUT_S } : {}),
+      // an accepted connection is unauthenticated until its OPEN: a short wait for it (ours: the default)
+      largeHoldTime: initiator === 'remote' ? (o.preOpenTimeout ?? PRE_OPEN_TIMEOUT_S) : undefined,
       // an accepted connection never restarts itself; ours retries every connect-retry-time (backing off up to 8x)
       idleHoldTime: initiator === 'remote' ? 0 : o.connectRetryTime,
       passive: initiator === 'remote' || s.passive,
@@ -339,11 +345,14 @@ class Connection {
   write(messages: readonly Message[]): void {
     const s = this.socket
     if (!s || s.destroyed || !s.writable) return
+    const gathered = this.gathered
+    if (gathered) {
+      for (const m of messages) gathered.push(this.encode(m))
+      return
+    }
     if (messages.length === 1) {
       // one message (a KEEPALIVE, mostly: the same 19 octets every time): one write
-      const m = messages[0]!
-      const shared = this.session.opts.shared
-      s.write(m.type === 'keepalive' ? KEEPALIVE_BYTES : m.type === 'open' && shared ? shared.openBytes(m) : encodeMessage(m, this.ctx))
+      s.write(this.encode(messages[0]!))
       return
     }
     // many small messages (a reflector's UPDATEs carry one prefix each) go out as few writes of up to 64 KiB
@@ -360,6 +369,21 @@ class Connection {
       }
     }
     if (parts.length > 0) s.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts, size))
+  }
+
+  private encode(m: Message): Buffer {
+    const shared = this.session.opts.shared
+    return m.type === 'keepalive' ? KEEPALIVE_BYTES : m.type === 'open' && shared ? shared.openBytes(m) : encodeMessage(m, this.ctx)
+  }
+
+  /** Writes what was gathered while a read was handled (one write), and stops gathering. */
+  private flushGathered(): void {
+    const g = this.gathered
+    if (!g) return
+    this.gathered = undefined
+    const s = this.socket
+    if (g.length === 0 || !s || s.destroyed || !s.writable) return
+    s.write(g.length === 1 ? g[0]! : Buffer.concat(g))
   }
 
   private connectOut(): void {
@@ -409,6 +433,8 @@ class Connection {
   /** Bytes read from socket s: buf[0, len), valid only during this call (a shared read buffer). */
   private onRead(s: Socket, buf: Uint8Array, len: number): void {
     if (this.socket !== s) return
+    // a session coming up: the answers to this read go out together
+    if (this.state !== 'Established') this.gathered = []
     try {
       // the steady state of an idle session: whole KEEPALIVEs, nothing half-read; no framer, no decode
       if (this.framer.buffered() === 0 && onlyKeepalives(buf, len)) {
@@ -421,6 +447,8 @@ class Connection {
       this.onData(Buffer.isBuffer(buf) && buf.length === len ? buf : Buffer.from(buf.buffer, buf.byteOffset, len))
     } catch (e) {
       this.session.internalError(this, e)
+    } finally {
+      this.flushGathered()
     }
   }
 
@@ -455,6 +483,8 @@ class Connection {
 
   /** Closes the socket after pending writes (a NOTIFICATION) are flushed. */
   private drop(): void {
+    // what this read made us send (a NOTIFICATION) goes before the close
+    this.flushGathered()
     const s = this.socket
     if (!s) return
     this.socket = undefined
@@ -623,7 +653,11 @@ export class PeerSession {
   }
 
   connections(): Connection[] {
-    return [...(this.out ? [this.out] : []), ...this.incoming]
+    const out = this.out
+    if (!out) return this.incoming.slice()
+    const all = [out]
+    for (const c of this.incoming) all.push(c)
+    return all
   }
 
   /** Sockets not yet closed (stop waits for them so the NOTIFICATION goes out). */
@@ -790,7 +824,7 @@ export class PeerSession {
     }
     this.log.info('session-up', {
       peer: this.key, name: this.spec.name, asn: n.peerAs, type: n.ibgp ? 'ibgp' : 'ebgp', routerId: formatAddress(n.peerId),
-      holdTime: n.holdTime, connection: c.initiator === 'local' ? 'outgoing' : 'incoming', ...(this.spec.dynamic ? { origin: this.spec.origin } : {}),
+      holdTime: n.holdTime, connection: c.initiator === 'local' ? 'outgoing' : 'incoming', origin: this.spec.dynamic ? this.spec.origin : undefined,
     })
     this.rib = this.resumeOrUp(peer)
     this.refreshView()
@@ -993,7 +1027,10 @@ export class PeerSession {
   private refreshView(): void {
     let best: FsmStateName = this.spec.passive || this.spec.dynamic ? 'Active' : 'Idle'
     if (this.stopped) best = 'Idle'
-    for (const c of this.connections()) if (!c.discarded && STATE_RANK[c.state] > STATE_RANK[best]) best = c.state
+    // (no array of the connections: this runs on every state change of every session)
+    const out = this.out
+    if (out && !out.discarded && STATE_RANK[out.state] > STATE_RANK[best]) best = out.state
+    for (const c of this.incoming) if (!c.discarded && STATE_RANK[c.state] > STATE_RANK[best]) best = c.state
     if (this.current && !this.current.discarded) best = this.current.state
     this.setView(best)
   }

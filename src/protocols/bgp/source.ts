@@ -120,6 +120,8 @@ export class BgpSource implements RouteSource {
   private readonly onBfdDown = (key: string, diag: number) => this.bfdEvent(key, false, diag)
   /** MP-BGP IPv6 unicast: a dual-stack host given the IPv6 RIB */
   private ipv6 = false
+  /** whether our OPENs carry the R bit now (one function for every session) */
+  private readonly restartingNow = (): boolean => this.speaker.isDeferring
 
   constructor(private readonly ctx: SourceContext, private readonly options: BgpSourceOptions = {}) {
     this.bgp = ctx.config.bgp
@@ -526,15 +528,16 @@ export class BgpSource implements RouteSource {
 
   private addSession(spec: PeerSpec): PeerSession {
     const key = peerKey(spec)
+    // one object layout for every session's options (absent ones undefined, no spreads)
     const session = new PeerSession(spec, {
       localAs: this.bgp.asn, routerId: this.routerId, localAddress: this.ctx.self.address, port: this.bgp.port,
-      ...(this.ctx.self.address6 !== undefined ? { localAddress6: this.ctx.self.address6 } : {}),
+      localAddress6: this.ctx.self.address6,
       holdTime: this.bgp.holdTime, keepaliveTime: this.bgp.keepaliveTime, connectRetryTime: this.bgp.connectRetryTime,
       gracefulRestartTime: this.bgp.gracefulRestartTime, ipv6: this.ipv6, speaker: this.speaker, log: this.ctx.log, clock: this.clock,
-      restarting: () => this.speaker.isDeferring, stalePathTime: this.bgp.gracefulRestartStalepathTime,
-      ...(this.options.grTimers ? { grTimers: this.options.grTimers } : {}),
+      restarting: this.restartingNow, stalePathTime: this.bgp.gracefulRestartStalepathTime,
+      grTimers: this.options.grTimers,
       onChange: () => this.onSessionChange(key), drops: this.drops, readBuffer: this.readBuffer, shared: this.shared,
-      ...(this.options.preOpenTimeout !== undefined ? { preOpenTimeout: this.options.preOpenTimeout } : {}),
+      preOpenTimeout: this.options.preOpenTimeout,
     })
     this.sessions.set(key, session)
     if (!spec.dynamic) this.configuredSessions.add(session)

@@ -525,3 +525,69 @@ test('collision detection (RFC 4271 6.8)', (t) => {
   t.is(resolveCollision(local, remote, { localId: 5, remoteId: 5, localAs: 65001, remoteAs: 65002 })?.name, 'out')
   t.is(resolveCollision(local, remote, { localId: 5, remoteId: 5, localAs: 65003, remoteAs: 65002 })?.name, 'in')
 })
+
+test('the handshake fast path gives what fsmStep gives, in every state it meets along passive and active starts', (t) => {
+  const grCaps: Capability[] = [{ kind: 'multiprotocol', afi: 1, safi: 1 }, { kind: 'as4', asn: 65002 }, { kind: 'routeRefresh', code: 2 },
+    { kind: 'gracefulRestart', restarting: false, notification: true, restartTime: 120, families: [{ afi: 1, safi: 1, forwarding: true }] }]
+  const optionSets: { name: string; o: FsmOptions }[] = [
+    { name: 'configured peer', o: LOCAL },
+    { name: 'dynamic neighbour, short pre-OPEN hold', o: { localAs: 65001, localId: ip('10.0.0.1'), acceptPeerAs: (a) => a === 65002, largeHoldTime: 15, idleHoldTime: 0, passive: true } },
+    { name: 'hold time 0 here', o: { ...LOCAL, holdTime: 0 } },
+    { name: 'jitter hook', o: { ...LOCAL, jitter: (_n, ms) => Math.floor(ms * 0.8) + 1 } },
+    { name: 'DelayOpen (no fast path for the TCP step)', o: { ...LOCAL, delayOpenTime: 2 } },
+  ]
+  const opens: { name: string; open: OpenMessage }[] = [
+    { name: 'valid', open: peerOpen() },
+    { name: 'hold time 0', open: peerOpen({ holdTime: 0 }) },
+    { name: 'graceful restart', open: peerOpen({ caps: grCaps }) },
+    { name: 'wrong AS (refused)', open: peerOpen({ asn: 65009 }) },
+    { name: 'our identifier (refused)', open: peerOpen({ bgpId: ip('10.0.0.1'), asn: 65001 }) },
+  ]
+  let compared = 0
+  const fastUsed = new Set<string>()
+  for (const { name, o: opts } of optionSets) {
+    for (const { name: oname, open } of opens) {
+      for (const start of ['ManualStart_with_PassiveTcpEstablishment', 'ManualStart'] as const) {
+        const c = clock()
+        const o = resolveFsmOptions(opts)
+        const all: FsmEvent[] = [
+          { type: 'ManualStart_with_PassiveTcpEstablishment' }, { type: 'ManualStart' }, { type: 'TcpConnectionConfirmed' }, { type: 'Tcp_CR_Acked' },
+          { type: 'BGPOpen', message: open }, { type: 'KeepAliveMsg' }, { type: 'UpdateMsg' }, { type: 'ConnectRetryTimer_Expires' }, { type: 'HoldTimer_Expires' },
+          { type: 'TcpConnectionFails' }, { type: 'ManualStop' },
+        ]
+        const path: FsmEvent[] = [{ type: start }, { type: start === 'ManualStart' ? 'Tcp_CR_Acked' : 'TcpConnectionConfirmed' }, { type: 'BGPOpen', message: open }, { type: 'KeepAliveMsg' }]
+        let data = createFsm(opts, c).data()
+        for (const step of path) {
+          // every event from this state: where the fast path answers, it answers as fsmStep does
+          for (const e of all) {
+            const fast = fsmFastStep(data, e, o, c)
+            if (fast === undefined) continue
+            const slow = fsmStep(data, e, o, c)
+            t.deepEqual(fast.actions, slow.actions, `${name} / ${oname} / ${start}: ${e.type} in ${data.state}: actions`)
+            t.deepEqual(fast.data, slow.data, `${name} / ${oname} / ${start}: ${e.type} in ${data.state}: data`)
+            fastUsed.add(`${data.state} ${e.type}`)
+            compared++
+          }
+          data = fsmStep(data, step, o, c).data
+          c.advance(7)
+        }
+      }
+    }
+  }
+  t.true(compared >= 100, `${compared} comparisons`)
+  // each step of both ways up went through the fast path somewhere
+  for (const k of ['Idle ManualStart_with_PassiveTcpEstablishment', 'Active TcpConnectionConfirmed', 'Connect Tcp_CR_Acked', 'OpenSent BGPOpen', 'OpenConfirm KeepAliveMsg']) {
+    t.true(fastUsed.has(k), `fast path used for ${k}`)
+  }
+  // a refused OPEN, DelayOpen and a running idle-hold timer are left to fsmStep
+  const o = resolveFsmOptions(LOCAL)
+  const c = clock()
+  const sent = fsmStep(fsmStep(fsmStep(createFsm(LOCAL, c).data(), { type: 'ManualStart_with_PassiveTcpEstablishment' }, o, c).data, { type: 'TcpConnectionConfirmed' }, o, c).data, { type: 'UpdateSent' }, o, c).data
+  t.is(sent.state, 'OpenSent')
+  t.is(fsmFastStep(sent, { type: 'BGPOpen', message: peerOpen({ asn: 65009 }) }, o, c), undefined)
+  const delayed = resolveFsmOptions({ ...LOCAL, delayOpenTime: 2 })
+  const active = fsmStep(createFsm(LOCAL, c).data(), { type: 'ManualStart_with_PassiveTcpEstablishment' }, delayed, c).data
+  t.is(fsmFastStep(active, { type: 'TcpConnectionConfirmed' }, delayed, c), undefined)
+  const idleHold: FsmData = { ...createFsm(LOCAL, c).data(), timers: { idleHold: 5000 } }
+  t.is(fsmFastStep(idleHold, { type: 'ManualStart_with_PassiveTcpEstablishment' }, o, c), undefined)
+})

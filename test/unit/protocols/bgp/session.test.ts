@@ -6,7 +6,7 @@
  * is refused; leave() sends Cease/Administrative Shutdown with an RFC 9003
  * message.
  */
-import { type Socket, connect, createServer } from 'node:net'
+import { Socket, connect, createServer } from 'node:net'
 import { flatCounters } from '../../../../src/agent/agent.js'
 import { createMetrics } from '../../../../src/agent/metrics.js'
 import { dropSummary } from '../../../../src/cli-support/render.js'
@@ -501,4 +501,33 @@ test('reload: import policy changes are applied to the Adj-RIB-In; route-reflect
   t.false(good.closed)
   const peer = f.source.peers().find((p) => p.address === '127.0.0.2')!
   t.is((peer.details as { rrClient: boolean }).rrClient, false)
+})
+
+test('a peer\'s OPEN and KEEPALIVE read together: our KEEPALIVE, table and End-of-RIB go out in one write', async (t) => {
+  // every write of the source's accepted socket for 127.0.0.2 (same process: the socket's prototype is watched)
+  // (other tests run in this process at the same time: only this source's listening port counts)
+  const writes: Buffer[] = []
+  let port = -1
+  const proto = Socket.prototype as unknown as { write: (...a: unknown[]) => boolean }
+  const original = proto.write
+  proto.write = function (this: Socket, ...a: unknown[]) {
+    if (this.localPort === port && this.remoteAddress === '127.0.0.2' && a[0] instanceof Uint8Array) writes.push(Buffer.from(a[0]))
+    return original.apply(this, a)
+  }
+  t.teardown(() => { proto.write = original })
+  const f = await startSource(t)
+  port = f.port
+  const p = await TestPeer.connect(f.port, '127.0.0.2')
+  t.teardown(() => p.socket.destroy())
+  // the peer's own OPEN and KEEPALIVE in one segment, before it has read ours
+  p.raw(Buffer.concat([
+    encodeMessage(makeOpen({ asn: 64512, holdTime: 9, bgpId: A('127.0.0.2'), capabilities: [{ kind: 'multiprotocol', afi: 1, safi: 1 }, { kind: 'as4', asn: 64512 }] }), { as4: true }),
+    encodeMessage({ type: 'keepalive' }, { as4: true }),
+  ]))
+  t.truthy(await waitFor(() => (stateOf(f, '127.0.0.2') === 'Established' && p.messages.filter((m) => m.type === 'update').length >= 2 ? true : undefined)))
+  const types = (b: Buffer): string[] => {
+    const r = createFramer().push(b)
+    return r.messages.map((m) => { const x = decodeMessage(m, { as4: true }); return x.ok ? (x.value.type === 'update' && x.value.nlri.length === 0 && x.value.withdrawn.length === 0 ? 'end-of-rib' : x.value.type) : 'error' })
+  }
+  t.deepEqual(writes.map(types), [['open'], ['keepalive', 'update', 'end-of-rib']], 'OPEN at accept, then one write for the rest')
 })
