@@ -27,6 +27,10 @@
  *   npm run build && node --import tsx bench/rr-load.ts [--clients 1000] [--only fabric|bird] [--reflect-rounds 10]
  *   RR_PROF=DIR ... also writes a V8 CPU profile of the fabric reflector into DIR
  *   RR_LOG=DIR ... keeps the fabric reflector's log (DIR/NAME-agent.log)
+ *   RR_STRACE=DIR ... strace -c -f of each reflector during the one-new-prefix rounds (DIR/ENGINE.strace;
+ *             RR_STRACE_ARGS replaces -c, e.g. "-tt -e trace=write -s 0" for every write)
+ *   RR_PERF=DIR ... perf record -g of each reflector during those rounds (DIR/ENGINE.perf; the fabric
+ *             agent runs with --perf-basic-prof so its JavaScript frames have names)
  *
  * Namespaces rlPID-rr and rlPID-cl are removed at the end (also on failure).
  */
@@ -268,7 +272,7 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
       await startBirdReflector({ ns: rr, dir, address: formatAddress(RR), asn: ASN, clusterId: formatAddress(RR), clientRange: '10.98.0.0/16', holdTime: 240, clients: N })
     } else {
       const log = openSync(join(dir, 'agent.log'), 'a')
-      const p = spawn('ip', ['netns', 'exec', rr, process.execPath, ...(process.env.RR_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RR_PROF}`] : []), fileURLToPath(new URL('../bin/fabric.js', import.meta.url)), 'join', '--mode', 'bgp',
+      const p = spawn('ip', ['netns', 'exec', rr, process.execPath, ...(process.env.RR_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RR_PROF}`] : []), ...(process.env.RR_PERF ? ['--perf-basic-prof'] : []), fileURLToPath(new URL('../bin/fabric.js', import.meta.url)), 'join', '--mode', 'bgp',
         '--pool', '10.128.0.0/9', '--subnet', '10.128.0.0/24', '--address', formatAddress(RR), '--route-reflector', 'yes', '--listen-range', '10.98.0.0/16',
         '--hold-time', '240', '--max-prefixes', String(N * 2), '--no-firewall', '--state-dir', dir, '--socket', join(dir, 'fabric.sock'), '--log-level', 'info', '--log-format', 'json'],
       { stdio: ['ignore', log, log], detached: true, env: { ...process.env, FABRIC_USE_DIST: '1', FABRIC_RT_PROTOS_DIR: join(dir, 'rt_protos.d'), } })
@@ -309,12 +313,20 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
     const cpuSessions = (cpu1 - cpu0) / 100
     const rss = rrPids().reduce((a, p) => a + rssMb(p), 0)
     await sleep(3000)
+    const tracer = process.env.RR_STRACE ? spawn('strace', [...(process.env.RR_STRACE_ARGS ?? '-c').split(' '), '-f', '-o', `${process.env.RR_STRACE}/${engine}.strace`, ...rrPids().flatMap((p) => ['-p', String(p)])], { stdio: 'ignore' }) : undefined
+    const perf = process.env.RR_PERF ? spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4000', '-g', '-o', `${process.env.RR_PERF}/${engine}.perf`, '-p', rrPids().join(',')], { stdio: 'ignore' }) : undefined
+    if (tracer || perf) await sleep(1000)
     // one new prefix at a time, each once the previous one is everywhere and 300 ms have passed
     for (let k = 0; k < REFLECT_ROUNDS; k++) {
       client.stdin!.write(`announce ${k}\n`)
       for (let j = 0; j < 1200 && reflectSeconds.length <= k; j++) await sleep(100)
       if (reflectSeconds.length <= k) break
       await sleep(300)
+    }
+    if (tracer || perf) {
+      tracer?.kill('SIGINT')
+      perf?.kill('SIGINT')
+      await sleep(1000)
     }
     await sleep(2000)
     const i0 = rrPids().reduce((a, p) => a + ticks(p), 0)
