@@ -17,7 +17,8 @@
  *             client has the N-1 prefixes of the others
  *   reflect   seconds from client 0 writing one more prefix until every other
  *             client has it (timed in the client process), median (min-max)
- *             of --reflect-rounds (default 10) prefixes announced one at a time
+ *             of --reflect-rounds (default 10) prefixes announced one at a time;
+ *             also until the first client has it (the reflector's latency)
  *   client    what the bench client read from announce-all until full: reads,
  *             bytes, UPDATEs, prefixes (its own reflected back, repeated), its
  *             CPU seconds
@@ -82,6 +83,7 @@ async function clientMain(): Promise<void> {
   // the new prefixes: how many clients have each, and when client 0 sent it (performance.now())
   const reflected = new Map<number, number>()
   const sentAt = new Map<number, number>()
+  const firstAt = new Map<number, number>()
   let up = 0
   // what the clients received between announce-all and full (the 'stats' event)
   const st = { reads: 0, bytes: 0, updates: 0, nlri: 0, own: 0, dup: 0, withdrawn: 0, maxReads: 0, firstAt: 0 }
@@ -166,7 +168,8 @@ async function clientMain(): Promise<void> {
             else if (i !== 0 && sentAt.has(p.addr)) {
               const n = (reflected.get(p.addr) ?? 0) + 1
               reflected.set(p.addr, n)
-              if (n === N - 1) out({ event: 'reflected', prefix: p.addr, seconds: (performance.now() - sentAt.get(p.addr)!) / 1000 })
+              if (n === 1) firstAt.set(p.addr, performance.now())
+              if (n === N - 1) out({ event: 'reflected', prefix: p.addr, seconds: (performance.now() - sentAt.get(p.addr)!) / 1000, first: (firstAt.get(p.addr)! - sentAt.get(p.addr)!) / 1000 })
             }
           }
           if (before < N - 1 && h.size >= N - 1 && ++full === N) {
@@ -233,7 +236,7 @@ const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/pr
 /** what the bench's clients received from announce-all until every client had every prefix */
 interface ClientStats { reads: number; bytes: number; updates: number; nlri: number; own: number; dup: number; withdrawn: number; maxReads: number; firstAfter: number; cpuUser: number; cpuSystem: number }
 
-interface Figures { client?: ClientStats; engine: string; sessions: number; cpuSessions: number; full?: number; reflect?: number[]; rss: number; cpuToFull: number; idleCpu: number }
+interface Figures { client?: ClientStats; engine: string; sessions: number; cpuSessions: number; full?: number; reflect?: number[]; reflectFirst: number[]; rss: number; cpuToFull: number; idleCpu: number }
 
 async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
   const name = `rl${process.pid % 10000}${engine[0]}`
@@ -286,11 +289,16 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
     const events: Record<string, number> = {}
     let clientStats: ClientStats | undefined
     const reflectSeconds: number[] = []
+    /** from client 0's write to the first other client having it */
+    const reflectFirst: number[] = []
     createInterface({ input: client.stdout! }).on('line', (l) => {
       try {
-        const e = JSON.parse(l) as { event: string; t?: number; seconds?: number }
+        const e = JSON.parse(l) as { event: string; t?: number; seconds?: number; first?: number }
         if (e.t !== undefined) events[e.event] = e.t
-        else if (e.event === 'reflected') reflectSeconds.push(e.seconds!)
+        else if (e.event === 'reflected') {
+          reflectSeconds.push(e.seconds!)
+          reflectFirst.push(e.first!)
+        }
         else if (e.event === 'stats') clientStats = e as unknown as ClientStats
         else if (e.event !== 'count') process.stderr.write(`  client: ${l}\n`)
       } catch {
@@ -335,7 +343,7 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
     if (clientStats) clientStats.firstAfter = (clientStats.firstAfter - events.announced!) / 1000
     return {
       client: clientStats, engine, sessions: (upAt - events.start!) / 1000, cpuSessions, full: fullAt === undefined ? undefined : (fullAt - events.announced!) / 1000,
-      reflect: reflectSeconds.length < REFLECT_ROUNDS ? undefined : reflectSeconds, rss, cpuToFull, idleCpu,
+      reflect: reflectSeconds.length < REFLECT_ROUNDS ? undefined : reflectSeconds, reflectFirst, rss, cpuToFull, idleCpu,
     }
   } finally {
     process.off('SIGINT', onInt)
@@ -363,6 +371,11 @@ else {
   console.log(`| reflector (${N} clients, 1 /24 each) | ${N} sessions up (s) | reflector CPU for them (s) | all announce: every client has all ${N} prefixes (s) | reflector CPU for it (s) | one new prefix at all clients (s, median (min-max) of ${REFLECT_ROUNDS}) | RSS (MB) | idle CPU (% of a core) |`)
   console.log('|---|---|---|---|---|---|---|---|')
   for (const r of rows) console.log(`| ${r.engine} | ${r.sessions.toFixed(2)} | ${r.cpuSessions.toFixed(2)} | ${f(r.full)} | ${r.cpuToFull.toFixed(2)} | ${spread(r.reflect)} | ${r.rss.toFixed(1)} | ${r.idleCpu.toFixed(2)} |`)
+  console.log('')
+  console.log('')
+  console.log(`| one new prefix (${REFLECT_ROUNDS} rounds) | at the first client (s, median (min-max)) | at all clients (s) |`)
+  console.log('|---|---|---|')
+  for (const r of rows) console.log(`| ${r.engine} | ${spread(r.reflectFirst)} | ${spread(r.reflect)} |`)
   console.log('')
   console.log(`| bench client, announce-all to full | reads | max reads of a client | bytes (MB) | UPDATEs | prefixes | own prefix back | repeated | first UPDATE after (s) | client CPU user+sys (s) |`)
   console.log('|---|---|---|---|---|---|---|---|---|---|')
