@@ -6,21 +6,32 @@
  * addresses of that namespace (10.98.1.0 upwards) to the reflector at
  * 10.98.0.1, each announcing one /24 (10.129.0.0 upwards) and counting the
  * prefixes it receives. The client side speaks through the project's BGP
- * codec (src/protocols/bgp/codec). Reported per reflector, fabric (the
+ * codec, compiled (dist/protocols/bgp/codec, as the agent runs it: the one
+ * client process decodes ~1M UPDATEs and must not be what both reflectors
+ * wait for). Reported per reflector, fabric (the
  * compiled agent: `fabric join --route-reflector yes --listen-range`, no
  * firewall) and BIRD 2 (templates/bird-route-reflector.conf) in the same run:
  *   sessions  seconds until all N sessions are Established (at most 8
  *             handshakes pending at a time: BIRD listens with a backlog of 8)
  *   full      seconds from every client announcing its /24 at once until every
  *             client has the N-1 prefixes of the others
- *   reflect   seconds from one more prefix announced by client 0 until every
- *             other client has it
+ *   reflect   seconds from client 0 writing one more prefix until every other
+ *             client has it (timed in the client process), median (min-max)
+ *             of --reflect-rounds (default 10) prefixes announced one at a time;
+ *             also until the first client has it (the reflector's latency)
+ *   client    what the bench client read from announce-all until full: reads,
+ *             bytes, UPDATEs, prefixes (its own reflected back, repeated), its
+ *             CPU seconds
  *   RSS       the reflector's resident memory once full (MB)
  *   CPU       the reflector's CPU seconds until full, and % of a core idle after
  *
- *   npm run build && node --import tsx bench/rr-load.ts [--clients 1000] [--only fabric|bird]
+ *   npm run build && node --import tsx bench/rr-load.ts [--clients 1000] [--only fabric|bird] [--reflect-rounds 10]
  *   RR_PROF=DIR ... also writes a V8 CPU profile of the fabric reflector into DIR
  *   RR_LOG=DIR ... keeps the fabric reflector's log (DIR/NAME-agent.log)
+ *   RR_STRACE=DIR ... strace -c -f of each reflector during the one-new-prefix rounds (DIR/ENGINE.strace;
+ *             RR_STRACE_ARGS replaces -c, e.g. "-tt -e trace=write -s 0" for every write)
+ *   RR_PERF=DIR ... perf record -g of each reflector during those rounds (DIR/ENGINE.perf; the fabric
+ *             agent runs with --perf-basic-prof so its JavaScript frames have names)
  *
  * Namespaces rlPID-rr and rlPID-cl are removed at the end (also on failure).
  */
@@ -34,8 +45,6 @@ import { LAB_ROOT, labsAlive, pidsInNamespaces } from '../src/lab/lab.js'
 import { ensureNeigh, releaseNeigh } from '../src/lab/neigh.js'
 import { startBirdReflector } from '../src/lab/reflectors.js'
 import { must, run, sleep } from '../src/lab/sh.js'
-import { createFramer } from '../src/protocols/bgp/codec/framer.js'
-import { decodeMessage, encodeMessage } from '../src/protocols/bgp/codec/index.js'
 import type { Message } from '../src/protocols/bgp/codec/types.js'
 import { formatAddress } from '../src/net/ipv4.js'
 import { option, useCompiledAgent } from './options.js'
@@ -47,19 +56,40 @@ const ASN = 64512
 const RR = (10 << 24) | (98 << 16) | 1
 const clientAddr = (i: number) => ((10 << 24) | (98 << 16)) + 256 + i
 const clientPrefix = (i: number) => ({ addr: ((10 << 24) | (129 << 16)) + i * 256, len: 24 })
-const EXTRA = { addr: (10 << 24) | (255 << 16), len: 24 }
+/** the k-th new prefix announced by client 0 after the full table: 10.255.k.0/24 */
+const extraPrefix = (k: number) => ({ addr: ((10 << 24) | (255 << 16)) + k * 256, len: 24 })
+const isExtra = (addr: number) => addr >>> 16 === ((10 << 8) | 255)
+/** how many new prefixes, one at a time, for the 'reflect' figure (median, min, max) */
+const REFLECT_ROUNDS = Number(option('reflect-rounds', '10'))
 const ctx = { as4: true }
 
 // ------------------------------------------------------------ client side
 
-function clientMain(): void {
+/**
+ * The client decodes with the compiled codec (dist/, as the agent runs it).
+ * Through tsx the decoder was ~10x slower (7 us against 0.6 us per UPDATE:
+ * esbuild's keepNames wrapped each closure it made per attribute in a
+ * __name() call; it makes none now, 0.7 us), and this one process decoding
+ * the ~1M UPDATEs of the full table was what both reflectors waited for.
+ */
+type Codec = typeof import('../src/protocols/bgp/codec/index.js')
+
+async function clientMain(): Promise<void> {
+  const { createFramer, decodeMessage, encodeMessage } = await import(new URL('../dist/protocols/bgp/codec/index.js', import.meta.url).href) as Codec
   const out = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`)
   const have: Set<number>[] = Array.from({ length: N }, () => new Set())
   const socks: net.Socket[] = []
   let full = 0
-  let reflected = 0
+  // the new prefixes: how many clients have each, and when client 0 sent it (performance.now())
+  const reflected = new Map<number, number>()
+  const sentAt = new Map<number, number>()
+  const firstAt = new Map<number, number>()
   let up = 0
-  const extraKey = EXTRA.addr
+  // what the clients received between announce-all and full (the 'stats' event)
+  const st = { reads: 0, bytes: 0, updates: 0, nlri: 0, own: 0, dup: 0, withdrawn: 0, maxReads: 0, firstAt: 0 }
+  const reads = new Array<number>(N).fill(0)
+  let counting = false
+  let cpuAtAnnounce = process.cpuUsage()
   const keepalive = encodeMessage({ type: 'keepalive' }, ctx)
   const update = (i: number, p: { addr: number; len: number }) => encodeMessage({
     type: 'update', withdrawn: [], nlri: [p],
@@ -98,6 +128,12 @@ function clientMain(): void {
       }, ctx))
     })
     s.on('data', (chunk: Buffer) => {
+      if (counting) {
+        st.reads++
+        st.bytes += chunk.length
+        reads[i]!++
+        if (st.firstAt === 0) st.firstAt = Date.now()
+      }
       const r = framer.push(chunk)
       for (const m of r.messages) {
         const d = decodeMessage(m, ctx)
@@ -116,11 +152,34 @@ function clientMain(): void {
         } else if (msg.type === 'update') {
           const h = have[i]!
           const before = h.size
-          const hadExtra = h.has(extraKey)
           for (const p of msg.withdrawn) h.delete(p.addr)
-          for (const p of msg.nlri) if (p.addr !== clientPrefix(i).addr) h.add(p.addr)
-          if (before < N - 1 && h.size - (h.has(extraKey) ? 1 : 0) >= N - 1 && ++full === N) out({ event: 'full', t: Date.now() })
-          if (!hadExtra && h.has(extraKey) && ++reflected === N - 1) out({ event: 'reflected', t: Date.now() })
+          if (counting) {
+            st.updates++
+            st.nlri += msg.nlri.length
+            st.withdrawn += msg.withdrawn.length
+            for (const p of msg.nlri) {
+              if (p.addr === clientPrefix(i).addr) st.own++
+              else if (h.has(p.addr)) st.dup++
+            }
+          }
+          for (const p of msg.nlri) {
+            if (p.addr === clientPrefix(i).addr) continue
+            if (!isExtra(p.addr)) h.add(p.addr)
+            else if (i !== 0 && sentAt.has(p.addr)) {
+              const n = (reflected.get(p.addr) ?? 0) + 1
+              reflected.set(p.addr, n)
+              if (n === 1) firstAt.set(p.addr, performance.now())
+              if (n === N - 1) out({ event: 'reflected', prefix: p.addr, seconds: (performance.now() - sentAt.get(p.addr)!) / 1000, first: (firstAt.get(p.addr)! - sentAt.get(p.addr)!) / 1000 })
+            }
+          }
+          if (before < N - 1 && h.size >= N - 1 && ++full === N) {
+            const t = Date.now()
+            out({ event: 'full', t })
+            counting = false
+            const cpu = process.cpuUsage(cpuAtAnnounce)
+            st.maxReads = Math.max(...reads)
+            out({ event: 'stats', ...st, firstAfter: st.firstAt, cpuUser: cpu.user / 1e6, cpuSystem: cpu.system / 1e6 })
+          }
         } else if (msg.type === 'notification') out({ event: 'notification', client: i, code: msg.code, subcode: msg.subcode })
       }
     })
@@ -144,10 +203,16 @@ function clientMain(): void {
   }, 30_000)
   createInterface({ input: process.stdin }).on('line', (l) => {
     if (l === 'announce-all') {
+      counting = true
+      cpuAtAnnounce = process.cpuUsage()
       out({ event: 'announced', t: Date.now() })
       for (let i = 0; i < N; i++) socks[i]!.write(update(i, clientPrefix(i)))
     }
-    if (l === 'announce') socks[0]!.write(update(0, EXTRA))
+    if (l.startsWith('announce ')) {
+      const p = extraPrefix(Number(l.slice(9)))
+      sentAt.set(p.addr, performance.now())
+      socks[0]!.write(update(0, p))
+    }
     if (l === 'count') out({ event: 'count', full, min: Math.min(...have.map((h) => h.size)) })
   })
   out({ event: 'start', t: Date.now() })
@@ -168,7 +233,10 @@ function ticks(pid: number): number {
 }
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
 
-interface Figures { engine: string; sessions: number; cpuSessions: number; full?: number; reflect?: number; rss: number; cpuToFull: number; idleCpu: number }
+/** what the bench's clients received from announce-all until every client had every prefix */
+interface ClientStats { reads: number; bytes: number; updates: number; nlri: number; own: number; dup: number; withdrawn: number; maxReads: number; firstAfter: number; cpuUser: number; cpuSystem: number }
+
+interface Figures { client?: ClientStats; engine: string; sessions: number; cpuSessions: number; full?: number; reflect?: number[]; reflectFirst: number[]; rss: number; cpuToFull: number; idleCpu: number }
 
 async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
   const name = `rl${process.pid % 10000}${engine[0]}`
@@ -207,7 +275,7 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
       await startBirdReflector({ ns: rr, dir, address: formatAddress(RR), asn: ASN, clusterId: formatAddress(RR), clientRange: '10.98.0.0/16', holdTime: 240, clients: N })
     } else {
       const log = openSync(join(dir, 'agent.log'), 'a')
-      const p = spawn('ip', ['netns', 'exec', rr, process.execPath, ...(process.env.RR_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RR_PROF}`] : []), fileURLToPath(new URL('../bin/fabric.js', import.meta.url)), 'join', '--mode', 'bgp',
+      const p = spawn('ip', ['netns', 'exec', rr, process.execPath, ...(process.env.RR_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RR_PROF}`] : []), ...(process.env.RR_PERF ? ['--perf-basic-prof'] : []), fileURLToPath(new URL('../bin/fabric.js', import.meta.url)), 'join', '--mode', 'bgp',
         '--pool', '10.128.0.0/9', '--subnet', '10.128.0.0/24', '--address', formatAddress(RR), '--route-reflector', 'yes', '--listen-range', '10.98.0.0/16',
         '--hold-time', '240', '--max-prefixes', String(N * 2), '--no-firewall', '--state-dir', dir, '--socket', join(dir, 'fabric.sock'), '--log-level', 'info', '--log-format', 'json'],
       { stdio: ['ignore', log, log], detached: true, env: { ...process.env, FABRIC_USE_DIST: '1', FABRIC_RT_PROTOS_DIR: join(dir, 'rt_protos.d'), } })
@@ -219,10 +287,19 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
     const cpu0 = rrPids().reduce((a, p) => a + ticks(p), 0)
     client = spawn('ip', ['netns', 'exec', cl, process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--client-mode', '--clients', String(N)], { stdio: ['pipe', 'pipe', 'inherit'] })
     const events: Record<string, number> = {}
+    let clientStats: ClientStats | undefined
+    const reflectSeconds: number[] = []
+    /** from client 0's write to the first other client having it */
+    const reflectFirst: number[] = []
     createInterface({ input: client.stdout! }).on('line', (l) => {
       try {
-        const e = JSON.parse(l) as { event: string; t?: number }
+        const e = JSON.parse(l) as { event: string; t?: number; seconds?: number; first?: number }
         if (e.t !== undefined) events[e.event] = e.t
+        else if (e.event === 'reflected') {
+          reflectSeconds.push(e.seconds!)
+          reflectFirst.push(e.first!)
+        }
+        else if (e.event === 'stats') clientStats = e as unknown as ClientStats
         else if (e.event !== 'count') process.stderr.write(`  client: ${l}\n`)
       } catch {
         /* not ours */
@@ -244,16 +321,29 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
     const cpuSessions = (cpu1 - cpu0) / 100
     const rss = rrPids().reduce((a, p) => a + rssMb(p), 0)
     await sleep(3000)
-    const r0 = Date.now()
-    client.stdin!.write('announce\n')
-    const reflectedAt = await wait('reflected', 120_000)
+    const tracer = process.env.RR_STRACE ? spawn('strace', [...(process.env.RR_STRACE_ARGS ?? '-c').split(' '), '-f', '-o', `${process.env.RR_STRACE}/${engine}.strace`, ...rrPids().flatMap((p) => ['-p', String(p)])], { stdio: 'ignore' }) : undefined
+    const perf = process.env.RR_PERF ? spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4000', '-g', '-o', `${process.env.RR_PERF}/${engine}.perf`, '-p', rrPids().join(',')], { stdio: 'ignore' }) : undefined
+    if (tracer || perf) await sleep(1000)
+    // one new prefix at a time, each once the previous one is everywhere and 300 ms have passed
+    for (let k = 0; k < REFLECT_ROUNDS; k++) {
+      client.stdin!.write(`announce ${k}\n`)
+      for (let j = 0; j < 1200 && reflectSeconds.length <= k; j++) await sleep(100)
+      if (reflectSeconds.length <= k) break
+      await sleep(300)
+    }
+    if (tracer || perf) {
+      tracer?.kill('SIGINT')
+      perf?.kill('SIGINT')
+      await sleep(1000)
+    }
     await sleep(2000)
     const i0 = rrPids().reduce((a, p) => a + ticks(p), 0)
     await sleep(10_000)
     const idleCpu = (rrPids().reduce((a, p) => a + ticks(p), 0) - i0) / 100 / 10 * 100
+    if (clientStats) clientStats.firstAfter = (clientStats.firstAfter - events.announced!) / 1000
     return {
-      engine, sessions: (upAt - events.start!) / 1000, cpuSessions, full: fullAt === undefined ? undefined : (fullAt - events.announced!) / 1000,
-      reflect: reflectedAt === undefined ? undefined : (reflectedAt - r0) / 1000, rss, cpuToFull, idleCpu,
+      client: clientStats, engine, sessions: (upAt - events.start!) / 1000, cpuSessions, full: fullAt === undefined ? undefined : (fullAt - events.announced!) / 1000,
+      reflect: reflectSeconds.length < REFLECT_ROUNDS ? undefined : reflectSeconds, reflectFirst, rss, cpuToFull, idleCpu,
     }
   } finally {
     process.off('SIGINT', onInt)
@@ -261,7 +351,7 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
   }
 }
 
-if (args.includes('--client-mode')) clientMain()
+if (args.includes('--client-mode')) await clientMain()
 else {
   useCompiledAgent('bench/rr-load.ts')
   const only = opt('only', '')
@@ -272,7 +362,25 @@ else {
     rows.push(await scenario(e))
   }
   const f = (x: number | undefined) => (x === undefined ? 'timeout' : x.toFixed(2))
-  console.log(`| reflector (${N} clients, 1 /24 each) | ${N} sessions up (s) | reflector CPU for them (s) | all announce: every client has all ${N} prefixes (s) | reflector CPU for it (s) | one new prefix at all clients (s) | RSS (MB) | idle CPU (% of a core) |`)
+  // median (min-max) of the rounds, in seconds
+  const spread = (xs: number[] | undefined) => {
+    if (xs === undefined) return 'timeout'
+    const v = [...xs].sort((a, b) => a - b)
+    return `${v[v.length >> 1]!.toFixed(3)} (${v[0]!.toFixed(3)}-${v[v.length - 1]!.toFixed(3)})`
+  }
+  console.log(`| reflector (${N} clients, 1 /24 each) | ${N} sessions up (s) | reflector CPU for them (s) | all announce: every client has all ${N} prefixes (s) | reflector CPU for it (s) | one new prefix at all clients (s, median (min-max) of ${REFLECT_ROUNDS}) | RSS (MB) | idle CPU (% of a core) |`)
   console.log('|---|---|---|---|---|---|---|---|')
-  for (const r of rows) console.log(`| ${r.engine} | ${r.sessions.toFixed(2)} | ${r.cpuSessions.toFixed(2)} | ${f(r.full)} | ${r.cpuToFull.toFixed(2)} | ${f(r.reflect)} | ${r.rss.toFixed(1)} | ${r.idleCpu.toFixed(2)} |`)
+  for (const r of rows) console.log(`| ${r.engine} | ${r.sessions.toFixed(2)} | ${r.cpuSessions.toFixed(2)} | ${f(r.full)} | ${r.cpuToFull.toFixed(2)} | ${spread(r.reflect)} | ${r.rss.toFixed(1)} | ${r.idleCpu.toFixed(2)} |`)
+  console.log('')
+  console.log('')
+  console.log(`| one new prefix (${REFLECT_ROUNDS} rounds) | at the first client (s, median (min-max)) | at all clients (s) |`)
+  console.log('|---|---|---|')
+  for (const r of rows) console.log(`| ${r.engine} | ${spread(r.reflectFirst)} | ${spread(r.reflect)} |`)
+  console.log('')
+  console.log(`| bench client, announce-all to full | reads | max reads of a client | bytes (MB) | UPDATEs | prefixes | own prefix back | repeated | first UPDATE after (s) | client CPU user+sys (s) |`)
+  console.log('|---|---|---|---|---|---|---|---|---|---|')
+  for (const r of rows) {
+    const c = r.client
+    if (c) console.log(`| ${r.engine} | ${c.reads} | ${c.maxReads} | ${(c.bytes / 1e6).toFixed(1)} | ${c.updates} | ${c.nlri} | ${c.own} | ${c.dup} | ${c.firstAfter.toFixed(3)} | ${c.cpuUser.toFixed(2)}+${c.cpuSystem.toFixed(2)} |`)
+  }
 }

@@ -54,6 +54,15 @@ export class PrefixMap<V> {
     for (const m of this.byLen) if (m) yield* m.values()
   }
 
+  /** Calls fn for every entry, in iteration order, with the prefix rebuilt from the key (no generator, no pair per entry). */
+  forEach(fn: (prefix: Prefix, value: V) => void): void {
+    for (let len = 0; len <= 32; len++) {
+      const m = this.byLen[len]
+      if (!m) continue
+      for (const [k, v] of m) fn({ addr: len === 0 ? 0 : len === 32 ? k >>> 0 : (k << (32 - len)) >>> 0, len }, v)
+    }
+  }
+
   /** [prefix, value] pairs; the prefix is rebuilt from the key. */
   *entries(): Generator<[Prefix, V]> {
     for (let len = 0; len <= 32; len++) {

@@ -139,15 +139,19 @@ export class ExportPolicy {
     return false
   }
 
-  /** The attributes we send for this path to q (cached on the path per kind of peer). */
+  /**
+   * The attributes we send for this path to q, cached on the path per kind
+   * of peer (eBGP, iBGP reflected, iBGP; 2- or 4-octet AS numbers): what
+   * exportedAttributes depends on.
+   */
   exportAttributes(q: PeerRib, path: Path): ExportedAttributes {
     const as4 = q.peer.ctx.as4
     const ebgp = !q.peer.ibgp
     const reflect = !ebgp && path.from !== undefined && path.from.peer.ibgp
-    const kind = `${ebgp ? 'e' : reflect ? 'r' : 'i'}${as4 ? 4 : 2}`
-    return path.cached(kind, () => {
-      const list = exportedAttributes(q, path, this.o, { type: 'nextHop', nextHop: ebgp ? this.o.localAddress : path.nextHop })
-      return { attributes: list, length: attributesEncodingLength(list, q.peer.ctx) }
-    })
+    const kind = (ebgp ? 0 : reflect ? 2 : 4) + (as4 ? 1 : 0)
+    const known = path.exportFor(kind)
+    if (known !== undefined) return known
+    const list = exportedAttributes(q, path, this.o, { type: 'nextHop', nextHop: ebgp ? this.o.localAddress : path.nextHop })
+    return path.keepExport(kind, { attributes: list, length: attributesEncodingLength(list, q.peer.ctx) })
   }
 }

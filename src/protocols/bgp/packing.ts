@@ -8,7 +8,7 @@ import type { Prefix } from '../../net/ipv4.js'
 import type { PrefixMap } from '../../net/prefix-map.js'
 import { maxMessageLength } from './codec/message.js'
 import type { CodecContext, PathAttribute, UpdateMessage } from './codec/types.js'
-import { makeEndOfRib, packUpdates, packWithdrawals } from './codec/update.js'
+import { makeEndOfRib, packUpdates, packWithdrawals, shareUpdate } from './codec/update.js'
 import type { Path } from './paths.js'
 
 /** prefixes by the path they are announced with, in first-seen order */
@@ -32,16 +32,72 @@ export function packTable(groups: PathGroups, attributesOf: AttributesOf, ctx: C
   return messages
 }
 
-/** Pending Adj-RIB-Out changes (prefix -> path, or null to withdraw): withdrawals first, then announcements. */
-export function packChanges(pending: PrefixMap<Path | null>, attributesOf: AttributesOf, ctx: CodecContext): UpdateMessage[] {
+/** Messages packed for one group of prefixes (and the message size they were packed for). */
+interface Packed {
+  readonly prefixes: readonly Prefix[]
+  readonly max: number
+  readonly messages: readonly UpdateMessage[]
+}
+
+/**
+ * What one flush packed, for the next peers of the same flush: a change
+ * usually goes to every peer (a reflector's clients) with the same exported
+ * attribute list (export-policy.ts keeps one per path and kind of peer), so
+ * the same prefixes with the same list make the same UPDATEs. They are packed
+ * once and shared (codec shareUpdate: encoded once); each peer still gets
+ * exactly its own changes, since a group is reused only when its prefixes are
+ * the same. Kept for one flush only.
+ */
+export class SharedPacks {
+  /** by exported attribute list: the last group packed with it */
+  readonly byAttributes = new Map<readonly PathAttribute[], Packed>()
+  withdrawn: Packed | undefined
+}
+
+function samePrefixes(a: readonly Prefix[], b: readonly Prefix[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i]!.addr !== b[i]!.addr || a[i]!.len !== b[i]!.len) return false
+  return true
+}
+
+function shared(messages: UpdateMessage[]): UpdateMessage[] {
+  for (const m of messages) shareUpdate(m)
+  return messages
+}
+
+/**
+ * Pending Adj-RIB-Out changes (prefix -> path, or null to withdraw):
+ * withdrawals first, then announcements. With `share`, groups another peer
+ * of the same flush already had are taken from it, not packed again.
+ */
+export function packChanges(pending: PrefixMap<Path | null>, attributesOf: AttributesOf, ctx: CodecContext, share?: SharedPacks): UpdateMessage[] {
   const withdrawn: Prefix[] = []
   const groups: PathGroups = new Map()
-  for (const [prefix, path] of pending.entries()) {
+  pending.forEach((prefix, path) => {
     if (path === null) withdrawn.push(prefix)
     else addToGroup(groups, path, prefix)
-  }
+  })
   const max = maxMessageLength(ctx)
-  const messages: UpdateMessage[] = withdrawn.length > 0 ? packWithdrawals(withdrawn, max) : []
-  for (const [path, prefixes] of groups) messages.push(...packUpdates(attributesOf(path), prefixes, ctx, max))
+  const messages: UpdateMessage[] = []
+  if (withdrawn.length > 0) {
+    const w = share?.withdrawn
+    if (w !== undefined && w.max === max && samePrefixes(w.prefixes, withdrawn)) messages.push(...w.messages)
+    else {
+      const packed = packWithdrawals(withdrawn, max)
+      if (share) share.withdrawn = { prefixes: withdrawn, max, messages: shared(packed) }
+      messages.push(...packed)
+    }
+  }
+  for (const [path, prefixes] of groups) {
+    const attributes = attributesOf(path)
+    const g = share?.byAttributes.get(attributes)
+    if (g !== undefined && g.max === max && samePrefixes(g.prefixes, prefixes)) {
+      for (const m of g.messages) messages.push(m)
+      continue
+    }
+    const packed = packUpdates(attributes, prefixes, ctx, max)
+    if (share) share.byAttributes.set(attributes, { prefixes, max, messages: shared(packed) })
+    for (const m of packed) messages.push(m)
+  }
   return messages
 }

@@ -42,7 +42,8 @@ export class Path {
   /** intern key (per peer) */
   key = ''
   readonly display: DisplayAttrs
-  private exportCache: Map<string, ExportedAttributes> | undefined
+  /** exports per kind of peer (export-policy.ts exportKind), made on first use */
+  private exportCache: (ExportedAttributes | undefined)[] | undefined
 
   constructor(
     /** the peer it was learned from; undefined for our own subnet */
@@ -76,15 +77,16 @@ export class Path {
   readonly neighborAs: number
   readonly ibgp: boolean
 
-  /** The export of this path for one kind of peer (export-policy.ts), computed once. */
-  cached(key: string, make: () => ExportedAttributes): ExportedAttributes {
-    this.exportCache ??= new Map()
-    let v = this.exportCache.get(key)
-    if (v === undefined) {
-      v = make()
-      this.exportCache.set(key, v)
-    }
-    return v
+  /** The export of this path for one kind of peer (a small integer, export-policy.ts), if made already. */
+  exportFor(kind: number): ExportedAttributes | undefined {
+    return this.exportCache?.[kind]
+  }
+
+  /** Remembers the export of this path for one kind of peer; returns it. */
+  keepExport(kind: number, e: ExportedAttributes): ExportedAttributes {
+    const cache = (this.exportCache ??= [])
+    cache[kind] = e
+    return e
   }
 }
 

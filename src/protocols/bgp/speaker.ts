@@ -34,7 +34,7 @@ import type { MpReach, PathAttribute, UpdateMessage } from './codec/types.js'
 import { endOfRib } from './codec/update.js'
 import { ExportPolicy } from './export-policy.js'
 import { LocRib } from './loc-rib.js'
-import { addToGroup, packChanges, packTable, type PathGroups } from './packing.js'
+import { addToGroup, packChanges, packTable, type PathGroups, SharedPacks } from './packing.js'
 import { PeerRib, type SpeakerPeer, type StaleMark } from './peer-rib.js'
 import { type Path, forgetUnused, internPath, localPath, pathOf } from './paths.js'
 import type { ImportPolicy, ImportRejection } from './policy.js'
@@ -43,6 +43,8 @@ import { type DropReason6, Speaker6, type SpeakerIpv6Options } from './speaker6.
 
 /** shortest time between two flushes while UPDATEs keep coming, ms */
 const FLUSH_GAP_MS = 5
+/** a peer's pending changes up to this many are packed once for every peer of a flush that has the same */
+const SHARE_MAX = 10_000
 
 export { PeerRib, type SpeakerPeer, type StaleMark } from './peer-rib.js'
 export { ebgpAsPathProblem } from './as-path.js'
@@ -553,10 +555,12 @@ export class Speaker {
     this.flushScheduled = false
     this.lastFlush = performance.now()
     if (this.deferring) return
+    // the UPDATEs one change makes go to many peers: packed and encoded once (packing.ts SharedPacks)
+    const share = this.peers.size > 1 ? new SharedPacks() : undefined
     for (const p of this.peers) {
       if (p.pending.size === 0 && !this.v6?.hasPending(p)) continue
       try {
-        this.flushPeer(p)
+        this.flushPeer(p, share)
       } catch (e) {
         // an internal error resets only this peer's session
         p.pending.clear()
@@ -566,8 +570,11 @@ export class Speaker {
     }
   }
 
-  private flushPeer(p: PeerRib): void {
-    const messages = p.pending.size > 0 ? packChanges(p.pending, (path) => this.exports.exportAttributes(p, path).attributes, p.peer.ctx) : []
+  private flushPeer(p: PeerRib, share: SharedPacks | undefined): void {
+    // a big batch (a table) is not kept for other peers: its messages would stay in memory until the flush ends
+    const messages = p.pending.size > 0
+      ? packChanges(p.pending, (path) => this.exports.exportAttributes(p, path).attributes, p.peer.ctx, p.pending.size <= SHARE_MAX ? share : undefined)
+      : []
     p.pending.clear()
     if (this.v6) messages.push(...this.v6.pendingMessages(p))
     this.emit(p, messages)

@@ -103,6 +103,32 @@ export interface AttributesResult {
   readonly present: Set<number>
 }
 
+/** The whole attribute (header included) at buf[hs, ve), copied: the data of a NOTIFICATION. */
+function rawAttribute(buf: Buffer, hs: number, ve: number): Buffer {
+  return Buffer.from(buf.subarray(hs, ve))
+}
+
+/**
+ * A malformed attribute (its header at buf[hs], value ending at ve): the
+ * RFC 7606 outcome for its type is recorded in errors, or, for a session
+ * reset, returned as the error to send. Plain functions, not closures made
+ * per attribute: a decoder run through tsx (tests, agents from source)
+ * pays for every closure it makes (esbuild keepNames wraps each in a
+ * __name() call).
+ */
+function malformed(errors: AttributeError[], buf: Buffer, hs: number, ve: number, subcode: number, message: string): BgpDecodeError | undefined {
+  const code = buf[hs + 1]!
+  const action = malformedAction(code)
+  if (action === 'session-reset') return decodeError(ErrorCode.UPDATE_MESSAGE, subcode, message, rawAttribute(buf, hs, ve))
+  errors.push({ action, attrType: code, subcode, message })
+  return undefined
+}
+
+/** An attribute whose length is not what its type needs (see malformed). */
+function lengthError(errors: AttributeError[], buf: Buffer, hs: number, ve: number, len: number, want: string): BgpDecodeError | undefined {
+  return malformed(errors, buf, hs, ve, UpdateSubcode.ATTRIBUTE_LENGTH_ERROR, `attribute ${buf[hs + 1]} length ${len}, expected ${want}`)
+}
+
 /**
  * Decodes the path attributes in buf[start, end). Returns the attributes kept
  * and the RFC 7606 errors, or a decode error when the session must be reset.
@@ -129,8 +155,8 @@ export function decodeAttributes(buf: Buffer, start: number, end: number, ctx: C
       errors.push({ action: 'treat-as-withdraw', attrType: code, subcode: UpdateSubcode.ATTRIBUTE_LENGTH_ERROR, message: `attribute ${code} length ${len} overruns the path attributes (${end - vs} octets left)` })
       break
     }
+    const hs = pos
     pos = ve
-    const raw = () => Buffer.from(buf.subarray(vs - (ext ? 4 : 3), ve))
     if (present.has(code)) {
       if (code === AttrType.MP_REACH_NLRI || code === AttrType.MP_UNREACH_NLRI) {
         return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, `attribute ${code} appears twice`)
@@ -143,16 +169,9 @@ export function decodeAttributes(buf: Buffer, start: number, end: number, ctx: C
     const extendedLength = ext && len < 256 ? { extendedLength: true as const } : {}
     const partial = (flags & AttrFlag.PARTIAL) !== 0 && (flags & (O | T)) === (O | T) ? { partial: true as const } : {}
 
-    const malformed = (subcode: number, message: string): BgpDecodeError | undefined => {
-      const action = malformedAction(code)
-      if (action === 'session-reset') return decodeError(ErrorCode.UPDATE_MESSAGE, subcode, message, raw())
-      errors.push({ action, attrType: code, subcode, message })
-      return undefined
-    }
-
     if (expected === undefined) {
       if ((flags & O) === 0) {
-        return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE, `unrecognized well-known attribute ${code}`, raw())
+        return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE, `unrecognized well-known attribute ${code}`, rawAttribute(buf, hs, ve))
       }
       if ((flags & T) !== 0) {
         attributes.push({ type: 'unknown', code, flags: (flags & 0xe0) | AttrFlag.PARTIAL, data: Buffer.from(buf.subarray(vs, ve)), ...extendedLength })
@@ -160,17 +179,16 @@ export function decodeAttributes(buf: Buffer, start: number, end: number, ctx: C
       continue
     }
     if ((flags & (O | T)) !== expected) {
-      const e = malformed(UpdateSubcode.ATTRIBUTE_FLAGS_ERROR, `attribute ${code} has flags 0x${flags.toString(16)}, expected optional/transitive 0x${expected.toString(16)}`)
+      const e = malformed(errors, buf, hs, ve, UpdateSubcode.ATTRIBUTE_FLAGS_ERROR, `attribute ${code} has flags 0x${flags.toString(16)}, expected optional/transitive 0x${expected.toString(16)}`)
       if (e) return e
       continue
     }
-    const lengthError = (want: string) => malformed(UpdateSubcode.ATTRIBUTE_LENGTH_ERROR, `attribute ${code} length ${len}, expected ${want}`)
     let e: BgpDecodeError | undefined
     switch (code) {
       case AttrType.ORIGIN: {
-        if (len !== 1) { e = lengthError('1'); break }
+        if (len !== 1) { e = lengthError(errors, buf, hs, ve, len, '1'); break }
         const origin = buf[vs]!
-        if (origin > 2) { e = malformed(UpdateSubcode.INVALID_ORIGIN_ATTRIBUTE, `ORIGIN value ${origin}`); break }
+        if (origin > 2) { e = malformed(errors, buf, hs, ve, UpdateSubcode.INVALID_ORIGIN_ATTRIBUTE, `ORIGIN value ${origin}`); break }
         attributes.push({ type: 'origin', origin: origin as 0 | 1 | 2, ...extendedLength })
         break
       }
@@ -178,36 +196,36 @@ export function decodeAttributes(buf: Buffer, start: number, end: number, ctx: C
       case AttrType.AS4_PATH: {
         const as4path = code === AttrType.AS4_PATH
         const segments = decodeAsPath(buf, vs, ve, as4path ? 4 : asSize)
-        if (typeof segments === 'string') { e = malformed(UpdateSubcode.MALFORMED_AS_PATH, segments); break }
+        if (typeof segments === 'string') { e = malformed(errors, buf, hs, ve, UpdateSubcode.MALFORMED_AS_PATH, segments); break }
         if (!as4path) attributes.push({ type: 'asPath', segments, ...extendedLength })
         else if (ctx.as4) errors.push({ action: 'attribute-discard', attrType: code, subcode: 0, message: 'AS4_PATH from a 4-octet AS speaker discarded (RFC 6793)' })
         else attributes.push({ type: 'as4Path', segments, ...extendedLength, ...partial })
         break
       }
       case AttrType.NEXT_HOP: {
-        if (len !== 4) { e = lengthError('4'); break }
+        if (len !== 4) { e = lengthError(errors, buf, hs, ve, len, '4'); break }
         const nextHop = buf.readUInt32BE(vs)
-        if (isMartianNextHop(nextHop)) { e = malformed(UpdateSubcode.INVALID_NEXT_HOP_ATTRIBUTE, `NEXT_HOP ${buf.subarray(vs, ve).join('.')} is not a unicast host address`); break }
+        if (isMartianNextHop(nextHop)) { e = malformed(errors, buf, hs, ve, UpdateSubcode.INVALID_NEXT_HOP_ATTRIBUTE, `NEXT_HOP ${buf.subarray(vs, ve).join('.')} is not a unicast host address`); break }
         attributes.push({ type: 'nextHop', nextHop, ...extendedLength })
         break
       }
       case AttrType.MULTI_EXIT_DISC:
-        if (len !== 4) { e = lengthError('4'); break }
+        if (len !== 4) { e = lengthError(errors, buf, hs, ve, len, '4'); break }
         attributes.push({ type: 'med', med: buf.readUInt32BE(vs), ...extendedLength })
         break
       case AttrType.LOCAL_PREF:
-        if (len !== 4) { e = lengthError('4'); break }
+        if (len !== 4) { e = lengthError(errors, buf, hs, ve, len, '4'); break }
         attributes.push({ type: 'localPref', localPref: buf.readUInt32BE(vs), ...extendedLength })
         break
       case AttrType.ATOMIC_AGGREGATE:
-        if (len !== 0) { e = lengthError('0'); break }
+        if (len !== 0) { e = lengthError(errors, buf, hs, ve, len, '0'); break }
         attributes.push({ type: 'atomicAggregate', ...extendedLength })
         break
       case AttrType.AGGREGATOR:
       case AttrType.AS4_AGGREGATOR: {
         const as4agg = code === AttrType.AS4_AGGREGATOR
         const size = as4agg ? 4 : asSize
-        if (len !== size + 4) { e = lengthError(String(size + 4)); break }
+        if (len !== size + 4) { e = lengthError(errors, buf, hs, ve, len, String(size + 4)); break }
         const asn = size === 4 ? buf.readUInt32BE(vs) : buf.readUInt16BE(vs)
         const address = buf.readUInt32BE(vs + size)
         if (!as4agg) attributes.push({ type: 'aggregator', asn, address, ...extendedLength, ...partial })
@@ -216,63 +234,63 @@ export function decodeAttributes(buf: Buffer, start: number, end: number, ctx: C
         break
       }
       case AttrType.COMMUNITIES: {
-        if (len === 0 || len % 4 !== 0) { e = lengthError('a non-zero multiple of 4'); break }
+        if (len === 0 || len % 4 !== 0) { e = lengthError(errors, buf, hs, ve, len, 'a non-zero multiple of 4'); break }
         const communities: number[] = []
         for (let p = vs; p < ve; p += 4) communities.push(buf.readUInt32BE(p))
         attributes.push({ type: 'communities', communities, ...extendedLength, ...partial })
         break
       }
       case AttrType.ORIGINATOR_ID:
-        if (len !== 4) { e = lengthError('4'); break }
+        if (len !== 4) { e = lengthError(errors, buf, hs, ve, len, '4'); break }
         attributes.push({ type: 'originatorId', id: buf.readUInt32BE(vs), ...extendedLength })
         break
       case AttrType.CLUSTER_LIST: {
-        if (len === 0 || len % 4 !== 0) { e = lengthError('a non-zero multiple of 4'); break }
+        if (len === 0 || len % 4 !== 0) { e = lengthError(errors, buf, hs, ve, len, 'a non-zero multiple of 4'); break }
         const ids: number[] = []
         for (let p = vs; p < ve; p += 4) ids.push(buf.readUInt32BE(p))
         attributes.push({ type: 'clusterList', ids, ...extendedLength })
         break
       }
       case AttrType.MP_REACH_NLRI: {
-        if (len < 5) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI length ${len} < 5`, raw())
+        if (len < 5) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI length ${len} < 5`, rawAttribute(buf, hs, ve))
         const afi = buf.readUInt16BE(vs)
         const safi = buf[vs + 2]!
         const nhLen = buf[vs + 3]!
         const nhStart = vs + 4
         const nlriStart = nhStart + nhLen + 1 // one reserved octet
-        if (nlriStart > ve) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI next hop length ${nhLen} overruns the attribute`, raw())
+        if (nlriStart > ve) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI next hop length ${nhLen} overruns the attribute`, rawAttribute(buf, hs, ve))
         if (afi === AFI_IPV4 && safi === SAFI_UNICAST && nhLen === 4) {
           const nlri = decodeIpv4Prefixes(buf, nlriStart, ve)
-          if (!nlri.ok) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI: ${nlri.message}`, raw())
+          if (!nlri.ok) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI: ${nlri.message}`, rawAttribute(buf, hs, ve))
           attributes.push({ type: 'mpReach', afi: 1, safi: 1, nextHop: buf.readUInt32BE(nhStart), nlri: nlri.prefixes, ...extendedLength })
         } else if (afi === AFI_IPV6 && safi === SAFI_UNICAST) {
           // RFC 2545 3: 16 octets (global) or 32 (global + link-local). Any other length
           // leaves the NLRI unlocatable: RFC 7606 7.11 "session reset" (or AFI/SAFI disable),
           // UPDATE Message Error / Optional Attribute Error (RFC 4760 7), the attribute as data.
-          if (nhLen !== 16 && nhLen !== 32) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI IPv6 unicast next hop length ${nhLen} (expected 16, or 32 with a link-local address)`, raw())
+          if (nhLen !== 16 && nhLen !== 32) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI IPv6 unicast next hop length ${nhLen} (expected 16, or 32 with a link-local address)`, rawAttribute(buf, hs, ve))
           const nlri = decodeIpv6Prefixes(buf, nlriStart, ve)
-          if (!nlri.ok) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI: ${nlri.message}`, raw())
+          if (!nlri.ok) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI: ${nlri.message}`, rawAttribute(buf, hs, ve))
           const nextHop = formatIpv6(buf.subarray(nhStart, nhStart + 16))
           const ll = nhLen === 32 ? { linkLocalNextHop: formatIpv6(buf.subarray(nhStart + 16, nhStart + 32)) } : {}
           attributes.push({ type: 'mpReach', afi: 2, safi: 1, nextHop, ...ll, nlri: nlri.prefixes, ...extendedLength })
         } else if (afi === AFI_IPV4 && safi === SAFI_UNICAST && nhLen !== 16 && nhLen !== 32) {
-          return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI IPv4 next hop length ${nhLen}`, raw())
+          return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI IPv4 next hop length ${nhLen}`, rawAttribute(buf, hs, ve))
         } else {
           attributes.push({ type: 'mpReach', afi, safi, raw: true, nextHop: Buffer.from(buf.subarray(nhStart, nhStart + nhLen)), nlri: Buffer.from(buf.subarray(nlriStart, ve)), ...extendedLength })
         }
         break
       }
       case AttrType.MP_UNREACH_NLRI: {
-        if (len < 3) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_UNREACH_NLRI length ${len} < 3`, raw())
+        if (len < 3) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_UNREACH_NLRI length ${len} < 3`, rawAttribute(buf, hs, ve))
         const afi = buf.readUInt16BE(vs)
         const safi = buf[vs + 2]!
         if (afi === AFI_IPV4 && safi === SAFI_UNICAST) {
           const w = decodeIpv4Prefixes(buf, vs + 3, ve)
-          if (!w.ok) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_UNREACH_NLRI: ${w.message}`, raw())
+          if (!w.ok) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_UNREACH_NLRI: ${w.message}`, rawAttribute(buf, hs, ve))
           attributes.push({ type: 'mpUnreach', afi: 1, safi: 1, withdrawn: w.prefixes, ...extendedLength })
         } else if (afi === AFI_IPV6 && safi === SAFI_UNICAST) {
           const w = decodeIpv6Prefixes(buf, vs + 3, ve)
-          if (!w.ok) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_UNREACH_NLRI: ${w.message}`, raw())
+          if (!w.ok) return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_UNREACH_NLRI: ${w.message}`, rawAttribute(buf, hs, ve))
           attributes.push({ type: 'mpUnreach', afi: 2, safi: 1, withdrawn: w.prefixes, ...extendedLength })
         } else {
           attributes.push({ type: 'mpUnreach', afi, safi, raw: true, withdrawn: Buffer.from(buf.subarray(vs + 3, ve)), ...extendedLength })

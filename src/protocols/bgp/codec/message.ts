@@ -8,7 +8,7 @@ import { type BgpDecodeError, decodeError } from './errors.js'
 import { decodeNotificationBody, encodeNotificationBody } from './notification.js'
 import { decodeOpen, encodeOpenBody } from './open.js'
 import type { CodecContext, Message, NotificationMessage } from './types.js'
-import { decodeUpdate, encodeUpdateMessage, updateBodyEncodingLength } from './update.js'
+import { decodeUpdate, encodeUpdateMessage, sharedUpdateBytes, updateBodyEncodingLength } from './update.js'
 
 const MIN_LENGTH: Record<number, number> = {
   [MessageType.OPEN]: 29,
@@ -134,12 +134,16 @@ export function messageEncodingLength(msg: Message, ctx: CodecContext): number {
   }
 }
 
-/** Encodes a message. Throws RangeError only if the result would exceed the negotiated maximum size. */
+/**
+ * Encodes a message. Throws RangeError only if the result would exceed the
+ * negotiated maximum size. A shared UPDATE (update.ts shareUpdate) comes back
+ * as the one buffer encoded for all its peers: the caller must not modify it.
+ */
 export function encodeMessage(msg: Message, ctx: CodecContext): Buffer {
   const max = maxMessageLength(ctx)
   switch (msg.type) {
     case 'open': return frame(MessageType.OPEN, encodeOpenBody(msg), max)
-    case 'update': return encodeUpdateMessage(msg, ctx, max)
+    case 'update': return sharedUpdateBytes(msg, ctx, max) ?? encodeUpdateMessage(msg, ctx, max)
     case 'notification': return frame(MessageType.NOTIFICATION, encodeNotificationBody(fitNotification(msg, max)), max)
     case 'keepalive': return frame(MessageType.KEEPALIVE, Buffer.alloc(0), max)
     case 'routeRefresh': {

@@ -77,6 +77,30 @@ function encodeUpdateInto(msg: UpdateMessage, ctx: CodecContext, head: number, m
   return buf
 }
 
+/** encodings of UPDATEs sent unchanged to many peers (shareUpdate): [2-octet AS, 4-octet AS] */
+const sharedEncodings = new WeakMap<UpdateMessage, [Buffer | undefined, Buffer | undefined]>()
+
+/**
+ * Marks an UPDATE that goes unchanged to many peers (a reflector's change to
+ * all its clients): encodeMessage then encodes it once per AS number size and
+ * returns that same buffer every time, which no caller may modify. The
+ * encoding lives as long as the message object.
+ */
+export function shareUpdate(msg: UpdateMessage): UpdateMessage {
+  if (!sharedEncodings.has(msg)) sharedEncodings.set(msg, [undefined, undefined])
+  return msg
+}
+
+/** The encoding of a shared UPDATE (made on first use), or undefined for a message not shared. RangeError over maxLength. */
+export function sharedUpdateBytes(msg: UpdateMessage, ctx: CodecContext, maxLength: number): Buffer | undefined {
+  const slot = sharedEncodings.get(msg)
+  if (slot === undefined) return undefined
+  const i = ctx.as4 ? 1 : 0
+  const buf = (slot[i] ??= encodeUpdateMessage(msg, ctx, 0))
+  if (buf.length > maxLength) throw new RangeError(`BGP message type 2 would be ${buf.length} octets, limit ${maxLength}`)
+  return buf
+}
+
 /** Octets encodeUpdateBody writes: two length fields, withdrawn routes, attributes, NLRI. */
 export function updateBodyEncodingLength(msg: UpdateMessage, ctx: CodecContext): number {
   return 4 + ipv4PrefixesEncodingLength(msg.withdrawn) + attributeBlock(msg.attributes, ctx).length + ipv4PrefixesEncodingLength(msg.nlri)

@@ -7,10 +7,10 @@ import test from 'ava'
 import { PrefixMap } from '../../../../src/net/prefix-map.js'
 import type { Route } from '../../../../src/rib/route.js'
 import { encodeMessage, messageEncodingLength, type CodecContext, type PathAttribute, type UpdateMessage } from '../../../../src/protocols/bgp/codec/index.js'
-import { endOfRib } from '../../../../src/protocols/bgp/codec/update.js'
+import { endOfRib, shareUpdate } from '../../../../src/protocols/bgp/codec/update.js'
 import { ExportPolicy } from '../../../../src/protocols/bgp/export-policy.js'
 import { LocRib, comparePaths } from '../../../../src/protocols/bgp/loc-rib.js'
-import { packChanges, packTable } from '../../../../src/protocols/bgp/packing.js'
+import { SharedPacks, packChanges, packTable } from '../../../../src/protocols/bgp/packing.js'
 import { PeerRib, type SpeakerPeer } from '../../../../src/protocols/bgp/peer-rib.js'
 import { type Path, internPath, localPath, releasePath } from '../../../../src/protocols/bgp/paths.js'
 import { ip, p, rng } from './helpers.js'
@@ -224,4 +224,75 @@ test('messageEncodingLength equals the encoded length: random UPDATEs, long attr
   const notification = { type: 'notification' as const, code: 3, subcode: 1, data: Buffer.alloc(5000) }
   t.is(messageEncodingLength(notification, { as4: true }), 4096)
   t.is(encodeMessage(notification, { as4: true }).length, 4096)
+})
+
+test('packing with SharedPacks: the peers of one flush with the same changes get the same UPDATE objects, equal to packing alone; a peer whose group differs gets its own', (t) => {
+  const a = peer('10.99.0.1')
+  const x = path(a, { localPref: 100 })
+  const y = path(a, { localPref: 200 })
+  const lists = new Map<Path, PathAttribute[]>()
+  // one exported list per path, as export-policy.ts keeps it
+  const attrs = (q: Path): PathAttribute[] => {
+    let l = lists.get(q)
+    if (!l) lists.set(q, (l = [{ type: 'origin', origin: 0 }, { type: 'asPath', segments: [] }, { type: 'nextHop', nextHop: q.nextHop }, { type: 'localPref', localPref: q.localPref }]))
+    return l
+  }
+  const pendingOf = (entries: Array<[string, Path | null]>) => {
+    const m = new PrefixMap<Path | null>()
+    for (const [k, v] of entries) m.set(p(k), v)
+    return m
+  }
+  const changes: Array<[string, Path | null]> = [['10.244.1.0/24', x], ['10.244.2.0/24', null], ['10.244.3.0/24', y], ['10.244.4.0/24', x]]
+  const ctx: CodecContext = { as4: true }
+  const share = new SharedPacks()
+  const first = packChanges(pendingOf(changes), attrs, ctx, share)
+  const second = packChanges(pendingOf(changes), attrs, ctx, share)
+  t.deepEqual(first, packChanges(pendingOf(changes), attrs, ctx), 'the same messages as without sharing')
+  t.is(second.length, first.length)
+  for (let i = 0; i < first.length; i++) t.is(second[i], first[i], `message ${i} is the same object`)
+  // without 10.244.4.0/24 (say, the peer it came from): x's group differs, y's and the withdrawal do not
+  const third = packChanges(pendingOf(changes.filter(([k]) => k !== '10.244.4.0/24')), attrs, ctx, share)
+  t.deepEqual(third.map((m) => [m.withdrawn.length, m.nlri.map((n) => n.addr)]), [[1, []], [0, [p('10.244.1.0/24').addr]], [0, [p('10.244.3.0/24').addr]]])
+  t.is(third[0], first[0], 'the same withdrawal')
+  t.not(third[1], first[1], 'its own group for x')
+  t.is(third[2], first.find((m) => m.nlri[0]?.addr === p('10.244.3.0/24').addr), "y's group shared")
+  // another message size (RFC 8654 extended messages): packed for it, not taken from the 4096-octet peers
+  const ext = packChanges(pendingOf(changes), attrs, { as4: true, extendedMessage: true }, share)
+  t.true(ext.every((m) => !first.includes(m)))
+})
+
+test('shareUpdate: a shared UPDATE is encoded once per AS number size, the same buffer every time, equal to the plain encoding', (t) => {
+  const attributes: PathAttribute[] = [{ type: 'origin', origin: 0 }, { type: 'asPath', segments: [{ type: 'sequence', asns: [70000] }] }, { type: 'nextHop', nextHop: ip('10.99.0.1') }]
+  const plain: UpdateMessage = { type: 'update', withdrawn: [], attributes, nlri: [p('10.244.1.0/24')] }
+  const msg = shareUpdate({ ...plain })
+  for (const ctx of [{ as4: true }, { as4: false }] as CodecContext[]) {
+    const b = encodeMessage(msg, ctx)
+    t.is(encodeMessage(msg, ctx), b, `as4 ${ctx.as4}: the same buffer`)
+    t.deepEqual(b, encodeMessage(plain, ctx), `as4 ${ctx.as4}: the same octets`)
+  }
+  t.notDeepEqual(encodeMessage(msg, { as4: true }), encodeMessage(msg, { as4: false }), '2- and 4-octet AS encodings differ')
+  t.not(encodeMessage(plain, { as4: true }), encodeMessage(plain, { as4: true }), 'a message not shared is encoded each time')
+  const big = shareUpdate({ type: 'update', withdrawn: [], attributes, nlri: Array.from({ length: 2000 }, (_, i) => ({ addr: (11 << 24) + i * 256, len: 24 })) })
+  t.throws(() => encodeMessage(big, { as4: true }), { instanceOf: RangeError })
+  t.is(encodeMessage(big, { as4: true, extendedMessage: true }).length, messageEncodingLength(big, { as4: true }))
+})
+
+test('exportAttributes: one list per path and kind of peer (eBGP, iBGP reflected or not, AS number size), made once', (t) => {
+  const policy = new ExportPolicy({ asn: LOCAL_AS, clusterId: ip('1.1.1.1'), routeReflector: true, localAddress: ip('10.99.0.11'), log: { limited: () => {} }, onUnencodable: () => {} })
+  const from = peer('10.99.0.1')
+  const x = path(from)
+  const c1 = peer('10.99.0.2')
+  const c2 = peer('10.99.0.3')
+  const as2 = peer('10.99.0.4', { ctx: { as4: false } })
+  const e = peer('10.99.0.5', { asn: 65001 })
+  const e2 = peer('10.99.0.6', { asn: 65002 })
+  t.is(policy.exportAttributes(c1, x), policy.exportAttributes(c2, x))
+  t.is(policy.exportAttributes(e, x), policy.exportAttributes(e2, x))
+  const kinds = [c1, as2, e].map((q) => policy.exportAttributes(q, x))
+  t.is(new Set(kinds).size, 3)
+  t.true(kinds[0]!.attributes.some((a) => a.type === 'originatorId'), 'reflected: ORIGINATOR_ID')
+  t.false(kinds[2]!.attributes.some((a) => a.type === 'localPref'), 'eBGP: no LOCAL_PREF')
+  const own = localPath(ip('10.99.0.11'))
+  t.not(policy.exportAttributes(c1, own), policy.exportAttributes(c1, x))
+  t.false(policy.exportAttributes(c1, own).attributes.some((a) => a.type === 'originatorId'), 'our own subnet is not reflected')
 })

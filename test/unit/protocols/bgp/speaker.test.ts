@@ -10,6 +10,7 @@ import type { RouteSink } from '../../../../src/rib/source.js'
 import { CeaseSubcode } from '../../../../src/protocols/bgp/codec/constants.js'
 import type { AsPathSegment, PathAttribute, UpdateMessage } from '../../../../src/protocols/bgp/codec/types.js'
 import { endOfRib } from '../../../../src/protocols/bgp/codec/update.js'
+import { decodeMessage, encodeMessage } from '../../../../src/protocols/bgp/codec/index.js'
 import { PrefixMap } from '../../../../src/net/prefix-map.js'
 import { createImportPolicy } from '../../../../src/protocols/bgp/policy.js'
 import { type PeerRib, Speaker, type SpeakerPeer } from '../../../../src/protocols/bgp/speaker.js'
@@ -242,6 +243,33 @@ test('route reflector: client routes reflected with ORIGINATOR_ID and CLUSTER_LI
   t.is(h.speaker.best(P('10.244.40.0/24')), undefined)
   t.is(h.speaker.best(P('10.244.41.0/24')), undefined)
   t.deepEqual(h.speaker.stats().filtered, { 'cluster-loop': 1, 'originator-loop': 1 })
+})
+
+test('route reflector, one flush to many clients: each gets its own changes; the same change to clients of one kind is one UPDATE object, encoded once, that decodes to what was reflected', (t) => {
+  const h = harness({ routeReflector: true, clusterId: '1.1.1.1' })
+  const c = ['10.99.0.12', '10.99.0.13', '10.99.0.14', '10.99.0.15'].map((a) => h.peer(a))
+  h.peer('10.99.0.16', { as4: false })
+  h.speaker.receiveUpdate(c[1]!, update(['10.244.4.0/24'], { nextHop: '10.99.0.13' }))
+  h.speaker.flush()
+  h.sent.clear()
+  h.speaker.receiveUpdate(c[0]!, update(['10.244.2.0/24'], { nextHop: '10.99.0.12' }))
+  h.speaker.receiveUpdate(c[1]!, update(['10.244.3.0/24'], { nextHop: '10.99.0.13', withdrawn: ['10.244.4.0/24'] }))
+  h.speaker.flush()
+  t.deepEqual(announced(h.sent.get('10.99.0.12')), ['-10.244.4.0/24', '+10.244.3.0/24'], 'not its own prefix back')
+  t.deepEqual(announced(h.sent.get('10.99.0.13')), ['+10.244.2.0/24'])
+  for (const k of ['10.99.0.14', '10.99.0.15', '10.99.0.16']) t.deepEqual(announced(h.sent.get(k)), ['-10.244.4.0/24', '+10.244.2.0/24', '+10.244.3.0/24'], k)
+  const of = (k: string, prefix: string) => h.sent.get(k)!.find((m) => m.nlri.some((n) => formatPrefix(n) === prefix))!
+  t.is(h.sent.get('10.99.0.14')![0], h.sent.get('10.99.0.12')![0], 'one withdrawal object')
+  t.is(of('10.99.0.14', '10.244.2.0/24'), of('10.99.0.13', '10.244.2.0/24'), 'one object for the clients of one kind')
+  t.is(of('10.99.0.14', '10.244.3.0/24'), of('10.99.0.15', '10.244.3.0/24'))
+  t.is(encodeMessage(of('10.99.0.14', '10.244.3.0/24'), { as4: true }), encodeMessage(of('10.99.0.15', '10.244.3.0/24'), { as4: true }), 'encoded once')
+  t.not(of('10.99.0.16', '10.244.2.0/24'), of('10.99.0.14', '10.244.2.0/24'), 'a 2-octet AS client has its own')
+  for (const [k, as4] of [['10.99.0.14', true], ['10.99.0.16', false]] as const) {
+    const d = decodeMessage(encodeMessage(of(k, '10.244.2.0/24'), { as4 }), { as4 })
+    if (!d.ok || d.value.type !== 'update') return t.fail(`${k} does not decode`)
+    t.deepEqual(d.value.nlri, [P('10.244.2.0/24')])
+    t.deepEqual(d.value.attributes.filter((a) => a.type === 'originatorId' || a.type === 'clusterList'), [{ type: 'originatorId', id: A('10.99.0.12') }, { type: 'clusterList', ids: [A('1.1.1.1')] }])
+  }
 })
 
 test('non-reflector with an rr-client peer: reflects between client and non-client, not between non-clients', (t) => {
