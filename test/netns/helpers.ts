@@ -1,10 +1,11 @@
 /** Helpers for lab tests: unique names, `ip` in a namespace, polling, the CLI. */
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { ExecutionContext } from 'ava'
 import { type LabSpec, type LabUpOptions, labDown, labUp } from '../../src/lab/lab.js'
 import { run, waitFor } from '../../src/lab/sh.js'
+import { LOG_FLUSH_GAP_MS } from '../../src/core/log.js'
 
 export { run, waitFor }
 
@@ -77,8 +78,39 @@ export async function waitRoutes(ns: string, expected: string[], timeoutMs = 10_
 
 export type LogLine = Record<string, unknown> & { event: string; level: number }
 
-/** The agent's JSON log lines with the given event name. */
+/** blocks the calling thread for ms (a test helper's synchronous pause) */
+function pauseSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+}
+
+/**
+ * Waits until the log file has not grown for LOG_SETTLE_MS (at most
+ * LOG_SETTLE_MAX_MS): an agent writes its lines up to LOG_FLUSH_GAP_MS after
+ * logging them (core/log.ts), so a test that has just seen an effect in the
+ * kernel reads the line logged before it only after that.
+ */
+function settleLog(file: string): void {
+  const size = () => (existsSync(file) ? statSync(file).size : -1)
+  const end = Date.now() + LOG_SETTLE_MAX_MS
+  let last = size()
+  let stableSince = Date.now()
+  while (Date.now() < end) {
+    pauseSync(LOG_FLUSH_GAP_MS)
+    const now = size()
+    if (now !== last) {
+      last = now
+      stableSince = Date.now()
+    } else if (Date.now() - stableSince >= LOG_SETTLE_MS) return
+  }
+}
+
+/** the log has not grown for this long: what was logged before has been written (5x the flush gap: a late timer under load) */
+const LOG_SETTLE_MS = 5 * LOG_FLUSH_GAP_MS
+const LOG_SETTLE_MAX_MS = 500
+
+/** The agent's JSON log lines with the given event name (once its log has settled: settleLog). */
 export function logEvents(file: string, event: string): LogLine[] {
+  settleLog(file)
   return readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => {
     try {
       return JSON.parse(l) as LogLine
