@@ -25,9 +25,11 @@
  *   RSS       the reflector's resident memory once full (MB)
  *   CPU       the reflector's CPU seconds until full, and % of a core idle after
  *
- *   npm run build && node --import tsx bench/rr-load.ts [--clients 1000] [--only fabric|bird] [--reflect-rounds 10]
+ *   npm run build && node --import tsx bench/rr-load.ts [--clients 1000] [--only fabric|bird] [--no-pin]
+ *   (the reflector runs on CPU 0 and the client on CPU 1 unless --no-pin) [--reflect-rounds 10]
  *   RR_PROF=DIR ... also writes a V8 CPU profile of the fabric reflector into DIR
  *   RR_LOG=DIR ... keeps the fabric reflector's log (DIR/NAME-agent.log)
+ *   RR_NODE_ARGS='--flag ...' ... node/V8 options for the fabric reflector's process only (experiments)
  *   RR_STRACE=DIR ... strace -c -f of each reflector during the one-new-prefix rounds (DIR/ENGINE.strace;
  *             RR_STRACE_ARGS replaces -c, e.g. "-tt -e trace=write -s 0" for every write)
  *   RR_PERF=DIR ... perf record -g of each reflector during those rounds (DIR/ENGINE.perf; the fabric
@@ -38,6 +40,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
 import net from 'node:net'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -52,6 +55,13 @@ import { option, useCompiledAgent } from './options.js'
 const args = process.argv.slice(2)
 const opt = option
 const N = Number(opt('clients', '1000'))
+/**
+ * The reflector's threads on CPU 0 and the client process on CPU 1 (taskset), unless --no-pin or a
+ * single CPU: on real hosts the 1000 clients do not share the reflector's CPU, and unpinned the
+ * scheduler puts the woken client on the writer's CPU part of the time (a round's writes then take
+ * turns with the client's reads)
+ */
+const pin = !args.includes('--no-pin') && availableParallelism() >= 2
 const ASN = 64512
 const RR = (10 << 24) | (98 << 16) | 1
 const clientAddr = (i: number) => ((10 << 24) | (98 << 16)) + 256 + i
@@ -275,7 +285,7 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
       await startBirdReflector({ ns: rr, dir, address: formatAddress(RR), asn: ASN, clusterId: formatAddress(RR), clientRange: '10.98.0.0/16', holdTime: 240, clients: N })
     } else {
       const log = openSync(join(dir, 'agent.log'), 'a')
-      const p = spawn('ip', ['netns', 'exec', rr, process.execPath, ...(process.env.RR_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RR_PROF}`] : []), ...(process.env.RR_PERF ? ['--perf-basic-prof'] : []), fileURLToPath(new URL('../bin/fabric.js', import.meta.url)), 'join', '--mode', 'bgp',
+      const p = spawn('ip', ['netns', 'exec', rr, process.execPath, ...(process.env.RR_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RR_PROF}`] : []), ...(process.env.RR_PERF ? ['--perf-basic-prof'] : []), ...(process.env.RR_NODE_ARGS ?? '').split(' ').filter(Boolean), fileURLToPath(new URL('../bin/fabric.js', import.meta.url)), 'join', '--mode', 'bgp',
         '--pool', '10.128.0.0/9', '--subnet', '10.128.0.0/24', '--address', formatAddress(RR), '--route-reflector', 'yes', '--listen-range', '10.98.0.0/16',
         '--hold-time', '240', '--max-prefixes', String(N * 2), '--no-firewall', '--state-dir', dir, '--socket', join(dir, 'fabric.sock'), '--log-level', 'info', '--log-format', 'json'],
       { stdio: ['ignore', log, log], detached: true, env: { ...process.env, FABRIC_USE_DIST: '1', FABRIC_RT_PROTOS_DIR: join(dir, 'rt_protos.d'), } })
@@ -286,6 +296,12 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
     const rrPids = () => pidsInNamespaces([rr]).get(rr)!
     const cpu0 = rrPids().reduce((a, p) => a + ticks(p), 0)
     client = spawn('ip', ['netns', 'exec', cl, process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--client-mode', '--clients', String(N)], { stdio: ['pipe', 'pipe', 'inherit'] })
+    if (pin) {
+      // the reflector's threads on CPU 0, the client process's on CPU 1 (as on real hosts, the clients do not share the reflector's CPU)
+      for (const p of rrPids()) await must('taskset', ['-a', '-p', '-c', '0', String(p)])
+      await sleep(200)
+      for (const p of pidsInNamespaces([cl]).get(cl) ?? []) await must('taskset', ['-a', '-p', '-c', '1', String(p)])
+    }
     const events: Record<string, number> = {}
     let clientStats: ClientStats | undefined
     const reflectSeconds: number[] = []
@@ -358,7 +374,7 @@ else {
   const rows: Figures[] = []
   for (const e of ['fabric', 'bird'] as const) {
     if (only && only !== e) continue
-    process.stderr.write(`${e} reflector, ${N} clients...\n`)
+    process.stderr.write(`${e} reflector, ${N} clients${pin ? " (reflector on CPU 0, client on CPU 1)" : " (not pinned)"}...\n`)
     rows.push(await scenario(e))
   }
   const f = (x: number | undefined) => (x === undefined ? 'timeout' : x.toFixed(2))
