@@ -94,6 +94,8 @@ async function clientMain(): Promise<void> {
   const reflected = new Map<number, number>()
   const sentAt = new Map<number, number>()
   const firstAt = new Map<number, number>()
+  /** the client process's CPU when it sent a round's prefix */
+  const cpuAtSend = new Map<number, NodeJS.CpuUsage>()
   let up = 0
   // what the clients received between announce-all and full (the 'stats' event)
   const st = { reads: 0, bytes: 0, updates: 0, nlri: 0, own: 0, dup: 0, withdrawn: 0, maxReads: 0, firstAt: 0 }
@@ -179,7 +181,10 @@ async function clientMain(): Promise<void> {
               const n = (reflected.get(p.addr) ?? 0) + 1
               reflected.set(p.addr, n)
               if (n === 1) firstAt.set(p.addr, performance.now())
-              if (n === N - 1) out({ event: 'reflected', prefix: p.addr, seconds: (performance.now() - sentAt.get(p.addr)!) / 1000, first: (firstAt.get(p.addr)! - sentAt.get(p.addr)!) / 1000 })
+              if (n === N - 1) {
+                const cpu = process.cpuUsage(cpuAtSend.get(p.addr))
+                out({ event: 'reflected', prefix: p.addr, seconds: (performance.now() - sentAt.get(p.addr)!) / 1000, first: (firstAt.get(p.addr)! - sentAt.get(p.addr)!) / 1000, clientCpu: (cpu.user + cpu.system) / 1e6 })
+              }
             }
           }
           if (before < N - 1 && h.size >= N - 1 && ++full === N) {
@@ -221,6 +226,7 @@ async function clientMain(): Promise<void> {
     if (l.startsWith('announce ')) {
       const p = extraPrefix(Number(l.slice(9)))
       sentAt.set(p.addr, performance.now())
+      cpuAtSend.set(p.addr, process.cpuUsage())
       socks[0]!.write(update(0, p))
     }
     if (l === 'count') out({ event: 'count', full, min: Math.min(...have.map((h) => h.size)) })
@@ -246,7 +252,7 @@ const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/pr
 /** what the bench's clients received from announce-all until every client had every prefix */
 interface ClientStats { reads: number; bytes: number; updates: number; nlri: number; own: number; dup: number; withdrawn: number; maxReads: number; firstAfter: number; cpuUser: number; cpuSystem: number }
 
-interface Figures { client?: ClientStats; engine: string; sessions: number; cpuSessions: number; full?: number; reflect?: number[]; reflectFirst: number[]; rss: number; cpuToFull: number; idleCpu: number }
+interface Figures { client?: ClientStats; engine: string; sessions: number; cpuSessions: number; full?: number; reflect?: number[]; reflectFirst: number[]; reflectClientCpu: number[]; rss: number; cpuToFull: number; idleCpu: number }
 
 async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
   const name = `rl${process.pid % 10000}${engine[0]}`
@@ -307,13 +313,16 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
     const reflectSeconds: number[] = []
     /** from client 0's write to the first other client having it */
     const reflectFirst: number[] = []
+    /** the client process's CPU seconds in a round (from its write to the last client having it) */
+    const reflectClientCpu: number[] = []
     createInterface({ input: client.stdout! }).on('line', (l) => {
       try {
-        const e = JSON.parse(l) as { event: string; t?: number; seconds?: number; first?: number }
+        const e = JSON.parse(l) as { event: string; t?: number; seconds?: number; first?: number; clientCpu?: number }
         if (e.t !== undefined) events[e.event] = e.t
         else if (e.event === 'reflected') {
           reflectSeconds.push(e.seconds!)
           reflectFirst.push(e.first!)
+          reflectClientCpu.push(e.clientCpu!)
         }
         else if (e.event === 'stats') clientStats = e as unknown as ClientStats
         else if (e.event !== 'count') process.stderr.write(`  client: ${l}\n`)
@@ -359,7 +368,7 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
     if (clientStats) clientStats.firstAfter = (clientStats.firstAfter - events.announced!) / 1000
     return {
       client: clientStats, engine, sessions: (upAt - events.start!) / 1000, cpuSessions, full: fullAt === undefined ? undefined : (fullAt - events.announced!) / 1000,
-      reflect: reflectSeconds.length < REFLECT_ROUNDS ? undefined : reflectSeconds, reflectFirst, rss, cpuToFull, idleCpu,
+      reflect: reflectSeconds.length < REFLECT_ROUNDS ? undefined : reflectSeconds, reflectFirst, reflectClientCpu, rss, cpuToFull, idleCpu,
     }
   } finally {
     process.off('SIGINT', onInt)
@@ -389,9 +398,9 @@ else {
   for (const r of rows) console.log(`| ${r.engine} | ${r.sessions.toFixed(2)} | ${r.cpuSessions.toFixed(2)} | ${f(r.full)} | ${r.cpuToFull.toFixed(2)} | ${spread(r.reflect)} | ${r.rss.toFixed(1)} | ${r.idleCpu.toFixed(2)} |`)
   console.log('')
   console.log('')
-  console.log(`| one new prefix (${REFLECT_ROUNDS} rounds) | at the first client (s, median (min-max)) | at all clients (s) |`)
-  console.log('|---|---|---|')
-  for (const r of rows) console.log(`| ${r.engine} | ${spread(r.reflectFirst)} | ${spread(r.reflect)} |`)
+  console.log(`| one new prefix (${REFLECT_ROUNDS} rounds) | at the first client (s, median (min-max)) | at all clients (s) | the bench client's CPU in the round (s) |`)
+  console.log('|---|---|---|---|')
+  for (const r of rows) console.log(`| ${r.engine} | ${spread(r.reflectFirst)} | ${spread(r.reflect)} | ${spread(r.reflectClientCpu)} |`)
   console.log('')
   console.log(`| bench client, announce-all to full | reads | max reads of a client | bytes (MB) | UPDATEs | prefixes | own prefix back | repeated | first UPDATE after (s) | client CPU user+sys (s) |`)
   console.log('|---|---|---|---|---|---|---|---|---|---|')
