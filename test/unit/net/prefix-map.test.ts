@@ -25,9 +25,11 @@ test('set/get/delete across lengths, including /0, /32 and high addresses', (t) 
 test('forEach visits what entries() lists, in the same order', (t) => {
   const m = new PrefixMap<number>()
   const all = ['10.244.1.0/24', '0.0.0.0/0', '255.255.255.255/32', '200.1.2.0/24', '128.0.0.0/1', '10.244.1.0/25', '10.244.3.0/24']
-  all.forEach((p, i) => m.set(P(p), i))
+  for (const [i, p] of all.entries()) m.set(P(p), i)
   const seen: string[] = []
-  m.forEach((p, v) => seen.push(`${formatPrefix(p)}=${v}`))
+  m.forEach((p, v) => {
+    seen.push(`${formatPrefix(p)}=${v}`)
+  })
   t.deepEqual(seen, [...m.entries()].map(([p, v]) => `${formatPrefix(p)}=${v}`))
   t.is(seen.length, all.length)
 })
