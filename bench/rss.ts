@@ -25,15 +25,15 @@ import { join } from 'node:path'
 import { agentPids, labDown, labUp, signalAgent } from '../src/lab/lab.js'
 import { sleep } from '../src/lab/sh.js'
 import { established, startIdleAgents } from './idle-lab.js'
+import { option } from './options.js'
 
 const args = process.argv.slice(2)
-const opt = (name: string, dflt: string): string => (args.includes(name) ? args[args.indexOf(name) + 1]! : dflt)
-const seconds = Number(opt('--seconds', '20')) || 20
+const seconds = Number(option('seconds', '20')) || 20
 const withSmaps = args.includes('--smaps')
 /** keep the agents running this many seconds after printing (for a look with other tools) */
-const keep = Number(opt('--keep', '0')) || 0
+const keep = Number(option('keep', '0')) || 0
 /** copy each agent's log (stdout and stderr) into this directory at the end */
-const saveLogs = opt('--save-logs', '')
+const saveLogs = option('save-logs', '')
 
 interface Variant { name: string; env: Record<string, string>; join: string[] }
 const variants: Variant[] = []
