@@ -14,7 +14,7 @@ import { type Server, type Socket, connect, createServer } from 'node:net'
 import { dirname } from 'node:path'
 import type { Writable } from 'node:stream'
 import { type ErrorResponse, MAX_REQUEST_BODY } from '../api/types.js'
-import { type HeadLimits, type RequestHead, parseRequestHead, responseHead } from '../util/http-lite.js'
+import { DEFAULT_LIMITS, type HeadLimits, type RequestHead, parseRequestHead, responseHead } from '../util/http-lite.js'
 
 export interface ApiRequest {
   method: 'GET' | 'POST'
@@ -39,8 +39,8 @@ export type Handler = (r: ApiRequest) => Promise<Answer> | Answer
 
 export const json = (body: unknown, status = 200): Answer => ({ status, body })
 
-/** The limits of one request: head, header fields, body. */
-export const REQUEST_LIMITS: HeadLimits = { maxHead: 8192, maxHeaders: 64, maxBody: MAX_REQUEST_BODY }
+/** The limits of one request: http-lite's head and header field limits, the API's body limit. */
+export const REQUEST_LIMITS: HeadLimits = { ...DEFAULT_LIMITS, maxBody: MAX_REQUEST_BODY }
 /** A connection that has not sent a whole request within this is answered 408 and closed. */
 export const REQUEST_TIMEOUT_MS = 10_000
 
@@ -71,10 +71,9 @@ export function parseTarget(target: string | undefined): { ok: true; url: URL } 
 export class ControlServer {
   private server: Server | undefined
   private readonly sockets = new Set<Socket>()
-
-  /** `routes`: "/path" for GET, "POST /path" for POST */
   private readonly requestTimeoutMs: number
 
+  /** `routes`: "/path" for GET, "POST /path" for POST */
   constructor(private readonly path: string, private readonly routes: Map<string, Handler>, opts: { requestTimeoutMs?: number } = {}) {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
   }
@@ -143,7 +142,7 @@ export class ControlServer {
           }
           head = r.head
           bodyAt = r.length
-          // a client that waits for leave to send its body (curl does for larger ones, RFC 9110 10.1.1)
+          // a client that waits for our go-ahead before it sends its body (curl does for larger ones, RFC 9110 10.1.1)
           if (head.contentLength > buf.length - bodyAt && head.headers.get('expect')?.toLowerCase() === '100-continue') socket.write('HTTP/1.1 100 Continue\r\n\r\n')
         }
         if (buf.length - bodyAt < head.contentLength) return

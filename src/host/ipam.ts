@@ -8,10 +8,10 @@
  * restarts as long as it is still valid and free.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { containsPrefix, formatAddress, formatPrefix, overlaps, parsePrefix, type Prefix, prefix } from '../net/ipv4.js'
+import { requireCjs } from '../util/cjs.js'
 import { isoTime } from '../util/time.js'
 
 export const IPAM_FILE = 'ipam.json'
@@ -54,8 +54,8 @@ export function pickSubnet(input: PickInput): PickResult {
 
 /** A slot in [0, count) from the identity's SHA-256. */
 export function hashSlot(identity: string, count: number): number {
-  // node:crypto is loaded here, on first use: an agent whose subnet is configured or persisted never holds it (~0.7 MB)
-  const { createHash } = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
+  // node:crypto is loaded here, on first use: an agent whose subnet is configured or persisted never holds it (~0.45 MB, bench/rss)
+  const { createHash } = requireCjs('node:crypto') as typeof import('node:crypto')
   const h = createHash('sha256').update(identity).digest()
   // 48 bits are plenty for any pool (at most 2^22 /30s in a /8)
   const n = h.readUIntBE(0, 6)

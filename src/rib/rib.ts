@@ -104,10 +104,6 @@ export class Rib {
     this.announce(prefix, better(ownBest, neu), better(ownBest, old))
   }
 
-  private attachedBest(prefix: Prefix): Route | undefined {
-    return this.attached?.best(prefix)
-  }
-
   /** A prefix got (+1) or lost (-1) its own slot: the overlap count follows. */
   private slotCountChanged(prefix: Prefix, delta: 1 | -1): void {
     if (this.attached?.has(prefix)) this.overlap += delta
@@ -185,7 +181,7 @@ export class Rib {
   candidates(prefix: Prefix): Route[] {
     const slot = this.entries.get(prefix)
     const out = slot === undefined ? [] : slot instanceof Multi ? [...slot.many.values()] : [slot]
-    const a = this.attachedBest(prefix)
+    const a = this.attached?.best(prefix)
     if (a) out.push(a)
     return out.length > 1 ? out.sort(compareRoutes) : out
   }

@@ -42,7 +42,7 @@ export class Path {
   /** intern key (per peer) */
   key = ''
   readonly display: DisplayAttrs
-  /** exports per kind of peer (export-policy.ts exportKind), made on first use */
+  /** exports per kind of peer (a small integer: export-policy.ts exportAttributes), made on first use */
   private exportCache: (ExportedAttributes | undefined)[] | undefined
 
   constructor(

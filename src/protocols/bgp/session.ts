@@ -653,11 +653,7 @@ export class PeerSession {
   }
 
   connections(): Connection[] {
-    const out = this.out
-    if (!out) return this.incoming.slice()
-    const all = [out]
-    for (const c of this.incoming) all.push(c)
-    return all
+    return this.out ? [this.out, ...this.incoming] : [...this.incoming]
   }
 
   /** Sockets not yet closed (stop waits for them so the NOTIFICATION goes out). */
