@@ -46,7 +46,8 @@
  * Every lab is named scPID-like and removed at the end (also on failure).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { loadavg } from 'node:os'
 import { type LabHost, type LabSpec, agentPids, labDown, labUp, pidsInNamespaces, signalAgent, startAgent, startAgents, waitAgents } from '../src/lab/lab.js'
 import type { RrEngine } from '../src/lab/reflectors.js'
@@ -145,6 +146,21 @@ async function usage(groups: Record<string, number[][]>, windowMs = 20_000): Pro
   return out
 }
 
+/** SCALE_LOGS=DIR: the agents' logs of each lab are copied to DIR/LAB/HOST.log before the lab goes down. */
+function keepLogs(label: string, lab: LabSpec | undefined): void {
+  const dir = process.env.SCALE_LOGS
+  if (!dir || !lab) return
+  const to = join(dir, label.replace(/[^A-Za-z0-9.-]+/g, '_'))
+  mkdirSync(to, { recursive: true })
+  for (const h of lab.hosts) {
+    try {
+      copyFileSync(h.log, join(to, `${h.name}.log`))
+    } catch {
+      /* no log */
+    }
+  }
+}
+
 /** BFD sessions that went Down after Up (`bfd-down` events) in the agents' logs of a lab: false detections when no host failed. */
 function bfdDowns(lab: LabSpec): number {
   let n = 0
@@ -176,12 +192,14 @@ async function scenario(label: string, n: number, topology: 'mesh' | 'rr', engin
   process.stderr.write(`${label}: ${n} hosts (+1 joining)${BFD ? `, BFD ${bfdInterval} ms x 3` : ''}...\n`)
   const mons: Monitor[] = []
   const load0 = loadavg()[0]!
+  let kept: LabSpec | undefined
   try {
     const t0 = Date.now()
     const lab = await labUp({
       name, hosts: n + 1, mode: 'bgp', topology, reflectors: 2, rrEngine: engine, logLevel: 'info', start: false,
       ...(BFD ? { bfd: { interval: bfdInterval, multiplier: 3 } } : {}),
     })
+    kept = lab
     const joiner = lab.hosts[n]!
     const running: LabSpec = { ...lab, hosts: lab.hosts.slice(0, n) }
     const clients = running.hosts.filter((h) => !lab.reflectors.some((r) => r.ns === h.ns))
@@ -242,6 +260,7 @@ async function scenario(label: string, n: number, topology: 'mesh' | 'rr', engin
     }
   } finally {
     for (const m of mons) m.proc.kill()
+    keepLogs(label, kept)
     await labDown(name)
   }
 }

@@ -283,6 +283,10 @@ export class Agent {
       }
       service.on('error', (e) => log.limited('warn', 'bfd-error', e.message, { error: e.message }))
       service.on('state', (key, from, to, diag) => log.info('bfd-state', { session: key, from, to, diag }))
+      // the worker sends at most one of these per 10 s
+      service.on('late', (timers, worstMs) =>
+        log.warn('bfd-late', { timers, worstMs, note: 'BFD timers fired late: its thread did not get a CPU in time (host overloaded?); neighbours may declare this host down, and it them' }),
+      )
       log.info('bfd-started', {})
       return service
     })()

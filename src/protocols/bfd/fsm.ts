@@ -233,13 +233,33 @@ export class BfdSession {
       this.#remoteDemand = false
       if (this.#state === 'Init' || this.#state === 'Up') this.#setState('Down', Diag.ControlDetectionTimeExpired, out, now)
     }
+    this.#otherTimers(out, now)
+    return out
+  }
+
+  /** Whether the detection time has expired at `now` (expire() would act on it). */
+  detectionDue(now: number): boolean {
+    return now >= this.#detectAt
+  }
+
+  /**
+   * What expire() does except the detection time: the periodic packet and the
+   * auth sequence reset. For a transport that reads its sockets before it
+   * decides on an expired detection time; expire() follows.
+   */
+  transmitDue(now: number): BfdOutput {
+    const out: BfdOutput = { packets: [], changes: [] }
+    this.#otherTimers(out, now)
+    return out
+  }
+
+  #otherTimers(out: BfdOutput, now: number): void {
     if (now >= this.#authSeqResetAt) {
       this.#authSeqResetAt = Infinity
       this.#rcvSeq = { known: false, seq: 0 }
     }
     // AdminDown is still signalled (at the slow rate), so the remote learns the cause (6.8.16)
     if (now >= this.#nextTx && !this.#periodicSuppressed()) this.#sendNow(out, now)
-    return out
   }
 
   /**

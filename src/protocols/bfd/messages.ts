@@ -34,6 +34,14 @@ export interface BfdSessionStatus {
   sourcePort: number
 }
 
+/** The worker thread's own figures (cumulative since it started). */
+export interface BfdLoopStatus {
+  /** timers by how late they fired: < 10, < 50, < 100, < 200, >= 200 ms */
+  timerLate: number[]
+  /** detection expiries undone by a packet read after the timer fired (the thread had stalled) */
+  heldSaved: number
+}
+
 export type ToWorker =
   | { op: 'add'; id: number; spec: BfdSessionSpec }
   | { op: 'remove'; id: number; key: string }
@@ -42,9 +50,11 @@ export type ToWorker =
   | { op: 'close'; id: number }
 
 export type FromWorker =
-  | { ev: 'reply'; id: number; error?: string; status?: BfdSessionStatus[]; unmatched?: Record<string, Record<string, number>> }
+  | { ev: 'reply'; id: number; error?: string; status?: BfdSessionStatus[]; unmatched?: Record<string, Record<string, number>>; loop?: BfdLoopStatus }
   | { ev: 'state'; key: string; from: BfdState; to: BfdState; diag: number }
   | { ev: 'error'; where: string; message: string }
+  /** timers fired >= LATE_REPORT_MS late (worker.ts): `timers` of them since the last report, the worst `worstMs` late */
+  | { ev: 'late'; timers: number; worstMs: number }
 
 export interface BfdWorkerOptions {
   /** UDP port to listen on (default 3784) */

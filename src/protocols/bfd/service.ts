@@ -8,10 +8,11 @@
  *   bfd.on('down', (key, diag) => ...)      // left Up (diag: codec.ts Diag, DIAG_TEXT)
  *   bfd.on('state', (key, from, to, diag) => ...)   // every transition
  *   bfd.on('error', (err) => ...)           // socket errors (not per packet)
+ *   bfd.on('late', (timers, worstMs) => ...) // BFD's thread was starved (timers >= 100 ms late)
  *   await bfd.add({ key: 'peer1', local: '10.0.0.1', remote: '10.0.0.2',
  *                   desiredMinTx: 100, requiredMinRx: 100, multiplier: 3,
  *                   auth: { type: 'sha1', keys: [{ id: 1, secret }] } })
- *   await bfd.status()   // { sessions: BfdSessionStatus[], unmatched, ttlDrops }
+ *   await bfd.status()   // { sessions: BfdSessionStatus[], unmatched, ttlDrops, loop }
  *   await bfd.remove('peer1')   // sends AdminDown (diag 7) first
  *   await bfd.close()
  *
@@ -25,7 +26,7 @@ import { EventEmitter } from 'node:events'
 import { Worker } from 'node:worker_threads'
 import { BFD_PORT, type BfdState } from './codec.js'
 import { gtsmDrops, installGtsm, removeGtsm } from './gtsm.js'
-import type { BfdSessionSpec, BfdSessionStatus, BfdWorkerOptions, FromWorker, ToWorker } from './messages.js'
+import type { BfdLoopStatus, BfdSessionSpec, BfdSessionStatus, BfdWorkerOptions, FromWorker, ToWorker } from './messages.js'
 
 export type { BfdSessionSpec, BfdSessionStatus } from './messages.js'
 
@@ -45,6 +46,8 @@ export interface BfdStatus {
   unmatched: Record<string, Record<string, number>>
   /** packets dropped by the TTL check (gtsm), when installed */
   ttlDrops?: number
+  /** the BFD thread's timer lateness and the detection expiries a late read undid */
+  loop: BfdLoopStatus
 }
 
 export interface BfdServiceEvents {
@@ -52,6 +55,8 @@ export interface BfdServiceEvents {
   down: [key: string, diag: number]
   state: [key: string, from: BfdState, to: BfdState, diag: number]
   error: [error: Error]
+  /** the BFD thread's timers fired late (>= 100 ms): it did not get a CPU in time; at most one event per 10 s */
+  late: [timers: number, worstMs: number]
 }
 
 type Pending = { resolve: (m: Extract<FromWorker, { ev: 'reply' }>) => void; reject: (e: Error) => void }
@@ -112,6 +117,8 @@ export class BfdService extends EventEmitter<BfdServiceEvents> {
       this.emit('state', m.key, m.from, m.to, m.diag)
       if (m.to === 'Up') this.emit('up', m.key)
       else if (m.from === 'Up') this.emit('down', m.key, m.diag)
+    } else if (m.ev === 'late') {
+      this.emit('late', m.timers, m.worstMs)
     } else if (m.ev === 'error') {
       if (this.listenerCount('error') > 0) this.emit('error', new Error(`BFD ${m.where}: ${m.message}`))
     }
@@ -145,7 +152,7 @@ export class BfdService extends EventEmitter<BfdServiceEvents> {
 
   async status(): Promise<BfdStatus> {
     const r = await this.#call({ op: 'status', id: this.#nextId++ })
-    const out: BfdStatus = { sessions: r.status ?? [], unmatched: r.unmatched ?? {} }
+    const out: BfdStatus = { sessions: r.status ?? [], unmatched: r.unmatched ?? {}, loop: r.loop ?? { timerLate: [], heldSaved: 0 } }
     if (this.#gtsm) out.ttlDrops = await gtsmDrops(this.#port).catch(() => 0)
     return out
   }

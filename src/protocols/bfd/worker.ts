@@ -27,12 +27,16 @@ import { type Socket, createSocket } from 'node:dgram'
 import { parentPort, workerData } from 'node:worker_threads'
 import { decodePacket } from './codec.js'
 import { BfdSession, type BfdOutput } from './fsm.js'
-import type { BfdSessionSpec, BfdSessionStatus, BfdWorkerOptions, FromWorker, ToWorker } from './messages.js'
+import type { BfdLoopStatus, BfdSessionSpec, BfdSessionStatus, BfdWorkerOptions, FromWorker, ToWorker } from './messages.js'
 
 interface Entry {
   spec: BfdSessionSpec
   session: BfdSession
   timer: NodeJS.Timeout | undefined
+  /** when the timer is due (performance.now() ms) */
+  timerAt: number
+  /** a detection expiry waits in #held for the receive sockets to be read */
+  held: boolean
   local: LocalSockets
   txErrors: number
 }
@@ -45,7 +49,23 @@ interface LocalSockets {
   users: number
   /** drops of packets that matched no session of this address, by reason */
   drops: Record<string, number>
+  /** datagrams read since the held detections were last checked */
+  reads: number
 }
+
+/**
+ * libuv reads at most this many datagrams from one socket per turn of the
+ * event loop (uv__udp_io): a turn that read this many may have left more
+ */
+const READS_PER_TURN = 32
+/** at most this many turns a detection expiry waits for the sockets to be drained */
+const MAX_HOLD_TURNS = 64
+/** timer lateness buckets (ms): < 10, < 50, < 100, < 200, >= 200 */
+export const LATE_BUCKETS_MS = [10, 50, 100, 200] as const
+
+/** a timer this late (ms) is reported ('late'), at most once per LATE_REPORT_GAP_MS */
+export const LATE_REPORT_MS = 100
+const LATE_REPORT_GAP_MS = 10_000
 
 const now = (): number => performance.now()
 
@@ -68,6 +88,20 @@ export class BfdWorker {
   /** `${local}|${remote}` */
   readonly #byPeer = new Map<string, Entry>()
   readonly #locals = new Map<string, Promise<LocalSockets>>()
+  /** the bound sockets of #locals */
+  readonly #open = new Set<LocalSockets>()
+  /** sessions whose detection time expired, checked again once the sockets are read */
+  readonly #held: Entry[] = []
+  #holdTurns = 0
+  #holdImmediate: NodeJS.Immediate | undefined
+  /** how late timers fired, counts per LATE_BUCKETS_MS bucket */
+  readonly #late = [0, 0, 0, 0, 0]
+  /** detection expiries a datagram read after the timer saved (the session stayed Up) */
+  #heldSaved = 0
+  /** timers >= LATE_REPORT_MS late since the last 'late' report, the worst of them, and when it was sent */
+  #lateCount = 0
+  #lateWorst = 0
+  #lateReportedAt = -Infinity
   #closed = false
 
   constructor(opts: BfdWorkerOptions, post: (m: FromWorker) => void) {
@@ -94,7 +128,7 @@ export class BfdWorker {
           break
         }
         case 'status':
-          this.#post({ ev: 'reply', id: m.id, status: [...this.#byKey.values()].map((e) => this.#status(e)), unmatched: this.#unmatched() })
+          this.#post({ ev: 'reply', id: m.id, status: [...this.#byKey.values()].map((e) => this.#status(e)), unmatched: this.#unmatched(), loop: this.#loop() })
           break
         case 'close':
           await this.close()
@@ -150,12 +184,13 @@ export class BfdWorker {
       throw new Error(`cannot bind a BFD source port in ${this.#opts.sourcePortMin}..${this.#opts.sourcePortMax} on ${address}`)
     }
     tx.setTTL(this.#opts.ttl)
-    const l: LocalSockets = { address, rx, tx, txPort, users: 0, drops: {} }
+    const l: LocalSockets = { address, rx, tx, txPort, users: 0, drops: {}, reads: 0 }
     rx.on('message', (msg, rinfo) => this.#receive(l, msg, rinfo.address))
     rx.on('error', (e) => this.#post({ ev: 'error', where: `receive on ${address}:${this.#opts.port}`, message: e.message }))
     tx.on('error', (e) => this.#post({ ev: 'error', where: `send socket ${address}:${txPort}`, message: e.message }))
     // the send socket receives nothing we want; drain anything that arrives on it
     tx.on('message', () => undefined)
+    this.#open.add(l)
     return l
   }
 
@@ -178,7 +213,7 @@ export class BfdWorker {
       },
       t,
     )
-    const e: Entry = { spec, session, timer: undefined, local, txErrors: 0 }
+    const e: Entry = { spec, session, timer: undefined, timerAt: Infinity, held: false, local, txErrors: 0 }
     local.users++
     this.#byKey.set(spec.key, e)
     this.#byDiscr.set(session.localDiscr, e)
@@ -200,6 +235,7 @@ export class BfdWorker {
     e.local.users--
     if (e.local.users === 0) {
       this.#locals.delete(e.local.address)
+      this.#open.delete(e.local)
       await new Promise<void>((r) => setTimeout(r, 5)) // let the AdminDown packet leave
       e.local.rx.close()
       e.local.tx.close()
@@ -217,22 +253,105 @@ export class BfdWorker {
   }
 
   #schedule(e: Entry): void {
+    if (this.#closed || this.#byKey.get(e.spec.key) !== e) {
+      clearTimeout(e.timer)
+      e.timer = undefined
+      return
+    }
+    const at = e.session.nextWake()
+    // a timer due no later than the next wake stays (it fires, finds nothing due
+    // or something earlier, and sets the next): a received packet usually moves
+    // only the detection time, which is after the next transmission
+    if (e.timer !== undefined && e.timerAt <= at) return
     clearTimeout(e.timer)
     e.timer = undefined
-    if (this.#closed || this.#byKey.get(e.spec.key) !== e) return
-    const at = e.session.nextWake()
+    e.timerAt = at
     if (at === Infinity) return
-    e.timer = setTimeout(() => {
-      e.timer = undefined
+    e.timer = setTimeout(() => this.#fire(e), Math.max(0, at - now()))
+  }
+
+  #fire(e: Entry): void {
+    e.timer = undefined
+    const t = now()
+    const late = t - e.timerAt
+    e.timerAt = Infinity
+    let b = 0
+    while (b < LATE_BUCKETS_MS.length && late >= LATE_BUCKETS_MS[b]!) b++
+    this.#late[b]!++
+    if (late >= LATE_REPORT_MS) this.#reportLate(t, late)
+    try {
+      if (!e.held && e.session.detectionDue(t)) {
+        // libuv runs due timers before it reads the sockets: after a stall of this
+        // thread the neighbour's packets may be waiting unread. Send what is due,
+        // then decide on the detection time once the sockets have been read.
+        this.#apply(e, e.session.transmitDue(t), false)
+        this.#hold(e)
+        return
+      }
+      this.#apply(e, e.session.expire(t))
+    } catch (error) {
+      this.#post({ ev: 'error', where: `session ${e.spec.key} timer`, message: (error as Error).message })
+    }
+  }
+
+  /**
+   * A timer that fires this late means this thread did not get a CPU (or its
+   * heap was being collected) for that long: with detection times of a few
+   * hundred ms, neighbours may see us as down and we them. Reported so the
+   * operator can tell a starved host from a network failure.
+   */
+  #reportLate(t: number, late: number): void {
+    this.#lateCount++
+    this.#lateWorst = Math.max(this.#lateWorst, late)
+    if (t - this.#lateReportedAt < LATE_REPORT_GAP_MS) return
+    this.#post({ ev: 'late', timers: this.#lateCount, worstMs: Math.round(this.#lateWorst) })
+    this.#lateReportedAt = t
+    this.#lateCount = 0
+    this.#lateWorst = 0
+  }
+
+  #hold(e: Entry): void {
+    e.held = true
+    this.#held.push(e)
+    if (this.#holdImmediate === undefined) {
+      this.#holdTurns = 0
+      for (const l of this.#openLocals()) l.reads = 0
+      this.#holdImmediate = setImmediate(() => this.#checkHeld())
+    }
+  }
+
+  /** Runs after a poll phase: expires the held sessions once no socket may have more to read. */
+  #checkHeld(): void {
+    this.#holdImmediate = undefined
+    let more = false
+    for (const l of this.#openLocals()) {
+      if (l.reads >= READS_PER_TURN) more = true
+      l.reads = 0
+    }
+    if (more && ++this.#holdTurns < MAX_HOLD_TURNS) {
+      this.#holdImmediate = setImmediate(() => this.#checkHeld())
+      return
+    }
+    const held = this.#held.splice(0)
+    const t = now()
+    for (const e of held) {
+      e.held = false
+      if (this.#byKey.get(e.spec.key) !== e) continue
+      if (!e.session.detectionDue(t)) this.#heldSaved++
       try {
-        this.#apply(e, e.session.expire(now()))
+        this.#apply(e, e.session.expire(t))
       } catch (error) {
         this.#post({ ev: 'error', where: `session ${e.spec.key} timer`, message: (error as Error).message })
       }
-    }, Math.max(0, at - now()))
+    }
+  }
+
+  #openLocals(): Iterable<LocalSockets> {
+    return this.#open
   }
 
   #receive(l: LocalSockets, msg: Buffer, from: string): void {
+    l.reads++
     try {
       const d = decodePacket(msg)
       if (!d.ok) {
@@ -283,6 +402,10 @@ export class BfdWorker {
       lastRxAgo: Number.isFinite(since) ? Math.round(since) : null,
       sourcePort: e.local.txPort,
     }
+  }
+
+  #loop(): BfdLoopStatus {
+    return { timerLate: [...this.#late], heldSaved: this.#heldSaved, }
   }
 
   /** Drops of packets that matched no session (or failed decoding), per local address. */

@@ -149,6 +149,37 @@ test('detection time expiry: Down with diag 1 exactly one detection time after t
   t.is(l.b.state, 'Up')
 })
 
+test('transmitDue sends what is due without acting on an expired detection time; a packet read before expire() keeps the session Up', (t) => {
+  const l = new Link({}, {})
+  l.run(500)
+  t.is(l.a.state, 'Up')
+  const lastFromB = Math.max(...l.sent.filter((s) => s.side === 'b').map((s) => s.at)) + 1
+  // a's thread stalls past its detection time while b keeps sending (the packets wait unread)
+  const late = lastFromB + 450
+  t.true(l.a.detectionDue(late))
+  t.true(l.a.nextWake() <= late)
+  const tx = l.a.transmitDue(late)
+  t.is(tx.packets.length, 1, 'the periodic packet that was due')
+  t.deepEqual(tx.changes, [])
+  t.is(l.a.state, 'Up')
+  t.true(l.a.detectionDue(late), 'transmitDue leaves the detection time alone')
+  // b's packet, read after the stall (b's own clock: only its transmission, b is not stalled)
+  const fromB = l.b.transmitDue(late).packets[0]
+  t.truthy(fromB)
+  const d = decodePacket(fromB!)
+  if (!d.ok) return t.fail(d.error.reason)
+  l.a.receive(d.value, fromB!, late)
+  t.false(l.a.detectionDue(late))
+  t.deepEqual(l.a.expire(late).changes, [])
+  t.is(l.a.state, 'Up')
+  // without that packet the same expire() is a Down with diag 1
+  const m = new Link({}, {})
+  m.run(500)
+  const lastFromB2 = Math.max(...m.sent.filter((s) => s.side === 'b').map((s) => s.at)) + 1
+  m.a.transmitDue(lastFromB2 + 450)
+  t.deepEqual(m.a.expire(lastFromB2 + 450).changes, [{ from: 'Up', to: 'Down', diag: Diag.ControlDetectionTimeExpired }])
+})
+
 test('AdminDown: the neighbour goes Down with diag 3, the admin side sends diag 7 and ignores packets', (t) => {
   const l = new Link({}, {})
   l.run(100)
