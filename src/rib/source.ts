@@ -116,7 +116,12 @@ export interface BfdPort {
   /** every session's state and counters (answered by the BFD worker; the main thread does not block) */
   status(): Promise<{ sessions: BfdSessionView[] }>
   on(event: 'up', listener: (key: string) => void): unknown
-  on(event: 'down', listener: (key: string, diag: number) => void): unknown
+  /**
+   * `remote`: the neighbour's state that caused the down, as the BFD thread saw
+   * it then ('AdminDown' with diag 3 is an administrative down, no failure:
+   * RFC 5882 3.2). A status() read later may show a newer session of the neighbour.
+   */
+  on(event: 'down', listener: (key: string, diag: number, remote: BfdStateName) => void): unknown
   off(event: 'up' | 'down', listener: (...args: never[]) => void): unknown
 }
 

@@ -55,6 +55,13 @@ export interface BfdStateChange {
   from: BfdState
   to: BfdState
   diag: number
+  /**
+   * the neighbour's state as this change saw it: the state in the packet that
+   * caused it ('AdminDown' with diag 3: an administrative down, RFC 5882 3.2;
+   * 'Down' with diag 3: the neighbour declared a failure), 'Down' after a
+   * detection time expiry
+   */
+  remote: BfdState
 }
 
 export interface BfdOutput {
@@ -199,7 +206,7 @@ export class BfdSession {
     this.#state = to
     this.#diag = diag
     if (to === 'Down' || to === 'AdminDown') this.#lastDownDiag = diag
-    out.changes.push({ from, to, diag })
+    out.changes.push({ from, to, diag, remote: this.#remoteState })
     if (to === 'Up') {
       // 6.8.3: the configured (faster) rate may be used now; the change is announced with a Poll
       if (this.#desiredTx !== this.#cfg.desiredMinTx) {

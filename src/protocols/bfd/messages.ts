@@ -51,7 +51,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { ev: 'reply'; id: number; error?: string; status?: BfdSessionStatus[]; unmatched?: Record<string, Record<string, number>>; loop?: BfdLoopStatus }
-  | { ev: 'state'; key: string; from: BfdState; to: BfdState; diag: number }
+  | { ev: 'state'; key: string; from: BfdState; to: BfdState; diag: number; remote: BfdState }
   | { ev: 'error'; where: string; message: string }
   /** timers fired >= LATE_REPORT_MS late (worker.ts): `timers` of them since the last report, the worst `worstMs` late */
   | { ev: 'late'; timers: number; worstMs: number }

@@ -5,8 +5,9 @@
  *
  *   const bfd = await BfdService.start({ gtsm: true })
  *   bfd.on('up', (key) => ...)              // session reached Up
- *   bfd.on('down', (key, diag) => ...)      // left Up (diag: codec.ts Diag, DIAG_TEXT)
- *   bfd.on('state', (key, from, to, diag) => ...)   // every transition
+ *   bfd.on('down', (key, diag, remote) => ...)   // left Up (diag: codec.ts Diag, DIAG_TEXT;
+ *                                           // remote: the neighbour's state that caused it)
+ *   bfd.on('state', (key, from, to, diag, remote) => ...)   // every transition
  *   bfd.on('error', (err) => ...)           // socket errors (not per packet)
  *   bfd.on('late', (timers, worstMs) => ...) // BFD's thread was starved (timers >= 100 ms late)
  *   await bfd.add({ key: 'peer1', local: '10.0.0.1', remote: '10.0.0.2',
@@ -52,8 +53,8 @@ export interface BfdStatus {
 
 export interface BfdServiceEvents {
   up: [key: string]
-  down: [key: string, diag: number]
-  state: [key: string, from: BfdState, to: BfdState, diag: number]
+  down: [key: string, diag: number, remote: BfdState]
+  state: [key: string, from: BfdState, to: BfdState, diag: number, remote: BfdState]
   error: [error: Error]
   /** the BFD thread's timers fired late (>= 100 ms): it did not get a CPU in time; at most one event per 10 s */
   late: [timers: number, worstMs: number]
@@ -114,9 +115,9 @@ export class BfdService extends EventEmitter<BfdServiceEvents> {
       this.#pending.delete(m.id)
       p?.resolve(m)
     } else if (m.ev === 'state') {
-      this.emit('state', m.key, m.from, m.to, m.diag)
+      this.emit('state', m.key, m.from, m.to, m.diag, m.remote)
       if (m.to === 'Up') this.emit('up', m.key)
-      else if (m.from === 'Up') this.emit('down', m.key, m.diag)
+      else if (m.from === 'Up') this.emit('down', m.key, m.diag, m.remote)
     } else if (m.ev === 'late') {
       this.emit('late', m.timers, m.worstMs)
     } else if (m.ev === 'error') {

@@ -248,7 +248,7 @@ export class BfdWorker {
         if (error) e.txErrors++
       })
     }
-    for (const c of out.changes) this.#post({ ev: 'state', key: e.spec.key, from: c.from, to: c.to, diag: c.diag })
+    for (const c of out.changes) this.#post({ ev: 'state', key: e.spec.key, from: c.from, to: c.to, diag: c.diag, remote: c.remote })
     if (reschedule) this.#schedule(e)
   }
 

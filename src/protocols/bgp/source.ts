@@ -11,7 +11,7 @@ import { type BfdConfig, loadBfdKeyFile } from '../../config/bfd-config.js'
 import { extraSubnets } from '../../core/self.js'
 import { type Prefix, containsAddress, formatAddress, formatPrefix, parseAddress } from '../../net/ipv4.js'
 import { type Prefix6, canonicalAddress6, containsAddress6, formatPrefix6 } from '../../net/ipv6.js'
-import type { BfdPort, BfdSessionView, CreateSource, PeerBfdDetails, PeerStatus, RouteSink, RouteSink6, RouteSource, SourceContext } from '../../rib/source.js'
+import type { BfdPort, BfdSessionView, BfdStateName, CreateSource, PeerBfdDetails, PeerStatus, RouteSink, RouteSink6, RouteSource, SourceContext } from '../../rib/source.js'
 import { peerBfdDetails } from '../bfd/details.js'
 import { DIAG_TEXT, Diag } from '../bfd/codec.js'
 import { negotiatedCapabilities } from './capabilities.js'
@@ -117,7 +117,7 @@ export class BgpSource implements RouteSource {
   private bfdTimer: NodeJS.Timeout | undefined
   private readonly bfdSessions = new Set<string>()
   private readonly onBfdUp = (key: string) => this.bfdEvent(key, true)
-  private readonly onBfdDown = (key: string, diag: number) => this.bfdEvent(key, false, diag)
+  private readonly onBfdDown = (key: string, diag: number, remote: BfdStateName) => this.bfdEvent(key, false, diag, remote)
   /** MP-BGP IPv6 unicast: a dual-stack host given the IPv6 RIB */
   private ipv6 = false
   /** whether our OPENs carry the R bit now (one function for every session) */
@@ -289,7 +289,7 @@ export class BgpSource implements RouteSource {
     }
   }
 
-  private bfdEvent(key: string, up: boolean, diag = 0): void {
+  private bfdEvent(key: string, up: boolean, diag = 0, remote: BfdStateName = 'Down'): void {
     if (!this.bfdSessions.has(key)) return
     const s = this.sessions.get(key.slice('bgp/'.length))
     if (!s) return
@@ -298,19 +298,17 @@ export class BgpSource implements RouteSource {
       s.guard('bfd-up', () => s.bfdUp())
       return
     }
-    void this.bfdDown(s, key, diag)
+    this.bfdDown(s, diag, remote)
   }
 
-  private async bfdDown(s: PeerSession, key: string, diag: number): Promise<void> {
-    // RFC 5882 3.2: the neighbour going AdminDown (its agent stopping, `fabric leave`) is no
-    // failure of its forwarding: graceful restart decides, not BFD
-    if (diag === Diag.NeighborSignaledDown && this.bfd) {
-      const st = await this.bfd.status().catch(() => undefined)
-      const me = st?.sessions.find((x) => x.key === key)
-      if (me && me.remoteState === 'AdminDown') {
-        this.ctx.log.info('bfd-admin-down', { peer: s.key, note: 'the neighbour stopped BFD (AdminDown): not a failure (RFC 5882 3.2)' })
-        return
-      }
+  private bfdDown(s: PeerSession, diag: number, remote: BfdStateName): void {
+    // RFC 5882 3.2: the neighbour going AdminDown (its agent stopping, `fabric leave`, a reflector
+    // closing a dynamic neighbour's session) is no failure of its forwarding: graceful restart
+    // decides, not BFD. Decided on the state that caused the down: a status read later may show
+    // the neighbour's next session already (Down, Init), which is no failure either.
+    if (diag === Diag.NeighborSignaledDown && remote === 'AdminDown') {
+      this.ctx.log.info('bfd-admin-down', { peer: s.key, note: 'the neighbour stopped BFD (AdminDown): not a failure (RFC 5882 3.2)' })
+      return
     }
     if (this.sessions.get(s.key) !== s) return
     this.ctx.log.warn('bfd-down', { peer: s.key, diag: DIAG_TEXT[diag] ?? String(diag), note: 'session reset, routes withdrawn (no graceful restart)' })

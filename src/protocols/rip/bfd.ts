@@ -22,7 +22,7 @@ import type { BfdConfig } from '../../config/bfd-config.js'
 import { loadBfdKeyFile } from '../../config/bfd-config.js'
 import { DIAG_TEXT, Diag } from '../bfd/codec.js'
 import { peerBfdDetails } from '../bfd/details.js'
-import type { BfdPort, BfdSessionView, PeerBfdDetails } from '../../rib/source.js'
+import type { BfdPort, BfdSessionView, BfdStateName, PeerBfdDetails } from '../../rib/source.js'
 
 
 const KEY_PREFIX = 'rip/'
@@ -49,7 +49,7 @@ export class RipBfd {
   #auth: Parameters<BfdPort['add']>[0]['auth']
   #timer: NodeJS.Timeout | undefined
   #stopped = false
-  readonly #onDownEvent = (key: string, diag: number): void => this.#down(key, diag)
+  readonly #onDownEvent = (key: string, diag: number, remote: BfdStateName): void => this.#down(key, diag, remote)
 
   constructor(o: RipBfdOptions) {
     this.#o = o
@@ -142,20 +142,17 @@ export class RipBfd {
     }
   }
 
-  #down(key: string, diag: number): void {
+  #down(key: string, diag: number, remote: BfdStateName): void {
     if (!key.startsWith(KEY_PREFIX) || this.#stopped) return
     const address = key.slice(KEY_PREFIX.length)
     if (!this.#sessions.has(address)) return
-    if (diag !== Diag.NeighborSignaledDown || !this.#port?.status) return this.#fail(address, diag)
-    // the neighbour said Down or AdminDown: only a Down is a failure (RFC 5882 3.2)
-    this.#port.status().then(
-      (st) => {
-        const s = st.sessions.find((x) => x.key === key)
-        if (s?.remoteState === 'AdminDown') this.#o.log.info('rip-bfd-neighbor-admin-down', { neighbor: address, note: 'routes kept on the RIP timeout' })
-        else this.#fail(address, diag)
-      },
-      () => this.#fail(address, diag),
-    )
+    // the neighbour said Down or AdminDown: only a Down is a failure (RFC 5882 3.2). Decided on
+    // the state that caused the down, not on a later status (the neighbour may have started over)
+    if (diag === Diag.NeighborSignaledDown && remote === 'AdminDown') {
+      this.#o.log.info('rip-bfd-neighbor-admin-down', { neighbor: address, note: 'routes kept on the RIP timeout' })
+      return
+    }
+    this.#fail(address, diag)
   }
 
   #fail(address: string, diag: number): void {

@@ -72,7 +72,7 @@ test('handshake from one side: Down receiving Init goes straight to Up', (t) => 
   const init: BfdControlPacket = { diag: 0, state: 'Init', poll: false, final: false, cpi: false, demand: false, detectMult: 3, myDiscriminator: 9, yourDiscriminator: 1, desiredMinTx: 1_000_000, requiredMinRx: 1_000_000, requiredMinEchoRx: 0 }
   const r = s.receive(init, Buffer.alloc(0), 5)
   t.is(s.state, 'Up')
-  t.deepEqual(r.output.changes, [{ from: 'Down', to: 'Up', diag: 0 }])
+  t.deepEqual(r.output.changes, [{ from: 'Down', to: 'Up', diag: 0, remote: 'Init' }])
   t.true(r.output.packets.length >= 1, 'sends at once on the state change')
 })
 
@@ -143,6 +143,7 @@ test('detection time expiry: Down with diag 1 exactly one detection time after t
   l.run(lastFromB + 310)
   t.is(l.b.state, 'Down')
   t.is(l.b.diag, Diag.NeighborSignaledDown)
+  t.like(l.changes.filter((c) => c.side === 'b').at(-1)!.change, { from: 'Up', to: 'Down', remote: 'Down' })
   l.cutBtoA = false
   l.run(lastFromB + 3000)
   t.is(l.a.state, 'Up')
@@ -177,7 +178,7 @@ test('transmitDue sends what is due without acting on an expired detection time;
   m.run(500)
   const lastFromB2 = Math.max(...m.sent.filter((s) => s.side === 'b').map((s) => s.at)) + 1
   m.a.transmitDue(lastFromB2 + 450)
-  t.deepEqual(m.a.expire(lastFromB2 + 450).changes, [{ from: 'Up', to: 'Down', diag: Diag.ControlDetectionTimeExpired }])
+  t.deepEqual(m.a.expire(lastFromB2 + 450).changes, [{ from: 'Up', to: 'Down', diag: Diag.ControlDetectionTimeExpired, remote: 'Down' }])
 })
 
 test('AdminDown: the neighbour goes Down with diag 3, the admin side sends diag 7 and ignores packets', (t) => {
@@ -189,6 +190,9 @@ test('AdminDown: the neighbour goes Down with diag 3, the admin side sends diag 
   l.run(110)
   t.is(l.a.state, 'Down')
   t.is(l.a.diag, Diag.NeighborSignaledDown)
+  // the change says what caused it: the neighbour's AdminDown (RFC 5882 3.2: no failure), unlike a
+  // neighbour's Down after its own detection (the detection-expiry test: remote 'Down', diag 3)
+  t.like(l.changes.filter((c) => c.side === 'a').at(-1)!.change, { from: 'Up', to: 'Down', diag: Diag.NeighborSignaledDown, remote: 'AdminDown' })
   l.run(5000)
   t.is(l.a.state, 'Down', 'never comes up against AdminDown')
   t.is(l.b.state, 'AdminDown')

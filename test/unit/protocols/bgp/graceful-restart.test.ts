@@ -417,15 +417,16 @@ test('BFD: a session per configured peer; down resets the session and withdraws 
   const f = await startSource(t, { bgp: ['bfd = yes', 'bfd-interval = 50'] })
   t.deepEqual(f.bfd.added, ['bgp/127.0.0.2 127.0.0.1->127.0.0.2 50x3'])
   const p = await peerWithRoutes(t, f, GR({ notification: true }))
-  // the neighbour's agent stopping says AdminDown: nothing happens
-  f.bfd.remote = 'AdminDown'
-  f.bfd.emit('down', 'bgp/127.0.0.2', 3)
+  // the neighbour's agent stopping says AdminDown: nothing happens, also when a status read now
+  // shows the neighbour's next session (Down): the down is judged by the state that caused it
+  f.bfd.remote = 'Down'
+  f.bfd.emit('down', 'bgp/127.0.0.2', 3, 'AdminDown')
   await new Promise((r) => setTimeout(r, 100))
   t.is(f.source.peers()[0]!.state, 'Established')
   t.true(f.events.includes('bfd-admin-down'))
   // detection time expired: Cease/Hard Reset(BFD Down) with N, routes gone, no helper mode
   f.bfd.remote = 'Up'
-  f.bfd.emit('down', 'bgp/127.0.0.2', 1)
+  f.bfd.emit('down', 'bgp/127.0.0.2', 1, 'Down')
   const n = await p.next('notification')
   t.deepEqual([n?.code, n?.subcode, n?.data[0], n?.data[1]], [6, 9, 6, 10])
   t.true(await until(() => f.sink.table().length === 0))
@@ -439,7 +440,7 @@ test('BFD: a session per configured peer; down resets the session and withdraws 
   const p2 = await peerWithRoutes(t, f, GR())
   p2.socket.destroy()
   t.true(await until(() => gr(f).state === 'restarting'))
-  f.bfd.emit('down', 'bgp/127.0.0.2', 1)
+  f.bfd.emit('down', 'bgp/127.0.0.2', 1, 'Down')
   t.true(await until(() => f.sink.table().length === 0))
   t.is(grStats(f).helperEnded['bfd-down'], 1)
 })

@@ -150,21 +150,23 @@ test('RipBfd: detection expired is a failure; the neighbour saying AdminDown (it
   const { bfd, downs } = ripBfd(port)
   await bfd.start(['10.255.0.2', '10.255.0.3'])
   await flush()
-  port.emit('down', 'rip/10.255.0.2', 1)
+  port.emit('down', 'rip/10.255.0.2', 1, 'Down')
   t.deepEqual(downs, ['10.255.0.2'])
-  port.sessions.get('rip/10.255.0.3')!.remoteState = 'AdminDown'
-  port.emit('down', 'rip/10.255.0.3', 3)
+  // decided on the state that caused the down: a status read now shows the neighbour's next
+  // session (Init), which must not turn its AdminDown into a failure
+  port.sessions.get('rip/10.255.0.3')!.remoteState = 'Init'
+  port.emit('down', 'rip/10.255.0.3', 3, 'AdminDown')
   await flush()
   t.deepEqual(downs, ['10.255.0.2'], 'AdminDown from the neighbour keeps its routes')
-  port.sessions.get('rip/10.255.0.3')!.remoteState = 'Down'
-  port.emit('down', 'rip/10.255.0.3', 3)
+  port.sessions.get('rip/10.255.0.3')!.remoteState = 'AdminDown'
+  port.emit('down', 'rip/10.255.0.3', 3, 'Down')
   await flush()
   t.deepEqual(downs, ['10.255.0.2', '10.255.0.3'], 'Down from the neighbour (it stopped hearing us) is a failure')
-  port.emit('down', 'bgp/10.255.0.2', 1)
-  port.emit('down', 'rip/10.255.0.77', 1)
+  port.emit('down', 'bgp/10.255.0.2', 1, 'Down')
+  port.emit('down', 'rip/10.255.0.77', 1, 'Down')
   t.is(downs.length, 2)
   await bfd.stop()
-  port.emit('down', 'rip/10.255.0.2', 1)
+  port.emit('down', 'rip/10.255.0.2', 1, 'Down')
   t.is(downs.length, 2, 'nothing after stop')
 })
 
