@@ -112,6 +112,9 @@ export class BgpSource implements RouteSource {
   private leaving = false
   /** BFD: the agent's service once a peer needs it, key files read at construction, the last status */
   private bfd: BfdPort | undefined
+  private bfdStarting: Promise<BfdPort | undefined> | undefined
+  /** shutdown() began: a BFD port that arrives now is not taken */
+  private stopped = false
   private readonly bfdKeys = new Map<string, { id: number; secret: Uint8Array }[]>()
   private bfdStatus = new Map<string, BfdSessionView>()
   private bfdTimer: NodeJS.Timeout | undefined
@@ -214,14 +217,27 @@ export class BgpSource implements RouteSource {
     for (const s of wanted) await this.addBfd(s)
   }
 
-  private async ensureBfd(): Promise<BfdPort | undefined> {
-    if (this.bfd) return this.bfd
+  /**
+   * The BFD port, started once: the first dynamic neighbours of a reflector
+   * ask for it together, and each of them used to register its own listeners
+   * and status timer (every BFD down then reset the session once per listener).
+   */
+  private ensureBfd(): Promise<BfdPort | undefined> {
+    if (this.bfd) return Promise.resolve(this.bfd)
+    this.bfdStarting ??= this.startBfdPort().finally(() => {
+      this.bfdStarting = undefined
+    })
+    return this.bfdStarting
+  }
+
+  private async startBfdPort(): Promise<BfdPort | undefined> {
     if (!this.ctx.bfd) {
       this.ctx.log.warn('bfd-unavailable', { note: 'bfd = yes but this agent has no BFD service; sessions rely on the hold time' })
       return undefined
     }
     try {
       const port = await this.ctx.bfd()
+      if (this.stopped) return undefined
       this.bfd = port
       port.on('up', this.onBfdUp)
       port.on('down', this.onBfdDown)
@@ -619,6 +635,7 @@ export class BgpSource implements RouteSource {
   }
 
   private async shutdown(message: string, how: 'shutdown' | 'restart' = 'shutdown'): Promise<void> {
+    this.stopped = true
     if (this.graceTimer) clearTimeout(this.graceTimer)
     if (this.deferralTimer) clearTimeout(this.deferralTimer)
     if (this.bfdTimer) clearInterval(this.bfdTimer)

@@ -214,7 +214,7 @@ class FakeBfd extends EventEmitter {
 
 interface Fixture { source: BgpSource; sink: Sink; port: number; events: string[]; timers: FakeTimers; bfd: FakeBfd; stateDir: string }
 
-async function startSource(t: ExecutionContext, o: { bgp?: string[]; peer?: string[]; marker?: number; listen?: boolean } = {}): Promise<Fixture> {
+async function startSource(t: ExecutionContext, o: { bgp?: string[]; peer?: string[]; marker?: number; listen?: boolean; bfdStartMs?: number } = {}): Promise<Fixture> {
   const stateDir = mkdtempSync(join(tmpdir(), 'fabric-gr-'))
   t.teardown(() => rmSync(stateDir, { recursive: true, force: true }))
   if (o.marker !== undefined) writeRestartMarker(stateDir, 120, Date.now() - o.marker)
@@ -227,7 +227,12 @@ async function startSource(t: ExecutionContext, o: { bgp?: string[]; peer?: stri
   const bfd = new FakeBfd()
   const source = new BgpSource({
     config, self: { name: 'me', address: A('127.0.0.1'), subnet: P('10.244.1.0/24'), interface: 'lo', underlay: P('10.99.0.0/24') },
-    log: eventLog(events), stateDir, onReady: () => undefined, bfd: async () => bfd as unknown as BfdPort,
+    log: eventLog(events), stateDir, onReady: () => undefined,
+    // the agent's BfdService takes a while to start (the TTL rule through iptables, a worker thread)
+    bfd: async () => {
+      if (o.bfdStartMs) await new Promise((r) => setTimeout(r, o.bfdStartMs))
+      return bfd as unknown as BfdPort
+    },
   }, { listenHost: '127.0.0.1', grTimers: timers })
   const sink = new Sink()
   await source.start(sink)
@@ -443,6 +448,20 @@ test('BFD: a session per configured peer; down resets the session and withdraws 
   f.bfd.emit('down', 'bgp/127.0.0.2', 1, 'Down')
   t.true(await until(() => f.sink.table().length === 0))
   t.is(grStats(f).helperEnded['bfd-down'], 1)
+})
+
+test('BFD: dynamic neighbours that come up together start one BFD port: one listener, one reset per BFD down', async (t) => {
+  // a reflector: no configured peer with BFD, so the first dynamic neighbours start the port together
+  const f = await startSource(t, { bgp: ['bfd = yes', 'listen-range = 127.0.3.0/24'], peer: ['passive = yes', 'bfd = no'], bfdStartMs: 300 })
+  const peers = await Promise.all([1, 2, 3].map((i) => TestPeer.connect(t, f.port, `127.0.3.${i}`)))
+  await Promise.all(peers.map((p) => p.establish(undefined)))
+  t.true(await until(() => f.bfd.added.length === 3), JSON.stringify(f.bfd.added))
+  t.is(f.bfd.listenerCount('down'), 1)
+  t.is(f.bfd.listenerCount('up'), 1)
+  const key = f.bfd.added[0]!.split(' ')[0]!
+  f.bfd.emit('down', key, 1, 'Down')
+  await new Promise((r) => setTimeout(r, 100))
+  t.is(f.events.filter((e) => e === 'bfd-down').length, 1)
 })
 
 test('BFD: no session for peers without bfd; [peer] keys override [bgp]', async (t) => {
