@@ -161,21 +161,34 @@ function keepLogs(label: string, lab: LabSpec | undefined): void {
   }
 }
 
-/** BFD sessions that went Down after Up (`bfd-down` events) in the agents' logs of a lab: false detections when no host failed. */
-function bfdDowns(lab: LabSpec): number {
-  let n = 0
+/**
+ * BFD sessions that went Down after Up in the agents' logs of a lab (their BFD
+ * service's `bfd-state` lines from Up: one per transition): false detections
+ * when no host failed; `bfd-late` lines (the BFD thread's timers >= 100 ms late)
+ */
+function bfdDowns(lab: LabSpec): { downs: number; late: number } {
+  let downs = 0
+  let late = 0
   for (const h of lab.hosts) {
     try {
-      n += readFileSync(h.log, 'utf8').split('\n').filter((l) => l.includes('"event":"bfd-down"')).length
+      for (const l of readFileSync(h.log, 'utf8').split('\n')) {
+        if (l.includes('"event":"bfd-state"') && l.includes('"from":"Up"')) downs++
+        else if (l.includes('"event":"bfd-late"')) late++
+      }
     } catch {
       /* no log */
     }
   }
-  return n
+  return { downs, late }
+}
+
+/** packets the kernel's per-CPU input backlogs dropped (net.core.netdev_max_backlog full), all CPUs: veth traffic of every lab namespace passes them */
+function backlogDrops(): number {
+  return readFileSync('/proc/net/softnet_stat', 'utf8').trim().split('\n').reduce((n, l) => n + Number.parseInt(l.trim().split(/\s+/)[1]!, 16), 0)
 }
 
 interface Row {
-  lab: string; bfdDownsBefore?: number; bfd: string; up: number; converged: number; join?: number; down?: number; crash?: number; crashNoBfd?: number
+  lab: string; bfdDownsBefore?: string; backlogDrops: number; bfd: string; up: number; converged: number; join?: number; down?: number; crash?: number; crashNoBfd?: number
   agentRss: string; agentCpu: string; rrRss: string; rrCpu: string; load: string
 }
 
@@ -192,6 +205,7 @@ async function scenario(label: string, n: number, topology: 'mesh' | 'rr', engin
   process.stderr.write(`${label}: ${n} hosts (+1 joining)${BFD ? `, BFD ${bfdInterval} ms x 3` : ''}...\n`)
   const mons: Monitor[] = []
   const load0 = loadavg()[0]!
+  const drops0 = backlogDrops()
   let kept: LabSpec | undefined
   try {
     const t0 = Date.now()
@@ -212,7 +226,7 @@ async function scenario(label: string, n: number, topology: 'mesh' | 'rr', engin
       await waitAgents(lab, [plain], 60_000)
     }
     const up = (Date.now() - t0) / 1000
-    if (!(await waitConverged(running, 300_000))) throw new Error(`${label}: not converged after 300 s${BFD ? `; ${bfdDowns(lab)} BFD sessions went down after Up in the agents' logs` : ''}`)
+    if (!(await waitConverged(running, 300_000))) throw new Error(`${label}: not converged after 300 s${BFD ? `; ${bfdDowns(lab).downs} BFD sessions went down after Up in the agents' logs` : ''}`)
     const converged = (Date.now() - t0) / 1000
     process.stderr.write(`  up ${up.toFixed(1)} s, converged ${converged.toFixed(1)} s\n`)
     await sleep(2000)
@@ -236,7 +250,8 @@ async function scenario(label: string, n: number, topology: 'mesh' | 'rr', engin
     const u = await usage({ agents: agentGroups, rr: rrGroups })
 
     // BFD downs so far: none is a real failure (no host has failed yet)
-    const bfdDownsBefore = BFD ? bfdDowns(lab) : undefined
+    const b = BFD ? bfdDowns(lab) : undefined
+    const bfdDownsBefore = b ? `${b.downs} (bfd-late: ${b.late})` : undefined
     const gone = (victim: LabHost, dead: LabHost[]) => lab.hosts.filter((h) => !dead.includes(h)).map((h) => ({ m: mons[lab.hosts.indexOf(h)]!, prefix: victim.subnet }))
     const since = (t: number | undefined, t0: number) => (t === undefined ? undefined : (t - t0) / 1000)
     // a host dies: its link, then its agent
@@ -253,7 +268,7 @@ async function scenario(label: string, n: number, topology: 'mesh' | 'rr', engin
     const dead = [died, ...crashedAll]
     const [crash, crashNoBfd] = await Promise.all(crashedAll.map(async (h) => since(await waitEvents(gone(h, dead), true, 180_000), c0)))
     return {
-      lab: label, bfdDownsBefore, bfd: BFD ? `${bfdInterval} ms x 3` : 'no', up, converged, join, down, crash, crashNoBfd,
+      lab: label, bfdDownsBefore, backlogDrops: backlogDrops() - drops0, bfd: BFD ? `${bfdInterval} ms x 3` : 'no', up, converged, join, down, crash, crashNoBfd,
       load: `${load0.toFixed(1)} / ${loadavg()[0]!.toFixed(1)}`,
       agentRss: stats(u.agents!.rss), agentCpu: stats(u.agents!.cpu),
       rrRss: lab.reflectors.length ? stats(u.rr!.rss) : '-', rrCpu: lab.reflectors.length ? stats(u.rr!.cpu) : '-',
@@ -286,10 +301,10 @@ for (const k of (ONLY === '' ? 'mesh,fabric,bird,frr' : ONLY).split(',')) {
 
 const f = (x: number | undefined) => (x === undefined ? 'timeout' : x.toFixed(2))
 console.log(`scale, ${new Date().toISOString()}, ${BFD ? 'with BFD' : 'without BFD'}`)
-console.log(`| lab | BFD | lab up (s) | converged (s) | join routed both ways (s) | host down: withdrawn everywhere (s) | agent SIGKILL: withdrawn everywhere (s) |${BFD ? ' agent SIGKILL, host without BFD (s) |' : ''} agent RSS MB min/med/max | agent CPU % min/med/max | reflector RSS MB | reflector CPU % | load 1 min before / after |${BFD ? " BFD downs before the failures |" : ''}`)
-console.log(`|---|---|---|---|---|---|---|${BFD ? '---|' : ''}---|---|---|---|---|${BFD ? '---|' : ''}`)
+console.log(`| lab | BFD | lab up (s) | converged (s) | join routed both ways (s) | host down: withdrawn everywhere (s) | agent SIGKILL: withdrawn everywhere (s) |${BFD ? ' agent SIGKILL, host without BFD (s) |' : ''} agent RSS MB min/med/max | agent CPU % min/med/max | reflector RSS MB | reflector CPU % | load 1 min before / after | backlog drops |${BFD ? " BFD downs before the failures (bfd-late lines) |" : ''}`)
+console.log(`|---|---|---|---|---|---|---|${BFD ? '---|' : ''}---|---|---|---|---|---|${BFD ? '---|' : ''}`)
 for (const r of rows) {
-  console.log(`| ${r.lab} | ${r.bfd} | ${r.up.toFixed(1)} | ${r.converged.toFixed(1)} | ${f(r.join)} | ${f(r.down)} | ${f(r.crash)} |${BFD ? ` ${f(r.crashNoBfd)} |` : ''} ${r.agentRss} | ${r.agentCpu} | ${r.rrRss} | ${r.rrCpu} | ${r.load} |${BFD ? ` ${r.bfdDownsBefore} |` : ''}`)
+  console.log(`| ${r.lab} | ${r.bfd} | ${r.up.toFixed(1)} | ${r.converged.toFixed(1)} | ${f(r.join)} | ${f(r.down)} | ${f(r.crash)} |${BFD ? ` ${f(r.crashNoBfd)} |` : ''} ${r.agentRss} | ${r.agentCpu} | ${r.rrRss} | ${r.rrCpu} | ${r.load} | ${r.backlogDrops} |${BFD ? ` ${r.bfdDownsBefore} |` : ''}`)
 }
 for (const f of failed) console.log(`failed: ${f}`)
 if (failed.length) process.exitCode = 1
