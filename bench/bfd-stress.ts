@@ -22,17 +22,13 @@
  * late its BFD timers fired: counts of >= 50 and >= 200 ms, of all fired)
  * and the detection expiries that packets read after a stall undid.
  */
-import { execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { roleSessions, startRole, upCount as up, vethLab } from './bfd-roles.js'
 import { option } from './options.js'
 
 const self = fileURLToPath(import.meta.url)
-
-async function loadService(): Promise<typeof import('../src/protocols/bfd/service.js')> {
-  if (process.env.FABRIC_USE_DIST === '1') return (await import(new URL('../dist/protocols/bfd/service.js', import.meta.url).href)) as typeof import('../src/protocols/bfd/service.js')
-  return import('../src/protocols/bfd/service.js')
-}
 
 /** a reflector's main thread while routes churn: allocating work in 40 ms slices, 5 ms gaps */
 function busyMain(): () => void {
@@ -58,14 +54,7 @@ function busyMain(): () => void {
 
 /** Runs inside a namespace: `role LOCALS REMOTES` (comma lists, paired by index or one local for all). */
 async function role(locals: string[], remotes: string[]): Promise<void> {
-  const { BfdService } = await loadService()
-  const bfd = await BfdService.start()
-  const out = (m: unknown) => process.stdout.write(`${JSON.stringify(m)}\n`)
-  bfd.on('state', (key, from, to) => out({ ev: 'state', key, from, to, at: Date.now() }))
-  for (let i = 0; i < remotes.length; i++) {
-    await bfd.add({ key: `s${i}`, local: locals[locals.length === 1 ? 0 : i]!, remote: remotes[i]!, desiredMinTx: 100, requiredMinRx: 100, multiplier: 3 })
-  }
-  out({ ev: 'ready' })
+  const { bfd, out } = await roleSessions(locals, remotes)
   let stop: (() => void) | undefined
   for await (const line of createInterface({ input: process.stdin })) {
     const m = JSON.parse(line) as { cmd: string }
@@ -84,10 +73,6 @@ async function role(locals: string[], remotes: string[]): Promise<void> {
   }
 }
 
-function sh(...args: string[]): void {
-  execFileSync(args[0]!, args.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] })
-}
-
 type Loop = { timerLate: number[]; heldSaved: number }
 type Ev = { ev: string; key?: string; from?: string; to?: string; at?: number; up?: number; loop?: Loop }
 /** timers >= 50 ms late, >= 200 ms late, detections a late read saved: b - a */
@@ -104,55 +89,20 @@ async function main(): Promise<void> {
   const hogCount = Number(option('hogs', '6'))
   const phases = option('phases', 'quiet,hogs,busy,both').split(',')
   const tag = `bs${process.pid % 100000}`
-  const nsF = `${tag}f`
-  const nsP = `${tag}p`
-  const children: ReturnType<typeof spawn>[] = []
-  const cleanup = () => {
+  const children: ChildProcess[] = []
+  process.on('exit', () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-    for (const ns of [nsF, nsP]) {
-      try {
-        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' })
-      } catch {
-        // not there
-      }
-    }
-  }
-  process.on('exit', cleanup)
+  })
   for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => process.exit(130))
-  sh('ip', 'netns', 'add', nsF)
-  sh('ip', 'netns', 'add', nsP)
-  sh('ip', 'link', 'add', `${tag}f`, 'netns', nsF, 'type', 'veth', 'peer', 'name', `${tag}p`, 'netns', nsP)
-  sh('ip', '-n', nsF, 'addr', 'add', '10.215.0.1/16', 'dev', `${tag}f`)
-  const peers = Array.from({ length: n }, (_, i) => `10.215.${Math.floor((i + 2) / 256)}.${(i + 2) % 256}`)
-  for (const a of peers) sh('ip', '-n', nsP, 'addr', 'add', `${a}/16`, 'dev', `${tag}p`)
-  for (const [ns, dev] of [[nsF, `${tag}f`], [nsP, `${tag}p`]]) sh('ip', '-n', ns!, 'link', 'set', dev!, 'up')
+  const { nsF, nsP, local, peers } = vethLab(tag, '10.215', n)
   const start = (ns: string, locals: string[], remotes: string[]) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', self, 'role', locals.join(','), remotes.join(',')], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env })
-    children.push(child)
-    const events: Ev[] = []
-    const waiters: (() => void)[] = []
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      events.push(JSON.parse(l) as Ev)
-      for (const w of waiters.splice(0)) w()
-    })
-    const until = async (pred: () => boolean, ms: number) => {
-      const end = Date.now() + ms
-      while (!pred() && Date.now() < end)
-        await new Promise<void>((r) => {
-          waiters.push(r)
-          setTimeout(r, 100)
-        })
-      return pred()
-    }
-    return { child, events, until, send: (m: unknown) => child.stdin!.write(`${JSON.stringify(m)}\n`) }
+    const r = startRole<Ev>(self, ns, locals, remotes)
+    children.push(r.child)
+    return r
   }
-  const subject = start(nsF, ['10.215.0.1'], peers)
-  const clients = start(nsP, peers, peers.map(() => '10.215.0.1'))
-  const upCount = (p: typeof subject) => {
-    const st = new Map<string, string>()
-    for (const e of p.events) if (e.ev === 'state') st.set(e.key!, e.to!)
-    return [...st.values()].filter((s) => s === 'Up').length
-  }
+  const subject = start(nsF, [local], peers)
+  const clients = start(nsP, peers, peers.map(() => local))
+  const upCount = (p: typeof subject) => up(p.events)
   const downs = (p: typeof subject, from: number) => p.events.slice(from).filter((e) => e.ev === 'state' && e.from === 'Up').length
   const stats = async (p: typeof subject) => {
     const mark = p.events.length

@@ -11,9 +11,9 @@
  * Down (min / median / max), and the time to Up again after link up.
  * With FABRIC_USE_DIST=1 the BFD processes load dist/ (the compiled agent code).
  */
-import { execFileSync, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { roleSessions, sh, startRole, upCount as up, vethLab } from './bfd-roles.js'
 
 const self = fileURLToPath(import.meta.url)
 const arg = (name: string, dflt: number) => {
@@ -21,21 +21,9 @@ const arg = (name: string, dflt: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : dflt
 }
 
-async function loadService(): Promise<typeof import('../src/protocols/bfd/service.js')> {
-  if (process.env.FABRIC_USE_DIST === '1') return (await import(new URL('../dist/protocols/bfd/service.js', import.meta.url).href)) as typeof import('../src/protocols/bfd/service.js')
-  return import('../src/protocols/bfd/service.js')
-}
-
 /** Runs inside a namespace: `role LOCALS REMOTES` (comma lists, paired by index or one local for all). */
 async function role(locals: string[], remotes: string[]): Promise<void> {
-  const { BfdService } = await loadService()
-  const bfd = await BfdService.start()
-  const out = (m: unknown) => process.stdout.write(`${JSON.stringify(m)}\n`)
-  bfd.on('state', (key, from, to) => out({ ev: 'state', key, from, to, at: Date.now() }))
-  for (let i = 0; i < remotes.length; i++) {
-    await bfd.add({ key: `s${i}`, local: locals[locals.length === 1 ? 0 : i]!, remote: remotes[i]!, desiredMinTx: 100, requiredMinRx: 100, multiplier: 3 })
-  }
-  out({ ev: 'ready' })
+  const { bfd, out } = await roleSessions(locals, remotes)
   for await (const line of createInterface({ input: process.stdin })) {
     const m = JSON.parse(line) as { cmd: string; seconds?: number }
     if (m.cmd === 'cpu') {
@@ -53,55 +41,17 @@ async function role(locals: string[], remotes: string[]): Promise<void> {
   }
 }
 
-function sh(...args: string[]): void {
-  execFileSync(args[0]!, args.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] })
-}
+type Ev = { ev: string; key?: string; to?: string; at?: number; percent?: number; up?: number; packetsOut?: number }
 
 async function main(): Promise<void> {
   const n = arg('sessions', 50)
   const seconds = arg('seconds', 20)
   const tag = `bb${process.pid % 100000}`
-  const nsF = `${tag}f`
-  const nsP = `${tag}p`
-  const cleanup = () => {
-    for (const ns of [nsF, nsP]) {
-      try {
-        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' })
-      } catch {
-        // not there
-      }
-    }
-  }
-  process.on('exit', cleanup)
-  sh('ip', 'netns', 'add', nsF)
-  sh('ip', 'netns', 'add', nsP)
-  sh('ip', 'link', 'add', `${tag}f`, 'netns', nsF, 'type', 'veth', 'peer', 'name', `${tag}p`, 'netns', nsP)
-  sh('ip', '-n', nsF, 'addr', 'add', '10.214.0.1/16', 'dev', `${tag}f`)
-  const peers = Array.from({ length: n }, (_, i) => `10.214.${Math.floor((i + 2) / 256)}.${(i + 2) % 256}`)
-  for (const a of peers) sh('ip', '-n', nsP, 'addr', 'add', `${a}/16`, 'dev', `${tag}p`)
-  for (const [ns, dev] of [[nsF, `${tag}f`], [nsP, `${tag}p`]]) sh('ip', '-n', ns!, 'link', 'set', dev!, 'up')
-  const start = (ns: string, locals: string[], remotes: string[]) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', self, 'role', locals.join(','), remotes.join(',')], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env })
-    const events: { ev: string; key?: string; to?: string; at?: number; percent?: number; up?: number; packetsOut?: number }[] = []
-    const waiters: (() => void)[] = []
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      events.push(JSON.parse(l))
-      for (const w of waiters.splice(0)) w()
-    })
-    const until = async (pred: () => boolean, ms: number) => {
-      const end = Date.now() + ms
-      while (!pred() && Date.now() < end) await new Promise<void>((r) => { waiters.push(r); setTimeout(r, 100) })
-      return pred()
-    }
-    return { child, events, until, send: (m: unknown) => child.stdin!.write(`${JSON.stringify(m)}\n`) }
-  }
-  const fab = start(nsF, ['10.214.0.1'], peers)
-  const end = start(nsP, peers, peers.map(() => '10.214.0.1'))
-  const upCount = (p: typeof fab) => {
-    const st = new Map<string, string>()
-    for (const e of p.events) if (e.ev === 'state') st.set(e.key!, e.to!)
-    return [...st.values()].filter((s) => s === 'Up').length
-  }
+  const { nsF, nsP, local, peers } = vethLab(tag, '10.214', n)
+  const start = (ns: string, locals: string[], remotes: string[]) => startRole<Ev>(self, ns, locals, remotes)
+  const fab = start(nsF, [local], peers)
+  const end = start(nsP, peers, peers.map(() => local))
+  const upCount = (p: typeof fab) => up(p.events)
   if (!(await fab.until(() => upCount(fab) === n, 30_000))) throw new Error(`only ${upCount(fab)} of ${n} sessions came up`)
   await new Promise((r) => setTimeout(r, 3000)) // Poll Sequences to 100 ms done
   console.log(`${n} BFD sessions at 100 ms x 3 up (${process.env.FABRIC_USE_DIST === '1' ? 'dist' : 'src via tsx'}); measuring CPU for ${seconds} s ...`)
