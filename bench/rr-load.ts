@@ -22,8 +22,9 @@
  *   client    what the bench client read from announce-all until full: reads,
  *             bytes, UPDATEs, prefixes (its own reflected back, repeated), its
  *             CPU seconds
- *   RSS       the reflector's resident memory once full (MB)
- *   CPU       the reflector's CPU seconds until full, and % of a core idle after
+ *   RSS       the reflector's resident memory once full, and after the 10 s idle window at the end (MB)
+ *   CPU       the reflector's CPU seconds for the sessions (all threads, and of it its main thread) and until
+ *             full, and % of a core idle after
  *
  *   npm run build && node --import tsx bench/rr-load.ts [--clients 1000] [--only fabric|bird] [--no-pin]
  *   (the reflector runs on CPU 0 and the client on CPU 1 unless --no-pin) [--reflect-rounds 10]
@@ -32,13 +33,14 @@
  *   RR_NODE_ARGS='--flag ...' ... node/V8 options for the fabric reflector's process only (experiments)
  *   RR_STRACE=DIR ... strace -c -f of each reflector during the one-new-prefix rounds (DIR/ENGINE.strace;
  *             RR_STRACE_ARGS replaces -c, e.g. "-tt -e trace=write -s 0" for every write)
+ *   RR_PERF_SESSIONS=DIR ... perf record -g of each reflector while the sessions come up (DIR/ENGINE-sessions.perf)
  *   RR_PERF=DIR ... perf record -g of each reflector during those rounds (DIR/ENGINE.perf; the fabric
  *             agent runs with --perf-basic-prof so its JavaScript frames have names)
  *
  * Namespaces rlPID-rr and rlPID-cl are removed at the end (also on failure).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
@@ -247,12 +249,30 @@ function ticks(pid: number): number {
     return 0
   }
 }
+/** CPU ticks of a process's main thread (tid = pid) and of its other threads (V8's compiler and GC workers, libuv's pool) */
+function threadTicks(pid: number): [number, number] {
+  let main = 0
+  let others = 0
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
+      const t = Number(f[11]) + Number(f[12])
+      if (Number(tid) === pid) main += t
+      else others += t
+    }
+  } catch {
+    /* gone */
+  }
+  return [main, others]
+}
+const sumThreads = (pids: number[]): [number, number] => pids.map(threadTicks).reduce((a, b) => [a[0] + b[0], a[1] + b[1]], [0, 0])
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
 
 /** what the bench's clients received from announce-all until every client had every prefix */
 interface ClientStats { reads: number; bytes: number; updates: number; nlri: number; own: number; dup: number; withdrawn: number; maxReads: number; firstAfter: number; cpuUser: number; cpuSystem: number }
 
-interface Figures { client?: ClientStats; engine: string; sessions: number; cpuSessions: number; full?: number; reflect?: number[]; reflectFirst: number[]; reflectClientCpu: number[]; rss: number; cpuToFull: number; idleCpu: number }
+interface Figures { client?: ClientStats; engine: string; sessions: number; cpuSessions: number; cpuSessionsMain: number; full?: number; reflect?: number[]; reflectFirst: number[]; reflectClientCpu: number[]; rss: number; rssIdle: number; cpuToFull: number; idleCpu: number }
 
 async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
   const name = `rl${process.pid % 10000}${engine[0]}`
@@ -291,7 +311,7 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
       await startBirdReflector({ ns: rr, dir, address: formatAddress(RR), asn: ASN, clusterId: formatAddress(RR), clientRange: '10.98.0.0/16', holdTime: 240, clients: N })
     } else {
       const log = openSync(join(dir, 'agent.log'), 'a')
-      const p = spawn('ip', ['netns', 'exec', rr, process.execPath, ...(process.env.RR_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RR_PROF}`] : []), ...(process.env.RR_PERF ? ['--perf-basic-prof'] : []), ...(process.env.RR_NODE_ARGS ?? '').split(' ').filter(Boolean), fileURLToPath(new URL('../bin/fabric.js', import.meta.url)), 'join', '--mode', 'bgp',
+      const p = spawn('ip', ['netns', 'exec', rr, process.execPath, ...(process.env.RR_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RR_PROF}`] : []), ...(process.env.RR_PERF || process.env.RR_PERF_SESSIONS ? ['--perf-basic-prof'] : []), ...(process.env.RR_NODE_ARGS ?? '').split(' ').filter(Boolean), fileURLToPath(new URL('../bin/fabric.js', import.meta.url)), 'join', '--mode', 'bgp',
         '--pool', '10.128.0.0/9', '--subnet', '10.128.0.0/24', '--address', formatAddress(RR), '--route-reflector', 'yes', '--listen-range', '10.98.0.0/16',
         '--hold-time', '240', '--max-prefixes', String(N * 2), '--no-firewall', '--state-dir', dir, '--socket', join(dir, 'fabric.sock'), '--log-level', 'info', '--log-format', 'json'],
       { stdio: ['ignore', log, log], detached: true, env: { ...process.env, FABRIC_USE_DIST: '1', FABRIC_RT_PROTOS_DIR: join(dir, 'rt_protos.d'), } })
@@ -301,6 +321,9 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
     await sleep(1000)
     const rrPids = () => pidsInNamespaces([rr]).get(rr)!
     const cpu0 = rrPids().reduce((a, p) => a + ticks(p), 0)
+    const threads0 = sumThreads(rrPids())
+    const perfSessions = process.env.RR_PERF_SESSIONS ? spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4000', '-g', '-o', `${process.env.RR_PERF_SESSIONS}/${engine}-sessions.perf`, '-p', rrPids().join(',')], { stdio: 'ignore' }) : undefined
+    if (perfSessions) await sleep(1000)
     client = spawn('ip', ['netns', 'exec', cl, process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--client-mode', '--clients', String(N)], { stdio: ['pipe', 'pipe', 'inherit'] })
     if (pin) {
       // the reflector's threads on CPU 0, the client process's on CPU 1 (as on real hosts, the clients do not share the reflector's CPU)
@@ -337,13 +360,16 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
     await wait('start', 30_000)
     const upAt = await wait('established', 300_000)
     if (upAt === undefined) throw new Error(`${engine}: not every client session came up within 300 s`)
+    perfSessions?.kill('SIGINT')
     await sleep(2000)
     const cpu1 = rrPids().reduce((a, p) => a + ticks(p), 0)
+    const threads1 = sumThreads(rrPids())
     client.stdin!.write('announce-all\n')
     await wait('announced', 10_000)
     const fullAt = await wait('full', 300_000)
     const cpuToFull = (rrPids().reduce((a, p) => a + ticks(p), 0) - cpu1) / 100
     const cpuSessions = (cpu1 - cpu0) / 100
+    const cpuSessionsMain = (threads1[0] - threads0[0]) / 100
     const rss = rrPids().reduce((a, p) => a + rssMb(p), 0)
     await sleep(3000)
     const tracer = process.env.RR_STRACE ? spawn('strace', [...(process.env.RR_STRACE_ARGS ?? '-c').split(' '), '-f', '-o', `${process.env.RR_STRACE}/${engine}.strace`, ...rrPids().flatMap((p) => ['-p', String(p)])], { stdio: 'ignore' }) : undefined
@@ -365,10 +391,11 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
     const i0 = rrPids().reduce((a, p) => a + ticks(p), 0)
     await sleep(10_000)
     const idleCpu = (rrPids().reduce((a, p) => a + ticks(p), 0) - i0) / 100 / 10 * 100
+    const rssIdle = rrPids().reduce((a, p) => a + rssMb(p), 0)
     if (clientStats) clientStats.firstAfter = (clientStats.firstAfter - events.announced!) / 1000
     return {
-      client: clientStats, engine, sessions: (upAt - events.start!) / 1000, cpuSessions, full: fullAt === undefined ? undefined : (fullAt - events.announced!) / 1000,
-      reflect: reflectSeconds.length < REFLECT_ROUNDS ? undefined : reflectSeconds, reflectFirst, reflectClientCpu, rss, cpuToFull, idleCpu,
+      client: clientStats, engine, sessions: (upAt - events.start!) / 1000, cpuSessions, cpuSessionsMain, full: fullAt === undefined ? undefined : (fullAt - events.announced!) / 1000,
+      reflect: reflectSeconds.length < REFLECT_ROUNDS ? undefined : reflectSeconds, reflectFirst, reflectClientCpu, rss, rssIdle, cpuToFull, idleCpu,
     }
   } finally {
     process.off('SIGINT', onInt)
@@ -393,9 +420,9 @@ else {
     const v = [...xs].sort((a, b) => a - b)
     return `${v[v.length >> 1]!.toFixed(3)} (${v[0]!.toFixed(3)}-${v[v.length - 1]!.toFixed(3)})`
   }
-  console.log(`| reflector (${N} clients, 1 /24 each) | ${N} sessions up (s) | reflector CPU for them (s) | all announce: every client has all ${N} prefixes (s) | reflector CPU for it (s) | one new prefix at all clients (s, median (min-max) of ${REFLECT_ROUNDS}) | RSS (MB) | idle CPU (% of a core) |`)
+  console.log(`| reflector (${N} clients, 1 /24 each) | ${N} sessions up (s) | reflector CPU for them (s), of it main thread | all announce: every client has all ${N} prefixes (s) | reflector CPU for it (s) | one new prefix at all clients (s, median (min-max) of ${REFLECT_ROUNDS}) | RSS full / idle (MB) | idle CPU (% of a core) |`)
   console.log('|---|---|---|---|---|---|---|---|')
-  for (const r of rows) console.log(`| ${r.engine} | ${r.sessions.toFixed(2)} | ${r.cpuSessions.toFixed(2)} | ${f(r.full)} | ${r.cpuToFull.toFixed(2)} | ${spread(r.reflect)} | ${r.rss.toFixed(1)} | ${r.idleCpu.toFixed(2)} |`)
+  for (const r of rows) console.log(`| ${r.engine} | ${r.sessions.toFixed(2)} | ${r.cpuSessions.toFixed(2)}, ${r.cpuSessionsMain.toFixed(2)} | ${f(r.full)} | ${r.cpuToFull.toFixed(2)} | ${spread(r.reflect)} | ${r.rss.toFixed(1)} / ${r.rssIdle.toFixed(1)} | ${r.idleCpu.toFixed(2)} |`)
   console.log('')
   console.log('')
   console.log(`| one new prefix (${REFLECT_ROUNDS} rounds) | at the first client (s, median (min-max)) | at all clients (s) | the bench client's CPU in the round (s) |`)
