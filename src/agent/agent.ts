@@ -374,6 +374,9 @@ export class Agent {
     for (const s of this.sources) await s.stop().catch(() => undefined)
     this.sources = []
     await this.closeBfd()
+    // a batch FIB sync had in flight when it was stopped finishes first: the kernel port takes one
+    // netlink batch at a time ("applyBatch is not reentrant" made `fabric leave` fail)
+    await Promise.all([this.fib.drain(), this.fib6?.drain()])
     // both families: IPv4, and IPv6 (Rtnl speaks both) also on an IPv4-only host, in case pool6 was removed since
     const routes = await removeProtocolRoutes(this.rtnl!, this.config.routeProtocol)
     const hostLeft = await this.host?.leave()

@@ -30,6 +30,31 @@ async function until(cond: () => boolean): Promise<void> {
   if (!cond()) throw new Error('condition never held')
 }
 
+test('stop() with a batch in flight: drain() waits for it, so the removal batch of a leave does not overlap it', async (t) => {
+  const { kernel, rib, fib } = setup()
+  rib.add(route('10.244.1.0/24', '10.0.0.2'))
+  await fib.drain()
+  const release = kernel.hold()
+  rib.add(route('10.244.2.0/24', '10.0.0.3'))
+  const running = fib.drain()
+  await until(() => kernel.batches === 2)
+  fib.stop()
+  let drained = false
+  const d = fib.drain().then(() => {
+    drained = true
+  })
+  await new Promise((r) => setTimeout(r, 20))
+  t.false(drained, 'the batch in flight has not been answered yet')
+  release()
+  await d
+  await running
+  t.true(drained)
+  // what leave does next: one batch of its own, now alone
+  const r = await removeProtocolRoutes(kernel, PROTO)
+  t.is(r.removed, 2)
+  t.deepEqual(kernel.ours(), [])
+})
+
 test('add: a desired route goes into the kernel and settles', async (t) => {
   const { kernel, rib, fib } = setup()
   rib.add(route('10.244.1.0/24', '10.0.0.2'))
