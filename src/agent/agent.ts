@@ -350,6 +350,8 @@ export class Agent {
     await this.server?.close()
     await this.metrics?.close()
     await this.host?.stop().catch(() => undefined)
+    // a batch in flight is answered before the netlink socket closes
+    await Promise.all([this.fib?.drain(), this.fib6?.drain()]).catch(() => undefined)
     this.rtnl?.close()
     this.opts.log.info('agent-stopped', { routesLeft: (this.fib?.size ?? 0) + (this.fib6?.size ?? 0), note: 'routes left in the kernel; a restart adopts them' })
   }
