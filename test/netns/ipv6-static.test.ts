@@ -58,11 +58,16 @@ test.serial('dual-stack static: SUBNET6 via ADDRESS6 dev eth0 proto 233 on every
   const fwd = await run('ip', ['netns', 'exec', lab.hosts[1]!.ns, 'cat', '/proc/sys/net/ipv6/conf/all/forwarding'])
   t.is(fwd.stdout.trim(), '1', 'the agent enabled IPv6 forwarding in its host')
 
-  // every container reaches every other over IPv6
-  const pings = await Promise.all(lab.hosts.flatMap((a) => lab.hosts.filter((b) => b !== a).map(async (b) => {
-    const r = await run('ip', ['netns', 'exec', a.containerNs, 'ping', '-6', '-c', '1', '-W', '2', container6(b.index)])
-    return `${a.name}->${b.name} ${r.code === 0 ? 'ok' : 'FAIL'}`
-  })))
+  // every container reaches every other over IPv6 (pinged again until all answer or 15 s: a first
+  // ping waits for neighbour discovery on two links, which a loaded machine can take past -W)
+  let pings: string[] = []
+  await waitFor(async () => {
+    pings = await Promise.all(lab.hosts.flatMap((a) => lab.hosts.filter((b) => b !== a).map(async (b) => {
+      const r = await run('ip', ['netns', 'exec', a.containerNs, 'ping', '-6', '-n', '-c', '1', '-W', '2', container6(b.index)])
+      return `${a.name}->${b.name} ${r.code === 0 ? 'ok' : `FAIL (${(r.stdout + r.stderr).trim().split('\n').slice(-2).join(' / ')})`}`
+    })))
+    return pings.every((p) => p.endsWith(' ok')) ? true : undefined
+  }, 15_000, 200)
   t.deepEqual(pings.filter((p) => !p.endsWith(' ok')), [], pings.join(', '))
 
   // /v1/status and /v1/routes show the IPv6 side
