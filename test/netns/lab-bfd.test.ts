@@ -60,8 +60,10 @@ for (const engine of ['fabric', 'bird', 'frr'] as RrEngine[]) {
 
     // every client: BFD Up, 300 ms detection, with each reflector
     for (const h of clients) {
+      // `fabric peers` shows BFD as the agent last read it (every second): Up can show before the
+      // Poll Sequence that follows it has brought the detection time down to 300 ms
       const up = await waitFor(async () => {
-        const p = (await peersOf(h).catch(() => [])).filter((x) => rrAddresses.includes(x.address) && x.details?.bfd?.state === 'Up')
+        const p = (await peersOf(h).catch(() => [])).filter((x) => rrAddresses.includes(x.address) && x.details?.bfd?.state === 'Up' && x.details.bfd.detectionTimeMs === 300)
         return p.length === rrAddresses.length ? p : undefined
       }, 20_000, 200)
       t.truthy(up, `${h.name}: BFD Up with ${rrAddresses.join(', ')}`)
