@@ -315,7 +315,7 @@ export class BfdWorker {
     this.#held.push(e)
     if (this.#holdImmediate === undefined) {
       this.#holdTurns = 0
-      for (const l of this.#openLocals()) l.reads = 0
+      for (const l of this.#open) l.reads = 0
       this.#holdImmediate = setImmediate(() => this.#checkHeld())
     }
   }
@@ -324,7 +324,7 @@ export class BfdWorker {
   #checkHeld(): void {
     this.#holdImmediate = undefined
     let more = false
-    for (const l of this.#openLocals()) {
+    for (const l of this.#open) {
       if (l.reads >= READS_PER_TURN) more = true
       l.reads = 0
     }
@@ -344,10 +344,6 @@ export class BfdWorker {
         this.#post({ ev: 'error', where: `session ${e.spec.key} timer`, message: (error as Error).message })
       }
     }
-  }
-
-  #openLocals(): Iterable<LocalSockets> {
-    return this.#open
   }
 
   #receive(l: LocalSockets, msg: Buffer, from: string): void {
@@ -405,18 +401,13 @@ export class BfdWorker {
   }
 
   #loop(): BfdLoopStatus {
-    return { timerLate: [...this.#late], heldSaved: this.#heldSaved, }
+    return { timerLate: [...this.#late], heldSaved: this.#heldSaved }
   }
 
   /** Drops of packets that matched no session (or failed decoding), per local address. */
   #unmatched(): Record<string, Record<string, number>> {
     const out: Record<string, Record<string, number>> = {}
-    const seen = new Set<LocalSockets>()
-    for (const e of this.#byKey.values()) {
-      if (seen.has(e.local)) continue
-      seen.add(e.local)
-      out[e.local.address] = { ...e.local.drops }
-    }
+    for (const l of this.#open) if (l.users > 0) out[l.address] = { ...l.drops }
     return out
   }
 
