@@ -36,8 +36,11 @@
  *   crash, no BFD   time until that one's subnet has left every other host
  * Each row gives the 1-minute load average before and after its lab (the
  * machine is shared: compare rows of one run), and with --bfd how many BFD
- * sessions went down after Up before any host failed (false detections,
- * from the agents' logs). On a 2-vCPU machine 200 hosts with BFD at 100 or
+ * sessions went down after Up before any host failed (false detections:
+ * `bfd-state` lines from Up in the agents' logs) and how many `bfd-late`
+ * lines they wrote, plus the packets the kernel's input backlogs dropped
+ * meanwhile (/proc/net/softnet_stat). SCALE_LOGS=DIR keeps every lab's agent
+ * logs in DIR/LAB/. On a 2-vCPU machine 200 hosts with BFD at 100 or
  * 300 ms do not hold (BFD threads starved past the detection time, each
  * false down a session reset: docs/benchmarks.md); use --rr 50 there.
  *
