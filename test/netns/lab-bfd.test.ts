@@ -155,8 +155,9 @@ test.serial('fabric lab up --bfd (CLI), a 3-host mesh: lab.json records the time
   const lab = readLab(name)!
   t.deepEqual(lab.bfd, { interval: 200, multiplier: 3 })
   for (const h of lab.hosts) {
+    // as above: Up can show before the Poll Sequence has brought the detection time down
     const p = await waitFor(async () => {
-      const rows = (await peersOf(h).catch(() => [])).filter((x) => x.details?.bfd?.state === 'Up')
+      const rows = (await peersOf(h).catch(() => [])).filter((x) => x.details?.bfd?.state === 'Up' && x.details.bfd.detectionTimeMs === 600)
       return rows.length === 2 ? rows : undefined
     }, 20_000, 200)
     t.truthy(p, `${h.name}: BFD Up with both others`)
