@@ -134,10 +134,14 @@ export async function peersOf(h: LabHost): Promise<PeerRowJson[]> {
   return (await getJson<{ peers: PeerRowJson[] }>(h.socket, '/v1/peers', 3000)).peers
 }
 
-/** Waits until `h` has `n` peers in `state` (BGP Established / RIP up) with BFD Up. */
-export async function waitBfdUp(h: LabHost, n: number, timeoutMs = 30_000, state?: string): Promise<PeerRowJson[] | undefined> {
+/**
+ * Waits until `h` has `n` peers in `state` (BGP Established / RIP up) with BFD Up, and with
+ * `detectionMs` when given: the peers' BFD details are the agent's last read (every second), so Up
+ * can show before the Poll Sequence that follows it has brought the detection time down.
+ */
+export async function waitBfdUp(h: LabHost, n: number, timeoutMs = 30_000, state?: string, detectionMs?: number): Promise<PeerRowJson[] | undefined> {
   return waitFor(async () => {
-    const p = (await peersOf(h).catch(() => [])).filter((x) => x.details?.bfd?.state === 'Up' && (state === undefined || x.state === state))
+    const p = (await peersOf(h).catch(() => [])).filter((x) => x.details?.bfd?.state === 'Up' && (state === undefined || x.state === state) && (detectionMs === undefined || x.details.bfd.detectionTimeMs === detectionMs))
     return p.length >= n ? p : undefined
   }, timeoutMs, 200)
 }

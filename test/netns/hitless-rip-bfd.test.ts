@@ -13,7 +13,7 @@ test.serial('rip bfd = yes: link down on host 1, its route gone from host 2 in u
   const [h1, h2] = lab.hosts as [LabHost, LabHost]
   t.deepEqual(await waitRoutes(h2.ns, ['10.244.1.0/24 via 10.99.0.11'], 30_000), ['10.244.1.0/24 via 10.99.0.11'])
   t.deepEqual(await waitRoutes(h1.ns, ['10.244.2.0/24 via 10.99.0.12'], 30_000), ['10.244.2.0/24 via 10.99.0.12'])
-  const up = await waitBfdUp(h2, 1, 20_000)
+  const up = await waitBfdUp(h2, 1, 20_000, undefined, 300)
   t.truthy(up, 'BFD Up with the neighbour')
   t.is(up![0]!.address, '10.99.0.11')
   t.is(up![0]!.details!.bfd!.detectionTimeMs, 300)

@@ -19,7 +19,7 @@ import test from 'ava'
 import { type LabHost, labDir, labDown, labNamespaces, labUp, pidsInNamespaces, readLab, signalAgent } from '../../src/lab/lab.js'
 import { type RrEngine, frrDir, reflectorBfd } from '../../src/lab/reflectors.js'
 import { waitConverged } from '../../src/lab/report.js'
-import { peersOf } from './hitless-helpers.js'
+import { peersOf, waitBfdUp } from './hitless-helpers.js'
 import { fabric, logEvents, run, uniqueName, waitFor } from './helpers.js'
 
 const HOSTS = 5
@@ -155,11 +155,7 @@ test.serial('fabric lab up --bfd (CLI), a 3-host mesh: lab.json records the time
   const lab = readLab(name)!
   t.deepEqual(lab.bfd, { interval: 200, multiplier: 3 })
   for (const h of lab.hosts) {
-    // as above: Up can show before the Poll Sequence has brought the detection time down
-    const p = await waitFor(async () => {
-      const rows = (await peersOf(h).catch(() => [])).filter((x) => x.details?.bfd?.state === 'Up' && x.details.bfd.detectionTimeMs === 600)
-      return rows.length === 2 ? rows : undefined
-    }, 20_000, 200)
+    const p = await waitBfdUp(h, 2, 20_000, undefined, 600)
     t.truthy(p, `${h.name}: BFD Up with both others`)
     for (const x of p ?? []) t.is(x.details!.bfd!.detectionTimeMs, 600)
   }
