@@ -34,6 +34,8 @@
  *   RR_STRACE=DIR ... strace -c -f of each reflector during the one-new-prefix rounds (DIR/ENGINE.strace;
  *             RR_STRACE_ARGS replaces -c, e.g. "-tt -e trace=write -s 0" for every write)
  *   RR_PERF_SESSIONS=DIR ... perf record -g of each reflector while the sessions come up (DIR/ENGINE-sessions.perf)
+ *   RR_PERF_STAT=DIR ... perf stat -a -A of context switches, wake-ups and IPIs per CPU during those rounds
+ *             (DIR/ENGINE.stat: how often a write had to wake the sleeping client on the other CPU)
  *   RR_PERF=DIR ... perf record -g of each reflector during those rounds (DIR/ENGINE.perf; the fabric
  *             agent runs with --perf-basic-prof so its JavaScript frames have names)
  *
@@ -374,7 +376,8 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
     await sleep(3000)
     const tracer = process.env.RR_STRACE ? spawn('strace', [...(process.env.RR_STRACE_ARGS ?? '-c').split(' '), '-f', '-o', `${process.env.RR_STRACE}/${engine}.strace`, ...rrPids().flatMap((p) => ['-p', String(p)])], { stdio: 'ignore' }) : undefined
     const perf = process.env.RR_PERF ? spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4000', '-g', '-o', `${process.env.RR_PERF}/${engine}.perf`, '-p', rrPids().join(',')], { stdio: 'ignore' }) : undefined
-    if (tracer || perf) await sleep(1000)
+    const pstat = process.env.RR_PERF_STAT ? spawn('perf', ['stat', '-a', '-A', '-e', 'sched:sched_switch,sched:sched_wakeup,ipi:ipi_send_cpu,irq_vectors:call_function_single_entry', '-o', `${process.env.RR_PERF_STAT}/${engine}.stat`], { stdio: 'ignore' }) : undefined
+    if (tracer || perf || pstat) await sleep(1000)
     // one new prefix at a time, each once the previous one is everywhere and 300 ms have passed
     for (let k = 0; k < REFLECT_ROUNDS; k++) {
       client.stdin!.write(`announce ${k}\n`)
@@ -382,7 +385,8 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
       if (reflectSeconds.length <= k) break
       await sleep(300)
     }
-    if (tracer || perf) {
+    if (tracer || perf || pstat) {
+      pstat?.kill('SIGINT')
       tracer?.kill('SIGINT')
       perf?.kill('SIGINT')
       await sleep(1000)

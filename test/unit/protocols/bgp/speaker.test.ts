@@ -272,6 +272,79 @@ test('route reflector, one flush to many clients: each gets its own changes; the
   }
 })
 
+/** a reflector's clients whose packing (the speaker reads a peer's ctx for it) and sends are recorded in order */
+function orderedClients(h: Harness, addrs: string[], o: { failSend?: string } = {}): string[] {
+  const order: string[] = []
+  for (const addr of addrs) {
+    const peer: SpeakerPeer = {
+      key: addr, address: A(addr), asn: LOCAL_AS, ibgp: true, routerId: A(addr), rrClient: false,
+      get ctx() {
+        order.push(`pack ${addr}`)
+        return { as4: true }
+      },
+      maxPrefixes: 100_000,
+      send: (m) => {
+        if (addr === o.failSend) throw new Error('send failed')
+        order.push(`send ${addr} ${m.length}`)
+        h.sent.set(addr, [...(h.sent.get(addr) ?? []), ...m])
+      },
+      cease: (sub, reason) => h.ceased.push(`${addr} ${sub} ${reason}`),
+    }
+    h.speaker.peerUp(peer)
+  }
+  h.speaker.flush()
+  order.length = 0
+  h.sent.clear()
+  return order
+}
+
+test('one flush to many peers: every peer is packed before the first is written (the writes go out back to back)', (t) => {
+  const h = harness({ routeReflector: true })
+  const addrs = ['10.99.0.12', '10.99.0.13', '10.99.0.14', '10.99.0.15']
+  const order = orderedClients(h, addrs)
+  const from = h.peer('10.99.0.16')
+  order.length = 0
+  h.speaker.receiveUpdate(from, update(['10.244.2.0/24'], { nextHop: '10.99.0.16' }))
+  order.length = 0
+  h.speaker.flush()
+  const firstSend = order.findIndex((e) => e.startsWith('send'))
+  t.true(firstSend > 0)
+  t.deepEqual([...new Set(order.slice(0, firstSend))], addrs.map((a) => `pack ${a}`))
+  t.deepEqual(order.slice(firstSend), addrs.map((a) => `send ${a} 1`))
+  for (const a of addrs) t.deepEqual(announced(h.sent.get(a)), ['+10.244.2.0/24'], a)
+})
+
+test('one flush to many peers: what is packed is written once it reaches 4096 UPDATEs, so a flush of big batches does not hold them all', (t) => {
+  const h = harness({ routeReflector: true })
+  const addrs = ['10.99.0.12', '10.99.0.13', '10.99.0.14']
+  const order = orderedClients(h, addrs)
+  const from = h.peer('10.99.0.16', { maxPrefixes: 10_000 })
+  order.length = 0
+  // 3000 prefixes of distinct next hops: 3000 UPDATEs per peer
+  for (let i = 0; i < 3000; i++) h.speaker.receiveUpdate(from, update([`10.244.${(i >> 4) + 2}.${(i & 15) << 4}/28`], { nextHop: '10.99.0.16', med: i }))
+  order.length = 0
+  h.speaker.flush()
+  const sends = order.filter((e) => e.startsWith('send'))
+  t.deepEqual(sends, addrs.map((a) => `send ${a} 3000`))
+  // the first two peers' 6000 UPDATEs went out before the third was packed
+  t.true(order.indexOf('send 10.99.0.13 3000') < order.indexOf('pack 10.99.0.14'))
+})
+
+test('one flush to many peers: a send that throws resets only that peer; the others get their UPDATEs', (t) => {
+  const h = harness({ routeReflector: true })
+  const addrs = ['10.99.0.12', '10.99.0.13', '10.99.0.14']
+  const fail: { failSend?: string } = {}
+  orderedClients(h, addrs, fail)
+  fail.failSend = '10.99.0.13'
+  const from = h.peer('10.99.0.16')
+  h.ceased.length = 0
+  h.speaker.receiveUpdate(from, update(['10.244.2.0/24'], { nextHop: '10.99.0.16' }))
+  h.speaker.flush()
+  t.deepEqual(h.ceased, [`10.99.0.13 ${CeaseSubcode.OUT_OF_RESOURCES} internal error while sending UPDATEs`])
+  t.true(h.logs.includes('bgp-internal-error'))
+  for (const a of ['10.99.0.12', '10.99.0.14']) t.deepEqual(announced(h.sent.get(a)), ['+10.244.2.0/24'], a)
+})
+
 test('non-reflector with an rr-client peer: reflects between client and non-client, not between non-clients', (t) => {
   const h = harness()
   const client = h.peer('10.99.0.12', { rrClient: true })
