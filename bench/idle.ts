@@ -14,6 +14,8 @@
  *   - children spawned: pids seen in /proc/PID/task/STAR/children, sampled
  *     every 20 ms (a lower bound: a child shorter than that may be missed),
  *     and the firewall checks the agent counted (/v1/status)
+ * Two floors on the same machine: a bare `node -e 'setInterval(...)'`, and
+ * a node program with the idle agent's I/O and none of its logic (below).
  * Then, with --bird (default on), the same for BIRD 2 in the same lab shape
  * (4 namespaces, full mesh iBGP, device + direct + kernel protocols).
  *
@@ -28,6 +30,7 @@
  * also on failure); nothing touches the root namespace.
  */
 import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
 import { readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { getJson } from '../src/api/client.js'
@@ -46,6 +49,23 @@ const joinArgs = args.includes('--join') ? args[args.indexOf('--join') + 1]!.spl
 const nodeOptions = args.includes('--node-options') ? args[args.indexOf('--node-options') + 1]! : undefined
 
 if (process.env.FABRIC_USE_DIST !== '1') console.warn('note: FABRIC_USE_DIST is not 1: the agents run the TypeScript sources through tsx (not what the image runs)')
+
+/**
+ * A second floor: the smallest node program with an idle agent's I/O and none of its logic
+ * (plain node, CommonJS, in the first host's namespace, on its loopback): 3 TCP sessions to its
+ * own listener with a 19-octet KEEPALIVE each way every 3 s, a Unix-socket server, a netlink
+ * route socket (the package the agent uses) and a UDP socket
+ */
+const ioFloorProgram = (netlink: string, sock: string) => `
+const net = require('node:net'), dgram = require('node:dgram')
+const { RawNetlinkSocket } = require(${JSON.stringify(netlink)})
+new RawNetlinkSocket(0, { recvBufferSize: 1 << 20 }).on('message', () => {})
+dgram.createSocket('udp4').bind(0, '127.0.0.1')
+net.createServer((s) => s.end()).listen(${JSON.stringify(sock)})
+const ka = Buffer.alloc(19, 0xff); ka.writeUInt16BE(19, 16); ka[18] = 4
+net.createServer((s) => { s.on('data', () => {}); setInterval(() => s.write(ka), 3000) }).listen(17900, '127.0.0.1', () => {
+  for (let i = 0; i < 3; i++) { const c = net.connect(17900, '127.0.0.1'); c.on('data', () => {}); setInterval(() => c.write(ka), 3000) }
+})`
 
 interface Stat { ownNs: number; childTicks: number }
 
@@ -165,24 +185,33 @@ async function fabricRun(lab: LabSpec): Promise<void> {
     if (!pid) throw new Error(`no agent pid for ${h.name}`)
     procs.push({ name: h.name, pid })
   }
-  await settleWindow('fabric', procs)
-  const checksBefore = await Promise.all(lab.hosts.map(fwChecks))
-  console.log(`fabric: ${lab.hosts.length} agents (${process.env.FABRIC_USE_DIST === '1' ? 'compiled dist/' : 'src via tsx'}), ${lab.hosts.length - 1} BGP peers each, idle${joinArgs.length ? ` (join ${joinArgs.join(' ')})` : ''}; measuring ${seconds} s ...`)
-  const figs = await measure(procs, async (i) => {
-    const s = await getJson(lab.hosts[i]!.socket, '/v1/status', 2000).catch(() => undefined) as { memory?: { heapUsed?: number } } | undefined
-    const checks = (await fwChecks(lab.hosts[i]!)) - checksBefore[i]!
-    return `firewall checks ${checks}${s?.memory?.heapUsed ? `, V8 heap used ${mb(s.memory.heapUsed)}` : ''}, sessions up ${await established(lab.hosts[i]!)}`
-  })
-  print('fabric agents', figs)
-  for (const h of lab.hosts) await signalAgent(h, 'SIGTERM')
-  // the floor: a bare node process with one timer, on this machine
-  const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 3000)'], { stdio: 'ignore' })
+  // the I/O floor runs as long as the agents do from here on, measured at the end with them
+  const netlink = createRequire(import.meta.url).resolve('netlink/dist/raw.js')
+  const ioFloor = spawn('ip', ['netns', 'exec', lab.hosts[0]!.ns, process.execPath, '-e', ioFloorProgram(netlink, join(lab.hosts[0]!.dir, 'io-floor.sock'))], { stdio: 'ignore' })
   try {
-    await sleep(2000)
-    const pid = bare.pid!
-    console.log(`  bare node (node -e 'setInterval(...)'): RSS ${mb(status(pid, 'VmRSS'))} (file-backed ${mb(status(pid, 'RssFile'))}, private ${mb(uss(pid))})`)
+    await settleWindow('fabric', procs)
+    const checksBefore = await Promise.all(lab.hosts.map(fwChecks))
+    console.log(`fabric: ${lab.hosts.length} agents (${process.env.FABRIC_USE_DIST === '1' ? 'compiled dist/' : 'src via tsx'}), ${lab.hosts.length - 1} BGP peers each, idle${joinArgs.length ? ` (join ${joinArgs.join(' ')})` : ''}; measuring ${seconds} s ...`)
+    const figs = await measure(procs, async (i) => {
+      const s = await getJson(lab.hosts[i]!.socket, '/v1/status', 2000).catch(() => undefined) as { memory?: { heapUsed?: number } } | undefined
+      const checks = (await fwChecks(lab.hosts[i]!)) - checksBefore[i]!
+      return `firewall checks ${checks}${s?.memory?.heapUsed ? `, V8 heap used ${mb(s.memory.heapUsed)}` : ''}, sessions up ${await established(lab.hosts[i]!)}`
+    })
+    print('fabric agents', figs)
+    for (const h of lab.hosts) await signalAgent(h, 'SIGTERM')
+    // the floor: a bare node process with one timer, on this machine
+    const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 3000)'], { stdio: 'ignore' })
+    try {
+      await sleep(2000)
+      const pid = bare.pid!
+      console.log(`  bare node (node -e 'setInterval(...)'): RSS ${mb(status(pid, 'VmRSS'))} (file-backed ${mb(status(pid, 'RssFile'))}, private ${mb(uss(pid))})`)
+      const io = ioFloor.pid!
+      console.log(`  node with the agent's I/O alone (3 TCP sessions with keepalives, a Unix-socket server, netlink, UDP; ${settle + seconds} s): RSS ${mb(status(io, 'VmRSS'))} (file-backed ${mb(status(io, 'RssFile'))}, private ${mb(uss(io))})`)
+    } finally {
+      bare.kill()
+    }
   } finally {
-    bare.kill()
+    ioFloor.kill()
   }
 }
 
