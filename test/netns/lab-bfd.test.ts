@@ -67,7 +67,8 @@ for (const engine of ['fabric', 'bird', 'frr'] as RrEngine[]) {
         return p.length === rrAddresses.length ? p : undefined
       }, 20_000, 200)
       t.truthy(up, `${h.name}: BFD Up with ${rrAddresses.join(', ')}`)
-      for (const p of up ?? []) t.is(p.details!.bfd!.detectionTimeMs, 300, `${h.name} -> ${p.address}`)
+      // and it stays there: read again after the wait
+      for (const p of (await peersOf(h)).filter((x) => rrAddresses.includes(x.address))) t.is(p.details?.bfd?.detectionTimeMs, 300, `${h.name} -> ${p.address}`)
     }
     // every reflector: BFD Up with every client
     for (const r of lab.reflectors) {
@@ -157,7 +158,8 @@ test.serial('fabric lab up --bfd (CLI), a 3-host mesh: lab.json records the time
   for (const h of lab.hosts) {
     const p = await waitBfdUp(h, 2, 20_000, undefined, 600)
     t.truthy(p, `${h.name}: BFD Up with both others`)
-    for (const x of p ?? []) t.is(x.details!.bfd!.detectionTimeMs, 600)
+    // and it stays there: read again after the wait
+    for (const x of await peersOf(h)) t.is(x.details?.bfd?.detectionTimeMs, 600, `${h.name} -> ${x.address}`)
   }
   const down = await fabric(['lab', 'down', '--name', name])
   t.is(down.code, 0, down.stderr)
