@@ -203,10 +203,9 @@ async function fabricRun(lab: LabSpec): Promise<void> {
     const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 3000)'], { stdio: 'ignore' })
     try {
       await sleep(2000)
-      const pid = bare.pid!
-      console.log(`  bare node (node -e 'setInterval(...)'): RSS ${mb(status(pid, 'VmRSS'))} (file-backed ${mb(status(pid, 'RssFile'))}, private ${mb(uss(pid))})`)
-      const io = ioFloor.pid!
-      console.log(`  node with the agent's I/O alone (3 TCP sessions with keepalives, a Unix-socket server, netlink, UDP; ${settle + seconds} s): RSS ${mb(status(io, 'VmRSS'))} (file-backed ${mb(status(io, 'RssFile'))}, private ${mb(uss(io))})`)
+      const floor = (what: string, pid: number) => console.log(`  ${what}: RSS ${mb(status(pid, 'VmRSS'))} (file-backed ${mb(status(pid, 'RssFile'))}, private ${mb(uss(pid))})`)
+      floor("bare node (node -e 'setInterval(...)')", bare.pid!)
+      floor(`node with the agent's I/O alone (3 TCP sessions with keepalives, a Unix-socket server, netlink, UDP; ${settle + seconds} s)`, ioFloor.pid!)
     } finally {
       bare.kill()
     }
