@@ -16,14 +16,14 @@ import { AgentStartError, EXIT } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import type { SelfInfo } from '../core/self.js'
 import { type HostHooks, createHostHooks } from '../host/hooks.js'
-import { FibSync } from '../kernel/fib-sync.js'
-import { FibSync6 } from '../kernel/fib-sync6.js'
+import { type DesiredTable, FibSync } from '../kernel/fib-sync.js'
+import { type DesiredTable6, FibSync6 } from '../kernel/fib-sync6.js'
 import { enableIpv6Forwarding, raIgnored, readSysctl6 } from '../kernel/sysctl.js'
 import { removeProtocolRoutes } from '../kernel/remove-all.js'
 import { registerRouteProtocol } from '../kernel/rt-protos.js'
 import { Rtnl } from '../kernel/rtnl.js'
 import { MAIN_TABLE } from '../kernel/types.js'
-import { formatAddress, formatPrefix } from '../net/ipv4.js'
+import { type Prefix, formatAddress, formatPrefix } from '../net/ipv4.js'
 import { formatPrefix6 } from '../net/ipv6.js'
 import type { BfdService } from '../protocols/bfd/service.js'
 import { Rib } from '../rib/rib.js'
@@ -37,7 +37,7 @@ import { identifyHost } from './identify.js'
 import { networkPools } from './networks.js'
 import type { Metrics } from './metrics.js'
 import { reloadRefusal } from './reload.js'
-import { buildRouteRows, buildRouteRows6 } from './routes.js'
+import { NOT_INSTALLED, type RowRouteState, buildRouteRows, buildRouteRows6 } from './routes.js'
 import { SOURCES } from './sources.js'
 import { removeStateFile, writeStateFile } from './state-file.js'
 import { buildStatus, memoryOf } from './status.js'
@@ -66,6 +66,10 @@ export interface AgentOptions {
 /** Longest time stale routes are kept at start while sources gather their tables. */
 const STARTUP_GRACE_S = 120
 
+/** FIB sync's desired table of a host that installs nothing ([bgp] install-routes = no) */
+const NO_ROUTES: DesiredTable = Object.freeze({ get: () => undefined, values: () => [], size: 0 })
+const NO_ROUTES6: DesiredTable6 = Object.freeze({ get: () => undefined, values: () => [], size: 0 })
+
 export class Agent {
   private config!: FabricConfig
   private self!: SelfInfo
@@ -87,6 +91,8 @@ export class Agent {
   private metrics: Metrics | undefined
   /** the one BFD service (worker thread), started when a source first asks for it */
   private bfd: Promise<BfdService> | undefined
+  /** false with [bgp] install-routes = no (mode bgp): FIB sync wants no route, so none is installed and fabric's own go */
+  private installs = true
 
   constructor(private readonly opts: AgentOptions) {}
 
@@ -98,6 +104,7 @@ export class Agent {
   async start(): Promise<void> {
     const { log } = this.opts
     this.config = this.loadConfig()
+    this.installs = this.config.mode !== 'bgp' || this.config.bgp.installRoutes
     const rtnl = new Rtnl()
     this.rtnl = rtnl
     try {
@@ -161,19 +168,20 @@ export class Agent {
         if (r.kind === 'full') this.checkSubnetConflictsSafely()
       },
       metricOf: (r) => kernelMetric(r as Route),
-      desired: this.rib.desiredTable(),
+      desired: this.installs ? this.rib.desiredTable() : NO_ROUTES,
     })
     // the RIB's best Route is the desired kernel route itself (no copy per prefix)
-    this.rib.onBestChange((c) => this.fib.setDesired(c.prefix, c.best, c.previous))
+    if (this.installs) this.rib.onBestChange((c) => this.fib.setDesired(c.prefix, c.best, c.previous))
+    else log.info('install-routes-off', { note: '[bgp] install-routes = no: no learned route is installed in the kernel; fabric\'s own routes left from an earlier run are removed' })
     if (this.self.subnet6 !== undefined) {
       const self = this.self
       const rib6 = new Rib6()
       const fib6 = new FibSync6({
-        port: rtnl, protocol: this.config.routeProtocol, table: MAIN_TABLE, log, desired: rib6.desiredTable(),
+        port: rtnl, protocol: this.config.routeProtocol, table: MAIN_TABLE, log, desired: this.installs ? rib6.desiredTable() : NO_ROUTES6,
         nextHopScope: { underlay: self.underlay6, self: [self.address6!], pools: [self.pool6!], interface: self.interface },
         onRun: (r) => this.metrics?.observeReconcile(r.kind, r.durationMs / 1000),
       })
-      rib6.onBestChange((c) => fib6.setDesired(c.prefix, c.best, c.previous))
+      if (this.installs) rib6.onBestChange((c) => fib6.setDesired(c.prefix, c.best, c.previous))
       this.rib6 = rib6
       this.fib6 = fib6
     }
@@ -422,16 +430,21 @@ export class Agent {
     this.subnetClaims = now
   }
 
+  /** What became of a best route in the kernel (not-installed with install-routes = no). */
+  private stateOf(p: Prefix): RowRouteState | undefined {
+    return this.installs ? this.fib.stateOf(p) : NOT_INSTALLED
+  }
+
   /** desired routes by (source of the best route, kernel state) */
   private routeCountsBySource(): { source: string; state: string; count: number }[] {
-    return countBySourceAndState(this.rib.bestValues(), (p) => this.fib.stateOf(p)?.state)
+    return countBySourceAndState(this.rib.bestValues(), (p) => this.stateOf(p)?.state)
   }
 
   /** desired IPv6 routes by (source of the best route, kernel state) */
   private routeCountsBySource6(): { source: string; state: string; count: number }[] {
     if (!this.rib6 || !this.fib6) return []
     const fib6 = this.fib6
-    return countBySourceAndState(this.rib6.bestValues(), (p) => fib6.stateOf(p)?.state)
+    return countBySourceAndState(this.rib6.bestValues(), (p) => this.installs ? fib6.stateOf(p)?.state : NOT_INSTALLED.state)
   }
 
   private writeState(): void {
@@ -451,7 +464,7 @@ export class Agent {
       fib: this.fib, fib6: this.fib6, host, sources: this.sources,
       events: this.opts.events?.status() ?? { subscribers: 0, dropped: 0, disconnected: 0 },
       subnetClaims: [...this.subnetClaims.values()], warnings: this.warnings, memory: memoryOf(),
-      routes: this.config.networks.length === 0 ? undefined : this.rib.bestRoutes().map((r) => ({ prefix: r.prefix, peer: r.peer, state: this.fib.stateOf(r.prefix)?.state ?? 'pending' })),
+      routes: this.config.networks.length === 0 ? undefined : this.rib.bestRoutes().map((r) => ({ prefix: r.prefix, peer: r.peer, state: this.stateOf(r.prefix)?.state ?? 'pending' })),
     })
   }
 
@@ -463,14 +476,14 @@ export class Agent {
     const now = Date.now()
     const rows = buildRouteRows({
       best: this.rib.bestRoutes(), candidates: (r) => this.rib.candidateCount(r.prefix),
-      stateOf: (p) => this.fib.stateOf(p), since: (p) => this.fib.sinceOf(p),
+      stateOf: (p) => this.stateOf(p), since: (p) => this.fib.sinceOf(p),
       kernel, links, protocol: this.config.routeProtocol, table: MAIN_TABLE, now,
       networks: (this.self.networks ?? []).map((n) => ({ name: n.name, pool: n.pool })),
     })
     // IPv6 rows: the Rib6's best routes with FibSync6's states; fabric's IPv6 kernel routes nobody wants (also on an IPv4-only host) as stale
     const rows6 = buildRouteRows6({
       best: rib6 ? [...rib6.bestValues()] : [], candidates: (r) => rib6?.candidates(r.prefix).length ?? 1,
-      stateOf: (p) => fib6?.stateOf(p), since: (p) => fib6?.sinceOf(p),
+      stateOf: (p) => this.installs ? fib6?.stateOf(p) : NOT_INSTALLED, since: (p) => fib6?.sinceOf(p),
       kernel: kernel6, links, protocol: this.config.routeProtocol, table: MAIN_TABLE, now, pool6: this.self.pool6,
     })
     return { host: this.self.name, routes: [...rows, ...rows6] }

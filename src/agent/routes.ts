@@ -12,12 +12,19 @@ import { type Prefix6, containsPrefix6, formatPrefix6 } from '../net/ipv6.js'
 import type { RibRoute6 } from '../rib/rib6.js'
 import type { Route } from '../rib/route.js'
 
+/** A best route's state in a row: FIB sync's, or not-installed on a host with [bgp] install-routes = no. */
+export type RowRouteState = RouteState | { readonly state: 'not-installed'; readonly reason: string }
+
+export const NOT_INSTALLED: RowRouteState = Object.freeze({
+  state: 'not-installed', reason: '[bgp] install-routes = no: this host installs no route in its kernel (control plane only)',
+})
+
 const STALE_REASON = 'in the kernel with fabric\'s protocol but no longer wanted; removed once every source has its full table'
 
 export function buildRouteRows(opts: {
   best: Route[]
   candidates: (r: Route) => number
-  stateOf: (p: Prefix) => RouteState | undefined
+  stateOf: (p: Prefix) => RowRouteState | undefined
   since: (p: Prefix) => number | undefined
   kernel: KernelRoute[]
   links: KernelLink[]
@@ -67,7 +74,7 @@ export function buildRouteRows(opts: {
 export function buildRouteRows6(opts: {
   best: readonly RibRoute6[]
   candidates: (r: RibRoute6) => number
-  stateOf: (p: Prefix6) => RouteState | undefined
+  stateOf: (p: Prefix6) => RowRouteState | undefined
   since: (p: Prefix6) => number | undefined
   kernel: readonly KernelRoute6[]
   links: readonly KernelLink[]

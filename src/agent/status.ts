@@ -59,7 +59,8 @@ export function networkViews(i: Pick<StatusInput, 'self' | 'config' | 'host' | '
   }
   return nets.map((n) => {
     const mine = routes.filter((r) => containsPrefix(n.pool, r.prefix))
-    const reached = new Set(mine.filter((r) => r.state === 'installed').map((r) => r.peer))
+    // a control-plane-only host (install-routes = no) has reached a host whose route it has, installed or not
+    const reached = new Set(mine.filter((r) => r.state === 'installed' || r.state === 'not-installed').map((r) => r.peer))
     const host = i.host.networks?.find((x) => x.name === n.name)
     const ok = host === undefined || ((host.docker === null || host.docker.fits) && host.bridgeUp !== false && host.isolation !== false)
     return {
@@ -119,7 +120,7 @@ export function buildStatus(i: StatusInput): StatusResponse {
     pid: process.pid,
     uptime: Math.round((i.now - i.startedAt) / 1000),
     memory: i.memory,
-    kernel: { ...kernelOf(fib), inSync, ...(ipv6 ? { ipv6 } : {}) },
+    kernel: { ...kernelOf(fib), inSync, installRoutes: config.mode !== 'bgp' || config.bgp.installRoutes, ...(ipv6 ? { ipv6 } : {}) },
     hostIntegration: i.host,
     sources,
     events: i.events,

@@ -40,7 +40,8 @@ export function routeStateText(r: RouteRow): string {
 /**
  * The `fabric routes` table: one row per prefix, readable at 80 columns; the
  * reason of every state other than installed follows the table, one line
- * per prefix, so long explanations never widen the columns.
+ * per prefix (not-installed: one line for all), so long explanations never
+ * widen the columns.
  */
 export function renderRouteTable(rows: RouteRow[]): string {
   // the NETWORK column when fabric networks are in play (a row outside the default network); the wave-1 table otherwise
@@ -51,6 +52,9 @@ export function renderRouteTable(rows: RouteRow[]): string {
     formatAge(r.age), routeStateText(r),
   ])
   const table = renderTable(['PREFIX', ...(withNetwork ? ['NETWORK'] : []), 'NEXT HOP', 'DEV', 'SOURCE', 'METRIC', 'AGE', 'STATE'], body)
-  const notes = rows.filter((r) => r.reason && r.state !== 'installed' && r.state !== 'kernel-only').map((r) => `  ${r.prefix} ${r.state}: ${r.reason}`)
+  const notes = rows.filter((r) => r.reason && r.state !== 'installed' && r.state !== 'kernel-only' && r.state !== 'not-installed').map((r) => `  ${r.prefix} ${r.state}: ${r.reason}`)
+  // a control-plane-only host: every row has the same reason, given once
+  const notInstalled = rows.find((r) => r.state === 'not-installed' && r.reason)
+  if (notInstalled) notes.unshift(`  not-installed: ${notInstalled.reason}`)
   return notes.length ? `${table}\n\n${notes.join('\n')}` : table
 }

@@ -57,6 +57,8 @@ export interface KernelStatus6 {
 
 /** The kernel status: the IPv4 FIB sync's figures (routes: IPv4 routes), inSync for both families. */
 export interface KernelStatus extends KernelStatus6 {
+  /** false with [bgp] install-routes = no: a control-plane-only host that installs no route (wanted is 0) */
+  installRoutes: boolean
   /** IPv6 routes (dual-stack host); absent on an IPv4-only host */
   ipv6?: KernelStatus6
 }
@@ -172,7 +174,7 @@ export interface NetworkStatusView {
   ok: boolean
 }
 
-export type RouteRowState = 'installed' | 'pending' | 'conflict' | 'not-on-link' | 'error' | 'stale' | 'kernel-only'
+export type RouteRowState = 'installed' | 'pending' | 'conflict' | 'not-on-link' | 'error' | 'stale' | 'kernel-only' | 'not-installed'
 
 /** One row of `fabric routes` (schema in docs/cli.md; keep it stable). */
 export interface RouteRow {

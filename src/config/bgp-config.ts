@@ -56,6 +56,8 @@ export interface BgpConfig {
   /** reflect routes between iBGP peers (RFC 4456); every iBGP peer is a client */
   routeReflector: boolean
   clusterId?: number
+  /** install the learned routes in the kernel (false: a control-plane-only host; FIB sync wants nothing) */
+  installRoutes: boolean
   /** prefixes accepted besides the pool */
   allow: Prefix[]
   /** longest prefix accepted */
@@ -93,6 +95,7 @@ export const BGP_KEYS: Record<string, KeySpec> = {
   'listen-range-asn': { parse: v.asn, flag: 'listen-range-asn', description: 'AS expected from dynamic neighbours', default: 'the fabric asn' },
   'route-reflector': { parse: v.bool, flag: 'route-reflector', description: 'act as route reflector for every iBGP peer (RFC 4456)', default: 'no' },
   'cluster-id': { parse: v.routerId, flag: 'cluster-id', description: 'route-reflector cluster id', default: 'the router id' },
+  'install-routes': { parse: v.bool, flag: 'install-routes', description: "install the routes learned in this host's kernel; no: a control-plane-only host (a dedicated route reflector) that installs none and removes fabric's own", default: 'yes' },
   allow: { parse: (s) => v.list(s, v.prefix), flag: 'allow', description: 'prefixes accepted besides the pool (comma-separated CIDRs)', default: 'none' },
   'max-prefix-length': { parse: (s) => v.intIn(s, 1, 32, 'prefix length'), flag: 'max-prefix-length', description: 'longest prefix accepted', default: '32' },
   allow6: { parse: (s) => v.list(s, prefix6), flag: 'allow6', description: 'IPv6 prefixes accepted besides pool6 (comma-separated CIDRs; dual-stack hosts)', default: 'none' },
@@ -179,6 +182,7 @@ export function parseBgp(opts: {
     listenRangeAsn: get<number | undefined>(values, 'listen-range-asn', undefined),
     routeReflector: get(values, 'route-reflector', false),
     clusterId: get<number | undefined>(values, 'cluster-id', undefined),
+    installRoutes: get(values, 'install-routes', true),
     allow: get(values, 'allow', []),
     maxPrefixLength: get(values, 'max-prefix-length', 32),
     allow6: get(values, 'allow6', []),

@@ -7,7 +7,7 @@
 import test from 'ava'
 import { getJson } from '../../src/api/client.js'
 import { type LabHost, type LabSpec, addLabHost, reachability, signalAgent, startAgent, startAgentArgs, waitAgents } from '../../src/lab/lab.js'
-import { fabric, fabricRoutes, logEvents, waitFor, waitRoutes, withLab } from './helpers.js'
+import { fabric, fabricRoutes, ip, logEvents, waitFor, waitRoutes, withLab } from './helpers.js'
 
 interface PeerRow { peer: string; address: string; state: string; asn?: number; accepted?: number; details?: Record<string, unknown> }
 
@@ -112,4 +112,40 @@ test.serial('route reflector with a listen range: hosts join by flags only, a fo
   const left = await fabric(['leave', '--yes', '--socket', h4.socket])
   t.is(left.code, 0, left.stderr)
   t.deepEqual(await waitRoutes(h2.ns, ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13'], 9_000), ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13'])
+})
+
+test.serial('control-plane-only reflector (install-routes no): clients route to each other, the reflector installs nothing and removes fabric\'s old routes', async (t) => {
+  const lab: LabSpec = await withLab(t, { tag: 'bc', hosts: 3, mode: 'bgp', start: false })
+  const [h1, h2, h3] = lab.hosts as [LabHost, LabHost, LabHost]
+  // a route of fabric's protocol left in the reflector's kernel by an earlier run that installed routes
+  await ip(h1.ns, 'route', 'add', '10.244.9.0/24', 'via', '10.99.0.12', 'proto', '233')
+  startAgent(lab, h1, { extraArgs: ['--route-reflector', 'yes', '--listen-range', '10.99.0.0/24', '--install-routes', 'no'] })
+  const flagsOnly = (h: LabHost) => ['--mode', 'bgp', '--address', h.address, '--subnet', h.subnet,
+    '--peer', '10.99.0.11', '--hold-time', '9', '--connect-retry-time', '1']
+  startAgentArgs(h2, flagsOnly(h2))
+  startAgentArgs(h3, flagsOnly(h3))
+  await waitAgents(lab)
+  // the clients: each other's subnet with its own next hop, and the reflector's (it still announces its subnet)
+  t.deepEqual(await waitRoutes(h2.ns, ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13'], 30_000), ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13'])
+  t.deepEqual(await waitRoutes(h3.ns, ['10.244.1.0/24 via 10.99.0.11', '10.244.2.0/24 via 10.99.0.12'], 30_000), ['10.244.1.0/24 via 10.99.0.11', '10.244.2.0/24 via 10.99.0.12'])
+  const between = (await reachability(lab)).filter((r) => r.from !== h1.name && r.to !== h1.name)
+  t.deepEqual(between.map((r) => `${r.from}->${r.to} ${r.ok}`).sort(), [`${h2.name}->${h3.name} true`, `${h3.name}->${h2.name} true`])
+  // the reflector: no route of fabric's protocol, the old one removed once its sources had their tables
+  t.deepEqual(await waitRoutes(h1.ns, [], 30_000), [])
+  const rows = await getJson<{ routes: { prefix: string; state: string; reason: string | null }[] }>(h1.socket, '/v1/routes', 3000)
+  t.deepEqual(rows.routes.filter((r) => r.prefix !== h1.subnet).map((r) => `${r.prefix} ${r.state}`), ['10.244.2.0/24 not-installed', '10.244.3.0/24 not-installed'])
+  t.regex(rows.routes[0]!.reason ?? '', /install-routes = no/)
+  const status = await getJson<{ healthy: boolean; kernel: { installRoutes: boolean; routes: { wanted: number } } }>(h1.socket, '/v1/status', 3000)
+  t.false(status.kernel.installRoutes)
+  t.is(status.kernel.routes.wanted, 0)
+  t.true(status.healthy)
+  const text = await fabric(['status', '--socket', h1.socket])
+  t.is(text.code, 0, text.stderr)
+  t.regex(text.stdout, /installs no route \(install-routes = no/)
+  // still the reflector: a fourth host's subnet reaches the clients, and nothing reaches the reflector's kernel
+  const h4 = await addLabHost(lab, 4)
+  startAgentArgs(h4, flagsOnly(h4))
+  await waitAgents({ ...lab, hosts: [h1, h2, h3, h4] }, [h4])
+  t.deepEqual(await waitRoutes(h2.ns, ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13', '10.244.4.0/24 via 10.99.0.14'], 30_000), ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13', '10.244.4.0/24 via 10.99.0.14'])
+  t.deepEqual(await fabricRoutes(h1.ns), [])
 })

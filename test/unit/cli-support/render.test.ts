@@ -8,7 +8,7 @@ const status: StatusResponse = {
   host: { name: 'node1', address: '10.99.0.11', subnet: '10.244.1.0/24', interface: 'eth0', underlay: '10.99.0.0/24' },
   mode: 'bgp', routerId: '10.99.0.11', asn: 64512, config: '/etc/fabric/fabric.ini', pool: '10.244.0.0/16', routeProtocol: 233,
   pid: 42, uptime: 3725, memory: { rss: 80 << 20, heapUsed: 1, heapTotal: 2, external: 3 },
-  kernel: { inSync: true, routes: { wanted: 2, installed: 2, pending: 0, conflict: 0, notOnLink: 0, error: 0 }, reconciles: 3, opsApplied: 2, opsFailed: 0, lastReconcileMs: 4, lastError: null },
+  kernel: { inSync: true, installRoutes: true, routes: { wanted: 2, installed: 2, pending: 0, conflict: 0, notOnLink: 0, error: 0 }, reconciles: 3, opsApplied: 2, opsFailed: 0, lastReconcileMs: 4, lastError: null },
   hostIntegration: {
     inSync: true, ipForwarding: true, subnet: '10.244.1.0/24',
     docker: { mode: 'docker0', version: '27.1.0', bridge: 'docker0', bip: '10.244.1.1/24', bridgeMatches: true, daemonJson: '/etc/docker/daemon.json', allowDirectRouting: false },
