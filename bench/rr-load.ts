@@ -8,9 +8,13 @@
  * prefixes it receives. The client side speaks through the project's BGP
  * codec, compiled (dist/protocols/bgp/codec, as the agent runs it: the one
  * client process decodes ~1M UPDATEs and must not be what both reflectors
- * wait for). Reported per reflector, fabric (the
- * compiled agent: `fabric join --route-reflector yes --listen-range`, no
- * firewall) and BIRD 2 (templates/bird-route-reflector.conf) in the same run:
+ * wait for). Reported per reflector, in the same run (--engines, default all four):
+ *   fabric       the compiled agent, `fabric join --route-reflector yes --listen-range`, no
+ *                firewall: a fabric host that reflects, installing every route in its kernel
+ *   bird-kernel  BIRD 2, templates/bird-route-reflector.conf plus a kernel protocol exporting every
+ *                route: installs them as a fabric host does
+ *   fabric-cp    fabric with --install-routes no: control plane only
+ *   bird         BIRD 2, templates/bird-route-reflector.conf as operators get it: control plane only
  *   sessions  seconds until all N sessions are Established (at most 8
  *             handshakes pending at a time: BIRD listens with a backlog of 8)
  *   full      seconds from every client announcing its /24 at once until every
@@ -26,7 +30,7 @@
  *   CPU       the reflector's CPU seconds for the sessions (all threads, and of it its main thread) and until
  *             full, and % of a core idle after
  *
- *   npm run build && node --import tsx bench/rr-load.ts [--clients 1000] [--only fabric|bird] [--no-pin]
+ *   npm run build && node --import tsx bench/rr-load.ts [--clients 1000] [--engines fabric,bird-kernel,fabric-cp,bird] [--no-pin]
  *   (the reflector runs on CPU 0 and the client on CPU 1 unless --no-pin) [--reflect-rounds 10]
  *   RR_PROF=DIR ... also writes a V8 CPU profile of the fabric reflector into DIR
  *   RR_LOG=DIR ... keeps the fabric reflector's log (DIR/NAME-agent.log)
@@ -36,13 +40,18 @@
  *   RR_PERF_SESSIONS=DIR ... perf record -g of each reflector while the sessions come up (DIR/ENGINE-sessions.perf)
  *   RR_PERF_STAT=DIR ... perf stat -a -A of context switches, wake-ups and IPIs per CPU during those rounds
  *             (DIR/ENGINE.stat: how often a write had to wake the sleeping client on the other CPU)
+ *   RR_CLIENT_SPIN=1 ... the bench client's event loop never sleeps (no write has to wake it: the
+ *             shared-kernel wake-up cost left out of the reflector's writes)
+ *   RR_PERF_WRITES=DIR ... perf record of the reflector's write(2)/writev(2) calls during those rounds
+ *             (DIR/ENGINE.perf; bench/write-spans.py prints each round's first-to-last write span)
+ *   RR_PERF_IDLE=DIR ... perf record -g of each reflector during the idle window at the end (DIR/ENGINE-idle.perf)
  *   RR_PERF=DIR ... perf record -g of each reflector during those rounds (DIR/ENGINE.perf; the fabric
  *             agent runs with --perf-basic-prof so its JavaScript frames have names)
  *
  * Namespaces rlPID-rr and rlPID-cl are removed at the end (also on failure).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
@@ -235,6 +244,11 @@ async function clientMain(): Promise<void> {
     }
     if (l === 'count') out({ event: 'count', full, min: Math.min(...have.map((h) => h.size)) })
   })
+  // experiment: the client's event loop never sleeps (epoll_wait with timeout 0), so no write of the reflector has to wake it
+  if (process.env.RR_CLIENT_SPIN) {
+    const spin = (): void => void setImmediate(spin)
+    spin()
+  }
   out({ event: 'start', t: Date.now() })
   for (let i = 0; i < N; i++) waiting.push(i)
   admit()
@@ -276,8 +290,18 @@ interface ClientStats { reads: number; bytes: number; updates: number; nlri: num
 
 interface Figures { client?: ClientStats; engine: string; sessions: number; cpuSessions: number; cpuSessionsMain: number; full?: number; reflect?: number[]; reflectFirst: number[]; reflectClientCpu: number[]; rss: number; rssIdle: number; cpuToFull: number; idleCpu: number }
 
-async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
-  const name = `rl${process.pid % 10000}${engine[0]}`
+/**
+ * Who reflects: a fabric host (installs every route it reflects, as any fabric host), fabric with
+ * --install-routes no (control plane only), BIRD from templates/bird-route-reflector.conf (control
+ * plane only: no kernel protocol), and BIRD with a kernel protocol exporting every route (installs
+ * them, as a fabric host does). Each route change in a kernel makes every TCP socket of that
+ * namespace look its route up again on its next send, so the two roles are compared apart.
+ */
+const ENGINES = ['fabric', 'bird-kernel', 'fabric-cp', 'bird'] as const
+type Engine = (typeof ENGINES)[number]
+
+async function scenario(engine: Engine, index: number): Promise<Figures> {
+  const name = `rl${process.pid % 10000}${index}`
   const rr = `${name}-rr`
   const cl = `${name}-cl`
   const dir = join(LAB_ROOT, name)
@@ -309,13 +333,17 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
       'link add docker0 type bridge', 'addr add 10.128.0.1/24 dev docker0', 'link set docker0 up'].join('\n') + '\n')
     const addrs = Array.from({ length: N }, (_, i) => `addr add ${formatAddress(clientAddr(i))}/16 dev eth0`)
     await must('ip', ['-n', cl, '-batch', '-'], ['link set lo up', ...addrs, 'link set eth0 up'].join('\n') + '\n', 60_000)
-    if (engine === 'bird') {
+    if (engine === 'bird' || engine === 'bird-kernel') {
       await startBirdReflector({ ns: rr, dir, address: formatAddress(RR), asn: ASN, clusterId: formatAddress(RR), clientRange: '10.98.0.0/16', holdTime: 240, clients: N })
+      if (engine === 'bird-kernel') {
+        appendFileSync(join(dir, 'bird.conf'), 'protocol kernel { ipv4 { export all; }; }\n')
+        await must('ip', ['netns', 'exec', rr, 'birdc', '-s', join(dir, 'bird.ctl'), 'configure'])
+      }
     } else {
       const log = openSync(join(dir, 'agent.log'), 'a')
       const p = spawn('ip', ['netns', 'exec', rr, process.execPath, ...(process.env.RR_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RR_PROF}`] : []), ...(process.env.RR_PERF || process.env.RR_PERF_SESSIONS ? ['--perf-basic-prof'] : []), ...(process.env.RR_NODE_ARGS ?? '').split(' ').filter(Boolean), fileURLToPath(new URL('../bin/fabric.js', import.meta.url)), 'join', '--mode', 'bgp',
-        '--pool', '10.128.0.0/9', '--subnet', '10.128.0.0/24', '--address', formatAddress(RR), '--route-reflector', 'yes', '--listen-range', '10.98.0.0/16',
-        '--hold-time', '240', '--max-prefixes', String(N * 2), '--no-firewall', '--state-dir', dir, '--socket', join(dir, 'fabric.sock'), '--log-level', 'info', '--log-format', 'json'],
+        '--pool', '10.128.0.0/9', '--subnet', '10.128.0.0/24', '--address', formatAddress(RR), '--route-reflector', 'yes', '--listen-range', '10.98.0.0/16', ...(engine === 'fabric-cp' ? ['--install-routes', 'no'] : []),
+        '--hold-time', '240', '--keepalive-time', '80', '--max-prefixes', String(N * 2), '--no-firewall', '--state-dir', dir, '--socket', join(dir, 'fabric.sock'), '--log-level', 'info', '--log-format', 'json'],
       { stdio: ['ignore', log, log], detached: true, env: { ...process.env, FABRIC_USE_DIST: '1', FABRIC_RT_PROTOS_DIR: join(dir, 'rt_protos.d'), } })
       p.unref()
       for (let i = 0; i < 100 && !existsSync(join(dir, 'fabric.sock')); i++) await sleep(100)
@@ -377,7 +405,9 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
     const tracer = process.env.RR_STRACE ? spawn('strace', [...(process.env.RR_STRACE_ARGS ?? '-c').split(' '), '-f', '-o', `${process.env.RR_STRACE}/${engine}.strace`, ...rrPids().flatMap((p) => ['-p', String(p)])], { stdio: 'ignore' }) : undefined
     const perf = process.env.RR_PERF ? spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4000', '-g', '-o', `${process.env.RR_PERF}/${engine}.perf`, '-p', rrPids().join(',')], { stdio: 'ignore' }) : undefined
     const pstat = process.env.RR_PERF_STAT ? spawn('perf', ['stat', '-a', '-A', '-e', 'sched:sched_switch,sched:sched_wakeup,ipi:ipi_send_cpu,irq_vectors:call_function_single_entry', '-o', `${process.env.RR_PERF_STAT}/${engine}.stat`], { stdio: 'ignore' }) : undefined
-    if (tracer || perf || pstat) await sleep(1000)
+    // every write(2)/writev(2) of the reflector, timestamped by the kernel: the span of each round's writes
+    const pwrites = process.env.RR_PERF_WRITES ? spawn('perf', ['record', '-e', 'syscalls:sys_enter_write,syscalls:sys_exit_write,syscalls:sys_enter_writev,syscalls:sys_exit_writev', '-o', `${process.env.RR_PERF_WRITES}/${engine}.perf`, '-p', rrPids().join(',')], { stdio: 'ignore' }) : undefined
+    if (tracer || perf || pstat || pwrites) await sleep(1000)
     // one new prefix at a time, each once the previous one is everywhere and 300 ms have passed
     for (let k = 0; k < REFLECT_ROUNDS; k++) {
       client.stdin!.write(`announce ${k}\n`)
@@ -385,15 +415,20 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
       if (reflectSeconds.length <= k) break
       await sleep(300)
     }
-    if (tracer || perf || pstat) {
+    if (tracer || perf || pstat || pwrites) {
+      pwrites?.kill('SIGINT')
       pstat?.kill('SIGINT')
       tracer?.kill('SIGINT')
       perf?.kill('SIGINT')
       await sleep(1000)
     }
+    const kernelRoutes = (await run('ip', ['-n', rr, 'route', 'show'])).stdout.split('\n').filter(Boolean).length
+    process.stderr.write(`${engine}: ${kernelRoutes} routes in the reflector's kernel table\n`)
     await sleep(2000)
+    const perfIdle = process.env.RR_PERF_IDLE ? spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4000', '-g', '-o', `${process.env.RR_PERF_IDLE}/${engine}-idle.perf`, '-p', rrPids().join(',')], { stdio: 'ignore' }) : undefined
     const i0 = rrPids().reduce((a, p) => a + ticks(p), 0)
     await sleep(10_000)
+    perfIdle?.kill('SIGINT')
     const idleCpu = (rrPids().reduce((a, p) => a + ticks(p), 0) - i0) / 100 / 10 * 100
     const rssIdle = rrPids().reduce((a, p) => a + rssMb(p), 0)
     if (clientStats) clientStats.firstAfter = (clientStats.firstAfter - events.announced!) / 1000
@@ -410,12 +445,13 @@ async function scenario(engine: 'fabric' | 'bird'): Promise<Figures> {
 if (args.includes('--client-mode')) await clientMain()
 else {
   useCompiledAgent('bench/rr-load.ts')
-  const only = opt('only', '')
+  const list = (opt('engines', '') || opt('only', '') || ENGINES.join(',')).split(',').filter(Boolean)
+  const bad = list.filter((e) => !(ENGINES as readonly string[]).includes(e))
+  if (bad.length > 0) throw new Error(`--engines: unknown ${bad.join(', ')} (known: ${ENGINES.join(', ')})`)
   const rows: Figures[] = []
-  for (const e of ['fabric', 'bird'] as const) {
-    if (only && only !== e) continue
+  for (const [i, e] of (list as Engine[]).entries()) {
     process.stderr.write(`${e} reflector, ${N} clients${pin ? " (reflector on CPU 0, client on CPU 1)" : " (not pinned)"}...\n`)
-    rows.push(await scenario(e))
+    rows.push(await scenario(e, i))
   }
   const f = (x: number | undefined) => (x === undefined ? 'timeout' : x.toFixed(2))
   // median (min-max) of the rounds, in seconds
