@@ -295,7 +295,9 @@ function checkAgentHealth(ctx: Ctx, add: (c: Check) => void): void {
   if (!s) return
   const k = s.kernel
   const conflicts = s.conflicts
-  if (k.inSync && conflicts.length === 0 && (k.routes.notOnLink ?? 0) === 0) add({ name: 'routes', result: 'pass', detail: `${k.routes.installed}/${k.routes.wanted} routes installed` })
+  if (k.inSync && conflicts.length === 0 && (k.routes.notOnLink ?? 0) === 0) {
+    add({ name: 'routes', result: 'pass', detail: k.installRoutes === false ? 'installs no route (install-routes = no: control plane only)' : `${k.routes.installed}/${k.routes.wanted} routes installed` })
+  }
   else add({ name: 'routes', result: 'fail', detail: `${k.routes.installed}/${k.routes.wanted} installed${conflicts.length ? `; conflicts: ${conflicts.map((x) => `${x.prefix} (${x.reason})`).join('; ')}` : ''}${k.routes.notOnLink ? `; ${k.routes.notOnLink} not on-link` : ''}${k.routes.error ? `; ${k.routes.error} failed` : ''}`, fix: '`fabric routes` shows the reason for each prefix' })
   for (const w of s.warnings) add({ name: 'agent warning', result: 'warn', detail: w })
 }

@@ -142,6 +142,9 @@ test.serial('control-plane-only reflector (install-routes no): clients route to 
   const text = await fabric(['status', '--socket', h1.socket])
   t.is(text.code, 0, text.stderr)
   t.regex(text.stdout, /installs no route \(install-routes = no/)
+  const doctor = await fabric(['doctor', '--json', '--config', lab.config, '--socket', h1.socket, '--state-dir', h1.dir, '--timeout', '1'], h1.ns)
+  const routesCheck = (JSON.parse(doctor.stdout) as { checks: { name: string; result: string; detail: string }[] }).checks.find((c) => c.name === 'routes')
+  t.deepEqual(routesCheck && [routesCheck.result, routesCheck.detail], ['pass', 'installs no route (install-routes = no: control plane only)'])
   // still the reflector: a fourth host's subnet reaches the clients, and nothing reaches the reflector's kernel
   const h4 = await addLabHost(lab, 4)
   startAgentArgs(h4, flagsOnly(h4))
