@@ -4,7 +4,7 @@
  * listen range that hosts join by flags only. Every lab has a per-run name
  * and is removed in teardown.
  */
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { getJson } from '../../src/api/client.js'
 import { type LabHost, type LabSpec, addLabHost, reachability, signalAgent, startAgent, startAgentArgs, waitAgents } from '../../src/lab/lab.js'
 import { fabric, fabricRoutes, ip, logEvents, waitFor, waitRoutes, withLab } from './helpers.js'
@@ -21,6 +21,19 @@ async function waitEstablished(h: LabHost, n: number, timeoutMs = 30_000): Promi
     const p = (await peersOf(h).catch(() => [])).filter((x) => x.state === 'Established')
     return p.length >= n ? p : undefined
   }, timeoutMs, 200)
+}
+
+/** Exactly issue 3's flags-only join: no fabric.ini, no --pool (the default pool 10.244.0.0/16 is the lab's), node1 as the one peer. */
+const flagsOnly = (h: LabHost) => ['--mode', 'bgp', '--address', h.address, '--subnet', h.subnet,
+  '--peer', '10.99.0.11', '--hold-time', '9', '--connect-retry-time', '1']
+
+/** Starts node2 and node3 as flags-only clients of the reflector node1: each gets node1's subnet and the other's. */
+async function clientsRouted(t: ExecutionContext, lab: LabSpec, h2: LabHost, h3: LabHost): Promise<void> {
+  startAgentArgs(h2, flagsOnly(h2))
+  startAgentArgs(h3, flagsOnly(h3))
+  await waitAgents(lab)
+  t.deepEqual(await waitRoutes(h2.ns, ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13'], 30_000), ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13'])
+  t.deepEqual(await waitRoutes(h3.ns, ['10.244.1.0/24 via 10.99.0.11', '10.244.2.0/24 via 10.99.0.12'], 30_000), ['10.244.1.0/24 via 10.99.0.11', '10.244.2.0/24 via 10.99.0.12'])
 }
 
 test.serial('3 hosts, iBGP full mesh: routes, reachability, SIGKILL kept by graceful restart until the agent is back', async (t) => {
@@ -78,14 +91,7 @@ test.serial('route reflector with a listen range: hosts join by flags only, a fo
   const [h1, h2, h3] = lab.hosts as [LabHost, LabHost, LabHost]
   // node1: fabric.ini (lists node1..3), reflector for every iBGP peer, accepts anyone from the underlay
   startAgent(lab, h1, { extraArgs: ['--route-reflector', 'yes', '--listen-range', '10.99.0.0/24'] })
-  // exactly issue 3's flags-only join: no fabric.ini, no --pool (the default pool 10.244.0.0/16 is the lab's)
-  const flagsOnly = (h: LabHost) => ['--mode', 'bgp', '--address', h.address, '--subnet', h.subnet,
-    '--peer', '10.99.0.11', '--hold-time', '9', '--connect-retry-time', '1']
-  startAgentArgs(h2, flagsOnly(h2))
-  startAgentArgs(h3, flagsOnly(h3))
-  await waitAgents(lab)
-  t.deepEqual(await waitRoutes(h2.ns, ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13'], 30_000), ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13'])
-  t.deepEqual(await waitRoutes(h3.ns, ['10.244.1.0/24 via 10.99.0.11', '10.244.2.0/24 via 10.99.0.12'], 30_000), ['10.244.1.0/24 via 10.99.0.11', '10.244.2.0/24 via 10.99.0.12'])
+  await clientsRouted(t, lab, h2, h3)
   // node2 has a single session: the reflector; the reflected route carries ORIGINATOR_ID / CLUSTER_LIST semantics (next hop unchanged)
   const p2 = await waitEstablished(h2, 1)
   t.deepEqual(p2!.map((p) => p.address), ['10.99.0.11'])
@@ -120,14 +126,8 @@ test.serial('control-plane-only reflector (install-routes no): clients route to 
   // a route of fabric's protocol left in the reflector's kernel by an earlier run that installed routes
   await ip(h1.ns, 'route', 'add', '10.244.9.0/24', 'via', '10.99.0.12', 'proto', '233')
   startAgent(lab, h1, { extraArgs: ['--route-reflector', 'yes', '--listen-range', '10.99.0.0/24', '--install-routes', 'no'] })
-  const flagsOnly = (h: LabHost) => ['--mode', 'bgp', '--address', h.address, '--subnet', h.subnet,
-    '--peer', '10.99.0.11', '--hold-time', '9', '--connect-retry-time', '1']
-  startAgentArgs(h2, flagsOnly(h2))
-  startAgentArgs(h3, flagsOnly(h3))
-  await waitAgents(lab)
   // the clients: each other's subnet with its own next hop, and the reflector's (it still announces its subnet)
-  t.deepEqual(await waitRoutes(h2.ns, ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13'], 30_000), ['10.244.1.0/24 via 10.99.0.11', '10.244.3.0/24 via 10.99.0.13'])
-  t.deepEqual(await waitRoutes(h3.ns, ['10.244.1.0/24 via 10.99.0.11', '10.244.2.0/24 via 10.99.0.12'], 30_000), ['10.244.1.0/24 via 10.99.0.11', '10.244.2.0/24 via 10.99.0.12'])
+  await clientsRouted(t, lab, h2, h3)
   const between = (await reachability(lab)).filter((r) => r.from !== h1.name && r.to !== h1.name)
   t.deepEqual(between.map((r) => `${r.from}->${r.to} ${r.ok}`).sort(), [`${h2.name}->${h3.name} true`, `${h3.name}->${h2.name} true`])
   // the reflector: no route of fabric's protocol, the old one removed once its sources had their tables
