@@ -43,7 +43,7 @@
  *   RR_CLIENT_SPIN=1 ... the bench client's event loop never sleeps (no write has to wake it: the
  *             shared-kernel wake-up cost left out of the reflector's writes)
  *   RR_PERF_WRITES=DIR ... perf record of the reflector's write(2)/writev(2) calls during those rounds
- *             (DIR/ENGINE.perf; bench/write-spans.py prints each round's first-to-last write span)
+ *             (DIR/ENGINE.perf; bench/write-spans.ts prints each round's writes: the span, inside write(2) and between)
  *   RR_PERF_IDLE=DIR ... perf record -g of each reflector during the idle window at the end (DIR/ENGINE-idle.perf)
  *   RR_PERF=DIR ... perf record -g of each reflector during those rounds (DIR/ENGINE.perf; the fabric
  *             agent runs with --perf-basic-prof so its JavaScript frames have names)
@@ -352,7 +352,11 @@ async function scenario(engine: Engine, index: number): Promise<Figures> {
     const rrPids = () => pidsInNamespaces([rr]).get(rr)!
     const cpu0 = rrPids().reduce((a, p) => a + ticks(p), 0)
     const threads0 = sumThreads(rrPids())
-    const perfSessions = process.env.RR_PERF_SESSIONS ? spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4000', '-g', '-o', `${process.env.RR_PERF_SESSIONS}/${engine}-sessions.perf`, '-p', rrPids().join(',')], { stdio: 'ignore' }) : undefined
+    // perf record of the reflector's processes into DIR/FILE, when DIR (an RR_PERF* variable) is set
+    const perfRecord = (dir: string | undefined, file: string, events: string[]) =>
+      dir ? spawn('perf', ['record', ...events, '-o', `${dir}/${file}`, '-p', rrPids().join(',')], { stdio: 'ignore' }) : undefined
+    const profile = ['-e', 'cpu-clock', '-F', '4000', '-g']
+    const perfSessions = perfRecord(process.env.RR_PERF_SESSIONS, `${engine}-sessions.perf`, profile)
     if (perfSessions) await sleep(1000)
     client = spawn('ip', ['netns', 'exec', cl, process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--client-mode', '--clients', String(N)], { stdio: ['pipe', 'pipe', 'inherit'] })
     if (pin) {
@@ -403,10 +407,10 @@ async function scenario(engine: Engine, index: number): Promise<Figures> {
     const rss = rrPids().reduce((a, p) => a + rssMb(p), 0)
     await sleep(3000)
     const tracer = process.env.RR_STRACE ? spawn('strace', [...(process.env.RR_STRACE_ARGS ?? '-c').split(' '), '-f', '-o', `${process.env.RR_STRACE}/${engine}.strace`, ...rrPids().flatMap((p) => ['-p', String(p)])], { stdio: 'ignore' }) : undefined
-    const perf = process.env.RR_PERF ? spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4000', '-g', '-o', `${process.env.RR_PERF}/${engine}.perf`, '-p', rrPids().join(',')], { stdio: 'ignore' }) : undefined
+    const perf = perfRecord(process.env.RR_PERF, `${engine}.perf`, profile)
     const pstat = process.env.RR_PERF_STAT ? spawn('perf', ['stat', '-a', '-A', '-e', 'sched:sched_switch,sched:sched_wakeup,ipi:ipi_send_cpu,irq_vectors:call_function_single_entry', '-o', `${process.env.RR_PERF_STAT}/${engine}.stat`], { stdio: 'ignore' }) : undefined
     // every write(2)/writev(2) of the reflector, timestamped by the kernel: the span of each round's writes
-    const pwrites = process.env.RR_PERF_WRITES ? spawn('perf', ['record', '-e', 'syscalls:sys_enter_write,syscalls:sys_exit_write,syscalls:sys_enter_writev,syscalls:sys_exit_writev', '-o', `${process.env.RR_PERF_WRITES}/${engine}.perf`, '-p', rrPids().join(',')], { stdio: 'ignore' }) : undefined
+    const pwrites = perfRecord(process.env.RR_PERF_WRITES, `${engine}.perf`, ['-e', 'syscalls:sys_enter_write,syscalls:sys_exit_write,syscalls:sys_enter_writev,syscalls:sys_exit_writev'])
     if (tracer || perf || pstat || pwrites) await sleep(1000)
     // one new prefix at a time, each once the previous one is everywhere and 300 ms have passed
     for (let k = 0; k < REFLECT_ROUNDS; k++) {
@@ -425,7 +429,7 @@ async function scenario(engine: Engine, index: number): Promise<Figures> {
     const kernelRoutes = (await run('ip', ['-n', rr, 'route', 'show'])).stdout.split('\n').filter(Boolean).length
     process.stderr.write(`${engine}: ${kernelRoutes} routes in the reflector's kernel table\n`)
     await sleep(2000)
-    const perfIdle = process.env.RR_PERF_IDLE ? spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4000', '-g', '-o', `${process.env.RR_PERF_IDLE}/${engine}-idle.perf`, '-p', rrPids().join(',')], { stdio: 'ignore' }) : undefined
+    const perfIdle = perfRecord(process.env.RR_PERF_IDLE, `${engine}-idle.perf`, profile)
     const i0 = rrPids().reduce((a, p) => a + ticks(p), 0)
     await sleep(10_000)
     perfIdle?.kill('SIGINT')

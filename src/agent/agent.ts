@@ -10,7 +10,7 @@
 import { assembleInterfaces } from '../kernel/interfaces.js'
 import { mkdirSync } from 'node:fs'
 import type { HostIntegrationStatus, LeaveResponse, PeersResponse, RoutesResponse, StatusResponse } from '../api/types.js'
-import { type ConfigOverrides, type FabricConfig, loadConfig } from '../config/fabric-config.js'
+import { type ConfigOverrides, type FabricConfig, installsRoutes, loadConfig } from '../config/fabric-config.js'
 import { ConfigError, ConfigErrors } from '../config/errors.js'
 import { AgentStartError, EXIT } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
@@ -24,7 +24,7 @@ import { registerRouteProtocol } from '../kernel/rt-protos.js'
 import { Rtnl } from '../kernel/rtnl.js'
 import { MAIN_TABLE } from '../kernel/types.js'
 import { type Prefix, formatAddress, formatPrefix } from '../net/ipv4.js'
-import { formatPrefix6 } from '../net/ipv6.js'
+import { type Prefix6, formatPrefix6 } from '../net/ipv6.js'
 import type { BfdService } from '../protocols/bfd/service.js'
 import { Rib } from '../rib/rib.js'
 import { Rib6 } from '../rib/rib6.js'
@@ -104,7 +104,7 @@ export class Agent {
   async start(): Promise<void> {
     const { log } = this.opts
     this.config = this.loadConfig()
-    this.installs = this.config.mode !== 'bgp' || this.config.bgp.installRoutes
+    this.installs = installsRoutes(this.config)
     const rtnl = new Rtnl()
     this.rtnl = rtnl
     try {
@@ -435,6 +435,10 @@ export class Agent {
     return this.installs ? this.fib.stateOf(p) : NOT_INSTALLED
   }
 
+  private stateOf6(p: Prefix6): RowRouteState | undefined {
+    return this.installs ? this.fib6?.stateOf(p) : NOT_INSTALLED
+  }
+
   /** desired routes by (source of the best route, kernel state) */
   private routeCountsBySource(): { source: string; state: string; count: number }[] {
     return countBySourceAndState(this.rib.bestValues(), (p) => this.stateOf(p)?.state)
@@ -443,8 +447,7 @@ export class Agent {
   /** desired IPv6 routes by (source of the best route, kernel state) */
   private routeCountsBySource6(): { source: string; state: string; count: number }[] {
     if (!this.rib6 || !this.fib6) return []
-    const fib6 = this.fib6
-    return countBySourceAndState(this.rib6.bestValues(), (p) => this.installs ? fib6.stateOf(p)?.state : NOT_INSTALLED.state)
+    return countBySourceAndState(this.rib6.bestValues(), (p) => this.stateOf6(p)?.state)
   }
 
   private writeState(): void {
@@ -483,7 +486,7 @@ export class Agent {
     // IPv6 rows: the Rib6's best routes with FibSync6's states; fabric's IPv6 kernel routes nobody wants (also on an IPv4-only host) as stale
     const rows6 = buildRouteRows6({
       best: rib6 ? [...rib6.bestValues()] : [], candidates: (r) => rib6?.candidates(r.prefix).length ?? 1,
-      stateOf: (p) => this.installs ? fib6?.stateOf(p) : NOT_INSTALLED, since: (p) => fib6?.sinceOf(p),
+      stateOf: (p) => this.stateOf6(p), since: (p) => fib6?.sinceOf(p),
       kernel: kernel6, links, protocol: this.config.routeProtocol, table: MAIN_TABLE, now, pool6: this.self.pool6,
     })
     return { host: this.self.name, routes: [...rows, ...rows6] }

@@ -3,7 +3,7 @@
  * the route protocol, the mode and [bgp] install-routes need a restart; in static mode this host's
  * own entry must stay as it is. Everything else goes to the sources.
  */
-import type { FabricConfig } from '../config/fabric-config.js'
+import { type FabricConfig, installsRoutes } from '../config/fabric-config.js'
 import type { SelfInfo } from '../core/self.js'
 import { formatPrefix } from '../net/ipv4.js'
 import { formatPrefix6 } from '../net/ipv6.js'
@@ -20,7 +20,7 @@ export function reloadRefusal(current: FabricConfig, next: FabricConfig, self: S
     ['pool6', next.pool6 ? formatPrefix6(next.pool6) : 'none', current.pool6 ? formatPrefix6(current.pool6) : 'none'],
     ['host-prefix6', next.pool6 ? next.hostPrefix6 : 'none', current.pool6 ? current.hostPrefix6 : 'none'],
     // whether FIB sync wants the RIB's routes at all is fixed when it is made
-    ['[bgp] install-routes', installRoutes(next), installRoutes(current)],
+    ['[bgp] install-routes', installsRoutes(next) ? 'yes' : 'no', installsRoutes(current) ? 'yes' : 'no'],
   ]
   for (const [key, now, was] of fixed) {
     if (now !== was) return `${key} changed from ${String(was)} to ${String(now)}; restart the agent to change it`
@@ -47,9 +47,4 @@ export function reloadRefusal(current: FabricConfig, next: FabricConfig, self: S
 /** The [network.NAME] sections as one comparable string. */
 function networksKey(c: FabricConfig): string {
   return (c.networks ?? []).map((n) => `${n.name} ${formatPrefix(n.pool)}/${n.hostPrefix} allow=${[...n.allow].sort().join(',')} bridge=${n.bridge ?? ''}`).sort().join('; ') || 'none'
-}
-
-/** [bgp] install-routes as applied (yes outside mode bgp). */
-function installRoutes(c: FabricConfig): string {
-  return c.mode !== 'bgp' || c.bgp.installRoutes ? 'yes' : 'no'
 }

@@ -5,7 +5,7 @@
  * integration in sync.
  */
 import type { Conflict, EventsStatus, KernelStatus6, HostIntegrationStatus, NetworkStatusView, SourceStatusView, StatusResponse } from '../api/types.js'
-import type { FabricConfig } from '../config/fabric-config.js'
+import { type FabricConfig, installsRoutes } from '../config/fabric-config.js'
 import type { SelfInfo } from '../core/self.js'
 import { type Prefix, containsPrefix, formatAddress, formatPrefix } from '../net/ipv4.js'
 import { formatPrefix6 } from '../net/ipv6.js'
@@ -120,7 +120,7 @@ export function buildStatus(i: StatusInput): StatusResponse {
     pid: process.pid,
     uptime: Math.round((i.now - i.startedAt) / 1000),
     memory: i.memory,
-    kernel: { ...kernelOf(fib), inSync, installRoutes: config.mode !== 'bgp' || config.bgp.installRoutes, ...(ipv6 ? { ipv6 } : {}) },
+    kernel: { ...kernelOf(fib), inSync, installRoutes: installsRoutes(config), ...(ipv6 ? { ipv6 } : {}) },
     hostIntegration: i.host,
     sources,
     events: i.events,

@@ -37,6 +37,9 @@ export function routeStateText(r: RouteRow): string {
   return `stale (${why}${stale.secondsLeft === null || stale.secondsLeft === undefined ? '' : `, ${Math.max(0, Math.round(stale.secondsLeft))}s`})`
 }
 
+/** What `fabric status` and `fabric doctor` say of a host with [bgp] install-routes = no. */
+export const INSTALLS_NO_ROUTE = 'installs no route (install-routes = no: control plane only)'
+
 /**
  * The `fabric routes` table: one row per prefix, readable at 80 columns; the
  * reason of every state other than installed follows the table, one line

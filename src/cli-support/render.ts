@@ -3,7 +3,7 @@
  * `fabric peers`, `fabric doctor`, `fabric leave`. The routes table and the
  * table/age helpers are src/api/render.ts (the lab report uses them too).
  */
-import { formatAge, renderRouteTable, renderTable } from '../api/render.js'
+import { INSTALLS_NO_ROUTE, formatAge, renderRouteTable, renderTable } from '../api/render.js'
 import type { DoctorCheck, HostIntegrationStatus, LeaveResponse, PeerRow, RouteRow, StatusResponse } from '../api/types.js'
 import { type PeerBfd, type PeerGracefulRestart, bfdDiagText, peerBfd, peerGracefulRestart, peerIpv6 } from '../api/peer-details.js'
 
@@ -96,7 +96,7 @@ export function renderStatus(s: StatusResponse): string {
     ...(s.host.subnet6 ? [`host6     ${s.host.address6 ?? '-'} (${s.host.underlay6 ?? '-'}), subnet6 ${s.host.subnet6}`] : []),
     `fabric    mode ${s.mode}${s.routerId ? ` (AS ${s.asn}, router id ${s.routerId})` : ''}, pool ${s.pool}${s.pool6 ? `, pool6 ${s.pool6}` : ''}, route protocol ${s.routeProtocol}, config ${s.config ?? '-'}`,
     `agent     fabric ${s.version}, pid ${s.pid}, up ${formatAge(s.uptime)}, ${Math.round(s.memory.rss / MIB)} MiB RSS`,
-    `kernel    ${s.kernel.inSync ? 'in sync' : 'NOT in sync'}: ${s.kernel.installRoutes === false ? 'installs no route (install-routes = no: control plane only)' : `${routeCountsText(r)}${k6 ? ` IPv4, ${routeCountsText(k6.routes)} IPv6` : ''}`}` +
+    `kernel    ${s.kernel.inSync ? 'in sync' : 'NOT in sync'}: ${s.kernel.installRoutes === false ? INSTALLS_NO_ROUTE : `${routeCountsText(r)}${k6 ? ` IPv4, ${routeCountsText(k6.routes)} IPv6` : ''}`}` +
       `${s.kernel.lastError ? `; last error: ${s.kernel.lastError}` : ''}${k6?.lastError ? `; last IPv6 error: ${k6.lastError}` : ''}`,
     ...s.sources.map((src) => `source    ${src.kind}: ${src.ready ? 'ready' : 'gathering its initial table'}, ${src.peers} peers${dropSummary(src.stats)}`),
     ...hostIntegrationLines(s.hostIntegration),

@@ -143,6 +143,11 @@ export function loadConfig(opts: { file?: string; overrides?: ConfigOverrides })
 }
 
 /** Validates a parsed document; exported for tests that build text in memory. */
+/** Whether this host installs the routes it learns: [bgp] install-routes, which applies in mode bgp only. */
+export function installsRoutes(c: Pick<FabricConfig, 'mode' | 'bgp'>): boolean {
+  return c.mode !== 'bgp' || c.bgp.installRoutes
+}
+
 export function loadConfigText(text: string, file = 'fabric.ini', overrides: ConfigOverrides = {}): FabricConfig {
   const parsed = parseIni(text, file)
   const errors = [...parsed.errors]

@@ -6,6 +6,7 @@
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs'
 import { connect } from 'node:net'
 import { getPeers, getStatus } from '../api/client.js'
+import { INSTALLS_NO_ROUTE } from '../api/render.js'
 import { matchHostEntry, placeOf, underlayCandidates } from '../api/host-identity.js'
 import { readState } from '../api/state-file.js'
 import type { DoctorCheck, PeerRow, StatusResponse } from '../api/types.js'
@@ -296,7 +297,7 @@ function checkAgentHealth(ctx: Ctx, add: (c: Check) => void): void {
   const k = s.kernel
   const conflicts = s.conflicts
   if (k.inSync && conflicts.length === 0 && (k.routes.notOnLink ?? 0) === 0) {
-    add({ name: 'routes', result: 'pass', detail: k.installRoutes === false ? 'installs no route (install-routes = no: control plane only)' : `${k.routes.installed}/${k.routes.wanted} routes installed` })
+    add({ name: 'routes', result: 'pass', detail: k.installRoutes === false ? INSTALLS_NO_ROUTE : `${k.routes.installed}/${k.routes.wanted} routes installed` })
   }
   else add({ name: 'routes', result: 'fail', detail: `${k.routes.installed}/${k.routes.wanted} installed${conflicts.length ? `; conflicts: ${conflicts.map((x) => `${x.prefix} (${x.reason})`).join('; ')}` : ''}${k.routes.notOnLink ? `; ${k.routes.notOnLink} not on-link` : ''}${k.routes.error ? `; ${k.routes.error} failed` : ''}`, fix: '`fabric routes` shows the reason for each prefix' })
   for (const w of s.warnings) add({ name: 'agent warning', result: 'warn', detail: w })
